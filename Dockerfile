@@ -1,0 +1,13 @@
+# Image for web, worker and beat (see docker-compose.yml).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TRUSTCONSOLE_DATA_DIR=/data
+WORKDIR /app
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
+COPY . .
+# collectstatic needs settings to load; the key is used for this step only.
+RUN SECRET_KEY=collectstatic-build-step python manage.py collectstatic --noinput
+RUN useradd --system --home /app trustconsole && mkdir -p /data && chown trustconsole /data
+USER trustconsole
+EXPOSE 8000
+CMD ["gunicorn", "trustconsole.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--no-control-socket", "--access-logfile", "-"]

@@ -1,0 +1,1 @@
+"""Customer accounts: holds, restrictions, reassessment reviews, blocks."""

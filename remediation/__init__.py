@@ -1,0 +1,1 @@
+"""Enterprises, monitored numbers and remediation requests."""

@@ -1,0 +1,3 @@
+"""Models of the remediation app."""
+
+from __future__ import annotations

@@ -1,0 +1,15 @@
+"""Browser views of the remediation app."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from trustconsole.lib.views import member_required
+
+
+@member_required
+def index(request: HttpRequest) -> HttpResponse:
+    """Remediation."""
+    context = {"title": "Remediation", "empty": "No enterprises yet."}
+    return render(request, "core/empty_section.html", context)

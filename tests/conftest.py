@@ -1,0 +1,230 @@
+"""The fixed cast, API clients, a real Celery worker and a real Chromium.
+
+Cast: organisation "Alpha" with alice (admin), oscar (operator), sue (support) and
+bob (viewer); organisation "Beta" with charlie (admin), the outsider.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from trustconsole.core.actor import Actor
+from trustconsole.core.choices import Role
+from trustconsole.core.models import Membership, Organisation
+from trustconsole.core.services import token_create
+
+PASSWORD = "correct-horse-battery"
+ROOT = Path(__file__).resolve().parent.parent
+STRICT = os.environ.get("TC_STRICT") == "1"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (TC_STRICT=1) a skipped test is a failure: nothing may be left out."""
+    if not STRICT or hasattr(session.config, "workerinput"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(
+            f"TC_STRICT: {len(skipped)} skipped test(s) count as failures"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _member(org: Organisation, email: str, role: str) -> Any:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(
+        username=email, email=email, password=PASSWORD
+    )
+    Membership.objects.create(user=user, organisation=org, role=role)
+    return user
+
+
+@pytest.fixture
+def org(db: None) -> Organisation:
+    return Organisation.objects.create(name="Alpha", slug="alpha")
+
+
+@pytest.fixture
+def other_org(db: None) -> Organisation:
+    return Organisation.objects.create(name="Beta", slug="beta")
+
+
+@pytest.fixture
+def alice(org: Organisation) -> Any:
+    return _member(org, "alice@alpha.test", Role.ADMIN)
+
+
+@pytest.fixture
+def oscar(org: Organisation) -> Any:
+    return _member(org, "oscar@alpha.test", Role.OPERATOR)
+
+
+@pytest.fixture
+def sue(org: Organisation) -> Any:
+    return _member(org, "sue@alpha.test", Role.SUPPORT)
+
+
+@pytest.fixture
+def bob(org: Organisation) -> Any:
+    return _member(org, "bob@alpha.test", Role.VIEWER)
+
+
+@pytest.fixture
+def charlie(other_org: Organisation) -> Any:
+    return _member(other_org, "charlie@beta.test", Role.ADMIN)
+
+
+@pytest.fixture
+def actor_for() -> Callable[[Organisation, str], Actor]:
+    """An Actor of a given organisation and role, as services receive it."""
+
+    def make(org: Organisation, role: str = Role.ADMIN) -> Actor:
+        return Actor(organisation=org, role=role, system="test")
+
+    return make
+
+
+@pytest.fixture
+def api_client_for(db: None) -> Callable[[Organisation, str], APIClient]:
+    """An API client authenticated with a fresh Bearer token of org and role."""
+
+    def make(org: Organisation, role: str = Role.ADMIN) -> APIClient:
+        _, raw = token_create(
+            actor=Actor.system_for(org, "test"), name=f"test {role}", role=role
+        )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        return client
+
+    return make
+
+
+# --- Real processes ------------------------------------------------------------------
+
+
+def database_url() -> str:
+    """The URL of the database this test runs on, for a child process."""
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(s['NAME']).resolve()}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return (
+        f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    )
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """Environment for a child process that shares this test's database and broker."""
+    env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "true", **extra}
+    env["TRUSTCONSOLE_DATA_DIR"] = str(settings.DATA_DIR)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return env
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 30, what: str) -> Any:
+    """Poll until predicate() is truthy; fail the test with `what` after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def celery_worker_queue(transactional_db: None, tmp_path: Path) -> Iterator[str]:
+    """A real `celery worker` process consuming a queue of its own; yields the queue."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "trustconsole", "worker",
+                "--pool", "solo", "--queues", queue, "--loglevel", "INFO",
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "--hostname", f"{queue}@%h",
+            ],
+            cwd=ROOT, env=child_env(), stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_for(
+            lambda: b"ready." in log.read_bytes() or proc.poll() is not None,
+            what="the Celery worker to start",
+        )
+        if proc.poll() is not None:
+            pytest.fail(f"Celery worker exited:\n{log.read_text()[-3000:]}")
+        yield queue
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+# --- Browser -------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright; never a downloaded browser."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """A fresh browser page (own cookies) pointed at the live server."""
+    context = chromium.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def login(page: Any) -> Callable[[Any], Any]:
+    """Log a user in through the real login form."""
+
+    def do(user: Any) -> Any:
+        page.goto("/login/")
+        page.get_by_label("Email").fill(user.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/")
+        return page
+
+    return do

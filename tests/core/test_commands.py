@@ -1,0 +1,63 @@
+"""Management commands: create_organisation, create_api_token, seed_demo."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from trustconsole.core.models import AuditEntry, Membership, Organisation
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_create_organisation_makes_the_admin() -> None:
+    output = run("create_organisation", "Gamma Telecom", "--admin", "ops@gamma.test")
+    org = Organisation.objects.get(slug="gamma-telecom")
+    membership = Membership.objects.get(organisation=org)
+    assert (membership.user.email, membership.role) == ("ops@gamma.test", "admin")
+    assert "Admin login: ops@gamma.test / " in output
+    assert AuditEntry.objects.filter(
+        organisation=org, action="organisation.create"
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_create_api_token_prints_only_a_working_token() -> None:
+    run("create_organisation", "Gamma", "--admin", "ops@gamma.test")
+    raw = run("create_api_token", "--org", "gamma", "--role", "viewer")
+    assert raw.count("\n") == 1 and raw.startswith("tc_")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw.strip()}")
+    assert client.get("/api/v1/me/").json()["role"] == "viewer"
+
+
+@pytest.mark.django_db
+def test_create_api_token_names_an_unknown_organisation() -> None:
+    with pytest.raises(CommandError, match="No organisation with slug 'nope'"):
+        run("create_api_token", "--org", "nope", "--role", "viewer")
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent() -> None:
+    first = run("seed_demo")
+    counts = (
+        Organisation.objects.count(),
+        Membership.objects.count(),
+        AuditEntry.objects.count(),
+    )
+    run("seed_demo")
+    assert counts == (
+        Organisation.objects.count(),
+        Membership.objects.count(),
+        AuditEntry.objects.count(),
+    )
+    assert "admin@demo.test / trustconsole-demo" in first
+    assert Membership.objects.filter(organisation__slug="demo").count() == 4

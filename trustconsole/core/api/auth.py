@@ -1,0 +1,77 @@
+"""Bearer API token authentication for the REST API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from trustconsole.core.actor import Actor
+from trustconsole.core.models import ApiToken
+from trustconsole.core.services import token_touch
+from trustconsole.core.tokens import token_matches, token_prefix
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+
+
+class TokenPrincipal:
+    """Stands in for `request.user` when an API token authenticates."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, token: ApiToken) -> None:
+        self.token = token
+
+    def __str__(self) -> str:
+        return f"token:{self.token.prefix}"
+
+
+def token_authenticate(raw: str) -> ApiToken | None:
+    """The active token matching a raw value, or None."""
+    prefix = token_prefix(raw)
+    if prefix is None:
+        return None
+    token = (
+        ApiToken.objects.select_related("organisation")
+        .filter(prefix=prefix, revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token_matches(raw, token.token_hash):
+        return None
+    return token
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer tc_…`: the token's organisation and role act."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[TokenPrincipal, ApiToken] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        token = token_authenticate(raw.strip())
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        token_touch(token=token)
+        request._request.actor = Actor(
+            organisation=token.organisation, role=token.role, token=token
+        )
+        return TokenPrincipal(token), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Describes Bearer tokens in the OpenAPI schema."""
+
+    target_class = "trustconsole.core.api.auth.ApiTokenAuthentication"
+    name = "ApiToken"
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "tc_…"}

@@ -1,0 +1,234 @@
+"""Core API: the current actor, members, API tokens and the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from trustconsole.core import selectors, services
+from trustconsole.core.actor import Actor
+from trustconsole.core.api.permissions import request_actor
+from trustconsole.core.choices import Role
+
+
+class ActorAPIView(APIView):
+    """Base for every console API view: `self.actor` is who is acting."""
+
+    write_roles: tuple[str, ...] = ()
+
+    @property
+    def actor(self) -> Actor:
+        actor = request_actor(self.request)
+        assert actor is not None  # ActorPermission guarantees it
+        return actor
+
+    def paginate(
+        self, queryset: Any, serializer_class: type[serializers.Serializer]
+    ) -> Response:
+        """One page of `queryset` in the console's paginated list shape."""
+        paginator = api_settings.DEFAULT_PAGINATION_CLASS()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class ReasonSerializer(serializers.Serializer):
+    """An optional reason, recorded in the audit trail."""
+
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class MeApi(ActorAPIView):
+    """Who is calling: organisation and role."""
+
+    class OutputSerializer(serializers.Serializer):
+        organisation = serializers.CharField(source="organisation.name")
+        organisation_slug = serializers.CharField(source="organisation.slug")
+        role = serializers.CharField()
+        label = serializers.CharField()
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(self.actor).data)
+
+
+class MembershipOutputSerializer(serializers.Serializer):
+    """A member as the API shows it."""
+
+    id = serializers.UUIDField(source="public_id")
+    email = serializers.EmailField(source="user.email")
+    role = serializers.ChoiceField(choices=Role.choices)
+    created_at = serializers.DateTimeField()
+
+
+class MembershipListApi(ActorAPIView):
+    """List members; admins add them (a new email creates a login user)."""
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        role = serializers.ChoiceField(choices=Role.choices)
+        password = serializers.CharField(required=False, write_only=True, min_length=8)
+
+    @extend_schema(responses=MembershipOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return self.paginate(
+            selectors.membership_list(actor=self.actor), MembershipOutputSerializer
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: MembershipOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_add(actor=self.actor, **data.validated_data)
+        return Response(
+            MembershipOutputSerializer(membership).data, status=status.HTTP_201_CREATED
+        )
+
+
+class MembershipDetailApi(ActorAPIView):
+    """One member: read, change role (admin), remove (admin)."""
+
+    class InputSerializer(ReasonSerializer):
+        role = serializers.ChoiceField(choices=Role.choices)
+
+    @extend_schema(responses=MembershipOutputSerializer)
+    def get(self, request: Request, public_id: str) -> Response:
+        membership = selectors.membership_get(actor=self.actor, public_id=public_id)
+        return Response(MembershipOutputSerializer(membership).data)
+
+    @extend_schema(request=InputSerializer, responses=MembershipOutputSerializer)
+    def patch(self, request: Request, public_id: str) -> Response:
+        membership = selectors.membership_get(actor=self.actor, public_id=public_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_change_role(
+            actor=self.actor, membership=membership, **data.validated_data
+        )
+        return Response(MembershipOutputSerializer(membership).data)
+
+    @extend_schema(request=ReasonSerializer, responses={204: None})
+    def delete(self, request: Request, public_id: str) -> Response:
+        membership = selectors.membership_get(actor=self.actor, public_id=public_id)
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.membership_remove(
+            actor=self.actor, membership=membership, **data.validated_data
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    """A token as listed: never its value."""
+
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    prefix = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class TokenListApi(ActorAPIView):
+    """List tokens; admins create them (the value is shown in this answer only)."""
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100)
+        role = serializers.ChoiceField(choices=Role.choices)
+
+    @extend_schema(responses=TokenOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return self.paginate(
+            selectors.token_list(actor=self.actor), TokenOutputSerializer
+        )
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: inline_serializer(
+                "TokenCreated",
+                {
+                    "token": serializers.CharField(),
+                    "api_token": TokenOutputSerializer(),
+                },
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, raw = services.token_create(actor=self.actor, **data.validated_data)
+        return Response(
+            {"token": raw, "api_token": TokenOutputSerializer(token).data},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class TokenDetailApi(ActorAPIView):
+    """One token: read; DELETE revokes it (admin)."""
+
+    @extend_schema(responses=TokenOutputSerializer)
+    def get(self, request: Request, public_id: str) -> Response:
+        token = selectors.token_get(actor=self.actor, public_id=public_id)
+        return Response(TokenOutputSerializer(token).data)
+
+    @extend_schema(request=ReasonSerializer, responses=TokenOutputSerializer)
+    def delete(self, request: Request, public_id: str) -> Response:
+        token = selectors.token_get(actor=self.actor, public_id=public_id)
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token = services.token_revoke(
+            actor=self.actor, token=token, **data.validated_data
+        )
+        return Response(TokenOutputSerializer(token).data)
+
+
+class AuditOutputSerializer(serializers.Serializer):
+    """An audit entry: read-only by construction."""
+
+    id = serializers.UUIDField(source="public_id")
+    actor = serializers.CharField(source="actor_label")
+    action = serializers.CharField()
+    target_type = serializers.CharField()
+    target_id = serializers.CharField()
+    target_label = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class AuditListApi(ActorAPIView):
+    """The organisation's audit trail, newest first. It cannot be changed."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("action", str),
+            OpenApiParameter("target_type", str),
+            OpenApiParameter("target_id", str),
+        ],
+        responses=AuditOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        queryset = selectors.audit_list(
+            actor=self.actor,
+            action=params.get("action", ""),
+            target_type=params.get("target_type", ""),
+            target_id=params.get("target_id", ""),
+        )
+        return self.paginate(queryset, AuditOutputSerializer)
+
+
+class AuditDetailApi(ActorAPIView):
+    """One audit entry."""
+
+    @extend_schema(responses=AuditOutputSerializer)
+    def get(self, request: Request, public_id: str) -> Response:
+        entry = selectors.audit_get(actor=self.actor, public_id=public_id)
+        return Response(AuditOutputSerializer(entry).data)

@@ -1,0 +1,26 @@
+"""Values every page's layout needs: the actor and the organisation switcher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from trustconsole.core.models import Membership
+
+
+def console(request: HttpRequest) -> dict[str, Any]:
+    """The current actor and the organisations the user may switch to."""
+    actor = getattr(request, "actor", None)
+    if actor is None or actor.user is None:
+        return {"actor": actor, "switch_organisations": []}
+    others = (
+        Membership.objects.filter(user=actor.user)
+        .exclude(organisation=actor.organisation)
+        .select_related("organisation")
+        .order_by("organisation__name")
+    )
+    return {
+        "actor": actor,
+        "switch_organisations": [m.organisation for m in others],
+    }

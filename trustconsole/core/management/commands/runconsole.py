@@ -1,0 +1,100 @@
+"""runconsole: web (gunicorn), Celery worker and beat together; Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from trustconsole.core.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS
+
+
+class Command(BaseCommand):
+    """Supervise the three processes of the console until one stops or Ctrl-C."""
+
+    help = "Start web, worker and beat; stop all of them on Ctrl-C."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--web-workers", type=int, default=2)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host, port = options["host"], options["port"]
+        py = sys.executable
+        commands = {
+            "web": [
+                py, "-m", "gunicorn", "trustconsole.wsgi",
+                "--bind", f"{host}:{port}",
+                "--workers", str(options["web_workers"]),
+                "--no-control-socket",
+                "--access-logfile", "-",
+            ],
+            "worker": [
+                py, "-m", "celery", "-A", "trustconsole", "worker",
+                "--loglevel", "INFO", "--concurrency", "2",
+            ],
+            "beat": [
+                py, "-m", "celery", "-A", "trustconsole", "beat",
+                "--loglevel", "INFO",
+                "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            ],
+        }  # fmt: skip
+        procs = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        url = f"http://{host}:{port}/"
+        announced = False
+        exit_code = 0
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    self.stderr.write(
+                        f"{name} stopped (exit {proc.returncode}); stopping all."
+                    )
+                    stopping, exit_code = True, 1
+            if not announced and _answers(f"{url}healthz"):
+                announced = True
+                email = DEMO_USERS[0][0]
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"\ntrustconsole is running at {url}\n"
+                        f"Log in as {email} / {DEMO_PASSWORD}\n"
+                        "Ctrl-C stops web, worker and beat.\n"
+                    )
+                )
+            time.sleep(0.3)
+        _terminate(procs)
+        sys.exit(exit_code)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own URL
+            return response.status in (200, 503)
+    except OSError:
+        return False
+
+
+def _terminate(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 15
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -1,0 +1,281 @@
+"""Writes of the core app. Every state change here, and in every other app,
+records itself with `audit_record`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from trustconsole.core.actor import Actor
+from trustconsole.core.choices import Role
+from trustconsole.core.models import (
+    ApiToken,
+    AuditEntry,
+    Membership,
+    Organisation,
+    WorkerHeartbeat,
+)
+from trustconsole.core.tokens import token_generate
+
+User = get_user_model()
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, models.Model):
+        return str(getattr(value, "public_id", value.pk))
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def audit_snapshot(obj: models.Model, fields: list[str]) -> dict[str, Any]:
+    """The named fields of an object as JSON, for an audit entry's before/after."""
+    return {name: _json_safe(getattr(obj, name)) for name in fields}
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    target: models.Model,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str = "",
+) -> AuditEntry:
+    """Append one audit entry for a state change made by `actor` on `target`."""
+    return AuditEntry.objects.create(
+        organisation=actor.organisation,
+        actor_user=actor.user,
+        actor_token=actor.token,
+        actor_label=actor.label[:200],
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=str(getattr(target, "public_id", target.pk)),
+        target_label=str(target)[:200],
+        before=_json_safe(before) if before is not None else None,
+        after=_json_safe(after) if after is not None else None,
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def organisation_create(
+    *, name: str, admin_email: str, admin_password: str | None = None
+) -> tuple[Organisation, AbstractBaseUser, bool]:
+    """Create an organisation with its first admin: (org, user, user_created)."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "An organisation needs a name."})
+    base = slugify(name)[:50] or "org"
+    slug, n = base, 2
+    while Organisation.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    organisation = Organisation(name=name, slug=slug)
+    organisation.full_clean()
+    organisation.save()
+    user, created = user_get_or_create(email=admin_email, password=admin_password)
+    membership = Membership.objects.create(
+        user=user, organisation=organisation, role=Role.ADMIN
+    )
+    actor = Actor.system_for(organisation, "create_organisation")
+    audit_record(
+        actor=actor,
+        action="organisation.create",
+        target=organisation,
+        after={"name": name, "slug": slug},
+    )
+    audit_record(
+        actor=actor,
+        action="membership.add",
+        target=membership,
+        after={"user": user.get_username(), "role": Role.ADMIN},
+    )
+    return organisation, user, created
+
+
+def user_get_or_create(
+    *, email: str, password: str | None = None
+) -> tuple[AbstractBaseUser, bool]:
+    """Find a login user by email (case-insensitive) or create one."""
+    email = User.objects.normalize_email(email.strip()).lower()
+    from django.core.validators import validate_email
+
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": "Enter a valid email address."}) from exc
+    user = User.objects.filter(email__iexact=email).first()
+    if user is not None:
+        return user, False
+    user = User(username=email, email=email)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean()
+    user.save()
+    return user, True
+
+
+@transaction.atomic
+def membership_add(
+    *, actor: Actor, email: str, role: str, password: str | None = None
+) -> Membership:
+    """Give a login user (created when new) a role in the actor's organisation."""
+    actor.require()
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+    user, _ = user_get_or_create(email=email, password=password)
+    if Membership.objects.filter(user=user, organisation=actor.organisation).exists():
+        raise ValidationError({"email": f"{user.email} is already a member."})
+    membership = Membership.objects.create(
+        user=user, organisation=actor.organisation, role=role
+    )
+    audit_record(
+        actor=actor,
+        action="membership.add",
+        target=membership,
+        after={"user": user.get_username(), "role": role},
+    )
+    return membership
+
+
+def _ensure_another_admin(membership: Membership) -> None:
+    others = Membership.objects.filter(
+        organisation=membership.organisation, role=Role.ADMIN
+    ).exclude(pk=membership.pk)
+    if membership.role == Role.ADMIN and not others.exists():
+        raise ValidationError({"role": "An organisation must keep at least one admin."})
+
+
+@transaction.atomic
+def membership_change_role(
+    *, actor: Actor, membership: Membership, role: str, reason: str = ""
+) -> Membership:
+    """Change a member's role; the last admin cannot be demoted."""
+    actor.require()
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+    if role == membership.role:
+        return membership
+    if role != Role.ADMIN:
+        _ensure_another_admin(membership)
+    before = audit_snapshot(membership, ["role"])
+    membership.role = role
+    membership.full_clean()
+    membership.save(update_fields=["role"])
+    audit_record(
+        actor=actor,
+        action="membership.change_role",
+        target=membership,
+        before=before,
+        after={"role": role},
+        reason=reason,
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(
+    *, actor: Actor, membership: Membership, reason: str = ""
+) -> None:
+    """Remove a member from the organisation; the last admin cannot be removed."""
+    actor.require()
+    _ensure_another_admin(membership)
+    audit_record(
+        actor=actor,
+        action="membership.remove",
+        target=membership,
+        before={"user": membership.user.get_username(), "role": membership.role},
+        reason=reason,
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def token_create(*, actor: Actor, name: str, role: str) -> tuple[ApiToken, str]:
+    """Create an API token; the raw value is returned once and never stored."""
+    actor.require()
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Give the token a name, e.g. where it is used."})
+    raw, prefix, hashed = token_generate()
+    token = ApiToken(
+        organisation=actor.organisation,
+        name=name,
+        role=role,
+        prefix=prefix,
+        token_hash=hashed,
+        created_by=actor.user,
+    )
+    token.full_clean()
+    token.save()
+    audit_record(
+        actor=actor,
+        action="api_token.create",
+        target=token,
+        after={"name": name, "role": role, "prefix": prefix},
+    )
+    return token, raw
+
+
+@transaction.atomic
+def token_revoke(*, actor: Actor, token: ApiToken, reason: str = "") -> ApiToken:
+    """Revoke a token at once; revoking twice changes nothing."""
+    actor.require()
+    if token.revoked_at is not None:
+        return token
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=actor,
+        action="api_token.revoke",
+        target=token,
+        before={"revoked_at": None},
+        after={"revoked_at": token.revoked_at},
+        reason=reason,
+    )
+    return token
+
+
+def token_touch(*, token: ApiToken) -> None:
+    """Record when a token was last used, at most once a minute."""
+    now = timezone.now()
+    if token.last_used_at and (now - token.last_used_at).total_seconds() < 60:
+        return
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now
+
+
+def heartbeat_record(*, name: str, details: dict[str, Any] | None = None) -> None:
+    """Note that a periodic task ran (the dashboard shows worker and beat health)."""
+    WorkerHeartbeat.objects.update_or_create(
+        name=name, defaults={"last_run_at": timezone.now(), "details": details or {}}
+    )
+
+
+def housekeeping_run() -> dict[str, Any]:
+    """Periodic upkeep: drop expired sessions and record the heartbeat."""
+    from django.contrib.sessions.models import Session
+
+    expired, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    details = {"expired_sessions": expired}
+    heartbeat_record(name="housekeeping", details=details)
+    return details

@@ -1,0 +1,186 @@
+"""Browser views of the core app: dashboard, organisation switch, settings, health."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from trustconsole.core import forms, selectors, services
+from trustconsole.core.health import broker_status
+from trustconsole.core.middleware import SESSION_KEY
+from trustconsole.core.models import Membership
+from trustconsole.lib.htmx import htmx_partial
+from trustconsole.lib.views import member_required, paginate
+
+
+def _add_errors(form: object, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        target = field if field in form.fields else None
+        for error in errors:
+            form.add_error(target, error)
+
+
+@member_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The landing page: organisation, worker health, recent activity."""
+    actor = request.actor
+    context = {
+        "heartbeat_age": selectors.heartbeat_age_seconds(),
+        "recent_audit": selectors.audit_list(actor=actor)[:10],
+        "member_count": selectors.membership_list(actor=actor).count(),
+    }
+    return render(request, "core/dashboard.html", context)
+
+
+@member_required
+@require_POST
+def organisation_switch(request: HttpRequest) -> HttpResponse:
+    """Make another of the user's organisations the current one."""
+    membership = (
+        Membership.objects.filter(
+            user=request.user, organisation__slug=request.POST.get("organisation", "")
+        )
+        .select_related("organisation")
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such organisation.")
+    request.session[SESSION_KEY] = membership.organisation_id
+    messages.success(request, f"Now working in {membership.organisation.name}.")
+    return redirect("core:dashboard")
+
+
+@member_required
+def members(request: HttpRequest) -> HttpResponse:
+    """Settings → Members: list; admins add members."""
+    form = forms.MemberAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services.membership_add(
+                actor=request.actor, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(
+                request, f"{membership.user.email} added as {membership.role}."
+            )
+            return redirect("core:members")
+    context = {
+        "memberships": selectors.membership_list(actor=request.actor),
+        "form": form,
+        "role_form": forms.MemberRoleForm(),
+    }
+    return render(request, "core/members.html", context)
+
+
+@member_required
+@require_POST
+def member_role(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Change a member's role (admin)."""
+    membership = selectors.membership_get(actor=request.actor, public_id=public_id)
+    form = forms.MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a valid role.")
+        return redirect("core:members")
+    try:
+        services.membership_change_role(
+            actor=request.actor, membership=membership, **form.cleaned_data
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user.email} is now {membership.role}.")
+    return redirect("core:members")
+
+
+@member_required
+@require_POST
+def member_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Remove a member (admin)."""
+    membership = selectors.membership_get(actor=request.actor, public_id=public_id)
+    try:
+        services.membership_remove(actor=request.actor, membership=membership)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user.email} removed.")
+    return redirect("core:members")
+
+
+@member_required
+def tokens(request: HttpRequest) -> HttpResponse:
+    """Settings → API tokens: list; admins create (value shown once) and revoke."""
+    form = forms.TokenCreateForm(request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, raw = services.token_create(actor=request.actor, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            created = {"token": token, "raw": raw}
+            form = forms.TokenCreateForm()
+    context = {
+        "tokens": selectors.token_list(actor=request.actor),
+        "form": form,
+        "created": created,
+    }
+    return render(request, "core/tokens.html", context)
+
+
+@member_required
+@require_POST
+def token_revoke(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Revoke an API token (admin)."""
+    token = selectors.token_get(actor=request.actor, public_id=public_id)
+    form = forms.ReasonForm(request.POST)
+    form.is_valid()
+    services.token_revoke(
+        actor=request.actor, token=token, reason=form.cleaned_data.get("reason", "")
+    )
+    messages.success(request, f"Token {token.name} revoked.")
+    return redirect("core:tokens")
+
+
+@member_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """Settings → Audit log: every change in the organisation, newest first."""
+    queryset = selectors.audit_list(
+        actor=request.actor,
+        action=request.GET.get("action", "").strip(),
+        target_type=request.GET.get("target_type", "").strip(),
+        target_id=request.GET.get("target_id", "").strip(),
+    )
+    page = paginate(request, queryset)
+    template = (
+        "core/partials/_audit_table.html"
+        if htmx_partial(request)
+        else "core/audit_log.html"
+    )
+    return render(request, template, {"page": page, "entries": page.object_list})
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database and broker reachability: 200 when both answer, else 503."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means "unreachable"
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    checks["broker"] = broker_status()
+    healthy = all(value == "ok" for value in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", **checks}
+    try:
+        age = selectors.heartbeat_age_seconds()
+    except Exception:  # noqa: BLE001 - the database check above already reports it
+        age = None
+    body["housekeeping_age_seconds"] = None if age is None else round(age, 1)
+    return JsonResponse(body, status=200 if healthy else 503)

@@ -1,0 +1,83 @@
+"""Typed environment helpers: malformed values fail loudly at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "on"}
+_FALSE = {"0", "false", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    """Return a string variable; `<NAME>_FILE` names a file holding the value."""
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        try:
+            return Path(file_path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read {file_path}") from exc
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, *, default: bool) -> bool:
+    """Return a boolean; only 1/0, true/false, on/off are accepted."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={raw!r} is not a boolean (use true/false, 1/0 or on/off)"
+    )
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """Return an integer, optionally bounded below."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from exc
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    """Return a comma-separated list with blanks removed."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default or [])
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "---", "insecure"}
+
+
+def env_secret_key(data_dir: Path, *, debug: bool) -> str:
+    """Return SECRET_KEY: required in production, generated once for local runs."""
+    value = env_str("SECRET_KEY")
+    if value.strip().lower() not in _PLACEHOLDERS:
+        return value
+    if not debug:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set to a real secret when DEBUG is off "
+            "(or set SECRET_KEY_FILE to a file holding it)"
+        )
+    key_file = data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = secrets.token_urlsafe(50)
+    key_file.write_text(generated)
+    key_file.chmod(0o600)
+    return generated

@@ -1,0 +1,33 @@
+"""Root URLs: pages, the REST API with its schema, health."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from trustconsole.core.views import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api_schema"),
+        name="api_docs",
+    ),
+    path("api/v1/", include("trustconsole.core.api.urls")),
+    path("", include("visitors.urls")),
+    path("", include("voicegate.urls")),
+    path("", include("accounts.urls")),
+    path("", include("remediation.urls")),
+    path("", include("trustconsole.core.urls")),
+]

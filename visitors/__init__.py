@@ -1,0 +1,1 @@
+"""Visitors, trust score, blacklist, review queue, inbox and the chat gate."""

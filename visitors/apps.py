@@ -1,0 +1,12 @@
+"""App configuration."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class VisitorsConfig(AppConfig):
+    """Visitors, trust score, blacklist, review queue, inbox and the chat gate."""
+
+    name = "visitors"
+    verbose_name = "Visitors"

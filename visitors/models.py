@@ -1,0 +1,3 @@
+"""Models of the visitors app."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Voice connections, the inbound call gate and the outbound policy check."""

@@ -1,0 +1,3 @@
+"""Models of the voicegate app."""
+
+from __future__ import annotations
