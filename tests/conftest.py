@@ -154,7 +154,13 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 30, what: str) ->
 
 @pytest.fixture
 def celery_worker_queue(transactional_db: None, tmp_path: Path) -> Iterator[str]:
-    """A real `celery worker` process consuming a queue of its own; yields the queue."""
+    """A real `celery worker` process on a queue of its own; yields the queue.
+
+    While it runs, that queue is this process's default, so tasks that services
+    enqueue (`.delay()` after commit) reach this worker and no other test's.
+    """
+    from trustconsole.celery import app
+
     queue = f"test-{uuid.uuid4().hex[:12]}"
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
@@ -174,7 +180,12 @@ def celery_worker_queue(transactional_db: None, tmp_path: Path) -> Iterator[str]
         )
         if proc.poll() is not None:
             pytest.fail(f"Celery worker exited:\n{log.read_text()[-3000:]}")
-        yield queue
+        default_queue = app.conf.task_default_queue
+        app.conf.task_default_queue = queue
+        try:
+            yield queue
+        finally:
+            app.conf.task_default_queue = default_queue
     finally:
         proc.terminate()
         try:

@@ -33,7 +33,7 @@ def test_housekeeping_drops_expired_sessions_and_records_a_heartbeat() -> None:
 def test_a_real_worker_runs_a_task_sent_through_the_broker(celery_worker_queue) -> None:
     """GIVEN a worker process WHEN housekeeping goes to the broker THEN it runs."""
     assert not WorkerHeartbeat.objects.exists()
-    housekeeping.apply_async(queue=celery_worker_queue)
+    housekeeping.delay()
     beat = wait_for(
         lambda: WorkerHeartbeat.objects.filter(name="housekeeping").first(),
         what="the worker to run housekeeping",
