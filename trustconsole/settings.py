@@ -151,6 +151,18 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 50},
     },
 }
+# accounts: continuous review of active customer accounts, port-away expiry.
+ACCOUNTS_REVIEW_INTERVAL = env_int("ACCOUNTS_REVIEW_INTERVAL", 3600, minimum=60)
+CELERY_BEAT_SCHEDULE["accounts-continuous-review"] = {
+    "task": "accounts.continuous_review",
+    "schedule": ACCOUNTS_REVIEW_INTERVAL,
+    "options": {"expires": ACCOUNTS_REVIEW_INTERVAL - 30},
+}
+CELERY_BEAT_SCHEDULE["accounts-port-away-expiry"] = {
+    "task": "accounts.port_away_expire",
+    "schedule": 300,
+    "options": {"expires": 270},
+}
 
 # --- Auth, sessions, security ----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -208,6 +220,14 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = DATA_DIR / "media"
+# Customer evidence uploads: outside the web root, served only through a view that
+# checks the member's organisation.
+PRIVATE_MEDIA_ROOT = (
+    BASE_DIR / (env_str("PRIVATE_MEDIA_ROOT") or str(DATA_DIR / "private"))
+).resolve()
+ACCOUNTS_EVIDENCE_MAX_BYTES = env_int(
+    "ACCOUNTS_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024, minimum=1024
+)
 
 # --- REST API ---------------------------------------------------------------------
 REST_FRAMEWORK = {
