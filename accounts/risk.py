@@ -87,9 +87,7 @@ def assess_signup(
     web = website_domain(website) if website else ""
     if not web:
         findings.append(Finding(SignalType.NO_WEBSITE, LOW, "No company website."))
-    elif domain not in FREE_MAIL_DOMAINS and not _same_site(
-        domain, web
-    ):
+    elif domain not in FREE_MAIL_DOMAINS and not _same_site(domain, web):
         findings.append(
             Finding(
                 SignalType.WEBSITE_MISMATCH,

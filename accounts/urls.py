@@ -10,4 +10,40 @@ app_name = "accounts"
 
 urlpatterns = [
     path("accounts/", views.index, name="index"),
+    path("accounts/reviews/", views.review_queue, name="review_queue"),
+    path(
+        "accounts/requests/<str:public_id>/",
+        views.request_detail,
+        name="request_detail",
+    ),
+    path(
+        "accounts/evidence/<str:public_id>/",
+        views.evidence_file,
+        name="evidence_file",
+    ),
+    path(
+        "accounts/refunds/<str:public_id>/outcome/",
+        views.refund_outcome,
+        name="refund_outcome",
+    ),
+    path("accounts/<str:public_id>/", views.account_detail, name="account_detail"),
+    path(
+        "accounts/<str:public_id>/restrict/",
+        views.account_restrict,
+        name="account_restrict",
+    ),
+    path("accounts/<str:public_id>/block/", views.account_block, name="account_block"),
+    path(
+        "accounts/<str:public_id>/port-away/",
+        views.port_away_grant,
+        name="port_away_grant",
+    ),
+    path(
+        "accounts/<str:public_id>/refunds/", views.refund_create, name="refund_create"
+    ),
+    path(
+        "accounts/<str:public_id>/requests/new/",
+        views.request_create,
+        name="request_create",
+    ),
 ]

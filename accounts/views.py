@@ -1,15 +1,269 @@
-"""Browser views of the accounts app."""
+"""Browser views of the accounts app: list, account page, review queue, requests."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from typing import Any
 
-from trustconsole.lib.views import member_required
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts import forms, selectors, services
+from accounts.api.views import evidence_file_response
+from accounts.choices import ALL_SERVICES
+from accounts.services import EvidenceInput
+from trustconsole.core.selectors import audit_for_object
+from trustconsole.lib.htmx import htmx_partial
+from trustconsole.lib.views import member_required, paginate
+
+
+def _add_errors(form: Any, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        target = _form_field(field) if _form_field(field) in form.fields else None
+        for error in errors:
+            form.add_error(target, error)
+
+
+def _form_field(service_field: str) -> str:
+    # evidence.0.file -> evidence_file_1 (slot numbers follow the form's order)
+    parts = service_field.split(".")
+    if parts[0] == "evidence" and len(parts) >= 2 and parts[1].isdigit():
+        part = parts[2] if len(parts) > 2 else "file"
+        return f"evidence_{part}_{int(parts[1]) + 1}"
+    if parts[0] == "evidence":
+        return "evidence_kind_1"
+    return service_field
+
+
+def _can_act(request: HttpRequest) -> bool:
+    return request.actor.can("support")
 
 
 @member_required
 def index(request: HttpRequest) -> HttpResponse:
-    """Accounts."""
-    context = {"title": "Accounts", "empty": "No customer accounts yet."}
-    return render(request, "core/empty_section.html", context)
+    """Customer accounts with filters (status, service restricted, overdue review)."""
+    form = forms.AccountFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    accounts = selectors.account_list(
+        actor=request.actor,
+        status=filters.get("status", ""),
+        service=filters.get("service", ""),
+        overdue=filters.get("overdue", False),
+        search=filters.get("q", ""),
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": paginate(request, accounts),
+        "query": query.urlencode(),
+        "counts": selectors.queue_counts(actor=request.actor),
+    }
+    return render(request, "accounts/index.html", context)
+
+
+@member_required
+def account_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    """An account: status, signals (the explanation), numbers, timeline, actions."""
+    actor = request.actor
+    account = selectors.account_get(actor=actor, public_id=public_id)
+    context = {
+        "account": account,
+        "signals": selectors.account_signals(account=account),
+        "numbers": sorted(selectors.account_owned_numbers(account=account)),
+        "requests": selectors.request_list(actor=actor, account=account),
+        "timeline": selectors.account_timeline(actor=actor, account=account),
+        "grants": selectors.port_away_list(actor=actor, account=account),
+        "refunds": selectors.refund_list(actor=actor, account=account),
+        "feedback": selectors.feedback_list(actor=actor, account=account),
+        "customer_status": selectors.account_customer_status(account=account),
+        "feedback_subject": services.feedback_subject(account),
+        "can_act": _can_act(request),
+        "restrict_form": forms.RestrictForm(),
+        "block_form": forms.BlockForm(),
+        "port_away_form": forms.PortAwayForm(),
+        "refund_form": forms.RefundForm(),
+        "refund_outcome_form": forms.RefundOutcomeForm(),
+        "now": timezone.now(),
+    }
+    return render(request, "accounts/detail.html", context)
+
+
+def _account_action(
+    request: HttpRequest, public_id: str, form_class: type, act: Any, done: str
+) -> HttpResponse:
+    account = selectors.account_get(actor=request.actor, public_id=public_id)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+    else:
+        try:
+            act(account, form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, done)
+    return redirect("accounts:account_detail", public_id=account.public_id)
+
+
+@member_required
+@require_POST
+def account_restrict(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Restrict named services (support)."""
+    return _account_action(
+        request,
+        public_id,
+        forms.RestrictForm,
+        lambda account, data: services.account_restrict(
+            actor=request.actor, account=account, **data
+        ),
+        "Services restricted; the customer was emailed.",
+    )
+
+
+@member_required
+@require_POST
+def account_block(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Block, or permanently block, an account (support)."""
+    return _account_action(
+        request,
+        public_id,
+        forms.BlockForm,
+        lambda account, data: services.account_block(
+            actor=request.actor, account=account, **data
+        ),
+        "Account blocked; the customer was emailed.",
+    )
+
+
+@member_required
+@require_POST
+def port_away_grant(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Grant port-away access to a closed account's numbers (support)."""
+    return _account_action(
+        request,
+        public_id,
+        forms.PortAwayForm,
+        lambda account, data: services.port_away_grant(
+            actor=request.actor, account=account, **data
+        ),
+        "Port-away access granted; the port-out fee is waived.",
+    )
+
+
+@member_required
+@require_POST
+def refund_create(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Record a refund request (support)."""
+    return _account_action(
+        request,
+        public_id,
+        forms.RefundForm,
+        lambda account, data: services.refund_request_create(
+            actor=request.actor, account=account, **data
+        ),
+        "Refund request recorded.",
+    )
+
+
+@member_required
+@require_POST
+def refund_outcome(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Record a refund's outcome (support)."""
+    refund = selectors.refund_get(actor=request.actor, public_id=public_id)
+    form = forms.RefundOutcomeForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError("Choose an outcome and write a note.")
+        services.refund_outcome_record(
+            actor=request.actor, refund=refund, **form.cleaned_data
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Refund outcome recorded.")
+    return redirect("accounts:account_detail", public_id=refund.account.public_id)
+
+
+@member_required
+def request_create(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Raise a reassessment request on the customer's behalf (support)."""
+    account = selectors.account_get(actor=request.actor, public_id=public_id)
+    initial = {"company_name": account.company_name, "company_website": account.website}
+    form = forms.RequestForm(
+        request.POST or None, request.FILES or None, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        evidence = [
+            EvidenceInput(kind=kind, file=upload, url=url)
+            for _, kind, upload, url in form.evidence_slots()
+        ]
+        try:
+            created = services.reassessment_submit(
+                actor=request.actor,
+                account=account,
+                data=form.request_data(),
+                evidence=evidence,
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, f"Request submitted; due {created.due_on}.")
+            return redirect("accounts:request_detail", public_id=created.public_id)
+    status = 400 if form.errors else 200
+    context = {"account": account, "form": form}
+    return render(request, "accounts/request_form.html", context, status=status)
+
+
+@member_required
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """Open reassessment requests, oldest first; overdue rows highlighted."""
+    page = paginate(request, selectors.request_queue(actor=request.actor), per_page=25)
+    context = {
+        "page": page,
+        "today": timezone.localdate(),
+        "counts": selectors.queue_counts(actor=request.actor),
+    }
+    if htmx_partial(request):
+        return render(request, "accounts/partials/_queue_table.html", context)
+    return render(request, "accounts/review_queue.html", context)
+
+
+@member_required
+def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A request beside its account, history, signals and evidence; support decides."""
+    actor = request.actor
+    obj = selectors.request_get(actor=actor, public_id=public_id)
+    form = forms.DecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reassessment_decide(actor=actor, request=obj, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, f"Decision recorded: {obj.get_status_display()}.")
+            return redirect("accounts:request_detail", public_id=obj.public_id)
+    account = obj.account
+    context = {
+        "req": obj,
+        "account": account,
+        "signals": selectors.account_signals(account=account),
+        "timeline": selectors.account_timeline(actor=actor, account=account),
+        "entries": audit_for_object(actor=actor, obj=obj),
+        "form": form,
+        "can_act": _can_act(request) and obj.is_open,
+        "all_services": ALL_SERVICES,
+    }
+    status = 400 if form.errors else 200
+    return render(request, "accounts/request_detail.html", context, status=status)
+
+
+@member_required
+def evidence_file(request: HttpRequest, public_id: str) -> FileResponse:
+    """An uploaded evidence file, for members of the organisation only."""
+    evidence = selectors.evidence_get(actor=request.actor, public_id=public_id)
+    return evidence_file_response(evidence)

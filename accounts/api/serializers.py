@@ -1,0 +1,132 @@
+"""Output serializers shared by the accounts API views."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from accounts.choices import AccountStatus, EvidenceKind, RequestStatus
+
+
+class SignalOutputSerializer(serializers.Serializer):
+    """A risk signal: the explanation of part of the score (internal)."""
+
+    id = serializers.UUIDField(source="public_id")
+    signal_type = serializers.CharField()
+    label = serializers.CharField(source="get_signal_type_display")
+    weight = serializers.IntegerField()
+    source = serializers.CharField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class AccountOutputSerializer(serializers.Serializer):
+    """A customer account as support sees it (internal: includes the reason)."""
+
+    id = serializers.UUIDField(source="public_id")
+    company_name = serializers.CharField()
+    email = serializers.EmailField()
+    website = serializers.CharField()
+    country = serializers.CharField()
+    signup_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=AccountStatus.choices)
+    restricted_services = serializers.ListField(child=serializers.CharField())
+    balance = serializers.DecimalField(max_digits=12, decimal_places=2)
+    payment_flagged = serializers.BooleanField()
+    risk_score = serializers.IntegerField()
+    status_reason = serializers.CharField()
+    decision_final = serializers.BooleanField()
+
+
+class AccountDetailOutputSerializer(AccountOutputSerializer):
+    """An account with the explanation of its risk score."""
+
+    signals = SignalOutputSerializer(many=True)
+
+
+class EvidenceOutputSerializer(serializers.Serializer):
+    """An evidence item; files are fetched through the download endpoint."""
+
+    id = serializers.UUIDField(source="public_id")
+    kind = serializers.ChoiceField(choices=EvidenceKind.choices)
+    name = serializers.CharField(source="original_name")
+    url = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    download = serializers.SerializerMethodField()
+
+    def get_download(self, obj: object) -> str | None:
+        if not obj.file:
+            return None
+        return reverse("accounts_api:evidence_file", args=[obj.public_id])
+
+
+class RequestOutputSerializer(serializers.Serializer):
+    """A reassessment request with its SLA state and decision (internal)."""
+
+    id = serializers.UUIDField(source="public_id")
+    account = serializers.UUIDField(source="account.public_id")
+    company_name = serializers.CharField()
+    company_website = serializers.CharField()
+    use_case = serializers.CharField()
+    services_wanted = serializers.ListField(child=serializers.CharField())
+    sample_message = serializers.CharField()
+    destination_countries = serializers.ListField(child=serializers.CharField())
+    estimated_units_per_month = serializers.IntegerField()
+    estimated_spend_per_month = serializers.DecimalField(
+        max_digits=12, decimal_places=2
+    )
+    status = serializers.ChoiceField(choices=RequestStatus.choices)
+    sla_state = serializers.SerializerMethodField()
+    submitted_at = serializers.DateTimeField()
+    submitted_by = serializers.CharField()
+    warn_on = serializers.DateField()
+    due_on = serializers.DateField()
+    info_request_message = serializers.CharField()
+    decision = serializers.CharField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decided_by = serializers.CharField()
+    internal_reason = serializers.CharField()
+    services_lifted = serializers.ListField(child=serializers.CharField())
+    evidence = EvidenceOutputSerializer(many=True)
+
+    def get_sla_state(self, obj: object) -> str:
+        return obj.sla_state()
+
+
+class PortAwayOutputSerializer(serializers.Serializer):
+    """A port-away grant."""
+
+    id = serializers.UUIDField(source="public_id")
+    numbers = serializers.ListField(child=serializers.CharField())
+    expires_at = serializers.DateTimeField()
+    port_out_fee_waived = serializers.BooleanField()
+    granted_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    active = serializers.SerializerMethodField()
+
+    def get_active(self, obj: object) -> bool:
+        return obj.is_active()
+
+
+class RefundOutputSerializer(serializers.Serializer):
+    """A refund request and its outcome."""
+
+    id = serializers.UUIDField(source="public_id")
+    account = serializers.UUIDField(source="account.public_id")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    status = serializers.CharField()
+    outcome_note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
+class FeedbackOutputSerializer(serializers.Serializer):
+    """Feedback on the block process (not an appeal)."""
+
+    id = serializers.UUIDField(source="public_id")
+    account = serializers.UUIDField(source="account.public_id")
+    subject = serializers.CharField()
+    ticket_id = serializers.CharField()
+    body = serializers.CharField()
+    received_at = serializers.DateTimeField()

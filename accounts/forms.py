@@ -1,0 +1,154 @@
+"""Browser forms of the accounts app. Services do the real validation."""
+
+from __future__ import annotations
+
+from django import forms
+
+from accounts.choices import AccountStatus, Decision, EvidenceKind, Service
+
+EVIDENCE_SLOTS = 3
+KIND_CHOICES = [("", "—"), *EvidenceKind.choices]
+
+
+class AccountFilterForm(forms.Form):
+    """Filters of the accounts list."""
+
+    q = forms.CharField(required=False, label="Search")
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *AccountStatus.choices]
+    )
+    service = forms.ChoiceField(
+        required=False,
+        label="Service restricted",
+        choices=[("", "Any service"), *Service.choices],
+    )
+    overdue = forms.BooleanField(required=False, label="Overdue review")
+
+
+class RestrictForm(forms.Form):
+    """Restrict named services."""
+
+    services = forms.MultipleChoiceField(
+        choices=Service.choices, widget=forms.CheckboxSelectMultiple
+    )
+    reason = forms.CharField(max_length=1000, help_text="Internal; audited.")
+
+
+class BlockForm(forms.Form):
+    """Block (case review) or permanently block."""
+
+    reason = forms.CharField(max_length=1000, help_text="Internal; audited.")
+    permanent = forms.BooleanField(
+        required=False, label="Permanent block (close the account)"
+    )
+
+
+class PortAwayForm(forms.Form):
+    """Grant temporary port-away access."""
+
+    expires_at = forms.DateTimeField(
+        label="Access until",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    reason = forms.CharField(max_length=1000)
+
+
+class RefundForm(forms.Form):
+    """Record a refund request for unused funds."""
+
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    reason = forms.CharField(max_length=1000, required=False)
+
+
+class RefundOutcomeForm(forms.Form):
+    """Record what became of a refund request."""
+
+    status = forms.ChoiceField(
+        choices=[("approved", "Approved"), ("refused", "Refused"), ("paid", "Paid")]
+    )
+    note = forms.CharField(max_length=1000)
+
+
+class RequestForm(forms.Form):
+    """A reassessment request raised by support on the customer's behalf."""
+
+    company_name = forms.CharField(required=False)
+    company_website = forms.CharField(required=False)
+    use_case = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="e.g. OTP, order tracking",
+    )
+    services_wanted = forms.MultipleChoiceField(
+        required=False, choices=Service.choices, widget=forms.CheckboxSelectMultiple
+    )
+    sample_message = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when SMS is wanted.",
+    )
+    destination_countries = forms.CharField(
+        required=False, help_text="ISO codes separated by commas, e.g. GB, US"
+    )
+    estimated_units_per_month = forms.CharField(required=False)
+    estimated_spend_per_month = forms.CharField(required=False)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        for n in range(1, EVIDENCE_SLOTS + 1):
+            self.fields[f"evidence_kind_{n}"] = forms.ChoiceField(
+                required=False, choices=KIND_CHOICES, label=f"Evidence {n}: kind"
+            )
+            self.fields[f"evidence_file_{n}"] = forms.FileField(
+                required=False,
+                label=f"Evidence {n}: file (PDF or image)",
+                widget=forms.ClearableFileInput(
+                    attrs={"accept": ".pdf,.png,.jpg,.jpeg,.gif,.webp"}
+                ),
+            )
+            self.fields[f"evidence_url_{n}"] = forms.CharField(
+                required=False, label=f"Evidence {n}: or a link"
+            )
+
+    def request_data(self) -> dict:
+        """The fields as the service takes them."""
+        data = {
+            k: v for k, v in self.cleaned_data.items() if not k.startswith("evidence")
+        }
+        data["destination_countries"] = [
+            c.strip() for c in data["destination_countries"].split(",") if c.strip()
+        ]
+        return data
+
+    def evidence_slots(self) -> list[tuple[int, str, object, str]]:
+        """Filled evidence slots as (slot, kind, file, url)."""
+        slots = []
+        for n in range(1, EVIDENCE_SLOTS + 1):
+            kind = self.cleaned_data.get(f"evidence_kind_{n}") or ""
+            upload = self.cleaned_data.get(f"evidence_file_{n}")
+            url = self.cleaned_data.get(f"evidence_url_{n}") or ""
+            if kind or upload or url:
+                slots.append((n, kind, upload, url))
+        return slots
+
+
+class DecisionForm(forms.Form):
+    """Support's decision on a reassessment request."""
+
+    decision = forms.ChoiceField(choices=Decision.choices, widget=forms.RadioSelect)
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Internal, mandatory to lift, limit or keep; never sent.",
+    )
+    services = forms.MultipleChoiceField(
+        required=False,
+        choices=Service.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="Services to lift (for Limit)",
+    )
+    message = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Message to the customer (for Ask for more information)",
+    )
