@@ -23,6 +23,11 @@ urlpatterns = [
         name="request_decide",
     ),
     path(
+        "accounts/requests/<str:public_id>/resume",
+        views.RequestResumeApi.as_view(),
+        name="request_resume",
+    ),
+    path(
         "accounts/requests/<str:public_id>/evidence",
         views.RequestEvidenceApi.as_view(),
         name="request_evidence",

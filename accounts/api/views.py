@@ -422,6 +422,26 @@ class RequestDecideApi(SupportAPIView):
         return Response(RequestOutputSerializer(obj).data)
 
 
+class RequestResumeApi(SupportAPIView):
+    """The customer answered a request for more information: the clock restarts."""
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AccountsRequestResumeInput"
+
+        note = serializers.CharField(required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses=RequestOutputSerializer)
+    def post(self, request: Request, public_id: str) -> Response:
+        obj = selectors.request_get(actor=self.actor, public_id=public_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.reassessment_resume(
+            actor=self.actor, request=obj, **data.validated_data
+        )
+        return Response(RequestOutputSerializer(obj).data)
+
+
 class RequestEvidenceApi(SupportAPIView):
     """Attach one more evidence item (file or link); answers a paused request."""
 

@@ -253,3 +253,18 @@ def test_the_schema_lists_the_accounts_endpoints(org, api_client_for) -> None:
         "/api/v1/accounts/feedback",
     ):
         assert path in schema["paths"], path
+
+
+def test_asking_for_info_and_resuming_by_api(org, support_api) -> None:
+    request = RequestFactory(account__organisation=org)
+    base = f"/api/v1/accounts/requests/{request.public_id}"
+    asked = support_api.post(
+        f"{base}/decision",
+        {"decision": "ask_info", "message": "Send your EIN letter."},
+        format="json",
+    )
+    assert asked.json()["sla_state"] == "paused"
+    resumed = support_api.post(f"{base}/resume", {"note": "Replied"}, format="json")
+    assert resumed.status_code == 200
+    assert resumed.json()["status"] == "pending"
+    assert AuditEntry.objects.get(action="reassessment.resume").reason == "Replied"
