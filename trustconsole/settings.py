@@ -202,6 +202,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- I18N, static -----------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
+# Region used to read phone numbers written without a leading "+".
+PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "US").upper()
 USE_I18N = True
 USE_TZ = True
 

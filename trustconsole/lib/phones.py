@@ -1,0 +1,108 @@
+"""Phone numbers: one normaliser for every app.
+
+Numbers are stored and compared as E.164 strings. Anything that is not a valid number
+for `phonenumbers` raises `PhoneNumberError` with a reason a user can act on; callers
+turn it into a 400 naming their field. Emergency and other short numbers are checked on
+the raw dialled string, before normalising, because `+1911` no longer looks like one.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from django.conf import settings
+from phonenumbers import shortnumberinfo
+
+# What providers send instead of a number when the caller withheld it.
+ANONYMOUS_SENTINELS = frozenset(
+    {
+        "",
+        "anonymous",
+        "restricted",
+        "private",
+        "unknown",
+        "unavailable",
+        "withheld",
+        "+266696687",  # Twilio's "ANONYMOUS" rendered as digits
+        "266696687",
+    }
+)
+
+_SIP = re.compile(r"^sips?:(?P<user>[^@;]+)(?:[@;].*)?$", re.IGNORECASE)
+
+_REASONS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: (
+        "has no valid country code; write it in international format, e.g. +14155550123"
+    ),
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "is not a phone number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "is too short",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "is too short",
+    phonenumbers.NumberParseException.TOO_LONG: "is too long",
+}
+
+
+class PhoneNumberError(ValueError):
+    """A value that is not a usable phone number; `reason` is user-facing."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{value!r} {reason}")
+
+
+def phone_strip_uri(raw: str) -> str:
+    """The user part of a SIP URI (`sip:+1202…@host` → `+1202…`), else `raw` trimmed."""
+    value = (raw or "").strip()
+    match = _SIP.match(value)
+    return match.group("user") if match else value
+
+
+def phone_is_anonymous(raw: str | None) -> bool:
+    """True for withheld caller IDs (`anonymous`, `restricted`, empty, …)."""
+    return phone_strip_uri(raw or "").lower() in ANONYMOUS_SENTINELS
+
+
+def phone_normalise(raw: str, *, region: str | None = None) -> str:
+    """`raw` as E.164, or PhoneNumberError.
+
+    A number without `+` is read in `region` (default: PHONE_DEFAULT_REGION).
+    Extensions are refused rather than silently dropped.
+    """
+    value = phone_strip_uri(raw)
+    if not value:
+        raise PhoneNumberError(raw, "is empty")
+    if region is None:
+        region = settings.PHONE_DEFAULT_REGION or None
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise PhoneNumberError(
+            raw, _REASONS.get(exc.error_type, "is not a phone number")
+        ) from None
+    if number.extension:
+        raise PhoneNumberError(raw, "has an extension; give the number without it")
+    if not phonenumbers.is_valid_number(number):
+        raise PhoneNumberError(raw, "is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_region(e164: str) -> str | None:
+    """The ISO region of an E.164 number, e.g. `US`; None when unknown."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def phone_is_emergency(raw: str, *, region: str | None = None) -> bool:
+    """True when the raw dialled string is an emergency number in `region`.
+
+    `region` defaults to PHONE_DEFAULT_REGION. Checks the digits as dialled (`911`,
+    `112`, `000`, `9-1-1`), which `phonenumbers` matches exactly.
+    """
+    value = phone_strip_uri(raw)
+    if value.startswith("+"):
+        return False
+    region = region or settings.PHONE_DEFAULT_REGION or "US"
+    return shortnumberinfo.is_emergency_number(value, region)
