@@ -421,7 +421,7 @@ class WidgetMessageApi(APIView):
     def options(self, request: Request, *args: object, **kwargs: object) -> Response:
         return _cors(Response(status=status.HTTP_204_NO_CONTENT))
 
-    def authenticate_header(self, request: Request) -> str:
+    def get_authenticate_header(self, request: Request) -> str:
         return WIDGET_KEY_HEADER
 
     def finalize_response(
