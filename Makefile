@@ -42,5 +42,10 @@ lock: $(BIN)/python
 	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml
 
+## Security → Visitors at 1,000,000 visitors vs an unindexed baseline (PostgreSQL).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tc_visitors_bench
+bench-visitors: $(VENV)/.installed-dev
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/visitors_search.py
+
 clean:
 	rm -rf var/test var/broker var/broker-control var/cache

@@ -261,7 +261,7 @@ def _apply_chat_rules(
                 actor=actor,
                 visitor=visitor,
                 kind=FLAGGED_KEYWORD.kind,
-                detail={"keyword": keyword, "message": str(message.public_id)},
+                detail={"keyword": keyword, "message_id": str(message.public_id)},
                 source=SignalSource.WIDGET,
                 conversation=conversation,
             )
