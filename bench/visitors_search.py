@@ -73,7 +73,7 @@ from django.db.models import prefetch_related_objects  # noqa: E402
 from trustconsole.core.actor import Actor  # noqa: E402
 from trustconsole.core.models import Organisation  # noqa: E402
 from visitors.choices import band_for  # noqa: E402
-from visitors.selectors import visitor_list  # noqa: E402
+from visitors.selectors import phone_status_map, visitor_list  # noqa: E402
 from visitors.views import CappedPaginator  # noqa: E402
 
 FIRST = (  # noqa: SIM905
@@ -159,8 +159,6 @@ def load(org_id: int, n: int, seed: int = 7) -> None:
         cursor.execute(
             "SELECT setval(pg_get_serial_sequence('visitors_visitor', 'id'), %s)", [n]
         )
-        cursor.execute("ANALYZE visitors_visitor")
-        cursor.execute("ANALYZE visitors_visitoridentifier")
 
 
 def _ts(epoch: float) -> str:
@@ -219,9 +217,7 @@ def scenarios(n: int, rng: random.Random) -> dict[str, Callable[[], dict]]:
             return {"q": c.fetchone()[0].upper()}
 
     def some_phone() -> dict:
-        vid = rng.choice(
-            [v for v in (rng.randint(1, n) for _ in range(10)) if v % 5 < 2]
-        )
+        vid = 5 * rng.randint(1, n // 5 - 1) + rng.choice([0, 1])  # has a phone
         e164 = _phone(vid)
         return {"q": f"{e164[:3]} {e164[3:7]} {e164[7:]}"}
 
@@ -234,9 +230,7 @@ def scenarios(n: int, rng: random.Random) -> dict[str, Callable[[], dict]]:
         return {"q": name[: len(name.split()[0]) + 3]}
 
     def some_ip() -> dict:
-        vid = rng.choice(
-            [v for v in (rng.randint(1, n) for _ in range(10)) if v % 5 < 3]
-        )
+        vid = 5 * rng.randint(1, n // 5 - 1) + rng.choice([0, 1, 2])  # has an IP
         return {"q": _ip(vid)}
 
     def status() -> dict:
@@ -283,6 +277,10 @@ def main() -> None:
             f"loaded {args.visitors:,} visitors in {time.perf_counter() - started:.0f}s"
         )
     with connection.cursor() as cursor:
+        # What autovacuum does after a bulk load: statistics and the visibility map
+        # (which index-only scans need).
+        cursor.execute("VACUUM ANALYZE visitors_visitor")
+        cursor.execute("VACUUM ANALYZE visitors_visitoridentifier")
         cursor.execute("SELECT count(*) FROM visitors_visitoridentifier")
         idents = cursor.fetchone()[0]
         cursor.execute("SHOW server_version")
@@ -318,6 +316,23 @@ def main() -> None:
             f"{statistics.median(slow):8.0f}ms {p95(slow):7.0f}ms   "
             f"{p95(slow) / p95(fast):8.0f}x"
         )
+    # The call gate's phone map: one query over blacklisted/whitelisted visitors.
+    fast, size = timed(lambda: phone_status_map(organisation_id=org.pk), args.runs)
+    with connection.cursor() as cursor:
+        cursor.execute("SET search_path TO naive, public")
+    try:
+        slow, _ = timed(
+            lambda: phone_status_map(organisation_id=org.pk), args.baseline_runs
+        )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET search_path TO public")
+    label = f"phone_status_map ({len(size):,} numbers)"
+    out(
+        f"{label:40} {statistics.median(fast):10.1f}ms {p95(fast):6.1f}ms "
+        f"{statistics.median(slow):8.0f}ms {p95(slow):7.0f}ms   "
+        f"{p95(slow) / p95(fast):8.0f}x"
+    )
     out()
     verdict = "meets" if worst < 150 else "MISSES"
     out(f"worst indexed p95: {worst:.1f} ms ({verdict} the 150 ms target)")

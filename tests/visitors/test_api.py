@@ -287,3 +287,18 @@ def test_every_endpoint_is_in_the_openapi_schema(client) -> None:
         "/widget/v1/messages",
     ):
         assert path in text, path
+
+
+def test_list_endpoints_keep_their_queries_bounded(
+    operator_api, org, django_assert_max_num_queries
+) -> None:
+    for n in range(3):
+        _flagged(org)
+        VisitorFactory(organisation=org, name=f"Guest {n}")
+    for url in ("/api/v1/visitors/", "/api/v1/review-queue/", "/api/v1/ip-blocks/"):
+        with django_assert_max_num_queries(8):
+            assert operator_api.get(url).status_code == 200
+    more = [_flagged(org) for _ in range(6)]
+    with django_assert_max_num_queries(8):
+        queue = operator_api.get("/api/v1/review-queue/").json()
+    assert queue["count"] == 9 and len(more) == 6
