@@ -184,6 +184,16 @@ VISITORS_FLAGGED_KEYWORDS = env_list(
 VISITORS_VELOCITY_MAX = env_int("VISITORS_VELOCITY_MAX", 10, minimum=1)
 VISITORS_VELOCITY_WINDOW = env_int("VISITORS_VELOCITY_WINDOW", 60, minimum=1)
 
+# voicegate: the inbound call gate.
+# Public base URL of this console as the providers reach it (shown in setup steps and
+# used to check Twilio/Plivo signatures, which sign the full URL they called).
+VOICEGATE_PUBLIC_BASE_URL = env_str("VOICEGATE_PUBLIC_BASE_URL")
+VOICEGATE_TELNYX_API_BASE = env_str(
+    "VOICEGATE_TELNYX_API_BASE", "https://api.telnyx.com/v2"
+)
+VOICEGATE_TELNYX_TIMEOUT = float(env_str("VOICEGATE_TELNYX_TIMEOUT", "2.0"))
+VOICEGATE_FORWARD_TIMEOUT = float(env_str("VOICEGATE_FORWARD_TIMEOUT", "5.0"))
+
 # --- Auth, sessions, security ----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
