@@ -1,4 +1,4 @@
-"""Fixtures of the voice gate tests: signing keys, a recording HTTP server, connections."""
+"""Voice gate test fixtures: signing keys, a recording HTTP server, connections."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The decision itself: who is rejected, who wins, and what happens when state is gone."""
+"""The decision: who is rejected, who wins, and what happens when state is gone."""
 
 from __future__ import annotations
 
