@@ -51,6 +51,15 @@ class TelnyxSigner:
             "HTTP_TELNYX_TIMESTAMP": ts,
         }
 
+    def http_headers(self, body: bytes) -> dict[str, str]:
+        """The same headers as an HTTP client sends them."""
+        signed = self.headers(body)
+        return {
+            "content-type": "application/json",
+            "telnyx-signature-ed25519": signed["HTTP_TELNYX_SIGNATURE_ED25519"],
+            "telnyx-timestamp": signed["HTTP_TELNYX_TIMESTAMP"],
+        }
+
 
 @pytest.fixture
 def telnyx_signer() -> TelnyxSigner:
@@ -159,9 +168,12 @@ def recording_server() -> Iterator[RecordingServer]:
 
 
 @pytest.fixture
-def telnyx_api(recording_server: RecordingServer, settings: Any) -> RecordingServer:
-    """The recording server stands in for api.telnyx.com/v2."""
+def telnyx_api(
+    recording_server: RecordingServer, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> RecordingServer:
+    """The recording server stands in for api.telnyx.com/v2 (here and in children)."""
     settings.VOICEGATE_TELNYX_API_BASE = recording_server.url + "/v2"
+    monkeypatch.setenv("VOICEGATE_TELNYX_API_BASE", settings.VOICEGATE_TELNYX_API_BASE)
     return recording_server
 
 
