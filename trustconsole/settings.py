@@ -106,13 +106,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 BROKER_DIR = DATA_DIR / "broker"
 
+# Parallel test workers (pytest-xdist) share one Redis and data dir: each keeps its
+# own cache keys. Outside tests the suffix is empty.
+_TEST_WORKER = env_str("PYTEST_XDIST_WORKER")
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "tc-cache") + _TEST_WORKER
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             # The broker uses the same server: keep cache keys apart.
-            "KEY_PREFIX": "tc-cache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -122,7 +126,7 @@ else:
         "default": {
             # Shared by web, worker and beat processes on one machine.
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(DATA_DIR / "cache"),
+            "LOCATION": str(DATA_DIR / f"cache{_TEST_WORKER}"),
         }
     }
     CELERY_BROKER_URL = "filesystem://"
@@ -193,6 +197,14 @@ VOICEGATE_TELNYX_API_BASE = env_str(
 )
 VOICEGATE_TELNYX_TIMEOUT = float(env_str("VOICEGATE_TELNYX_TIMEOUT", "2.0"))
 VOICEGATE_FORWARD_TIMEOUT = float(env_str("VOICEGATE_FORWARD_TIMEOUT", "5.0"))
+if REDIS_URL:
+    # With Redis the gate logs decisions to a stream; beat moves them into the
+    # call log every second.
+    CELERY_BEAT_SCHEDULE["voicegate-flush-decisions"] = {
+        "task": "voicegate.flush_decisions",
+        "schedule": 1.0,
+        "options": {"expires": 5},
+    }
 
 # --- Auth, sessions, security ----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -89,16 +89,7 @@ def respond(
         caller=body["from"],
         callee=body["to"],
     )
-    decision = gate.decision_log(facts, verdict, latency_us=gate.now_us() - started_us)
-    if decision is None:
-        previous = gate.decision_previous(facts)
-        if previous is not None:
-            verdict = Verdict(
-                previous.decision,
-                previous.reason,
-                previous.caller_e164,
-                previous.visitor_id,
-            )
-    elif org is not None:
-        gate.repeated_call_note(org, organisation_id, verdict)
+    record = gate.call_record(facts, verdict, latency_us=gate.now_us() - started_us)
+    count = gate.call_claim(org, facts, verdict, record)
+    gate.repeated_call_note(org, organisation_id, verdict, count)
     return JsonResponse(answer(verdict))

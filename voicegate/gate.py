@@ -15,14 +15,21 @@ CRITICAL and counted.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import json
 import logging
+import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from trustconsole.lib.phones import (
     PhoneNumberError,
@@ -32,7 +39,7 @@ from trustconsole.lib.phones import (
 from trustconsole.lib.versioned import version_bump
 from visitors.choices import VisitorStatus
 from visitors.selectors import phone_map_version_key, phone_status_map
-from voicegate.choices import CallerPolicy, Decision, FailMode, Reason
+from voicegate.choices import CallerPolicy, CommandStatus, Decision, FailMode, Reason
 from voicegate.models import BlockedNumber, CallDecision, VoiceConnection, VoiceSettings
 
 logger = logging.getLogger(__name__)
@@ -108,6 +115,8 @@ class _State:
     connections_version: int | None = None
     orgs: dict[int, tuple[tuple[int, int], OrgSnapshot]] = field(default_factory=dict)
     failures: int = 0
+    redis: Any = None
+    claim: Any = None
 
 
 _state = _State()
@@ -125,6 +134,11 @@ def failure_count() -> int:
 
 
 def _versions(keys: list[str]) -> list[int]:
+    """Current versions of `keys`: one MGET with Redis, else the shared cache."""
+    client = redis_client()
+    if client is not None:
+        values = client.mget([cache.make_key(_VERSION_PREFIX + k) for k in keys])
+        return [int(v or 0) for v in values]
     found = cache.get_many([_VERSION_PREFIX + k for k in keys])
     return [int(found.get(_VERSION_PREFIX + k) or 0) for k in keys]
 
@@ -288,6 +302,47 @@ def fail_verdict(fail_mode: str, error: str) -> Verdict:
     return Verdict(Decision.ALLOW, Reason.FAIL_OPEN)
 
 
+# --- Logging, redelivery and repeated calls ---------------------------------------
+#
+# With Redis, one script call per call marks the event as seen (a redelivery is
+# answered without acting again), counts the call against its number's window and
+# appends the decision to a stream; `decisions_flush` (beat, every second) moves the
+# stream into CallDecision rows in batches. No database round trip on the hot path.
+# Without Redis (the embedded defaults) the row is inserted at once and its unique
+# constraint is what makes a redelivery visible.
+
+STREAM_KEY = "voice:decisions"
+STREAM_GROUP = "decision-log"
+SEEN_TTL_SECONDS = 24 * 3600
+
+_CLAIM_SCRIPT = """
+if ARGV[1] == '1' then
+  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return -1 end
+end
+local count = 0
+if ARGV[3] ~= '0' then
+  count = redis.call('INCR', KEYS[2])
+  if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+end
+if ARGV[4] ~= '' then redis.call('XADD', KEYS[3], '*', 'd', ARGV[4]) end
+return count
+"""
+
+
+def redis_client() -> Any:
+    """This process's Redis client when REDIS_URL is set, else None."""
+    if not settings.REDIS_URL:
+        return None
+    if _state.redis is None:
+        import redis
+
+        _state.redis = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=1
+        )
+        _state.claim = _state.redis.register_script(_CLAIM_SCRIPT)
+    return _state.redis
+
+
 @dataclass(frozen=True)
 class CallFacts:
     """Who called whom, as one provider's webhook said it."""
@@ -301,80 +356,209 @@ class CallFacts:
     callee: str
 
 
-def decision_log(
-    facts: CallFacts, verdict: Verdict, *, latency_us: int, command_status: str = ""
-) -> CallDecision | None:
-    """Store the decision; None when this event was already decided (a redelivery).
-
-    A failure to write is logged and swallowed: the caller still gets an answer.
-    """
-    try:
-        with transaction.atomic():
-            return CallDecision.objects.create(
-                organisation_id=facts.organisation_id,
-                connection_id=facts.connection_id,
-                provider=facts.provider,
-                event_id=facts.event_id[:200],
-                call_id=facts.call_id[:200],
-                caller=facts.caller[:200],
-                caller_e164=verdict.caller_e164,
-                callee=facts.callee[:200],
-                decision=verdict.decision,
-                reason=verdict.reason,
-                visitor_id=verdict.visitor_id,
-                latency_us=min(latency_us, 2**31 - 1),
-                command_status=command_status,
-            )
-    except IntegrityError:
-        return None
-    except Exception:
-        logger.critical("voice gate could not log a decision", exc_info=True)
-        return CallDecision(  # unsaved: the caller still acts on the verdict
-            organisation_id=facts.organisation_id,
-            decision=verdict.decision,
-            reason=verdict.reason,
-        )
+def call_record(
+    facts: CallFacts,
+    verdict: Verdict,
+    *,
+    latency_us: int,
+    command_status: str = "",
+    command_detail: str = "",
+) -> dict[str, Any]:
+    """The decision as a CallDecision row's fields."""
+    return {
+        "organisation_id": facts.organisation_id,
+        "connection_id": facts.connection_id,
+        "provider": facts.provider,
+        "event_id": facts.event_id[:200],
+        "call_id": facts.call_id[:200],
+        "caller": facts.caller[:200],
+        "caller_e164": verdict.caller_e164,
+        "callee": facts.callee[:200],
+        "decision": verdict.decision,
+        "reason": verdict.reason,
+        "visitor_id": verdict.visitor_id,
+        "latency_us": max(0, min(latency_us, 2**31 - 1)),
+        "command_status": command_status,
+        "command_detail": command_detail[:500],
+        "created_at": timezone.now().isoformat(),
+    }
 
 
-def decision_previous(facts: CallFacts) -> CallDecision | None:
-    """The decision already stored for this provider event, if any."""
-    if not facts.event_id:
-        return None
-    return CallDecision.objects.filter(
-        organisation_id=facts.organisation_id,
-        provider=facts.provider,
-        event_id=facts.event_id[:200],
-    ).first()
-
-
-def repeated_call_count(
-    org: OrgSnapshot, organisation_id: int, verdict: Verdict
-) -> int | None:
-    """Count this call against its number's window; the new count, or None.
-
-    Only callers with a valid number that are not whitelisted are counted.
-    """
+def _counter_key(organisation_id: int, verdict: Verdict) -> str | None:
+    # Callers without a valid number, and whitelisted visitors, are not counted.
     if not verdict.caller_e164 or verdict.reason == Reason.WHITELISTED:
         return None
-    key = f"voice:calls:{organisation_id}:{verdict.caller_e164}"
+    return f"voice:calls:{organisation_id}:{verdict.caller_e164}"
+
+
+def call_claim(
+    org: OrgSnapshot | None,
+    facts: CallFacts,
+    verdict: Verdict,
+    record: dict[str, Any],
+    *,
+    log_now: bool = True,
+) -> int | None:
+    """Mark the event seen, count the call, log it (unless `log_now` is False).
+
+    Returns None for a redelivered event (do not act again), else the caller's call
+    count in the window (0 when not counted). When the state cannot be reached the
+    call is treated as new and the failure is logged.
+    """
+    counter = _counter_key(facts.organisation_id, verdict) if org else None
+    window = org.repeated_call_window_seconds if org else 0
     try:
-        if cache.add(key, 1, timeout=org.repeated_call_window_seconds):
+        client = redis_client()
+        if client is not None:
+            result = _state.claim(
+                keys=[
+                    cache.make_key(
+                        f"voice:seen:{facts.organisation_id}:{facts.provider}:"
+                        f"{facts.event_id}"
+                    ),
+                    cache.make_key(counter or "voice:calls:none"),
+                    cache.make_key(STREAM_KEY),
+                ],
+                args=[
+                    "1" if facts.event_id else "0",
+                    SEEN_TTL_SECONDS,
+                    window if counter else 0,
+                    json.dumps(record) if log_now else "",
+                ],
+                client=client,
+            )
+            return None if int(result) < 0 else int(result)
+        try:
+            with transaction.atomic():
+                CallDecision.objects.create(**_row_fields(record))
+        except IntegrityError:
+            return None
+        return _count_in_cache(counter, window) if counter else 0
+    except Exception:
+        logger.critical("voice gate could not log a decision", exc_info=True)
+        return 0
+
+
+def _count_in_cache(key: str, window: int) -> int:
+    try:
+        if cache.add(key, 1, timeout=window):
             return 1
         return int(cache.incr(key))
     except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=org.repeated_call_window_seconds)
+        cache.add(key, 1, timeout=window)
         return 1
+
+
+def call_command_result(record: dict[str, Any], status: str, detail: str) -> None:
+    """Store how the reject command fared, with (Redis) or onto (database) the log."""
+    record = {**record, "command_status": status, "command_detail": detail[:500]}
+    try:
+        client = redis_client()
+        if client is not None:
+            client.xadd(cache.make_key(STREAM_KEY), {"d": json.dumps(record)})
+            return
+        CallDecision.objects.filter(
+            organisation_id=record["organisation_id"],
+            provider=record["provider"],
+            event_id=record["event_id"],
+        ).update(command_status=status, command_detail=record["command_detail"])
     except Exception:
-        logger.warning("repeated-call counter unavailable", exc_info=True)
-        return None
+        logger.critical("voice gate could not record a command result", exc_info=True)
+
+
+def _row_fields(record: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(record)
+    fields["created_at"] = dt.datetime.fromisoformat(record["created_at"])
+    return fields
+
+
+def decisions_flush(*, batch: int = 500, max_batches: int = 40) -> int:
+    """Move logged decisions from the Redis stream into CallDecision rows.
+
+    Entries another flusher read but never acknowledged (it died) are taken over
+    after 30 s. A redelivered entry changes nothing: rows are unique per event.
+    Returns the number of entries handled.
+    """
+    client = redis_client()
+    if client is None:
+        return 0
+    import redis
+
+    stream = cache.make_key(STREAM_KEY)
+    try:
+        client.xgroup_create(stream, STREAM_GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+    consumer = f"{socket.gethostname()}-{os.getpid()}"
+    handled = 0
+    _, stale, _ = client.xautoclaim(
+        stream, STREAM_GROUP, consumer, min_idle_time=30_000, count=batch
+    )
+    pending = [stale] if stale else []
+    for _ in range(max_batches):
+        if not pending:
+            answer = client.xreadgroup(
+                STREAM_GROUP, consumer, {stream: ">"}, count=batch
+            )
+            if not answer:
+                break
+            pending = [answer[0][1]]
+        entries = pending.pop()
+        handled += _store(entries)
+        ids = [entry_id for entry_id, _ in entries]
+        client.xack(stream, STREAM_GROUP, *ids)
+        client.xdel(stream, *ids)
+    return handled
+
+
+def decisions_flush_quietly() -> None:
+    """Flush before showing the call log; a failure only means a slightly older view."""
+    try:
+        decisions_flush()
+    except Exception:
+        logger.warning("could not flush logged decisions", exc_info=True)
+
+
+def _store(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
+    inserts: dict[tuple[int, str, str], CallDecision] = {}
+    loose: list[CallDecision] = []
+    updates: list[dict[str, Any]] = []
+    for _, fields in entries:
+        record = json.loads(fields[b"d"])
+        row = CallDecision(**_row_fields(record))
+        if not record["event_id"]:
+            loose.append(row)
+            continue
+        key = (record["organisation_id"], record["provider"], record["event_id"])
+        if key in inserts and record["command_status"]:
+            inserts[key].command_status = record["command_status"]
+            inserts[key].command_detail = record["command_detail"]
+        elif key not in inserts:
+            inserts[key] = row
+        if record["command_status"] not in ("", CommandStatus.PENDING):
+            updates.append(record)
+    with transaction.atomic():
+        CallDecision.objects.bulk_create(
+            [*inserts.values(), *loose], ignore_conflicts=True
+        )
+        for record in updates:  # a command result logged after its decision
+            CallDecision.objects.filter(
+                organisation_id=record["organisation_id"],
+                provider=record["provider"],
+                event_id=record["event_id"],
+            ).exclude(command_status=record["command_status"]).update(
+                command_status=record["command_status"],
+                command_detail=record["command_detail"],
+            )
+    return len(entries)
 
 
 def repeated_call_note(
-    org: OrgSnapshot, organisation_id: int, verdict: Verdict
+    org: OrgSnapshot | None, organisation_id: int, verdict: Verdict, count: int | None
 ) -> None:
-    """Count the call; when its number goes over the threshold, queue the signal."""
-    count = repeated_call_count(org, organisation_id, verdict)
-    if count is None or count != org.repeated_call_threshold + 1:
+    """When this call took its number over the threshold, queue the risk signal."""
+    if org is None or count is None or count != org.repeated_call_threshold + 1:
         return
     from voicegate import tasks
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from django.conf import settings
@@ -19,7 +20,6 @@ from django.views.decorators.csrf import csrf_exempt
 from voicegate import gate, signatures, tasks, telnyx
 from voicegate.choices import CommandStatus, Decision, Provider
 from voicegate.gate import CallFacts, ConnectionSnapshot, OrgSnapshot, Verdict
-from voicegate.models import CallDecision
 
 logger = logging.getLogger(__name__)
 
@@ -104,43 +104,42 @@ def _telnyx_call_control(
         caller=str(payload.get("from") or ""),
         callee=str(payload.get("to") or ""),
     )
-    decision = gate.decision_log(
+    record = gate.call_record(
         facts,
         verdict,
         latency_us=gate.now_us() - started_us,
         command_status=CommandStatus.PENDING if verdict.rejected else "",
     )
-    if decision is None:
+    # A reject is logged once its command's fate is known; an allow at once.
+    count = gate.call_claim(org, facts, verdict, record, log_now=not verdict.rejected)
+    if count is None:
         return JsonResponse({"status": "duplicate"})
     if verdict.rejected:
-        _send_reject(connection, decision, facts)
+        _send_reject(connection, facts, record)
     else:
         _forward(connection, request, None)
-    if org is not None:
-        gate.repeated_call_note(org, connection.organisation_id, verdict)
+    gate.repeated_call_note(org, connection.organisation_id, verdict, count)
     return JsonResponse({"decision": verdict.decision, "reason": verdict.reason})
 
 
 def _send_reject(
-    connection: ConnectionSnapshot, decision: CallDecision, facts: CallFacts
+    connection: ConnectionSnapshot, facts: CallFacts, record: dict[str, Any]
 ) -> None:
-    if not facts.call_id:
-        return
     result = telnyx.reject_call(
         api_key=connection.api_key,
         call_control_id=facts.call_id,
         event_id=facts.event_id,
         attempts=2,
     )
-    if decision.pk is None:
-        return
-    from voicegate import services
-
-    services.decision_command_record(
-        decision_id=decision.pk, status=result.status, detail=result.detail
-    )
+    gate.call_command_result(record, result.status, result.detail)
     if result.retryable:
-        tasks.reject_call.delay(decision.pk, facts.call_id, facts.event_id)
+        tasks.reject_call.delay(
+            facts.organisation_id,
+            facts.provider,
+            facts.event_id,
+            connection.id,
+            facts.call_id,
+        )
 
 
 def _forward(
@@ -254,13 +253,11 @@ def _xml_voice(
         callee=params.get("To", ""),
     )
     verdict = _verdict(connection, org, caller, error)
-    decision = gate.decision_log(facts, verdict, latency_us=gate.now_us() - started_us)
+    record = gate.call_record(facts, verdict, latency_us=gate.now_us() - started_us)
+    count = gate.call_claim(org, facts, verdict, record)
+    # A redelivery is answered again (same caller, same answer) but not logged twice.
+    gate.repeated_call_note(org, connection.organisation_id, verdict, count)
     answer = verdict.decision
-    if decision is None:  # a redelivery: answer as the first time
-        previous = gate.decision_previous(facts)
-        answer = previous.decision if previous else answer
-    elif org is not None:
-        gate.repeated_call_note(org, connection.organisation_id, verdict)
     return HttpResponse(
         xml_answer(connection.provider, answer, connection.downstream_url),
         content_type="text/xml; charset=utf-8",

@@ -171,6 +171,7 @@ class CallDecisionListApi(ActorAPIView):
     def get(self, request: Request) -> Response:
         filters = s.CallFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        gate.decisions_flush_quietly()
         rows = selectors.call_list(actor=self.actor, **filters.validated_data)
         paginator = self.paginator_for()
         page = paginator.paginate_queryset(rows, request, view=self)
