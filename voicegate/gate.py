@@ -15,14 +15,17 @@ CRITICAL and counted.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,64 +190,89 @@ def connection_cached(token: str) -> ConnectionSnapshot | None:
     return _state.connections.get(token)
 
 
-def snapshot_for_token(
-    token: str,
-) -> tuple[ConnectionSnapshot | None, OrgSnapshot | None]:
-    """The connection for a webhook token and its organisation's snapshot.
+@dataclass(frozen=True)
+class Context:
+    """What one decision is made with, and the versions it was current at."""
 
-    One cache round trip when nothing changed. Raises GateUnavailable when the cache
-    or the database fails.
+    organisation_id: int
+    keys: tuple[str, ...]
+    versions: tuple[int, ...]
+    org: OrgSnapshot | None  # None: state unreachable, the fail mode decides
+    fail_mode: str = FailMode.OPEN
+    error: str = ""
+
+
+def _org_keys(organisation_id: int) -> tuple[str, str]:
+    return phone_map_version_key(organisation_id), org_version_key(organisation_id)
+
+
+def context_for_token(
+    token: str, *, fresh: bool = False
+) -> tuple[ConnectionSnapshot | None, Context | None]:
+    """The connection of a webhook token and the context to decide its calls.
+
+    Without `fresh`, what this process already holds is returned without any I/O;
+    whether it is still current is checked in the same round trip that logs the
+    call (`decide_and_claim`). Raises GateUnavailable when the cache or database
+    fails while loading.
     """
     state = _state
+    known = state.connections.get(token)
+    if not fresh and known is not None and state.connections_version is not None:
+        cached = state.orgs.get(known.organisation_id)
+        if cached is not None:
+            return known, Context(
+                known.organisation_id,
+                (CONNECTIONS_VERSION_KEY, *_org_keys(known.organisation_id)),
+                (state.connections_version, *cached[0]),
+                cached[1],
+                known.fail_mode,
+            )
     try:
-        known = state.connections.get(token)
         keys = [CONNECTIONS_VERSION_KEY]
         if known is not None:
-            keys += [
-                phone_map_version_key(known.organisation_id),
-                org_version_key(known.organisation_id),
-            ]
+            keys += _org_keys(known.organisation_id)
         versions = _versions(keys)
-        # An unknown token does not reload anything unless a connection changed, so
-        # random tokens cannot turn into database queries.
+        # An unknown token reloads nothing unless a connection changed, so random
+        # tokens cannot turn into database queries.
         if state.connections_version != versions[0]:
             with state.lock:
                 state.connections = _load_connections()
                 state.connections_version = versions[0]
-            connection = state.connections.get(token)
-            if connection is None:
-                return None, None
-            if known is None or known.organisation_id != connection.organisation_id:
-                versions = [
-                    versions[0],
-                    *_versions(
-                        [
-                            phone_map_version_key(connection.organisation_id),
-                            org_version_key(connection.organisation_id),
-                        ]
-                    ),
-                ]
-        else:
-            connection = known
+        connection = state.connections.get(token)
         if connection is None:
             return None, None
+        if known is None or known.organisation_id != connection.organisation_id:
+            versions = [
+                versions[0],
+                *_versions(list(_org_keys(connection.organisation_id))),
+            ]
         org = _org_snapshot(connection.organisation_id, (versions[1], versions[2]))
-    except GateUnavailable:
-        raise
     except Exception as exc:  # the database or cache is down: the fail mode decides
         raise GateUnavailable(str(exc)) from exc
-    return connection, org
+    return connection, Context(
+        connection.organisation_id,
+        (CONNECTIONS_VERSION_KEY, *_org_keys(connection.organisation_id)),
+        tuple(versions),
+        org,
+        connection.fail_mode,
+    )
 
 
-def org_snapshot(organisation_id: int) -> OrgSnapshot:
-    """An organisation's snapshot, current as of one version read (decision API)."""
+def context_for_org(
+    organisation_id: int, *, fresh: bool = False, fail_mode: str = FailMode.OPEN
+) -> Context:
+    """The context to decide a call of an organisation (decision API)."""
+    keys = _org_keys(organisation_id)
+    cached = _state.orgs.get(organisation_id)
+    if not fresh and cached is not None:
+        return Context(organisation_id, keys, cached[0], cached[1], fail_mode)
     try:
-        versions = _versions(
-            [phone_map_version_key(organisation_id), org_version_key(organisation_id)]
-        )
-        return _org_snapshot(organisation_id, (versions[0], versions[1]))
+        versions = tuple(_versions(list(keys)))
+        org = _org_snapshot(organisation_id, (versions[0], versions[1]))
     except Exception as exc:
-        raise GateUnavailable(str(exc)) from exc
+        return Context(organisation_id, keys, (), None, fail_mode, str(exc))
+    return Context(organisation_id, keys, versions, org, fail_mode)
 
 
 def _org_snapshot(organisation_id: int, versions: tuple[int, int]) -> OrgSnapshot:
@@ -255,6 +283,9 @@ def _org_snapshot(organisation_id: int, versions: tuple[int, int]) -> OrgSnapsho
     with _state.lock:
         _state.orgs[organisation_id] = (versions, snapshot)
     return snapshot
+
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -271,7 +302,17 @@ def decide(org: OrgSnapshot, caller: str) -> Verdict:
         if org.anonymous_policy == CallerPolicy.REJECT:
             return Verdict(Decision.REJECT, Reason.ANONYMOUS)
         return Verdict(Decision.ALLOW, Reason.ANONYMOUS)
-    e164 = _normalised(caller)
+    if _E164.fullmatch(caller) and (
+        caller in org.phones
+        or caller in org.blocked
+        or org.unparseable_policy == CallerPolicy.ALLOW
+    ):
+        # Providers send E.164: look it up as it is. Listed numbers were validated
+        # when stored; an unlisted one is allowed whether or not it is a valid
+        # number, so it is not parsed (parsing is most of a decision's cost).
+        e164: str | None = caller
+    else:
+        e164 = _normalised(caller)
     if e164 is None:
         if org.unparseable_policy == CallerPolicy.REJECT:
             return Verdict(Decision.REJECT, Reason.UNPARSEABLE)
@@ -315,17 +356,37 @@ STREAM_KEY = "voice:decisions"
 STREAM_GROUP = "decision-log"
 SEEN_TTL_SECONDS = 24 * 3600
 
+# KEYS: the n version keys, then the seen key, the counter key and the stream.
+# ARGV: n, the n expected versions, seen?, seen TTL, window (0: no count), record.
+# Returns {-2, current versions...} when a version moved (decide again), {-1} for a
+# redelivered event, else {count}.
 _CLAIM_SCRIPT = """
-if ARGV[1] == '1' then
-  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return -1 end
+local n = tonumber(ARGV[1])
+if n > 0 then
+  local current = redis.call('MGET', unpack(KEYS, 1, n))
+  local moved = false
+  for i = 1, n do
+    local value = current[i]
+    if not value then value = '0' end
+    current[i] = value
+    if value ~= ARGV[i + 1] then moved = true end
+  end
+  if moved then
+    table.insert(current, 1, -2)
+    return current
+  end
+end
+local seen, counter, stream = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3]
+if ARGV[n + 2] == '1' then
+  if not redis.call('SET', seen, '1', 'NX', 'EX', ARGV[n + 3]) then return {-1} end
 end
 local count = 0
-if ARGV[3] ~= '0' then
-  count = redis.call('INCR', KEYS[2])
-  if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+if ARGV[n + 4] ~= '0' then
+  count = redis.call('INCR', counter)
+  if count == 1 then redis.call('EXPIRE', counter, ARGV[n + 4]) end
 end
-if ARGV[4] ~= '' then redis.call('XADD', KEYS[3], '*', 'd', ARGV[4]) end
-return count
+if ARGV[n + 5] ~= '' then redis.call('XADD', stream, '*', 'd', ARGV[n + 5]) end
+return {count}
 """
 
 
@@ -391,52 +452,113 @@ def _counter_key(organisation_id: int, verdict: Verdict) -> str | None:
     return f"voice:calls:{organisation_id}:{verdict.caller_e164}"
 
 
-def call_claim(
-    org: OrgSnapshot | None,
+class _Stale(Exception):
+    """A version moved since the context was built: decide again."""
+
+
+def _claim(
+    ctx: Context,
     facts: CallFacts,
     verdict: Verdict,
     record: dict[str, Any],
     *,
-    log_now: bool = True,
+    log: bool,
 ) -> int | None:
-    """Mark the event seen, count the call, log it (unless `log_now` is False).
-
-    Returns None for a redelivered event (do not act again), else the caller's call
-    count in the window (0 when not counted). When the state cannot be reached the
-    call is treated as new and the failure is logged.
-    """
-    counter = _counter_key(facts.organisation_id, verdict) if org else None
-    window = org.repeated_call_window_seconds if org else 0
+    """One round trip: still current? new event? count, log. None for a redelivery."""
+    counter = _counter_key(facts.organisation_id, verdict) if ctx.org else None
+    window = ctx.org.repeated_call_window_seconds if ctx.org and counter else 0
+    checked = len(ctx.keys) if ctx.org is not None else 0
+    client = redis_client()
+    if client is not None:
+        seen = f"voice:seen:{facts.organisation_id}:{facts.provider}:{facts.event_id}"
+        result = _state.claim(
+            keys=[
+                *(cache.make_key(_VERSION_PREFIX + k) for k in ctx.keys[:checked]),
+                cache.make_key(seen),
+                cache.make_key(counter or "voice:calls:none"),
+                cache.make_key(STREAM_KEY),
+            ],
+            args=[
+                checked,
+                *(str(v) for v in ctx.versions[:checked]),
+                "1" if facts.event_id else "0",
+                SEEN_TTL_SECONDS,
+                window,
+                json.dumps(record) if log else "",
+            ],
+            client=client,
+        )
+        if int(result[0]) == -2:
+            raise _Stale
+        return None if int(result[0]) == -1 else int(result[0])
+    if checked and tuple(_versions(list(ctx.keys))) != tuple(ctx.versions):
+        raise _Stale
     try:
-        client = redis_client()
-        if client is not None:
-            result = _state.claim(
-                keys=[
-                    cache.make_key(
-                        f"voice:seen:{facts.organisation_id}:{facts.provider}:"
-                        f"{facts.event_id}"
-                    ),
-                    cache.make_key(counter or "voice:calls:none"),
-                    cache.make_key(STREAM_KEY),
-                ],
-                args=[
-                    "1" if facts.event_id else "0",
-                    SEEN_TTL_SECONDS,
-                    window if counter else 0,
-                    json.dumps(record) if log_now else "",
-                ],
-                client=client,
-            )
-            return None if int(result) < 0 else int(result)
+        with transaction.atomic():
+            CallDecision.objects.create(**_row_fields(record))
+    except IntegrityError:
+        return None
+    return _count_in_cache(counter, window) if counter else 0
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A decision that was made on current state and claimed for this event."""
+
+    verdict: Verdict
+    count: int | None  # None: the event was seen before (do not act again)
+    record: dict[str, Any]
+
+    @property
+    def duplicate(self) -> bool:
+        return self.count is None
+
+
+def decide_and_claim(
+    ctx: Context,
+    facts: CallFacts,
+    *,
+    started_us: int,
+    refresh: Callable[[], Context | None],
+    defer_reject_log: bool = False,
+) -> Claimed:
+    """Decide, then in one round trip check the state was current and log the call.
+
+    If a version moved (a blacklist a moment ago in another process), the context
+    is refreshed and the call decided again, so a change applies to the very next
+    call. `defer_reject_log`: a rejection is logged later by `call_command_result`,
+    with the fate of its reject command. State that cannot be reached is logged
+    loudly and the call treated as new.
+    """
+    for _attempt in range(3):
+        if ctx.org is None:
+            verdict = fail_verdict(ctx.fail_mode, ctx.error)
+        else:
+            verdict = decide(ctx.org, facts.caller)
+        record = call_record(
+            facts,
+            verdict,
+            latency_us=now_us() - started_us,
+            command_status=CommandStatus.PENDING if verdict.rejected else "",
+        )
+        log = not (defer_reject_log and verdict.rejected)
         try:
-            with transaction.atomic():
-                CallDecision.objects.create(**_row_fields(record))
-        except IntegrityError:
-            return None
-        return _count_in_cache(counter, window) if counter else 0
-    except Exception:
-        logger.critical("voice gate could not log a decision", exc_info=True)
-        return 0
+            count = _claim(ctx, facts, verdict, record, log=log)
+        except _Stale:
+            try:
+                fresh = refresh()
+            except GateUnavailable as exc:  # the fail mode decides
+                fresh = dataclasses.replace(ctx, org=None, error=str(exc))
+            if fresh is None:
+                raise LookupError("the connection is gone") from None
+            ctx = fresh
+            continue
+        except Exception:
+            logger.critical("voice gate could not log a decision", exc_info=True)
+            count = 0
+        return Claimed(verdict, count, record)
+    logger.warning("voice gate state kept moving; answering with the last decision")
+    return Claimed(verdict, 0, record)
 
 
 def _count_in_cache(key: str, window: int) -> int:

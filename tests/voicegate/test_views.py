@@ -85,12 +85,13 @@ def test_calls_page_filters_and_links_the_visitor(client, oscar, org) -> None:
     visitor = visitor_upsert(actor=actor, name="Mallory", phones=["+14155550123"])
     visitor_blacklist(actor=actor, visitor=visitor, reason="fraud")
     for caller in ("+14155550123", "+14155550188"):
-        verdict = gate.decide(gate._load_org(org.pk), caller)
         facts = CallFacts(org.pk, None, "generic", "", "", caller, "+14155550100")
-        gate.call_claim(
-            None, facts, verdict, gate.call_record(facts, verdict, latency_us=120)
+        gate.decide_and_claim(
+            gate.context_for_org(org.pk),
+            facts,
+            started_us=gate.now_us(),
+            refresh=lambda: gate.context_for_org(org.pk, fresh=True),
         )
-    gate.decisions_flush()
     _login(client, oscar)
     page = client.get("/voice/calls/").content.decode()
     assert "Rejected" in page and "Allowed" in page and "Mallory" in page

@@ -25,28 +25,12 @@ class VoiceDecideApi(ActorAPIView):
     def post(self, request: Request) -> Response:
         started_us = gate.now_us()
         organisation_id = self.actor.organisation.pk
-        body = request.data if isinstance(request.data, dict) else None
-        if body is None:
-            return Response(
-                {
-                    "detail": "Send a JSON object.",
-                    "errors": [{"field": "body", "reason": "expected a JSON object"}],
-                },
-                status=400,
-            )
-        error = ""
-        try:
-            org = gate.org_snapshot(organisation_id)
-        except gate.GateUnavailable as exc:
-            org, error = None, str(exc)
         return decide_api.respond(
-            body=body,
-            organisation_id=organisation_id,
+            raw=request.data if isinstance(request.data, dict) else request.body,
+            ctx=gate.context_for_org(organisation_id),
             connection_id=None,
-            org=org,
-            fail_mode="open",
-            error=error,
             started_us=started_us,
+            refresh=lambda: gate.context_for_org(organisation_id, fresh=True),
         )
 
 
