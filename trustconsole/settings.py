@@ -296,6 +296,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set shared by several fields or apps.
+    "ENUM_NAME_OVERRIDES": {
+        "CallerPolicyEnum": "voicegate.choices.CallerPolicy",
+        "CallDecisionEnum": "voicegate.choices.Decision",
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------
