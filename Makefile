@@ -45,6 +45,10 @@ lock: $(BIN)/python
 ## Call gate vs a naive gate and a bare view (PostgreSQL, Redis and wrk needed).
 bench-voicegate: $(VENV)/.installed-dev
 	$(BIN)/python bench/voicegate.py --visitors 1000000 --duration 12
+## Security → Visitors at 1,000,000 visitors vs an unindexed baseline (PostgreSQL).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tc_visitors_bench
+bench-visitors: $(VENV)/.installed-dev
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/visitors_search.py
 
 clean:
 	rm -rf var/test var/broker var/broker-control var/cache

@@ -7,9 +7,11 @@ file-system Celery broker under the data directory, so `make run` needs no serve
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from trustconsole.env import env_bool, env_int, env_list, env_secret_key, env_str
 
@@ -179,6 +181,13 @@ CELERY_BEAT_SCHEDULE["visitors-expire"] = {
 # Proxies (addresses or CIDR ranges) whose X-Forwarded-For the widget gate trusts
 # to name the client IP; empty: the connecting address is the client.
 VISITORS_TRUSTED_PROXIES = env_list("VISITORS_TRUSTED_PROXIES")
+for _proxy in VISITORS_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"VISITORS_TRUSTED_PROXIES: {_proxy!r} is not an IP address or CIDR range"
+        ) from _exc
 # Words or phrases that make a chat message a "flagged keyword" event.
 VISITORS_FLAGGED_KEYWORDS = env_list(
     "VISITORS_FLAGGED_KEYWORDS",

@@ -323,6 +323,48 @@ def visitor_update(*, actor: Actor, visitor: Visitor, name: str) -> Visitor:
 
 
 @transaction.atomic
+def visitor_identifier_add(
+    *, actor: Actor, visitor: Visitor, kind: str, value: str
+) -> Visitor:
+    """Add one identifier to this visitor's record (refused if another owns it)."""
+    actor.require(OPERATOR)
+    field = IDENTIFIER_FIELDS.get(kind)
+    if field is None:
+        raise ValidationError(
+            {"kind": f"Choose one of: {', '.join(IDENTIFIER_FIELDS)}."}
+        )
+    plan = {name: () for name in IDENTIFIER_FIELDS.values()}
+    plan[field] = [value]
+    [(kind, normalised)] = _normalised(**plan)
+    owner = (
+        VisitorIdentifier.objects.filter(
+            organisation_id=visitor.organisation_id, kind=kind, value=normalised
+        )
+        .select_related("visitor")
+        .first()
+    )
+    if owner is not None and owner.visitor_id != visitor.pk:
+        raise ValidationError(
+            {
+                field: f"{normalised} already belongs to another visitor "
+                f"({owner.visitor.display_name}); one identifier belongs to one "
+                "visitor."
+            }
+        )
+    if owner is not None:
+        return visitor
+    visitor = _lock(visitor)
+    _add_identifiers(visitor, [(kind, normalised)])
+    audit_record(
+        actor=actor,
+        action="visitor.identifier_add",
+        target=visitor,
+        after={"identifier": f"{kind}:{normalised}"},
+    )
+    return visitor
+
+
+@transaction.atomic
 def visitor_identifier_remove(
     *, actor: Actor, visitor: Visitor, kind: str, value: str, reason: str = ""
 ) -> Visitor:
