@@ -343,3 +343,18 @@ def test_generic_connection_answers_json(
     assert missing.json()["errors"] == [
         {"field": "from", "reason": "This field is required."}
     ]
+
+
+def test_texml_get_is_verified_over_its_query_string(
+    org, blacklisted, telnyx_signer, make_connection, client
+) -> None:
+    connection = make_connection(
+        org, Provider.TELNYX_TEXML, secret=telnyx_signer.public_b64
+    )
+    query = f"CallSid=v3:abc&From=%2B{BLOCKED[1:]}&To=%2B14155550100"
+    signed = telnyx_signer.headers(query.encode())
+    ok = client.get(f"{hook_path(connection)}?{query}", **signed)
+    assert [c.tag for c in ET.fromstring(ok.content)] == ["Reject"]
+    forged = query.replace(BLOCKED[1:], FRIEND[1:])
+    refused = client.get(f"{hook_path(connection)}?{forged}", **signed)
+    assert refused.status_code == 403
