@@ -108,13 +108,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 BROKER_DIR = DATA_DIR / "broker"
 
+# Parallel test workers (pytest-xdist) share one Redis and data dir: each keeps its
+# own cache keys. Outside tests the suffix is empty.
+_TEST_WORKER = env_str("PYTEST_XDIST_WORKER")
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "tc-cache") + _TEST_WORKER
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             # The broker uses the same server: keep cache keys apart.
-            "KEY_PREFIX": "tc-cache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -124,7 +128,7 @@ else:
         "default": {
             # Shared by web, worker and beat processes on one machine.
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(DATA_DIR / "cache"),
+            "LOCATION": str(DATA_DIR / f"cache{_TEST_WORKER}"),
         }
     }
     CELERY_BROKER_URL = "filesystem://"
@@ -192,6 +196,24 @@ VISITORS_FLAGGED_KEYWORDS = env_list(
 # More than MAX messages from one visitor within WINDOW seconds: "message velocity".
 VISITORS_VELOCITY_MAX = env_int("VISITORS_VELOCITY_MAX", 10, minimum=1)
 VISITORS_VELOCITY_WINDOW = env_int("VISITORS_VELOCITY_WINDOW", 60, minimum=1)
+
+# voicegate: the inbound call gate.
+# Public base URL of this console as the providers reach it (shown in setup steps and
+# used to check Twilio/Plivo signatures, which sign the full URL they called).
+VOICEGATE_PUBLIC_BASE_URL = env_str("VOICEGATE_PUBLIC_BASE_URL")
+VOICEGATE_TELNYX_API_BASE = env_str(
+    "VOICEGATE_TELNYX_API_BASE", "https://api.telnyx.com/v2"
+)
+VOICEGATE_TELNYX_TIMEOUT = float(env_str("VOICEGATE_TELNYX_TIMEOUT", "2.0"))
+VOICEGATE_FORWARD_TIMEOUT = float(env_str("VOICEGATE_FORWARD_TIMEOUT", "5.0"))
+if REDIS_URL:
+    # With Redis the gate logs decisions to a stream; beat moves them into the
+    # call log every second.
+    CELERY_BEAT_SCHEDULE["voicegate-flush-decisions"] = {
+        "task": "voicegate.flush_decisions",
+        "schedule": 1.0,
+        "options": {"expires": 5},
+    }
 
 # --- Auth, sessions, security ----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -283,6 +305,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set shared by several fields or apps.
+    "ENUM_NAME_OVERRIDES": {
+        "CallerPolicyEnum": "voicegate.choices.CallerPolicy",
+        "CallDecisionEnum": "voicegate.choices.Decision",
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------
