@@ -88,7 +88,9 @@ def test_blacklist_from_the_review_queue_actions_column(login, oscar, org) -> No
     nav = page.get_by_role("link", name=re.compile(r"^Review queue"))
     assert "2" in nav.inner_text()
     nav.click()
+    page.wait_for_url("**/review/")
     row = page.get_by_test_id("queue-row").filter(has_text="Dana Scully")
+    row.wait_for()
     assert page.get_by_role("columnheader", name="Actions").is_visible()
     row.get_by_role("button", name="Blacklist", exact=True).click()
     row.get_by_test_id("resolution").wait_for()
@@ -125,6 +127,7 @@ def test_blacklist_visitor_from_the_inbox_profile_panel(login, oscar, org) -> No
     page = login(oscar)
     page.get_by_role("link", name="Inbox").click()
     page.get_by_role("link", name="Dana Scully").click()
+    page.wait_for_url(f"**/inbox/{conversation.public_id}/")
     assert page.get_by_test_id("chat").inner_text().count("Let me in") == 1
     panel = page.get_by_test_id("profile-panel")
     assert not panel.is_visible()
