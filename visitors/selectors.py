@@ -225,6 +225,35 @@ def visitor_get(*, actor: Actor, public_id: object) -> Visitor:
     return scoped_get(Visitor.objects.all(), actor=actor, public_id=public_id)
 
 
+def visitor_find(*, actor: Actor, text: str) -> Visitor | None:
+    """One visitor by profile id or by an exact email, phone, IP or widget id."""
+    import uuid
+
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        key = uuid.UUID(text.rstrip("/").rsplit("/", 1)[-1])
+    except ValueError:
+        pass
+    else:
+        return Visitor.objects.filter(
+            organisation_id=actor.organisation.pk, public_id=key
+        ).first()
+    kind, value = search_kind(text)
+    kinds = [IdentifierKind.WIDGET] if kind == "name" else [kind]
+    if kind == "name":
+        value = text
+    identifier = (
+        VisitorIdentifier.objects.filter(
+            organisation_id=actor.organisation.pk, kind__in=kinds, value=value
+        )
+        .select_related("visitor")
+        .first()
+    )
+    return identifier.visitor if identifier else None
+
+
 def visitor_identifiers(*, visitor: Visitor) -> dict[str, list[str]]:
     """The visitor's identifiers grouped by kind (emails, phones, ips, widget_ids)."""
     grouped: dict[str, list[str]] = {

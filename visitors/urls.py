@@ -18,6 +18,7 @@ urlpatterns = [
     path(f"{V}/blacklist/", views.visitor_blacklist, name="visitor_blacklist"),
     path(f"{V}/whitelist/", views.visitor_whitelist, name="visitor_whitelist"),
     path(f"{V}/clear-status/", views.visitor_clear_status, name="visitor_clear_status"),
+    path(f"{V}/merge/", views.visitor_merge, name="visitor_merge"),
     path(f"{V}/signals/", views.visitor_signal_add, name="visitor_signal_add"),
     path(
         f"{V}/identifiers/", views.visitor_identifier_add, name="visitor_identifier_add"

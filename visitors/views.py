@@ -258,6 +258,44 @@ def visitor_identifier_remove(request: HttpRequest, public_id: str) -> HttpRespo
     return _profile_answer(request, visitor)
 
 
+@member_required
+def visitor_merge(request: HttpRequest, public_id: str) -> HttpResponse:
+    """GET: confirm merging another visitor into this one; POST: merge."""
+    target = selectors.visitor_get(actor=request.actor, public_id=public_id)
+    request.actor.require(OPERATOR)
+    if request.method == "POST":
+        source = selectors.visitor_get(
+            actor=request.actor, public_id=request.POST.get("source", "")
+        )
+        _run(
+            request,
+            lambda: services.visitor_merge(
+                actor=request.actor,
+                target=target,
+                source=source,
+                reason=_reason(request),
+            ),
+            f"{source.display_name} merged into {target.display_name}.",
+        )
+        return redirect("visitors:visitor_detail", public_id=target.public_id)
+    source = selectors.visitor_find(
+        actor=request.actor, text=request.GET.get("other", "")
+    )
+    if source is None or source.pk == target.pk:
+        messages.error(
+            request,
+            "No other visitor has that email, phone number, IP address, widget id "
+            "or profile id.",
+        )
+        return redirect("visitors:visitor_detail", public_id=target.public_id)
+    context = {
+        "target": target,
+        "source": source,
+        "source_ids": selectors.visitor_identifiers(visitor=source),
+    }
+    return render(request, "visitors/merge_confirm.html", context)
+
+
 # --- Review queue ---------------------------------------------------------------------
 
 

@@ -302,3 +302,16 @@ def test_list_endpoints_keep_their_queries_bounded(
     with django_assert_max_num_queries(8):
         queue = operator_api.get("/api/v1/review-queue/").json()
     assert queue["count"] == 9 and len(more) == 6
+
+
+def test_merge_by_api(operator_api, viewer_api, org) -> None:
+    keep = VisitorFactory(organisation=org, name="Keep")
+    gone = VisitorFactory(organisation=org, name="Gone")
+    url = f"/api/v1/visitors/{keep.public_id}/merge/"
+    body = {"source": str(gone.public_id), "reason": "duplicate"}
+    assert viewer_api.post(url, body, format="json").status_code == 403
+    response = operator_api.post(url, body, format="json")
+    assert response.status_code == 200 and response.json()["name"] == "Keep"
+    assert not Visitor.objects.filter(pk=gone.pk).exists()
+    again = operator_api.post(url, body, format="json")
+    assert again.status_code == 404

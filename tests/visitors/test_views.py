@@ -305,3 +305,20 @@ def test_weights_are_shown_and_only_admins_change_them(org, user, request) -> No
         assert "+15" in client.get("/security/weights/").content.decode()
     else:
         assert response.status_code == 403
+
+
+def test_merge_is_reviewed_then_confirmed(org, oscar) -> None:
+    actor = Actor.system_for(org, "test")
+    keep = services.visitor_upsert(actor=actor, name="Keep", emails=["k@example.com"])
+    gone = services.visitor_upsert(actor=actor, name="Gone", phones=["+12025550143"])
+    client = logged_in(oscar)
+    base = f"/security/visitors/{keep.public_id}"
+    page = client.get(f"{base}/merge/?other=(202) 555-0143").content.decode()
+    assert "Merge Gone into Keep?" in page and "+12025550143" in page
+    assert keep.identifiers.count() == 1  # nothing happens before confirming
+    missing = client.get(f"{base}/merge/?other=nobody@example.com", follow=True)
+    assert "No other visitor has that" in missing.content.decode()
+    response = client.post(f"{base}/merge/", {"source": str(gone.public_id)})
+    assert response.status_code == 302
+    assert keep.identifiers.count() == 2
+    assert "Gone merged into Keep." in client.get(response["Location"]).content.decode()

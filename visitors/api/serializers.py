@@ -139,6 +139,12 @@ class VisitorReasonInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class VisitorMergeInput(VisitorReasonInput):
+    """The visitor to merge into this one (it is deleted afterwards)."""
+
+    source = serializers.UUIDField()
+
+
 class RiskSignalAddInput(serializers.Serializer):
     """A risk signal added by hand."""
 

@@ -31,6 +31,11 @@ urlpatterns = [
         name="visitor_clear_status",
     ),
     path(
+        "visitors/<str:public_id>/merge/",
+        views.VisitorMergeApi.as_view(),
+        name="visitor_merge",
+    ),
+    path(
         "visitors/<str:public_id>/signals/",
         views.VisitorSignalListApi.as_view(),
         name="visitor_signals",

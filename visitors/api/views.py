@@ -143,6 +143,30 @@ class VisitorClearStatusApi(_VisitorStatusApi):
     action_fn = staticmethod(services.visitor_clear_status)
 
 
+class VisitorMergeApi(OperatorAPIView):
+    """Merge another visitor (`source`) into this one."""
+
+    @extend_schema(
+        operation_id="visitors_merge",
+        request=s.VisitorMergeInput,
+        responses=s.VisitorDetailOutput,
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        target = selectors.visitor_get(actor=self.actor, public_id=public_id)
+        data = s.VisitorMergeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        source = selectors.visitor_get(
+            actor=self.actor, public_id=data.validated_data["source"]
+        )
+        visitor = services.visitor_merge(
+            actor=self.actor,
+            target=target,
+            source=source,
+            reason=data.validated_data["reason"],
+        )
+        return Response(_detail(visitor))
+
+
 class VisitorSignalListApi(OperatorAPIView):
     """A visitor's risk signals; POST adds one by hand."""
 
