@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Task, shared_task
+from celery import Task, current_task, shared_task
 from django.conf import settings
 
 from remediation import poller, webhooks
@@ -24,7 +24,10 @@ CHAIN_MAX_SECONDS = 60
 
 
 def _route(task: Task | None = None) -> dict[str, str]:
+    """REMEDIATION_QUEUE, else the queue of the task running now (if any)."""
     queue = settings.REMEDIATION_QUEUE
+    if task is None and current_task:
+        task = current_task
     if not queue and task is not None:
         queue = (task.request.delivery_info or {}).get("routing_key") or ""
     return {"queue": queue} if queue else {}
