@@ -4,6 +4,7 @@ on a live server, and a local HTTPS receiver for the signed status webhooks."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -30,7 +31,7 @@ def stack(
     settings: Any,
     live_server: Any,
     receiver: Receiver,
-) -> dict[str, Any]:
+) -> Iterator[dict[str, Any]]:
     """Live server (with the sandbox) + a worker allowed to reach the receiver."""
     # The sandbox runs in this process (live server): short, fixed delays.
     settings.REMEDIATION_SANDBOX_PENDING_SECONDS = 1
@@ -57,18 +58,21 @@ def stack(
     _, raw = token_create(
         actor=Actor.system_for(org, "test"), name="e2e", role="operator"
     )
-    return {
-        "org": org,
-        "enterprise": enterprise,
-        "queue": queue,
-        "api": httpx.Client(
-            base_url=f"{live_server.url}/v2/enterprises/{enterprise.public_id}",
-            headers={"Authorization": f"Bearer {raw}"},
-            timeout=10,
-        ),
-        "secret": row.webhook_secret,
-        "receiver": receiver,
-    }
+    # A kept-alive connection would pin a live-server thread (and its database
+    # connection) beyond the test: close the client afterwards.
+    with httpx.Client(
+        base_url=f"{live_server.url}/v2/enterprises/{enterprise.public_id}",
+        headers={"Authorization": f"Bearer {raw}"},
+        timeout=10,
+    ) as api:
+        yield {
+            "org": org,
+            "enterprise": enterprise,
+            "queue": queue,
+            "api": api,
+            "secret": row.webhook_secret,
+            "receiver": receiver,
+        }
 
 
 def _finished(public_id: str) -> RemediationRequest | None:
