@@ -162,26 +162,26 @@ def test_timeouts_are_retried_for_reads() -> None:
     assert len(calls) == 3
 
 
-def test_a_submit_is_not_repeated_after_a_timeout_or_5xx() -> None:
+@pytest.mark.parametrize("failure", ["timeout", 503])
+def test_a_submit_is_not_repeated_after_a_timeout_or_5xx(failure) -> None:
     """A timed-out or failed POST may have been accepted: one try, then the poller
     decides (it looks for the request upstream before sending it again)."""
-    for failure in ("timeout", 503):
-        calls = []
+    calls = []
 
-        def handler(request: httpx.Request, failure: Any = failure) -> httpx.Response:
-            calls.append(request)
-            if failure == "timeout":
-                raise httpx.ReadTimeout("slow", request=request)
-            return httpx.Response(failure, json=ERROR_404)
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if failure == "timeout":
+            raise httpx.ReadTimeout("slow", request=request)
+        return httpx.Response(failure, json=ERROR_404)
 
-        made, _ = client(handler, retries=3)
-        with pytest.raises(ProviderTransientError):
-            made.submit(
-                enterprise_id=ENTERPRISE,
-                phone_numbers=["+12025551234"],
-                call_purpose="x",
-            )
-        assert len(calls) == 1
+    made, _ = client(handler, retries=3)
+    with pytest.raises(ProviderTransientError):
+        made.submit(
+            enterprise_id=ENTERPRISE,
+            phone_numbers=["+12025551234"],
+            call_purpose="x",
+        )
+    assert len(calls) == 1
 
 
 def test_a_refused_connection_is_retried_even_for_a_submit() -> None:

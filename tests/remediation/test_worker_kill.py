@@ -23,7 +23,7 @@ import pytest
 
 from remediation import services
 from remediation.choices import RemediationStatus
-from remediation.models import RemediationRequest, SandboxFault
+from remediation.models import SandboxFault
 from remediation.selectors import request_results, settings_for
 from tests.conftest import ROOT, child_env, wait_for
 from tests.remediation.conftest import make_enterprise, own
