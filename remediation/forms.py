@@ -78,7 +78,8 @@ class NumbersAddForm(forms.Form):
     monitored = forms.BooleanField(required=False, initial=True)
 
     def clean_numbers(self) -> list[str]:
-        items = [p for p in re.split(r"[\s,;]+", self.cleaned_data["numbers"]) if p]
+        raw = re.split(r"[\n,;]+", self.cleaned_data["numbers"])
+        items = [p.strip() for p in raw if p.strip()]
         if len(items) > 2000:
             raise forms.ValidationError(f"At most 2,000 at once (got {len(items):,}).")
         return items

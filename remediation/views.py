@@ -270,14 +270,14 @@ def enterprise_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                 messages.success(request, f"Enterprise {enterprise.name} removed.")
                 return redirect("remediation:settings")
         except ValidationError as exc:
-            target = add_form if action == "add_numbers" else gates_form
-            if "phone_numbers" in exc.message_dict:
-                for error in exc.message_dict["phone_numbers"]:
+            if action == "add_numbers":
+                for error in exc.messages:
                     add_form.add_error("numbers", error)
+            elif action == "gates":
+                _form_errors(gates_form, exc)
             else:
-                _form_errors(target, exc)
-                if action == "delete":
-                    messages.error(request, " ".join(exc.messages))
+                messages.error(request, " ".join(exc.messages))
+                return redirect("remediation:enterprise", enterprise.public_id)
     numbers = selectors.number_list(
         actor=actor,
         enterprise=enterprise,
