@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from django.db.models import (
     BooleanField,
+    Case,
     Exists,
-    ExpressionWrapper,
     OuterRef,
-    Q,
     QuerySet,
     Value,
+    When,
 )
 from django.http import Http404
 from django.utils import timezone
@@ -105,8 +105,10 @@ def flagged_numbers(
         number_list(actor=actor, enterprise=enterprise, flagged=True)
         .annotate(in_flight=Exists(busy))
         .annotate(
-            in_cooldown=ExpressionWrapper(
-                Q(last_remediated_at__gte=cutoff), output_field=BooleanField()
+            in_cooldown=Case(
+                When(last_remediated_at__gte=cutoff, then=Value(True)),  # noqa: FBT003
+                default=Value(False),  # noqa: FBT003
+                output_field=BooleanField(),
             )
             if cooldown_days
             else Value(False)  # noqa: FBT003 - an SQL literal
