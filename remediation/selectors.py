@@ -17,7 +17,7 @@ from django.db.models import (
 from django.http import Http404
 from django.utils import timezone
 
-from remediation.choices import BUCKETS, ELEVATED_RISKS
+from remediation.choices import BUCKETS, ELEVATED_RISKS, SpamRisk
 from remediation.models import (
     Enterprise,
     OwnedNumber,
@@ -113,7 +113,13 @@ def flagged_numbers(
             if cooldown_days
             else Value(False)  # noqa: FBT003 - an SQL literal
         )
-        .order_by("-spam_risk", "e164")
+        .annotate(
+            risk_rank=Case(
+                When(spam_risk=SpamRisk.HIGH, then=Value(0)),
+                default=Value(1),
+            )
+        )
+        .order_by("risk_rank", "e164")
     )
 
 

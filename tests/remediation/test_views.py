@@ -295,7 +295,7 @@ def test_another_organisations_request_is_404(
     )
 
 
-# --- Settings → Remediation ------------------------------------------------------------
+# --- Settings → Remediation -------------------------------------------------------
 
 
 def test_admins_register_an_enterprise_and_see_the_secret(alice, org) -> None:
