@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from remediation import selectors, validation
@@ -486,22 +486,22 @@ def _submit(
         provider=org_settings.provider,
         next_check_at=now,
     )
+    stamp = connection.ops.adapt_datetimefield_value(now)
     with transaction.atomic():
-        RemediationNumber.objects.bulk_create(
+        _insert_numbers(
             [
-                RemediationNumber(
-                    request=request,
-                    enterprise=enterprise,
-                    e164=number,
-                    position=position,
-                    eligible=number not in cooling,
-                    in_flight=number not in cooling,
-                    outcome="ineligible" if number in cooling else "",
-                    outcome_at=now if number in cooling else None,
+                (
+                    request.pk,
+                    enterprise.pk,
+                    number,
+                    position,
+                    number not in cooling,
+                    number not in cooling,
+                    "ineligible" if number in cooling else "",
+                    stamp if number in cooling else None,
                 )
                 for position, number in enumerate(numbers)
-            ],
-            batch_size=1000,
+            ]
         )
     audit_record(
         actor=actor,
@@ -520,6 +520,33 @@ def _submit(
 
     transaction.on_commit(lambda: enqueue_process(request.pk))
     return request
+
+
+_NUMBER_COLUMNS = (
+    "request_id",
+    "enterprise_id",
+    "e164",
+    "position",
+    "eligible",
+    "in_flight",
+    "outcome",
+    "outcome_at",
+)
+
+
+def _insert_numbers(rows: list[tuple[Any, ...]]) -> None:
+    """One executemany for a batch's number rows.
+
+    Building 2,000 model instances for bulk_create costs more than validating and
+    checking the whole batch; plain rows keep a 2,000-number submission well under
+    the 300 ms target (bench/remediation.py). Constraints still apply in the DB.
+    """
+    quote = connection.ops.quote_name
+    table = quote(RemediationNumber._meta.db_table)
+    columns = ", ".join(quote(c) for c in _NUMBER_COLUMNS)
+    marks = ", ".join(["%s"] * len(_NUMBER_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
 
 
 def remediation_cancel(

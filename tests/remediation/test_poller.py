@@ -452,3 +452,23 @@ def _key(org: Any) -> str:
     import hashlib
 
     return hashlib.sha256(f"sandbox-{org.public_id}".encode()).hexdigest()
+
+
+def test_the_database_allows_one_in_flight_request_per_number(
+    org, enterprise, actor_for
+) -> None:
+    """The last word on "one in flight": a partial unique index, so even a race
+    between two submissions cannot hold a number twice."""
+    from django.db import IntegrityError, transaction
+
+    request = submit(actor_for, org, enterprise, BATCH[:1])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RemediationNumber.objects.create(
+            request=submit(actor_for, org, enterprise, BATCH[1:2]),
+            enterprise=enterprise,
+            e164=BATCH[0],
+            position=1,
+            eligible=True,
+            in_flight=True,
+        )
+    assert request.numbers.get().in_flight
