@@ -266,10 +266,15 @@ class RemediationRequest(models.Model):
 class RemediationNumber(models.Model):
     """One number of a request, with the bucket it landed in."""
 
+    # Indexed through the two unique constraints below, which lead with these
+    # columns; fewer indexes keep a 2,000-row batch insert fast.
     request = models.ForeignKey(
-        RemediationRequest, on_delete=models.CASCADE, related_name="numbers"
+        RemediationRequest,
+        on_delete=models.CASCADE,
+        related_name="numbers",
+        db_index=False,
     )
-    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE)
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, db_index=False)
     e164 = models.CharField(max_length=16)
     position = models.PositiveIntegerField()
     eligible = models.BooleanField()
@@ -290,9 +295,6 @@ class RemediationNumber(models.Model):
                 condition=Q(in_flight=True),
                 name="remediation_number_one_in_flight",
             ),
-        ]
-        indexes = [
-            models.Index(fields=("enterprise", "e164"), name="remediation_number_e164")
         ]
 
     def __str__(self) -> str:

@@ -535,18 +535,37 @@ _NUMBER_COLUMNS = (
 
 
 def _insert_numbers(rows: list[tuple[Any, ...]]) -> None:
-    """One executemany for a batch's number rows.
+    """Insert a batch's number rows without building model instances.
 
     Building 2,000 model instances for bulk_create costs more than validating and
-    checking the whole batch; plain rows keep a 2,000-number submission well under
-    the 300 ms target (bench/remediation.py). Constraints still apply in the DB.
+    checking the whole batch; plain rows (COPY on PostgreSQL, executemany on
+    SQLite) keep a 2,000-number submission well under the 300 ms target
+    (bench/remediation.py). Constraints still apply in the database.
     """
+    if connection.vendor == "postgresql":
+        _copy_numbers(rows)
+        return
     quote = connection.ops.quote_name
     table = quote(RemediationNumber._meta.db_table)
     columns = ", ".join(quote(c) for c in _NUMBER_COLUMNS)
     marks = ", ".join(["%s"] * len(_NUMBER_COLUMNS))
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+
+
+def _copy_numbers(rows: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL: COPY the rows in (one round trip, no per-statement parsing)."""
+    quote = connection.ops.quote_name
+    table = quote(RemediationNumber._meta.db_table)
+    columns = ", ".join(quote(c) for c in _NUMBER_COLUMNS)
+    # The raw psycopg cursor's errors become Django's (IntegrityError) here.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def remediation_cancel(

@@ -472,3 +472,17 @@ def test_the_database_allows_one_in_flight_request_per_number(
             in_flight=True,
         )
     assert request.numbers.get().in_flight
+
+
+def test_the_batch_insert_reports_a_taken_number_as_an_integrity_error(
+    org, enterprise, actor_for
+) -> None:
+    """The fast insert path (COPY on PostgreSQL, executemany on SQLite) still
+    raises Django's IntegrityError, which the submission turns into a 409."""
+    from django.db import IntegrityError, transaction
+
+    request = submit(actor_for, org, enterprise, BATCH[:1])
+    row = (request.pk, enterprise.pk, BATCH[0], 5, True, True, "", None)
+    other = submit(actor_for, org, enterprise, BATCH[1:2])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        services._insert_numbers([(other.pk, *row[1:])])
