@@ -42,5 +42,11 @@ lock: $(BIN)/python
 	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml
 
+## Remediation benchmark: 2,000-number submission and a poller tick over 10,000
+## requests, each against a naive baseline (DATABASE_URL picks the database).
+.PHONY: bench-remediation
+bench-remediation: $(VENV)/.installed-run
+	$(BIN)/python bench/remediation.py
+
 clean:
 	rm -rf var/test var/broker var/broker-control var/cache
