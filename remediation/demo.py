@@ -46,7 +46,8 @@ def seed(*, actor: Actor) -> None:
     services.remediation_submit(
         actor=actor,
         enterprise=clinic,
-        phone_numbers=[*HIGH[:4], MEDIUM[-1]],
+        # Last digits 0, 5, 7, 9: one of each sandbox outcome; the last is cooling.
+        phone_numbers=[HIGH[0], HIGH[5], HIGH[7], HIGH[9], MEDIUM[-1]],
         call_purpose="Outbound appointment reminders for our dental clinics.",
         contact_email="ops@northwind-dental.example",
     )
