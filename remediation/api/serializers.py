@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from remediation import selectors
@@ -17,6 +19,7 @@ from remediation.models import (
 )
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class SeedTimestampField(serializers.Field):
     """A timestamp exactly as the seed prints it: UTC, microseconds, Z."""
 

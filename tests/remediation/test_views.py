@@ -444,3 +444,15 @@ def test_an_enterprise_with_requests_cannot_be_removed(
 def test_the_settings_navigation_links_to_remediation(alice) -> None:
     page = browser(alice).get("/settings/members/").content.decode()
     assert 'href="/settings/remediation/"' in page
+
+
+def test_the_remediation_page_query_count_does_not_grow(
+    oscar, org, enterprise, django_assert_max_num_queries
+) -> None:
+    own(enterprise, numbers(60, start=500))
+    client = browser(oscar)
+    with django_assert_max_num_queries(16):
+        page = client.get("/remediation/").content.decode()
+    assert page.count('name="phone_numbers"') == 60
+    with django_assert_max_num_queries(16):
+        client.get(f"/settings/remediation/enterprises/{enterprise.public_id}/")
