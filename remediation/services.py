@@ -374,7 +374,8 @@ def number_remove(*, actor: Actor, number: OwnedNumber, reason: str = "") -> Non
 # --- Remediation requests ----------------------------------------------------------
 
 
-def _gate_problems(enterprise: Enterprise) -> list[Problem]:
+def gate_problems(enterprise: Enterprise) -> list[Problem]:
+    """One 403 problem per missing gate (reputation, LOA, terms)."""
     return [
         problem(403, f"Remediation is not allowed yet: {what}.")
         for what in enterprise.missing_gates
@@ -399,7 +400,7 @@ def remediation_submit(
     """
     actor.require(*SUBMIT_ROLES)
     if not enterprise.can_remediate:
-        raise GateClosed(_gate_problems(enterprise))
+        raise GateClosed(gate_problems(enterprise))
     data = validation.clean_submission(
         phone_numbers=phone_numbers,
         call_purpose=call_purpose,

@@ -202,7 +202,7 @@ class RemediationCollectionV2Api(JsonApiView):
     def post(self, request: Request, enterprise_id: str) -> Response:
         enterprise = self.enterprise(enterprise_id)
         if not enterprise.can_remediate:
-            raise GateClosed(services._gate_problems(enterprise))
+            raise GateClosed(services.gate_problems(enterprise))
         data = _body(request)
         unknown: list[Problem] = validation.unknown_fields(data)
         if unknown:
