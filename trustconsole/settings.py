@@ -214,6 +214,67 @@ if REDIS_URL:
         "schedule": 1.0,
         "options": {"expires": 5},
     }
+# --- remediation: number reputation remediation ---------------------------------
+# The built-in sandbox provider answers under /sandbox/telnyx/v2/ (switch it off in
+# production once every organisation forwards to Telnyx).
+REMEDIATION_SANDBOX_ENABLED = env_bool("REMEDIATION_SANDBOX_ENABLED", default=True)
+# Where workers reach the sandbox: the console's own address (runconsole sets it).
+REMEDIATION_SANDBOX_URL = env_str(
+    "REMEDIATION_SANDBOX_URL", "http://127.0.0.1:8000/sandbox/telnyx/v2"
+)
+# Seconds after submission at which a sandbox request leaves pending, finishes
+# tier 1 and completes (tier 2).
+REMEDIATION_SANDBOX_PENDING_SECONDS = env_int(
+    "REMEDIATION_SANDBOX_PENDING_SECONDS", 10, minimum=0
+)
+REMEDIATION_SANDBOX_TIER1_SECONDS = env_int(
+    "REMEDIATION_SANDBOX_TIER1_SECONDS", 30, minimum=0
+)
+REMEDIATION_SANDBOX_TIER2_SECONDS = env_int(
+    "REMEDIATION_SANDBOX_TIER2_SECONDS", 60, minimum=0
+)
+REMEDIATION_TELNYX_API_BASE = env_str(
+    "REMEDIATION_TELNYX_API_BASE", "https://api.telnyx.com/v2"
+)
+# Upstream HTTP: timeout per request, retries on 5xx/timeouts, first back-off (ms).
+REMEDIATION_HTTP_TIMEOUT = env_int("REMEDIATION_HTTP_TIMEOUT", 10, minimum=1)
+REMEDIATION_HTTP_RETRIES = env_int("REMEDIATION_HTTP_RETRIES", 2, minimum=0)
+REMEDIATION_HTTP_BACKOFF_MS = env_int("REMEDIATION_HTTP_BACKOFF_MS", 500, minimum=0)
+# The poller: beat tick, work per tick, per-request back-off, lease, give-up.
+REMEDIATION_TICK_SECONDS = env_int("REMEDIATION_TICK_SECONDS", 5, minimum=1)
+REMEDIATION_TICK_BATCH = env_int("REMEDIATION_TICK_BATCH", 200, minimum=1)
+REMEDIATION_POLL_INITIAL_SECONDS = env_int(
+    "REMEDIATION_POLL_INITIAL_SECONDS", 5, minimum=1
+)
+REMEDIATION_POLL_MAX_SECONDS = env_int("REMEDIATION_POLL_MAX_SECONDS", 600, minimum=1)
+REMEDIATION_LEASE_SECONDS = env_int("REMEDIATION_LEASE_SECONDS", 120, minimum=1)
+REMEDIATION_MAX_ERRORS = env_int("REMEDIATION_MAX_ERRORS", 30, minimum=1)
+# Status webhooks: attempts, first retry delay (doubles), timeout, private targets.
+REMEDIATION_WEBHOOK_MAX_ATTEMPTS = env_int(
+    "REMEDIATION_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1
+)
+REMEDIATION_WEBHOOK_RETRY_SECONDS = env_int(
+    "REMEDIATION_WEBHOOK_RETRY_SECONDS", 30, minimum=1
+)
+REMEDIATION_WEBHOOK_TIMEOUT = env_int("REMEDIATION_WEBHOOK_TIMEOUT", 10, minimum=1)
+# Development only: deliver webhooks to loopback/private addresses.
+REMEDIATION_WEBHOOK_ALLOW_PRIVATE = env_bool(
+    "REMEDIATION_WEBHOOK_ALLOW_PRIVATE", default=False
+)
+# Extra CA bundle trusted for webhook TLS (e.g. a local test receiver).
+REMEDIATION_WEBHOOK_CA_FILE = env_str("REMEDIATION_WEBHOOK_CA_FILE")
+# Celery queue for remediation work ("" = the default queue).
+REMEDIATION_QUEUE = env_str("REMEDIATION_QUEUE")
+# Errors under /v2/ and /sandbox/telnyx/ always in the provider's JSON shape.
+MIDDLEWARE.insert(0, "remediation.middleware.ProviderJsonErrorsMiddleware")
+CELERY_BEAT_SCHEDULE["remediation-tick"] = {
+    "task": "remediation.tick",
+    "schedule": REMEDIATION_TICK_SECONDS,
+    "options": {
+        "expires": max(1, REMEDIATION_TICK_SECONDS - 1),
+        **({"queue": REMEDIATION_QUEUE} if REMEDIATION_QUEUE else {}),
+    },
+}
 
 # --- Auth, sessions, security ----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
