@@ -10,6 +10,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from trustconsole.core.views import healthz
 
 urlpatterns = [
+    # Call webhooks first: every provider request resolves in one step.
+    path("voice/hooks/", include("voicegate.hook_urls")),
     path("healthz", healthz, name="healthz"),
     path(
         "login/",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -62,31 +63,40 @@ def reject_call(
     body = {"cause": "USER_BUSY", "command_id": command_id_for(event_id)}
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
     timeout = httpx.Timeout(settings.VOICEGATE_TELNYX_TIMEOUT, connect=1.0)
-    own_client = client is None
-    http = client or httpx.Client(timeout=timeout)
+    http = client or _client()
     detail = ""
-    try:
-        for attempt in range(1, attempts + 1):
-            try:
-                response = http.post(url, json=body, headers=headers, timeout=timeout)
-            except httpx.TimeoutException:
-                detail = f"timed out (attempt {attempt})"
-            except httpx.TransportError as exc:
-                detail = f"{type(exc).__name__} (attempt {attempt})"
-            else:
-                if response.is_success:
-                    return CommandResult("sent", f"HTTP {response.status_code}")
-                if _already_ended(response):
-                    return CommandResult("already_ended", "call had already ended")
-                if response.status_code < 500 and response.status_code != 429:
-                    return CommandResult(
-                        "failed", f"HTTP {response.status_code}: {response.text[:300]}"
-                    )
-                detail = f"HTTP {response.status_code} (attempt {attempt})"
-            logger.warning("reject of %s: %s", call_control_id, detail)
-            if attempt < attempts:
-                time.sleep(min(0.05 * attempt, 0.2))
-    finally:
-        if own_client:
-            http.close()
+    for attempt in range(1, attempts + 1):
+        try:
+            response = http.post(url, json=body, headers=headers, timeout=timeout)
+        except httpx.TimeoutException:
+            detail = f"timed out (attempt {attempt})"
+        except httpx.TransportError as exc:
+            detail = f"{type(exc).__name__} (attempt {attempt})"
+        else:
+            if response.is_success:
+                return CommandResult("sent", f"HTTP {response.status_code}")
+            if _already_ended(response):
+                return CommandResult("already_ended", "call had already ended")
+            if response.status_code < 500 and response.status_code != 429:
+                return CommandResult(
+                    "failed", f"HTTP {response.status_code}: {response.text[:300]}"
+                )
+            detail = f"HTTP {response.status_code} (attempt {attempt})"
+        logger.warning("reject of %s: %s", call_control_id, detail)
+        if attempt < attempts:
+            time.sleep(min(0.05 * attempt, 0.2))
     return CommandResult("failed", detail, retryable=True)
+
+
+_clients: dict[int, httpx.Client] = {}
+
+
+def _client() -> httpx.Client:
+    """One pooled client per process: no TLS context or connection setup per call."""
+    pid = os.getpid()
+    if pid not in _clients:
+        _clients.clear()  # a forked child must not share its parent's connections
+        _clients[pid] = httpx.Client(
+            timeout=httpx.Timeout(settings.VOICEGATE_TELNYX_TIMEOUT, connect=1.0)
+        )
+    return _clients[pid]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from voicegate import views, webhooks
+from voicegate import views
 
 app_name = "voicegate"
 
@@ -29,5 +29,4 @@ urlpatterns = [
         name="block_remove",
     ),
     path("voice/settings/", views.voice_settings, name="settings"),
-    path("voice/hooks/<str:token>/", webhooks.voice_hook, name="hook"),
 ]

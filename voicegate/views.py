@@ -30,7 +30,7 @@ def _add_errors(form: Form, exc: ValidationError) -> None:
 
 def webhook_url(request: HttpRequest, connection: VoiceConnection) -> str:
     """The address a provider must call for this connection."""
-    path = reverse("voicegate:hook", args=[connection.webhook_token])
+    path = reverse("voicegate_hooks:hook", args=[connection.webhook_token])
     base = settings.VOICEGATE_PUBLIC_BASE_URL
     return base.rstrip("/") + path if base else request.build_absolute_uri(path)
 
