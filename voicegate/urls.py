@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from voicegate import views
 
@@ -10,4 +10,5 @@ app_name = "voicegate"
 
 urlpatterns = [
     path("voice/", views.index, name="index"),
+    path("voice/policy/", include("voicegate.policy.urls")),
 ]

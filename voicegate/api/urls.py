@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from django.urls import include, path
+
 app_name = "voicegate_api"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("voice/", include("voicegate.policy.api_urls")),
+]

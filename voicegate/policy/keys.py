@@ -1,0 +1,102 @@
+"""Version keys of the check's in-process copies and the cache counters.
+
+Every write that changes what the check reads bumps one of these version counters
+(`trustconsole.lib.versioned`), now and again after commit: the immediate bump lets
+the writing process (and tests, which never commit) see the change at once; the
+after-commit bump makes sure no other process keeps a copy built from a state that
+was not yet committed.
+"""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.db import transaction
+
+from trustconsole.lib import versioned
+
+
+def dnc_key(organisation_id: int) -> str:
+    """Do-Not-Call lists, their entries and single-number changes."""
+    return f"policy:dnc:{organisation_id}"
+
+
+def caller_ids_key(organisation_id: int) -> str:
+    """Verified caller IDs."""
+    return f"policy:caller-ids:{organisation_id}"
+
+
+def consent_key(organisation_id: int) -> str:
+    """Consent records."""
+    return f"policy:consent:{organisation_id}"
+
+
+def settings_key(organisation_id: int) -> str:
+    """The organisation's PolicySettings."""
+    return f"policy:settings:{organisation_id}"
+
+
+def accounts_key(organisation_id: int) -> str:
+    """Customer accounts' status and owned numbers (bumped by signal receivers)."""
+    return f"policy:accounts:{organisation_id}"
+
+
+def harassment_key(org_uid: str, caller: str, destination: str) -> str:
+    """Allowed calls from one caller (account or organisation) to one destination."""
+    return f"policy:calls:{org_uid}:{caller}:{destination}"
+
+
+def denials_key(org_uid: str, account_uid: str) -> str:
+    """Recent denials of one account, towards the risk-signal threshold."""
+    return f"policy:denials:{org_uid}:{account_uid}"
+
+
+def bump(key: str) -> None:
+    """Bump `key` now and once more after the current transaction commits."""
+    versioned.version_bump(key)
+    transaction.on_commit(lambda: versioned.version_bump(key))
+
+
+def versioned_name(key: str) -> str:
+    """The cache key under which `trustconsole.lib.versioned` keeps `key`."""
+    return versioned._PREFIX + key
+
+
+def versions_get(keys: list[str]) -> dict[str, int]:
+    """Current versions of several keys in one cache round trip."""
+    full = {versioned_name(key): key for key in keys}
+    found = cache.get_many(list(full))
+    return {key: int(found.get(name) or 0) for name, key in full.items()}
+
+
+def counter_incr(key: str, *, timeout: int) -> int:
+    """Add one to a counter that expires `timeout` seconds after its first use.
+
+    With Redis this is one atomic round trip (SET NX EX + INCR in a transaction);
+    other cache backends get the portable add-then-incr.
+    """
+    client = _redis_client(key)
+    if client is not None:
+        name = cache.make_and_validate_key(key)
+        pipe = client.pipeline()
+        pipe.set(name, 0, ex=timeout, nx=True)
+        pipe.incr(name)
+        return int(pipe.execute()[1])
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=timeout)
+        return 1
+
+
+def counter_reset(key: str) -> None:
+    """Start a counter again from zero."""
+    cache.delete(key)
+
+
+def _redis_client(key: str) -> object | None:
+    inner = getattr(cache, "_cache", None)
+    get_client = getattr(inner, "get_client", None)
+    if get_client is None or "redis" not in type(cache).__module__:
+        return None
+    return get_client(key, write=True)
