@@ -31,7 +31,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
         parser.add_argument("--organisation", required=True, help="Organisation slug")
-        parser.add_argument("--list", required=True, dest="list_name")
+        parser.add_argument("--list", required=True)
         parser.add_argument("--create", action="store_true", help="Create the list")
         parser.add_argument("--kind", choices=DncKind.values, default=DncKind.NATIONAL)
         parser.add_argument("--country", default="", help="ISO code of the list")
@@ -48,17 +48,17 @@ class Command(BaseCommand):
             raise CommandError(f"No organisation with slug {options['organisation']!r}")
         actor = Actor.system_for(org, "import_dnc")
         dnc_list = DncList.objects.filter(
-            organisation=org, name=options["list_name"]
+            organisation=org, name=options["list"]
         ).first()
         try:
             if dnc_list is None:
                 if not options["create"]:
                     raise CommandError(
-                        f"No list named {options['list_name']!r}; add --create."
+                        f"No list named {options['list']!r}; add --create."
                     )
                 dnc_list = services.dnc_list_create(
                     actor=actor,
-                    name=options["list_name"],
+                    name=options["list"],
                     kind=options["kind"],
                     country=options["country"],
                 )
