@@ -73,6 +73,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "trustconsole.core.context_processors.console",
+                "visitors.context_processors.review_queue",
             ],
         },
     },
@@ -163,6 +164,35 @@ CELERY_BEAT_SCHEDULE["accounts-port-away-expiry"] = {
     "schedule": 300,
     "options": {"expires": 270},
 }
+
+# visitors: signal/IP-block expiry (beat), the chat widget gate's rules and proxies.
+VISITORS_EXPIRY_INTERVAL = env_int("VISITORS_EXPIRY_INTERVAL", 60, minimum=5)
+CELERY_BEAT_SCHEDULE["visitors-expire"] = {
+    "task": "visitors.expire_due",
+    "schedule": VISITORS_EXPIRY_INTERVAL,
+    "options": {"expires": max(VISITORS_EXPIRY_INTERVAL - 5, 1)},
+}
+# Proxies (addresses or CIDR ranges) whose X-Forwarded-For the widget gate trusts
+# to name the client IP; empty: the connecting address is the client.
+VISITORS_TRUSTED_PROXIES = env_list("VISITORS_TRUSTED_PROXIES")
+# Words or phrases that make a chat message a "flagged keyword" event.
+VISITORS_FLAGGED_KEYWORDS = env_list(
+    "VISITORS_FLAGGED_KEYWORDS",
+    ["gift card", "wire transfer", "bitcoin wallet", "kill you", "send nudes"],
+)
+# More than MAX messages from one visitor within WINDOW seconds: "message velocity".
+VISITORS_VELOCITY_MAX = env_int("VISITORS_VELOCITY_MAX", 10, minimum=1)
+VISITORS_VELOCITY_WINDOW = env_int("VISITORS_VELOCITY_WINDOW", 60, minimum=1)
+
+# voicegate: the inbound call gate.
+# Public base URL of this console as the providers reach it (shown in setup steps and
+# used to check Twilio/Plivo signatures, which sign the full URL they called).
+VOICEGATE_PUBLIC_BASE_URL = env_str("VOICEGATE_PUBLIC_BASE_URL")
+VOICEGATE_TELNYX_API_BASE = env_str(
+    "VOICEGATE_TELNYX_API_BASE", "https://api.telnyx.com/v2"
+)
+VOICEGATE_TELNYX_TIMEOUT = float(env_str("VOICEGATE_TELNYX_TIMEOUT", "2.0"))
+VOICEGATE_FORWARD_TIMEOUT = float(env_str("VOICEGATE_FORWARD_TIMEOUT", "5.0"))
 
 # --- Auth, sessions, security ----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -10,3 +10,6 @@ class VisitorsConfig(AppConfig):
 
     name = "visitors"
     verbose_name = "Visitors"
+
+    def ready(self) -> None:
+        from visitors import receivers, widget_rules  # noqa: F401

@@ -10,3 +10,9 @@ class VoicegateConfig(AppConfig):
 
     name = "voicegate"
     verbose_name = "Voice gate"
+
+    def ready(self) -> None:
+        from voicegate import panels, rules
+
+        rules.register()
+        panels.register()

@@ -1,14 +1,34 @@
-"""Browser URLs of the voicegate app."""
+"""Browser URLs of Voice, and the providers' webhook address."""
 
 from __future__ import annotations
 
 from django.urls import include, path
 
-from voicegate import views
+from voicegate import views, webhooks
 
 app_name = "voicegate"
 
 urlpatterns = [
     path("voice/", views.index, name="index"),
+    path("voice/calls/", views.calls, name="calls"),
+    path("voice/connections/", views.connections, name="connections"),
+    path(
+        "voice/connections/<str:public_id>/",
+        views.connection_detail,
+        name="connection_detail",
+    ),
+    path(
+        "voice/connections/<str:public_id>/delete/",
+        views.connection_delete,
+        name="connection_delete",
+    ),
+    path("voice/block-list/", views.block_list, name="block_list"),
+    path(
+        "voice/block-list/<str:public_id>/remove/",
+        views.block_remove,
+        name="block_remove",
+    ),
+    path("voice/settings/", views.voice_settings, name="settings"),
+    path("voice/hooks/<str:token>/", webhooks.voice_hook, name="hook"),
     path("voice/policy/", include("voicegate.policy.urls")),
 ]

@@ -9,3 +9,18 @@ document.addEventListener("keydown", (event) => {
     search.focus();
   }
 });
+
+// Buttons with data-copy="#selector" copy that field's value to the clipboard.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const field = document.querySelector(button.dataset.copy);
+  if (!field) return;
+  field.select();
+  const done = () => { button.textContent = "Copied"; };
+  if (navigator.clipboard) {
+    navigator.clipboard.writeText(field.value).then(done, () => document.execCommand("copy") && done());
+  } else if (document.execCommand("copy")) {
+    done();
+  }
+});

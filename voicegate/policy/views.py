@@ -68,7 +68,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "by_account": selectors.denial_counts_by_account(actor=actor)[:20],
         "list_form": forms.DncListForm(),
         "can_act": _can_act(request),
-        "section": "overview",
+        "section": "policy",
+        "policy_section": "overview",
     }
     return render(request, "voicegate/policy/overview.html", context)
 
@@ -109,7 +110,8 @@ def dnc_list_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "import_form": forms.DncImportForm(),
         "reason_form": forms.ReasonForm(),
         "can_act": _can_act(request),
-        "section": "overview",
+        "section": "policy",
+        "policy_section": "overview",
     }
     return render(request, "voicegate/policy/dnc_list.html", context)
 
@@ -178,7 +180,7 @@ def dnc_import_start(request: HttpRequest, public_id: str) -> HttpResponse:
 def dnc_import_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     """An import's progress; htmx polls the progress fragment while it runs."""
     job = selectors.dnc_import_get(actor=request.actor, public_id=public_id)
-    context = {"job": job, "section": "overview"}
+    context = {"job": job, "section": "policy", "policy_section": "overview"}
     if htmx_partial(request):
         return render(
             request, "voicegate/policy/partials/_import_progress.html", context
@@ -251,7 +253,8 @@ def caller_ids(request: HttpRequest) -> HttpResponse:
         "form": form,
         "reason_form": forms.ReasonForm(),
         "can_act": _can_act(request),
-        "section": "caller_ids",
+        "section": "policy",
+        "policy_section": "caller_ids",
     }
     return render(request, "voicegate/policy/caller_ids.html", context)
 
@@ -294,7 +297,8 @@ def consents(request: HttpRequest) -> HttpResponse:
         "form": form,
         "reason_form": forms.ReasonForm(),
         "can_act": _can_act(request),
-        "section": "consents",
+        "section": "policy",
+        "policy_section": "consents",
     }
     return render(request, "voicegate/policy/consents.html", context)
 
@@ -329,7 +333,8 @@ def denials(request: HttpRequest) -> HttpResponse:
         "code": code,
         "codes": Violation.choices,
         "by_account": selectors.denial_counts_by_account(actor=request.actor)[:50],
-        "section": "denials",
+        "section": "policy",
+        "policy_section": "denials",
     }
     return render(request, "voicegate/policy/denials.html", context)
 
@@ -355,6 +360,7 @@ def policy_settings(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "can_edit": actor.can(),
-        "section": "settings",
+        "section": "policy",
+        "policy_section": "settings",
     }
     return render(request, "voicegate/policy/settings.html", context)

@@ -387,3 +387,52 @@ def test_an_allowed_check_touches_no_database(
     with django_assert_num_queries(0):
         assert check("+14155550177", "+14155550142", account=account)["allowed"]
         assert check(OWNED, "+12025550188", account=account)["allowed"]
+
+
+def _visitor(org, phone, *, blacklist: bool):
+    from visitors.services import visitor_blacklist, visitor_upsert, visitor_whitelist
+
+    actor = services_actor(org)
+    visitor = visitor_upsert(actor=actor, name="Caller", phones=[phone])
+    act = visitor_blacklist if blacklist else visitor_whitelist
+    return act(actor=actor, visitor=visitor, reason="test")
+
+
+def test_it_refuses_calling_a_blacklisted_visitor(check, org, account) -> None:
+    _visitor(org, "(415) 555-0199", blacklist=True)
+    answer = check(OWNED, DEST, account=account)
+    assert codes(answer) == ["blacklisted_destination"]
+    assert DEST in answer["violations"][0]["detail"]
+
+
+def test_whitelisted_visitors_may_be_called(check, org, account) -> None:
+    _visitor(org, DEST, blacklist=False)
+    assert check(OWNED, DEST, account=account)["allowed"] is True
+
+
+def test_blacklisted_visitors_may_be_called_when_the_setting_is_off(
+    check, org, account
+) -> None:
+    _visitor(org, DEST, blacklist=True)
+    services.policy_settings_update(
+        actor=services_actor(org), blacklisted_do_not_contact=False
+    )
+    assert check(OWNED, DEST, account=account)["allowed"] is True
+
+
+def test_a_visitor_blacklisted_after_a_check_is_refused_next_time(
+    check, org, account, django_capture_on_commit_callbacks
+) -> None:
+    """GIVEN the visitors' phone map is in memory WHEN a visitor is blacklisted
+    (the visitors app bumps its version after commit) THEN the next check sees it."""
+    assert check(OWNED, DEST, account=account)["allowed"] is True
+    with django_capture_on_commit_callbacks(execute=True):
+        _visitor(org, DEST, blacklist=True)
+    assert codes(check(OWNED, DEST, account=account)) == ["blacklisted_destination"]
+
+
+def test_another_organisations_blacklist_does_not_apply(
+    check, other_org, account
+) -> None:
+    _visitor(other_org, DEST, blacklist=True)
+    assert check(OWNED, DEST, account=account)["allowed"] is True

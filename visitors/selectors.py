@@ -1,0 +1,414 @@
+"""Reads of the visitors app, scoped to the actor's organisation.
+
+`phone_status_map`, `phone_map_version_key` and `visitor_by_phone` are the call
+gate's contract: the map is rebuilt by callers whenever the version moves, and every
+write that can change it bumps the version after commit (see services).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from trustconsole.core.actor import Actor
+from trustconsole.core.selectors import scoped_get
+from trustconsole.lib.phones import PhoneNumberError, phone_normalise
+from visitors.choices import (
+    DEFAULT_WEIGHTS,
+    MAPPED_STATUSES,
+    SCORE_MAX,
+    IdentifierKind,
+    ReviewStatus,
+    VisitorStatus,
+    WeightLevel,
+)
+from visitors.models import (
+    BlockedAttempt,
+    Conversation,
+    Event,
+    IPBlock,
+    Message,
+    ReviewItem,
+    RiskSignal,
+    SignalWeight,
+    Visitor,
+    VisitorIdentifier,
+    Widget,
+    active_signals_q,
+)
+
+# --- The call gate's contract --------------------------------------------------------
+
+
+def phone_map_version_key(organisation_id: int) -> str:
+    """The version key that moves whenever `phone_status_map` may have changed."""
+    return f"visitors:phone-map:{organisation_id}"
+
+
+def phone_status_map(*, organisation_id: int) -> dict[str, tuple[str, int]]:
+    """E.164 → (status, visitor id) for phones of blacklisted/whitelisted visitors."""
+    rows = VisitorIdentifier.objects.filter(
+        organisation_id=organisation_id,
+        kind=IdentifierKind.PHONE,
+        visitor__status__in=MAPPED_STATUSES,
+    ).values_list("value", "visitor__status", "visitor_id")
+    return {value: (status, visitor_id) for value, status, visitor_id in rows}
+
+
+def visitor_by_phone(*, organisation_id: int, e164: str) -> Visitor | None:
+    """The visitor whose record carries this E.164 number, if any."""
+    identifier = (
+        VisitorIdentifier.objects.filter(
+            organisation_id=organisation_id, kind=IdentifierKind.PHONE, value=e164
+        )
+        .select_related("visitor")
+        .first()
+    )
+    return identifier.visitor if identifier else None
+
+
+# --- Weights and scores ---------------------------------------------------------------
+
+
+def signal_weights(*, organisation_id: int) -> dict[str, int]:
+    """Level → weight for the organisation (its overrides over the defaults)."""
+    weights = dict(DEFAULT_WEIGHTS)
+    weights.update(
+        SignalWeight.objects.filter(organisation_id=organisation_id).values_list(
+            "level", "weight"
+        )
+    )
+    return {str(level): weight for level, weight in weights.items()}
+
+
+def signal_weight_rows(*, actor: Actor) -> list[dict[str, Any]]:
+    """Each level with its default and the organisation's weight, for the settings."""
+    weights = signal_weights(organisation_id=actor.organisation.pk)
+    return [
+        {
+            "level": level,
+            "label": label,
+            "default": DEFAULT_WEIGHTS[level],
+            "weight": weights[level],
+            "overridden": weights[level] != DEFAULT_WEIGHTS[level],
+        }
+        for level, label in WeightLevel.choices
+    ]
+
+
+def active_weight_total(*, visitor: Visitor) -> int:
+    """Sum of the weights of the visitor's signals that count right now."""
+    total = RiskSignal.objects.filter(active_signals_q(), visitor=visitor).aggregate(
+        total=Sum("weight")
+    )["total"]
+    return int(total or 0)
+
+
+@dataclass(frozen=True)
+class ScoreExplanation:
+    """How a trust score comes about: 100 minus each active signal's weight."""
+
+    start: int
+    signals: list[RiskSignal]
+    total: int
+    score: int
+
+    @property
+    def floored(self) -> bool:
+        """The weights add up to more than 100; the score stops at 0."""
+        return self.total > self.start
+
+
+def score_explanation(*, visitor: Visitor) -> ScoreExplanation:
+    """The signal-by-signal explanation of the visitor's trust score."""
+    signals = list(
+        RiskSignal.objects.filter(active_signals_q(), visitor=visitor).order_by(
+            "-weight", "created_at"
+        )
+    )
+    total = sum(signal.weight for signal in signals)
+    return ScoreExplanation(
+        start=SCORE_MAX, signals=signals, total=total, score=max(0, SCORE_MAX - total)
+    )
+
+
+# --- Visitors -------------------------------------------------------------------------
+
+_PHONEISH = re.compile(r"^\+?[\d\s().\-]{6,}$")
+SORTS = {
+    "score": ("trust_score", "-last_seen_at", "-id"),
+    "-score": ("-trust_score", "-last_seen_at", "-id"),
+    "last_seen": ("last_seen_at", "id"),
+    "-last_seen": ("-last_seen_at", "-id"),
+}
+# How many identifier matches a free-text search looks at (prefix matches).
+SEARCH_ID_LIMIT = 500
+
+
+def search_kind(q: str) -> tuple[str, str]:
+    """What a search box value looks like: (kind, normalised value)."""
+    q = q.strip()
+    try:
+        return IdentifierKind.IP, str(ipaddress.ip_address(q))
+    except ValueError:
+        pass
+    if "@" in q:
+        return IdentifierKind.EMAIL, q.lower()
+    if _PHONEISH.match(q):
+        try:
+            return IdentifierKind.PHONE, phone_normalise(q)
+        except PhoneNumberError:
+            digits = re.sub(r"\D", "", q)
+            return IdentifierKind.PHONE, ("+" + digits) if digits else q
+    return "name", q.lower()
+
+
+def _search(qs: QuerySet[Visitor], organisation_id: int, q: str) -> QuerySet[Visitor]:
+    kind, value = search_kind(q)
+    ids = VisitorIdentifier.objects.filter(organisation_id=organisation_id)
+    if kind == IdentifierKind.IP:
+        return qs.filter(
+            pk__in=list(
+                ids.filter(kind=kind, value=value).values_list("visitor_id", flat=True)
+            )
+        )
+    if kind == IdentifierKind.PHONE:
+        # An exact E.164 first; a partial number matches as a prefix.
+        matches = ids.filter(kind=kind, value__startswith=value)
+    elif kind == IdentifierKind.EMAIL:
+        matches = ids.filter(kind=kind, value__startswith=value)
+    else:
+        # A word is a name prefix or the start of an email address.
+        matches = ids.filter(kind=IdentifierKind.EMAIL, value__startswith=value)
+    visitor_ids = list(matches.values_list("visitor_id", flat=True)[:SEARCH_ID_LIMIT])
+    if kind == "name":
+        return qs.filter(Q(name_search__startswith=value) | Q(pk__in=visitor_ids))
+    return qs.filter(pk__in=visitor_ids)
+
+
+def visitor_list(
+    *,
+    actor: Actor,
+    q: str = "",
+    status: str = "",
+    score_min: int | None = None,
+    score_max: int | None = None,
+    band: str = "",
+    sort: str = "",
+) -> QuerySet[Visitor]:
+    """The Visitors page: search by name, email, phone or IP; filter; sort."""
+    organisation_id = actor.organisation.pk
+    qs = Visitor.objects.filter(organisation_id=organisation_id)
+    if q.strip():
+        qs = _search(qs, organisation_id, q)
+    if status:
+        qs = qs.filter(status=status)
+    if score_min is not None:
+        qs = qs.filter(trust_score__gte=score_min)
+    if score_max is not None:
+        qs = qs.filter(trust_score__lte=score_max)
+    if band:
+        qs = qs.filter(band=band)
+    return qs.order_by(*SORTS.get(sort, SORTS["-last_seen"]))
+
+
+def visitor_get(*, actor: Actor, public_id: object) -> Visitor:
+    """One visitor of the actor's organisation (404 otherwise)."""
+    return scoped_get(Visitor.objects.all(), actor=actor, public_id=public_id)
+
+
+def visitor_identifiers(*, visitor: Visitor) -> dict[str, list[str]]:
+    """The visitor's identifiers grouped by kind (emails, phones, ips, widget_ids)."""
+    grouped: dict[str, list[str]] = {
+        "emails": [],
+        "phones": [],
+        "ips": [],
+        "widget_ids": [],
+    }
+    names = {
+        IdentifierKind.EMAIL: "emails",
+        IdentifierKind.PHONE: "phones",
+        IdentifierKind.IP: "ips",
+        IdentifierKind.WIDGET: "widget_ids",
+    }
+    for kind, value in visitor.identifiers.order_by("kind", "value").values_list(
+        "kind", "value"
+    ):
+        grouped[names[kind]].append(value)
+    return grouped
+
+
+def visitor_signals(*, visitor: Visitor) -> QuerySet[RiskSignal]:
+    """Every risk signal of the visitor, active and ended, newest first."""
+    return RiskSignal.objects.filter(visitor=visitor).select_related("event")
+
+
+def signal_get(*, actor: Actor, public_id: object) -> RiskSignal:
+    """One risk signal of the actor's organisation (404 otherwise)."""
+    return scoped_get(
+        RiskSignal.objects.select_related("visitor"), actor=actor, public_id=public_id
+    )
+
+
+def visitor_events(*, visitor: Visitor) -> QuerySet[Event]:
+    """The visitor's events, newest first."""
+    return Event.objects.filter(visitor=visitor).select_related("conversation")
+
+
+def visitor_conversations(*, visitor: Visitor) -> QuerySet[Conversation]:
+    """The visitor's conversations, latest activity first."""
+    return Conversation.objects.filter(visitor=visitor).select_related("widget")
+
+
+def visitor_blocked_attempts(*, visitor: Visitor) -> QuerySet[BlockedAttempt]:
+    """Refused messages and calls of the visitor, newest first."""
+    return BlockedAttempt.objects.filter(visitor=visitor)
+
+
+# --- Review queue ---------------------------------------------------------------------
+
+
+def review_queue(*, actor: Actor) -> QuerySet[ReviewItem]:
+    """Open review-queue items, oldest first, with their visitor and cause."""
+    return (
+        ReviewItem.objects.filter(
+            organisation_id=actor.organisation.pk, status=ReviewStatus.OPEN
+        )
+        .select_related("visitor", "event", "conversation")
+        .order_by("created_at", "id")
+    )
+
+
+def review_queue_count(*, organisation_id: int) -> int:
+    """How many items wait in the review queue (shown in the navigation)."""
+    return ReviewItem.objects.filter(
+        organisation_id=organisation_id, status=ReviewStatus.OPEN
+    ).count()
+
+
+def review_item_get(*, actor: Actor, public_id: object) -> ReviewItem:
+    """One review item of the actor's organisation (404 otherwise)."""
+    return scoped_get(
+        ReviewItem.objects.select_related("visitor", "event", "conversation"),
+        actor=actor,
+        public_id=public_id,
+    )
+
+
+def review_items_get(*, actor: Actor, public_ids: list[str]) -> list[ReviewItem]:
+    """Review items of the organisation among `public_ids` (others are ignored)."""
+    import uuid
+
+    keys = []
+    for value in public_ids:
+        try:
+            keys.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return list(
+        ReviewItem.objects.filter(
+            organisation_id=actor.organisation.pk, public_id__in=keys
+        ).select_related("visitor")
+    )
+
+
+def visitor_review_items(*, visitor: Visitor) -> QuerySet[ReviewItem]:
+    """All review items of a visitor, newest first."""
+    return ReviewItem.objects.filter(visitor=visitor).order_by("-created_at")
+
+
+# --- IP blocks ------------------------------------------------------------------------
+
+
+def ip_block_list(*, actor: Actor, include_expired: bool = False) -> QuerySet[IPBlock]:
+    """The organisation's IP blocks, newest first (active only unless asked)."""
+    qs = IPBlock.objects.filter(organisation_id=actor.organisation.pk)
+    if not include_expired:
+        qs = qs.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+    return qs
+
+
+def ip_block_get(*, actor: Actor, public_id: object) -> IPBlock:
+    """One IP block of the actor's organisation (404 otherwise)."""
+    return scoped_get(IPBlock.objects.all(), actor=actor, public_id=public_id)
+
+
+def ip_block_match(*, organisation_id: int, ip: str) -> IPBlock | None:
+    """The active block (address or CIDR) that covers `ip`, if any."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    blocks = IPBlock.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
+        organisation_id=organisation_id,
+        version=address.version,
+    )
+    for block in blocks:
+        if address in ipaddress.ip_network(block.network):
+            return block
+    return None
+
+
+# --- Widgets, conversations, inbox ----------------------------------------------------
+
+
+def widget_by_key(key: str) -> Widget | None:
+    """The active widget with this key (the gate's only way in)."""
+    if not key:
+        return None
+    return (
+        Widget.objects.select_related("organisation")
+        .filter(key=key, is_active=True)
+        .first()
+    )
+
+
+def widget_list(*, actor: Actor) -> QuerySet[Widget]:
+    """The organisation's chat widgets."""
+    return Widget.objects.filter(organisation_id=actor.organisation.pk)
+
+
+def conversation_list(*, actor: Actor, status: str = "") -> QuerySet[Conversation]:
+    """The Inbox: conversations, latest activity first, with their visitors."""
+    qs = Conversation.objects.filter(organisation_id=actor.organisation.pk)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.select_related("visitor", "widget").order_by("-last_message_at", "-id")
+
+
+def conversation_get(*, actor: Actor, public_id: object) -> Conversation:
+    """One conversation of the actor's organisation (404 otherwise)."""
+    return scoped_get(
+        Conversation.objects.select_related("visitor", "widget"),
+        actor=actor,
+        public_id=public_id,
+    )
+
+
+def conversation_messages(*, conversation: Conversation) -> QuerySet[Message]:
+    """A conversation's messages, oldest first."""
+    return Message.objects.filter(conversation=conversation).order_by(
+        "created_at", "id"
+    )
+
+
+def status_counts(*, actor: Actor) -> dict[str, int]:
+    """Visitors per status that is not `none` (small sets, index-only counts)."""
+    counts = {}
+    for status in (
+        VisitorStatus.FLAGGED,
+        VisitorStatus.BLACKLISTED,
+        VisitorStatus.WHITELISTED,
+    ):
+        counts[str(status)] = Visitor.objects.filter(
+            organisation_id=actor.organisation.pk, status=status
+        ).count()
+    return counts

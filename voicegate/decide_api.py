@@ -1,0 +1,104 @@
+"""The neutral decision answer `{action, reason, visitor}` for PBXs.
+
+Shared by a generic connection's webhook (shared token) and
+`POST /api/v1/voice/decide` (an organisation API token).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import JsonResponse
+
+from visitors.models import Visitor
+from voicegate import gate
+from voicegate.choices import Provider, Reason
+from voicegate.gate import CallFacts, OrgSnapshot, Verdict
+
+
+def _field_error(field: str, reason: str) -> JsonResponse:
+    return JsonResponse(
+        {
+            "detail": f"{field}: {reason}",
+            "errors": [{"field": field, "reason": reason}],
+        },
+        status=400,
+    )
+
+
+def visitor_summary(visitor_id: int | None) -> dict[str, Any] | None:
+    """The matched visitor as the answer names it (one query, only on a match)."""
+    if visitor_id is None:
+        return None
+    row = (
+        Visitor.objects.filter(pk=visitor_id)
+        .values("public_id", "name", "status", "trust_score")
+        .first()
+    )
+    if row is None:
+        return None
+    return {
+        "id": str(row["public_id"]),
+        "name": row["name"],
+        "status": row["status"],
+        "trust_score": row["trust_score"],
+    }
+
+
+def answer(verdict: Verdict) -> dict[str, Any]:
+    """`{action, reason, reason_label, visitor}`."""
+    return {
+        "action": verdict.decision,
+        "reason": verdict.reason,
+        "reason_label": Reason(verdict.reason).label,
+        "visitor": visitor_summary(verdict.visitor_id)
+        if verdict.reason in (Reason.BLACKLISTED_VISITOR, Reason.WHITELISTED)
+        else None,
+    }
+
+
+def respond(
+    *,
+    body: dict[str, Any],
+    organisation_id: int,
+    connection_id: int | None,
+    org: OrgSnapshot | None,
+    fail_mode: str,
+    error: str,
+    started_us: int,
+) -> JsonResponse:
+    """Validate `{from, to, call_id?}`, decide, log and answer."""
+    for field in ("from", "to"):
+        if field not in body:
+            return _field_error(field, "This field is required.")
+        if not isinstance(body[field], str):
+            return _field_error(field, "Must be a string (a number or a SIP URI).")
+    call_id = body.get("call_id", "")
+    if not isinstance(call_id, str) or len(call_id) > 200:
+        return _field_error("call_id", "Must be a string of at most 200 characters.")
+    if org is None:
+        verdict = gate.fail_verdict(fail_mode, error)
+    else:
+        verdict = gate.decide(org, body["from"])
+    facts = CallFacts(
+        organisation_id=organisation_id,
+        connection_id=connection_id,
+        provider=Provider.GENERIC,
+        event_id=call_id,
+        call_id=call_id,
+        caller=body["from"],
+        callee=body["to"],
+    )
+    decision = gate.decision_log(facts, verdict, latency_us=gate.now_us() - started_us)
+    if decision is None:
+        previous = gate.decision_previous(facts)
+        if previous is not None:
+            verdict = Verdict(
+                previous.decision,
+                previous.reason,
+                previous.caller_e164,
+                previous.visitor_id,
+            )
+    elif org is not None:
+        gate.repeated_call_note(org, organisation_id, verdict)
+    return JsonResponse(answer(verdict))

@@ -1,0 +1,83 @@
+"""Reads of the voicegate app, scoped to the actor's organisation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from trustconsole.core.actor import Actor
+from trustconsole.core.selectors import scoped_get
+from trustconsole.lib.phones import PhoneNumberError, phone_normalise
+from visitors.models import Visitor
+from voicegate.models import BlockedNumber, CallDecision, VoiceConnection
+
+
+def connection_list(*, actor: Actor) -> QuerySet[VoiceConnection]:
+    """The organisation's voice connections."""
+    return VoiceConnection.objects.filter(organisation=actor.organisation)
+
+
+def connection_get(*, actor: Actor, public_id: object) -> VoiceConnection:
+    """One connection of the organisation (404 otherwise)."""
+    return scoped_get(VoiceConnection.objects.all(), actor=actor, public_id=public_id)
+
+
+def blocked_number_list(*, actor: Actor, search: str = "") -> QuerySet[BlockedNumber]:
+    """The organisation block list, newest first."""
+    rows = BlockedNumber.objects.filter(organisation=actor.organisation)
+    if search:
+        rows = rows.filter(number__contains=search.strip().lstrip("+"))
+    return rows
+
+
+def blocked_number_get(*, actor: Actor, public_id: object) -> BlockedNumber:
+    """One block-list entry of the organisation (404 otherwise)."""
+    return scoped_get(BlockedNumber.objects.all(), actor=actor, public_id=public_id)
+
+
+def call_list(
+    *,
+    actor: Actor,
+    decision: str = "",
+    number: str = "",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    visitor_id: int | None = None,
+) -> QuerySet[CallDecision]:
+    """Decisions of the organisation with the Calls page's filters.
+
+    `number` matches the caller's E.164 when it parses, else the raw caller or callee.
+    """
+    rows = CallDecision.objects.filter(organisation=actor.organisation).select_related(
+        "connection"
+    )
+    if decision:
+        rows = rows.filter(decision=decision)
+    if number:
+        try:
+            rows = rows.filter(caller_e164=phone_normalise(number))
+        except PhoneNumberError:
+            rows = rows.filter(caller__icontains=number) | rows.filter(
+                callee__icontains=number
+            )
+    tz = timezone.get_current_timezone()
+    if date_from:
+        start = dt.datetime.combine(date_from, dt.time.min, tzinfo=tz)
+        rows = rows.filter(created_at__gte=start)
+    if date_to:
+        end = dt.datetime.combine(
+            date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz
+        )
+        rows = rows.filter(created_at__lt=end)
+    if visitor_id is not None:
+        rows = rows.filter(visitor_id=visitor_id)
+    return rows
+
+
+def visitors_by_id(ids: set[int]) -> dict[int, Visitor]:
+    """Visitors named by decisions on one page, in one query."""
+    if not ids:
+        return {}
+    return {v.pk: v for v in Visitor.objects.filter(pk__in=ids)}

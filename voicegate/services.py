@@ -1,0 +1,268 @@
+"""Writes of the voicegate app: connections, block list, settings, command results.
+
+Every change is audited and bumps the version counter the call gate watches, so it
+applies to the next call in every process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+
+from trustconsole.core.actor import Actor
+from trustconsole.core.choices import Role
+from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.lib.phones import PhoneNumberError, phone_normalise
+from voicegate import gate
+from voicegate.choices import CallerPolicy, FailMode, Provider
+from voicegate.models import BlockedNumber, CallDecision, VoiceConnection, VoiceSettings
+from voicegate.signatures import telnyx_key_valid
+
+CONNECTION_FIELDS = ["name", "provider", "downstream_url", "fail_mode", "is_active"]
+SETTINGS_FIELDS = [
+    "anonymous_policy",
+    "unparseable_policy",
+    "repeated_call_threshold",
+    "repeated_call_window_seconds",
+]
+TELNYX_PROVIDERS = (Provider.TELNYX_CALL_CONTROL, Provider.TELNYX_TEXML)
+
+
+def _clean_connection(connection: VoiceConnection) -> None:
+    errors: dict[str, str] = {}
+    connection.name = (connection.name or "").strip()
+    connection.secret = (connection.secret or "").strip()
+    connection.api_key = (connection.api_key or "").strip()
+    if not connection.name:
+        errors["name"] = "Give the connection a name."
+    if connection.provider not in Provider.values:
+        errors["provider"] = f"Choose one of: {', '.join(Provider.values)}."
+    if connection.fail_mode not in FailMode.values:
+        errors["fail_mode"] = f"Choose one of: {', '.join(FailMode.values)}."
+    if not connection.secret:
+        errors["secret"] = "The verification secret is required."
+    elif connection.provider in TELNYX_PROVIDERS and not telnyx_key_valid(
+        connection.secret
+    ):
+        errors["secret"] = (
+            "Paste the Telnyx public key from the Mission Control Portal: base64 of "
+            "32 bytes (44 characters ending in '=')."
+        )
+    elif connection.provider == Provider.GENERIC and len(connection.secret) < 16:
+        errors["secret"] = "Use a shared token of at least 16 characters."
+    if connection.provider == Provider.TELNYX_CALL_CONTROL and not connection.api_key:
+        errors["api_key"] = "Call Control needs a Telnyx API key to reject calls."
+    if connection.downstream_url:
+        try:
+            URLValidator(schemes=["http", "https"])(connection.downstream_url)
+        except ValidationError:
+            errors["downstream_url"] = "Enter a full http(s) address of your voice app."
+    if errors:
+        raise ValidationError(errors)
+    if (
+        VoiceConnection.objects.filter(
+            organisation=connection.organisation, name=connection.name
+        )
+        .exclude(pk=connection.pk)
+        .exists()
+    ):
+        raise ValidationError({"name": "A connection with this name already exists."})
+
+
+@transaction.atomic
+def connection_create(
+    *,
+    actor: Actor,
+    name: str,
+    provider: str,
+    secret: str,
+    api_key: str = "",
+    downstream_url: str = "",
+    fail_mode: str = FailMode.OPEN,
+) -> VoiceConnection:
+    """Add a connection; its webhook URL is ready at once."""
+    actor.require()
+    connection = VoiceConnection(
+        organisation=actor.organisation,
+        name=name,
+        provider=provider,
+        secret=secret,
+        api_key=api_key,
+        downstream_url=downstream_url,
+        fail_mode=fail_mode,
+    )
+    _clean_connection(connection)
+    connection.save()
+    audit_record(
+        actor=actor,
+        action="voice.connection.create",
+        target=connection,
+        after=audit_snapshot(connection, CONNECTION_FIELDS),
+    )
+    gate.connections_changed()
+    return connection
+
+
+@transaction.atomic
+def connection_update(
+    *, actor: Actor, connection: VoiceConnection, reason: str = "", **changes: Any
+) -> VoiceConnection:
+    """Change a connection; a blank secret or API key keeps the stored one."""
+    actor.require()
+    allowed = {*CONNECTION_FIELDS, "secret", "api_key"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError({f: "This field cannot be changed." for f in unknown})
+    before = audit_snapshot(connection, CONNECTION_FIELDS)
+    for name, value in changes.items():
+        if name in ("secret", "api_key") and not value:
+            continue
+        setattr(connection, name, value)
+    _clean_connection(connection)
+    connection.save()
+    after = audit_snapshot(connection, CONNECTION_FIELDS)
+    if "secret" in changes and changes["secret"]:
+        after["secret"] = "(replaced)"
+    if "api_key" in changes and changes["api_key"]:
+        after["api_key"] = "(replaced)"
+    audit_record(
+        actor=actor,
+        action="voice.connection.update",
+        target=connection,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+    gate.connections_changed()
+    return connection
+
+
+@transaction.atomic
+def connection_delete(
+    *, actor: Actor, connection: VoiceConnection, reason: str = ""
+) -> None:
+    """Remove a connection; its webhook URL stops answering."""
+    actor.require()
+    audit_record(
+        actor=actor,
+        action="voice.connection.delete",
+        target=connection,
+        before=audit_snapshot(connection, CONNECTION_FIELDS),
+        reason=reason,
+    )
+    connection.delete()
+    gate.connections_changed()
+
+
+def _normalised_or_error(number: str, field: str = "number") -> str:
+    try:
+        return phone_normalise(number)
+    except PhoneNumberError as exc:
+        raise ValidationError({field: f"{number!r} {exc.reason}."}) from None
+
+
+@transaction.atomic
+def blocked_number_add(*, actor: Actor, number: str, reason: str = "") -> BlockedNumber:
+    """Put a number on the organisation block list."""
+    actor.require(Role.OPERATOR)
+    e164 = _normalised_or_error(number)
+    if BlockedNumber.objects.filter(
+        organisation=actor.organisation, number=e164
+    ).exists():
+        raise ValidationError({"number": f"{e164} is already on the block list."})
+    blocked = BlockedNumber.objects.create(
+        organisation=actor.organisation,
+        number=e164,
+        reason=reason.strip()[:500],
+        added_by=actor.label[:200],
+    )
+    audit_record(
+        actor=actor,
+        action="voice.block_list.add",
+        target=blocked,
+        after={"number": e164},
+        reason=blocked.reason,
+    )
+    gate.org_rules_changed(actor.organisation.pk)
+    return blocked
+
+
+@transaction.atomic
+def blocked_number_remove(
+    *, actor: Actor, blocked: BlockedNumber, reason: str = ""
+) -> None:
+    """Take a number off the block list."""
+    actor.require(Role.OPERATOR)
+    audit_record(
+        actor=actor,
+        action="voice.block_list.remove",
+        target=blocked,
+        before={"number": blocked.number, "reason": blocked.reason},
+        reason=reason,
+    )
+    blocked.delete()
+    gate.org_rules_changed(actor.organisation.pk)
+
+
+def voice_settings_for(organisation_id: int) -> VoiceSettings:
+    """The organisation's gate settings, created with defaults on first use."""
+    row, _ = VoiceSettings.objects.get_or_create(organisation_id=organisation_id)
+    return row
+
+
+@transaction.atomic
+def voice_settings_update(
+    *, actor: Actor, reason: str = "", **changes: Any
+) -> VoiceSettings:
+    """Change the gate settings of the actor's organisation."""
+    actor.require()
+    row = voice_settings_for(actor.organisation.pk)
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ValidationError({f: "Unknown setting." for f in unknown})
+    errors: dict[str, str] = {}
+    for name in ("anonymous_policy", "unparseable_policy"):
+        if name in changes and changes[name] not in CallerPolicy.values:
+            errors[name] = f"Choose one of: {', '.join(CallerPolicy.values)}."
+    limits = {
+        "repeated_call_threshold": (1, 10_000),
+        "repeated_call_window_seconds": (10, 7 * 24 * 3600),
+    }
+    for name, (low, high) in limits.items():
+        if name in changes:
+            try:
+                value = int(changes[name])
+            except (TypeError, ValueError):
+                errors[name] = "Enter a whole number."
+                continue
+            if not low <= value <= high:
+                errors[name] = f"Enter a number from {low} to {high}."
+            changes[name] = value
+    if errors:
+        raise ValidationError(errors)
+    before = audit_snapshot(row, SETTINGS_FIELDS)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.save()
+    after = audit_snapshot(row, SETTINGS_FIELDS)
+    if after != before:
+        audit_record(
+            actor=actor,
+            action="voice.settings.update",
+            target=row,
+            before=before,
+            after=after,
+            reason=reason,
+        )
+        gate.org_rules_changed(actor.organisation.pk)
+    return row
+
+
+def decision_command_record(*, decision_id: int, status: str, detail: str) -> None:
+    """Store how the reject command fared (no audit: not a user's state change)."""
+    CallDecision.objects.filter(pk=decision_id).update(
+        command_status=status, command_detail=detail[:500]
+    )

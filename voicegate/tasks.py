@@ -1,0 +1,89 @@
+"""Celery tasks of the voicegate app: the slow parts of a call, off the hot path."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from celery import shared_task
+from django.conf import settings
+
+from trustconsole.core.actor import Actor
+from trustconsole.core.models import Organisation
+from voicegate import services, telnyx
+from voicegate.models import CallDecision, VoiceConnection
+
+logger = logging.getLogger(__name__)
+
+# Headers of a Telnyx webhook handed on unchanged, so the downstream app can verify it.
+FORWARDED_HEADERS = ("content-type", "telnyx-signature-ed25519", "telnyx-timestamp")
+
+
+class RejectNotSent(Exception):
+    """The reject command failed in a way worth another try."""
+
+
+@shared_task(
+    name="voicegate.reject_call",
+    autoretry_for=(RejectNotSent,),
+    retry_backoff=1,
+    retry_backoff_max=8,
+    retry_jitter=False,
+    max_retries=4,
+)
+def reject_call(decision_id: int, call_control_id: str, event_id: str) -> str:
+    """Send (again) the reject command of a decision the web process could not."""
+    decision = (
+        CallDecision.objects.select_related("connection").filter(pk=decision_id).first()
+    )
+    if decision is None or decision.connection is None:
+        logger.info("decision %s vanished before its reject was sent", decision_id)
+        return "gone"
+    result = telnyx.reject_call(
+        api_key=decision.connection.api_key,
+        call_control_id=call_control_id,
+        event_id=event_id,
+        attempts=1,
+    )
+    services.decision_command_record(
+        decision_id=decision_id, status=result.status, detail=result.detail
+    )
+    if result.retryable:
+        raise RejectNotSent(result.detail)
+    return result.status
+
+
+@shared_task(
+    name="voicegate.forward_event",
+    autoretry_for=(httpx.TransportError, httpx.HTTPStatusError),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def forward_event(connection_id: int, body: str, headers: dict[str, str]) -> int:
+    """Hand a webhook on, unchanged, to the connection's downstream voice app."""
+    connection = VoiceConnection.objects.filter(pk=connection_id).first()
+    if connection is None or not connection.downstream_url:
+        return 0
+    with httpx.Client(timeout=settings.VOICEGATE_FORWARD_TIMEOUT) as client:
+        response = client.post(
+            connection.downstream_url, content=body.encode(), headers=headers
+        )
+    if response.status_code >= 500:
+        response.raise_for_status()
+    return response.status_code
+
+
+@shared_task(name="voicegate.repeated_caller")
+def repeated_caller(organisation_id: int, e164: str, count: int, window: int) -> str:
+    """A number called more often than allowed: a risk signal on its visitor."""
+    from voicegate import rules
+
+    organisation = Organisation.objects.filter(pk=organisation_id).first()
+    if organisation is None:
+        return "gone"
+    actor = Actor.system_for(organisation, "voice gate")
+    visitor = rules.repeated_calls_record(
+        actor=actor, e164=e164, count=count, window=window
+    )
+    return str(visitor.public_id)

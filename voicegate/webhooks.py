@@ -1,0 +1,335 @@
+"""Provider webhooks of the call gate: `/voice/hooks/<token>/`.
+
+One URL per connection; the connection's provider says how to read and verify the
+request and how to answer it. A request whose signature does not verify never reaches
+the decision.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from xml.sax.saxutils import escape as xml_escape
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from voicegate import gate, signatures, tasks, telnyx
+from voicegate.choices import CommandStatus, Decision, Provider
+from voicegate.gate import CallFacts, ConnectionSnapshot, OrgSnapshot, Verdict
+from voicegate.models import CallDecision
+
+logger = logging.getLogger(__name__)
+
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
+def _public_url(request: HttpRequest) -> str:
+    base = settings.VOICEGATE_PUBLIC_BASE_URL
+    if base:
+        return base.rstrip("/") + request.get_full_path()
+    return request.build_absolute_uri()
+
+
+def _refuse(
+    connection: ConnectionSnapshot, reason: str, *, missing: bool
+) -> HttpResponse:
+    logger.warning(
+        "voice webhook refused for connection %s (%s): %s",
+        connection.public_id,
+        connection.provider,
+        reason,
+    )
+    status = 401 if missing else 403
+    return JsonResponse({"detail": "Signature verification failed."}, status=status)
+
+
+def _verdict(
+    connection: ConnectionSnapshot, org: OrgSnapshot | None, caller: str, error: str
+) -> Verdict:
+    if org is None:
+        return gate.fail_verdict(connection.fail_mode, error)
+    return gate.decide(org, caller)
+
+
+# --- Telnyx Call Control --------------------------------------------------------
+
+
+def _telnyx_call_control(
+    request: HttpRequest,
+    connection: ConnectionSnapshot,
+    org: OrgSnapshot | None,
+    started_us: int,
+    error: str,
+) -> HttpResponse:
+    if request.method != "POST":
+        return JsonResponse({"detail": "Use POST."}, status=405)
+    body = request.body
+    problem = signatures.telnyx_verify(
+        public_key_b64=connection.secret,
+        signature_b64=request.headers.get("telnyx-signature-ed25519"),
+        timestamp=request.headers.get("telnyx-timestamp"),
+        body=body,
+    )
+    if problem:
+        return _refuse(connection, problem, missing=problem.startswith("missing"))
+    try:
+        data = json.loads(body)["data"]
+        event_type = str(data["event_type"])
+        event_id = str(data["id"])
+        payload = data.get("payload") or {}
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse(
+            {
+                "detail": "Not a Telnyx Call Control v2 event.",
+                "errors": [
+                    {"field": "data", "reason": "expected data.event_type, data.id"}
+                ],
+            },
+            status=400,
+        )
+    if event_type != "call.initiated" or payload.get("direction") != "incoming":
+        forwarded = _forward(connection, request, event_id)
+        return JsonResponse({"status": "forwarded" if forwarded else "ignored"})
+
+    verdict = _verdict(connection, org, str(payload.get("from") or ""), error)
+    facts = CallFacts(
+        organisation_id=connection.organisation_id,
+        connection_id=connection.id,
+        provider=connection.provider,
+        event_id=event_id,
+        call_id=str(payload.get("call_control_id") or ""),
+        caller=str(payload.get("from") or ""),
+        callee=str(payload.get("to") or ""),
+    )
+    decision = gate.decision_log(
+        facts,
+        verdict,
+        latency_us=gate.now_us() - started_us,
+        command_status=CommandStatus.PENDING if verdict.rejected else "",
+    )
+    if decision is None:
+        return JsonResponse({"status": "duplicate"})
+    if verdict.rejected:
+        _send_reject(connection, decision, facts)
+    else:
+        _forward(connection, request, None)
+    if org is not None:
+        gate.repeated_call_note(org, connection.organisation_id, verdict)
+    return JsonResponse({"decision": verdict.decision, "reason": verdict.reason})
+
+
+def _send_reject(
+    connection: ConnectionSnapshot, decision: CallDecision, facts: CallFacts
+) -> None:
+    if not facts.call_id:
+        return
+    result = telnyx.reject_call(
+        api_key=connection.api_key,
+        call_control_id=facts.call_id,
+        event_id=facts.event_id,
+        attempts=2,
+    )
+    if decision.pk is None:
+        return
+    from voicegate import services
+
+    services.decision_command_record(
+        decision_id=decision.pk, status=result.status, detail=result.detail
+    )
+    if result.retryable:
+        tasks.reject_call.delay(decision.pk, facts.call_id, facts.event_id)
+
+
+def _forward(
+    connection: ConnectionSnapshot, request: HttpRequest, dedup_id: str | None
+) -> bool:
+    """Queue the webhook, unchanged, for the downstream app (once per event)."""
+    if not connection.downstream_url:
+        return False
+    if dedup_id is not None:
+        from django.core.cache import cache
+
+        try:
+            if not cache.add(f"voice:fwd:{connection.id}:{dedup_id}", 1, 86400):
+                return True
+        except Exception:
+            logger.warning("forward dedup unavailable", exc_info=True)
+    headers = {
+        name: request.headers[name]
+        for name in tasks.FORWARDED_HEADERS
+        if name in request.headers
+    }
+    try:
+        tasks.forward_event.delay(connection.id, request.body.decode(), headers)
+    except Exception:
+        logger.critical(
+            "could not queue a forward to the downstream app", exc_info=True
+        )
+        return False
+    return True
+
+
+# --- TeXML, TwiML, Plivo XML ----------------------------------------------------
+
+
+def _params(request: HttpRequest) -> Mapping[str, list[str]]:
+    source = request.POST if request.method == "POST" else request.GET
+    return {key: source.getlist(key) for key in source}
+
+
+def _verify_xml_request(
+    request: HttpRequest, connection: ConnectionSnapshot
+) -> str | None:
+    provider = connection.provider
+    if provider == Provider.TWILIO:
+        return signatures.twilio_verify(
+            auth_token=connection.secret,
+            signature=request.headers.get("X-Twilio-Signature"),
+            url=_public_url(request),
+            params=_params(request) if request.method == "POST" else {},
+        )
+    if provider == Provider.PLIVO:
+        return signatures.plivo_verify(
+            auth_token=connection.secret,
+            signature=request.headers.get("X-Plivo-Signature-V3"),
+            nonce=request.headers.get("X-Plivo-Signature-V3-Nonce"),
+            url=_public_url(request),
+            method=request.method or "POST",
+            params=_params(request) if request.method == "POST" else {},
+        )
+    # Telnyx TeXML: Ed25519 over the raw form body (POST) or the raw query (GET).
+    signed = (
+        request.body
+        if request.method == "POST"
+        else request.META.get("QUERY_STRING", "").encode()
+    )
+    return signatures.telnyx_verify(
+        public_key_b64=connection.secret,
+        signature_b64=request.headers.get("telnyx-signature-ed25519"),
+        timestamp=request.headers.get("telnyx-timestamp"),
+        body=signed,
+    )
+
+
+def xml_answer(provider: str, decision: str, downstream_url: str) -> str:
+    """The XML document answering a voice request."""
+    if decision == Decision.REJECT:
+        if provider == Provider.PLIVO:
+            return f'{XML_HEAD}<Response><Hangup reason="busy"/></Response>'
+        return f'{XML_HEAD}<Response><Reject reason="busy"/></Response>'
+    if downstream_url:
+        method = "" if provider == Provider.PLIVO else ' method="POST"'
+        return (
+            f"{XML_HEAD}<Response><Redirect{method}>{xml_escape(downstream_url)}"
+            "</Redirect></Response>"
+        )
+    return f"{XML_HEAD}<Response/>"
+
+
+def _xml_voice(
+    request: HttpRequest,
+    connection: ConnectionSnapshot,
+    org: OrgSnapshot | None,
+    started_us: int,
+    error: str,
+) -> HttpResponse:
+    if request.method not in ("GET", "POST"):
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    problem = _verify_xml_request(request, connection)
+    if problem:
+        return _refuse(connection, problem, missing=problem.startswith("missing"))
+    params = request.POST if request.method == "POST" else request.GET
+    caller = params.get("From", "")
+    id_field = "CallUUID" if connection.provider == Provider.PLIVO else "CallSid"
+    facts = CallFacts(
+        organisation_id=connection.organisation_id,
+        connection_id=connection.id,
+        provider=connection.provider,
+        event_id=params.get(id_field, ""),
+        call_id=params.get(id_field, ""),
+        caller=caller,
+        callee=params.get("To", ""),
+    )
+    verdict = _verdict(connection, org, caller, error)
+    decision = gate.decision_log(facts, verdict, latency_us=gate.now_us() - started_us)
+    answer = verdict.decision
+    if decision is None:  # a redelivery: answer as the first time
+        previous = gate.decision_previous(facts)
+        answer = previous.decision if previous else answer
+    elif org is not None:
+        gate.repeated_call_note(org, connection.organisation_id, verdict)
+    return HttpResponse(
+        xml_answer(connection.provider, answer, connection.downstream_url),
+        content_type="text/xml; charset=utf-8",
+    )
+
+
+# --- Generic (PBX) --------------------------------------------------------------
+
+
+def _generic(
+    request: HttpRequest,
+    connection: ConnectionSnapshot,
+    org: OrgSnapshot | None,
+    started_us: int,
+    error: str,
+) -> HttpResponse:
+    if request.method != "POST":
+        return JsonResponse({"detail": "Use POST."}, status=405)
+    auth = request.headers.get("Authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    problem = signatures.shared_token_verify(expected=connection.secret, given=token)
+    if problem:
+        return _refuse(connection, problem, missing=token is None)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return JsonResponse(
+            {
+                "detail": "Send a JSON object.",
+                "errors": [{"field": "body", "reason": "expected a JSON object"}],
+            },
+            status=400,
+        )
+    from voicegate import decide_api
+
+    return decide_api.respond(
+        body=body,
+        organisation_id=connection.organisation_id,
+        connection_id=connection.id,
+        org=org,
+        fail_mode=connection.fail_mode,
+        error=error,
+        started_us=started_us,
+    )
+
+
+HANDLERS: dict[str, Callable[..., HttpResponse]] = {
+    Provider.TELNYX_CALL_CONTROL: _telnyx_call_control,
+    Provider.TELNYX_TEXML: _xml_voice,
+    Provider.TWILIO: _xml_voice,
+    Provider.PLIVO: _xml_voice,
+    Provider.GENERIC: _generic,
+}
+
+
+@csrf_exempt
+def voice_hook(request: HttpRequest, token: str) -> HttpResponse:
+    """Answer one provider webhook for the connection that owns `token`."""
+    started_us = gate.now_us()
+    error = ""
+    try:
+        connection, org = gate.snapshot_for_token(token)
+    except gate.GateUnavailable as exc:
+        connection, org, error = gate.connection_cached(token), None, str(exc)
+        if connection is None:
+            logger.critical("voice gate unavailable and connection unknown: %s", exc)
+            return JsonResponse({"detail": "Voice gate unavailable."}, status=503)
+    if connection is None or not connection.is_active:
+        return JsonResponse({"detail": "Unknown webhook address."}, status=404)
+    return HANDLERS[connection.provider](request, connection, org, started_us, error)
