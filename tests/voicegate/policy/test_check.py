@@ -20,7 +20,9 @@ from voicegate.policy.choices import VerificationMethod
 
 @pytest.fixture
 def dnc(op):
-    dnc_list = services.dnc_list_create(actor=op, name="US National DNC", kind="national")
+    dnc_list = services.dnc_list_create(
+        actor=op, name="US National DNC", kind="national"
+    )
     services.dnc_number_add(actor=op, dnc_list=dnc_list, number=DEST)
     return dnc_list
 
@@ -260,9 +262,7 @@ def test_refused_checks_do_not_count_towards_harassment(
 
 
 def test_the_harassment_window_is_per_caller(check, op, org, account) -> None:
-    services.policy_settings_update(
-        actor=services_actor(org), harassment_limit=1
-    )
+    services.policy_settings_update(actor=services_actor(org), harassment_limit=1)
     other = AccountFactory(organisation=org)
     services.caller_id_verify(
         actor=op, number="+14155550111", account=other, method="call"
@@ -341,9 +341,7 @@ def test_an_unknown_region_is_refused(check, account) -> None:
     assert "region" in exc.value.message_dict
 
 
-def test_another_organisations_account_is_not_found(
-    check, other_org, account
-) -> None:
+def test_another_organisations_account_is_not_found(check, other_org, account) -> None:
     outsider = AccountFactory(organisation=other_org)
     with pytest.raises(Http404):
         check(OWNED, DEST, account=outsider)

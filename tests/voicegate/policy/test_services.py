@@ -187,9 +187,7 @@ def test_consent_needs_evidence_and_a_sensible_expiry(op) -> None:
     assert "expires_at" in exc.value.message_dict
 
 
-def test_records_of_another_organisations_account_are_refused(
-    op, other_org
-) -> None:
+def test_records_of_another_organisations_account_are_refused(op, other_org) -> None:
     from django.http import Http404
 
     from tests.accounts.factories import AccountFactory
@@ -252,9 +250,7 @@ def test_low_weight_signals_add_up_through_the_accounts_rule(
     assert account.signals.count() == 4
 
 
-def test_without_auto_restriction_only_the_signal_is_added(
-    check, org, account
-) -> None:
+def test_without_auto_restriction_only_the_signal_is_added(check, org, account) -> None:
     services.policy_settings_update(
         actor=_admin(org),
         denial_threshold=1,
