@@ -15,6 +15,7 @@ from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from trustconsole.core.api.views import ActorAPIView
 from voicegate.policy import selectors, services
@@ -108,7 +109,10 @@ class DncListOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
     def get_last_import(self, obj: Any) -> dict | None:
-        row = obj.imports.order_by("-created_at", "-id").first()
+        latest = self.context.get("last_imports")
+        if latest is None:
+            latest = selectors.dnc_last_imports(lists=[obj])
+        row = latest.get(obj.pk)
         return DncImportOutput(row).data if row else None
 
 
@@ -270,7 +274,14 @@ class DncListsApi(PolicyAPIView):
 
     @extend_schema(responses=DncListOutput(many=True))
     def get(self, request: Request) -> Response:
-        return self.paginate(selectors.dnc_list_list(actor=self.actor), DncListOutput)
+        paginator = api_settings.DEFAULT_PAGINATION_CLASS()
+        page = paginator.paginate_queryset(
+            selectors.dnc_list_list(actor=self.actor), request, view=self
+        )
+        context = {"last_imports": selectors.dnc_last_imports(lists=page)}
+        return paginator.get_paginated_response(
+            DncListOutput(page, many=True, context=context).data
+        )
 
     @extend_schema(request=DncListInput, responses={201: DncListOutput})
     def post(self, request: Request) -> Response:
