@@ -39,7 +39,8 @@ def _errors(request: HttpRequest, form: Any) -> None:
 
 
 def _act(request: HttpRequest, form: Any, act: Callable[[dict], str]) -> None:
-    """Validate, call the service, and tell the user what happened."""
+    """Check the role, validate, call the service, and tell the user what happened."""
+    request.actor.require(*services.ACT)
     if not form.is_valid():
         _errors(request, form)
         return
@@ -49,8 +50,6 @@ def _act(request: HttpRequest, form: Any, act: Callable[[dict], str]) -> None:
         for field, errors in exc.message_dict.items():
             prefix = f"{field}: " if field and field != "__all__" else ""
             messages.error(request, prefix + " ".join(errors))
-    except PermissionDenied as exc:
-        messages.error(request, str(exc))
     else:
         messages.success(request, done)
 
@@ -346,14 +345,14 @@ def policy_settings(request: HttpRequest) -> HttpResponse:
     row = selectors.policy_settings_get(actor=actor)
     initial = {name: getattr(row, name) for name in services.SETTINGS_FIELDS}
     form = forms.PolicySettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and not actor.can():
+        raise PermissionDenied("Only admins change the outbound policy settings.")
     if request.method == "POST" and form.is_valid():
         try:
             services.policy_settings_update(actor=actor, **form.cleaned_data)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
         else:
             messages.success(request, "Settings saved.")
             return redirect("voicegate:policy_settings")

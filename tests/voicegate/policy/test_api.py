@@ -132,9 +132,12 @@ def test_lists_entries_export_and_removal(client, op) -> None:
     gone = client.delete(f"{base}/entries/%2B14155550199")
     assert gone.status_code == 400
     assert gone.json()["errors"][0]["field"] == "number"
-    assert client.post(f"{base}/empty", {"reason": "x"}, format="json").json()[
-        "entry_count"
-    ] == 0
+    assert (
+        client.post(f"{base}/empty", {"reason": "x"}, format="json").json()[
+            "entry_count"
+        ]
+        == 0
+    )
     assert client.delete(base, {"reason": "done"}, format="json").status_code == 204
     assert not DncList.objects.exists()
 
