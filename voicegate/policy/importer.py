@@ -58,7 +58,10 @@ def number_digits(value: str, region: str | None) -> int:
         raise RowError("is not a phone number") from None
     if number.extension:
         raise RowError("has an extension")
-    if not phonenumbers.is_possible_number(number):
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason == phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+        raise RowError("is a local number; give it with its area code")
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
         raise RowError("is not a possible phone number")
     national = phonenumbers.national_significant_number(number)
     return int(f"{number.country_code}{national}")
