@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint lock bench-visitors clean
+.PHONY: run test lint lock bench-visitors bench-outbound clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet pip-tools
 	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml
+
+## Outbound policy check with 10,000,000 Do-Not-Call numbers vs a naive database check.
+bench-outbound: $(VENV)/.installed-dev
+	$(BIN)/python bench/outbound_check.py
 
 clean:
 	rm -rf var/test var/broker var/broker-control var/cache

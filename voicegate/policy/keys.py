@@ -9,6 +9,8 @@ was not yet committed.
 
 from __future__ import annotations
 
+import time
+
 from django.core.cache import cache
 from django.db import transaction
 
@@ -81,12 +83,23 @@ def counter_incr(key: str, *, timeout: int) -> int:
         pipe.set(name, 0, ex=timeout, nx=True)
         pipe.incr(name)
         return int(pipe.execute()[1])
-    cache.add(key, 0, timeout=timeout)
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=timeout)
-        return 1
+    # Other backends' incr() would reset the expiry to the default timeout: keep
+    # the window's end next to the count instead (not atomic; development only).
+    now = time.time()
+    current = cache.get(key)
+    count, until = (current if isinstance(current, list) else [0, now + timeout])[:2]
+    if until <= now:
+        count, until = 0, now + timeout
+    cache.set(key, [count + 1, until], timeout=max(1, int(until - now) + 1))
+    return count + 1
+
+
+def counter_value(raw: object) -> int:
+    """A counter's value as read with `cache.get`/`get_many` (any backend)."""
+    if isinstance(raw, list):
+        count, until = raw[:2]
+        return int(count) if until > time.time() else 0
+    return int(raw or 0)
 
 
 def counter_reset(key: str) -> None:

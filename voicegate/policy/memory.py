@@ -397,7 +397,7 @@ def snapshot(organisation: Organisation, *, counters: Iterable[str] = ()) -> Sna
         names = {keys.versioned_name(k): k for k in wanted}
         found = cache.get_many([*names, *counters])
         versions = {key: int(found.get(name) or 0) for name, key in names.items()}
-        counts = {key: int(found.get(key) or 0) for key in counters}
+        counts = {key: keys.counter_value(found.get(key)) for key in counters}
     except Exception:
         # The cache is down: answer from the copies we have and say so in the logs.
         logger.exception("policy check: cache unreachable, using in-memory copies")

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -18,6 +19,18 @@ from voicegate.policy.choices import Violation
 from voicegate.policy.export import csv_lines
 
 ACCOUNT_CHOICES_LIMIT = 500
+
+
+class _KnownCountPaginator(Paginator):
+    """A paginator told the total instead of counting the rows."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known = count
+
+    @property
+    def count(self) -> int:  # type: ignore[override]
+        return self._known
 
 
 def _can_act(request: HttpRequest) -> bool:
@@ -98,11 +111,16 @@ def dnc_list_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     search = forms.DncSearchForm(request.GET or None)
     number = search.cleaned_data["number"] if search.is_valid() else ""
     entries = selectors.dnc_entry_list(dnc_list=dnc_list, number=number)
+    if number:
+        page = paginate(request, entries, per_page=100)
+    else:  # a registry list can hold millions: use the kept count, not COUNT(*)
+        paginator = _KnownCountPaginator(entries, 100, count=dnc_list.entry_count)
+        page = paginator.get_page(request.GET.get("page"))
     context = {
         "dnc_list": dnc_list,
         "search": search,
         "number": number,
-        "page": paginate(request, entries, per_page=100),
+        "page": page,
         "query": f"number={number}" if number else "",
         "imports": selectors.dnc_import_list(actor=actor, dnc_list=dnc_list)[:10],
         "number_form": forms.DncNumberForm(),

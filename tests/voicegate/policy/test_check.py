@@ -434,3 +434,20 @@ def test_another_organisations_blacklist_does_not_apply(
 ) -> None:
     _visitor(other_org, DEST, blacklist=True)
     assert check(OWNED, DEST, account=account)["allowed"] is True
+
+
+def test_a_long_harassment_window_outlives_the_caches_default_timeout(
+    check, op, account
+) -> None:
+    """GIVEN a limit of 2 calls a day WHEN the third call comes 10 minutes after
+    the second (longer than the cache's default 5-minute timeout) THEN it is still
+    refused: the counter keeps the window's own expiry."""
+    import time_machine
+
+    services.policy_settings_update(
+        actor=services_actor(op.organisation), harassment_limit=2
+    )
+    assert check(OWNED, DEST, account=account)["allowed"] is True
+    assert check(OWNED, DEST, account=account)["allowed"] is True
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=10)):
+        assert codes(check(OWNED, DEST, account=account)) == ["harassment"]
