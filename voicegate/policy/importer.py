@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import phonenumbers
+from django.db import connection
 
 from voicegate.models import DncEntry
 
@@ -159,8 +160,25 @@ def import_file(
 
 
 def _write(list_id: int, numbers: list[int]) -> None:
-    DncEntry.objects.bulk_create(
-        [DncEntry(dnc_list_id=list_id, number=n) for n in numbers],
-        batch_size=BATCH,
-        ignore_conflicts=True,
-    )
+    """Insert a batch, skipping numbers already on the list, without building a
+    model instance per number (a third of the import time on 10 million rows)."""
+    table = DncEntry._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (dnc_list_id, number) "
+                "SELECT %s, unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
+                [list_id, numbers],
+            )
+    elif connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT OR IGNORE INTO {table} (dnc_list_id, number) VALUES (%s, %s)",
+                [(list_id, n) for n in numbers],
+            )
+    else:
+        DncEntry.objects.bulk_create(
+            [DncEntry(dnc_list_id=list_id, number=n) for n in numbers],
+            batch_size=BATCH,
+            ignore_conflicts=True,
+        )

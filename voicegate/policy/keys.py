@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.db import transaction
 
 from trustconsole.lib import versioned
@@ -66,8 +66,23 @@ def versioned_name(key: str) -> str:
 def versions_get(keys: list[str]) -> dict[str, int]:
     """Current versions of several keys in one cache round trip."""
     full = {versioned_name(key): key for key in keys}
-    found = cache.get_many(list(full))
+    found = get_many(list(full))
     return {key: int(found.get(name) or 0) for name, key in full.items()}
+
+
+def get_many(keys: list[str]) -> dict[str, object]:
+    """`cache.get_many`, in one MGET on Redis through a client kept per process
+    (Django builds a new redis client object, ~0.3 ms, on every call)."""
+    client = _redis_client()
+    if client is None:
+        return cache.get_many(keys)
+    names = [cache.make_and_validate_key(key) for key in keys]
+    loads = cache._cache._serializer.loads
+    return {
+        key: loads(value)
+        for key, value in zip(keys, client.mget(names), strict=True)
+        if value is not None
+    }
 
 
 def counter_incr(key: str, *, timeout: int) -> int:
@@ -76,7 +91,7 @@ def counter_incr(key: str, *, timeout: int) -> int:
     With Redis this is one atomic round trip (SET NX EX + INCR in a transaction);
     other cache backends get the portable add-then-incr.
     """
-    client = _redis_client(key)
+    client = _redis_client()
     if client is not None:
         name = cache.make_and_validate_key(key)
         pipe = client.pipeline()
@@ -107,9 +122,17 @@ def counter_reset(key: str) -> None:
     cache.delete(key)
 
 
-def _redis_client(key: str) -> object | None:
-    inner = getattr(cache, "_cache", None)
-    get_client = getattr(inner, "get_client", None)
-    if get_client is None or "redis" not in type(cache).__module__:
+_CLIENTS: dict[tuple[str, ...], object] = {}
+
+
+def _redis_client() -> object | None:
+    """One redis client per process and server (thread-safe: redis-py clients share
+    a connection pool, which also notices a fork); None for other backends."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if "redis" not in type(backend).__module__:
         return None
-    return get_client(key, write=True)
+    servers = tuple(backend._servers)
+    found = _CLIENTS.get(servers)
+    if found is None:
+        found = _CLIENTS[servers] = backend._cache.get_client(write=True)
+    return found

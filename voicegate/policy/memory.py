@@ -77,6 +77,22 @@ def dnc_load_numbers(list_id: int) -> array:
     """All numbers of one list, sorted, streamed from the database in chunks."""
     numbers = array("q")
     table = DncEntry._meta.db_table
+    if connection.vendor == "postgresql":
+        # COPY streams the index-ordered column as text: several times faster than
+        # fetching 10 million rows through a cursor.
+        query = (
+            f"COPY (SELECT number FROM {table} WHERE dnc_list_id = {int(list_id)} "
+            "ORDER BY number) TO STDOUT"
+        )
+        with connection.cursor() as cursor, cursor.cursor.copy(query) as copy:
+            tail = b""
+            for block in copy:
+                lines = (tail + bytes(block)).split(b"\n")
+                tail = lines.pop()
+                numbers.extend(map(int, lines))
+            if tail:
+                numbers.append(int(tail))
+        return numbers
     sql = f"SELECT number FROM {table} WHERE dnc_list_id = %s ORDER BY number"
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, [list_id])
@@ -392,10 +408,8 @@ def snapshot(organisation: Organisation, *, counters: Iterable[str] = ()) -> Sna
     counters = list(counters)
     cache_ok = True
     try:
-        from django.core.cache import cache
-
         names = {keys.versioned_name(k): k for k in wanted}
-        found = cache.get_many([*names, *counters])
+        found = keys.get_many([*names, *counters])
         versions = {key: int(found.get(name) or 0) for name, key in names.items()}
         counts = {key: keys.counter_value(found.get(key)) for key in counters}
     except Exception:
