@@ -198,15 +198,12 @@ def main() -> None:
 
     # --- Loading the list into memory ----------------------------------------------
     gc.collect()
-    rss_before = _rss()
     tracemalloc.start()
     t0 = time.perf_counter()
     snap = memory.snapshot(org)
     load_seconds = time.perf_counter() - t0
     traced_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    gc.collect()
-    rss_after = _rss()
     index = snap.dnc
     assert index.size == args.entries, index.size
 
@@ -297,7 +294,9 @@ def main() -> None:
         )
 
     print()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"DNC entries: {args.entries:,}; checks: {args.checks:,} (allowed calls)")
+    print(f"machine load average at the end (1, 5, 15 min): {load}")
     print()
     print("| check | checks/s | p50 µs | p99 µs |")
     print("|---|---:|---:|---:|")
@@ -309,8 +308,6 @@ def main() -> None:
     print("| memory and loading | value |")
     print("|---|---:|")
     print(f"| DNC array (8 bytes a number) | {index.nbytes / 1e6:,.1f} MB |")
-    rss_growth = (rss_after - rss_before) / 1e6
-    print(f"| process RSS growth while loading | {rss_growth:,.1f} MB |")
     print(f"| peak Python memory while loading | {traced_peak / 1e6:,.1f} MB |")
     print(
         f"| Python set of E.164 strings (measured on {sample:,}, scaled) | "
