@@ -232,3 +232,19 @@ def test_a_finished_import_is_shown_on_the_list_page(org, oscar, tmp_path) -> No
     html = logged_in(oscar).get("/voice/policy/").content.decode()
     assert f"/voice/policy/imports/{job.public_id}/" in html
     assert "(+7)" in html
+
+
+def test_a_long_list_pages_through_its_numbers(org, bob) -> None:
+    dnc_list = _list(org)
+    DncEntry.objects.bulk_create(
+        DncEntry(dnc_list=dnc_list, number=14155550000 + i) for i in range(250)
+    )
+    DncList.objects.filter(pk=dnc_list.pk).update(entry_count=250)
+    client = logged_in(bob)
+    html = client.get(f"/voice/policy/lists/{dnc_list.public_id}/").content.decode()
+    assert "Page 1 of 3" in html
+    assert "+14155550099" in html and "+14155550100" not in html
+    html = client.get(
+        f"/voice/policy/lists/{dnc_list.public_id}/", {"page": 3}
+    ).content.decode()
+    assert "+14155550249" in html and "+14155550199" not in html
