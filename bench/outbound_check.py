@@ -70,8 +70,14 @@ def _fill(list_id: int, entries: int, step: int) -> float:
             with cursor.cursor.copy(
                 f"COPY {table} (dnc_list_id, number) FROM STDIN"
             ) as copy:
-                for i in range(entries):
-                    copy.write_row((list_id, BASE + i * step))
+                for start in range(0, entries, 100_000):
+                    stop = min(entries, start + 100_000)
+                    copy.write(
+                        "".join(
+                            f"{list_id}\t{BASE + i * step}\n"
+                            for i in range(start, stop)
+                        )
+                    )
             cursor.execute(f"ANALYZE {table}")
     else:
         sql = f"INSERT INTO {table} (dnc_list_id, number) VALUES (%s, %s)"

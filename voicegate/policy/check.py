@@ -169,13 +169,18 @@ def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
         if request.to_e164
         else None
     )
-    snap = memory.snapshot(organisation, counters=[counter] if counter else [])
+    snap = memory.snapshot(organisation, count=counter)
     outcome = CheckOutcome(request=request, snapshot=snap, caller_key=caller_key)
     account = None
     if account_uid:
-        account = memory.account_copy(
-            snap, account_uid, lambda: _account_load(actor, account_uid)
-        )
+        try:
+            account = memory.account_copy(
+                snap, account_uid, lambda: _account_load(actor, account_uid)
+            )
+        except Exception:  # no such account here (404): this call never counted
+            if snap.counted:
+                keys.counter_decr(snap.counted)
+            raise
         outcome.account = account
     findings = outcome.findings
     to = request.to_e164

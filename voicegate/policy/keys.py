@@ -85,6 +85,41 @@ def get_many(keys: list[str]) -> dict[str, object]:
     }
 
 
+def get_many_and_count(
+    keys: list[str], counter: str, *, timeout: int
+) -> tuple[dict[str, object], int] | None:
+    """On Redis: read `keys` and add one to `counter` in a single round trip.
+
+    Returns the values and the counter *before* this call (a refused call takes
+    its count back with `counter_decr`). None on other backends: read and count
+    separately there.
+    """
+    client = _redis_client()
+    if client is None:
+        return None
+    names = [cache.make_and_validate_key(key) for key in keys]
+    name = cache.make_and_validate_key(counter)
+    pipe = client.pipeline()
+    pipe.mget(names)
+    pipe.set(name, 0, ex=timeout, nx=True)
+    pipe.incr(name)
+    values, _, count = pipe.execute()
+    loads = cache._cache._serializer.loads
+    found = {
+        key: loads(value)
+        for key, value in zip(keys, values, strict=True)
+        if value is not None
+    }
+    return found, int(count) - 1
+
+
+def counter_decr(key: str) -> None:
+    """Take back one count of a call that was refused after all (Redis only)."""
+    client = _redis_client()
+    if client is not None:
+        client.decr(cache.make_and_validate_key(key))
+
+
 def counter_incr(key: str, *, timeout: int) -> int:
     """Add one to a counter that expires `timeout` seconds after its first use.
 

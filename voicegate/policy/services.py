@@ -606,9 +606,15 @@ def outbound_check(
     snap = outcome.snapshot
     assert snap is not None
     if outcome.allowed:
-        if request.to_e164 is not None and snap.cache_ok:
+        # On Redis the call was already counted in the check's one round trip.
+        if request.to_e164 is not None and snap.cache_ok and not snap.counted:
             _count_call(actor, outcome)
         return outcome
+    if snap.counted:
+        try:
+            keys.counter_decr(snap.counted)
+        except Exception:
+            logger.exception("policy check: could not take back a refused call")
     _denial_log(actor=actor, outcome=outcome)
     return outcome
 
