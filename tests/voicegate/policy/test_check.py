@@ -451,3 +451,24 @@ def test_a_long_harassment_window_outlives_the_caches_default_timeout(
     assert check(OWNED, DEST, account=account)["allowed"] is True
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=10)):
         assert codes(check(OWNED, DEST, account=account)) == ["harassment"]
+
+
+def test_an_unreachable_cache_falls_back_to_the_copies_in_memory(
+    check, op, account, dnc, settings, caplog
+) -> None:
+    """GIVEN the organisation's copies are in memory WHEN the cache (Redis) cannot
+    be reached THEN checks still answer from those copies and the outage is logged."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    assert codes(check(OWNED, DEST, account=account)) == ["dnc"]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"retry": Retry(NoBackoff(), 0)},
+        }
+    }
+    assert codes(check(OWNED, DEST, account=account)) == ["dnc"]
+    assert check(OWNED, OTHER_DEST, account=account)["allowed"] is True
+    assert "cache unreachable" in caplog.text
