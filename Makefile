@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint lock bench-visitors bench-outbound clean
+.PHONY: run test lint lock bench-visitors bench-voicegate bench-outbound clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,18 @@ lock: $(BIN)/python
 	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml
 
+## Call gate vs a naive gate and a bare view (PostgreSQL, Redis and wrk needed).
+bench-voicegate: $(VENV)/.installed-dev
+	$(BIN)/python bench/voicegate.py --visitors 1000000 --duration 12
+## Security → Visitors at 1,000,000 visitors vs an unindexed baseline (PostgreSQL).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tc_visitors_bench
+bench-visitors: $(VENV)/.installed-dev
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/visitors_search.py
+## Remediation benchmark: 2,000-number submission and a poller tick over 10,000
+## requests, each against a naive baseline (DATABASE_URL picks the database).
+.PHONY: bench-remediation
+bench-remediation: $(VENV)/.installed-run
+	$(BIN)/python bench/remediation.py
 ## Outbound policy check with 10,000,000 Do-Not-Call numbers vs a naive database check.
 bench-outbound: $(VENV)/.installed-dev
 	$(BIN)/python bench/outbound_check.py

@@ -1,3 +1,409 @@
-"""Models of the remediation app."""
+"""Enterprises, their numbers, remediation requests, status webhooks, the sandbox."""
 
 from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from remediation.choices import (
+    ELEVATED_RISKS,
+    IN_FLIGHT_STATUSES,
+    TERMINAL_STATUSES,
+    Bucket,
+    DeliveryStatus,
+    GateStatus,
+    Provider,
+    RemediationStatus,
+    SpamRisk,
+)
+from trustconsole.core.models import Organisation
+
+
+def webhook_secret_generate() -> str:
+    """A new per-organisation signing secret for status webhooks."""
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def _fernet() -> Fernet:
+    # The upstream API key must be readable to be used, so it is encrypted (not
+    # hashed) with a key derived from SECRET_KEY: a database dump alone leaks nothing.
+    digest = hashlib.sha256(b"remediation-api-key:" + settings.SECRET_KEY.encode())
+    return Fernet(base64.urlsafe_b64encode(digest.digest()))
+
+
+class RemediationSettings(models.Model):
+    """Per-organisation remediation settings: provider, cooldown, webhook secret."""
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, related_name="remediation_settings"
+    )
+    provider = models.CharField(
+        max_length=16, choices=Provider.choices, default=Provider.SANDBOX
+    )
+    api_base = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Override of the provider's API base URL (blank: the default).",
+    )
+    api_key_encrypted = models.TextField(blank=True)
+    cooldown_days = models.PositiveIntegerField(
+        default=30,
+        validators=[MaxValueValidator(365)],
+        help_text="A number remediated within this many days is accepted as "
+        "ineligible instead of being submitted again.",
+    )
+    webhook_secret = models.CharField(max_length=100, default=webhook_secret_generate)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "remediation settings"
+
+    def __str__(self) -> str:
+        return f"Remediation settings of {self.organisation}"
+
+    @property
+    def api_key(self) -> str:
+        """The decrypted upstream API key ('' when none is set or it is unreadable)."""
+        if not self.api_key_encrypted:
+            return ""
+        try:
+            return _fernet().decrypt(self.api_key_encrypted.encode()).decode()
+        except InvalidToken:
+            return ""  # SECRET_KEY changed: the key must be entered again
+
+    @api_key.setter
+    def api_key(self, value: str) -> None:
+        self.api_key_encrypted = (
+            _fernet().encrypt(value.encode()).decode() if value else ""
+        )
+
+    @property
+    def api_key_hint(self) -> str:
+        """How pages show the key: its last four characters only."""
+        key = self.api_key
+        return f"…{key[-4:]}" if key else ""
+
+
+class Enterprise(models.Model):
+    """A legal entity of the organisation with the two Number Reputation gates."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="enterprises"
+    )
+    name = models.CharField(max_length=200)
+    upstream_enterprise_id = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The enterprise id at Telnyx (the sandbox uses this id if blank).",
+    )
+    reputation_status = models.CharField(
+        max_length=16, choices=GateStatus.choices, default=GateStatus.PENDING
+    )
+    loa_status = models.CharField(
+        max_length=16, choices=GateStatus.choices, default=GateStatus.PENDING
+    )
+    terms_accepted_at = models.DateTimeField(null=True, blank=True)
+    terms_accepted_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("name", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("organisation", "name"), name="enterprise_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def missing_gates(self) -> list[str]:
+        """What still stands between this enterprise and remediation, in words."""
+        missing = []
+        if self.reputation_status != GateStatus.APPROVED:
+            missing.append(f"reputation status is {self.reputation_status}")
+        if self.loa_status != GateStatus.APPROVED:
+            missing.append(f"loa_status is {self.loa_status}")
+        if self.terms_accepted_at is None:
+            missing.append("the Number Reputation Terms of Service are not accepted")
+        return missing
+
+    @property
+    def can_remediate(self) -> bool:
+        """Both gates approved and the terms accepted."""
+        return not self.missing_gates
+
+    @property
+    def upstream_id(self) -> str:
+        """The id the provider knows this enterprise by."""
+        return self.upstream_enterprise_id or str(self.public_id)
+
+
+class OwnedNumber(models.Model):
+    """A phone number (E.164) of an enterprise, monitored for spam risk."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.CASCADE, related_name="numbers"
+    )
+    e164 = models.CharField(max_length=16)
+    monitored = models.BooleanField(default=True)
+    spam_risk = models.CharField(
+        max_length=8, choices=SpamRisk.choices, null=True, blank=True
+    )
+    spam_risk_checked_at = models.DateTimeField(null=True, blank=True)
+    last_remediated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("e164",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("enterprise", "e164"), name="owned_number_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=("enterprise", "spam_risk"), name="owned_number_risk")
+        ]
+
+    def __str__(self) -> str:
+        return self.e164
+
+    @property
+    def is_flagged(self) -> bool:
+        """Monitored with an elevated spam risk."""
+        return self.monitored and self.spam_risk in ELEVATED_RISKS
+
+
+class RemediationRequest(models.Model):
+    """A batch of numbers sent for re-evaluation, mirrored from the provider."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.PROTECT, related_name="remediation_requests"
+    )
+    status = models.CharField(
+        max_length=16,
+        choices=RemediationStatus.choices,
+        default=RemediationStatus.PENDING,
+    )
+    call_purpose = models.TextField()
+    contact_email = models.CharField(max_length=255, blank=True)
+    webhook_url = models.CharField(max_length=2048, blank=True)
+    phone_numbers_count = models.PositiveIntegerField()
+    phone_numbers_submitted = models.PositiveIntegerField()
+    phone_numbers_ineligible = models.PositiveIntegerField()
+    results_available = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    tier1_completed_at = models.DateTimeField(null=True, blank=True)
+    tier2_completed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.CharField(max_length=200)
+    failure_reason = models.TextField(blank=True)
+    # Upstream bookkeeping (never part of the seed's shapes).
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    upstream_id = models.CharField(max_length=100, blank=True)
+    forward_started_at = models.DateTimeField(null=True, blank=True)
+    forwarded_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    poll_delay_seconds = models.PositiveIntegerField(default=0)
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # The lease: a worker owns the request until claimed_until; a killed worker's
+    # lease simply runs out and the next tick hands the request to another one.
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(
+                fields=("enterprise", "-created_at"), name="remediation_req_list"
+            ),
+            models.Index(
+                fields=("next_check_at",),
+                condition=Q(status__in=IN_FLIGHT_STATUSES),
+                name="remediation_req_due",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("provider", "upstream_id"),
+                condition=~Q(upstream_id=""),
+                name="remediation_req_one_per_upstream",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Remediation of {self.phone_numbers_count} number(s) ({self.status})"
+
+    @property
+    def is_in_flight(self) -> bool:
+        """Pending or in progress."""
+        return self.status in IN_FLIGHT_STATUSES
+
+    @property
+    def is_terminal(self) -> bool:
+        """Completed, failed or cancelled: nothing changes any more."""
+        return self.status in TERMINAL_STATUSES
+
+
+class RemediationNumber(models.Model):
+    """One number of a request, with the bucket it landed in."""
+
+    # Indexed through the two unique constraints below, which lead with these
+    # columns; fewer indexes keep a 2,000-row batch insert fast.
+    request = models.ForeignKey(
+        RemediationRequest,
+        on_delete=models.CASCADE,
+        related_name="numbers",
+        db_index=False,
+    )
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, db_index=False)
+    e164 = models.CharField(max_length=16)
+    position = models.PositiveIntegerField()
+    eligible = models.BooleanField()
+    # True while the request is pending or in progress: the partial unique
+    # constraint below makes "one in-flight request per number" a database fact.
+    in_flight = models.BooleanField()
+    outcome = models.CharField(max_length=16, choices=Bucket.choices, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("request", "position")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("request", "e164"), name="remediation_number_once"
+            ),
+            models.UniqueConstraint(
+                fields=("enterprise", "e164"),
+                condition=Q(in_flight=True),
+                name="remediation_number_one_in_flight",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.e164} → {self.outcome or 'no result yet'}"
+
+
+class WebhookDelivery(models.Model):
+    """One status notification to a request's webhook_url, with its retries."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
+    request = models.ForeignKey(
+        RemediationRequest, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_type = models.CharField(max_length=80)
+    status_from = models.CharField(max_length=16)
+    status_to = models.CharField(max_length=16)
+    url = models.CharField(max_length=2048)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+        indexes = [
+            models.Index(
+                fields=("next_attempt_at",),
+                condition=Q(status=DeliveryStatus.PENDING),
+                name="remediation_delivery_due",
+            )
+        ]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.status_from}→{self.status_to} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP attempt of a delivery: every attempt is kept."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    response_excerpt = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("delivery", "number")
+
+    def __str__(self) -> str:
+        return f"attempt {self.number}: {self.status_code or self.error[:40]}"
+
+
+# --- The built-in sandbox provider's own state ------------------------------------
+
+
+class SandboxRemediation(models.Model):
+    """A request as the sandbox provider holds it; its status follows the clock."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account_key = models.CharField(max_length=64, db_index=True)
+    enterprise_id = models.CharField(max_length=100)
+    phone_numbers = models.JSONField()
+    call_purpose = models.TextField()
+    contact_email = models.CharField(max_length=255, blank=True)
+    webhook_url = models.CharField(max_length=2048, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"sandbox remediation {self.id}"
+
+
+class SandboxFault(models.Model):
+    """A failure the sandbox will serve next: an error, a 429 or a slow answer."""
+
+    ERROR = "error"
+    RATE_LIMIT = "rate_limit"
+    DELAY = "delay"
+    KINDS = [(ERROR, "HTTP error"), (RATE_LIMIT, "429 rate limit"), (DELAY, "Delay")]
+
+    account_key = models.CharField(max_length=64, db_index=True)
+    kind = models.CharField(max_length=16, choices=KINDS)
+    method = models.CharField(max_length=8, blank=True, help_text="Blank: any.")
+    status_code = models.PositiveIntegerField(default=503)
+    retry_after = models.PositiveIntegerField(default=1)
+    delay_seconds = models.FloatField(default=0)
+    remaining = models.PositiveIntegerField(default=1)
+    hits = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.kind} × {self.remaining}"

@@ -10,4 +10,27 @@ app_name = "remediation"
 
 urlpatterns = [
     path("remediation/", views.index, name="index"),
+    path("remediation/submit/", views.request_create, name="request_create"),
+    path("remediation/requests/", views.request_list, name="request_list"),
+    path(
+        "remediation/requests/<str:public_id>/",
+        views.request_detail,
+        name="request_detail",
+    ),
+    path(
+        "remediation/requests/<str:public_id>/cancel/",
+        views.request_cancel,
+        name="request_cancel",
+    ),
+    path("settings/remediation/", views.settings_index, name="settings"),
+    path(
+        "settings/remediation/enterprises/<str:public_id>/",
+        views.enterprise_detail,
+        name="enterprise",
+    ),
+    path(
+        "settings/remediation/enterprises/<str:public_id>/numbers/<str:e164>/",
+        views.number_change,
+        name="number_change",
+    ),
 ]

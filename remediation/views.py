@@ -1,15 +1,325 @@
-"""Browser views of the remediation app."""
+"""Browser views: flagged numbers and submission, requests, settings for admins."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from typing import Any
 
-from trustconsole.lib.views import member_required
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from remediation import forms, selectors, services
+from remediation.errors import RemediationError
+from remediation.models import Enterprise
+from trustconsole.core.selectors import audit_for_object
+from trustconsole.lib.htmx import htmx_partial
+from trustconsole.lib.views import member_required, paginate
+
+CAVEAT = (
+    "A remediated number was re-evaluated and cleared by the call-analytics "
+    "networks. That does not guarantee it is removed from every spam list: "
+    "downstream carriers and spam filters may still block or label calls from it."
+)
+
+
+def _can_submit(request: HttpRequest) -> bool:
+    return request.actor.can(*services.SUBMIT_ROLES)
+
+
+def _chosen_enterprise(request: HttpRequest) -> Enterprise | None:
+    wanted = request.GET.get("enterprise") or request.POST.get("enterprise")
+    if wanted:
+        return selectors.enterprise_get(actor=request.actor, public_id=wanted)
+    return selectors.enterprise_default(actor=request.actor)
+
+
+def _index_context(
+    request: HttpRequest, enterprise: Enterprise | None, form: forms.SubmitForm
+) -> dict[str, Any]:
+    actor = request.actor
+    context: dict[str, Any] = {
+        "enterprises": selectors.enterprise_list(actor=actor),
+        "enterprise": enterprise,
+        "form": form,
+        "can_submit": _can_submit(request),
+        "selected": set(request.POST.getlist("phone_numbers")),
+    }
+    if enterprise is not None:
+        org_settings = selectors.settings_for(organisation=actor.organisation)
+        flagged = selectors.flagged_numbers(
+            actor=actor, enterprise=enterprise, cooldown_days=org_settings.cooldown_days
+        )
+        context.update(
+            page=paginate(request, flagged, per_page=200),
+            cooldown_days=org_settings.cooldown_days,
+            recent=selectors.request_list(actor=actor, enterprise=enterprise)[:5],
+            query=f"enterprise={enterprise.public_id}",
+        )
+    return context
 
 
 @member_required
 def index(request: HttpRequest) -> HttpResponse:
-    """Remediation."""
-    context = {"title": "Remediation", "empty": "No enterprises yet."}
-    return render(request, "core/empty_section.html", context)
+    """Remediation: flagged numbers to pick and submit, and recent requests."""
+    enterprise = _chosen_enterprise(request)
+    context = _index_context(request, enterprise, forms.SubmitForm())
+    return render(request, "remediation/index.html", context)
+
+
+@member_required
+@require_POST
+def request_create(request: HttpRequest) -> HttpResponse:
+    """Submit the checked numbers for remediation."""
+    enterprise = _chosen_enterprise(request)
+    if enterprise is None:
+        raise Http404("No enterprise.")
+    form = forms.SubmitForm(request.POST)
+    numbers = request.POST.getlist("phone_numbers")
+    if form.is_valid():
+        try:
+            remediation = services.remediation_submit(
+                actor=request.actor,
+                enterprise=enterprise,
+                phone_numbers=numbers,
+                **form.cleaned_data,
+            )
+        except RemediationError as exc:
+            for p in exc.problems:
+                field = (p.pointer or "").strip("/").split("/")[0]
+                form.add_error(field if field in form.fields else None, p.detail)
+        else:
+            messages.success(
+                request,
+                f"{remediation.phone_numbers_count} number(s) submitted for "
+                "remediation.",
+            )
+            return redirect("remediation:request_detail", remediation.public_id)
+    context = _index_context(request, enterprise, form)
+    return render(request, "remediation/index.html", context, status=400)
+
+
+@member_required
+def request_list(request: HttpRequest) -> HttpResponse:
+    """Remediation requests of the organisation, filtered by status."""
+    form = forms.RequestFilterForm(request.GET or None)
+    status = form.cleaned_data["status"] if form.is_valid() else ""
+    queryset = selectors.request_list(actor=request.actor, status=status)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": paginate(request, queryset),
+        "query": query.urlencode(),
+    }
+    template = (
+        "remediation/partials/_requests_table.html"
+        if htmx_partial(request)
+        else "remediation/requests.html"
+    )
+    return render(request, template, context)
+
+
+@member_required
+def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A request: status, progress, buckets, tiers, webhook attempts, history."""
+    actor = request.actor
+    remediation = selectors.request_get(actor=actor, public_id=public_id)
+    context = {
+        "req": remediation,
+        "progress": selectors.request_progress(request=remediation),
+        "results": selectors.request_results(request=remediation),
+        "deliveries": selectors.request_deliveries(request=remediation),
+        "caveat": CAVEAT,
+        "can_submit": _can_submit(request),
+    }
+    if htmx_partial(request):
+        return render(request, "remediation/partials/_live.html", context)
+    context.update(
+        numbers=selectors.request_numbers(request=remediation),
+        history=audit_for_object(actor=actor, obj=remediation)[:50],
+    )
+    return render(request, "remediation/request_detail.html", context)
+
+
+@member_required
+@require_POST
+def request_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Cancel a pending request."""
+    remediation = selectors.request_get(actor=request.actor, public_id=public_id)
+    try:
+        services.remediation_cancel(actor=request.actor, request=remediation)
+    except RemediationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Remediation request cancelled.")
+    return redirect("remediation:request_detail", remediation.public_id)
+
+
+# --- Settings → Remediation (admins change; members read) -------------------------
+
+
+def _form_errors(form: Any, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        target = field if field in form.fields else None
+        for error in errors:
+            form.add_error(target, error)
+
+
+@member_required
+def settings_index(request: HttpRequest) -> HttpResponse:
+    """Enterprises, provider settings, webhook secret."""
+    actor = request.actor
+    row = selectors.settings_for(organisation=actor.organisation)
+    context = {
+        "enterprises": selectors.enterprise_list(actor=actor),
+        "enterprise_form": forms.EnterpriseForm(),
+        "settings_form": forms.SettingsForm(
+            initial={
+                "provider": row.provider,
+                "api_base": row.api_base,
+                "cooldown_days": row.cooldown_days,
+            }
+        ),
+        "org_settings": row,
+    }
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "enterprise":
+            form = forms.EnterpriseForm(request.POST)
+            context["enterprise_form"] = form
+            if form.is_valid():
+                try:
+                    enterprise = services.enterprise_create(
+                        actor=actor, **form.cleaned_data
+                    )
+                except ValidationError as exc:
+                    _form_errors(form, exc)
+                else:
+                    messages.success(request, f"Enterprise {enterprise.name} added.")
+                    return redirect("remediation:enterprise", enterprise.public_id)
+        elif action == "settings":
+            form = forms.SettingsForm(request.POST)
+            context["settings_form"] = form
+            if form.is_valid():
+                try:
+                    services.settings_update(actor=actor, **form.cleaned_data)
+                except ValidationError as exc:
+                    _form_errors(form, exc)
+                else:
+                    messages.success(request, "Remediation settings saved.")
+                    return redirect("remediation:settings")
+        elif action == "rotate":
+            services.webhook_secret_rotate(actor=actor)
+            messages.success(request, "New webhook secret: update your receivers.")
+            return redirect("remediation:settings")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "remediation/settings.html", context, status=status)
+
+
+@member_required
+def enterprise_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    """An enterprise: gates, terms and owned numbers."""
+    actor = request.actor
+    enterprise = selectors.enterprise_get(actor=actor, public_id=public_id)
+    gates_form = forms.EnterpriseGatesForm(
+        initial={
+            "name": enterprise.name,
+            "upstream_enterprise_id": enterprise.upstream_enterprise_id,
+            "reputation_status": enterprise.reputation_status,
+            "loa_status": enterprise.loa_status,
+        }
+    )
+    add_form = forms.NumbersAddForm()
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "gates":
+                gates_form = forms.EnterpriseGatesForm(request.POST)
+                if gates_form.is_valid():
+                    services.enterprise_update(
+                        actor=actor, enterprise=enterprise, **gates_form.cleaned_data
+                    )
+                    messages.success(request, "Enterprise saved.")
+                    return redirect("remediation:enterprise", enterprise.public_id)
+            elif action in ("accept_terms", "revoke_terms"):
+                services.enterprise_update(
+                    actor=actor,
+                    enterprise=enterprise,
+                    terms_accepted=action == "accept_terms",
+                )
+                messages.success(request, "Terms of Service acceptance recorded.")
+                return redirect("remediation:enterprise", enterprise.public_id)
+            elif action == "add_numbers":
+                add_form = forms.NumbersAddForm(request.POST)
+                if add_form.is_valid():
+                    data = add_form.cleaned_data
+                    rows = services.numbers_add(
+                        actor=actor,
+                        enterprise=enterprise,
+                        phone_numbers=data["numbers"],
+                        spam_risk=data["spam_risk"] or None,
+                        monitored=data["monitored"],
+                    )
+                    messages.success(request, f"{len(rows)} number(s) added.")
+                    return redirect("remediation:enterprise", enterprise.public_id)
+            elif action == "delete":
+                services.enterprise_delete(actor=actor, enterprise=enterprise)
+                messages.success(request, f"Enterprise {enterprise.name} removed.")
+                return redirect("remediation:settings")
+        except ValidationError as exc:
+            if action == "add_numbers":
+                for error in exc.messages:
+                    add_form.add_error("numbers", error)
+            elif action == "gates":
+                _form_errors(gates_form, exc)
+            else:
+                messages.error(request, " ".join(exc.messages))
+                return redirect("remediation:enterprise", enterprise.public_id)
+    numbers = selectors.number_list(
+        actor=actor,
+        enterprise=enterprise,
+        spam_risk=request.GET.get("spam_risk", ""),
+        search=request.GET.get("q", ""),
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "enterprise": enterprise,
+        "gates_form": gates_form,
+        "add_form": add_form,
+        "page": paginate(request, numbers, per_page=100),
+        "query": query.urlencode(),
+        "risk_choices": forms.RISK_CHOICES,
+        "history": audit_for_object(actor=actor, obj=enterprise)[:30],
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "remediation/enterprise.html", context, status=status)
+
+
+@member_required
+@require_POST
+def number_change(request: HttpRequest, public_id: str, e164: str) -> HttpResponse:
+    """Set a number's spam risk, or remove it (admin)."""
+    actor = request.actor
+    enterprise = selectors.enterprise_get(actor=actor, public_id=public_id)
+    number = selectors.number_get(actor=actor, enterprise=enterprise, e164=e164)
+    back = reverse("remediation:enterprise", args=[enterprise.public_id])
+    try:
+        if request.POST.get("action") == "remove":
+            services.number_remove(actor=actor, number=number)
+            messages.success(request, f"{e164} removed.")
+        else:
+            form = forms.NumberRiskForm(request.POST)
+            if form.is_valid():
+                services.number_update(
+                    actor=actor,
+                    number=number,
+                    spam_risk=form.cleaned_data["spam_risk"] or None,
+                )
+                messages.success(request, f"Spam risk of {e164} saved.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(back)

@@ -7,9 +7,11 @@ file-system Celery broker under the data directory, so `make run` needs no serve
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from trustconsole.env import env_bool, env_int, env_list, env_secret_key, env_str
 
@@ -106,13 +108,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 BROKER_DIR = DATA_DIR / "broker"
 
+# Parallel test workers (pytest-xdist) share one Redis and data dir: each keeps its
+# own cache keys. Outside tests the suffix is empty.
+_TEST_WORKER = env_str("PYTEST_XDIST_WORKER")
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "tc-cache") + _TEST_WORKER
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             # The broker uses the same server: keep cache keys apart.
-            "KEY_PREFIX": "tc-cache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -122,7 +128,7 @@ else:
         "default": {
             # Shared by web, worker and beat processes on one machine.
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(DATA_DIR / "cache"),
+            "LOCATION": str(DATA_DIR / f"cache{_TEST_WORKER}"),
         }
     }
     CELERY_BROKER_URL = "filesystem://"
@@ -175,6 +181,13 @@ CELERY_BEAT_SCHEDULE["visitors-expire"] = {
 # Proxies (addresses or CIDR ranges) whose X-Forwarded-For the widget gate trusts
 # to name the client IP; empty: the connecting address is the client.
 VISITORS_TRUSTED_PROXIES = env_list("VISITORS_TRUSTED_PROXIES")
+for _proxy in VISITORS_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"VISITORS_TRUSTED_PROXIES: {_proxy!r} is not an IP address or CIDR range"
+        ) from _exc
 # Words or phrases that make a chat message a "flagged keyword" event.
 VISITORS_FLAGGED_KEYWORDS = env_list(
     "VISITORS_FLAGGED_KEYWORDS",
@@ -193,6 +206,75 @@ VOICEGATE_TELNYX_API_BASE = env_str(
 )
 VOICEGATE_TELNYX_TIMEOUT = float(env_str("VOICEGATE_TELNYX_TIMEOUT", "2.0"))
 VOICEGATE_FORWARD_TIMEOUT = float(env_str("VOICEGATE_FORWARD_TIMEOUT", "5.0"))
+if REDIS_URL:
+    # With Redis the gate logs decisions to a stream; beat moves them into the
+    # call log every second.
+    CELERY_BEAT_SCHEDULE["voicegate-flush-decisions"] = {
+        "task": "voicegate.flush_decisions",
+        "schedule": 1.0,
+        "options": {"expires": 5},
+    }
+# --- remediation: number reputation remediation ---------------------------------
+# The built-in sandbox provider answers under /sandbox/telnyx/v2/ (switch it off in
+# production once every organisation forwards to Telnyx).
+REMEDIATION_SANDBOX_ENABLED = env_bool("REMEDIATION_SANDBOX_ENABLED", default=True)
+# Where workers reach the sandbox: the console's own address (runconsole sets it).
+REMEDIATION_SANDBOX_URL = env_str(
+    "REMEDIATION_SANDBOX_URL", "http://127.0.0.1:8000/sandbox/telnyx/v2"
+)
+# Seconds after submission at which a sandbox request leaves pending, finishes
+# tier 1 and completes (tier 2).
+REMEDIATION_SANDBOX_PENDING_SECONDS = env_int(
+    "REMEDIATION_SANDBOX_PENDING_SECONDS", 10, minimum=0
+)
+REMEDIATION_SANDBOX_TIER1_SECONDS = env_int(
+    "REMEDIATION_SANDBOX_TIER1_SECONDS", 30, minimum=0
+)
+REMEDIATION_SANDBOX_TIER2_SECONDS = env_int(
+    "REMEDIATION_SANDBOX_TIER2_SECONDS", 60, minimum=0
+)
+REMEDIATION_TELNYX_API_BASE = env_str(
+    "REMEDIATION_TELNYX_API_BASE", "https://api.telnyx.com/v2"
+)
+# Upstream HTTP: timeout per request, retries on 5xx/timeouts, first back-off (ms).
+REMEDIATION_HTTP_TIMEOUT = env_int("REMEDIATION_HTTP_TIMEOUT", 10, minimum=1)
+REMEDIATION_HTTP_RETRIES = env_int("REMEDIATION_HTTP_RETRIES", 2, minimum=0)
+REMEDIATION_HTTP_BACKOFF_MS = env_int("REMEDIATION_HTTP_BACKOFF_MS", 500, minimum=0)
+# The poller: beat tick, work per tick, per-request back-off, lease, give-up.
+REMEDIATION_TICK_SECONDS = env_int("REMEDIATION_TICK_SECONDS", 5, minimum=1)
+REMEDIATION_TICK_BATCH = env_int("REMEDIATION_TICK_BATCH", 200, minimum=1)
+REMEDIATION_POLL_INITIAL_SECONDS = env_int(
+    "REMEDIATION_POLL_INITIAL_SECONDS", 5, minimum=1
+)
+REMEDIATION_POLL_MAX_SECONDS = env_int("REMEDIATION_POLL_MAX_SECONDS", 600, minimum=1)
+REMEDIATION_LEASE_SECONDS = env_int("REMEDIATION_LEASE_SECONDS", 120, minimum=1)
+REMEDIATION_MAX_ERRORS = env_int("REMEDIATION_MAX_ERRORS", 30, minimum=1)
+# Status webhooks: attempts, first retry delay (doubles), timeout, private targets.
+REMEDIATION_WEBHOOK_MAX_ATTEMPTS = env_int(
+    "REMEDIATION_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1
+)
+REMEDIATION_WEBHOOK_RETRY_SECONDS = env_int(
+    "REMEDIATION_WEBHOOK_RETRY_SECONDS", 30, minimum=1
+)
+REMEDIATION_WEBHOOK_TIMEOUT = env_int("REMEDIATION_WEBHOOK_TIMEOUT", 10, minimum=1)
+# Development only: deliver webhooks to loopback/private addresses.
+REMEDIATION_WEBHOOK_ALLOW_PRIVATE = env_bool(
+    "REMEDIATION_WEBHOOK_ALLOW_PRIVATE", default=False
+)
+# Extra CA bundle trusted for webhook TLS (e.g. a local test receiver).
+REMEDIATION_WEBHOOK_CA_FILE = env_str("REMEDIATION_WEBHOOK_CA_FILE")
+# Celery queue for remediation work ("" = the default queue).
+REMEDIATION_QUEUE = env_str("REMEDIATION_QUEUE")
+# Errors under /v2/ and /sandbox/telnyx/ always in the provider's JSON shape.
+MIDDLEWARE.insert(0, "remediation.middleware.ProviderJsonErrorsMiddleware")
+CELERY_BEAT_SCHEDULE["remediation-tick"] = {
+    "task": "remediation.tick",
+    "schedule": REMEDIATION_TICK_SECONDS,
+    "options": {
+        "expires": max(1, REMEDIATION_TICK_SECONDS - 1),
+        **({"queue": REMEDIATION_QUEUE} if REMEDIATION_QUEUE else {}),
+    },
+}
 
 # --- Auth, sessions, security ----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -284,6 +366,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set shared by several fields or apps.
+    "ENUM_NAME_OVERRIDES": {
+        "CallerPolicyEnum": "voicegate.choices.CallerPolicy",
+        "CallDecisionEnum": "voicegate.choices.Decision",
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------

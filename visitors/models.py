@@ -74,6 +74,13 @@ class Visitor(models.Model):
                 fields=("organisation", "-last_seen_at", "-id"),
                 name="visitor_org_seen_idx",
             ),
+            # The call gate's phone map reads only blacklisted/whitelisted visitors.
+            models.Index(
+                fields=("organisation", "id"),
+                include=("status",),
+                condition=Q(status__in=("blacklisted", "whitelisted")),
+                name="visitor_org_mapped_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -103,8 +110,9 @@ class VisitorIdentifier(models.Model):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="+"
     )
+    # Indexed by visitor_identifier_vk_idx below (visitor first), not on its own.
     visitor = models.ForeignKey(
-        Visitor, on_delete=models.CASCADE, related_name="identifiers"
+        Visitor, on_delete=models.CASCADE, related_name="identifiers", db_index=False
     )
     kind = models.CharField(max_length=8, choices=IdentifierKind.choices)
     value = models.CharField(max_length=254)
@@ -121,7 +129,13 @@ class VisitorIdentifier(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=("visitor", "kind"), name="visitor_identifier_vk_idx")
+            # Covers the phone map's probe per mapped visitor (index-only on
+            # PostgreSQL; other databases ignore `include`).
+            models.Index(
+                fields=("visitor", "kind"),
+                include=("value",),
+                name="visitor_identifier_vk_idx",
+            )
         ]
 
     def __str__(self) -> str:

@@ -71,7 +71,7 @@ def _detail_note(rule: Rule, detail: dict[str, Any]) -> str:
     shown = ", ".join(
         f"{key}: {value}"
         for key, value in detail.items()
-        if isinstance(value, str | int | float)
+        if isinstance(value, str | int | float) and not key.endswith("_id")
     )
     return f"{rule.label}" + (f" ({shown})" if shown else "")
 

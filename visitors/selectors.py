@@ -52,10 +52,13 @@ def phone_map_version_key(organisation_id: int) -> str:
 
 def phone_status_map(*, organisation_id: int) -> dict[str, tuple[str, int]]:
     """E.164 → (status, visitor id) for phones of blacklisted/whitelisted visitors."""
+    # Filtering on the visitor's organisation (the same as the identifier's) lets
+    # PostgreSQL answer from two indexes alone: visitor_org_mapped_idx, then
+    # visitor_identifier_vk_idx per mapped visitor.
     rows = VisitorIdentifier.objects.filter(
-        organisation_id=organisation_id,
-        kind=IdentifierKind.PHONE,
+        visitor__organisation_id=organisation_id,
         visitor__status__in=MAPPED_STATUSES,
+        kind=IdentifierKind.PHONE,
     ).values_list("value", "visitor__status", "visitor_id")
     return {value: (status, visitor_id) for value, status, visitor_id in rows}
 
@@ -220,6 +223,35 @@ def visitor_list(
 def visitor_get(*, actor: Actor, public_id: object) -> Visitor:
     """One visitor of the actor's organisation (404 otherwise)."""
     return scoped_get(Visitor.objects.all(), actor=actor, public_id=public_id)
+
+
+def visitor_find(*, actor: Actor, text: str) -> Visitor | None:
+    """One visitor by profile id or by an exact email, phone, IP or widget id."""
+    import uuid
+
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        key = uuid.UUID(text.rstrip("/").rsplit("/", 1)[-1])
+    except ValueError:
+        pass
+    else:
+        return Visitor.objects.filter(
+            organisation_id=actor.organisation.pk, public_id=key
+        ).first()
+    kind, value = search_kind(text)
+    kinds = [IdentifierKind.WIDGET] if kind == "name" else [kind]
+    if kind == "name":
+        value = text
+    identifier = (
+        VisitorIdentifier.objects.filter(
+            organisation_id=actor.organisation.pk, kind__in=kinds, value=value
+        )
+        .select_related("visitor")
+        .first()
+    )
+    return identifier.visitor if identifier else None
 
 
 def visitor_identifiers(*, visitor: Visitor) -> dict[str, list[str]]:

@@ -215,7 +215,8 @@ def _upsert_once(
                 errors.setdefault(IDENTIFIER_FIELDS[identifier.kind], []).append(
                     f"{identifier.value} already belongs to another visitor "
                     f"({identifier.visitor.display_name}); one identifier belongs "
-                    "to one visitor."
+                    "to one visitor. Merge the two visitors from the security "
+                    "profile first."
                 )
         raise ValidationError(errors)
     created = not owners
@@ -323,6 +324,48 @@ def visitor_update(*, actor: Actor, visitor: Visitor, name: str) -> Visitor:
 
 
 @transaction.atomic
+def visitor_identifier_add(
+    *, actor: Actor, visitor: Visitor, kind: str, value: str
+) -> Visitor:
+    """Add one identifier to this visitor's record (refused if another owns it)."""
+    actor.require(OPERATOR)
+    field = IDENTIFIER_FIELDS.get(kind)
+    if field is None:
+        raise ValidationError(
+            {"kind": f"Choose one of: {', '.join(IDENTIFIER_FIELDS)}."}
+        )
+    plan = {name: () for name in IDENTIFIER_FIELDS.values()}
+    plan[field] = [value]
+    [(kind, normalised)] = _normalised(**plan)
+    owner = (
+        VisitorIdentifier.objects.filter(
+            organisation_id=visitor.organisation_id, kind=kind, value=normalised
+        )
+        .select_related("visitor")
+        .first()
+    )
+    if owner is not None and owner.visitor_id != visitor.pk:
+        raise ValidationError(
+            {
+                field: f"{normalised} already belongs to another visitor "
+                f"({owner.visitor.display_name}); one identifier belongs to one "
+                "visitor."
+            }
+        )
+    if owner is not None:
+        return visitor
+    visitor = _lock(visitor)
+    _add_identifiers(visitor, [(kind, normalised)])
+    audit_record(
+        actor=actor,
+        action="visitor.identifier_add",
+        target=visitor,
+        after={"identifier": f"{kind}:{normalised}"},
+    )
+    return visitor
+
+
+@transaction.atomic
 def visitor_identifier_remove(
     *, actor: Actor, visitor: Visitor, kind: str, value: str, reason: str = ""
 ) -> Visitor:
@@ -359,6 +402,99 @@ def visitor_delete(*, actor: Actor, visitor: Visitor, reason: str = "") -> None:
     organisation_id = visitor.organisation_id
     visitor.delete()
     phone_map_changed(organisation_id)
+
+
+@transaction.atomic
+def visitor_merge(
+    *, actor: Actor, target: Visitor, source: Visitor, reason: str = ""
+) -> Visitor:
+    """Move everything of `source` onto `target` and delete `source`.
+
+    Identifiers, signals, events, conversations, review items and blocked attempts
+    move; the stricter status wins (Blacklisted, then Whitelisted, then Flagged) and
+    the score is recomputed. Both visitors' audit trails record the merge.
+    """
+    actor.require(OPERATOR)
+    if source.pk == target.pk:
+        raise ValidationError({"source": "A visitor cannot be merged into itself."})
+    if source.organisation_id != target.organisation_id:
+        raise ValidationError(
+            {"source": "The visitors belong to different organisations."}
+        )
+    # Lock both rows in a fixed order so two opposite merges cannot deadlock.
+    for visitor in sorted((target, source), key=lambda v: v.pk):
+        _lock(visitor)
+    moved_ids = [
+        f"{kind}:{value}"
+        for kind, value in source.identifiers.values_list("kind", "value")
+    ]
+    before = {
+        "name": target.name,
+        "status": target.status,
+        "trust_score": target.trust_score,
+    }
+    audit_record(
+        actor=actor,
+        action="visitor.merge_into",
+        target=source,
+        before={"name": source.name, "status": source.status, "identifiers": moved_ids},
+        after={"merged_into": target.public_id},
+        reason=reason,
+    )
+    VisitorIdentifier.objects.filter(visitor=source).update(visitor=target)
+    for model in (RiskSignal, Event, Conversation, ReviewItem, BlockedAttempt):
+        model.objects.filter(visitor=source).update(visitor=target)
+    rank = [
+        VisitorStatus.BLACKLISTED,
+        VisitorStatus.WHITELISTED,
+        VisitorStatus.FLAGGED,
+        VisitorStatus.NONE,
+    ]
+    status = min((target.status, source.status), key=rank.index)
+    target.name = target.name or source.name
+    target.blocked_attempts += source.blocked_attempts
+    target.created_at = min(target.created_at, source.created_at)
+    target.last_seen_at = max(target.last_seen_at, source.last_seen_at)
+    if status != target.status:
+        target.status = status
+        target.status_reason = source.status_reason
+        target.status_changed_at = timezone.now()
+    target.save()
+    source.delete()
+    # One blacklist signal is enough; a status other than Blacklisted needs none.
+    blacklist_signals = _active_blacklist_signals(target)
+    keep = 1 if status == VisitorStatus.BLACKLISTED else 0
+    _end_signals(blacklist_signals[keep:], actor=actor, reason=SignalEnd.CLEARED)
+    if status in (VisitorStatus.BLACKLISTED, VisitorStatus.WHITELISTED):
+        _resolve_open_items(
+            actor=actor,
+            visitor=target,
+            status=ReviewStatus(status),
+            note=f"Merged: {reason}".strip(),
+        )
+    score_recompute(visitor=target)
+    phone_map_changed(target.organisation_id)
+    audit_record(
+        actor=actor,
+        action="visitor.merge",
+        target=target,
+        before=before,
+        after={
+            "merged_from": source.name or str(source.public_id),
+            "identifiers_added": moved_ids,
+            "status": target.status,
+            "trust_score": target.trust_score,
+        },
+        reason=reason,
+    )
+    _flag_if_danger(
+        actor=actor,
+        visitor=target,
+        event=None,
+        conversation=None,
+        cause=f"Trust score is {target.trust_score} after a merge.",
+    )
+    return target
 
 
 # --- Scores and signals ---------------------------------------------------------------

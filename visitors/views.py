@@ -1,29 +1,537 @@
-"""Browser views of the visitors app."""
+"""Browser views: Security → Visitors, the security profile, the review queue,
+the Inbox, IP blocks, weights and widgets.
+
+Every action is a POST form that works without JavaScript (redirect back with a
+message); with htmx the same URL answers with the fragment to swap in place.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
 
-from trustconsole.lib.views import member_required
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import prefetch_related_objects
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from trustconsole.core.selectors import audit_for_object
+from trustconsole.lib.htmx import htmx_partial
+from trustconsole.lib.views import member_required, paginate
+from visitors import forms, profile, selectors, services
+from visitors.choices import ConversationStatus, SignalSource
+from visitors.models import Conversation, ReviewItem, Visitor
+from visitors.rules import event_record
+from visitors.widget_rules import USER_REPORT
+
+OPERATOR = "operator"
+
+
+class CappedPaginator(Paginator):
+    """Counts at most `cap` + 1 rows: a million-row filter stays fast to page."""
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.cap + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        """More rows match than were counted."""
+        return self.count > self.cap
+
+
+def _run(request: HttpRequest, act: Callable[[], Any], done: str) -> bool:
+    """Call a service; report its outcome as a message."""
+    try:
+        act()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return False
+    messages.success(request, done)
+    return True
+
+
+def _reason(request: HttpRequest) -> str:
+    form = forms.ReasonForm(request.POST)
+    return form.cleaned_data["reason"] if form.is_valid() else ""
+
+
+def _query(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+# --- Security → Visitors -------------------------------------------------------------
 
 
 @member_required
 def visitor_list(request: HttpRequest) -> HttpResponse:
-    """Security → Visitors."""
-    context = {"title": "Security → Visitors", "empty": "No visitors yet."}
-    return render(request, "core/empty_section.html", context)
+    """Security → Visitors: search, filter by status and score, sort, paginate."""
+    form = forms.VisitorFilterForm(request.GET or None)
+    visitors = selectors.visitor_list(actor=request.actor, **form.filters())
+    page = CappedPaginator(visitors, 50).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    prefetch_related_objects(page.object_list, "identifiers")
+    context = {
+        "form": form,
+        "page": page,
+        "query": _query(request),
+        "counts": selectors.status_counts(actor=request.actor),
+    }
+    if htmx_partial(request):
+        return render(request, "visitors/partials/_visitor_table.html", context)
+    return render(request, "visitors/list.html", context)
+
+
+def _profile_context(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
+    actor = request.actor
+    weights = selectors.signal_weights(organisation_id=actor.organisation.pk)
+    return {
+        "visitor": visitor,
+        "identifiers": selectors.visitor_identifiers(visitor=visitor),
+        "explanation": selectors.score_explanation(visitor=visitor),
+        "signals": list(selectors.visitor_signals(visitor=visitor)[:100]),
+        "events": list(selectors.visitor_events(visitor=visitor)[:50]),
+        "conversations": list(selectors.visitor_conversations(visitor=visitor)[:20]),
+        "attempts": list(selectors.visitor_blocked_attempts(visitor=visitor)[:20]),
+        "review_items": list(selectors.visitor_review_items(visitor=visitor)[:20]),
+        "entries": list(audit_for_object(actor=actor, obj=visitor)[:50]),
+        "panels": profile.panels_render(visitor=visitor, request=request),
+        "can_act": actor.can(OPERATOR),
+        "can_delete": actor.can(),
+        "signal_form": forms.SignalAddForm(weights=weights),
+        "identifier_form": forms.IdentifierAddForm(),
+        "weights": weights,
+    }
+
+
+@member_required
+def visitor_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The visitor's security profile."""
+    visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
+    context = _profile_context(request, visitor)
+    if htmx_partial(request):
+        return render(request, "visitors/partials/_profile.html", context)
+    return render(request, "visitors/detail.html", context)
+
+
+def _profile_answer(request: HttpRequest, visitor: Visitor) -> HttpResponse:
+    if htmx_partial(request):
+        visitor.refresh_from_db()
+        context = _profile_context(request, visitor)
+        return render(request, "visitors/partials/_profile.html", context)
+    return redirect("visitors:visitor_detail", public_id=visitor.public_id)
+
+
+@member_required
+def visitor_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
+    """GET: the confirmation; POST: Blacklist (status and Extreme signal at once)."""
+    visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
+    if request.method != "POST":
+        request.actor.require(OPERATOR)
+        context = {"visitor": visitor, "form": forms.ReasonForm()}
+        if htmx_partial(request):
+            return render(request, "visitors/partials/_blacklist_confirm.html", context)
+        return render(request, "visitors/blacklist_confirm.html", context)
+    _run(
+        request,
+        lambda: services.visitor_blacklist(
+            actor=request.actor, visitor=visitor, reason=_reason(request)
+        ),
+        f"{visitor.display_name} is Blacklisted.",
+    )
+    return _profile_answer(request, visitor)
+
+
+@member_required
+@require_POST
+def visitor_whitelist(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Whitelist: trusted; never auto-flagged again."""
+    visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
+    _run(
+        request,
+        lambda: services.visitor_whitelist(
+            actor=request.actor, visitor=visitor, reason=_reason(request)
+        ),
+        f"{visitor.display_name} is Whitelisted.",
+    )
+    return _profile_answer(request, visitor)
+
+
+@member_required
+@require_POST
+def visitor_clear_status(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Clear status: no status; the blacklist signal is removed."""
+    visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
+    _run(
+        request,
+        lambda: services.visitor_clear_status(
+            actor=request.actor, visitor=visitor, reason=_reason(request)
+        ),
+        f"Status of {visitor.display_name} cleared.",
+    )
+    return _profile_answer(request, visitor)
+
+
+@member_required
+@require_POST
+def visitor_signal_add(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Add a risk signal by hand."""
+    visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
+    request.actor.require(OPERATOR)
+    form = forms.SignalAddForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{form.fields[field].label}: {' '.join(errors)}")
+    else:
+        _run(
+            request,
+            lambda: services.risk_signal_add(
+                actor=request.actor,
+                visitor=visitor,
+                source=SignalSource.CONSOLE,
+                **form.cleaned_data,
+            ),
+            "Risk signal added.",
+        )
+    return _profile_answer(request, visitor)
+
+
+@member_required
+@require_POST
+def signal_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Remove a risk signal (the score is recomputed)."""
+    signal = selectors.signal_get(actor=request.actor, public_id=public_id)
+    _run(
+        request,
+        lambda: services.risk_signal_remove(
+            actor=request.actor, signal=signal, reason=_reason(request)
+        ),
+        f"{signal.type_label} removed.",
+    )
+    return _profile_answer(request, signal.visitor)
+
+
+@member_required
+@require_POST
+def visitor_identifier_add(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Add an email, phone, IP or widget id to the visitor's record."""
+    visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
+    request.actor.require(OPERATOR)
+    form = forms.IdentifierAddForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a kind and give a value.")
+    else:
+        _run(
+            request,
+            lambda: services.visitor_identifier_add(
+                actor=request.actor, visitor=visitor, **form.cleaned_data
+            ),
+            "Identifier added.",
+        )
+    return _profile_answer(request, visitor)
+
+
+@member_required
+@require_POST
+def visitor_identifier_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Take an identifier off the visitor's record."""
+    visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
+    _run(
+        request,
+        lambda: services.visitor_identifier_remove(
+            actor=request.actor,
+            visitor=visitor,
+            kind=request.POST.get("kind", ""),
+            value=request.POST.get("value", ""),
+            reason=_reason(request),
+        ),
+        "Identifier removed.",
+    )
+    return _profile_answer(request, visitor)
+
+
+@member_required
+def visitor_merge(request: HttpRequest, public_id: str) -> HttpResponse:
+    """GET: confirm merging another visitor into this one; POST: merge."""
+    target = selectors.visitor_get(actor=request.actor, public_id=public_id)
+    request.actor.require(OPERATOR)
+    if request.method == "POST":
+        source = selectors.visitor_get(
+            actor=request.actor, public_id=request.POST.get("source", "")
+        )
+        _run(
+            request,
+            lambda: services.visitor_merge(
+                actor=request.actor,
+                target=target,
+                source=source,
+                reason=_reason(request),
+            ),
+            f"{source.display_name} merged into {target.display_name}.",
+        )
+        return redirect("visitors:visitor_detail", public_id=target.public_id)
+    source = selectors.visitor_find(
+        actor=request.actor, text=request.GET.get("other", "")
+    )
+    if source is None or source.pk == target.pk:
+        messages.error(
+            request,
+            "No other visitor has that email, phone number, IP address, widget id "
+            "or profile id.",
+        )
+        return redirect("visitors:visitor_detail", public_id=target.public_id)
+    context = {
+        "target": target,
+        "source": source,
+        "source_ids": selectors.visitor_identifiers(visitor=source),
+    }
+    return render(request, "visitors/merge_confirm.html", context)
+
+
+# --- Review queue ---------------------------------------------------------------------
 
 
 @member_required
 def review_queue(request: HttpRequest) -> HttpResponse:
-    """Review queue."""
-    context = {"title": "Review queue", "empty": "The review queue is empty."}
-    return render(request, "core/empty_section.html", context)
+    """Flagged conversations and events, oldest first, with the Actions column."""
+    page = paginate(request, selectors.review_queue(actor=request.actor), per_page=50)
+    context = {"page": page, "can_act": request.actor.can(OPERATOR)}
+    if htmx_partial(request):
+        return render(request, "visitors/partials/_queue_table.html", context)
+    return render(request, "visitors/review_queue.html", context)
+
+
+_ACTION_DONE = {
+    "blacklist": "{name} is Blacklisted.",
+    "whitelist": "{name} is Whitelisted.",
+    "dismiss": "Dismissed the review of {name}.",
+}
+
+
+@member_required
+@require_POST
+def review_item_act(request: HttpRequest, public_id: str) -> HttpResponse:
+    """One item's Blacklist, Whitelist or Dismiss."""
+    item = selectors.review_item_get(actor=request.actor, public_id=public_id)
+    action = request.POST.get("action", "")
+    _run(
+        request,
+        lambda: services.review_item_act(
+            actor=request.actor, item=item, action=action, reason=_reason(request)
+        ),
+        _ACTION_DONE.get(action, "Done.").format(name=item.visitor.display_name),
+    )
+    if htmx_partial(request):
+        item = ReviewItem.objects.select_related("visitor").get(pk=item.pk)
+        context = {"item": item, "can_act": True}
+        return render(request, "visitors/partials/_queue_row.html", context)
+    return redirect("visitors:review_queue")
+
+
+@member_required
+@require_POST
+def review_bulk(request: HttpRequest) -> HttpResponse:
+    """The same action on every selected item."""
+    request.actor.require(OPERATOR)
+    form = forms.ReviewBulkForm(request.POST, actor=request.actor)
+    if not form.is_valid():
+        messages.error(request, "Select at least one item and an action.")
+    else:
+        items = form.selected_items()
+        action = form.cleaned_data["action"]
+        _run(
+            request,
+            lambda: services.review_items_act_bulk(
+                actor=request.actor,
+                items=items,
+                action=action,
+                reason=form.cleaned_data["reason"],
+            ),
+            f"{action.capitalize()}: {len(items)} item(s).",
+        )
+    if htmx_partial(request):
+        return review_queue(request)
+    return redirect("visitors:review_queue")
+
+
+# --- Inbox ----------------------------------------------------------------------------
 
 
 @member_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    """Inbox."""
-    context = {"title": "Inbox", "empty": "No conversations yet."}
-    return render(request, "core/empty_section.html", context)
+    """Conversations, latest activity first."""
+    status = request.GET.get("status", "")
+    if status not in ConversationStatus.values:
+        status = ""
+    conversations = selectors.conversation_list(actor=request.actor, status=status)
+    context = {
+        "page": paginate(request, conversations, per_page=50),
+        "status": status,
+        "query": _query(request),
+    }
+    return render(request, "visitors/inbox.html", context)
+
+
+def _conversation_context(
+    request: HttpRequest, conversation: Conversation, *, panel_open: bool = False
+) -> dict[str, Any]:
+    visitor = conversation.visitor
+    return {
+        "conversation": conversation,
+        "visitor": visitor,
+        "chat": list(selectors.conversation_messages(conversation=conversation)[:500]),
+        "identifiers": selectors.visitor_identifiers(visitor=visitor),
+        "can_act": request.actor.can(OPERATOR),
+        "panel_open": panel_open,
+    }
+
+
+@member_required
+def conversation_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A conversation with the visitor sidebar (profile panel, Blacklist visitor)."""
+    conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
+    context = _conversation_context(request, conversation)
+    return render(request, "visitors/conversation.html", context)
+
+
+def _sidebar_answer(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+    if htmx_partial(request):
+        conversation.visitor.refresh_from_db()
+        context = _conversation_context(request, conversation, panel_open=True)
+        return render(request, "visitors/partials/_visitor_sidebar.html", context)
+    return redirect("visitors:conversation_detail", public_id=conversation.public_id)
+
+
+@member_required
+@require_POST
+def conversation_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The sidebar's "Blacklist visitor"."""
+    conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
+    visitor = conversation.visitor
+    _run(
+        request,
+        lambda: services.visitor_blacklist(
+            actor=request.actor, visitor=visitor, reason=_reason(request)
+        ),
+        f"{visitor.display_name} is Blacklisted.",
+    )
+    return _sidebar_answer(request, conversation)
+
+
+@member_required
+@require_POST
+def conversation_report(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Report the visitor of a conversation (a "user report" event)."""
+    conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
+    reason = _reason(request)
+    _run(
+        request,
+        lambda: event_record(
+            actor=request.actor,
+            visitor=conversation.visitor,
+            kind=USER_REPORT.kind,
+            detail={"reason": reason} if reason else {},
+            source=SignalSource.CONSOLE,
+            conversation=conversation,
+        ),
+        "Report recorded.",
+    )
+    return _sidebar_answer(request, conversation)
+
+
+# --- IP blocks, weights, widgets ------------------------------------------------------
+
+
+@member_required
+def ip_block_list(request: HttpRequest) -> HttpResponse:
+    """IP blocks: list and add (operators)."""
+    form = forms.IPBlockForm(request.POST or None)
+    if request.method == "POST":
+        request.actor.require(OPERATOR)
+        if form.is_valid():
+            try:
+                block = services.ip_block_create(
+                    actor=request.actor, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, f"{block.display} is blocked.")
+                return redirect("visitors:ip_block_list")
+    context = {
+        "form": form,
+        "page": paginate(request, selectors.ip_block_list(actor=request.actor)),
+        "can_act": request.actor.can(OPERATOR),
+    }
+    status = 400 if form.errors else 200
+    return render(request, "visitors/ip_blocks.html", context, status=status)
+
+
+@member_required
+@require_POST
+def ip_block_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Lift an IP block."""
+    block = selectors.ip_block_get(actor=request.actor, public_id=public_id)
+    _run(
+        request,
+        lambda: services.ip_block_remove(
+            actor=request.actor, block=block, reason=_reason(request)
+        ),
+        f"{block.display} is no longer blocked.",
+    )
+    if htmx_partial(request):
+        return HttpResponse("")
+    return redirect("visitors:ip_block_list")
+
+
+@member_required
+def signal_weights(request: HttpRequest) -> HttpResponse:
+    """Weight levels: admins override them for the organisation."""
+    if request.method == "POST":
+        request.actor.require()
+        form = forms.WeightForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "A weight is a whole number from 0 to 100.")
+        else:
+            _run(
+                request,
+                lambda: services.signal_weight_set(
+                    actor=request.actor, reason=_reason(request), **form.cleaned_data
+                ),
+                "Weight saved; it applies to signals added from now on.",
+            )
+        return redirect("visitors:signal_weights")
+    context = {
+        "rows": selectors.signal_weight_rows(actor=request.actor),
+        "can_edit": request.actor.can(),
+    }
+    return render(request, "visitors/weights.html", context)
+
+
+@member_required
+def widget_list(request: HttpRequest) -> HttpResponse:
+    """Chat widgets and their keys; admins add them."""
+    form = forms.WidgetForm(request.POST or None)
+    if request.method == "POST":
+        request.actor.require()
+        if form.is_valid() and _run(
+            request,
+            lambda: services.widget_create(actor=request.actor, **form.cleaned_data),
+            "Widget created.",
+        ):
+            return redirect("visitors:widget_list")
+    context = {
+        "form": form,
+        "widgets": selectors.widget_list(actor=request.actor),
+        "can_edit": request.actor.can(),
+    }
+    return render(request, "visitors/widgets.html", context)

@@ -6,6 +6,8 @@ Shared by a generic connection's webhook (shared token) and
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from django.http import JsonResponse
@@ -13,7 +15,7 @@ from django.http import JsonResponse
 from visitors.models import Visitor
 from voicegate import gate
 from voicegate.choices import Provider, Reason
-from voicegate.gate import CallFacts, OrgSnapshot, Verdict
+from voicegate.gate import CallFacts, Context, Verdict
 
 
 def _field_error(field: str, reason: str) -> JsonResponse:
@@ -59,15 +61,22 @@ def answer(verdict: Verdict) -> dict[str, Any]:
 
 def respond(
     *,
-    body: dict[str, Any],
-    organisation_id: int,
+    raw: bytes | dict[str, Any],
+    ctx: Context,
     connection_id: int | None,
-    org: OrgSnapshot | None,
-    fail_mode: str,
-    error: str,
     started_us: int,
+    refresh: Callable[[], Context | None],
 ) -> JsonResponse:
     """Validate `{from, to, call_id?}`, decide, log and answer."""
+    if isinstance(raw, dict):
+        body: Any = raw
+    else:
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = None
+    if not isinstance(body, dict):
+        return _field_error("body", "Send a JSON object.")
     for field in ("from", "to"):
         if field not in body:
             return _field_error(field, "This field is required.")
@@ -76,12 +85,8 @@ def respond(
     call_id = body.get("call_id", "")
     if not isinstance(call_id, str) or len(call_id) > 200:
         return _field_error("call_id", "Must be a string of at most 200 characters.")
-    if org is None:
-        verdict = gate.fail_verdict(fail_mode, error)
-    else:
-        verdict = gate.decide(org, body["from"])
     facts = CallFacts(
-        organisation_id=organisation_id,
+        organisation_id=ctx.organisation_id,
         connection_id=connection_id,
         provider=Provider.GENERIC,
         event_id=call_id,
@@ -89,16 +94,13 @@ def respond(
         caller=body["from"],
         callee=body["to"],
     )
-    decision = gate.decision_log(facts, verdict, latency_us=gate.now_us() - started_us)
-    if decision is None:
-        previous = gate.decision_previous(facts)
-        if previous is not None:
-            verdict = Verdict(
-                previous.decision,
-                previous.reason,
-                previous.caller_e164,
-                previous.visitor_id,
-            )
-    elif org is not None:
-        gate.repeated_call_note(org, organisation_id, verdict)
-    return JsonResponse(answer(verdict))
+    try:
+        claimed = gate.decide_and_claim(
+            ctx, facts, started_us=started_us, refresh=refresh
+        )
+    except LookupError:
+        return JsonResponse({"detail": "Unknown webhook address."}, status=404)
+    gate.repeated_call_note(
+        ctx.org, ctx.organisation_id, claimed.verdict, claimed.count
+    )
+    return JsonResponse(answer(claimed.verdict))

@@ -15,14 +15,24 @@ CRITICAL and counted.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import functools
+import json
 import logging
+import os
+import re
+import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from trustconsole.lib.phones import (
     PhoneNumberError,
@@ -32,7 +42,7 @@ from trustconsole.lib.phones import (
 from trustconsole.lib.versioned import version_bump
 from visitors.choices import VisitorStatus
 from visitors.selectors import phone_map_version_key, phone_status_map
-from voicegate.choices import CallerPolicy, Decision, FailMode, Reason
+from voicegate.choices import CallerPolicy, CommandStatus, Decision, FailMode, Reason
 from voicegate.models import BlockedNumber, CallDecision, VoiceConnection, VoiceSettings
 
 logger = logging.getLogger(__name__)
@@ -108,6 +118,8 @@ class _State:
     connections_version: int | None = None
     orgs: dict[int, tuple[tuple[int, int], OrgSnapshot]] = field(default_factory=dict)
     failures: int = 0
+    redis: Any = None
+    claim: Any = None
 
 
 _state = _State()
@@ -125,6 +137,11 @@ def failure_count() -> int:
 
 
 def _versions(keys: list[str]) -> list[int]:
+    """Current versions of `keys`: one MGET with Redis, else the shared cache."""
+    client = redis_client()
+    if client is not None:
+        values = client.mget([cache.make_key(_VERSION_PREFIX + k) for k in keys])
+        return [int(v or 0) for v in values]
     found = cache.get_many([_VERSION_PREFIX + k for k in keys])
     return [int(found.get(_VERSION_PREFIX + k) or 0) for k in keys]
 
@@ -173,64 +190,89 @@ def connection_cached(token: str) -> ConnectionSnapshot | None:
     return _state.connections.get(token)
 
 
-def snapshot_for_token(
-    token: str,
-) -> tuple[ConnectionSnapshot | None, OrgSnapshot | None]:
-    """The connection for a webhook token and its organisation's snapshot.
+@dataclass(frozen=True)
+class Context:
+    """What one decision is made with, and the versions it was current at."""
 
-    One cache round trip when nothing changed. Raises GateUnavailable when the cache
-    or the database fails.
+    organisation_id: int
+    keys: tuple[str, ...]
+    versions: tuple[int, ...]
+    org: OrgSnapshot | None  # None: state unreachable, the fail mode decides
+    fail_mode: str = FailMode.OPEN
+    error: str = ""
+
+
+def _org_keys(organisation_id: int) -> tuple[str, str]:
+    return phone_map_version_key(organisation_id), org_version_key(organisation_id)
+
+
+def context_for_token(
+    token: str, *, fresh: bool = False
+) -> tuple[ConnectionSnapshot | None, Context | None]:
+    """The connection of a webhook token and the context to decide its calls.
+
+    Without `fresh`, what this process already holds is returned without any I/O;
+    whether it is still current is checked in the same round trip that logs the
+    call (`decide_and_claim`). Raises GateUnavailable when the cache or database
+    fails while loading.
     """
     state = _state
+    known = state.connections.get(token)
+    if not fresh and known is not None and state.connections_version is not None:
+        cached = state.orgs.get(known.organisation_id)
+        if cached is not None:
+            return known, Context(
+                known.organisation_id,
+                (CONNECTIONS_VERSION_KEY, *_org_keys(known.organisation_id)),
+                (state.connections_version, *cached[0]),
+                cached[1],
+                known.fail_mode,
+            )
     try:
-        known = state.connections.get(token)
         keys = [CONNECTIONS_VERSION_KEY]
         if known is not None:
-            keys += [
-                phone_map_version_key(known.organisation_id),
-                org_version_key(known.organisation_id),
-            ]
+            keys += _org_keys(known.organisation_id)
         versions = _versions(keys)
-        # An unknown token does not reload anything unless a connection changed, so
-        # random tokens cannot turn into database queries.
+        # An unknown token reloads nothing unless a connection changed, so random
+        # tokens cannot turn into database queries.
         if state.connections_version != versions[0]:
             with state.lock:
                 state.connections = _load_connections()
                 state.connections_version = versions[0]
-            connection = state.connections.get(token)
-            if connection is None:
-                return None, None
-            if known is None or known.organisation_id != connection.organisation_id:
-                versions = [
-                    versions[0],
-                    *_versions(
-                        [
-                            phone_map_version_key(connection.organisation_id),
-                            org_version_key(connection.organisation_id),
-                        ]
-                    ),
-                ]
-        else:
-            connection = known
+        connection = state.connections.get(token)
         if connection is None:
             return None, None
+        if known is None or known.organisation_id != connection.organisation_id:
+            versions = [
+                versions[0],
+                *_versions(list(_org_keys(connection.organisation_id))),
+            ]
         org = _org_snapshot(connection.organisation_id, (versions[1], versions[2]))
-    except GateUnavailable:
-        raise
     except Exception as exc:  # the database or cache is down: the fail mode decides
         raise GateUnavailable(str(exc)) from exc
-    return connection, org
+    return connection, Context(
+        connection.organisation_id,
+        (CONNECTIONS_VERSION_KEY, *_org_keys(connection.organisation_id)),
+        tuple(versions),
+        org,
+        connection.fail_mode,
+    )
 
 
-def org_snapshot(organisation_id: int) -> OrgSnapshot:
-    """An organisation's snapshot, current as of one version read (decision API)."""
+def context_for_org(
+    organisation_id: int, *, fresh: bool = False, fail_mode: str = FailMode.OPEN
+) -> Context:
+    """The context to decide a call of an organisation (decision API)."""
+    keys = _org_keys(organisation_id)
+    cached = _state.orgs.get(organisation_id)
+    if not fresh and cached is not None:
+        return Context(organisation_id, keys, cached[0], cached[1], fail_mode)
     try:
-        versions = _versions(
-            [phone_map_version_key(organisation_id), org_version_key(organisation_id)]
-        )
-        return _org_snapshot(organisation_id, (versions[0], versions[1]))
+        versions = tuple(_versions(list(keys)))
+        org = _org_snapshot(organisation_id, (versions[0], versions[1]))
     except Exception as exc:
-        raise GateUnavailable(str(exc)) from exc
+        return Context(organisation_id, keys, (), None, fail_mode, str(exc))
+    return Context(organisation_id, keys, versions, org, fail_mode)
 
 
 def _org_snapshot(organisation_id: int, versions: tuple[int, int]) -> OrgSnapshot:
@@ -241,6 +283,9 @@ def _org_snapshot(organisation_id: int, versions: tuple[int, int]) -> OrgSnapsho
     with _state.lock:
         _state.orgs[organisation_id] = (versions, snapshot)
     return snapshot
+
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -257,7 +302,17 @@ def decide(org: OrgSnapshot, caller: str) -> Verdict:
         if org.anonymous_policy == CallerPolicy.REJECT:
             return Verdict(Decision.REJECT, Reason.ANONYMOUS)
         return Verdict(Decision.ALLOW, Reason.ANONYMOUS)
-    e164 = _normalised(caller)
+    if _E164.fullmatch(caller) and (
+        caller in org.phones
+        or caller in org.blocked
+        or org.unparseable_policy == CallerPolicy.ALLOW
+    ):
+        # Providers send E.164: look it up as it is. Listed numbers were validated
+        # when stored; an unlisted one is allowed whether or not it is a valid
+        # number, so it is not parsed (parsing is most of a decision's cost).
+        e164: str | None = caller
+    else:
+        e164 = _normalised(caller)
     if e164 is None:
         if org.unparseable_policy == CallerPolicy.REJECT:
             return Verdict(Decision.REJECT, Reason.UNPARSEABLE)
@@ -288,6 +343,67 @@ def fail_verdict(fail_mode: str, error: str) -> Verdict:
     return Verdict(Decision.ALLOW, Reason.FAIL_OPEN)
 
 
+# --- Logging, redelivery and repeated calls ---------------------------------------
+#
+# With Redis, one script call per call marks the event as seen (a redelivery is
+# answered without acting again), counts the call against its number's window and
+# appends the decision to a stream; `decisions_flush` (beat, every second) moves the
+# stream into CallDecision rows in batches. No database round trip on the hot path.
+# Without Redis (the embedded defaults) the row is inserted at once and its unique
+# constraint is what makes a redelivery visible.
+
+STREAM_KEY = "voice:decisions"
+STREAM_GROUP = "decision-log"
+SEEN_TTL_SECONDS = 24 * 3600
+
+# KEYS: the n version keys, then the seen key, the counter key and the stream.
+# ARGV: n, the n expected versions, seen?, seen TTL, window (0: no count), record.
+# Returns {-2, current versions...} when a version moved (decide again), {-1} for a
+# redelivered event, else {count}.
+_CLAIM_SCRIPT = """
+local n = tonumber(ARGV[1])
+if n > 0 then
+  local current = redis.call('MGET', unpack(KEYS, 1, n))
+  local moved = false
+  for i = 1, n do
+    local value = current[i]
+    if not value then value = '0' end
+    current[i] = value
+    if value ~= ARGV[i + 1] then moved = true end
+  end
+  if moved then
+    table.insert(current, 1, -2)
+    return current
+  end
+end
+local seen, counter, stream = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3]
+if ARGV[n + 2] == '1' then
+  if not redis.call('SET', seen, '1', 'NX', 'EX', ARGV[n + 3]) then return {-1} end
+end
+local count = 0
+if ARGV[n + 4] ~= '0' then
+  count = redis.call('INCR', counter)
+  if count == 1 then redis.call('EXPIRE', counter, ARGV[n + 4]) end
+end
+if ARGV[n + 5] ~= '' then redis.call('XADD', stream, '*', 'd', ARGV[n + 5]) end
+return {count}
+"""
+
+
+def redis_client() -> Any:
+    """This process's Redis client when REDIS_URL is set, else None."""
+    if not settings.REDIS_URL:
+        return None
+    if _state.redis is None:
+        import redis
+
+        _state.redis = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=1
+        )
+        _state.claim = _state.redis.register_script(_CLAIM_SCRIPT)
+    return _state.redis
+
+
 @dataclass(frozen=True)
 class CallFacts:
     """Who called whom, as one provider's webhook said it."""
@@ -301,80 +417,270 @@ class CallFacts:
     callee: str
 
 
-def decision_log(
-    facts: CallFacts, verdict: Verdict, *, latency_us: int, command_status: str = ""
-) -> CallDecision | None:
-    """Store the decision; None when this event was already decided (a redelivery).
-
-    A failure to write is logged and swallowed: the caller still gets an answer.
-    """
-    try:
-        with transaction.atomic():
-            return CallDecision.objects.create(
-                organisation_id=facts.organisation_id,
-                connection_id=facts.connection_id,
-                provider=facts.provider,
-                event_id=facts.event_id[:200],
-                call_id=facts.call_id[:200],
-                caller=facts.caller[:200],
-                caller_e164=verdict.caller_e164,
-                callee=facts.callee[:200],
-                decision=verdict.decision,
-                reason=verdict.reason,
-                visitor_id=verdict.visitor_id,
-                latency_us=min(latency_us, 2**31 - 1),
-                command_status=command_status,
-            )
-    except IntegrityError:
-        return None
-    except Exception:
-        logger.critical("voice gate could not log a decision", exc_info=True)
-        return CallDecision(  # unsaved: the caller still acts on the verdict
-            organisation_id=facts.organisation_id,
-            decision=verdict.decision,
-            reason=verdict.reason,
-        )
+def call_record(
+    facts: CallFacts,
+    verdict: Verdict,
+    *,
+    latency_us: int,
+    command_status: str = "",
+    command_detail: str = "",
+) -> dict[str, Any]:
+    """The decision as a CallDecision row's fields."""
+    return {
+        "organisation_id": facts.organisation_id,
+        "connection_id": facts.connection_id,
+        "provider": facts.provider,
+        "event_id": facts.event_id[:200],
+        "call_id": facts.call_id[:200],
+        "caller": facts.caller[:200],
+        "caller_e164": verdict.caller_e164,
+        "callee": facts.callee[:200],
+        "decision": verdict.decision,
+        "reason": verdict.reason,
+        "visitor_id": verdict.visitor_id,
+        "latency_us": max(0, min(latency_us, 2**31 - 1)),
+        "command_status": command_status,
+        "command_detail": command_detail[:500],
+        "created_at": timezone.now().isoformat(),
+    }
 
 
-def decision_previous(facts: CallFacts) -> CallDecision | None:
-    """The decision already stored for this provider event, if any."""
-    if not facts.event_id:
-        return None
-    return CallDecision.objects.filter(
-        organisation_id=facts.organisation_id,
-        provider=facts.provider,
-        event_id=facts.event_id[:200],
-    ).first()
-
-
-def repeated_call_count(
-    org: OrgSnapshot, organisation_id: int, verdict: Verdict
-) -> int | None:
-    """Count this call against its number's window; the new count, or None.
-
-    Only callers with a valid number that are not whitelisted are counted.
-    """
+def _counter_key(organisation_id: int, verdict: Verdict) -> str | None:
+    # Callers without a valid number, and whitelisted visitors, are not counted.
     if not verdict.caller_e164 or verdict.reason == Reason.WHITELISTED:
         return None
-    key = f"voice:calls:{organisation_id}:{verdict.caller_e164}"
+    return f"voice:calls:{organisation_id}:{verdict.caller_e164}"
+
+
+class _Stale(Exception):
+    """A version moved since the context was built: decide again."""
+
+
+def _claim(
+    ctx: Context,
+    facts: CallFacts,
+    verdict: Verdict,
+    record: dict[str, Any],
+    *,
+    log: bool,
+) -> int | None:
+    """One round trip: still current? new event? count, log. None for a redelivery."""
+    counter = _counter_key(facts.organisation_id, verdict) if ctx.org else None
+    window = ctx.org.repeated_call_window_seconds if ctx.org and counter else 0
+    checked = len(ctx.keys) if ctx.org is not None else 0
+    client = redis_client()
+    if client is not None:
+        seen = f"voice:seen:{facts.organisation_id}:{facts.provider}:{facts.event_id}"
+        result = _state.claim(
+            keys=[
+                *(cache.make_key(_VERSION_PREFIX + k) for k in ctx.keys[:checked]),
+                cache.make_key(seen),
+                cache.make_key(counter or "voice:calls:none"),
+                cache.make_key(STREAM_KEY),
+            ],
+            args=[
+                checked,
+                *(str(v) for v in ctx.versions[:checked]),
+                "1" if facts.event_id else "0",
+                SEEN_TTL_SECONDS,
+                window,
+                json.dumps(record) if log else "",
+            ],
+            client=client,
+        )
+        if int(result[0]) == -2:
+            raise _Stale
+        return None if int(result[0]) == -1 else int(result[0])
+    if checked and tuple(_versions(list(ctx.keys))) != tuple(ctx.versions):
+        raise _Stale
     try:
-        if cache.add(key, 1, timeout=org.repeated_call_window_seconds):
+        with transaction.atomic():
+            CallDecision.objects.create(**_row_fields(record))
+    except IntegrityError:
+        return None
+    return _count_in_cache(counter, window) if counter else 0
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A decision that was made on current state and claimed for this event."""
+
+    verdict: Verdict
+    count: int | None  # None: the event was seen before (do not act again)
+    record: dict[str, Any]
+
+    @property
+    def duplicate(self) -> bool:
+        return self.count is None
+
+
+def decide_and_claim(
+    ctx: Context,
+    facts: CallFacts,
+    *,
+    started_us: int,
+    refresh: Callable[[], Context | None],
+    defer_reject_log: bool = False,
+) -> Claimed:
+    """Decide, then in one round trip check the state was current and log the call.
+
+    If a version moved (a blacklist a moment ago in another process), the context
+    is refreshed and the call decided again, so a change applies to the very next
+    call. `defer_reject_log`: a rejection is logged later by `call_command_result`,
+    with the fate of its reject command. State that cannot be reached is logged
+    loudly and the call treated as new.
+    """
+    for _attempt in range(3):
+        if ctx.org is None:
+            verdict = fail_verdict(ctx.fail_mode, ctx.error)
+        else:
+            verdict = decide(ctx.org, facts.caller)
+        record = call_record(
+            facts,
+            verdict,
+            latency_us=now_us() - started_us,
+            command_status=CommandStatus.PENDING if verdict.rejected else "",
+        )
+        log = not (defer_reject_log and verdict.rejected)
+        try:
+            count = _claim(ctx, facts, verdict, record, log=log)
+        except _Stale:
+            try:
+                fresh = refresh()
+            except GateUnavailable as exc:  # the fail mode decides
+                fresh = dataclasses.replace(ctx, org=None, error=str(exc))
+            if fresh is None:
+                raise LookupError("the connection is gone") from None
+            ctx = fresh
+            continue
+        except Exception:
+            logger.critical("voice gate could not log a decision", exc_info=True)
+            count = 0
+        return Claimed(verdict, count, record)
+    logger.warning("voice gate state kept moving; answering with the last decision")
+    return Claimed(verdict, 0, record)
+
+
+def _count_in_cache(key: str, window: int) -> int:
+    try:
+        if cache.add(key, 1, timeout=window):
             return 1
         return int(cache.incr(key))
     except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=org.repeated_call_window_seconds)
+        cache.add(key, 1, timeout=window)
         return 1
+
+
+def call_command_result(record: dict[str, Any], status: str, detail: str) -> None:
+    """Store how the reject command fared, with (Redis) or onto (database) the log."""
+    record = {**record, "command_status": status, "command_detail": detail[:500]}
+    try:
+        client = redis_client()
+        if client is not None:
+            client.xadd(cache.make_key(STREAM_KEY), {"d": json.dumps(record)})
+            return
+        CallDecision.objects.filter(
+            organisation_id=record["organisation_id"],
+            provider=record["provider"],
+            event_id=record["event_id"],
+        ).update(command_status=status, command_detail=record["command_detail"])
     except Exception:
-        logger.warning("repeated-call counter unavailable", exc_info=True)
-        return None
+        logger.critical("voice gate could not record a command result", exc_info=True)
+
+
+def _row_fields(record: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(record)
+    fields["created_at"] = dt.datetime.fromisoformat(record["created_at"])
+    return fields
+
+
+def decisions_flush(*, batch: int = 500, max_batches: int = 40) -> int:
+    """Move logged decisions from the Redis stream into CallDecision rows.
+
+    Entries another flusher read but never acknowledged (it died) are taken over
+    after 30 s. A redelivered entry changes nothing: rows are unique per event.
+    Returns the number of entries handled.
+    """
+    client = redis_client()
+    if client is None:
+        return 0
+    import redis
+
+    stream = cache.make_key(STREAM_KEY)
+    try:
+        client.xgroup_create(stream, STREAM_GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+    consumer = f"{socket.gethostname()}-{os.getpid()}"
+    handled = 0
+    _, stale, _ = client.xautoclaim(
+        stream, STREAM_GROUP, consumer, min_idle_time=30_000, count=batch
+    )
+    pending = [stale] if stale else []
+    for _ in range(max_batches):
+        if not pending:
+            answer = client.xreadgroup(
+                STREAM_GROUP, consumer, {stream: ">"}, count=batch
+            )
+            if not answer:
+                break
+            pending = [answer[0][1]]
+        entries = pending.pop()
+        handled += _store(entries)
+        ids = [entry_id for entry_id, _ in entries]
+        client.xack(stream, STREAM_GROUP, *ids)
+        client.xdel(stream, *ids)
+    return handled
+
+
+def decisions_flush_quietly() -> None:
+    """Flush before showing the call log; a failure only means a slightly older view."""
+    try:
+        decisions_flush()
+    except Exception:
+        logger.warning("could not flush logged decisions", exc_info=True)
+
+
+def _store(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
+    inserts: dict[tuple[int, str, str], CallDecision] = {}
+    loose: list[CallDecision] = []
+    updates: list[dict[str, Any]] = []
+    for _, fields in entries:
+        record = json.loads(fields[b"d"])
+        row = CallDecision(**_row_fields(record))
+        if not record["event_id"]:
+            loose.append(row)
+            continue
+        key = (record["organisation_id"], record["provider"], record["event_id"])
+        if key in inserts and record["command_status"]:
+            inserts[key].command_status = record["command_status"]
+            inserts[key].command_detail = record["command_detail"]
+        elif key not in inserts:
+            inserts[key] = row
+        if record["command_status"] not in ("", CommandStatus.PENDING):
+            updates.append(record)
+    with transaction.atomic():
+        CallDecision.objects.bulk_create(
+            [*inserts.values(), *loose], ignore_conflicts=True
+        )
+        for record in updates:  # a command result logged after its decision
+            CallDecision.objects.filter(
+                organisation_id=record["organisation_id"],
+                provider=record["provider"],
+                event_id=record["event_id"],
+            ).exclude(command_status=record["command_status"]).update(
+                command_status=record["command_status"],
+                command_detail=record["command_detail"],
+            )
+    return len(entries)
 
 
 def repeated_call_note(
-    org: OrgSnapshot, organisation_id: int, verdict: Verdict
+    org: OrgSnapshot | None, organisation_id: int, verdict: Verdict, count: int | None
 ) -> None:
-    """Count the call; when its number goes over the threshold, queue the signal."""
-    count = repeated_call_count(org, organisation_id, verdict)
-    if count is None or count != org.repeated_call_threshold + 1:
+    """When this call took its number over the threshold, queue the risk signal."""
+    if org is None or count is None or count != org.repeated_call_threshold + 1:
         return
     from voicegate import tasks
 

@@ -13,6 +13,9 @@ PANEL_SIZE = 20
 
 def calls_panel(*, visitor: Any, request: HttpRequest) -> tuple[str, dict[str, Any]]:
     """The visitor's latest calls through the gate."""
+    from voicegate import gate
+
+    gate.decisions_flush_quietly()
     rows = CallDecision.objects.filter(
         organisation_id=visitor.organisation_id, visitor_id=visitor.pk
     ).select_related("connection")

@@ -18,7 +18,7 @@ from trustconsole.core.services import audit_record, audit_snapshot
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 from voicegate import gate
 from voicegate.choices import CallerPolicy, FailMode, Provider
-from voicegate.models import BlockedNumber, CallDecision, VoiceConnection, VoiceSettings
+from voicegate.models import BlockedNumber, VoiceConnection, VoiceSettings
 from voicegate.signatures import telnyx_key_valid
 
 CONNECTION_FIELDS = ["name", "provider", "downstream_url", "fail_mode", "is_active"]
@@ -259,10 +259,3 @@ def voice_settings_update(
         )
         gate.org_rules_changed(actor.organisation.pk)
     return row
-
-
-def decision_command_record(*, decision_id: int, status: str, detail: str) -> None:
-    """Store how the reject command fared (no audit: not a user's state change)."""
-    CallDecision.objects.filter(pk=decision_id).update(
-        command_status=status, command_detail=detail[:500]
-    )

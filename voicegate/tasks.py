@@ -10,7 +10,7 @@ from django.conf import settings
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
-from voicegate import services, telnyx
+from voicegate import gate, telnyx
 from voicegate.models import CallDecision, VoiceConnection
 
 logger = logging.getLogger(__name__)
@@ -31,26 +31,39 @@ class RejectNotSent(Exception):
     retry_jitter=False,
     max_retries=4,
 )
-def reject_call(decision_id: int, call_control_id: str, event_id: str) -> str:
-    """Send (again) the reject command of a decision the web process could not."""
-    decision = (
-        CallDecision.objects.select_related("connection").filter(pk=decision_id).first()
-    )
-    if decision is None or decision.connection is None:
-        logger.info("decision %s vanished before its reject was sent", decision_id)
+def reject_call(
+    organisation_id: int,
+    provider: str,
+    event_id: str,
+    connection_id: int,
+    call_control_id: str,
+) -> str:
+    """Send (again) a reject command the web process could not deliver."""
+    connection = VoiceConnection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        logger.info("connection %s vanished before its reject was sent", connection_id)
         return "gone"
     result = telnyx.reject_call(
-        api_key=decision.connection.api_key,
+        api_key=connection.api_key,
         call_control_id=call_control_id,
         event_id=event_id,
         attempts=1,
     )
-    services.decision_command_record(
-        decision_id=decision_id, status=result.status, detail=result.detail
+    rows = CallDecision.objects.filter(
+        organisation_id=organisation_id, provider=provider, event_id=event_id
     )
+    if not rows.exists():
+        gate.decisions_flush()  # the decision may still be in the Redis stream
+    rows.update(command_status=result.status, command_detail=result.detail[:500])
     if result.retryable:
         raise RejectNotSent(result.detail)
     return result.status
+
+
+@shared_task(name="voicegate.flush_decisions", ignore_result=True)
+def flush_decisions() -> int:
+    """Beat: move logged decisions from Redis into the call log."""
+    return gate.decisions_flush()
 
 
 @shared_task(

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
-from voicegate import forms, selectors, services
+from voicegate import forms, gate, selectors, services
 from voicegate.choices import Provider
 from voicegate.models import VoiceConnection
 
@@ -44,6 +44,7 @@ def index(request: HttpRequest) -> HttpResponse:
 @member_required
 def calls(request: HttpRequest) -> HttpResponse:
     """Every decision of the gate, with filters."""
+    gate.decisions_flush_quietly()
     form = forms.CallFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     rows = selectors.call_list(actor=request.actor, **filters)

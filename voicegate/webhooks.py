@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from django.conf import settings
@@ -17,9 +18,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from voicegate import gate, signatures, tasks, telnyx
-from voicegate.choices import CommandStatus, Decision, Provider
-from voicegate.gate import CallFacts, ConnectionSnapshot, OrgSnapshot, Verdict
-from voicegate.models import CallDecision
+from voicegate.choices import Decision, Provider
+from voicegate.gate import CallFacts, ConnectionSnapshot, Context
 
 logger = logging.getLogger(__name__)
 
@@ -46,33 +46,25 @@ def _refuse(
     return JsonResponse({"detail": "Signature verification failed."}, status=status)
 
 
-def _verdict(
-    connection: ConnectionSnapshot, org: OrgSnapshot | None, caller: str, error: str
-) -> Verdict:
-    if org is None:
-        return gate.fail_verdict(connection.fail_mode, error)
-    return gate.decide(org, caller)
-
-
 # --- Telnyx Call Control --------------------------------------------------------
 
 
 def _telnyx_call_control(
-    request: HttpRequest,
-    connection: ConnectionSnapshot,
-    org: OrgSnapshot | None,
-    started_us: int,
-    error: str,
+    request: HttpRequest, token: str, connection: ConnectionSnapshot, ctx: Context
 ) -> HttpResponse:
     if request.method != "POST":
         return JsonResponse({"detail": "Use POST."}, status=405)
     body = request.body
-    problem = signatures.telnyx_verify(
-        public_key_b64=connection.secret,
-        signature_b64=request.headers.get("telnyx-signature-ed25519"),
-        timestamp=request.headers.get("telnyx-timestamp"),
-        body=body,
-    )
+
+    def check(conn: ConnectionSnapshot) -> str | None:
+        return signatures.telnyx_verify(
+            public_key_b64=conn.secret,
+            signature_b64=request.headers.get("telnyx-signature-ed25519"),
+            timestamp=request.headers.get("telnyx-timestamp"),
+            body=body,
+        )
+
+    connection, ctx, problem = _verified(token, connection, ctx, check)
     if problem:
         return _refuse(connection, problem, missing=problem.startswith("missing"))
     try:
@@ -94,7 +86,6 @@ def _telnyx_call_control(
         forwarded = _forward(connection, request, event_id)
         return JsonResponse({"status": "forwarded" if forwarded else "ignored"})
 
-    verdict = _verdict(connection, org, str(payload.get("from") or ""), error)
     facts = CallFacts(
         organisation_id=connection.organisation_id,
         connection_id=connection.id,
@@ -104,43 +95,81 @@ def _telnyx_call_control(
         caller=str(payload.get("from") or ""),
         callee=str(payload.get("to") or ""),
     )
-    decision = gate.decision_log(
-        facts,
-        verdict,
-        latency_us=gate.now_us() - started_us,
-        command_status=CommandStatus.PENDING if verdict.rejected else "",
-    )
-    if decision is None:
+    # A reject is logged once its command's fate is known; an allow at once.
+    claimed = _decide(request, token, ctx, facts, defer_reject_log=True)
+    if claimed is None:
+        return JsonResponse({"detail": "Unknown webhook address."}, status=404)
+    if claimed.duplicate:
         return JsonResponse({"status": "duplicate"})
+    verdict = claimed.verdict
     if verdict.rejected:
-        _send_reject(connection, decision, facts)
+        _send_reject(connection, facts, claimed.record)
     else:
         _forward(connection, request, None)
-    if org is not None:
-        gate.repeated_call_note(org, connection.organisation_id, verdict)
+    gate.repeated_call_note(ctx.org, connection.organisation_id, verdict, claimed.count)
     return JsonResponse({"decision": verdict.decision, "reason": verdict.reason})
 
 
+def _verified(
+    token: str,
+    connection: ConnectionSnapshot,
+    ctx: Context,
+    check: Callable[[ConnectionSnapshot], str | None],
+) -> tuple[ConnectionSnapshot, Context, str | None]:
+    """Verify with the secret this process holds; after a failure, with a fresh one."""
+    problem = check(connection)
+    if problem is None or ctx.org is None:
+        return connection, ctx, problem
+    try:
+        fresh, fresh_ctx = gate.context_for_token(token, fresh=True)
+    except gate.GateUnavailable:
+        return connection, ctx, problem
+    if fresh is None or fresh_ctx is None or fresh.secret == connection.secret:
+        return connection, ctx, problem
+    return fresh, fresh_ctx, check(fresh)
+
+
+def _decide(
+    request: HttpRequest,
+    token: str,
+    ctx: Context,
+    facts: CallFacts,
+    *,
+    defer_reject_log: bool = False,
+) -> gate.Claimed | None:
+    def refresh() -> Context | None:
+        return gate.context_for_token(token, fresh=True)[1]
+
+    try:
+        return gate.decide_and_claim(
+            ctx,
+            facts,
+            started_us=request.voice_started_us,  # type: ignore[attr-defined]
+            refresh=refresh,
+            defer_reject_log=defer_reject_log,
+        )
+    except (LookupError, gate.GateUnavailable):
+        return None
+
+
 def _send_reject(
-    connection: ConnectionSnapshot, decision: CallDecision, facts: CallFacts
+    connection: ConnectionSnapshot, facts: CallFacts, record: dict[str, Any]
 ) -> None:
-    if not facts.call_id:
-        return
     result = telnyx.reject_call(
         api_key=connection.api_key,
         call_control_id=facts.call_id,
         event_id=facts.event_id,
         attempts=2,
     )
-    if decision.pk is None:
-        return
-    from voicegate import services
-
-    services.decision_command_record(
-        decision_id=decision.pk, status=result.status, detail=result.detail
-    )
+    gate.call_command_result(record, result.status, result.detail)
     if result.retryable:
-        tasks.reject_call.delay(decision.pk, facts.call_id, facts.event_id)
+        tasks.reject_call.delay(
+            facts.organisation_id,
+            facts.provider,
+            facts.event_id,
+            connection.id,
+            facts.call_id,
+        )
 
 
 def _forward(
@@ -230,19 +259,16 @@ def xml_answer(provider: str, decision: str, downstream_url: str) -> str:
 
 
 def _xml_voice(
-    request: HttpRequest,
-    connection: ConnectionSnapshot,
-    org: OrgSnapshot | None,
-    started_us: int,
-    error: str,
+    request: HttpRequest, token: str, connection: ConnectionSnapshot, ctx: Context
 ) -> HttpResponse:
     if request.method not in ("GET", "POST"):
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
-    problem = _verify_xml_request(request, connection)
+    connection, ctx, problem = _verified(
+        token, connection, ctx, lambda conn: _verify_xml_request(request, conn)
+    )
     if problem:
         return _refuse(connection, problem, missing=problem.startswith("missing"))
     params = request.POST if request.method == "POST" else request.GET
-    caller = params.get("From", "")
     id_field = "CallUUID" if connection.provider == Provider.PLIVO else "CallSid"
     facts = CallFacts(
         organisation_id=connection.organisation_id,
@@ -250,19 +276,20 @@ def _xml_voice(
         provider=connection.provider,
         event_id=params.get(id_field, ""),
         call_id=params.get(id_field, ""),
-        caller=caller,
+        caller=params.get("From", ""),
         callee=params.get("To", ""),
     )
-    verdict = _verdict(connection, org, caller, error)
-    decision = gate.decision_log(facts, verdict, latency_us=gate.now_us() - started_us)
-    answer = verdict.decision
-    if decision is None:  # a redelivery: answer as the first time
-        previous = gate.decision_previous(facts)
-        answer = previous.decision if previous else answer
-    elif org is not None:
-        gate.repeated_call_note(org, connection.organisation_id, verdict)
+    claimed = _decide(request, token, ctx, facts)
+    if claimed is None:
+        return JsonResponse({"detail": "Unknown webhook address."}, status=404)
+    # A redelivery is answered again (same caller, same answer) but logged once.
+    gate.repeated_call_note(
+        ctx.org, connection.organisation_id, claimed.verdict, claimed.count
+    )
     return HttpResponse(
-        xml_answer(connection.provider, answer, connection.downstream_url),
+        xml_answer(
+            connection.provider, claimed.verdict.decision, connection.downstream_url
+        ),
         content_type="text/xml; charset=utf-8",
     )
 
@@ -271,41 +298,28 @@ def _xml_voice(
 
 
 def _generic(
-    request: HttpRequest,
-    connection: ConnectionSnapshot,
-    org: OrgSnapshot | None,
-    started_us: int,
-    error: str,
+    request: HttpRequest, token: str, connection: ConnectionSnapshot, ctx: Context
 ) -> HttpResponse:
     if request.method != "POST":
         return JsonResponse({"detail": "Use POST."}, status=405)
     auth = request.headers.get("Authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-    problem = signatures.shared_token_verify(expected=connection.secret, given=token)
+    given = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    connection, ctx, problem = _verified(
+        token,
+        connection,
+        ctx,
+        lambda conn: signatures.shared_token_verify(expected=conn.secret, given=given),
+    )
     if problem:
-        return _refuse(connection, problem, missing=token is None)
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        return JsonResponse(
-            {
-                "detail": "Send a JSON object.",
-                "errors": [{"field": "body", "reason": "expected a JSON object"}],
-            },
-            status=400,
-        )
+        return _refuse(connection, problem, missing=given is None)
     from voicegate import decide_api
 
     return decide_api.respond(
-        body=body,
-        organisation_id=connection.organisation_id,
+        raw=request.body,
+        ctx=ctx,
         connection_id=connection.id,
-        org=org,
-        fail_mode=connection.fail_mode,
-        error=error,
-        started_us=started_us,
+        started_us=request.voice_started_us,  # type: ignore[attr-defined]
+        refresh=lambda: gate.context_for_token(token, fresh=True)[1],
     )
 
 
@@ -321,15 +335,17 @@ HANDLERS: dict[str, Callable[..., HttpResponse]] = {
 @csrf_exempt
 def voice_hook(request: HttpRequest, token: str) -> HttpResponse:
     """Answer one provider webhook for the connection that owns `token`."""
-    started_us = gate.now_us()
-    error = ""
+    request.voice_started_us = gate.now_us()  # type: ignore[attr-defined]
     try:
-        connection, org = gate.snapshot_for_token(token)
+        connection, ctx = gate.context_for_token(token)
     except gate.GateUnavailable as exc:
-        connection, org, error = gate.connection_cached(token), None, str(exc)
+        connection = gate.connection_cached(token)
         if connection is None:
             logger.critical("voice gate unavailable and connection unknown: %s", exc)
             return JsonResponse({"detail": "Voice gate unavailable."}, status=503)
-    if connection is None or not connection.is_active:
+        ctx = Context(
+            connection.organisation_id, (), (), None, connection.fail_mode, str(exc)
+        )
+    if connection is None or ctx is None or not connection.is_active:
         return JsonResponse({"detail": "Unknown webhook address."}, status=404)
-    return HANDLERS[connection.provider](request, connection, org, started_us, error)
+    return HANDLERS[connection.provider](request, token, connection, ctx)

@@ -23,23 +23,23 @@ def test_an_app_registers_a_rule_and_its_events_become_signals(operator, org) ->
     """GIVEN a rule registered the way the voice app does WHEN two of its events are
     recorded THEN each adds a signal and the second flags the visitor with itself."""
     rule_register(
-        "repeated_calls",
-        signal_type="repeated_calls",
+        "partner_report",
+        signal_type="partner_report",
         level=WeightLevel.EXTREME,
-        label="Repeated calls",
+        label="Partner report",
     )
     visitor = VisitorFactory(organisation=org)
     first = event_record(
         actor=operator,
         visitor=visitor,
-        kind="repeated_calls",
+        kind="partner_report",
         detail={"calls": 6, "window_minutes": 10},
         source="voice",
     )
     visitor.refresh_from_db()
     assert visitor.trust_score == 30 and visitor.status == VisitorStatus.FLAGGED
     signal = first.signals.get()
-    assert signal.type_label == "Repeated calls" and signal.weight == 70
+    assert signal.type_label == "Partner report" and signal.weight == 70
     assert signal.source == "voice" and "calls: 6" in signal.note
     item = ReviewItem.objects.get()
     assert item.event == first

@@ -445,3 +445,61 @@ def test_removing_a_visitor_phone_is_audited(operator) -> None:
     )
     assert not visitor.identifiers.exists()
     assert audit_actions(visitor)[-1] == "visitor.identifier_remove"
+
+
+# --- Merge ----------------------------------------------------------------------------
+
+
+def test_merge_moves_everything_and_the_stricter_status_wins(
+    operator, org, django_capture_on_commit_callbacks
+) -> None:
+    """GIVEN a blacklisted visitor known by phone and a flagged one known by email
+    WHEN the first is merged into the second THEN the survivor has both identifiers,
+    every signal (one blacklist signal), is Blacklisted, and the phone map moved."""
+    from tests.visitors.factories import ConversationFactory
+    from visitors.selectors import phone_status_map
+
+    caller = services.visitor_upsert(actor=operator, phones=["+12025550143"])
+    services.visitor_blacklist(actor=operator, visitor=caller, reason="threats")
+    services.blocked_attempt_record(visitor=caller, organisation_id=org.pk)
+    chatter = services.visitor_upsert(
+        actor=operator, name="Dana", emails=["dana@example.com"]
+    )
+    services.risk_signal_add(
+        actor=operator, visitor=chatter, signal_type="spam", level=WeightLevel.EXTREME
+    )
+    ConversationFactory(visitor=caller, organisation=org)
+    with django_capture_on_commit_callbacks(execute=True):
+        merged = services.visitor_merge(
+            actor=operator, target=chatter, source=caller, reason="same person"
+        )
+    assert not type(caller).objects.filter(pk=caller.pk).exists()
+    assert set(merged.identifiers.values_list("value", flat=True)) == {
+        "+12025550143",
+        "dana@example.com",
+    }
+    assert merged.status == VisitorStatus.BLACKLISTED
+    assert merged.trust_score == 0 and merged.blocked_attempts == 1
+    assert merged.conversations.count() == 1
+    active = [s for s in merged.signals.all() if s.is_active()]
+    assert sorted(s.signal_type for s in active) == [BLACKLISTED_SIGNAL, "spam"]
+    assert not ReviewItem.objects.filter(status=ReviewStatus.OPEN).exists()
+    assert phone_status_map(organisation_id=org.pk) == {
+        "+12025550143": ("blacklisted", merged.pk)
+    }
+    assert "visitor.merge" in audit_actions(merged)
+    assert AuditEntry.objects.filter(
+        action="visitor.merge_into", target_id=str(caller.public_id)
+    ).exists()
+
+
+def test_a_visitor_cannot_be_merged_into_itself_or_across_organisations(
+    operator, outsider, org
+) -> None:
+    visitor = VisitorFactory(organisation=org)
+    with pytest.raises(ValidationError):
+        services.visitor_merge(actor=operator, target=visitor, source=visitor)
+    theirs = services.visitor_upsert(actor=outsider, emails=["x@beta.example"])
+    with pytest.raises(ValidationError):
+        services.visitor_merge(actor=operator, target=visitor, source=theirs)
+    assert type(theirs).objects.filter(pk=theirs.pk).exists()

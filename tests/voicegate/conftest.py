@@ -15,21 +15,39 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.core.cache import cache
+from django.db.models import QuerySet
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
 from voicegate import gate, services
 from voicegate.choices import Provider
-from voicegate.models import VoiceConnection
+from voicegate.models import CallDecision, VoiceConnection
+
+
+def _forget_voice_keys() -> None:
+    client = gate.redis_client()
+    if client is None:
+        return
+    for key in client.scan_iter(match=cache.make_key("voice:*"), count=1000):
+        client.delete(key)
 
 
 @pytest.fixture(autouse=True)
 def _fresh_gate() -> Iterator[None]:
-    """Every test starts with a cold gate in this process."""
+    """Every test starts with a cold gate, no counters and an empty decision stream."""
     gate.reset()
     gate._normalised.cache_clear()
+    _forget_voice_keys()
     yield
+    _forget_voice_keys()
     gate.reset()
+
+
+def logged() -> QuerySet[CallDecision]:
+    """The call log once every decision waiting in Redis has been stored."""
+    gate.decisions_flush()
+    return CallDecision.objects.all()
 
 
 @dataclass

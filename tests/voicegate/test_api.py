@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.voicegate.conftest import logged
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import AuditEntry
 from visitors.services import visitor_blacklist, visitor_upsert
-from voicegate.models import BlockedNumber, CallDecision, VoiceConnection
+from voicegate.models import BlockedNumber, VoiceConnection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +41,7 @@ def test_decide_answers_reject_with_the_visitor_and_logs_it(
         "reason_label": "Caller not listed",
         "visitor": None,
     }
-    assert CallDecision.objects.filter(organisation=org).count() == 2
+    assert logged().filter(organisation=org).count() == 2
 
 
 def test_decide_refuses_bad_input_with_field_and_reason(org, api_client_for) -> None:
@@ -53,7 +54,7 @@ def test_decide_refuses_bad_input_with_field_and_reason(org, api_client_for) -> 
     wrong = client.post("/api/v1/voice/decide", {"from": 5, "to": "+1"}, format="json")
     assert wrong.status_code == 400
     assert wrong.json()["errors"][0]["field"] == "from"
-    assert not CallDecision.objects.exists()
+    assert not logged().exists()
 
 
 def test_decide_is_per_organisation(org, other_org, api_client_for) -> None:

@@ -13,7 +13,7 @@ from tests.conftest import ROOT, child_env, wait_for
 from tests.core.test_runconsole import free_port
 from tests.voicegate.conftest import call_initiated, hook_path
 from trustconsole.core.actor import Actor
-from visitors.services import visitor_blacklist, visitor_clear_status, visitor_upsert
+from visitors.services import visitor_clear_status, visitor_upsert
 from voicegate import services
 
 CALLER = "+14155550123"
@@ -21,7 +21,13 @@ CALLER = "+14155550123"
 
 @pytest.mark.worker
 def test_blacklist_in_one_process_rejects_the_next_call_in_another(
-    transactional_db, org, telnyx_signer, make_connection, telnyx_api, tmp_path
+    transactional_db,
+    org,
+    telnyx_signer,
+    make_connection,
+    telnyx_api,
+    tmp_path,
+    api_client_for,
 ) -> None:
     connection = make_connection(org, secret=telnyx_signer.public_b64)
     actor = Actor.system_for(org, "test")
@@ -61,7 +67,14 @@ def test_blacklist_in_one_process_rejects_the_next_call_in_another(
         wait_for(up, timeout=60, what="the gate's gunicorn to answer")
         # Warm both gunicorn workers so each holds a snapshot without the blacklist.
         assert {call() for _ in range(6)} == {"allow"}
-        visitor_blacklist(actor=actor, visitor=visitor, reason="fraud")
+        # Blacklisted through the API, by an operator in this (the web) process.
+        api = api_client_for(org, "operator")
+        response = api.post(
+            f"/api/v1/visitors/{visitor.public_id}/blacklist/",
+            {"reason": "fraud"},
+            format="json",
+        )
+        assert response.status_code == 200, response.content
         assert [call() for _ in range(4)] == ["reject"] * 4
         visitor_clear_status(actor=actor, visitor=visitor, reason="mistake")
         assert call() == "allow"

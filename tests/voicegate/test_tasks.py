@@ -7,14 +7,13 @@ import json
 import pytest
 
 from tests.conftest import wait_for
-from tests.voicegate.conftest import call_initiated, hook_path
+from tests.voicegate.conftest import call_initiated, hook_path, logged
 from trustconsole.core.actor import Actor
 from visitors.models import RiskSignal
 from visitors.selectors import visitor_by_phone
 from visitors.services import visitor_blacklist, visitor_upsert
 from voicegate import services
 from voicegate.choices import CommandStatus
-from voicegate.models import CallDecision
 
 CALLER = "+14155550177"
 
@@ -79,10 +78,10 @@ def test_reject_that_failed_in_the_request_is_retried_by_the_worker(
     connection = make_connection(org, secret=telnyx_signer.public_b64)
     response = _call(client, connection, telnyx_signer, CALLER)
     assert response.json()["decision"] == "reject"
-    decision = CallDecision.objects.get()
+    decision = logged().get()
     assert decision.command_status == CommandStatus.FAILED
     wait_for(
-        lambda: CallDecision.objects.filter(command_status=CommandStatus.SENT).exists(),
+        lambda: logged().filter(command_status=CommandStatus.SENT).exists(),
         what="the worker to send the reject",
     )
     assert len(telnyx_api.requests) == 3

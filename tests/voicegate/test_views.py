@@ -85,9 +85,13 @@ def test_calls_page_filters_and_links_the_visitor(client, oscar, org) -> None:
     visitor = visitor_upsert(actor=actor, name="Mallory", phones=["+14155550123"])
     visitor_blacklist(actor=actor, visitor=visitor, reason="fraud")
     for caller in ("+14155550123", "+14155550188"):
-        verdict = gate.decide(gate._load_org(org.pk), caller)
         facts = CallFacts(org.pk, None, "generic", "", "", caller, "+14155550100")
-        gate.decision_log(facts, verdict, latency_us=120)
+        gate.decide_and_claim(
+            gate.context_for_org(org.pk),
+            facts,
+            started_us=gate.now_us(),
+            refresh=lambda: gate.context_for_org(org.pk, fresh=True),
+        )
     _login(client, oscar)
     page = client.get("/voice/calls/").content.decode()
     assert "Rejected" in page and "Allowed" in page and "Mallory" in page
@@ -122,3 +126,28 @@ def test_other_organisations_connection_is_404(client, charlie, org) -> None:
     )
     _login(client, charlie)
     assert client.get(f"/voice/connections/{connection.public_id}/").status_code == 404
+
+
+def test_visitor_profile_shows_their_calls(client, oscar, org) -> None:
+    from visitors.services import visitor_blacklist, visitor_upsert
+    from voicegate import gate
+    from voicegate.gate import CallFacts
+
+    actor = Actor.system_for(org, "t")
+    visitor = visitor_upsert(actor=actor, name="Mallory", phones=["+14155550123"])
+    visitor_blacklist(actor=actor, visitor=visitor, reason="fraud")
+    other = visitor_upsert(actor=actor, name="Quiet", phones=["+14155550188"])
+    for _ in range(2):
+        facts = CallFacts(org.pk, None, "generic", "", "", "+14155550123", "+1415555")
+        gate.decide_and_claim(
+            gate.context_for_org(org.pk),
+            facts,
+            started_us=gate.now_us(),
+            refresh=lambda: gate.context_for_org(org.pk, fresh=True),
+        )
+    _login(client, oscar)
+    page = client.get(f"/security/visitors/{visitor.public_id}/").content.decode()
+    assert "2 calls through the voice gate, 2 rejected" in page
+    assert "Blacklisted visitor" in page
+    quiet = client.get(f"/security/visitors/{other.public_id}/").content.decode()
+    assert "No calls from this visitor" in quiet

@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import wait_for
-from tests.voicegate.conftest import call_initiated, hook_path
+from tests.voicegate.conftest import call_initiated, hook_path, logged
 from trustconsole.core.actor import Actor
 from visitors.services import visitor_blacklist, visitor_upsert
 from voicegate import signatures, telnyx
 from voicegate.choices import CommandStatus, Provider
-from voicegate.models import CallDecision
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +61,7 @@ def test_blocked_caller_gets_exactly_one_reject_even_when_redelivered(
         "cause": "USER_BUSY",
         "command_id": telnyx.command_id_for(event["data"]["id"]),
     }
-    decision = CallDecision.objects.get()
+    decision = logged().get()
     assert decision.visitor_id == blacklisted.pk
     assert decision.caller_e164 == BLOCKED
     assert decision.command_status == CommandStatus.SENT
@@ -93,7 +92,7 @@ def test_reject_retries_5xx_and_treats_call_ended_as_done(
     assert len(telnyx_api.requests) == 2
     bodies = {r.body for r in telnyx_api.requests}
     assert len(bodies) == 1  # the retry repeats the same command_id
-    assert CallDecision.objects.get().command_status == CommandStatus.ALREADY_ENDED
+    assert logged().get().command_status == CommandStatus.ALREADY_ENDED
 
 
 @pytest.mark.parametrize(
@@ -119,7 +118,7 @@ def test_missing_signature_is_refused_and_never_decided(
         hook_path(connection), body, content_type="application/json", **headers
     )
     assert response.status_code == status
-    assert not CallDecision.objects.exists()
+    assert not logged().exists()
     assert telnyx_api.requests == []
 
 
@@ -139,7 +138,7 @@ def test_stale_or_tampered_signature_is_refused(
         hook_path(connection), tampered, content_type="application/json", **fresh
     )
     assert response.status_code == 403
-    assert not CallDecision.objects.exists()
+    assert not logged().exists()
     assert telnyx_api.requests == []
     assert "signature does not match" in caplog.text
 
@@ -158,7 +157,7 @@ def test_outgoing_and_other_events_are_not_decided(
     for event in (outgoing, hangup):
         response = _post_telnyx(client, connection, telnyx_signer, event)
         assert response.json() == {"status": "ignored"}
-    assert not CallDecision.objects.exists()
+    assert not logged().exists()
     assert telnyx_api.requests == []
 
 
@@ -226,7 +225,7 @@ def test_twilio_blocked_caller_gets_reject_busy_twiml(
     # Redelivery answers the same and is logged once.
     again = _twilio_post(client, connection, params, "twilio-auth-token")
     assert ET.fromstring(again.content)[0].tag == "Reject"
-    assert CallDecision.objects.count() == 1
+    assert logged().count() == 1
 
 
 def test_twilio_allowed_caller_is_redirected_downstream(
@@ -265,7 +264,7 @@ def test_twilio_get_and_bad_signature(
         HTTP_X_TWILIO_SIGNATURE=signature,
     )
     assert bad.status_code == 403
-    assert CallDecision.objects.count() == 1
+    assert logged().count() == 1
 
 
 def test_texml_reject_and_empty_response(
@@ -344,3 +343,18 @@ def test_generic_connection_answers_json(
     assert missing.json()["errors"] == [
         {"field": "from", "reason": "This field is required."}
     ]
+
+
+def test_texml_get_is_verified_over_its_query_string(
+    org, blacklisted, telnyx_signer, make_connection, client
+) -> None:
+    connection = make_connection(
+        org, Provider.TELNYX_TEXML, secret=telnyx_signer.public_b64
+    )
+    query = f"CallSid=v3:abc&From=%2B{BLOCKED[1:]}&To=%2B14155550100"
+    signed = telnyx_signer.headers(query.encode())
+    ok = client.get(f"{hook_path(connection)}?{query}", **signed)
+    assert [c.tag for c in ET.fromstring(ok.content)] == ["Reject"]
+    forged = query.replace(BLOCKED[1:], FRIEND[1:])
+    refused = client.get(f"{hook_path(connection)}?{forged}", **signed)
+    assert refused.status_code == 403

@@ -25,28 +25,12 @@ class VoiceDecideApi(ActorAPIView):
     def post(self, request: Request) -> Response:
         started_us = gate.now_us()
         organisation_id = self.actor.organisation.pk
-        body = request.data if isinstance(request.data, dict) else None
-        if body is None:
-            return Response(
-                {
-                    "detail": "Send a JSON object.",
-                    "errors": [{"field": "body", "reason": "expected a JSON object"}],
-                },
-                status=400,
-            )
-        error = ""
-        try:
-            org = gate.org_snapshot(organisation_id)
-        except gate.GateUnavailable as exc:
-            org, error = None, str(exc)
         return decide_api.respond(
-            body=body,
-            organisation_id=organisation_id,
+            raw=request.data if isinstance(request.data, dict) else request.body,
+            ctx=gate.context_for_org(organisation_id),
             connection_id=None,
-            org=org,
-            fail_mode="open",
-            error=error,
             started_us=started_us,
+            refresh=lambda: gate.context_for_org(organisation_id, fresh=True),
         )
 
 
@@ -171,6 +155,7 @@ class CallDecisionListApi(ActorAPIView):
     def get(self, request: Request) -> Response:
         filters = s.CallFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        gate.decisions_flush_quietly()
         rows = selectors.call_list(actor=self.actor, **filters.validated_data)
         paginator = self.paginator_for()
         page = paginator.paginate_queryset(rows, request, view=self)

@@ -46,15 +46,15 @@ class ReasonSerializer(serializers.Serializer):
 class MeApi(ActorAPIView):
     """Who is calling: organisation and role."""
 
-    class OutputSerializer(serializers.Serializer):
+    class MeOutput(serializers.Serializer):
         organisation = serializers.CharField(source="organisation.name")
         organisation_slug = serializers.CharField(source="organisation.slug")
         role = serializers.CharField()
         label = serializers.CharField()
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(responses=MeOutput)
     def get(self, request: Request) -> Response:
-        return Response(self.OutputSerializer(self.actor).data)
+        return Response(self.MeOutput(self.actor).data)
 
 
 class MembershipOutputSerializer(serializers.Serializer):
@@ -69,7 +69,7 @@ class MembershipOutputSerializer(serializers.Serializer):
 class MembershipListApi(ActorAPIView):
     """List members; admins add them (a new email creates a login user)."""
 
-    class InputSerializer(serializers.Serializer):
+    class MembershipCreateInput(serializers.Serializer):
         email = serializers.EmailField()
         role = serializers.ChoiceField(choices=Role.choices)
         password = serializers.CharField(required=False, write_only=True, min_length=8)
@@ -80,9 +80,11 @@ class MembershipListApi(ActorAPIView):
             selectors.membership_list(actor=self.actor), MembershipOutputSerializer
         )
 
-    @extend_schema(request=InputSerializer, responses={201: MembershipOutputSerializer})
+    @extend_schema(
+        request=MembershipCreateInput, responses={201: MembershipOutputSerializer}
+    )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.MembershipCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         membership = services.membership_add(actor=self.actor, **data.validated_data)
         return Response(
@@ -93,7 +95,7 @@ class MembershipListApi(ActorAPIView):
 class MembershipDetailApi(ActorAPIView):
     """One member: read, change role (admin), remove (admin)."""
 
-    class InputSerializer(ReasonSerializer):
+    class MembershipRoleInput(ReasonSerializer):
         role = serializers.ChoiceField(choices=Role.choices)
 
     @extend_schema(responses=MembershipOutputSerializer)
@@ -101,10 +103,10 @@ class MembershipDetailApi(ActorAPIView):
         membership = selectors.membership_get(actor=self.actor, public_id=public_id)
         return Response(MembershipOutputSerializer(membership).data)
 
-    @extend_schema(request=InputSerializer, responses=MembershipOutputSerializer)
+    @extend_schema(request=MembershipRoleInput, responses=MembershipOutputSerializer)
     def patch(self, request: Request, public_id: str) -> Response:
         membership = selectors.membership_get(actor=self.actor, public_id=public_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.MembershipRoleInput(data=request.data)
         data.is_valid(raise_exception=True)
         membership = services.membership_change_role(
             actor=self.actor, membership=membership, **data.validated_data
@@ -137,7 +139,7 @@ class TokenOutputSerializer(serializers.Serializer):
 class TokenListApi(ActorAPIView):
     """List tokens; admins create them (the value is shown in this answer only)."""
 
-    class InputSerializer(serializers.Serializer):
+    class TokenCreateInput(serializers.Serializer):
         name = serializers.CharField(max_length=100)
         role = serializers.ChoiceField(choices=Role.choices)
 
@@ -148,7 +150,7 @@ class TokenListApi(ActorAPIView):
         )
 
     @extend_schema(
-        request=InputSerializer,
+        request=TokenCreateInput,
         responses={
             201: inline_serializer(
                 "TokenCreated",
@@ -160,7 +162,7 @@ class TokenListApi(ActorAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.TokenCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         token, raw = services.token_create(actor=self.actor, **data.validated_data)
         return Response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
         py = sys.executable
+        env = _child_env(host, port)
         commands = {
             "web": [
                 py, "-m", "gunicorn", "trustconsole.wsgi",
@@ -38,7 +40,7 @@ class Command(BaseCommand):
             ],
             "worker": [
                 py, "-m", "celery", "-A", "trustconsole", "worker",
-                "--loglevel", "INFO", "--concurrency", "2",
+                "--loglevel", "INFO", "--concurrency", "2", *_worker_queues(),
             ],
             "beat": [
                 py, "-m", "celery", "-A", "trustconsole", "beat",
@@ -46,7 +48,7 @@ class Command(BaseCommand):
                 "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
             ],
         }  # fmt: skip
-        procs = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
         stopping = False
 
         def stop(*_: object) -> None:
@@ -78,6 +80,27 @@ class Command(BaseCommand):
             time.sleep(0.3)
         _terminate(procs)
         sys.exit(exit_code)
+
+
+def _child_env(host: str, port: int) -> dict[str, str]:
+    """The processes' environment: workers reach the sandbox provider on this web."""
+    env = dict(os.environ)
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in reachable:
+        reachable = f"[{reachable}]"
+    env.setdefault(
+        "REMEDIATION_SANDBOX_URL", f"http://{reachable}:{port}/sandbox/telnyx/v2"
+    )
+    return env
+
+
+def _worker_queues() -> list[str]:
+    """The default queue, plus the remediation queue when one is configured."""
+    if not settings.REMEDIATION_QUEUE:
+        return []
+    from trustconsole.celery import app
+
+    return ["--queues", f"{app.conf.task_default_queue},{settings.REMEDIATION_QUEUE}"]
 
 
 def _answers(url: str) -> bool:

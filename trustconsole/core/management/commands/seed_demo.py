@@ -55,10 +55,10 @@ class Command(BaseCommand):
                     after={"user": email, "role": role},
                 )
         # A second organisation shows the switcher and tenant isolation.
-        other = Organisation.objects.filter(slug="acme-resale").first()
+        other = Organisation.objects.filter(slug="northwind-resale").first()
         if other is None:
             other, _, _ = organisation_create(
-                name="Acme Resale", admin_email=DEMO_USERS[0][0]
+                name="Northwind Resale", admin_email=DEMO_USERS[0][0]
             )
         for seeder in _app_seeders():
             seeder(actor=actor)

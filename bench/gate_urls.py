@@ -1,0 +1,14 @@
+"""URLs of the call-gate benchmark: the console's own, plus two baselines."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from bench import gate_baselines
+from trustconsole.urls import urlpatterns as console_urlpatterns
+
+urlpatterns = [
+    path("bench/naive/<str:token>/", gate_baselines.naive_gate),
+    path("bench/bare/<str:token>/", gate_baselines.bare_view),
+    *console_urlpatterns,
+]

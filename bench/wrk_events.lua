@@ -1,0 +1,33 @@
+-- Replays pre-signed Telnyx call.initiated events, each thread its own share.
+-- WRK_EVENTS: file of "signature<TAB>timestamp<TAB>body" lines; WRK_PATH: URL path.
+local threads_made = 0
+
+function setup(thread)
+  thread:set("id", threads_made)
+  threads_made = threads_made + 1
+end
+
+local requests = {}
+local position = 0
+
+function init(args)
+  local nthreads = tonumber(os.getenv("WRK_THREADS") or "1")
+  local path = os.getenv("WRK_PATH")
+  local index = 0
+  for line in io.lines(os.getenv("WRK_EVENTS")) do
+    if index % nthreads == id then
+      local sig, ts, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+      requests[#requests + 1] = wrk.format("POST", path, {
+        ["Content-Type"] = "application/json",
+        ["telnyx-signature-ed25519"] = sig,
+        ["telnyx-timestamp"] = ts,
+      }, body)
+    end
+    index = index + 1
+  end
+end
+
+function request()
+  position = position % #requests + 1
+  return requests[position]
+end

@@ -1,0 +1,384 @@
+"""Upstream providers: the Telnyx HTTP client, and the sandbox reached the same way.
+
+Both speak the seed's API over HTTP; the sandbox is the console's own
+`/sandbox/telnyx/v2` (see `remediation.sandbox`), so a worker exercises exactly the
+code path it would use against Telnyx. Errors are split in two: transient ones
+(5xx, timeouts, 429 with its Retry-After) are retried later by the poller;
+the rest mean the provider refused and the request fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from remediation.choices import BUCKETS, Provider, RemediationStatus
+from remediation.models import RemediationSettings
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "trustconsole-remediation/1"
+# Tests may route provider traffic through an in-process transport (e.g. httpx's
+# WSGITransport onto the console's own sandbox); production never sets it.
+transport_override: httpx.BaseTransport | None = None
+
+
+class ProviderError(Exception):
+    """The provider refused or answered something unusable; do not retry."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        self.status_code = status_code
+        super().__init__(message)
+
+
+class ProviderTransientError(ProviderError):
+    """Worth retrying later: 5xx, timeouts, connection errors, 429."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status_code=status_code)
+
+
+class CancelNotSupported(ProviderError):
+    """The provider offers no way to cancel a forwarded request."""
+
+
+@dataclass(frozen=True)
+class UpstreamRemediation:
+    """A remediation request as the provider reports it."""
+
+    id: str
+    status: str
+    call_purpose: str = ""
+    phone_numbers_count: int | None = None
+    created_at: dt.datetime | None = None
+    tier1_completed_at: dt.datetime | None = None
+    tier2_completed_at: dt.datetime | None = None
+    results: dict[str, list[str]] | None = None
+
+
+def _timestamp(value: Any, field: str) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    parsed = parse_datetime(str(value)) if isinstance(value, str) else None
+    if parsed is None:
+        raise ProviderError(f"provider sent an unreadable {field}: {value!r}")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def parse_remediation(data: Any) -> UpstreamRemediation:
+    """Read one `data` object of the seed's detail or list shape."""
+    if not isinstance(data, dict) or not data.get("id"):
+        raise ProviderError("provider answer has no remediation request in data")
+    status = data.get("status")
+    if status not in RemediationStatus.values:
+        raise ProviderTransientError(f"provider sent an unknown status {status!r}")
+    results = data.get("results")
+    buckets: dict[str, list[str]] | None = None
+    if isinstance(results, dict):
+        buckets = {}
+        for name in BUCKETS:
+            numbers = results.get(name) or []
+            buckets[name] = [str(n) for n in numbers if isinstance(n, str | int)]
+        extra = set(results) - set(BUCKETS)
+        if extra:
+            logger.warning("provider sent unknown result buckets %s", sorted(extra))
+    count = data.get("phone_numbers_count")
+    return UpstreamRemediation(
+        id=str(data["id"]),
+        status=status,
+        call_purpose=str(data.get("call_purpose") or ""),
+        phone_numbers_count=count if isinstance(count, int) else None,
+        created_at=_timestamp(data.get("created_at"), "created_at"),
+        tier1_completed_at=_timestamp(data.get("tier1_completed_at"), "tier1"),
+        tier2_completed_at=_timestamp(data.get("tier2_completed_at"), "tier2"),
+        results=buckets,
+    )
+
+
+def _error_text(response: httpx.Response) -> str:
+    """`title: detail` of each JSON:API error, or the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip() or response.reason_phrase
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list) or not errors:
+        return str(body)[:200]
+    parts = []
+    for error in errors[:5]:
+        if not isinstance(error, dict):
+            continue
+        detail = error.get("detail") or error.get("description") or ""
+        code = error.get("code")
+        parts.append(
+            f"{error.get('title', 'Error')}"
+            + (f" ({code})" if code else "")
+            + (f": {detail}" if detail else "")
+        )
+    return "; ".join(parts) or response.reason_phrase
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+class TelnyxClient:
+    """The remediation endpoints of a Telnyx-compatible API over httpx.
+
+    GETs are retried in place on 5xx, timeouts and connection errors with
+    exponential back-off; a submit is retried only when the request never left
+    (connection refused), because a timed-out POST may have been accepted.
+    A 429 is never retried in place: its Retry-After goes back to the poller.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        timeout: float = 10,
+        retries: int = 2,
+        backoff: float = 0.5,
+        supports_cancel: bool = False,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff
+        self.supports_cancel = supports_cancel
+        self._sleep = sleep
+        self._client = httpx.Client(
+            base_url=self.base_url + "/",
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+            timeout=httpx.Timeout(timeout),
+            transport=transport or transport_override,
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> TelnyxClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing ---------------------------------------------------------------
+
+    def _pause(self, attempt: int) -> None:
+        # Exponential back-off with jitter: base, 2×base, 4×base … (±50%).
+        self._sleep(self.backoff * (2**attempt) * random.uniform(0.5, 1.5))  # noqa: S311
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        idempotent = method == "GET"
+        attempt = 0
+        while True:
+            try:
+                response = self._client.request(method, path, json=json, params=params)
+            except httpx.ConnectError as exc:
+                # Nothing reached the provider: safe to retry even a POST.
+                if attempt < self.retries:
+                    self._pause(attempt)
+                    attempt += 1
+                    continue
+                raise ProviderTransientError(f"cannot connect: {exc}") from exc
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if idempotent and attempt < self.retries:
+                    self._pause(attempt)
+                    attempt += 1
+                    continue
+                kind = "timed out" if isinstance(exc, httpx.TimeoutException) else ""
+                raise ProviderTransientError(
+                    f"{method} {path} {kind or 'failed'}: {exc.__class__.__name__}"
+                ) from exc
+            status = response.status_code
+            if status == 429:
+                raise ProviderTransientError(
+                    f"rate limited (429): {_error_text(response)}",
+                    status_code=429,
+                    retry_after=retry_after_seconds(
+                        response.headers.get("Retry-After")
+                    ),
+                )
+            if status >= 500:
+                if idempotent and attempt < self.retries:
+                    self._pause(attempt)
+                    attempt += 1
+                    continue
+                raise ProviderTransientError(
+                    f"provider error {status}: {_error_text(response)}",
+                    status_code=status,
+                    retry_after=retry_after_seconds(
+                        response.headers.get("Retry-After")
+                    ),
+                )
+            if status >= 400:
+                raise ProviderError(
+                    f"provider refused ({status}): {_error_text(response)}",
+                    status_code=status,
+                )
+            try:
+                body = response.json()
+            except ValueError as exc:
+                raise ProviderTransientError(
+                    f"provider answered {status} without JSON"
+                ) from exc
+            if not isinstance(body, dict):
+                raise ProviderTransientError(
+                    "provider answered JSON that is not an object"
+                )
+            return body
+
+    def _path(self, enterprise_id: str, *rest: str) -> str:
+        parts = [
+            "enterprises",
+            quote(enterprise_id, safe=""),
+            "reputation",
+            "remediation",
+        ]
+        return "/".join([*parts, *(quote(p, safe="") for p in rest)])
+
+    # --- the remediation endpoints ---------------------------------------------------
+
+    def submit(
+        self,
+        *,
+        enterprise_id: str,
+        phone_numbers: list[str],
+        call_purpose: str,
+        contact_email: str = "",
+    ) -> UpstreamRemediation:
+        """POST …/reputation/remediation; the provider answers 202."""
+        body: dict[str, Any] = {
+            "phone_numbers": phone_numbers,
+            "call_purpose": call_purpose,
+        }
+        if contact_email:
+            body["contact_email"] = contact_email
+        data = self._request("POST", self._path(enterprise_id), json=body)
+        return parse_remediation(data.get("data"))
+
+    def retrieve(
+        self, *, enterprise_id: str, remediation_id: str
+    ) -> UpstreamRemediation:
+        """GET …/reputation/remediation/{id}: status, tiers and results."""
+        data = self._request("GET", self._path(enterprise_id, remediation_id))
+        return parse_remediation(data.get("data"))
+
+    def list_recent(
+        self, *, enterprise_id: str, created_gte: dt.datetime
+    ) -> list[UpstreamRemediation]:
+        """The first page (250) of requests created on or after `created_gte`."""
+        params = {
+            "page[number]": "1",
+            "page[size]": "250",
+            "filter[created_at][gte]": created_gte.astimezone(dt.UTC).isoformat(),
+        }
+        data = self._request("GET", self._path(enterprise_id), params=params)
+        items = data.get("data")
+        if not isinstance(items, list):
+            raise ProviderTransientError("provider list answer has no data array")
+        return [parse_remediation(item) for item in items]
+
+    def cancel(self, *, enterprise_id: str, remediation_id: str) -> UpstreamRemediation:
+        """Cancel a pending request (a sandbox extension; Telnyx has no such call)."""
+        if not self.supports_cancel:
+            raise CancelNotSupported(
+                "the provider offers no way to cancel a request it has accepted"
+            )
+        data = self._request(
+            "POST", self._path(enterprise_id, remediation_id, "actions", "cancel")
+        )
+        return parse_remediation(data.get("data"))
+
+
+def sandbox_api_key(settings_row: RemediationSettings) -> str:
+    """The key the organisation presents to the sandbox (its own namespace there)."""
+    return settings_row.api_key or f"sandbox-{settings_row.organisation.public_id}"
+
+
+def client_for(
+    settings_row: RemediationSettings, *, provider: str | None = None
+) -> TelnyxClient:
+    """The client of a provider (default: the organisation's), from settings.
+
+    A request keeps talking to the provider it was submitted to, even if the
+    organisation has switched provider since.
+    """
+    provider = provider or settings_row.provider
+    common = {
+        "timeout": settings.REMEDIATION_HTTP_TIMEOUT,
+        "retries": settings.REMEDIATION_HTTP_RETRIES,
+        "backoff": settings.REMEDIATION_HTTP_BACKOFF_MS / 1000,
+    }
+    if provider == Provider.SANDBOX:
+        return TelnyxClient(
+            base_url=(
+                settings_row.api_base
+                if settings_row.provider == Provider.SANDBOX and settings_row.api_base
+                else settings.REMEDIATION_SANDBOX_URL
+            ),
+            api_key=sandbox_api_key(settings_row),
+            supports_cancel=True,
+            **common,
+        )
+    api_key = settings_row.api_key
+    if not api_key:
+        raise ProviderError("No Telnyx API key is configured (Settings → Remediation).")
+    return TelnyxClient(
+        base_url=(
+            settings_row.api_base
+            if settings_row.provider == Provider.TELNYX and settings_row.api_base
+            else settings.REMEDIATION_TELNYX_API_BASE
+        ),
+        api_key=api_key,
+        **common,
+    )

@@ -1,0 +1,474 @@
+"""The visitors API: members read; operators (and admins) act; admins set weights.
+
+The chat widget gate (`POST /widget/v1/messages`) is here too: it authenticates
+with the widget key header instead of an API token.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from trustconsole.core.api.views import ActorAPIView
+from visitors import gate, selectors, services
+from visitors.api import serializers as s
+from visitors.choices import Band, VisitorStatus
+from visitors.rules import event_record
+
+OPERATOR = ("operator",)
+
+
+class OperatorAPIView(ActorAPIView):
+    """Members read; operators and admins act."""
+
+    write_roles = OPERATOR
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 100:
+        raise exceptions.ValidationError({name: "Give a whole number from 0 to 100."})
+    return value
+
+
+def _choice_param(request: Request, name: str, choices: list[str]) -> str:
+    value = request.query_params.get(name, "").strip()
+    if value and value not in choices:
+        raise exceptions.ValidationError(
+            {name: f"Choose one of: {', '.join(choices)}."}
+        )
+    return value
+
+
+def _detail(visitor: object) -> dict:
+    return s.VisitorDetailOutput(visitor).data
+
+
+class VisitorListApi(OperatorAPIView):
+    """Visitors with the Visitors page's search and filters; POST upserts one."""
+
+    @extend_schema(
+        operation_id="visitors_list",
+        parameters=[
+            OpenApiParameter("q", str, description="Name, email, phone or IP"),
+            OpenApiParameter("status", str, enum=VisitorStatus.values),
+            OpenApiParameter("band", str, enum=Band.values),
+            OpenApiParameter("score_min", int),
+            OpenApiParameter("score_max", int),
+            OpenApiParameter(
+                "sort",
+                str,
+                enum=list(selectors.SORTS),
+                description="default -last_seen",
+            ),
+        ],
+        responses=s.VisitorOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        queryset = selectors.visitor_list(
+            actor=self.actor,
+            q=request.query_params.get("q", ""),
+            status=_choice_param(request, "status", VisitorStatus.values),
+            band=_choice_param(request, "band", Band.values),
+            score_min=_int_param(request, "score_min"),
+            score_max=_int_param(request, "score_max"),
+            sort=_choice_param(request, "sort", list(selectors.SORTS)),
+        )
+        return self.paginate(queryset, s.VisitorOutput)
+
+    @extend_schema(
+        operation_id="visitors_upsert",
+        request=s.VisitorUpsertInput,
+        responses={200: s.VisitorDetailOutput, 201: s.VisitorDetailOutput},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.VisitorUpsertInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        visitor = services.visitor_upsert(actor=self.actor, **data.validated_data)
+        code = status.HTTP_201_CREATED if visitor.upsert_created else status.HTTP_200_OK
+        return Response(_detail(visitor), status=code)
+
+
+class VisitorDetailApi(OperatorAPIView):
+    """One visitor with identifiers, signals and the explanation of the score."""
+
+    @extend_schema(operation_id="visitors_retrieve", responses=s.VisitorDetailOutput)
+    def get(self, request: Request, public_id: str) -> Response:
+        visitor = selectors.visitor_get(actor=self.actor, public_id=public_id)
+        return Response(_detail(visitor))
+
+
+class _VisitorStatusApi(OperatorAPIView):
+    action_fn = staticmethod(services.visitor_blacklist)
+
+    def post(self, request: Request, public_id: str) -> Response:
+        visitor = selectors.visitor_get(actor=self.actor, public_id=public_id)
+        data = s.VisitorReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        visitor = self.action_fn(
+            actor=self.actor, visitor=visitor, reason=data.validated_data["reason"]
+        )
+        return Response(_detail(visitor))
+
+
+@extend_schema(request=s.VisitorReasonInput, responses=s.VisitorDetailOutput)
+class VisitorBlacklistApi(_VisitorStatusApi):
+    """Blacklist: status Blacklisted at once and an Extreme (+70) signal."""
+
+    action_fn = staticmethod(services.visitor_blacklist)
+
+
+@extend_schema(request=s.VisitorReasonInput, responses=s.VisitorDetailOutput)
+class VisitorWhitelistApi(_VisitorStatusApi):
+    """Whitelist: trusted, never auto-flagged again."""
+
+    action_fn = staticmethod(services.visitor_whitelist)
+
+
+@extend_schema(request=s.VisitorReasonInput, responses=s.VisitorDetailOutput)
+class VisitorClearStatusApi(_VisitorStatusApi):
+    """Clear status: back to no status; the blacklist signal is removed."""
+
+    action_fn = staticmethod(services.visitor_clear_status)
+
+
+class VisitorMergeApi(OperatorAPIView):
+    """Merge another visitor (`source`) into this one."""
+
+    @extend_schema(
+        operation_id="visitors_merge",
+        request=s.VisitorMergeInput,
+        responses=s.VisitorDetailOutput,
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        target = selectors.visitor_get(actor=self.actor, public_id=public_id)
+        data = s.VisitorMergeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        source = selectors.visitor_get(
+            actor=self.actor, public_id=data.validated_data["source"]
+        )
+        visitor = services.visitor_merge(
+            actor=self.actor,
+            target=target,
+            source=source,
+            reason=data.validated_data["reason"],
+        )
+        return Response(_detail(visitor))
+
+
+class VisitorSignalListApi(OperatorAPIView):
+    """A visitor's risk signals; POST adds one by hand."""
+
+    @extend_schema(
+        operation_id="visitors_signals_list", responses=s.RiskSignalOutput(many=True)
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        visitor = selectors.visitor_get(actor=self.actor, public_id=public_id)
+        return self.paginate(
+            selectors.visitor_signals(visitor=visitor), s.RiskSignalOutput
+        )
+
+    @extend_schema(
+        operation_id="visitors_signals_create",
+        request=s.RiskSignalAddInput,
+        responses={201: s.RiskSignalOutput},
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        visitor = selectors.visitor_get(actor=self.actor, public_id=public_id)
+        data = s.RiskSignalAddInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        signal = services.risk_signal_add(
+            actor=self.actor, visitor=visitor, source="api", **data.validated_data
+        )
+        return Response(s.RiskSignalOutput(signal).data, status=status.HTTP_201_CREATED)
+
+
+class RiskSignalDetailApi(OperatorAPIView):
+    """One risk signal; DELETE stops it counting (the score is recomputed)."""
+
+    @extend_schema(operation_id="signals_retrieve", responses=s.RiskSignalOutput)
+    def get(self, request: Request, public_id: str) -> Response:
+        signal = selectors.signal_get(actor=self.actor, public_id=public_id)
+        return Response(s.RiskSignalOutput(signal).data)
+
+    @extend_schema(
+        operation_id="signals_remove",
+        request=s.VisitorReasonInput,
+        responses=s.RiskSignalOutput,
+    )
+    def delete(self, request: Request, public_id: str) -> Response:
+        signal = selectors.signal_get(actor=self.actor, public_id=public_id)
+        data = s.VisitorReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        signal = services.risk_signal_remove(
+            actor=self.actor, signal=signal, reason=data.validated_data["reason"]
+        )
+        return Response(s.RiskSignalOutput(signal).data)
+
+
+class VisitorEventApi(OperatorAPIView):
+    """A visitor's events; POST records one (registered kinds add signals)."""
+
+    @extend_schema(
+        operation_id="visitors_events_list", responses=s.VisitorEventOutput(many=True)
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        visitor = selectors.visitor_get(actor=self.actor, public_id=public_id)
+        return self.paginate(
+            selectors.visitor_events(visitor=visitor).prefetch_related("signals"),
+            s.VisitorEventOutput,
+        )
+
+    @extend_schema(
+        operation_id="visitors_events_create",
+        request=s.VisitorEventInput,
+        responses={201: s.VisitorEventOutput},
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        visitor = selectors.visitor_get(actor=self.actor, public_id=public_id)
+        data = s.VisitorEventInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = event_record(actor=self.actor, visitor=visitor, **data.validated_data)
+        return Response(
+            s.VisitorEventOutput(event).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ReviewQueueApi(OperatorAPIView):
+    """Open review-queue items, oldest first."""
+
+    @extend_schema(
+        operation_id="review_queue_list", responses=s.ReviewItemOutput(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        return self.paginate(
+            selectors.review_queue(actor=self.actor), s.ReviewItemOutput
+        )
+
+
+class ReviewItemDetailApi(OperatorAPIView):
+    """One review item (open or resolved)."""
+
+    @extend_schema(operation_id="review_queue_retrieve", responses=s.ReviewItemOutput)
+    def get(self, request: Request, public_id: str) -> Response:
+        item = selectors.review_item_get(actor=self.actor, public_id=public_id)
+        return Response(s.ReviewItemOutput(item).data)
+
+
+class ReviewItemActionApi(OperatorAPIView):
+    """The Actions column: Blacklist, Whitelist or Dismiss one item."""
+
+    @extend_schema(
+        operation_id="review_queue_act",
+        request=s.ReviewItemActionInput,
+        responses=s.ReviewItemOutput,
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        item = selectors.review_item_get(actor=self.actor, public_id=public_id)
+        data = s.ReviewItemActionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = services.review_item_act(
+            actor=self.actor, item=item, **data.validated_data
+        )
+        return Response(s.ReviewItemOutput(item).data)
+
+
+class ReviewItemBulkApi(OperatorAPIView):
+    """Bulk selection: one action on several items of the organisation."""
+
+    @extend_schema(
+        operation_id="review_queue_bulk",
+        request=s.ReviewItemBulkInput,
+        responses=s.ReviewItemBulkOutput,
+    )
+    def post(self, request: Request) -> Response:
+        data = s.ReviewItemBulkInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        wanted = [str(v) for v in data.validated_data["items"]]
+        items = selectors.review_items_get(actor=self.actor, public_ids=wanted)
+        if len(items) != len(set(wanted)):
+            raise exceptions.NotFound("Some review items were not found.")
+        done = services.review_items_act_bulk(
+            actor=self.actor,
+            items=items,
+            action=data.validated_data["action"],
+            reason=data.validated_data["reason"],
+        )
+        return Response({"done": done})
+
+
+class IPBlockListApi(OperatorAPIView):
+    """Active IP blocks; POST blocks an address or CIDR range."""
+
+    @extend_schema(
+        operation_id="ip_blocks_list",
+        parameters=[OpenApiParameter("include_expired", bool)],
+        responses=s.IPBlockOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        include = request.query_params.get("include_expired", "") in ("1", "true")
+        return self.paginate(
+            selectors.ip_block_list(actor=self.actor, include_expired=include),
+            s.IPBlockOutput,
+        )
+
+    @extend_schema(
+        operation_id="ip_blocks_create",
+        request=s.IPBlockInput,
+        responses={201: s.IPBlockOutput},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.IPBlockInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        block = services.ip_block_create(actor=self.actor, **data.validated_data)
+        return Response(s.IPBlockOutput(block).data, status=status.HTTP_201_CREATED)
+
+
+class IPBlockDetailApi(OperatorAPIView):
+    """One IP block; DELETE lifts it."""
+
+    @extend_schema(operation_id="ip_blocks_retrieve", responses=s.IPBlockOutput)
+    def get(self, request: Request, public_id: str) -> Response:
+        block = selectors.ip_block_get(actor=self.actor, public_id=public_id)
+        return Response(s.IPBlockOutput(block).data)
+
+    @extend_schema(
+        operation_id="ip_blocks_remove",
+        request=s.VisitorReasonInput,
+        responses={204: None},
+    )
+    def delete(self, request: Request, public_id: str) -> Response:
+        block = selectors.ip_block_get(actor=self.actor, public_id=public_id)
+        data = s.VisitorReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.ip_block_remove(
+            actor=self.actor, block=block, reason=data.validated_data["reason"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SignalWeightApi(ActorAPIView):
+    """Weight levels of the organisation; admins override them (POST)."""
+
+    write_roles = ()
+
+    @extend_schema(
+        operation_id="signal_weights_list", responses=s.SignalWeightOutput(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        return Response(selectors.signal_weight_rows(actor=self.actor))
+
+    @extend_schema(
+        operation_id="signal_weights_set",
+        request=s.SignalWeightInput,
+        responses=s.SignalWeightOutput(many=True),
+    )
+    def post(self, request: Request) -> Response:
+        data = s.SignalWeightInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.signal_weight_set(actor=self.actor, **data.validated_data)
+        return Response(selectors.signal_weight_rows(actor=self.actor))
+
+
+# --- The chat widget gate ----------------------------------------------------------
+
+WIDGET_KEY_HEADER = "X-Widget-Key"
+
+
+class WidgetMessageApi(APIView):
+    """The chat widget posts each message here (header `X-Widget-Key`).
+
+    Every accepted message gets 202 with ids, including one that was silently
+    blocked (blacklisted visitor, blocked IP): the widget cannot tell.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        operation_id="widget_messages_create",
+        auth=[],
+        parameters=[
+            OpenApiParameter(
+                WIDGET_KEY_HEADER, str, location=OpenApiParameter.HEADER, required=True
+            )
+        ],
+        request=s.WidgetMessageInput,
+        responses={202: s.WidgetMessageOutput},
+    )
+    def post(self, request: Request) -> Response:
+        widget = selectors.widget_by_key(request.headers.get(WIDGET_KEY_HEADER, ""))
+        if widget is None:
+            raise exceptions.AuthenticationFailed("Unknown or inactive widget key.")
+        data = s.WidgetMessageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        # Normalise first so a bad email or phone is a 400 naming its field.
+        email = fields.get("email", "").strip()
+        phone = fields.get("phone", "").strip()
+        if email:
+            _field_error(services.normalise_email, email, "email")
+        if phone:
+            _field_error(services.normalise_phone, phone, "phone")
+        answer = gate.widget_message_receive(
+            widget=widget,
+            widget_visitor_id=fields["visitor_id"],
+            name=fields.get("name", ""),
+            email=email,
+            phone=phone,
+            conversation_id=fields.get("conversation_id"),
+            body=fields["body"],
+            ip=gate.client_ip(request.META),
+        )
+        response = Response(
+            {
+                "status": "accepted",
+                "conversation_id": str(answer.conversation_id),
+                "message_id": str(answer.message_id),
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+        return _cors(response)
+
+    def options(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return _cors(Response(status=status.HTTP_204_NO_CONTENT))
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return WIDGET_KEY_HEADER
+
+    def finalize_response(
+        self, request: Request, response: HttpResponse, *args: object, **kwargs: object
+    ) -> HttpResponse:
+        return _cors(super().finalize_response(request, response, *args, **kwargs))
+
+
+def _field_error(normalise: object, value: str, field: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        normalise(value)  # type: ignore[operator]
+    except ValidationError as exc:
+        raise exceptions.ValidationError(
+            {field: [m for ms in exc.message_dict.values() for m in ms]}
+        ) from None
+
+
+def _cors(response: HttpResponse) -> HttpResponse:
+    # The widget runs on the organisation's own sites; no cookies are involved.
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response["Access-Control-Allow-Headers"] = f"Content-Type, {WIDGET_KEY_HEADER}"
+    response["Access-Control-Max-Age"] = "600"
+    return response
