@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint lock bench-visitors bench-voicegate clean
+.PHONY: run test lint lock bench-visitors bench-voicegate bench-outbound clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench-visitors: $(VENV)/.installed-dev
 .PHONY: bench-remediation
 bench-remediation: $(VENV)/.installed-run
 	$(BIN)/python bench/remediation.py
+## Outbound policy check with 10,000,000 Do-Not-Call numbers vs a naive database check.
+bench-outbound: $(VENV)/.installed-dev
+	$(BIN)/python bench/outbound_check.py
 
 clean:
 	rm -rf var/test var/broker var/broker-control var/cache

@@ -385,3 +385,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- voicegate: outbound call policy check ------------------------------------------
+# Uploaded Do-Not-Call files wait here for the worker (web and worker must share it);
+# one import may run this long; the check's small in-memory copies (settings, caller
+# IDs, consent) are read again after this many seconds even if no version moved.
+POLICY_DNC_IMPORT_DIR = Path(
+    env_str("POLICY_DNC_IMPORT_DIR") or str(PRIVATE_MEDIA_ROOT / "dnc-imports")
+)
+POLICY_DNC_IMPORT_TIME_LIMIT = env_int(
+    "POLICY_DNC_IMPORT_TIME_LIMIT", 4 * 3600, minimum=60
+)
+POLICY_COPY_MAX_AGE = env_int("POLICY_COPY_MAX_AGE", 300, minimum=1)
+CELERY_IMPORTS = ["voicegate.policy.tasks"]

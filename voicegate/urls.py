@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from voicegate import views
 
@@ -29,4 +29,5 @@ urlpatterns = [
         name="block_remove",
     ),
     path("voice/settings/", views.voice_settings, name="settings"),
+    path("voice/policy/", include("voicegate.policy.urls")),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from voicegate.api import views
 
@@ -30,4 +30,5 @@ urlpatterns = [
     ),
     path("voice/calls", views.CallDecisionListApi.as_view(), name="calls"),
     path("voice/settings", views.VoiceSettingsApi.as_view(), name="settings"),
+    path("voice/", include("voicegate.policy.api_urls")),
 ]

@@ -1,0 +1,295 @@
+"""The outbound call policy check itself: every violation, never only the first.
+
+`check_evaluate` reads only the in-memory snapshot (see memory.py); it does not write.
+The service `outbound_check` (services.py) wraps it: it counts allowed calls for the
+harassment limit and logs denials.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from trustconsole.core.actor import Actor
+from trustconsole.lib.phones import (
+    PhoneNumberError,
+    phone_is_anonymous,
+    phone_is_emergency,
+    phone_normalise,
+    phone_region,
+)
+from voicegate.policy import keys, memory, owned
+from voicegate.policy.choices import Violation
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation: its code and a sentence for people."""
+
+    code: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The shape of the API answer."""
+        return {"code": self.code, "detail": self.detail}
+
+
+@dataclass
+class CheckRequest:
+    """A proposed call after validation: raw and normalised numbers."""
+
+    from_raw: str
+    to_raw: str
+    from_e164: str
+    to_e164: str | None  # None for emergency short numbers (not E.164 at all)
+    region: str
+    emergency: bool
+    account_id: str | None
+
+
+@dataclass
+class CheckOutcome:
+    """What the check found, plus what the service needs to record it."""
+
+    request: CheckRequest
+    findings: list[Finding] = field(default_factory=list)
+    account: memory.AccountCopy | None = None
+    snapshot: memory.Snapshot | None = None
+    caller_key: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        """No violation at all."""
+        return not self.findings
+
+    def answer(self) -> dict:
+        """The API answer: allowed plus every violation."""
+        return {
+            "allowed": self.allowed,
+            "violations": [f.as_dict() for f in self.findings],
+        }
+
+
+def _region(value: str | None, field_name: str = "region") -> str | None:
+    if not value:
+        return None
+    region = value.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError({field_name: f"{value!r} is not a known ISO country."})
+    return region
+
+
+def check_request_parse(
+    *,
+    from_number: str,
+    to_number: str,
+    account_id: str | None = None,
+    region: str | None = None,
+) -> CheckRequest:
+    """Validate and normalise a proposed call (ValidationError names the field).
+
+    Numbers without `+` are read in `region`, else in the country of the caller ID,
+    else in PHONE_DEFAULT_REGION. The destination is tested for emergency numbers
+    as dialled, before normalising (`911` stops looking like one as `+1911`).
+    """
+    given_region = _region(region)
+    from_raw = (from_number or "").strip()
+    to_raw = (to_number or "").strip()
+    if phone_is_anonymous(from_raw):
+        raise ValidationError(
+            {"from": "A caller ID is required: a withheld number cannot be checked."}
+        )
+    try:
+        from_e164 = phone_normalise(from_raw, region=given_region)
+    except PhoneNumberError as exc:
+        raise ValidationError({"from": f"{from_raw!r} {exc.reason}."}) from None
+    to_region = (
+        given_region or phone_region(from_e164) or settings.PHONE_DEFAULT_REGION or "US"
+    )
+    emergency = bool(to_raw) and phone_is_emergency(to_raw, region=to_region)
+    to_e164 = None
+    if not emergency:
+        try:
+            to_e164 = phone_normalise(to_raw, region=to_region)
+        except PhoneNumberError as exc:
+            raise ValidationError({"to": f"{to_raw!r} {exc.reason}."}) from None
+    return CheckRequest(
+        from_raw=from_raw,
+        to_raw=to_raw,
+        from_e164=from_e164,
+        to_e164=to_e164,
+        region=to_region,
+        emergency=emergency,
+        account_id=(str(account_id).strip() or None) if account_id else None,
+    )
+
+
+def _account_load(actor: Actor, public_id: str) -> memory.AccountCopy:
+    from accounts.selectors import account_get, account_voice_allowed
+
+    account = account_get(actor=actor, public_id=public_id)  # 404 outside the org
+    allowed, reason = account_voice_allowed(account=account)
+    numbers = owned.owned_numbers(
+        organisation_id=actor.organisation.pk, account=account, cached=True
+    )
+    return memory.AccountCopy(
+        pk=account.pk,
+        public_id=str(account.public_id),
+        name=account.company_name,
+        voice_allowed=allowed,
+        reason=reason,
+        owned=frozenset(numbers),
+    )
+
+
+def _window(seconds: int) -> str:
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return "day" if days == 1 else f"{days} days"
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return "hour" if hours == 1 else f"{hours} hours"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} minutes"
+    return f"{seconds} seconds"
+
+
+def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
+    """Every violation of a proposed call, read from this process's copies."""
+    organisation = actor.organisation
+    org_uid = str(organisation.public_id)
+    account_uid = _normalise_uid(request.account_id) if request.account_id else None
+    caller_key = f"account:{account_uid}" if account_uid else "org"
+    counter = (
+        keys.harassment_key(org_uid, caller_key, request.to_e164)
+        if request.to_e164
+        else None
+    )
+    snap = memory.snapshot(organisation, count=counter)
+    outcome = CheckOutcome(request=request, snapshot=snap, caller_key=caller_key)
+    account = None
+    if account_uid:
+        try:
+            account = memory.account_copy(
+                snap, account_uid, lambda: _account_load(actor, account_uid)
+            )
+        except Exception:  # no such account here (404): this call never counted
+            if snap.counted:
+                keys.counter_decr(snap.counted)
+            raise
+        outcome.account = account
+    findings = outcome.findings
+    to = request.to_e164
+
+    # dnc: on any list of the organisation, unless the destination consented.
+    if to is not None:
+        lists = snap.dnc.lists_with(int(to[1:]))
+        if lists and not _consented(snap, to, account):
+            names = ", ".join(sorted(f"“{copy.name}”" for copy in lists))
+            findings.append(
+                Finding(Violation.DNC, f"{to} is on the Do-Not-Call list {names}.")
+            )
+
+    # caller_id_not_owned: owned by the account / enterprise, or verified.
+    allowed_ids = _caller_ids(snap, actor, account)
+    if request.from_e164 not in allowed_ids:
+        whose = f"the account {account.name}" if account else "the organisation"
+        findings.append(
+            Finding(
+                Violation.CALLER_ID_NOT_OWNED,
+                f"{request.from_e164} is neither owned by {whose} nor a verified "
+                "caller ID.",
+            )
+        )
+
+    if request.emergency:
+        findings.append(
+            Finding(
+                Violation.EMERGENCY_NUMBER,
+                f"{request.to_raw} is an emergency number in {request.region}; "
+                "emergency calls are not carried on this service.",
+            )
+        )
+
+    if account is not None and not account.voice_allowed:
+        findings.append(Finding(Violation.ACCOUNT_RESTRICTED, account.reason))
+
+    if to is not None and to in snap.blacklist:
+        findings.append(
+            Finding(
+                Violation.BLACKLISTED_DESTINATION,
+                f"{to} belongs to a blacklisted visitor who is not to be contacted.",
+            )
+        )
+
+    if counter is not None:
+        made = snap.counters.get(counter, 0)
+        limit = snap.settings.harassment_limit
+        if made >= limit:
+            who = "this account" if account else "the organisation"
+            findings.append(
+                Finding(
+                    Violation.HARASSMENT,
+                    f"{made} calls from {who} to {to} in the last "
+                    f"{_window(snap.settings.harassment_window_seconds)}; "
+                    f"the limit is {limit}.",
+                )
+            )
+    return outcome
+
+
+def _normalise_uid(value: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def _consented(
+    snap: memory.Snapshot, number: str, account: memory.AccountCopy | None
+) -> bool:
+    now = time.time()
+    for account_pk, expires in snap.consent.get(number, ()):
+        if expires is not None and expires <= now:
+            continue
+        if account_pk is None or (account is not None and account_pk == account.pk):
+            return True
+    return False
+
+
+def _caller_ids(
+    snap: memory.Snapshot, actor: Actor, account: memory.AccountCopy | None
+) -> frozenset[str] | set[str]:
+    """Numbers the caller may present: owned plus verified."""
+    org_id = actor.organisation.pk
+    if account is None:
+        owned_numbers = memory.organisation_owned(
+            snap,
+            lambda: frozenset(
+                owned.owned_numbers(organisation_id=org_id, account=None, cached=True)
+            ),
+        )
+        verified = snap.caller_ids.get(None, frozenset())
+        uncached_account = None
+    else:
+        owned_numbers = account.owned
+        verified = snap.caller_ids.get(account.pk, frozenset())
+        uncached_account = account
+    numbers = owned_numbers | verified
+    if any(source.version_key is None for source in owned.owned_sources()):
+        # Sources that cannot tell when they change are asked every time.
+        extra_account = None
+        if uncached_account is not None:
+            from accounts.models import Account
+
+            extra_account = Account.objects.get(pk=uncached_account.pk)
+        numbers = numbers | owned.owned_numbers(
+            organisation_id=org_id, account=extra_account, cached=False
+        )
+    return numbers

@@ -1,0 +1,50 @@
+"""Choices of the outbound call policy check."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class DncKind(models.TextChoices):
+    """Where a Do-Not-Call list comes from."""
+
+    NATIONAL = "national", "National registry"
+    INTERNAL = "internal", "Own (internal) list"
+
+
+class ImportStatus(models.TextChoices):
+    """Where a Do-Not-Call import stands."""
+
+    PENDING = "pending", "Waiting for a worker"
+    RUNNING = "running", "Importing"
+    DONE = "done", "Finished"
+    FAILED = "failed", "Failed"
+
+
+class Violation(models.TextChoices):
+    """Why an outbound call is refused (codes of the check's answer)."""
+
+    DNC = "dnc", "Destination on a Do-Not-Call list"
+    CALLER_ID_NOT_OWNED = "caller_id_not_owned", "Caller ID not owned or verified"
+    EMERGENCY_NUMBER = "emergency_number", "Emergency number"
+    ACCOUNT_RESTRICTED = "account_restricted", "Account restricted"
+    BLACKLISTED_DESTINATION = "blacklisted_destination", "Blacklisted visitor"
+    HARASSMENT = "harassment", "Too many calls to one destination"
+
+
+class VerificationMethod(models.TextChoices):
+    """How a caller ID was verified."""
+
+    CALL = "call", "Verification call"
+    SMS = "sms", "Verification SMS"
+    DOCUMENT = "document", "Document (LOA, bill)"
+    PROVIDER = "provider", "Verified at the provider"
+
+
+class SignalWeight(models.IntegerChoices):
+    """The console's risk-signal weight scale."""
+
+    LOW = 10, "Low (+10)"
+    MEDIUM = 20, "Medium (+20)"
+    HIGH = 40, "High (+40)"
+    EXTREME = 70, "Extreme (+70)"

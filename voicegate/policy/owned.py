@@ -1,0 +1,82 @@
+"""Where "numbers owned by the caller" come from: a small registry of sources.
+
+A source is `fn(*, organisation_id, account) -> set[str]` (E.164), with `account`
+None when the organisation itself calls. Each source names the version key that moves
+whenever its answer may change; the check then keeps its answer in memory until that
+key moves. A source registered without a version key is asked on every check.
+
+The accounts source is registered here. Other apps register theirs at import time,
+e.g. the remediation app's enterprise numbers:
+
+    owned_source_register(enterprise_numbers, name="enterprise",
+                          version_key=lambda org_id: f"enterprise-numbers:{org_id}")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from voicegate.policy.keys import accounts_key
+
+OwnedFn = Callable[..., set[str]]
+
+
+@dataclass(frozen=True)
+class OwnedSource:
+    """One registered source of owned numbers."""
+
+    name: str
+    fn: OwnedFn
+    version_key: Callable[[int], str] | None
+
+
+_SOURCES: dict[str, OwnedSource] = {}
+
+
+def owned_source_register(
+    fn: OwnedFn,
+    *,
+    name: str | None = None,
+    version_key: Callable[[int], str] | None = None,
+) -> OwnedFn:
+    """Register (or replace, by name) a source of owned numbers; returns `fn`."""
+    key = name or f"{fn.__module__}.{fn.__qualname__}"
+    _SOURCES[key] = OwnedSource(name=key, fn=fn, version_key=version_key)
+    return fn
+
+
+def owned_source_unregister(name: str) -> None:
+    """Forget a source (tests)."""
+    _SOURCES.pop(name, None)
+
+
+def owned_sources() -> list[OwnedSource]:
+    """The registered sources, in registration order."""
+    return list(_SOURCES.values())
+
+
+def owned_numbers(
+    *, organisation_id: int, account: Any, cached: bool | None = None
+) -> set[str]:
+    """The union of the sources' numbers (`cached`: only versioned sources if True,
+    only unversioned ones if False, all if None)."""
+    numbers: set[str] = set()
+    for source in _SOURCES.values():
+        if cached is not None and (source.version_key is not None) != cached:
+            continue
+        numbers |= set(source.fn(organisation_id=organisation_id, account=account))
+    return numbers
+
+
+def _account_numbers(*, organisation_id: int, account: Any) -> set[str]:
+    """The customer account's own numbers (none when the organisation calls)."""
+    if account is None:
+        return set()
+    from accounts.selectors import account_owned_numbers
+
+    return account_owned_numbers(account=account)
+
+
+owned_source_register(_account_numbers, name="accounts", version_key=accounts_key)
