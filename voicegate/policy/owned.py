@@ -80,3 +80,27 @@ def _account_numbers(*, organisation_id: int, account: Any) -> set[str]:
 
 
 owned_source_register(_account_numbers, name="accounts", version_key=accounts_key)
+
+
+def enterprise_key(organisation_id: int) -> str:
+    """Moves whenever an enterprise's owned numbers change."""
+    return f"policy:enterprise-numbers:{organisation_id}"
+
+
+def _enterprise_numbers(*, organisation_id: int, account: Any) -> set[str]:
+    """Numbers the organisation's enterprises own (remediation): the organisation's
+    own caller IDs, not a customer account's."""
+    if account is not None:
+        return set()
+    from remediation.models import OwnedNumber
+
+    return set(
+        OwnedNumber.objects.filter(organisation_id=organisation_id).values_list(
+            "e164", flat=True
+        )
+    )
+
+
+owned_source_register(
+    _enterprise_numbers, name="enterprise", version_key=enterprise_key
+)

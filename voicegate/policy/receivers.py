@@ -1,4 +1,4 @@
-"""Cache invalidation only: moves the accounts version key of the check.
+"""Cache invalidation only: moves the version keys of the check's owned numbers.
 
 The check keeps each customer account's status and owned numbers in memory. The
 accounts app writes through its own services, which save the Account (status changes)
@@ -20,8 +20,16 @@ def _account_changed(sender: Any, instance: Any, **_: Any) -> None:
 
 
 def _audited(sender: Any, instance: Any, **kwargs: Any) -> None:
-    if kwargs.get("created") and instance.target_type.startswith("accounts."):
+    if not kwargs.get("created"):
+        return
+    if instance.target_type.startswith("accounts."):
         bump(accounts_key(instance.organisation_id))
+    elif instance.target_type.startswith("remediation."):
+        # Enterprise numbers are added in bulk (no post_save): their audit entry is
+        # the signal.
+        from voicegate.policy.owned import enterprise_key
+
+        bump(enterprise_key(instance.organisation_id))
 
 
 for _model in ("accounts.Account", "accounts.AccountNumber"):
@@ -32,3 +40,21 @@ for _model in ("accounts.Account", "accounts.AccountNumber"):
         _account_changed, sender=_model, dispatch_uid=f"policy-delete-{_model}"
     )
 post_save.connect(_audited, sender="core.AuditEntry", dispatch_uid="policy-audit")
+
+
+def _enterprise_number_changed(sender: Any, instance: Any, **_: Any) -> None:
+    from voicegate.policy.owned import enterprise_key
+
+    bump(enterprise_key(instance.organisation_id))
+
+
+post_save.connect(
+    _enterprise_number_changed,
+    sender="remediation.OwnedNumber",
+    dispatch_uid="policy-save-enterprise-number",
+)
+post_delete.connect(
+    _enterprise_number_changed,
+    sender="remediation.OwnedNumber",
+    dispatch_uid="policy-delete-enterprise-number",
+)

@@ -472,3 +472,20 @@ def test_an_unreachable_cache_falls_back_to_the_copies_in_memory(
     assert codes(check(OWNED, DEST, account=account)) == ["dnc"]
     assert check(OWNED, OTHER_DEST, account=account)["allowed"] is True
     assert "cache unreachable" in caplog.text
+
+
+def test_the_organisation_calls_from_its_enterprises_numbers(check, org) -> None:
+    from remediation import services as remediation_services
+    from remediation.models import OwnedNumber
+
+    admin = services_actor(org)
+    enterprise = remediation_services.enterprise_create(actor=admin, name="Acme Inc")
+    assert codes(check("+14155550166", DEST)) == ["caller_id_not_owned"]
+    remediation_services.numbers_add(
+        actor=admin, enterprise=enterprise, phone_numbers=["+14155550166"]
+    )
+    assert check("+14155550166", DEST)["allowed"] is True
+    remediation_services.number_remove(
+        actor=admin, number=OwnedNumber.objects.get(e164="+14155550166")
+    )
+    assert codes(check("+14155550166", DEST)) == ["caller_id_not_owned"]
