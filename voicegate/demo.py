@@ -1,4 +1,4 @@
-"""Demo voice connections, a block list and a week of call decisions."""
+"""Demo voice connections, a block list, a week of calls and the outbound policy."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ DEMO_TELNYX_KEY = base64.b64encode(bytes(range(32))).decode()
 
 def seed(*, actor: Actor) -> None:
     """Connections, blocked numbers and calls for the demo organisation (idempotent)."""
+    from voicegate.policy import demo as policy_demo
+
+    policy_demo.seed(actor=actor)
     org = actor.organisation
     if VoiceConnection.objects.filter(organisation=org).exists():
         return
