@@ -374,6 +374,23 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CallerPolicyEnum": "voicegate.choices.CallerPolicy",
         "CallDecisionEnum": "voicegate.choices.Decision",
+        "AccountDecisionEnum": "accounts.choices.Decision",
+        "AccountStatusEnum": "accounts.choices.AccountStatus",
+        "ReassessmentStatusEnum": "accounts.choices.RequestStatus",
+        "RefundStatusEnum": "accounts.choices.RefundStatus",
+        "EvidenceKindEnum": "accounts.choices.EvidenceKind",
+        "VisitorStatusEnum": "visitors.choices.VisitorStatus",
+        "ReviewStatusEnum": "visitors.choices.ReviewStatus",
+        "ReviewActionEnum": "visitors.choices.ReviewAction",
+        "ConversationStatusEnum": "visitors.choices.ConversationStatus",
+        "IdentifierKindEnum": "visitors.choices.IdentifierKind",
+        "GateStatusEnum": "remediation.choices.GateStatus",
+        "RemediationStatusEnum": "remediation.choices.RemediationStatus",
+        "DeliveryStatusEnum": "remediation.choices.DeliveryStatus",
+        "RemediationProviderEnum": "remediation.choices.Provider",
+        "VoiceProviderEnum": "voicegate.choices.Provider",
+        "DncKindEnum": "voicegate.policy.choices.DncKind",
+        "DncImportStatusEnum": "voicegate.policy.choices.ImportStatus",
     },
 }
 
