@@ -152,3 +152,37 @@ class DecisionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         label="Message to the customer (for Ask for more information)",
     )
+
+
+class AccountSettingsForm(forms.Form):
+    """The organisation's signup-assessment and continuous-review thresholds."""
+
+    hold_threshold = forms.IntegerField(
+        min_value=0, help_text="Signup risk score at or above which an account is held."
+    )
+    high_risk_countries = forms.CharField(
+        required=False,
+        help_text="ISO country codes, comma-separated (e.g. NG, PK).",
+    )
+    review_window_days = forms.IntegerField(min_value=1, label="Review window (days)")
+    numbers_min_for_usage_check = forms.IntegerField(
+        min_value=0, label="Numbers before the usage check applies"
+    )
+    min_outbound_per_number = forms.IntegerField(
+        min_value=0, label="Outbound calls+SMS expected per number in the window"
+    )
+    complaints_threshold = forms.IntegerField(
+        min_value=0, label="Carrier complaints that restrict"
+    )
+    spike_factor = forms.IntegerField(
+        min_value=1, label="Spike: times the account's own daily average"
+    )
+    spike_min_volume = forms.IntegerField(
+        min_value=0, label="Spike: minimum daily volume"
+    )
+    spike_history_days = forms.IntegerField(min_value=1, label="Spike: history (days)")
+    reason = forms.CharField(required=False, max_length=500)
+
+    def clean_high_risk_countries(self) -> list[str]:
+        raw = self.cleaned_data.get("high_risk_countries") or ""
+        return [c.strip() for c in raw.replace(" ", ",").split(",") if c.strip()]

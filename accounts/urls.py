@@ -11,6 +11,7 @@ app_name = "accounts"
 urlpatterns = [
     path("accounts/", views.index, name="index"),
     path("accounts/reviews/", views.review_queue, name="review_queue"),
+    path("accounts/settings/", views.account_settings, name="settings"),
     path(
         "accounts/requests/<str:public_id>/",
         views.request_detail,

@@ -267,3 +267,23 @@ def evidence_file(request: HttpRequest, public_id: str) -> FileResponse:
     """An uploaded evidence file, for members of the organisation only."""
     evidence = selectors.evidence_get(actor=request.actor, public_id=public_id)
     return evidence_file_response(evidence)
+
+
+@member_required
+def account_settings(request: HttpRequest) -> HttpResponse:
+    """Thresholds of the signup assessment and continuous review (admins change)."""
+    row = selectors.account_settings_for(organisation=request.actor.organisation)
+    initial = {name: getattr(row, name) for name in services.SETTINGS_FIELDS}
+    initial["high_risk_countries"] = ", ".join(row.high_risk_countries)
+    form = forms.AccountSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            services.account_settings_update(actor=request.actor, **data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, "Account settings saved.")
+            return redirect("accounts:settings")
+    context = {"form": form, "can_admin": request.actor.can()}
+    return render(request, "accounts/settings.html", context)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts", views.AccountListApi.as_view(), name="account_list"),
     path("accounts/reviews", views.ReviewQueueApi.as_view(), name="review_queue"),
     path("accounts/feedback", views.FeedbackApi.as_view(), name="feedback"),
+    path("accounts/settings", views.AccountSettingsApi.as_view(), name="settings"),
     path(
         "accounts/requests/<str:public_id>",
         views.RequestDetailApi.as_view(),

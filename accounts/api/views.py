@@ -604,3 +604,39 @@ class FeedbackApi(SupportAPIView):
         return Response(
             FeedbackOutputSerializer(feedback).data, status=status.HTTP_201_CREATED
         )
+
+
+class AccountSettingsBody(serializers.Serializer):
+    """The organisation's signup-assessment and continuous-review thresholds."""
+
+    hold_threshold = serializers.IntegerField(min_value=0, required=False)
+    high_risk_countries = serializers.ListField(
+        child=serializers.CharField(max_length=2), required=False
+    )
+    review_window_days = serializers.IntegerField(min_value=1, required=False)
+    numbers_min_for_usage_check = serializers.IntegerField(min_value=0, required=False)
+    min_outbound_per_number = serializers.IntegerField(min_value=0, required=False)
+    complaints_threshold = serializers.IntegerField(min_value=0, required=False)
+    spike_factor = serializers.IntegerField(min_value=1, required=False)
+    spike_min_volume = serializers.IntegerField(min_value=0, required=False)
+    spike_history_days = serializers.IntegerField(min_value=1, required=False)
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", write_only=True
+    )
+
+
+class AccountSettingsApi(ActorAPIView):
+    """Thresholds of the organisation: members read, admins change."""
+
+    @extend_schema(responses=AccountSettingsBody)
+    def get(self, request: Request) -> Response:
+        row = selectors.account_settings_for(organisation=self.actor.organisation)
+        return Response(AccountSettingsBody(row).data)
+
+    @extend_schema(request=AccountSettingsBody, responses=AccountSettingsBody)
+    def patch(self, request: Request) -> Response:
+        data = AccountSettingsBody(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        row = services.account_settings_update(actor=self.actor, **changes)
+        return Response(AccountSettingsBody(row).data)
