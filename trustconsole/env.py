@@ -63,11 +63,18 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "---", "insecure"}
 
 
-def env_secret_key(data_dir: Path, *, debug: bool) -> str:
-    """Return SECRET_KEY: required in production, generated once for local runs."""
+def env_secret_key(data_dir: Path, *, debug: bool, signs: bool = True) -> str:
+    """Return SECRET_KEY: required in production, generated once for local runs.
+
+    `signs=False` is for processes that never sign anything (writing or listing
+    migrations, exporting the API schema): they get a throwaway key instead of a
+    refusal, so those commands run on a checkout without secrets.
+    """
     value = env_str("SECRET_KEY")
     if value.strip().lower() not in _PLACEHOLDERS:
         return value
+    if not debug and not signs:
+        return secrets.token_urlsafe(50)
     if not debug:
         raise ImproperlyConfigured(
             "SECRET_KEY must be set to a real secret when DEBUG is off "

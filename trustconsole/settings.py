@@ -8,6 +8,7 @@ file-system Celery broker under the data directory, so `make run` needs no serve
 from __future__ import annotations
 
 import ipaddress
+import sys
 from pathlib import Path
 
 import environ
@@ -24,7 +25,17 @@ if (BASE_DIR / ".env").is_file():
 DATA_DIR = (BASE_DIR / (env_str("TRUSTCONSOLE_DATA_DIR") or "var")).resolve()
 
 DEBUG = env_bool("DEBUG", default=False)
-SECRET_KEY = env_secret_key(DATA_DIR, debug=DEBUG)
+# Management commands that read code and schema only, never sign anything.
+_UNSIGNED_COMMANDS = {"makemigrations", "showmigrations", "sqlmigrate", "spectacular"}
+SECRET_KEY = env_secret_key(
+    DATA_DIR,
+    debug=DEBUG,
+    signs=not (
+        Path(sys.argv[0]).name == "manage.py"
+        and len(sys.argv) > 1
+        and sys.argv[1] in _UNSIGNED_COMMANDS
+    ),
+)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 

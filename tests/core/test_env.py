@@ -78,3 +78,24 @@ def test_it_refuses_to_start_in_production_without_a_secret_key(tmp_path: Path) 
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_migration_commands_run_without_a_secret_key(tmp_path: Path) -> None:
+    """GIVEN DEBUG off and no SECRET_KEY WHEN makemigrations --check runs THEN it
+    works (it signs nothing), while the key file is never written."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DEBUG": "false",
+        "TRUSTCONSOLE_DATA_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
+    assert not (tmp_path / "secret_key").exists()
