@@ -877,30 +877,29 @@ def visitor_blacklist(*, actor: Actor, visitor: Visitor, reason: str) -> Visitor
     return visitor
 
 
-@transaction.atomic
-def visitor_whitelist(*, actor: Actor, visitor: Visitor, reason: str) -> Visitor:
-    """Trusted: never auto-flagged again; lifts a blacklist and its signal."""
-    actor.require(OPERATOR)
-    visitor = _lock(visitor)
-    if visitor.status == VisitorStatus.WHITELISTED:
-        return visitor
+def _lift(
+    *,
+    actor: Actor,
+    visitor: Visitor,
+    status: str,
+    review: str,
+    action: str,
+    reason: str,
+) -> Visitor:
+    """Whitelist or clear: set the status, end the blacklist signal, resolve items."""
     before = _set_status(
-        actor=actor,
-        visitor=visitor,
-        status=VisitorStatus.WHITELISTED,
-        reason=reason,
-        action="visitor.whitelist",
+        actor=actor, visitor=visitor, status=status, reason=reason, action=action
     )
     _end_signals(
         _active_blacklist_signals(visitor), actor=actor, reason=SignalEnd.CLEARED
     )
     score_recompute(visitor=visitor)
     resolved = _resolve_open_items(
-        actor=actor, visitor=visitor, status=ReviewStatus.WHITELISTED, note=reason
+        actor=actor, visitor=visitor, status=review, note=reason
     )
     audit_record(
         actor=actor,
-        action="visitor.whitelist",
+        action=action,
         target=visitor,
         before=before,
         after={
@@ -912,6 +911,23 @@ def visitor_whitelist(*, actor: Actor, visitor: Visitor, reason: str) -> Visitor
         reason=reason,
     )
     return visitor
+
+
+@transaction.atomic
+def visitor_whitelist(*, actor: Actor, visitor: Visitor, reason: str) -> Visitor:
+    """Trusted: never auto-flagged again; lifts a blacklist and its signal."""
+    actor.require(OPERATOR)
+    visitor = _lock(visitor)
+    if visitor.status == VisitorStatus.WHITELISTED:
+        return visitor
+    return _lift(
+        actor=actor,
+        visitor=visitor,
+        status=VisitorStatus.WHITELISTED,
+        review=ReviewStatus.WHITELISTED,
+        action="visitor.whitelist",
+        reason=reason,
+    )
 
 
 @transaction.atomic
@@ -921,34 +937,14 @@ def visitor_clear_status(*, actor: Actor, visitor: Visitor, reason: str) -> Visi
     visitor = _lock(visitor)
     if visitor.status == VisitorStatus.NONE and not _active_blacklist_signals(visitor):
         return visitor
-    before = _set_status(
+    return _lift(
         actor=actor,
         visitor=visitor,
         status=VisitorStatus.NONE,
-        reason=reason,
+        review=ReviewStatus.DISMISSED,
         action="visitor.clear_status",
-    )
-    _end_signals(
-        _active_blacklist_signals(visitor), actor=actor, reason=SignalEnd.CLEARED
-    )
-    score_recompute(visitor=visitor)
-    resolved = _resolve_open_items(
-        actor=actor, visitor=visitor, status=ReviewStatus.DISMISSED, note=reason
-    )
-    audit_record(
-        actor=actor,
-        action="visitor.clear_status",
-        target=visitor,
-        before=before,
-        after={
-            "status": visitor.status,
-            "trust_score": visitor.trust_score,
-            "band": visitor.band,
-            "review_items_resolved": resolved,
-        },
         reason=reason,
     )
-    return visitor
 
 
 # --- Review queue ---------------------------------------------------------------------
