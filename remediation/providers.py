@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 
 from remediation.choices import BUCKETS, Provider, RemediationStatus
 from remediation.models import RemediationSettings
+from trustconsole.lib import netguard
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ class TelnyxClient:
         supports_cancel: bool = False,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        guarded: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retries = retries
@@ -189,7 +191,11 @@ class TelnyxClient:
                 "User-Agent": USER_AGENT,
             },
             timeout=httpx.Timeout(timeout),
-            transport=transport or transport_override,
+            # An organisation's own API base passes the SSRF guard; the
+            # deployment's configured bases are the operator's choice.
+            transport=transport
+            or transport_override
+            or (netguard.PinnedTransport() if guarded else None),
             follow_redirects=False,
             trust_env=False,
         )
@@ -223,6 +229,8 @@ class TelnyxClient:
         while True:
             try:
                 response = self._client.request(method, path, json=json, params=params)
+            except netguard.UnsafeDestination as exc:
+                raise ProviderError(str(exc)) from exc
             except httpx.ConnectError as exc:
                 # Nothing reached the provider: safe to retry even a POST.
                 if attempt < self.retries:
@@ -359,26 +367,21 @@ def client_for(
         "retries": settings.REMEDIATION_HTTP_RETRIES,
         "backoff": settings.REMEDIATION_HTTP_BACKOFF_MS / 1000,
     }
+    own_base = settings_row.api_base if settings_row.provider == provider else ""
     if provider == Provider.SANDBOX:
         return TelnyxClient(
-            base_url=(
-                settings_row.api_base
-                if settings_row.provider == Provider.SANDBOX and settings_row.api_base
-                else settings.REMEDIATION_SANDBOX_URL
-            ),
+            base_url=own_base or settings.REMEDIATION_SANDBOX_URL,
             api_key=sandbox_api_key(settings_row),
             supports_cancel=True,
+            guarded=bool(own_base),
             **common,
         )
     api_key = settings_row.api_key
     if not api_key:
         raise ProviderError("No Telnyx API key is configured (Settings → Remediation).")
     return TelnyxClient(
-        base_url=(
-            settings_row.api_base
-            if settings_row.provider == Provider.TELNYX and settings_row.api_base
-            else settings.REMEDIATION_TELNYX_API_BASE
-        ),
+        base_url=own_base or settings.REMEDIATION_TELNYX_API_BASE,
         api_key=api_key,
+        guarded=bool(own_base),
         **common,
     )

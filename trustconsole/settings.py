@@ -14,7 +14,14 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from trustconsole.env import env_bool, env_int, env_list, env_secret_key, env_str
+from trustconsole.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_rate,
+    env_secret_key,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A `.env` file beside manage.py, if present, fills in variables not already set.
@@ -272,10 +279,14 @@ REMEDIATION_WEBHOOK_RETRY_SECONDS = env_int(
     "REMEDIATION_WEBHOOK_RETRY_SECONDS", 30, minimum=1
 )
 REMEDIATION_WEBHOOK_TIMEOUT = env_int("REMEDIATION_WEBHOOK_TIMEOUT", 10, minimum=1)
-# Development only: deliver webhooks to loopback/private addresses.
-REMEDIATION_WEBHOOK_ALLOW_PRIVATE = env_bool(
-    "REMEDIATION_WEBHOOK_ALLOW_PRIVATE", default=False
+# Development only: let outbound calls (webhooks, downstream forwards, provider API
+# bases) reach loopback/private addresses (trustconsole/lib/netguard.py). The old
+# name REMEDIATION_WEBHOOK_ALLOW_PRIVATE is read as an alias.
+OUTBOUND_ALLOW_PRIVATE = env_bool(
+    "OUTBOUND_ALLOW_PRIVATE",
+    default=env_bool("REMEDIATION_WEBHOOK_ALLOW_PRIVATE", default=False),
 )
+REMEDIATION_WEBHOOK_ALLOW_PRIVATE = OUTBOUND_ALLOW_PRIVATE
 # Extra CA bundle trusted for webhook TLS (e.g. a local test receiver).
 REMEDIATION_WEBHOOK_CA_FILE = env_str("REMEDIATION_WEBHOOK_CA_FILE")
 # Celery queue for remediation work ("" = the default queue).
@@ -312,6 +323,18 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 if env_bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Rate limits (trustconsole/lib/ratelimit.py): COUNT/SECONDS, 0/… turns one off.
+RATELIMIT_KEY_PREFIX = CACHE_KEY_PREFIX + ":rl"
+# Failed log-ins per account and per client IP before a lockout, and its length.
+LOGIN_FAILURES_PER_ACCOUNT = env_rate("LOGIN_FAILURES_PER_ACCOUNT", "5/900")
+LOGIN_FAILURES_PER_IP = env_rate("LOGIN_FAILURES_PER_IP", "30/900")
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# POST /widget/v1/messages per widget key and per client IP (trusted proxies as the
+# widget gate reads them), and /voice/hooks/<token>/ per connection token.
+VISITORS_WIDGET_RATE_PER_KEY = env_rate("VISITORS_WIDGET_RATE_PER_KEY", "1200/60")
+VISITORS_WIDGET_RATE_PER_IP = env_rate("VISITORS_WIDGET_RATE_PER_IP", "60/60")
+VOICEGATE_HOOK_RATE = env_rate("VOICEGATE_HOOK_RATE", "6000/60")
 
 # --- Email ------------------------------------------------------------------------
 # One URL, e.g. smtp+tls://user:password@mail.example.com:587; default: stdout.

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from trustconsole.lib import ratelimit
 from voicegate import gate, signatures, tasks, telnyx
 from voicegate.choices import Decision, Provider
 from voicegate.gate import CallFacts, ConnectionSnapshot, Context
@@ -336,6 +337,15 @@ HANDLERS: dict[str, Callable[..., HttpResponse]] = {
 def voice_hook(request: HttpRequest, token: str) -> HttpResponse:
     """Answer one provider webhook for the connection that owns `token`."""
     request.voice_started_us = gate.now_us()  # type: ignore[attr-defined]
+    limited = ratelimit.hit(
+        "voice-hook", token, ratelimit.Rate.of(settings.VOICEGATE_HOOK_RATE)
+    )
+    if not limited.allowed:
+        return JsonResponse(
+            {"detail": "Too many requests for this webhook address; retry later."},
+            status=429,
+            headers={"Retry-After": str(limited.retry_after)},
+        )
     try:
         connection, ctx = gate.context_for_token(token)
     except gate.GateUnavailable as exc:

@@ -227,7 +227,7 @@ def test_webhook_url_must_be_public_https_and_at_most_2048(
 def test_a_loopback_webhook_is_accepted_when_development_allows_it(
     client, enterprise, settings
 ) -> None:
-    settings.REMEDIATION_WEBHOOK_ALLOW_PRIVATE = True
+    settings.OUTBOUND_ALLOW_PRIVATE = True
     own(enterprise, numbers(1))
     response = client.post(
         url(enterprise),

@@ -164,7 +164,7 @@ def test_outgoing_and_other_events_are_not_decided(
 @pytest.mark.django_db(transaction=True)
 def test_allowed_call_and_other_events_are_forwarded_unchanged(
     org, telnyx_signer, make_connection, live_server, recording_server,
-    celery_worker_queue, client,
+    loopback_targets, celery_worker_queue, client,
 ) -> None:  # fmt: skip
     connection = make_connection(
         org,
