@@ -190,8 +190,8 @@ def test_non_public_destinations_are_refused_after_resolving(
     org, enterprise, actor_for, settings, monkeypatch, addresses
 ) -> None:
     """GIVEN a public-looking host name that resolves to a non-public address by the
-    time the webhook is due WHEN it is delivered THEN no connection is made, the refusal is recorded as the
-    attempt, and it is not retried."""
+    time the webhook is due WHEN it is delivered THEN no connection is made, the
+    refusal is recorded as the attempt, and it is not retried."""
     settings.OUTBOUND_ALLOW_PRIVATE = False
 
     def resolve(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
