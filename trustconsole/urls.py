@@ -7,7 +7,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from trustconsole.core.forms import AdminLoginForm, LoginForm
 from trustconsole.core.views import healthz
+
+# The admin's log-in is throttled like the console's.
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     # Call webhooks first: every provider request resolves in one step.
@@ -15,7 +19,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path(
         "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=LoginForm
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
