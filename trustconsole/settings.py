@@ -180,6 +180,15 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 50},
     },
 }
+# Audit retention: entries older than this many days are pruned daily (0: kept
+# forever, the default). `manage.py prune_audit --days N` does it by hand.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 0, minimum=0)
+if AUDIT_RETENTION_DAYS:
+    CELERY_BEAT_SCHEDULE["core-audit-prune"] = {
+        "task": "core.audit_prune",
+        "schedule": 86400,
+        "options": {"expires": 3600},
+    }
 # accounts: continuous review of active customer accounts, port-away expiry.
 ACCOUNTS_REVIEW_INTERVAL = env_int("ACCOUNTS_REVIEW_INTERVAL", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE["accounts-continuous-review"] = {

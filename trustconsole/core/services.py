@@ -362,3 +362,52 @@ def login_unlock(*, email: str = "", ip: str = "", by: str) -> list[str]:
             cleared.append(f"client IP {ip}")
             logger.warning("log-in lockout of client IP %s cleared by %s", ip, by)
     return cleared
+
+
+# --- Audit retention ------------------------------------------------------------
+
+
+@transaction.atomic
+def audit_prune(*, days: int, by: str = "audit retention") -> dict[str, int]:
+    """Delete audit entries older than `days` days; audited per organisation.
+
+    The one way past the audit trail's guards: raw SQL (the ORM refuses) and, on
+    PostgreSQL, `SET LOCAL trustconsole.audit_prune = 'on'` for this one statement
+    of this transaction (the trigger refuses every other UPDATE and DELETE).
+    Returns the number deleted per organisation slug.
+    """
+    from django.db import connection
+    from django.db.models import Count
+
+    if days < 1:
+        raise ValidationError({"days": "Keep at least one day of audit entries."})
+    cutoff = timezone.now() - dt.timedelta(days=days)
+    old = AuditEntry.objects.filter(created_at__lt=cutoff)
+    counts = {
+        row["organisation"]: row["n"]
+        for row in old.values("organisation").annotate(n=Count("id"))
+    }
+    if not counts:
+        return {}
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        if postgres:
+            cursor.execute("SET LOCAL trustconsole.audit_prune = 'on'")
+        cursor.execute(f"DELETE FROM {table} WHERE created_at < %s", [cutoff])
+        if postgres:
+            cursor.execute("SET LOCAL trustconsole.audit_prune = 'off'")
+    pruned = {}
+    for organisation in Organisation.objects.filter(pk__in=counts):
+        n = counts[organisation.pk]
+        pruned[organisation.slug] = n
+        audit_record(
+            actor=Actor.system_for(organisation, by),
+            action="audit.prune",
+            target=organisation,
+            before={"entries_older_than_cutoff": n},
+            after={"entries_older_than_cutoff": 0, "cutoff": cutoff},
+            reason=f"retention: audit entries older than {days} days deleted ({n})",
+        )
+    logger.warning("audit retention deleted %s entries older than %s", counts, cutoff)
+    return pruned
