@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "trustconsole.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -330,6 +331,28 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+# HSTS for subdomains and the browsers' preload list: only once every subdomain
+# serves HTTPS (README, "Production: TLS and HSTS").
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False
+)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+# Redirect plain HTTP to HTTPS in the app (off: the TLS proxy usually does it).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+# Machine-to-machine paths inside the deployment: health checks, and workers
+# reaching the built-in sandbox provider over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^sandbox/"]
+# Every HTML page: scripts, styles, images and connections from this origin only
+# (htmx and the pages' JS are static files; no inline script or style).
+_CSP_BASE = (
+    "default-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+CONTENT_SECURITY_POLICY = f"{_CSP_BASE}; script-src 'self'; style-src 'self'"
+# Swagger UI (/api/docs/) styles itself inline; its scripts are still files.
+CONTENT_SECURITY_POLICY_PATHS = {
+    "/api/docs/": f"{_CSP_BASE}; script-src 'self'; style-src 'self' 'unsafe-inline'"
+}
 if env_bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

@@ -57,7 +57,7 @@ class ThrottledLoginMixin:
     def _locked(self, lock: loginguard.Lockout) -> ValidationError:
         if lock.kind == loginguard.ACCOUNT:
             what = "this account"
-            ask = " or ask an admin of your organisation to clear the lockout"
+            ask = ", or ask an admin of your organisation to clear the lockout"
         else:
             what = "your network address"
             ask = ""
