@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from trustconsole.core import loginguard
 from trustconsole.core.choices import Role
@@ -63,8 +64,8 @@ class ThrottledLoginMixin:
             ask = ""
         return ValidationError(
             f"Too many failed log-ins for {what}. Log-in is locked until "
-            f"{lock.until:%H:%M} UTC (about {lock.minutes_left} min); try again "
-            f"then{ask}.",
+            f"{timezone.localtime(lock.until):%H:%M %Z} (about {lock.minutes_left} "
+            f"min); try again then{ask}.",
             code="locked",
         )
 
