@@ -108,8 +108,7 @@ def test_confirmations_and_the_organisation_switch_work_without_inline_script(
         dialog.accept() if accept else dialog.dismiss()
 
     page.once("dialog", lambda d: answer(d, accept=False))
-    page.get_by_role("button", name="Revoke").click()
-    page.wait_for_function("() => true")
+    page.get_by_role("button", name="Revoke").click()  # returns once answered
     assert questions == ["Revoke CI? Clients using it stop working at once."]
     token.refresh_from_db()
     assert token.revoked_at is None
