@@ -37,7 +37,7 @@ def test_pages_have_no_inline_script_or_handlers(alice) -> None:
     """The policy would block them; none is left in what the console renders."""
     member = Client()
     member.force_login(alice)
-    for path in ("/", "/settings/members/", "/settings/tokens/", "/voice/calls/"):
+    for path in ("/", "/settings/members/", "/settings/tokens/", "/voice/connections/"):
         html = member.get(path).content.decode()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
         assert not re.search(r"\son[a-z]+=", html), path
