@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from django.test import Client
+from playwright.sync_api import expect
 
 from tests.voicegate.conftest import call_initiated, hook_path, logged
 from trustconsole.core.actor import Actor
@@ -201,3 +202,20 @@ def test_a_hint_pasted_back_is_refused(org, api_client_for, make_connection) -> 
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["field"] == "secret"
     assert VoiceConnection.objects.get(pk=twilio.pk).secret == TOKEN
+
+
+@pytest.mark.browser
+def test_the_connection_page_shows_the_hint_and_an_unreadable_credential(
+    login, alice, org, make_connection, settings, tmp_path
+) -> None:
+    twilio = make_connection(org, Provider.TWILIO, secret=TOKEN)
+    page = login(alice)
+    page.goto(f"/voice/connections/{twilio.public_id}/")
+    expect(page.get_by_test_id("credentials")).to_contain_text("••••cdef")
+    page.screenshot(path=str(tmp_path / "hint.png"), full_page=True)
+    _lose_the_key(settings)
+    page.goto(f"/voice/connections/{twilio.public_id}/")
+    expect(page.get_by_test_id("credential-error")).to_contain_text(
+        "ENCRYPTION_KEYS does not hold the key"
+    )
+    page.screenshot(path=str(tmp_path / "unreadable.png"), full_page=True)
