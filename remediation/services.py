@@ -37,10 +37,9 @@ from remediation.models import (
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.services import audit_record, audit_snapshot
-from trustconsole.lib.crypto import UNREADABLE, is_hint, is_unreadable
+from trustconsole.lib.crypto import HINT_PASTED, UNREADABLE, is_hint, is_unreadable
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 
-HINT_PASTED = "That is how the console shows the stored value; paste the value itself."
 WEBHOOK_SECRET_MIN_LENGTH = 24
 # Who may submit and cancel remediation requests (admins always may).
 SUBMIT_ROLES = (Role.OPERATOR,)

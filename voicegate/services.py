@@ -15,7 +15,7 @@ from django.db import transaction
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.services import audit_record, audit_snapshot
-from trustconsole.lib.crypto import is_hint, is_unreadable
+from trustconsole.lib.crypto import HINT_PASTED, is_hint, is_unreadable
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 from voicegate import gate
 from voicegate.choices import CallerPolicy, FailMode, Provider
@@ -39,9 +39,7 @@ def _clean_credential(value: str | None) -> str:
         return value  # type: ignore[return-value]
     value = (value or "").strip()
     if is_hint(value):
-        raise ValidationError(
-            "That is how the console shows the stored value; paste the value itself."
-        )
+        raise ValidationError(HINT_PASTED)
     return value
 
 

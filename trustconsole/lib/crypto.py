@@ -32,6 +32,7 @@ UNREADABLE = (
     "credential unreadable: ENCRYPTION_KEYS does not hold the key it was encrypted with"
 )
 HINT_MASK = "••••"
+HINT_PASTED = "That is how the console shows the stored value; paste the value itself."
 # Values shorter than this show no characters at all in their hint.
 HINT_MIN_LENGTH = 12
 GENERATE_COMMAND = (

@@ -44,7 +44,13 @@ class VoiceConnectionOutput(serializers.Serializer):
         key = getattr(obj, "api_key", "")
         return bool(key) or is_unreadable(key)
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(
+        serializers.CharField(
+            allow_null=True,
+            help_text="Why a stored credential cannot be used (a key missing from "
+            "ENCRYPTION_KEYS); null when every credential can be read.",
+        )
+    )
     def get_credential_error(self, obj: object) -> str | None:
         """Why a stored credential cannot be used (null when all are readable)."""
         return getattr(obj, "credential_error", "") or None
