@@ -35,6 +35,7 @@ from remediation.choices import DeliveryStatus
 from remediation.jsonapi import format_timestamp
 from remediation.models import RemediationRequest, WebhookAttempt, WebhookDelivery
 from trustconsole.lib import netguard
+from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,10 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         return client.post(url, content=body, headers=headers)
 
 
+class _SecretUnreadable(Exception):
+    """The organisation's webhook signing secret cannot be decrypted."""
+
+
 def _claim(delivery_id: int, token: str | None, now: dt.datetime) -> str | None:
     pending = WebhookDelivery.objects.filter(
         pk=delivery_id, status=DeliveryStatus.PENDING
@@ -188,10 +193,14 @@ def deliver(*, delivery_id: int, token: str | None = None) -> float | None:
     started, clock = timezone.now(), time.monotonic()
     status_code, excerpt, error, permanent = None, "", "", False
     try:
+        if is_unreadable(secret):
+            raise _SecretUnreadable  # never sign with an empty key
         response = post(delivery.url, body, headers)
         status_code, excerpt = response.status_code, response.text[:500]
         if not 200 <= status_code < 300:
             error = f"answered HTTP {status_code}"
+    except _SecretUnreadable:
+        error = f"not sent, the signing secret cannot be used: {UNREADABLE}"
     except netguard.UnsafeDestination as exc:
         error, permanent = str(exc), True
     except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
