@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.fernet import Fernet
 from django.test import Client
 
 from tests.conftest import ROOT
@@ -76,7 +77,9 @@ def test_check_deploy_is_clean_with_the_readmes_production_settings(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SECURE_", "DEBUG", "DATABASE_URL", "REDIS_URL"))
+        if not k.startswith(
+            ("SECURE_", "DEBUG", "DATABASE_URL", "REDIS_URL", "ENCRYPTION_KEYS")
+        )
         and k != "DJANGO_ALLOW_ASYNC_UNSAFE"  # a test-runner setting
     }
     for line in block.group(1).splitlines():
@@ -84,6 +87,7 @@ def test_check_deploy_is_clean_with_the_readmes_production_settings(
         if name and not name.startswith("#"):
             env[name] = value.split("  #")[0].strip()
     env["SECRET_KEY"] = secrets.token_urlsafe(50)
+    env["ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
     env["TRUSTCONSOLE_DATA_DIR"] = str(tmp_path)
     env["DJANGO_SETTINGS_MODULE"] = "trustconsole.settings"
     out = subprocess.run(
