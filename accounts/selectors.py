@@ -115,6 +115,7 @@ class TimelineItem:
     title: str
     who: str
     detail: str
+    entry: AuditEntry | None = None
 
 
 def account_timeline(*, actor: Actor, account: Account) -> list[TimelineItem]:
@@ -147,6 +148,7 @@ def account_timeline(*, actor: Actor, account: Account) -> list[TimelineItem]:
             title=e.action,
             who=e.actor_label,
             detail=e.reason,
+            entry=e,
         )
         for e in entries[:200]
     ]
