@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts import emails
@@ -345,3 +345,17 @@ def feedback_list(*, actor: Actor, account: Account | None = None) -> QuerySet:
     if account is not None:
         qs = qs.filter(account=account)
     return qs.select_related("account")
+
+
+def dashboard_accounts(*, actor: Actor) -> dict[str, Any]:
+    """Accounts by status and the reassessment reviews past their due date."""
+    rows = dict(
+        Account.objects.filter(organisation=actor.organisation)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    return {
+        "by_status": {s: rows.get(s, 0) for s in AccountStatus.values},
+        "overdue_reviews": queue_counts(actor=actor)["overdue"],
+    }

@@ -7,12 +7,13 @@ write that can change it bumps the version after commit (see services).
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from trustconsole.core.actor import Actor
@@ -22,6 +23,8 @@ from visitors.choices import (
     DEFAULT_WEIGHTS,
     MAPPED_STATUSES,
     SCORE_MAX,
+    Band,
+    Channel,
     IdentifierKind,
     ReviewStatus,
     VisitorStatus,
@@ -444,3 +447,29 @@ def status_counts(*, actor: Actor) -> dict[str, int]:
             organisation_id=actor.organisation.pk, status=status
         ).count()
     return counts
+
+
+def dashboard_visitors(*, actor: Actor, since: dt.datetime) -> dict[str, Any]:
+    """The dashboard's visitor numbers: chat blocks per day, queue, trust bands."""
+    from trustconsole.lib.timeseries import counts_per_day
+
+    org = actor.organisation
+    queue = ReviewItem.objects.filter(organisation=org, status=ReviewStatus.OPEN)
+    oldest = queue.order_by("created_at").values_list("created_at", flat=True).first()
+    bands = dict(
+        Visitor.objects.filter(organisation=org)
+        .order_by()
+        .values_list("band")
+        .annotate(n=Count("pk"))
+    )
+    chat = counts_per_day(
+        BlockedAttempt.objects.filter(
+            organisation=org, channel=Channel.CHAT, created_at__gte=since
+        )
+    )
+    return {
+        "chat_blocked": {day: n for (day, _), n in chat.items()},
+        "queue_open": queue.count(),
+        "queue_oldest_at": oldest,
+        "bands": {band: bands.get(band, 0) for band in Band.values},
+    }

@@ -51,6 +51,11 @@ class AuditText:
     changes: tuple[Change, ...]
     reason: str
 
+    @property
+    def has_before(self) -> bool:
+        """False for entries that only set values (creations): no Before column."""
+        return any(c.before != EMPTY for c in self.changes)
+
 
 def register_actions(sentences: Mapping[str, str]) -> None:
     """Add sentences: `{actor}`, `{target}` and any recorded field as `{field}`."""

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from trustconsole.core import forms, selectors, services
+from trustconsole.core.dashboard import dashboard_charts, dashboard_data
 from trustconsole.core.health import broker_status
 from trustconsole.core.middleware import SESSION_KEY
 from trustconsole.core.models import Membership
@@ -26,9 +27,12 @@ def _add_errors(form: object, exc: ValidationError) -> None:
 
 @member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The landing page: organisation, worker health, recent activity."""
+    """The landing page: the organisation at a glance, worker health, activity."""
     actor = request.actor
+    data = dashboard_data(actor=actor)
     context = {
+        "data": data,
+        "charts": dashboard_charts(data),
         "heartbeat_age": selectors.heartbeat_age_seconds(),
         "recent_audit": selectors.audit_list(actor=actor)[:10],
         "member_count": selectors.membership_list(actor=actor).count(),
