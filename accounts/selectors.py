@@ -359,3 +359,14 @@ def dashboard_accounts(*, actor: Actor) -> dict[str, Any]:
         "by_status": {s: rows.get(s, 0) for s in AccountStatus.values},
         "overdue_reviews": queue_counts(actor=actor)["overdue"],
     }
+
+
+def review_badge(
+    *, organisation_id: int, today: dt.date | None = None
+) -> dict[str, int]:
+    """Requests waiting for support and how many are overdue, in one query."""
+    today = today or timezone.localdate()
+    counts = ReassessmentRequest.objects.filter(
+        organisation_id=organisation_id, status=RequestStatus.PENDING
+    ).aggregate(open=Count("pk"), overdue=Count("pk", filter=Q(due_on__lte=today)))
+    return {"open": counts["open"] or 0, "overdue": counts["overdue"] or 0}

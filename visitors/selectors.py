@@ -319,6 +319,17 @@ def review_queue(*, actor: Actor) -> QuerySet[ReviewItem]:
     )
 
 
+def review_queue_badge(*, organisation_id: int) -> dict[str, int]:
+    """Open review items and how many waited past the overdue age, in one query."""
+    from django.conf import settings
+
+    late = timezone.now() - dt.timedelta(hours=settings.VISITORS_REVIEW_OVERDUE_HOURS)
+    counts = ReviewItem.objects.filter(
+        organisation_id=organisation_id, status=ReviewStatus.OPEN
+    ).aggregate(open=Count("pk"), overdue=Count("pk", filter=Q(created_at__lt=late)))
+    return {"open": counts["open"] or 0, "overdue": counts["overdue"] or 0}
+
+
 def review_queue_count(*, organisation_id: int) -> int:
     """How many items wait in the review queue (shown in the navigation)."""
     return ReviewItem.objects.filter(

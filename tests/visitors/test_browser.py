@@ -85,7 +85,7 @@ def test_blacklist_from_the_review_queue_actions_column(login, oscar, org) -> No
             level=WeightLevel.EXTREME,
         )
     page = login(oscar)
-    nav = page.get_by_role("link", name=re.compile(r"^Review queue"))
+    nav = page.get_by_role("link", name=re.compile(r"^Visitor reviews"))
     assert "2" in nav.inner_text()
     nav.click()
     page.wait_for_url("**/review/")

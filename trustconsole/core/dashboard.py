@@ -169,7 +169,7 @@ def dashboard_charts(data: dict[str, Any]) -> dict[str, Any]:
                 )
                 for value, label in AccountStatus.choices
             ],
-            title="Customer accounts by status",
+            title="Customer account statuses",
         ),
         "remediation_outcomes": horizontal_bars(
             bars=[
