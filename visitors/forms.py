@@ -78,6 +78,23 @@ class ReasonForm(forms.Form):
     )
 
 
+class BlacklistConfirmForm(forms.Form):
+    """The one confirmation step of every Blacklist in the browser: a reason is
+    required and the step must have been shown (`confirmed`)."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=2000,
+        error_messages={"required": "Give the reason; it is kept in the audit trail."},
+    )
+    confirmed = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_confirmed(self) -> str:
+        if self.cleaned_data["confirmed"] != "yes":
+            raise forms.ValidationError("Confirm the Blacklist.")
+        return "yes"
+
+
 class SignalAddForm(forms.Form):
     """A risk signal added by an operator."""
 
