@@ -361,12 +361,14 @@ def dashboard_accounts(*, actor: Actor) -> dict[str, Any]:
     }
 
 
-def review_badge(
-    *, organisation_id: int, today: dt.date | None = None
-) -> dict[str, int]:
-    """Requests waiting for support and how many are overdue, in one query."""
+def review_badge_counts(*, today: dt.date | None = None) -> dict[str, Any]:
+    """Subqueries (over an outer organisation row) for the navigation badge:
+    requests waiting for support and those past their due date."""
+    from trustconsole.lib.timeseries import count_subquery
+
     today = today or timezone.localdate()
-    counts = ReassessmentRequest.objects.filter(
-        organisation_id=organisation_id, status=RequestStatus.PENDING
-    ).aggregate(open=Count("pk"), overdue=Count("pk", filter=Q(due_on__lte=today)))
-    return {"open": counts["open"] or 0, "overdue": counts["overdue"] or 0}
+    pending = ReassessmentRequest.objects.filter(status=RequestStatus.PENDING)
+    return {
+        "account_review_count": count_subquery(pending),
+        "account_review_overdue": count_subquery(pending.filter(due_on__lte=today)),
+    }

@@ -319,15 +319,19 @@ def review_queue(*, actor: Actor) -> QuerySet[ReviewItem]:
     )
 
 
-def review_queue_badge(*, organisation_id: int) -> dict[str, int]:
-    """Open review items and how many waited past the overdue age, in one query."""
+def review_queue_badge_counts() -> dict[str, Any]:
+    """Subqueries (over an outer organisation row) for the navigation badge: open
+    review items and those waiting past the overdue age."""
     from django.conf import settings
 
+    from trustconsole.lib.timeseries import count_subquery
+
     late = timezone.now() - dt.timedelta(hours=settings.VISITORS_REVIEW_OVERDUE_HOURS)
-    counts = ReviewItem.objects.filter(
-        organisation_id=organisation_id, status=ReviewStatus.OPEN
-    ).aggregate(open=Count("pk"), overdue=Count("pk", filter=Q(created_at__lt=late)))
-    return {"open": counts["open"] or 0, "overdue": counts["overdue"] or 0}
+    open_items = ReviewItem.objects.filter(status=ReviewStatus.OPEN)
+    return {
+        "review_queue_count": count_subquery(open_items),
+        "review_queue_overdue": count_subquery(open_items.filter(created_at__lt=late)),
+    }
 
 
 def review_queue_count(*, organisation_id: int) -> int:

@@ -75,12 +75,18 @@ def test_accounts_badge_counts_requests_waiting_and_overdue(
     assert 'class="count overdue"' in badge and "2 waiting, 1 overdue" in badge
 
 
-def test_each_badge_costs_one_query(org, django_assert_num_queries) -> None:
-    from accounts.selectors import review_badge
-    from visitors.selectors import review_queue_badge
+def test_both_badges_cost_one_query(org, rf, django_assert_num_queries) -> None:
+    from trustconsole.core.actor import Actor
+    from trustconsole.core.context_processors import nav_badges
 
     _review_item(org, hours_ago=30)
+    RequestFactory(account__organisation=org, submitted=days_ago(20))
+    request = rf.get("/")
+    request.actor = Actor.system_for(org, "test")
     with django_assert_num_queries(1):
-        assert review_queue_badge(organisation_id=org.pk) == {"open": 1, "overdue": 1}
-    with django_assert_num_queries(1):
-        assert review_badge(organisation_id=org.pk) == {"open": 0, "overdue": 0}
+        assert nav_badges(request) == {
+            "review_queue_count": 1,
+            "review_queue_overdue": 1,
+            "account_review_count": 1,
+            "account_review_overdue": 1,
+        }

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from django.db.models import Count, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 
@@ -35,3 +36,16 @@ def counts_per_day(
         .annotate(n=Count("pk"))
     )
     return {(row["day"], row[by] if by else ""): row["n"] for row in rows}
+
+
+def count_subquery(queryset: QuerySet) -> Any:
+    """COUNT(*) of `queryset`'s rows of the outer query's organisation, as an
+    expression (0 when there are none), so several counts cost one query."""
+    rows = (
+        queryset.filter(organisation=OuterRef("pk"))
+        .order_by()
+        .values("organisation")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    return Coalesce(Subquery(rows), 0)
