@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import forms, selectors, services
 from accounts.api.views import evidence_file_response
-from accounts.choices import ALL_SERVICES
+from accounts.choices import ALL_SERVICES, Service
 from accounts.services import EvidenceInput
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.htmx import htmx_partial
@@ -101,6 +101,7 @@ def _detail_context(
         "feedback_subject": services.feedback_subject(account),
         "can_act": _can_act(request),
         "refund_outcome_form": forms.RefundOutcomeForm(),
+        "service_labels": dict(Service.choices),
         "now": timezone.now(),
     }
     context.update({key: _detail_form(key) for key in DETAIL_FORMS})
@@ -355,6 +356,7 @@ def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "form": form,
         "can_act": _can_act(request) and obj.is_open,
         "all_services": ALL_SERVICES,
+        "service_labels": dict(Service.choices),
     }
     status = 400 if form.errors else 200
     return render(request, "accounts/request_detail.html", context, status=status)
