@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -488,3 +490,24 @@ def dashboard_visitors(*, actor: Actor, since: dt.datetime) -> dict[str, Any]:
         "queue_oldest_at": oldest,
         "bands": {band: bands.get(band, 0) for band in Band.values},
     }
+
+
+def events_attach_messages(events: Iterable[Event]) -> None:
+    """Give each event its `message` (the chat message it refers to), one query."""
+    events = list(events)
+    ids = {e.detail.get("message_id") for e in events if isinstance(e.detail, dict)}
+    ids.discard(None)
+    messages: dict[str, Message] = {}
+    if ids:
+        valid = []
+        for raw in ids:
+            try:
+                valid.append(uuid.UUID(str(raw)))
+            except ValueError:
+                continue
+        messages = {
+            str(m.public_id): m for m in Message.objects.filter(public_id__in=valid)
+        }
+    for event in events:
+        detail = event.detail if isinstance(event.detail, dict) else {}
+        event.message = messages.get(str(detail.get("message_id")))

@@ -119,6 +119,11 @@ def _retarget(response: HttpResponse, selector: str) -> HttpResponse:
     return response
 
 
+def _with_messages(events: list[Any]) -> list[Any]:
+    selectors.events_attach_messages(events)
+    return events
+
+
 def _query(request: HttpRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
@@ -155,7 +160,7 @@ def _profile_context(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
         "identifiers": selectors.visitor_identifiers(visitor=visitor),
         "explanation": selectors.score_explanation(visitor=visitor),
         "signals": list(selectors.visitor_signals(visitor=visitor)[:100]),
-        "events": list(selectors.visitor_events(visitor=visitor)[:50]),
+        "events": _with_messages(list(selectors.visitor_events(visitor=visitor)[:50])),
         "conversations": list(selectors.visitor_conversations(visitor=visitor)[:20]),
         "attempts": list(selectors.visitor_blocked_attempts(visitor=visitor)[:20]),
         "review_items": list(selectors.visitor_review_items(visitor=visitor)[:20]),
@@ -364,6 +369,7 @@ def visitor_merge(request: HttpRequest, public_id: str) -> HttpResponse:
 def review_queue(request: HttpRequest) -> HttpResponse:
     """Flagged conversations and events, oldest first, with the Actions column."""
     page = paginate(request, selectors.review_queue(actor=request.actor), per_page=50)
+    _with_messages([item.event for item in page.object_list if item.event])
     context = {"page": page, "can_act": request.actor.can(OPERATOR)}
     if htmx_partial(request):
         return render(request, "visitors/partials/_queue_table.html", context)
@@ -393,7 +399,8 @@ def review_item_act(request: HttpRequest, public_id: str) -> HttpResponse:
         _ACTION_DONE.get(action, "Done.").format(name=item.visitor.display_name),
     )
     if htmx_partial(request):
-        item = ReviewItem.objects.select_related("visitor").get(pk=item.pk)
+        item = ReviewItem.objects.select_related("visitor", "event").get(pk=item.pk)
+        _with_messages([item.event] if item.event else [])
         context = {"item": item, "can_act": True}
         return render(request, "visitors/partials/_queue_row.html", context)
     return redirect("visitors:review_queue")
