@@ -28,42 +28,71 @@ def _strings(node: ast.AST) -> set[str]:
     }
 
 
+def _sources() -> list[tuple[Path, ast.Module]]:
+    return [
+        (path, ast.parse(path.read_text(), filename=str(path)))
+        for app in APPS
+        for path in sorted((ROOT / app).rglob("*.py"))
+        if "migrations" not in path.parts
+    ]
+
+
+def _constants(sources: list[tuple[Path, ast.Module]]) -> dict[str, set[str]]:
+    """Module-level `NAME = "a.b"` constants, so `action=NAME` is found too."""
+    constants: dict[str, set[str]] = {}
+    for _, tree in sources:
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and isinstance(
+                        node.value.value, str
+                    ):
+                        constants.setdefault(target.id, set()).add(node.value.value)
+    return constants
+
+
 def written_actions() -> dict[str, str]:
-    """Every action string in the code: `action=…` arguments (literals and
-    conditionals), defaults of `action` parameters, `action = …` assignments."""
+    """Every action string in the code: `action=…` arguments (literals, constants
+    and conditionals), defaults of `action` parameters, `action = …` assignments."""
     found: dict[str, str] = {}
-    for app in APPS:
-        for path in sorted((ROOT / app).rglob("*.py")):
-            if "migrations" in path.parts:
-                continue
-            tree = ast.parse(path.read_text(), filename=str(path))
-            values: list[ast.AST] = []
-            for node in ast.walk(tree):
-                if isinstance(node, ast.keyword) and node.arg == "action":
-                    values.append(node.value)
-                elif isinstance(node, ast.arguments):
-                    args = node.posonlyargs + node.args
-                    pairs = list(
-                        zip(
-                            args[len(args) - len(node.defaults) :],
-                            node.defaults,
-                            strict=True,
-                        )
+    sources = _sources()
+    constants = _constants(sources)
+    for path, tree in sources:
+        values: list[ast.AST] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword) and node.arg == "action":
+                values.append(node.value)
+            elif isinstance(node, ast.arguments):
+                args = node.posonlyargs + node.args
+                pairs = list(
+                    zip(
+                        args[len(args) - len(node.defaults) :],
+                        node.defaults,
+                        strict=True,
                     )
-                    pairs += [
-                        (a, d)
-                        for a, d in zip(node.kwonlyargs, node.kw_defaults, strict=True)
-                        if d is not None
-                    ]
-                    values += [d for a, d in pairs if a.arg == "action"]
-                elif isinstance(node, ast.Assign) and any(
-                    isinstance(t, ast.Name) and t.id == "action" for t in node.targets
-                ):
-                    values.append(node.value)
-            for value in values:
-                for text in _strings(value):
-                    if ACTION_RE.match(text):
-                        found.setdefault(text, str(path.relative_to(Path(ROOT))))
+                )
+                pairs += [
+                    (a, d)
+                    for a, d in zip(node.kwonlyargs, node.kw_defaults, strict=True)
+                    if d is not None
+                ]
+                values += [d for a, d in pairs if a.arg == "action"]
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "action" for t in node.targets
+            ):
+                values.append(node.value)
+        for value in values:
+            names = {
+                n.id if isinstance(n, ast.Name) else n.attr
+                for n in ast.walk(value)
+                if isinstance(n, ast.Name | ast.Attribute)
+            }
+            texts = _strings(value).union(
+                *(constants.get(name, set()) for name in names)
+            )
+            for text in texts:
+                if ACTION_RE.match(text):
+                    found.setdefault(text, str(path.relative_to(Path(ROOT))))
     return found
 
 

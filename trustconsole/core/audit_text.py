@@ -233,6 +233,8 @@ register_actions(
         "membership.remove": "{actor} removed the member {target}",
         "api_token.create": "{actor} created the API token {target}",
         "api_token.revoke": "{actor} revoked the API token {target}",
+        "core.credentials_reencrypt": "{actor} re-encrypted the stored credentials "
+        "of {target} with the newest key",
     }
 )
 
