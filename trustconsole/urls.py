@@ -7,8 +7,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from trustconsole.core.forms import AdminLoginForm, LoginForm
-from trustconsole.core.views import healthz
+from trustconsole.core.forms import AdminLoginForm
+from trustconsole.core.views import LoginView, healthz
 
 # The admin's log-in is throttled like the console's.
 admin.site.login_form = AdminLoginForm
@@ -19,9 +19,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            redirect_authenticated_user=True, authentication_form=LoginForm
-        ),
+        LoginView.as_view(),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
