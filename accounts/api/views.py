@@ -34,6 +34,9 @@ from accounts.services import EvidenceInput
 from trustconsole.core.api.views import ActorAPIView
 from trustconsole.lib.jsonbody import JSONBodyParser
 
+# Counts and thresholds fit a database integer column.
+MAX_INT = 2_147_483_647
+
 SUPPORT = ("support",)
 
 
@@ -192,10 +195,18 @@ class AccountUsageApi(SupportAPIView):
             ref_name = "AccountsAccountUsageInput"
 
         day = serializers.DateField()
-        numbers_bought = serializers.IntegerField(min_value=0, default=0)
-        outbound_calls = serializers.IntegerField(min_value=0, default=0)
-        outbound_sms = serializers.IntegerField(min_value=0, default=0)
-        carrier_complaints = serializers.IntegerField(min_value=0, default=0)
+        numbers_bought = serializers.IntegerField(
+            max_value=MAX_INT, min_value=0, default=0
+        )
+        outbound_calls = serializers.IntegerField(
+            max_value=MAX_INT, min_value=0, default=0
+        )
+        outbound_sms = serializers.IntegerField(
+            max_value=MAX_INT, min_value=0, default=0
+        )
+        carrier_complaints = serializers.IntegerField(
+            max_value=MAX_INT, min_value=0, default=0
+        )
         payment_flagged = serializers.BooleanField(required=False, allow_null=True)
 
     @extend_schema(request=InputSerializer, responses=AccountDetailOutputSerializer)
@@ -620,17 +631,33 @@ class FeedbackApi(SupportAPIView):
 class AccountSettingsBody(serializers.Serializer):
     """The organisation's signup-assessment and continuous-review thresholds."""
 
-    hold_threshold = serializers.IntegerField(min_value=0, required=False)
+    hold_threshold = serializers.IntegerField(
+        max_value=MAX_INT, min_value=0, required=False
+    )
     high_risk_countries = serializers.ListField(
         child=serializers.CharField(max_length=2), required=False, max_length=250
     )
-    review_window_days = serializers.IntegerField(min_value=1, required=False)
-    numbers_min_for_usage_check = serializers.IntegerField(min_value=0, required=False)
-    min_outbound_per_number = serializers.IntegerField(min_value=0, required=False)
-    complaints_threshold = serializers.IntegerField(min_value=0, required=False)
-    spike_factor = serializers.IntegerField(min_value=1, required=False)
-    spike_min_volume = serializers.IntegerField(min_value=0, required=False)
-    spike_history_days = serializers.IntegerField(min_value=1, required=False)
+    review_window_days = serializers.IntegerField(
+        max_value=MAX_INT, min_value=1, required=False
+    )
+    numbers_min_for_usage_check = serializers.IntegerField(
+        max_value=MAX_INT, min_value=0, required=False
+    )
+    min_outbound_per_number = serializers.IntegerField(
+        max_value=MAX_INT, min_value=0, required=False
+    )
+    complaints_threshold = serializers.IntegerField(
+        max_value=MAX_INT, min_value=0, required=False
+    )
+    spike_factor = serializers.IntegerField(
+        max_value=MAX_INT, min_value=1, required=False
+    )
+    spike_min_volume = serializers.IntegerField(
+        max_value=MAX_INT, min_value=0, required=False
+    )
+    spike_history_days = serializers.IntegerField(
+        max_value=MAX_INT, min_value=1, required=False
+    )
     reason = serializers.CharField(
         required=False, allow_blank=True, default="", write_only=True
     )

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from trustconsole.core.api.schema import ErrorOutput
 from trustconsole.core.api.views import ActorAPIView
 from visitors import gate, selectors, services
 from visitors.api import serializers as s
@@ -279,6 +280,8 @@ class ReviewItemActionApi(OperatorAPIView):
 class ReviewItemBulkApi(OperatorAPIView):
     """Bulk selection: one action on several items of the organisation."""
 
+    error_codes = (404,)  # an item that is not the organisation's
+
     @extend_schema(
         operation_id="review_queue_bulk",
         request=s.ReviewItemBulkInput,
@@ -359,6 +362,8 @@ class IPBlockDetailApi(OperatorAPIView):
 class SignalWeightApi(ActorAPIView):
     """Weight levels of the organisation; admins override them (POST)."""
 
+    pagination_class = None  # the four levels, always all of them
+
     write_roles = ()
 
     @extend_schema(
@@ -404,7 +409,7 @@ class WidgetMessageApi(APIView):
             )
         ],
         request=s.WidgetMessageInput,
-        responses={202: s.WidgetMessageOutput},
+        responses={202: s.WidgetMessageOutput, 401: ErrorOutput},
     )
     def post(self, request: Request) -> Response:
         widget = selectors.widget_by_key(request.headers.get(WIDGET_KEY_HEADER, ""))

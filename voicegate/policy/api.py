@@ -29,6 +29,9 @@ from voicegate.policy.choices import (
 )
 from voicegate.policy.export import csv_lines
 
+# Counts and thresholds fit a database integer column.
+MAX_INT = 2_147_483_647
+
 ACT = ("operator", "support")
 
 
@@ -230,12 +233,16 @@ class DenialCountOutput(serializers.Serializer):
 class PolicySettingsIO(serializers.Serializer):
     """The organisation's outbound policy settings."""
 
-    harassment_limit = serializers.IntegerField(min_value=1, required=False)
+    harassment_limit = serializers.IntegerField(
+        max_value=MAX_INT, min_value=1, required=False
+    )
     harassment_window_seconds = serializers.IntegerField(
         min_value=60, max_value=90 * 86400, required=False
     )
     blacklisted_do_not_contact = serializers.BooleanField(required=False)
-    denial_threshold = serializers.IntegerField(min_value=1, required=False)
+    denial_threshold = serializers.IntegerField(
+        max_value=MAX_INT, min_value=1, required=False
+    )
     denial_window_seconds = serializers.IntegerField(
         min_value=60, max_value=90 * 86400, required=False
     )
@@ -420,6 +427,8 @@ class DncExportApi(PolicyAPIView):
 class CallerIdsApi(PolicyAPIView):
     """Verified caller IDs (`?account=`); POST records one."""
 
+    error_codes = (404,)  # `account` names no account of the organisation
+
     @extend_schema(
         parameters=[OpenApiParameter("account", str)],
         responses=CallerIdOutput(many=True),
@@ -459,6 +468,8 @@ class CallerIdDetailApi(PolicyAPIView):
 
 class ConsentsApi(PolicyAPIView):
     """Consent records (`?account=`, `?number=`); POST records one."""
+
+    error_codes = (404,)  # `account` names no account of the organisation
 
     @extend_schema(
         parameters=[AccountParams, NumberParams], responses=ConsentOutput(many=True)

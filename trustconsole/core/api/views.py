@@ -188,7 +188,7 @@ class TokenDetailApi(ActorAPIView):
         token = selectors.token_get(actor=self.actor, public_id=public_id)
         return Response(TokenOutputSerializer(token).data)
 
-    @extend_schema(request=ReasonSerializer, responses=TokenOutputSerializer)
+    @extend_schema(request=ReasonSerializer, responses={200: TokenOutputSerializer})
     def delete(self, request: Request, public_id: str) -> Response:
         token = selectors.token_get(actor=self.actor, public_id=public_id)
         data = ReasonSerializer(data=request.data)
