@@ -69,6 +69,10 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# Built once: json.loads with options would build a decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def depth_of(value: Any) -> int:
     """How deeply arrays and objects nest in a parsed value (a scalar is 0)."""
     deepest = 0
@@ -104,9 +108,7 @@ def parse(
     else:
         text = raw
     try:
-        value = json.loads(
-            text, parse_constant=_refuse_constant, parse_float=_finite_float
-        )
+        value = _DECODER.decode(text)
     except RecursionError:
         # Python's parser gives up near its recursion limit: far beyond ours.
         raise JsonBodyError(
