@@ -70,7 +70,7 @@ def _positive_int(
         return default
     text = raw.strip()
     try:
-        if not text.isascii() or len(text) > 12:
+        if not text.isascii():  # int() would read other scripts' digits too
             raise ValueError(text)
         value = int(text)
     except ValueError:

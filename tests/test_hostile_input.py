@@ -266,3 +266,14 @@ def test_refused_requests_write_no_audit_entry(org, api_client_for, widget) -> N
     _widget_post(widget, deep_json(DEEP))
     client.get("/api/v1/visitors/?q=%00")
     assert AuditEntry.objects.count() == before
+
+
+def test_a_huge_v2_page_size_is_capped_not_refused(org, api_client_for) -> None:
+    enterprise = make_enterprise(org)
+    url = (
+        f"/v2/enterprises/{enterprise.public_id}/reputation/remediation"
+        "?page[size]=99999999999999999999999"
+    )
+    response = api_client_for(org, "viewer").get(url)
+    assert response.status_code == 200
+    assert response.json()["meta"]["page_size"] == 250
