@@ -147,6 +147,11 @@ else:
         }
     }
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's file-system transport with atomic writes: a process polling the
+    # folder never reads a half-written message or exchange table.
+    CELERY_BROKER_TRANSPORT = "trustconsole.lib.broker:Transport"
+    # One worker, nothing to remote-control: no broadcast files to poll.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
