@@ -60,6 +60,7 @@ class Console:
 
     def __init__(self, data_dir: Path, **env: str) -> None:
         self.port, self.data_dir = free_port(), data_dir
+        self.interrupted = False
         self.log_path = data_dir.with_suffix(".log")
         data_dir.mkdir(parents=True, exist_ok=True)
         environment = child_env(TRUSTCONSOLE_DATA_DIR=str(data_dir), **env)
@@ -99,10 +100,15 @@ class Console:
                 found["web"] = int(pid)
         return found
 
-    def stop(self) -> int:
-        """Ctrl-C; the exit status."""
-        if self.proc.poll() is None:
+    def interrupt(self) -> None:
+        """Press Ctrl-C once (a second press may land after the handler is gone)."""
+        if not self.interrupted and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
+            self.interrupted = True
+
+    def stop(self) -> int:
+        """Ctrl-C, then wait; the exit status."""
+        self.interrupt()
         try:
             return self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
