@@ -110,10 +110,10 @@ class Console:
         """Ctrl-C, then wait; the exit status."""
         self.interrupt()
         try:
-            return self.proc.wait(timeout=30)
+            return self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            pytest.fail(f"runconsole ignored Ctrl-C for 30 s:\n{self.log()[-3000:]}")
+            pytest.fail(f"runconsole ignored Ctrl-C for 60 s:\n{self.log()[-3000:]}")
 
 
 def test_runconsole_serves_health_runs_beat_and_stops_on_ctrl_c(

@@ -183,12 +183,14 @@ def _answers(url: str) -> bool:
 
 
 def _terminate(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every child; SIGKILL one still running after 20 s; reap them all."""
     for proc in procs:
         if proc.poll() is None:
             proc.terminate()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 20
     for proc in procs:
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
