@@ -146,10 +146,10 @@ else:
             "LOCATION": str(DATA_DIR / f"cache{_TEST_WORKER}"),
         }
     }
-    CELERY_BROKER_URL = "filesystem://"
-    # kombu's file-system transport with atomic writes: a process polling the
-    # folder never reads a half-written message or exchange table.
-    CELERY_BROKER_TRANSPORT = "trustconsole.lib.broker:Transport"
+    # kombu's file-system transport with atomic writes (trustconsole/lib/broker.py,
+    # registered under this scheme in trustconsole/celery.py): a process polling
+    # the folder never reads a half-written message or exchange table.
+    CELERY_BROKER_URL = "trustconsole-fs://"
     # One worker, nothing to remote-control: no broadcast files to poll.
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
     CELERY_BROKER_TRANSPORT_OPTIONS = {

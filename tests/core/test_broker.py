@@ -35,8 +35,9 @@ def connect(tmp_path: Path) -> Iterator[Callable[[], Any]]:
     (tmp_path / "broker").mkdir()
 
     def make() -> Any:
-        conn = Connection("filesystem://", transport=Transport,
-                          transport_options=options)  # fmt: skip
+        # The scheme the settings use without REDIS_URL.
+        conn = Connection("trustconsole-fs://", transport_options=options)
+        assert isinstance(conn.transport, Transport)
         opened.append(conn)
         return conn.default_channel
 

@@ -9,7 +9,8 @@ message by renaming it (exactly one of several consumers wins), and exchange tab
 are updated under a lock file. A file that still cannot be parsed is logged and
 dropped instead of stopping the worker.
 
-Used when `REDIS_URL` is unset (`CELERY_BROKER_TRANSPORT` in settings).
+Used when `REDIS_URL` is unset: `trustconsole-fs://`, registered in
+`trustconsole/celery.py`.
 """
 
 from __future__ import annotations
