@@ -36,7 +36,7 @@ def test_support_opens_an_overdue_request_views_evidence_and_lifts(
     page = login(sue)
     page.get_by_role("link", name="Accounts").click()
     page_ready(page, "**/accounts/")
-    page.get_by_role("link", name=re.compile(r"^Review queue \(")).click()
+    page.get_by_role("link", name=re.compile(r"^Account review queue \(")).click()
     # j/k come from the queue page's own script: wait until it is attached.
     page_ready(page, "**/accounts/reviews/")
     row = page.locator("tr.overdue", has_text="Overdue Ltd")

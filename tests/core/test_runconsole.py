@@ -133,9 +133,13 @@ def test_runconsole_serves_health_runs_beat_and_stops_on_ctrl_c(
         assert healthz(console.port) is None
     finally:
         console.stop()
-    assert f"trustconsole is running at http://127.0.0.1:{console.port}/" in (
-        console.log()
+    output = console.log()
+    banner = output.index(
+        f"trustconsole is running at http://127.0.0.1:{console.port}/"
     )
+    assert "Log in as admin@demo.test / trustconsole-demo" in output[banner:]
+    # The URL and login come after the worker's start-up output, not under it.
+    assert output.index(" ready.") < banner
 
 
 def test_a_worker_that_dies_is_started_again_while_web_stays_up(
