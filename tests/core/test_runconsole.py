@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.conftest import ROOT, child_env
 from tests.waiting import wait_until
@@ -195,6 +196,7 @@ def test_production_mode_collects_static_files_before_serving(
         data_dir,
         DEBUG="false",
         SECRET_KEY="a-test-only-key-that-is-long-enough-for-production-checks",
+        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
     )
     assert not (data_dir / "staticfiles").exists()
     try:
@@ -205,5 +207,6 @@ def test_production_mode_collects_static_files_before_serving(
         assert favicon, html[:2000]
         assert get(console.port, favicon[1])[0] == 200
     finally:
-        assert console.stop() == 0
+        status = console.stop()
+    assert status == 0, console.log()[-3000:]
     assert (data_dir / "staticfiles" / "staticfiles.json").exists()
