@@ -10,7 +10,9 @@ COPY . .
 RUN SECRET_KEY=collectstatic-build-step \
     ENCRYPTION_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
     python manage.py collectstatic --noinput
-RUN useradd --system --home /app trustconsole && mkdir -p /data && chown trustconsole /data
+RUN useradd --system --home /app trustconsole && mkdir -p /data && chown -R trustconsole /data
 USER trustconsole
 EXPOSE 8000
-CMD ["gunicorn", "trustconsole.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--no-control-socket", "--access-logfile", "-"]
+# Collect again at start: a volume mounted on /data hides (or keeps an old copy of)
+# the files collected at build time, and a missing manifest makes every page a 500.
+CMD ["sh", "-c", "python manage.py collectstatic --noinput -v0 && exec gunicorn trustconsole.wsgi --bind 0.0.0.0:8000 --workers 3 --no-control-socket --access-logfile -"]

@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from tests.waiting import page_ready, wait_until
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.models import Membership, Organisation
@@ -29,6 +29,19 @@ from trustconsole.core.services import token_create
 PASSWORD = "correct-horse-battery"
 ROOT = Path(__file__).resolve().parent.parent
 STRICT = os.environ.get("TC_STRICT") == "1"
+# Older name of the shared helper; both poll a condition and name it on timeout.
+wait_for = wait_until
+# Fixtures that start real processes or a real browser mark their tests, so that
+# `-m "browser or worker"` selects every slow test without relying on decorators.
+MARKING_FIXTURES = {"celery_worker_queue": "worker", "chromium": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the real processes its fixtures start."""
+    for item in items:
+        for fixture, marker in MARKING_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -154,21 +167,15 @@ def database_url() -> str:
 
 def child_env(**extra: str) -> dict[str, str]:
     """Environment for a child process that shares this test's database and broker."""
-    env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "true", **extra}
-    env["TRUSTCONSOLE_DATA_DIR"] = str(settings.DATA_DIR)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DEBUG": "true",
+        "TRUSTCONSOLE_DATA_DIR": str(settings.DATA_DIR),
+        **extra,
+    }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return env
-
-
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 30, what: str) -> Any:
-    """Poll until predicate() is truthy; fail the test with `what` after timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture
@@ -193,9 +200,10 @@ def celery_worker_queue(transactional_db: None, tmp_path: Path) -> Iterator[str]
             cwd=ROOT, env=child_env(), stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        wait_for(
+        wait_until(
             lambda: b"ready." in log.read_bytes() or proc.poll() is not None,
-            what="the Celery worker to start",
+            timeout=60,
+            what="the Celery worker to log 'ready.'",
         )
         if proc.poll() is not None:
             pytest.fail(f"Celery worker exited:\n{log.read_text()[-3000:]}")
@@ -213,6 +221,31 @@ def celery_worker_queue(transactional_db: None, tmp_path: Path) -> Iterator[str]
             proc.kill()
 
 
+@pytest.fixture
+def worker_drained(celery_worker_queue: str, tmp_path: Path) -> Callable[[], None]:
+    """Call it to wait until the worker has run every task sent to it so far.
+
+    The worker runs one task at a time, in queue order (solo pool), so once a
+    marker task sent now has run, every task sent before it has run too. Tests use
+    this before asserting that something did *not* happen.
+    """
+    from trustconsole.celery import app
+
+    def drain(timeout: float = 60) -> None:
+        marker = f"drain-{uuid.uuid4().hex}"
+        app.send_task(
+            "celery.accumulate", args=(0,), queue=celery_worker_queue, task_id=marker
+        )
+        needle = f"[{marker}] succeeded".encode()
+        wait_until(
+            lambda: needle in (tmp_path / "worker.log").read_bytes(),
+            timeout=timeout,
+            what=f"the worker on {celery_worker_queue} to run every task sent so far",
+        )
+
+    return drain
+
+
 # --- Browser -------------------------------------------------------------------------
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -223,8 +256,9 @@ def chromium() -> Iterator[Any]:
     """Debian's Chromium driven by Playwright; never a downloaded browser."""
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=20_000)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
@@ -239,14 +273,15 @@ def chromium() -> Iterator[Any]:
 def page(chromium: Any, live_server: Any) -> Iterator[Any]:
     """A fresh browser page (own cookies) pointed at the live server."""
     context = chromium.new_context(base_url=live_server.url)
-    context.set_default_timeout(10_000)
+    # Generous for a loaded 2-core machine: these bound waits on conditions.
+    context.set_default_timeout(20_000)
     page = context.new_page()
     yield page
     context.close()
 
 
 @pytest.fixture
-def login(page: Any) -> Callable[[Any], Any]:
+def login(page: Any, live_server: Any) -> Callable[[Any], Any]:
     """Log a user in through the real login form."""
 
     def do(user: Any) -> Any:
@@ -254,7 +289,7 @@ def login(page: Any) -> Callable[[Any], Any]:
         page.get_by_label("Email").fill(user.email)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        page.wait_for_url("**/")
-        return page
+        # "**/" would also match /login/ itself: wait for the dashboard.
+        return page_ready(page, f"{live_server.url}/")
 
     return do

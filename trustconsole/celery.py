@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trustconsole.settings")
+# The embedded broker (no REDIS_URL): kombu's file-system transport, atomic writes.
+TRANSPORT_ALIASES.setdefault("trustconsole-fs", "trustconsole.lib.broker:Transport")
 
 app = Celery("trustconsole")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -168,7 +168,10 @@ else:
             "LOCATION": str(DATA_DIR / f"cache{_TEST_WORKER}"),
         }
     }
-    CELERY_BROKER_URL = "filesystem://"
+    # kombu's file-system transport with atomic writes (trustconsole/lib/broker.py,
+    # registered under this scheme in trustconsole/celery.py): a process polling
+    # the folder never reads a half-written message or exchange table.
+    CELERY_BROKER_URL = "trustconsole-fs://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),

@@ -43,3 +43,14 @@ document.addEventListener("focusin", (event) => {
   const field = event.target.closest("input[data-select-on-focus]");
   if (field) field.select();
 });
+
+// Deferred scripts all run before DOMContentLoaded, so by then every handler of the
+// page is attached: mark the page ready (browser tests wait for this marker).
+(() => {
+  const markReady = () => { document.documentElement.dataset.ready = "1"; };
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", markReady);
+  } else {
+    markReady();
+  }
+})();

@@ -1,6 +1,7 @@
 // Remediation page: a "select all" box for the flagged numbers (the page works
-// without it; each number has its own checkbox).
-document.addEventListener("DOMContentLoaded", () => {
+// without it; each number has its own checkbox). Loaded with defer, so the page
+// is parsed when this runs.
+(() => {
   const all = document.querySelector("[data-select-all]");
   if (!all) return;
   const boxes = () =>
@@ -9,4 +10,4 @@ document.addEventListener("DOMContentLoaded", () => {
   all.addEventListener("change", () => {
     boxes().forEach((box) => { box.checked = all.checked; });
   });
-});
+})();

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.choices import AccountStatus, RequestStatus
 from accounts.models import Evidence
 from tests.accounts.factories import PDF, RequestFactory, days_ago
+from tests.waiting import page_ready
 
 pytestmark = pytest.mark.browser
 
@@ -33,20 +35,24 @@ def test_support_opens_an_overdue_request_views_evidence_and_lifts(
 
     page = login(sue)
     page.get_by_role("link", name="Accounts").click()
+    page_ready(page, "**/accounts/")
     page.get_by_role("link", name=re.compile(r"^Account review queue \(")).click()
+    # j/k come from the queue page's own script: wait until it is attached.
+    page_ready(page, "**/accounts/reviews/")
     row = page.locator("tr.overdue", has_text="Overdue Ltd")
-    assert row.get_by_text("Overdue", exact=True).is_visible()
-    assert page.locator("tr.overdue", has_text="Fresh Ltd").count() == 0
+    expect(row.get_by_text("Overdue", exact=True)).to_be_visible()
+    expect(page.locator("tr.overdue", has_text="Fresh Ltd")).to_have_count(0)
     page.keyboard.press("j")
+    expect(row.locator("[data-row-link]")).to_be_focused()
     page.keyboard.press("Enter")
-    page.wait_for_url(f"**/accounts/requests/{request.public_id}/")
+    page_ready(page, f"**/accounts/requests/{request.public_id}/")
     with page.expect_download() as download:
         page.get_by_role("link", name="ein-letter.pdf").click()
     assert download.value.suggested_filename == "ein-letter.pdf"
     page.get_by_label("Lift (account active)").check()
     page.get_by_label("Reason").fill("EIN letter checks out")
     page.get_by_role("button", name="Record decision").click()
-    assert page.get_by_test_id("request-status").inner_text() == "Lifted"
+    expect(page.get_by_test_id("request-status")).to_have_text("Lifted")
     request.refresh_from_db()
     request.account.refresh_from_db()
     assert request.status == RequestStatus.LIFTED

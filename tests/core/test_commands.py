@@ -61,3 +61,24 @@ def test_seed_demo_is_idempotent() -> None:
     )
     assert "admin@demo.test / trustconsole-demo" in first
     assert Membership.objects.filter(organisation__slug="demo").count() == 4
+
+
+def test_runconsole_backs_off_between_restarts_and_forgives_a_long_run() -> None:
+    """GIVEN a child that keeps dying right after it starts THEN the waits before
+    each restart double from 1 s up to 30 s; once a child has run 30 s before dying,
+    the wait starts at 1 s again and the run of quick failures is forgotten."""
+    from trustconsole.core.management.commands.runconsole import (
+        STABLE_SECONDS,
+        Child,
+    )
+
+    child = Child("worker", [], {})
+    delays = []
+    for now in range(7):
+        child.started = float(now)
+        delays.append(child.died(now + 0.5))
+    assert delays == [1, 2, 4, 8, 16, 30, 30]
+    assert child.quick_failures == 7
+    child.started = 100.0
+    assert child.died(100.0 + STABLE_SECONDS) == 1
+    assert child.quick_failures == 1

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from remediation.models import RemediationRequest
 from tests.remediation.conftest import make_enterprise, own
+from tests.waiting import page_ready
 
 pytestmark = pytest.mark.browser
 
@@ -23,15 +24,16 @@ def test_an_operator_selects_flagged_numbers_and_submits_them(
     own(enterprise, FLAGGED)
     page = login(oscar)
     page.get_by_role("link", name="Remediation").first.click()
+    page_ready(page, "**/remediation/")
     page.get_by_label(FLAGGED[0]).check()
     page.get_by_label(FLAGGED[2]).check()
     page.get_by_label("Call purpose").fill("Appointment reminders for our clinics")
     page.get_by_role("button", name="Submit for remediation").click()
     page.wait_for_url("**/remediation/requests/*/")
-    assert page.get_by_test_id("request-status").first.inner_text() == "Pending"
-    assert page.get_by_test_id("count").inner_text() == "2"
-    assert (
-        "may still block or label calls" in page.get_by_test_id("caveat").inner_text()
+    expect(page.get_by_test_id("request-status").first).to_have_text("Pending")
+    expect(page.get_by_test_id("count")).to_have_text("2")
+    expect(page.get_by_test_id("caveat")).to_contain_text(
+        "may still block or label calls"
     )
     request = RemediationRequest.objects.get()
     assert list(request.numbers.values_list("e164", flat=True)) == [
@@ -40,12 +42,15 @@ def test_an_operator_selects_flagged_numbers_and_submits_them(
     ]
 
     page.get_by_role("link", name="Requests").click()
+    page_ready(page, "**/remediation/requests/")
     page.get_by_label("Status").select_option("completed")
-    page.wait_for_url("**status=completed**")
-    assert page.get_by_text("No remediation requests with this status.").is_visible()
+    page.wait_for_url("**status=completed**")  # htmx swaps the list
+    expect(
+        page.get_by_text("No remediation requests with this status.")
+    ).to_be_visible()
     page.get_by_label("Status").select_option("pending")
-    page.wait_for_url("**status=pending**")
-    assert page.locator("[data-row-link]").count() == 1
+    page.wait_for_url("**status=pending**")  # htmx swaps the list
+    expect(page.locator("[data-row-link]")).to_have_count(1)
 
 
 def test_select_all_ticks_every_free_number(login, oscar, org) -> None:
@@ -53,8 +58,9 @@ def test_select_all_ticks_every_free_number(login, oscar, org) -> None:
     own(enterprise, FLAGGED)
     page = login(oscar)
     page.goto("/remediation/")
+    page_ready(page)
     page.get_by_label("Select every number on this page").check()
-    assert page.locator('input[name="phone_numbers"]:checked').count() == 3
+    expect(page.locator('input[name="phone_numbers"]:checked')).to_have_count(3)
 
 
 def test_a_rotated_webhook_secret_is_shown_once_then_only_its_end(
@@ -67,6 +73,7 @@ def test_a_rotated_webhook_secret_is_shown_once_then_only_its_end(
 
     page = login(alice)
     page.goto("/settings/remediation/")
+    page_ready(page)
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Rotate secret").click()
     shown = page.get_by_test_id("new-webhook-secret")

@@ -2,36 +2,34 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import uuid
 
 import httpx
 import pytest
 
 from remediation.models import RemediationRequest
-from tests.conftest import ROOT, child_env, wait_for
-from tests.core.test_runconsole import free_port, healthz
+from tests.conftest import wait_for
+from tests.core.test_runconsole import CONSOLE, Console
 from tests.remediation.conftest import make_enterprise, own
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import token_create
 
 
 @pytest.mark.worker
+@CONSOLE
 def test_runconsole_completes_a_request_through_its_own_sandbox(
     transactional_db, tmp_path, org
 ) -> None:
     """GIVEN runconsole on a port of its own and no provider configured WHEN a
     batch is submitted to its /v2 API THEN its worker forwards it to the sandbox
     that the same console serves, and polls it to completed."""
-    port = free_port()
     queue = f"test-run-{uuid.uuid4().hex[:10]}"
     enterprise = make_enterprise(org)
     batch = [f"+1202555040{d}" for d in range(3)]
     own(enterprise, batch)
     _, raw = token_create(actor=Actor.system_for(org, "test"), name="run", role="admin")
-    env = child_env(
+    console = Console(
+        tmp_path / "console",
         REMEDIATION_QUEUE=queue,
         REMEDIATION_SANDBOX_PENDING_SECONDS="1",
         REMEDIATION_SANDBOX_TIER1_SECONDS="1",
@@ -39,16 +37,11 @@ def test_runconsole_completes_a_request_through_its_own_sandbox(
         REMEDIATION_TICK_SECONDS="1",
         REMEDIATION_POLL_INITIAL_SECONDS="1",
         REMEDIATION_POLL_MAX_SECONDS="2",
+        REMEDIATION_SANDBOX_URL="",  # runconsole points it at its own web
     )
-    env.pop("REMEDIATION_SANDBOX_URL", None)
-    log = (tmp_path / "console.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "runconsole", "--port", str(port),
-         "--web-workers", "1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    port = console.port
     try:
-        wait_for(lambda: healthz(port), timeout=60, what="/healthz to answer")
+        console.wait_up()
         response = httpx.post(
             f"http://127.0.0.1:{port}/v2/enterprises/{enterprise.public_id}"
             "/reputation/remediation",
@@ -64,8 +57,4 @@ def test_runconsole_completes_a_request_through_its_own_sandbox(
 
         wait_for(completed, timeout=60, what="the request to complete")
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        assert console.stop() == 0

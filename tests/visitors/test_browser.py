@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.visitors.factories import ConversationFactory, MessageFactory
+from tests.waiting import page_ready
 from trustconsole.core.actor import Actor
 from visitors import services
 from visitors.choices import ReviewStatus, VisitorStatus, WeightLevel
@@ -39,17 +40,14 @@ def test_find_by_email_blacklist_with_confirmation_then_clear_status(
     dana, _ = _visitors(org)
     page = login(oscar)
     page.get_by_role("link", name="Security → Visitors").click()
+    page_ready(page, "**/security/visitors/")
     page.get_by_label("Search").fill("dana.scully@fbi.example")
     page.get_by_role("button", name="Search").click()
-    rows = page.get_by_test_id("visitor-row")
-    rows.first.wait_for()
-    # expect() polls without evaluating strings (the page's CSP refuses eval).
-    expect(rows).to_have_count(1)
-    assert "Fox Mulder" not in page.locator("#visitor-table").inner_text()
+    expect(page.get_by_test_id("visitor-row")).to_have_count(1)
+    expect(page.locator("#visitor-table")).not_to_contain_text("Fox Mulder")
     page.get_by_role("link", name="Dana Scully").click()
-    page.wait_for_url(f"**/security/visitors/{dana.public_id}/")
-    status = page.get_by_test_id("visitor-status").first
-    assert status.inner_text() == "No status"
+    page_ready(page, f"**/security/visitors/{dana.public_id}/")
+    expect(page.get_by_test_id("visitor-status").first).to_have_text("No status")
 
     page.get_by_role("link", name="Blacklist", exact=True).click()
     confirm = page.get_by_role("button", name="Confirm Blacklist")
@@ -58,18 +56,18 @@ def test_find_by_email_blacklist_with_confirmation_then_clear_status(
     assert dana.status == VisitorStatus.NONE  # nothing happens before confirming
     page.get_by_label("Reason").fill("Threatened an agent")
     confirm.click()
-    page.get_by_text("Dana Scully is Blacklisted.").wait_for()
-    assert page.get_by_test_id("visitor-status").first.inner_text() == "Blacklisted"
+    expect(page.get_by_text("Dana Scully is Blacklisted.")).to_be_visible()
+    expect(page.get_by_test_id("visitor-status").first).to_have_text("Blacklisted")
     signals = page.get_by_test_id("signals")
     row = signals.locator("tr", has_text="Blacklisted visitor")
-    assert "Extreme (+70)" in row.inner_text()
-    assert page.get_by_test_id("trust-score").first.inner_text() == "30"
-    assert "Threatened an agent" in page.get_by_test_id("audit-history").inner_text()
+    expect(row).to_contain_text("Extreme (+70)")
+    expect(page.get_by_test_id("trust-score").first).to_have_text("30")
+    expect(page.get_by_test_id("audit-history")).to_contain_text("Threatened an agent")
 
     page.get_by_role("button", name="Clear status").click()
-    page.get_by_text("Status of Dana Scully cleared.").wait_for()
-    assert page.get_by_test_id("visitor-status").first.inner_text() == "No status"
-    assert page.get_by_test_id("trust-score").first.inner_text() == "100"
+    expect(page.get_by_text("Status of Dana Scully cleared.")).to_be_visible()
+    expect(page.get_by_test_id("visitor-status").first).to_have_text("No status")
+    expect(page.get_by_test_id("trust-score").first).to_have_text("100")
     dana.refresh_from_db()
     assert dana.status == VisitorStatus.NONE
 
@@ -86,12 +84,12 @@ def test_blacklist_from_the_review_queue_actions_column(login, oscar, org) -> No
         )
     page = login(oscar)
     nav = page.get_by_role("link", name=re.compile(r"^Visitor reviews"))
-    assert "2" in nav.inner_text()
+    expect(nav).to_contain_text("2")
     nav.click()
-    page.wait_for_url("**/review/")
+    page_ready(page, "**/review/")
     row = page.get_by_test_id("queue-row").filter(has_text="Dana Scully")
-    row.wait_for()
-    assert page.get_by_role("columnheader", name="Actions").is_visible()
+    expect(row).to_be_visible()
+    expect(page.get_by_role("columnheader", name="Actions")).to_be_visible()
     row.get_by_role("link", name="Blacklist", exact=True).click()
     confirm = page.get_by_test_id("blacklist-confirm")
     expect(confirm).to_contain_text("Blacklist Dana Scully?")
@@ -120,9 +118,11 @@ def test_bulk_dismiss_in_the_queue(login, oscar, org) -> None:
         )
     page = login(oscar)
     page.goto("/review/")
+    page_ready(page)  # "Select all" is wired by the queue's script
     page.get_by_label("Select all on this page").check()
+    expect(page.locator("input[name=items]:checked")).to_have_count(2)
     page.get_by_role("button", name="Dismiss selected").click()
-    page.get_by_text("The review queue is empty.").wait_for()
+    expect(page.get_by_text("The review queue is empty.")).to_be_visible()
     assert set(ReviewItem.objects.values_list("status", flat=True)) == {"dismissed"}
 
 
@@ -132,19 +132,22 @@ def test_blacklist_visitor_from_the_inbox_profile_panel(login, oscar, org) -> No
     MessageFactory(conversation=conversation, organisation=org, body="Let me in")
     page = login(oscar)
     page.get_by_role("link", name="Inbox").click()
+    page_ready(page, "**/inbox/")
     page.get_by_role("link", name="Dana Scully").click()
-    page.wait_for_url(f"**/inbox/{conversation.public_id}/")
-    assert page.get_by_test_id("chat").inner_text().count("Let me in") == 1
+    page_ready(page, f"**/inbox/{conversation.public_id}/")
+    chat = page.get_by_test_id("chat")
+    expect(chat).to_contain_text("Let me in")
+    assert chat.inner_text().count("Let me in") == 1
     panel = page.get_by_test_id("profile-panel")
-    assert not panel.is_visible()
+    expect(panel).to_be_hidden()
     page.locator("#visitor-sidebar summary").click()
     panel.get_by_role("link", name="Blacklist visitor").click()
     confirm = panel.get_by_test_id("blacklist-confirm")
     confirm.get_by_label("Reason").fill("Abuse in chat")
     confirm.get_by_role("button", name="Confirm Blacklist").click()
-    page.get_by_text("Dana Scully is Blacklisted.").wait_for()
+    expect(page.get_by_text("Dana Scully is Blacklisted.")).to_be_visible()
     sidebar = page.locator("#visitor-sidebar")
-    assert sidebar.get_by_test_id("visitor-status").inner_text() == "Blacklisted"
+    expect(sidebar.get_by_test_id("visitor-status")).to_have_text("Blacklisted")
     dana.refresh_from_db()
     assert dana.status == VisitorStatus.BLACKLISTED
 
@@ -161,6 +164,7 @@ def test_the_profile_works_without_javascript(chromium, live_server, oscar, org)
         page.get_by_label("Email").fill(oscar.email)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{live_server.url}/")  # logged in before moving on
         page.goto(f"/security/visitors/{dana.public_id}/")
         page.get_by_role("link", name="Blacklist", exact=True).click()
         page.wait_for_url("**/blacklist/")
@@ -172,8 +176,6 @@ def test_the_profile_works_without_javascript(chromium, live_server, oscar, org)
         page.get_by_label("Reason").fill("Threats")
         page.get_by_role("button", name="Confirm Blacklist").click()
         page.wait_for_url(f"**/security/visitors/{dana.public_id}/")
-        assert page.get_by_test_id("visitor-status").first.inner_text() == (
-            "Blacklisted"
-        )
+        expect(page.get_by_test_id("visitor-status").first).to_have_text("Blacklisted")
     finally:
         context.close()

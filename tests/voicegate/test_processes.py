@@ -37,7 +37,7 @@ def test_blacklist_in_one_process_rejects_the_next_call_in_another(
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "trustconsole.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", "2",
+            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--no-control-socket",
         ],
         cwd=ROOT,
         env=child_env(VOICEGATE_TELNYX_API_BASE=telnyx_api.url + "/v2"),

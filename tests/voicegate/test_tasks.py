@@ -28,7 +28,7 @@ def _call(client, connection, signer, caller: str):
 
 @pytest.mark.worker
 def test_repeated_calls_over_the_threshold_become_one_signal(
-    transactional_db, org, telnyx_signer, make_connection, client, celery_worker_queue
+    transactional_db, org, telnyx_signer, make_connection, client, worker_drained
 ) -> None:
     actor = Actor.system_for(org, "test")
     services.voice_settings_update(
@@ -54,9 +54,7 @@ def test_repeated_calls_over_the_threshold_become_one_signal(
     assert signal.event.detail == {"number": CALLER, "calls": 4, "window_seconds": 600}
     visitor.refresh_from_db()
     assert visitor.trust_score == 60
-    import time
-
-    time.sleep(1)
+    worker_drained()  # the 5th and 6th calls' tasks have run as well
     assert RiskSignal.objects.filter(visitor=visitor).count() == 1
 
 

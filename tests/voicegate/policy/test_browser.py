@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.conftest import wait_for
+from tests.waiting import page_ready
 from trustconsole.core.actor import Actor
 from voicegate.models import DncList
 from voicegate.policy import services
@@ -30,19 +31,21 @@ def test_the_import_page_shows_progress_until_the_worker_is_done(
     page = login(oscar)
     page.goto("/voice/policy/")
     page.get_by_role("link", name="US National DNC").click()
+    page_ready(page, "**/voice/policy/lists/**")
     page.get_by_label("CSV file").set_input_files(str(path))
     page.get_by_role("button", name="Upload and import").click()
-    page.wait_for_url("**/voice/policy/imports/**")
+    page_ready(page, "**/voice/policy/imports/**")
     page.evaluate("window.__stayed = true")  # lost if the page reloaded
     progress = page.get_by_test_id("import-progress")
     assert progress.get_attribute("data-status") in ("pending", "running", "done")
-    page.get_by_text("Import finished").wait_for(timeout=90_000)
+    expect(page.get_by_text("Import finished")).to_be_visible(timeout=90_000)
     assert page.evaluate("window.__stayed") is True
-    assert page.locator("progress#import-bar").get_attribute("value") == "100"
-    assert page.get_by_test_id("added").inner_text() == "60000"
-    assert page.get_by_role("cell", name="not a number").is_visible()
+    expect(page.locator("progress#import-bar")).to_have_attribute("value", "100")
+    expect(page.get_by_test_id("added")).to_have_text("60000")
+    expect(page.get_by_role("cell", name="not a number")).to_be_visible()
     page.get_by_role("link", name="← US National DNC").click()
-    assert page.get_by_test_id("entry-count").inner_text() == "60000"
+    page_ready(page, "**/voice/policy/lists/**")
+    expect(page.get_by_test_id("entry-count")).to_have_text("60000")
     assert DncList.objects.get().entry_count == 60_000
 
 
@@ -51,9 +54,10 @@ def test_the_policy_pages_work_from_the_keyboard(login, oscar, org) -> None:
     lands on the new list's page."""
     page = login(oscar)
     page.goto("/voice/policy/")
+    page_ready(page)
     page.get_by_label("Name").focus()
     page.keyboard.type("Own list")
     page.keyboard.press("Enter")
-    page.wait_for_url("**/voice/policy/lists/**")
-    assert page.get_by_role("heading", name="Own list").is_visible()
-    wait_for(lambda: DncList.objects.filter(name="Own list").exists(), what="list")
+    page_ready(page, "**/voice/policy/lists/**")
+    expect(page.get_by_role("heading", name="Own list")).to_be_visible()
+    assert DncList.objects.filter(name="Own list").exists()  # the page is its redirect

@@ -1,4 +1,9 @@
-"""runconsole: web (gunicorn), Celery worker and beat together; Ctrl-C stops all."""
+"""runconsole: web (gunicorn), Celery worker and beat together; Ctrl-C stops all.
+
+A child that dies is started again after a back-off (1 s, doubling to 30 s), so one
+crash does not take the console down. Only a child that keeps dying within seconds
+of every start (a port in use, a broken configuration) stops the console.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,55 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from trustconsole.core.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS
 
+# A child that ran this long before dying counts as healthy: back-off starts over.
+STABLE_SECONDS = 30.0
+FIRST_BACKOFF, MAX_BACKOFF = 1.0, 30.0
+# This many deaths in a row, each within STABLE_SECONDS of its start: give up.
+MAX_QUICK_FAILURES = 5
+
+
+@dataclass
+class Child:
+    """One supervised process and its restart bookkeeping."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    restart_at: float | None = None
+    backoff: float = FIRST_BACKOFF
+    quick_failures: int = 0
+    restarts: int = 0
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.command, env=self.env)
+        self.started, self.restart_at = time.monotonic(), None
+
+    def died(self, now: float) -> float:
+        """Record a death; return the delay before the next start."""
+        if now - self.started >= STABLE_SECONDS:
+            self.backoff, self.quick_failures = FIRST_BACKOFF, 0
+        self.quick_failures += 1
+        delay = self.backoff
+        self.backoff = min(self.backoff * 2, MAX_BACKOFF)
+        self.restart_at = now + delay
+        return delay
+
 
 class Command(BaseCommand):
-    """Supervise the three processes of the console until one stops or Ctrl-C."""
+    """Supervise the three processes of the console until Ctrl-C."""
 
-    help = "Start web, worker and beat; stop all of them on Ctrl-C."
+    help = "Start web, worker and beat; restart one that dies; stop all on Ctrl-C."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -28,6 +70,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
+        if not settings.DEBUG:
+            # Production storage serves hashed names from a manifest that only
+            # collectstatic writes; without it every page is a 500.
+            self.stdout.write("Collecting static files…")
+            call_command("collectstatic", interactive=False, verbosity=0)
         py = sys.executable
         env = _child_env(host, port)
         commands = {
@@ -38,9 +85,11 @@ class Command(BaseCommand):
                 "--no-control-socket",
                 "--access-logfile", "-",
             ],
+            # One worker: nothing to synchronise with (mingle) or gossip about.
             "worker": [
                 py, "-m", "celery", "-A", "trustconsole", "worker",
-                "--loglevel", "INFO", "--concurrency", "2", *_worker_queues(),
+                "--loglevel", "INFO", "--concurrency", "2",
+                "--without-gossip", "--without-mingle", *_worker_queues(),
             ],
             "beat": [
                 py, "-m", "celery", "-A", "trustconsole", "beat",
@@ -48,7 +97,9 @@ class Command(BaseCommand):
                 "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
             ],
         }  # fmt: skip
-        procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
+        children = [Child(name, cmd, env) for name, cmd in commands.items()]
+        for child in children:
+            child.start()
         stopping = False
 
         def stop(*_: object) -> None:
@@ -62,12 +113,32 @@ class Command(BaseCommand):
         web_up: float | None = None
         exit_code = 0
         while not stopping:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
+            now = time.monotonic()
+            for child in children:
+                if child.restart_at is not None:
+                    if now >= child.restart_at and not stopping:
+                        child.restarts += 1
+                        self.stderr.write(
+                            f"{child.name}: starting again (restart {child.restarts})."
+                        )
+                        child.start()
+                    continue
+                assert child.proc is not None
+                if child.proc.poll() is None:
+                    continue
+                delay = child.died(now)
+                if child.quick_failures >= MAX_QUICK_FAILURES:
                     self.stderr.write(
-                        f"{name} stopped (exit {proc.returncode}); stopping all."
+                        f"{child.name} stopped (exit {child.proc.returncode}) "
+                        f"{child.quick_failures} times in a row within "
+                        f"{STABLE_SECONDS:.0f} s of starting; stopping all."
                     )
                     stopping, exit_code = True, 1
+                    break
+                self.stderr.write(
+                    f"{child.name} stopped (exit {child.proc.returncode}); "
+                    f"restarting in {delay:.0f} s."
+                )
             if web_up is None and _answers(f"{url}healthz"):
                 web_up = time.monotonic()
             # The banner comes last: after the worker's start-up output, so the URL
@@ -90,7 +161,7 @@ class Command(BaseCommand):
                 )
                 self.stdout.flush()
             time.sleep(0.3)
-        _terminate(procs)
+        _terminate([c.proc for c in children if c.proc is not None])
         sys.exit(exit_code)
 
 
@@ -136,13 +207,15 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _terminate(procs: dict[str, subprocess.Popen[bytes]]) -> None:
-    for proc in procs.values():
+def _terminate(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every child; SIGKILL one still running after 20 s; reap them all."""
+    for proc in procs:
         if proc.poll() is None:
             proc.terminate()
-    deadline = time.monotonic() + 15
-    for proc in procs.values():
+    deadline = time.monotonic() + 20
+    for proc in procs:
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
