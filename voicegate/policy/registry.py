@@ -65,6 +65,11 @@ CHANGE_FLAGS = {
     "d": False, "del": False, "delete": False, "deleted": False, "deletion": False,
     "-": False, "r": False, "remove": False,
 }  # fmt: skip
+FLAGS = {
+    key.encode(): value
+    for name, value in CHANGE_FLAGS.items()
+    for key in (name, name.upper(), name.capitalize())
+}
 
 
 class DncFileError(OSError):
@@ -534,8 +539,27 @@ def read_changes(
         for block in _blocks(source):
             added: list[int] = []
             deleted: list[int] = []
-            for text in block.split(b"\n"):
+            lines = block.split(b"\n")
+            if lines and not lines[-1]:
+                lines.pop()
+            for text in lines:
                 line += 1
+                # The common line, `2015550123,A` or `201,5550123,D`, without the
+                # general parser: a few hundred nanoseconds.
+                head, _, flag_text = text.rpartition(b",")
+                flag = FLAGS.get(flag_text.strip())
+                digits = head.replace(b",", b"")
+                if (
+                    nanp
+                    and flag is not None
+                    and len(digits) == 10
+                    and digits.isdigit()
+                    and digits[0] > 49  # area codes start with 2-9
+                ):
+                    progress.rows_read += 1
+                    progress.valid += 1
+                    (added if flag else deleted).append(int(digits) + NANP)
+                    continue
                 if not text.strip():
                     continue
                 fields = [f.strip() for f in text.replace(b"\t", b",").split(b",")]
