@@ -282,14 +282,16 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
     t0 = time.perf_counter()
     size = generate(source, args.numbers)
     print(
-        f"generated {args.numbers:,} numbers ({size / 1e9:.2f} GB) in {time.perf_counter() - t0:.0f} s"
+        f"generated {args.numbers:,} numbers ({size / 1e9:.2f} GB) "
+        f"in {time.perf_counter() - t0:.0f} s"
     )
 
-    # --- Celery worker (imports) -------------------------------------------------------
+    # --- Celery worker (imports) ---------------------------------------------------
     queue = f"bench-dnc-{os.getpid()}"
     worker_log = (work / "worker.log").open("wb")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "trustconsole", "worker", "--pool", "solo",
+        [sys.executable, "-m", "celery", "-A", "trustconsole", "worker", "--pool",
+         "solo",
          "--queues", queue, "--loglevel", "WARNING", "--without-gossip",
          "--without-mingle", "--without-heartbeat", "--hostname", f"{queue}@%h"],
         cwd=ROOT, env=child_env(data), stdout=worker_log, stderr=subprocess.STDOUT,
@@ -403,7 +405,7 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
         )
         (work / "variant.bin").unlink()
 
-    # --- Lookups in the mapped file ----------------------------------------------------
+    # --- Lookups in the mapped file ------------------------------------------------
     memory.states_clear()
     snap = memory.snapshot(org)
     copy = snap.dnc.lists[national.pk]
@@ -435,18 +437,18 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
     for _ in range(4):
         proc = subprocess.Popen(
             [sys.executable, __file__, "--toucher", str(list_file)],
-            cwd=ROOT, env=child_env(data), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            cwd=ROOT, env=child_env(data), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             text=True,
         )  # fmt: skip
         procs.append(proc)
         touchers.append(proc)
     for proc in touchers:
         proc.stdout.readline()
-    touched = {proc.pid: pss_kb(proc.pid) for proc in touchers}
-    touched_file = {
-        proc.pid: pss_kb(proc.pid, path_part=str(national.public_id))
-        for proc in touchers
-    }
+    part = str(national.public_id)
+    mapping = [*pids, *(proc.pid for proc in touchers)]
+    all_file = {pid: pss_kb(pid, path_part=part) for pid in mapping}
+    worst = {pid: pss_kb(pid) for pid in pids}
     for proc in touchers:
         proc.stdin.write("\n")
         proc.stdin.flush()
@@ -458,7 +460,8 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
     for _ in range(4):
         proc = subprocess.Popen(
             [sys.executable, __file__, "--holder", str(base_n)],
-            cwd=ROOT, env=child_env(data), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            cwd=ROOT, env=child_env(data), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             text=True,
         )  # fmt: skip
         procs.append(proc)
@@ -530,78 +533,68 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
     watcher.join()
     national.refresh_from_db()
 
-    # --- Report -----------------------------------------------------------------------
+    # --- Report --------------------------------------------------------------------
     mb = 1024  # kB → MB
     print()
-    print(
-        f"numbers: {args.numbers:,}; gunicorn: {args.workers} sync workers + 1 Celery worker (solo)"
-    )
+    print(f"numbers: {args.numbers:,}; gunicorn: {args.workers} sync workers")
+    print("+ 1 Celery worker (solo pool)")
     print(f"load average at the end (1, 5, 15 min): {load()}")
     print()
-    print("| import | rows | rows/s |")
+    row("import", "rows", "rows/s")
     print("|---|---:|---:|")
-    print(
-        f"| registry file → national list (files), through the Celery worker | {job.rows_read:,} | {new_rate:,.0f} |"
-    )
+    row("registry file → national list, through the Celery worker", job.rows_read,
+        new_rate)  # fmt: skip
     for name, (rows, rate) in variants.items():
-        print(f"| same importer, {name} | {rows:,} | {rate:,.0f} |")
-    print(
-        f"| today's importer (database rows, phonenumbers per row) | {sample_rows:,} | {old_rate:,.0f} |"
-    )
-    print(
-        f"| change list: {2 * changes_n:,} rows (half A, half D), new version beside | {change_job.rows_read:,} | {change_job.rows_read / change_seconds:,.0f} |"
-    )
+        row(f"same importer, {name}", rows, rate)
+    row("today's importer (database rows, phonenumbers a row)", sample_rows, old_rate)
+    row(f"change list, {2 * changes_n:,} rows (half A, half D)", change_job.rows_read,
+        change_job.rows_read / change_seconds)  # fmt: skip
     print()
     print(f"import speed-up over today's importer: {new_rate / old_rate:.0f}×")
-    print(
-        f"Celery worker PSS: idle {worker_pss_idle / mb:,.0f} MB, peak during the import {worker_peak / mb:,.0f} MB"
-    )
+    print(f"Celery worker PSS: idle {worker_pss_idle / mb:,.0f} MB,")
+    print(f"  peak during the import {worker_peak / mb:,.0f} MB")
     print()
-    print("| lookup in the mapped file | p50 µs | p99 µs |")
+    row("lookup in the mapped file", "p50 µs", "p99 µs")
     print("|---|---:|---:|")
-    print(
-        f"| `number in files` (200,000 probes, half listed) | {percentile(lat, 0.5) * 1e6:.2f} | {percentile(lat, 0.99) * 1e6:.2f} |"
-    )
+    p50, p99 = percentile(lat, 0.5) * 1e6, percentile(lat, 0.99) * 1e6
+    row("`number in files`, 200,000 probes, half listed", f"{p50:.2f}", f"{p99:.2f}")
     print()
-    print(
-        f"{args.requests // 6 * 6:,} checks over HTTP in {http_seconds:.1f} s; "
-        f"wrong answers: {len(errors)} {errors[:2]}"
-    )
+    print(f"{args.requests // 6 * 6:,} checks over HTTP in {http_seconds:.1f} s; ")
+    print(f"  wrong answers: {len(errors)} {errors[:2]}")
     print()
-    print(
-        "| process | PSS before MB | PSS after MB | added MB | of which the list file MB |"
-    )
+    row("process", "PSS before MB", "PSS after MB", "added MB", "list file MB")
     print("|---|---:|---:|---:|---:|")
-    names = (
-        ["gunicorn master"]
-        + [f"gunicorn worker {i + 1}" for i in range(len(pids) - 2)]
-        + ["Celery worker"]
-    )
+    workers = [f"gunicorn worker {i + 1}" for i in range(len(pids) - 2)]
+    names = ["gunicorn master", *workers, "Celery worker"]
     for name, pid in zip(names, pids, strict=True):
-        print(
-            f"| {name} | {before[pid] / mb:,.0f} | {after[pid] / mb:,.0f} | {(after[pid] - before[pid]) / mb:,.0f} | {mapped[pid] / mb:,.0f} |"
-        )
+        row(name, before[pid] / mb, after[pid] / mb, (after[pid] - before[pid]) / mb,
+            mapped[pid] / mb)  # fmt: skip
     added = sum(after.values()) - sum(before.values())
-    print(
-        f"| **all together** | {sum(before.values()) / mb:,.0f} | {sum(after.values()) / mb:,.0f} | **{added / mb:,.0f}** | {sum(mapped.values()) / mb:,.0f} |"
-    )
+    row("**all together**", sum(before.values()) / mb, sum(after.values()) / mb,
+        f"**{added / mb:,.0f}**", sum(mapped.values()) / mb)  # fmt: skip
     print()
-    file_mb = list_file.stat().st_size / 1e6
-    print(
-        f"list file: {file_mb:,.0f} MB; 4 processes touching every page: PSS of the file "
-        f"{sum(touched_file.values()) / mb:,.0f} MB together ({sum(touched.values()) / mb:,.0f} MB whole processes)"
-    )
+    file_mb = list_file.stat().st_size / 2**20
+    print(f"list file: {file_mb:,.0f} MB. With 4 more processes touching every page:")
+    print(f"  PSS of the list file over all {len(all_file)} processes mapping it: "
+          f"{sum(all_file.values()) / mb:,.0f} MB")  # fmt: skip
+    over = (sum(worst.values()) - sum(before.values())) / mb
+    print(f"  the serving processes' PSS then: {sum(worst.values()) / mb:,.0f} MB, "
+          f"{over:,.0f} MB over before")  # fmt: skip
     scaled = held_added / base_n * args.numbers if base_n else 0
-    print(
-        f"today's design, array('q') per process, 4 processes × {base_n:,} numbers: "
-        f"{held_added / mb:,.0f} MB added; at {args.numbers:,}: {scaled / mb:,.0f} MB (scaled), "
-        f"{2 * scaled / mb:,.0f} MB while a reload holds two copies"
-    )
+    print(f"today's design, array('q') per process, 4 processes × {base_n:,} numbers:")
+    print(f"  {held_added / mb:,.0f} MB added; at {args.numbers:,}: "
+          f"{scaled / mb:,.0f} MB (scaled),")  # fmt: skip
+    print(f"  {2 * scaled / mb:,.0f} MB while a reload holds two copies")
     print()
-    print(
-        f"change list switch while checking: wrong answers {len(watch_errors)}; "
-        f"version {national.current_version.number}, {national.entry_count:,} numbers"
-    )
+    print(f"change list switch while checking: wrong answers {len(watch_errors)}; ")
+    print(f"  version {national.current_version.number}, "
+          f"{national.entry_count:,} numbers")  # fmt: skip
+
+
+def row(*cells: object) -> None:
+    """One Markdown table row (numbers with thousands separators)."""
+    shown = [f"{c:,.0f}" if isinstance(c, (int, float)) else str(c) for c in cells]
+    print("| " + " | ".join(shown) + " |")
 
 
 def _free_port() -> int:
