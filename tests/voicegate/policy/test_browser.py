@@ -30,7 +30,7 @@ def test_the_import_page_shows_progress_until_the_worker_is_done(
     page = login(oscar)
     page.goto("/voice/policy/")
     page.get_by_role("link", name="US National DNC").click()
-    page.get_by_label("CSV file").set_input_files(str(path))
+    page.get_by_label("File", exact=True).set_input_files(str(path))
     page.get_by_role("button", name="Upload and import").click()
     page.wait_for_url("**/voice/policy/imports/**")
     page.evaluate("window.__stayed = true")  # lost if the page reloaded
@@ -57,3 +57,43 @@ def test_the_policy_pages_work_from_the_keyboard(login, oscar, org) -> None:
     page.wait_for_url("**/voice/policy/lists/**")
     assert page.get_by_role("heading", name="Own list").is_visible()
     wait_for(lambda: DncList.objects.filter(name="Own list").exists(), what="list")
+
+
+def test_a_stale_national_list_is_flagged_on_the_policy_page(
+    login, oscar, org, tmp_path
+) -> None:
+    """GIVEN a national list whose registry file is 40 days old WHEN oscar opens
+    Voice → Policy THEN the page warns about the FTC 31-day rule, the list's row
+    shows its date and version, and the list page shows how it is kept."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    actor = Actor.system_for(org, "test")
+    national = services.dnc_list_create(
+        actor=actor, name="US National DNC", kind="national", country="US"
+    )
+    path = tmp_path / "dnc.txt"
+    path.write_text("".join(f"{2015550000 + i}\n" for i in range(1_000)))
+    as_of = timezone.localdate() - dt.timedelta(days=40)
+    with path.open("rb") as upload:
+        job = services.dnc_import_start(
+            actor=actor, dnc_list=national, upload=upload, file_name="dnc.txt",
+            as_of=as_of, enqueue=False,
+        )  # fmt: skip
+    services.dnc_import_process(import_id=job.pk)
+
+    page = login(oscar)
+    page.goto("/voice/policy/")
+    banner = page.get_by_test_id("dnc-freshness")
+    banner.wait_for()
+    assert "40 days old" in banner.inner_text()
+    row = page.get_by_role("row", name="US National DNC")
+    assert "older than 31 days" in row.inner_text()
+    assert "version 1" in row.inner_text()
+    page.screenshot(path=str(tmp_path / "policy-stale.png"), full_page=True)
+    page.get_by_role("link", name="US National DNC").click()
+    page.get_by_test_id("as-of").wait_for()
+    assert page.get_by_test_id("as-of").inner_text() == as_of.isoformat()
+    assert "Versioned files" in page.get_by_text("Versioned files").inner_text()
+    assert page.get_by_test_id("entry-count").inner_text() == "1000"
