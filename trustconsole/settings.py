@@ -402,6 +402,9 @@ SPECTACULAR_SETTINGS = {
         "VoiceProviderEnum": "voicegate.choices.Provider",
         "DncKindEnum": "voicegate.policy.choices.DncKind",
         "DncImportStatusEnum": "voicegate.policy.choices.ImportStatus",
+        "DncImportModeEnum": "voicegate.policy.choices.ImportMode",
+        "DncStorageEnum": "voicegate.policy.choices.DncStorage",
+        "DncProblemModeEnum": "voicegate.policy.choices.DncProblemMode",
     },
 }
 
