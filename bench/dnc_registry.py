@@ -107,6 +107,12 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load() -> str:
     """Load averages (1, 5, 15 min)."""
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -300,7 +306,9 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
     time.sleep(3)
     worker_pss_idle = pss_kb(worker.pid)
 
-    def import_via_worker(path: Path, *, mode: str = "full") -> tuple[DncImport, int]:
+    def import_via_worker(
+        path: Path, *, mode: str = "full"
+    ) -> tuple[DncImport, int, float]:
         with path.open("rb") as upload:
             job = services.dnc_import_start(
                 actor=actor, dnc_list=national, upload=upload, file_name=path.name,
@@ -313,11 +321,12 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
             job.refresh_from_db()
             return job.status in ("done", "failed")
 
+        cpu = cpu_seconds(worker.pid)
         dnc_import_task.apply_async(args=[job.pk], queue=queue)
         wait(sample, 4 * 3600, "the worker's import")
         if job.status != "done":
             raise SystemExit(f"import failed: {job.error}")
-        return job, peak[0]
+        return job, peak[0], cpu_seconds(worker.pid) - cpu
 
     # --- Serving: gunicorn workers and the Celery worker map the list -----------------
     port = _free_port()
@@ -366,7 +375,7 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
     listed_yet = True
 
     print("importing through the Celery worker …", flush=True)
-    job, worker_peak = import_via_worker(source)
+    job, worker_peak, import_cpu = import_via_worker(source)
     seconds = (job.finished_at - job.started_at).total_seconds()
     new_rate = job.rows_read / seconds
     national.refresh_from_db()
@@ -509,7 +518,7 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    change_job, _ = import_via_worker(changes, mode="changes")
+    change_job, _, _ = import_via_worker(changes, mode="changes")
     change_seconds = (change_job.finished_at - change_job.started_at).total_seconds()
 
     # Every process answers from the new version on its next check.
@@ -551,6 +560,9 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
         change_job.rows_read / change_seconds)  # fmt: skip
     print()
     print(f"import speed-up over today's importer: {new_rate / old_rate:.0f}×")
+    per_cpu = job.rows_read / max(import_cpu, 1e-9)
+    print(f"the worker's CPU time for the import: {import_cpu:,.0f} s = "
+          f"{per_cpu:,.0f} rows per CPU second")  # fmt: skip
     print(f"Celery worker PSS: idle {worker_pss_idle / mb:,.0f} MB,")
     print(f"  peak during the import {worker_peak / mb:,.0f} MB")
     print()
