@@ -192,6 +192,7 @@ def dnc_list_delete(*, actor: Actor, dnc_list: DncList, reason: str = "") -> Non
 def dnc_list_empty(*, actor: Actor, dnc_list: DncList, reason: str = "") -> DncList:
     """Remove every number of a list (e.g. before importing a new registry file)."""
     actor.require(*ACT)
+    dnc_list.refresh_from_db()
     before = dnc_list.entry_count
     if dnc_list.storage == DncStorage.FILE:
         # A new, empty version: processes switch to it as they do after an import.

@@ -555,3 +555,25 @@ def test_registry_files_are_complete_or_refused(tmp_path) -> None:
         registry.NumberSet(path)
     with pytest.raises(registry.DncFileError, match="missing"):
         registry.NumberSet(tmp_path / "nothing.bin")
+
+
+def test_emptying_and_deleting_a_national_list(
+    op, national, tmp_path, django_capture_on_commit_callbacks
+) -> None:
+    """GIVEN an imported national list WHEN it is emptied THEN a new, empty version
+    answers (audited); WHEN it is deleted THEN its files go with it."""
+    path = tmp_path / "full.txt"
+    path.write_text("2015550100\n2015550101\n")
+    _import(op, national, path)
+    services.dnc_list_empty(actor=op, dnc_list=national, reason="new registry")
+    national.refresh_from_db()
+    assert (national.entry_count, national.current_version.number) == (0, 2)
+    assert not _on(op, 2015550100)
+    entry = AuditEntry.objects.get(action="policy.dnc_list_empty")
+    assert entry.before == {"entry_count": 2} and entry.reason == "new registry"
+    directory = store.list_dir(national.public_id)
+    assert directory.is_dir()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.dnc_list_delete(actor=op, dnc_list=national, reason="not needed")
+    assert not DncList.objects.filter(pk=national.pk).exists()
+    assert not directory.exists()
