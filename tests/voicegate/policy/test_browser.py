@@ -30,7 +30,7 @@ def test_the_import_page_shows_progress_until_the_worker_is_done(
     page = login(oscar)
     page.goto("/voice/policy/")
     page.get_by_role("link", name="US National DNC").click()
-    page.get_by_label("File", exact=True).set_input_files(str(path))
+    page.get_by_label("File:", exact=True).set_input_files(str(path))
     page.get_by_role("button", name="Upload and import").click()
     page.wait_for_url("**/voice/policy/imports/**")
     page.evaluate("window.__stayed = true")  # lost if the page reloaded
