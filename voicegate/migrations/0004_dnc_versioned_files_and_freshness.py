@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("voicegate", "0002_policy"),
+        ("voicegate", "0003_encrypt_credentials"),
     ]
 
     operations = [
