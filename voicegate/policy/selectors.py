@@ -323,6 +323,17 @@ def dnc_list_freshness(
     return rows
 
 
+def _has_code(code: str) -> Q:
+    """Denials whose comma-separated codes include `code` itself (`dnc` is not
+    `dnc_stale`)."""
+    return (
+        Q(codes=code)
+        | Q(codes__startswith=f"{code},")
+        | Q(codes__endswith=f",{code}")
+        | Q(codes__contains=f",{code},")
+    )
+
+
 def dashboard_refusals(*, actor: Actor, since: dt.datetime) -> dict[str, int]:
     """Outbound checks refused since `since`, counted once per violation found."""
     from voicegate.policy.choices import Violation
@@ -333,10 +344,7 @@ def dashboard_refusals(*, actor: Actor, since: dt.datetime) -> dict[str, int]:
         )
         .order_by()
         .aggregate(
-            **{
-                code: Count("pk", filter=Q(codes__contains=code))
-                for code in Violation.values
-            }
+            **{code: Count("pk", filter=_has_code(code)) for code in Violation.values}
         )
     )
     return {code: counts[code] or 0 for code in Violation.values}
