@@ -21,7 +21,7 @@ def test_decide_answers_reject_with_the_visitor_and_logs_it(
     actor = Actor.system_for(org, "test")
     visitor = visitor_upsert(actor=actor, name="Mallory", phones=[BLOCKED])
     visitor_blacklist(actor=actor, visitor=visitor, reason="fraud")
-    client = api_client_for(org, "viewer")
+    client = api_client_for(org, "operator")
     response = client.post(
         "/api/v1/voice/decide", {"from": "+1 415-555-0123", "to": "+14155550100"},
         format="json",
@@ -42,6 +42,24 @@ def test_decide_answers_reject_with_the_visitor_and_logs_it(
         "visitor": None,
     }
     assert logged().filter(organisation=org).count() == 2
+
+
+def test_decide_is_refused_to_viewers_and_changes_nothing(org, api_client_for) -> None:
+    """GIVEN a viewer token WHEN it asks for decisions, again and again THEN each is
+    a 403: no call is logged, no caller counted, no visitor or audit entry made."""
+    from visitors.models import Visitor
+
+    client = api_client_for(org, "viewer")
+    audited = AuditEntry.objects.count()
+    for _ in range(9):
+        response = client.post(
+            "/api/v1/voice/decide", {"from": BLOCKED, "to": "+1"}, format="json"
+        )
+        assert response.status_code == 403
+        assert "viewer" in response.json()["detail"]
+    assert not logged().exists()
+    assert not Visitor.objects.filter(organisation=org).exists()
+    assert AuditEntry.objects.count() == audited
 
 
 def test_decide_refuses_bad_input_with_field_and_reason(org, api_client_for) -> None:
@@ -226,3 +244,35 @@ def test_settings_read_by_viewer_changed_by_admin(org, api_client_for) -> None:
     ).json()
     assert (decided["action"], decided["reason"]) == ("reject", "anonymous")
     assert AuditEntry.objects.filter(action="voice.settings.update").count() == 1
+
+
+@pytest.mark.parametrize(
+    "downstream_url",
+    [
+        "http://127.0.0.1:8080/answer",
+        "http://169.254.169.254/latest/meta-data/",
+        "https://[::127.0.0.1]/answer",
+        "https://[64:ff9b::a9fe:a9fe]/answer",
+        "http://localhost/answer",
+    ],
+)
+def test_a_downstream_url_on_an_internal_address_is_a_field_error(
+    org, api_client_for, settings, downstream_url
+) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    admin = api_client_for(org, "admin")
+    response = admin.post(
+        "/api/v1/voice/connections",
+        {
+            "name": "x",
+            "provider": "twilio",
+            "secret": "tok",
+            "downstream_url": downstream_url,
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["field"] == "downstream_url"
+    assert "non-public" in error["reason"] or "this machine" in error["reason"]
+    assert not VoiceConnection.objects.exists()
