@@ -57,6 +57,11 @@ bench-remediation: $(VENV)/.installed-run
 ## Outbound policy check with 10,000,000 Do-Not-Call numbers vs a naive database check.
 bench-outbound: $(VENV)/.installed-dev
 	$(BIN)/python bench/outbound_check.py
+## The US National Do-Not-Call Registry: import rate, lookups, memory of 3 gunicorn
+## workers + a Celery worker (NUMBERS=250000000 for the registry's size: minutes).
+.PHONY: bench-dnc-registry
+bench-dnc-registry: $(VENV)/.installed-dev
+	$(BIN)/python bench/dnc_registry.py --numbers $${NUMBERS:-1000000}
 
 clean:
 	rm -rf var/test var/broker var/broker-control var/cache

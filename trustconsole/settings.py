@@ -484,6 +484,9 @@ SPECTACULAR_SETTINGS = {
         "VoiceProviderEnum": "voicegate.choices.Provider",
         "DncKindEnum": "voicegate.policy.choices.DncKind",
         "DncImportStatusEnum": "voicegate.policy.choices.ImportStatus",
+        "DncImportModeEnum": "voicegate.policy.choices.ImportMode",
+        "DncStorageEnum": "voicegate.policy.choices.DncStorage",
+        "DncProblemModeEnum": "voicegate.policy.choices.DncProblemMode",
     },
 }
 
@@ -511,4 +514,8 @@ POLICY_DNC_IMPORT_TIME_LIMIT = env_int(
     "POLICY_DNC_IMPORT_TIME_LIMIT", 4 * 3600, minimum=60
 )
 POLICY_COPY_MAX_AGE = env_int("POLICY_COPY_MAX_AGE", 300, minimum=1)
+# Versioned files of file-backed (national) Do-Not-Call lists, mapped read-only by
+# every web and worker process: on one host the data dir; with several hosts a
+# volume they all mount.
+POLICY_DNC_FILE_DIR = Path(env_str("POLICY_DNC_FILE_DIR") or str(DATA_DIR / "dnc"))
 CELERY_IMPORTS = ["voicegate.policy.tasks"]

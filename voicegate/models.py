@@ -203,6 +203,9 @@ class CallDecision(models.Model):
 
 from voicegate.policy.choices import (  # noqa: E402
     DncKind,
+    DncProblemMode,
+    DncStorage,
+    ImportMode,
     ImportStatus,
     SignalWeight,
     VerificationMethod,
@@ -237,6 +240,22 @@ class PolicySettings(models.Model):
         default=True,
         help_text="Let the accounts restriction rule restrict voice (customer "
         "emailed) once the denial signals add up.",
+    )
+    dnc_stale_mode = models.CharField(
+        max_length=8,
+        choices=DncProblemMode.choices,
+        default=DncProblemMode.WARN,
+        help_text="When a national Do-Not-Call list is older than 31 days (the FTC "
+        "safe-harbour rule): refuse calls to its country, or allow them with a "
+        "warning.",
+    )
+    dnc_unavailable_mode = models.CharField(
+        max_length=8,
+        choices=DncProblemMode.choices,
+        default=DncProblemMode.REFUSE,
+        help_text="When a Do-Not-Call list file cannot be read on this server: "
+        "refuse calls to its country (fail closed) or allow them with a warning "
+        "(fail open).",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -281,6 +300,19 @@ class DncList(models.Model):
     # Moves when the entries change in bulk (an import finished, the list was
     # emptied): processes then read the list again instead of replaying changes.
     generation = models.PositiveIntegerField(default=0)
+    storage = models.CharField(
+        max_length=8, choices=DncStorage.choices, default=DncStorage.DATABASE
+    )
+    as_of = models.DateField(
+        null=True, blank=True, help_text="Date of the registry file now in use."
+    )
+    current_version = models.ForeignKey(
+        "DncListVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -319,12 +351,62 @@ class DncEntry(models.Model):
         return f"+{self.number}"
 
 
+class DncListVersion(models.Model):
+    """One version of a file-backed list: a base file plus the change lists since.
+
+    Files live in POLICY_DNC_FILE_DIR/<list public id>/: `base_file` (a full import),
+    `adds_file` and `dels_file` (sorted numbers added to / taken off the base by
+    change lists since; empty names when there are none).
+    """
+
+    dnc_list = models.ForeignKey(
+        DncList, on_delete=models.CASCADE, related_name="versions"
+    )
+    number = models.PositiveIntegerField()
+    mode = models.CharField(max_length=16, choices=ImportMode.choices)
+    base_file = models.CharField(max_length=100)
+    adds_file = models.CharField(max_length=100, blank=True)
+    dels_file = models.CharField(max_length=100, blank=True)
+    count = models.PositiveBigIntegerField(default=0)
+    base_count = models.PositiveBigIntegerField(default=0)
+    additions = models.PositiveBigIntegerField(default=0)
+    deletions = models.PositiveBigIntegerField(default=0)
+    as_of = models.DateField(null=True, blank=True)
+    # Single-number changes (DncChange) with a higher id apply on top of this
+    # version; older ones were made before the registry file was imported.
+    change_floor = models.BigIntegerField(default=0)
+    source_name = models.CharField(max_length=255, blank=True)
+    created_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dnc_list", "number"], name="dnc_version_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Version {self.number} of {self.dnc_list_id}"
+
+    @property
+    def files(self) -> list[str]:
+        """Names of the files this version reads."""
+        return [
+            name for name in (self.base_file, self.adds_file, self.dels_file) if name
+        ]
+
+
 class DncChange(models.Model):
     """A single-number change to a list, replayed by every process's in-memory copy."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
     dnc_list = models.ForeignKey(DncList, on_delete=models.CASCADE)
     number = models.BigIntegerField()
+    # File-backed lists only: whether the number is on the list after this change
+    # (database lists read that from DncEntry).
+    present = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -351,6 +433,13 @@ class DncImport(models.Model):
     file_path = models.CharField(max_length=500, blank=True)
     file_size = models.PositiveBigIntegerField(default=0)
     region = models.CharField(max_length=2, blank=True)
+    mode = models.CharField(
+        max_length=16, choices=ImportMode.choices, default=ImportMode.FULL
+    )
+    as_of = models.DateField(null=True, blank=True)
+    version = models.ForeignKey(
+        DncListVersion, null=True, blank=True, on_delete=models.SET_NULL
+    )
     bytes_read = models.PositiveBigIntegerField(default=0)
     rows_read = models.PositiveBigIntegerField(default=0)
     valid = models.PositiveBigIntegerField(default=0)

@@ -170,6 +170,8 @@ def seed_dashboard(org: Organisation) -> dict[str, Any]:
             "account_restricted": 0,
             "blacklisted_destination": 0,
             "harassment": 0,
+            "dnc_stale": 0,
+            "dnc_unavailable": 0,
         },
         "gate_fail_mode": {"fail_open": 1, "fail_closed": 0},
     }

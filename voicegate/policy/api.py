@@ -22,6 +22,9 @@ from trustconsole.lib.jsonbody import JSONBodyParser
 from voicegate.policy import selectors, services
 from voicegate.policy.choices import (
     DncKind,
+    DncProblemMode,
+    DncStorage,
+    ImportMode,
     ImportStatus,
     SignalWeight,
     VerificationMethod,
@@ -70,11 +73,20 @@ class OutboundViolationOutput(serializers.Serializer):
     detail = serializers.CharField()
 
 
+class OutboundWarningOutput(serializers.Serializer):
+    """Something to know that does not refuse the call (e.g. a stale national list
+    when the organisation warns instead of refusing)."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
 class OutboundCheckOutput(serializers.Serializer):
-    """The answer: allowed, and every violation found."""
+    """The answer: allowed, every violation found, and warnings."""
 
     allowed = serializers.BooleanField()
     violations = OutboundViolationOutput(many=True)
+    warnings = OutboundWarningOutput(many=True)
 
 
 class DncImportOutput(serializers.Serializer):
@@ -83,6 +95,9 @@ class DncImportOutput(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     list = serializers.UUIDField(source="dnc_list.public_id")
     status = serializers.ChoiceField(choices=ImportStatus.choices)
+    mode = serializers.ChoiceField(choices=ImportMode.choices)
+    as_of = serializers.DateField(allow_null=True)
+    version = serializers.IntegerField(source="version.number", allow_null=True)
     file_name = serializers.CharField()
     file_size = serializers.IntegerField()
     bytes_read = serializers.IntegerField()
@@ -109,6 +124,9 @@ class DncListOutput(serializers.Serializer):
     country = serializers.CharField()
     description = serializers.CharField()
     entry_count = serializers.IntegerField()
+    storage = serializers.ChoiceField(choices=DncStorage.choices)
+    as_of = serializers.DateField(allow_null=True)
+    version = serializers.IntegerField(source="current_version.number", allow_null=True)
     last_import = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
 
@@ -146,12 +164,18 @@ class DncEntryOutput(serializers.Serializer):
 
 
 class DncImportInput(serializers.Serializer):
-    """A CSV file (one number per row) and the country of numbers without +."""
+    """A file (one number per row, or `area code,number`; gzip or zip for national
+    lists), the country of numbers without +, what the file is (`mode`) and the
+    registry file's date (`as_of`; default: a date in the file name, else today)."""
 
     file = serializers.FileField()
     region = serializers.CharField(
         max_length=2, required=False, allow_blank=True, default=""
     )
+    mode = serializers.ChoiceField(
+        choices=ImportMode.choices, required=False, default=ImportMode.FULL
+    )
+    as_of = serializers.DateField(required=False, allow_null=True, default=None)
 
 
 class PolicyReasonInput(serializers.Serializer):
@@ -250,6 +274,12 @@ class PolicySettingsIO(serializers.Serializer):
         choices=SignalWeight.choices, required=False
     )
     auto_restrict_voice = serializers.BooleanField(required=False)
+    dnc_stale_mode = serializers.ChoiceField(
+        choices=DncProblemMode.choices, required=False
+    )
+    dnc_unavailable_mode = serializers.ChoiceField(
+        choices=DncProblemMode.choices, required=False
+    )
 
 
 # --- Views -----------------------------------------------------------------------
@@ -400,6 +430,8 @@ class DncImportsApi(PolicyAPIView):
             upload=upload,
             file_name=upload.name,
             region=data.validated_data["region"],
+            mode=data.validated_data["mode"],
+            as_of=data.validated_data["as_of"],
         )
         return Response(DncImportOutput(job).data, status=status.HTTP_202_ACCEPTED)
 

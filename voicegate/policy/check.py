@@ -7,6 +7,7 @@ harassment limit and logs denials.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass, field
 
@@ -38,6 +39,18 @@ class Finding:
         return {"code": self.code, "detail": self.detail}
 
 
+@dataclass(frozen=True)
+class CheckWarning:
+    """Something the caller should know that does not refuse the call."""
+
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The shape of the API answer."""
+        return {"code": self.code, "message": self.message}
+
+
 @dataclass
 class CheckRequest:
     """A proposed call after validation: raw and normalised numbers."""
@@ -57,6 +70,7 @@ class CheckOutcome:
 
     request: CheckRequest
     findings: list[Finding] = field(default_factory=list)
+    warnings: list[CheckWarning] = field(default_factory=list)
     account: memory.AccountCopy | None = None
     snapshot: memory.Snapshot | None = None
     caller_key: str = ""
@@ -71,6 +85,7 @@ class CheckOutcome:
         return {
             "allowed": self.allowed,
             "violations": [f.as_dict() for f in self.findings],
+            "warnings": [w.as_dict() for w in self.warnings],
         }
 
 
@@ -194,6 +209,19 @@ def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
                 Finding(Violation.DNC, f"{to} is on the Do-Not-Call list {names}.")
             )
 
+    # dnc_unavailable / dnc_stale: a list that cannot be read here, or a national
+    # list older than the safe harbour allows: refused or warned per the settings.
+    for code, text in snap.dnc.issues(int(to[1:]) if to else None, _today()):
+        mode = (
+            snap.settings.dnc_unavailable_mode
+            if code == Violation.DNC_UNAVAILABLE
+            else snap.settings.dnc_stale_mode
+        )
+        if mode == "refuse":
+            findings.append(Finding(code, text))
+        else:
+            outcome.warnings.append(CheckWarning(code, text))
+
     # caller_id_not_owned: owned by the account / enterprise, or verified.
     allowed_ids = _caller_ids(snap, actor, account)
     if request.from_e164 not in allowed_ids:
@@ -240,6 +268,12 @@ def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
                 )
             )
     return outcome
+
+
+def _today() -> dt.date:
+    from django.utils import timezone
+
+    return timezone.localdate()
 
 
 def _normalise_uid(value: str) -> str:

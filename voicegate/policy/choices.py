@@ -12,6 +12,29 @@ class DncKind(models.TextChoices):
     INTERNAL = "internal", "Own (internal) list"
 
 
+class DncStorage(models.TextChoices):
+    """Where a list's numbers are kept."""
+
+    DATABASE = "database", "Database rows (hand-kept lists)"
+    FILE = "file", "Versioned files, mapped by every process (national registries)"
+
+
+class ImportMode(models.TextChoices):
+    """What an uploaded file is to a list."""
+
+    FULL = "full", "Full list (replaces the list)"
+    CHANGES = "changes", "Change list (each line flagged A or D)"
+    ADDITIONS = "additions", "Additions only"
+    DELETIONS = "deletions", "Deletions only"
+
+
+class DncProblemMode(models.TextChoices):
+    """What the check does when a national list is stale or cannot be read."""
+
+    REFUSE = "refuse", "Refuse the call"
+    WARN = "warn", "Allow the call with a warning"
+
+
 class ImportStatus(models.TextChoices):
     """Where a Do-Not-Call import stands."""
 
@@ -30,6 +53,8 @@ class Violation(models.TextChoices):
     ACCOUNT_RESTRICTED = "account_restricted", "Account restricted"
     BLACKLISTED_DESTINATION = "blacklisted_destination", "Blacklisted visitor"
     HARASSMENT = "harassment", "Too many calls to one destination"
+    DNC_STALE = "dnc_stale", "National Do-Not-Call list older than 31 days"
+    DNC_UNAVAILABLE = "dnc_unavailable", "Do-Not-Call list cannot be read"
 
 
 class VerificationMethod(models.TextChoices):

@@ -6,7 +6,13 @@ from typing import Any
 
 from django import forms
 
-from voicegate.policy.choices import DncKind, SignalWeight, VerificationMethod
+from voicegate.policy.choices import (
+    DncKind,
+    DncProblemMode,
+    ImportMode,
+    SignalWeight,
+    VerificationMethod,
+)
 
 
 class DncListForm(forms.Form):
@@ -38,9 +44,24 @@ class DncImportForm(forms.Form):
     """A CSV upload."""
 
     file = forms.FileField(
-        label="CSV file",
-        help_text="One number per row; a header row naming a “number” column (and "
-        "optionally “country”) is recognised; other columns are ignored.",
+        label="File",
+        help_text="One number per row (or the registry's `area code,number`); a "
+        "header row naming a “number” column (and optionally “country”) is "
+        "recognised; other columns are ignored. National lists also take gzip or "
+        "zip files.",
+    )
+    mode = forms.ChoiceField(
+        choices=ImportMode.choices,
+        initial=ImportMode.FULL,
+        required=False,
+        label="The file is",
+        help_text="Change lists apply to national lists without a full rebuild.",
+    )
+    as_of = forms.DateField(
+        required=False,
+        label="Registry file date",
+        help_text="Empty: a date in the file name, else today.",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     region = forms.CharField(
         max_length=2,
@@ -121,4 +142,16 @@ class PolicySettingsForm(forms.Form):
     auto_restrict_voice = forms.BooleanField(
         required=False,
         label="Restrict voice automatically when the signals add up (customer emailed)",
+    )
+    dnc_stale_mode = forms.ChoiceField(
+        choices=DncProblemMode.choices,
+        required=False,
+        label="When a national Do-Not-Call list is older than 31 days",
+        help_text="The FTC safe harbour needs a registry version at most 31 days old.",
+    )
+    dnc_unavailable_mode = forms.ChoiceField(
+        choices=DncProblemMode.choices,
+        required=False,
+        label="When a Do-Not-Call list file cannot be read on this server",
+        help_text="Refuse: fail closed. Warn: fail open, the answer says so.",
     )

@@ -4,17 +4,20 @@ One cache round trip per check reads every version key the organisation's copies
 depend on (plus the harassment counter); a copy whose version moved is refreshed
 before it is used, so an allowed check touches no database.
 
-Do-Not-Call lists are the big one: each list is a sorted `array('q')` of E.164
-digits (8 bytes a number: 10 million numbers take 80 MB, where a Python set of
-strings takes well over a gigabyte) searched with `bisect`. Single-number changes
-do not rebuild it: they are replayed from the DncChange log into a small overlay.
-A list is read again from the database only when its `generation` moves (an import
+Do-Not-Call lists are the big one. A hand-kept (database) list is a sorted
+`array('q')` of E.164 digits per process (8 bytes a number) searched with `bisect`.
+A national (file-backed) list is not copied at all: its current version's files are
+mapped read-only (registry.py), so every process shares one copy in the page cache
+and switching to a new version is opening a file. Single-number changes do not
+rebuild either: they are replayed from the DncChange log into a small overlay. A
+list is read (or mapped) again only when its `generation` moves (an import
 finished, the list was emptied).
 """
 
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import logging
 import threading
 import time
@@ -37,12 +40,15 @@ from voicegate.models import (
     PolicySettings,
     VerifiedCallerId,
 )
-from voicegate.policy import keys, owned
+from voicegate.policy import keys, owned, registry, store
+from voicegate.policy.choices import DncKind, DncStorage
 
 logger = logging.getLogger(__name__)
 
 FETCH = 200_000
 ACCOUNT_CACHE_SIZE = 10_000
+SAFE_HARBOUR_DAYS = 31  # FTC: use a version of the registry no older than 31 days
+RETRY_SECONDS = 30  # a list file that could not be read is tried again this often
 
 
 # --- Do-Not-Call -----------------------------------------------------------------
@@ -57,19 +63,33 @@ class DncListCopy:
     generation: int
     numbers: array = field(default_factory=lambda: array("q"))
     overlay: dict[int, bool] = field(default_factory=dict)
+    files: registry.VersionFiles | None = None  # file-backed lists
+    storage: str = DncStorage.DATABASE
+    kind: str = DncKind.INTERNAL
+    calling_code: str = ""  # digits every number of the list's country starts with
+    as_of: dt.date | None = None
+    version: int | None = None
+    problem: str = ""  # why the list's files cannot be read here ("" if they can)
 
     def contains(self, number: int) -> bool:
         """Whether `number` (E.164 digits) is on the list now."""
         present = self.overlay.get(number)
         if present is not None:
             return present
+        if self.files is not None:
+            return number in self.files
         numbers = self.numbers
         i = bisect.bisect_left(numbers, number)
         return i < len(numbers) and numbers[i] == number
 
+    def covers(self, number: int) -> bool:
+        """Whether `number` is in the list's country (every number if none)."""
+        return not self.calling_code or str(number).startswith(self.calling_code)
+
     @property
     def nbytes(self) -> int:
-        """Bytes held by the sorted array (the overlay is tiny by comparison)."""
+        """Bytes this process holds for the list: the sorted array of a database
+        list (mapped files are shared page cache, not counted here)."""
         return self.numbers.buffer_info()[1] * self.numbers.itemsize
 
 
@@ -110,6 +130,47 @@ class DncIndex:
         return [copy for copy in self.lists.values() if copy.contains(number)]
 
     @property
+    def has_problems(self) -> bool:
+        """A list's files could not be read (they are tried again every 30 s)."""
+        return any(copy.problem for copy in self.lists.values())
+
+    def issues(self, number: int | None, today: dt.date) -> list[tuple[str, str]]:
+        """("dnc_unavailable" | "dnc_stale", sentence) for each national or file
+        list covering `number` that cannot be read here or is older than 31 days."""
+        found = []
+        for copy in sorted(self.lists.values(), key=lambda c: c.name):
+            if number is not None and not copy.covers(number):
+                continue
+            if copy.problem:
+                found.append(
+                    (
+                        "dnc_unavailable",
+                        f"The Do-Not-Call list “{copy.name}” cannot be read on this "
+                        f"server ({copy.problem}).",
+                    )
+                )
+            elif copy.kind == DncKind.NATIONAL:
+                if copy.as_of is None:
+                    found.append(
+                        (
+                            "dnc_stale",
+                            f"The national Do-Not-Call list “{copy.name}” has no "
+                            "registry file with a date yet.",
+                        )
+                    )
+                elif (today - copy.as_of).days > SAFE_HARBOUR_DAYS:
+                    found.append(
+                        (
+                            "dnc_stale",
+                            f"The national Do-Not-Call list “{copy.name}” is from "
+                            f"{copy.as_of.isoformat()}, "
+                            f"{(today - copy.as_of).days} days ago; the safe harbour "
+                            f"needs one at most {SAFE_HARBOUR_DAYS} days old.",
+                        )
+                    )
+        return found
+
+    @property
     def size(self) -> int:
         """Numbers held in the sorted arrays."""
         return sum(len(copy.numbers) for copy in self.lists.values())
@@ -123,11 +184,16 @@ class DncIndex:
         """Catch up with the database: new, renamed, deleted and re-imported lists,
         then the single-number changes since the last refresh."""
         meta = {
-            row[0]: row
+            row["id"]: row
             for row in DncList.objects.filter(
                 organisation_id=self.organisation_id
-            ).values_list("id", "name", "generation")
-        }
+            ).values(
+                "id", "public_id", "name", "generation", "storage", "kind",
+                "country", "as_of", "current_version__number",
+                "current_version__base_file", "current_version__adds_file",
+                "current_version__dels_file", "current_version__change_floor",
+            )
+        }  # fmt: skip
         # Read the change log before any list is reloaded: a change made while a
         # list loads is then replayed next time instead of being lost.
         changes = list(
@@ -135,18 +201,31 @@ class DncIndex:
                 organisation_id=self.organisation_id, id__gt=self.last_change_id
             )
             .order_by("id")
-            .values_list("id", "dnc_list_id", "number")
+            .values_list("id", "dnc_list_id", "number", "present")
         )
         lists: dict[int, DncListCopy] = {}
-        for list_id, name, generation in meta.values():
+        for row in meta.values():
+            list_id, generation = row["id"], row["generation"]
             copy = self.lists.get(list_id)
-            if copy is None or copy.generation != generation:
-                copy = DncListCopy(list_id, name, generation, dnc_load_numbers(list_id))
-            copy.name = name
+            if copy is None or copy.generation != generation or copy.problem:
+                if row["storage"] == DncStorage.FILE:
+                    copy = _file_copy(row)
+                else:
+                    copy = DncListCopy(
+                        list_id, row["name"], generation, dnc_load_numbers(list_id)
+                    )
+            copy.name = row["name"]
+            copy.kind = row["kind"]
+            copy.as_of = row["as_of"]
+            copy.calling_code = _calling_code(row["country"])
             lists[list_id] = copy
         touched: dict[int, set[int]] = {}
-        for _, list_id, number in changes:
-            if list_id in lists:
+        for _, list_id, number, present in changes:
+            if list_id not in lists:
+                continue
+            if lists[list_id].storage == DncStorage.FILE:
+                lists[list_id].overlay[number] = bool(present)
+            else:
                 touched.setdefault(list_id, set()).add(number)
         for list_id, numbers in touched.items():
             present = set(
@@ -160,6 +239,49 @@ class DncIndex:
         self.lists = lists
         if changes:
             self.last_change_id = changes[-1][0]
+
+
+def _calling_code(country: str) -> str:
+    if not country:
+        return ""
+    import phonenumbers
+
+    return str(phonenumbers.country_code_for_region(country) or "")
+
+
+def _file_copy(row: dict[str, Any]) -> DncListCopy:
+    """A file-backed list: its current version mapped, plus the single changes made
+    since that version's registry file (a small overlay)."""
+    copy = DncListCopy(
+        row["id"],
+        row["name"],
+        row["generation"],
+        storage=DncStorage.FILE,
+        version=row["current_version__number"],
+    )
+    base = row["current_version__base_file"]
+    if base:
+        try:
+            copy.files = store.version_open(
+                row["public_id"],
+                base,
+                row["current_version__adds_file"],
+                row["current_version__dels_file"],
+            )
+        except registry.DncFileError as exc:
+            logger.error(
+                "DNC-UNAVAILABLE: list %s (%s) version %s cannot be mapped: %s",
+                row["id"],
+                row["name"],
+                row["current_version__number"],
+                exc,
+            )
+            copy.problem = "its file is missing or damaged"
+    floor = row["current_version__change_floor"] or 0
+    singles = DncChange.objects.filter(dnc_list_id=row["id"], id__gt=floor)
+    for number, present in singles.order_by("id").values_list("number", "present"):
+        copy.overlay[number] = bool(present)
+    return copy
 
 
 def dnc_index_build(organisation_id: int) -> DncIndex:
@@ -189,6 +311,8 @@ class SettingsCopy:
     denial_window_seconds: int
     denial_signal_weight: int
     auto_restrict_voice: bool
+    dnc_stale_mode: str = "warn"
+    dnc_unavailable_mode: str = "refuse"
 
 
 def settings_row(organisation_id: int) -> PolicySettings:
@@ -208,6 +332,8 @@ def settings_load(organisation_id: int) -> SettingsCopy:
         denial_window_seconds=row.denial_window_seconds,
         denial_signal_weight=row.denial_signal_weight,
         auto_restrict_voice=row.auto_restrict_voice,
+        dnc_stale_mode=row.dnc_stale_mode,
+        dnc_unavailable_mode=row.dnc_unavailable_mode,
     )
 
 
@@ -457,6 +583,11 @@ def snapshot(
         versions[keys.dnc_key(org_id)],
         lambda: dnc_index_build(org_id),
         update=lambda index: index.refresh(),
+        max_age=(
+            RETRY_SECONDS
+            if state.dnc.value is not None and state.dnc.value.has_problems
+            else None
+        ),
     )
     caller_ids = _fresh(
         state,

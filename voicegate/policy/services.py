@@ -30,13 +30,17 @@ from voicegate.models import (
     DncEntry,
     DncImport,
     DncList,
+    DncListVersion,
     OutboundDenial,
     PolicySettings,
     VerifiedCallerId,
 )
-from voicegate.policy import check, importer, keys, memory
+from voicegate.policy import check, importer, keys, memory, registry, store
 from voicegate.policy.choices import (
     DncKind,
+    DncProblemMode,
+    DncStorage,
+    ImportMode,
     ImportStatus,
     SignalWeight,
     VerificationMethod,
@@ -54,6 +58,8 @@ SETTINGS_FIELDS = [
     "denial_window_seconds",
     "denial_signal_weight",
     "auto_restrict_voice",
+    "dnc_stale_mode",
+    "dnc_unavailable_mode",
 ]
 
 
@@ -99,6 +105,9 @@ def policy_settings_update(*, actor: Actor, **changes: Any) -> PolicySettings:
         raise ValidationError(
             {"denial_signal_weight": "Choose one of 10, 20, 40 or 70."}
         )
+    for name in ("dnc_stale_mode", "dnc_unavailable_mode"):
+        if name in changes and changes[name] not in DncProblemMode.values:
+            raise ValidationError({name: "Choose refuse or warn."})
     before = audit_snapshot(row, SETTINGS_FIELDS)
     for name, value in changes.items():
         setattr(row, name, value)
@@ -134,12 +143,15 @@ def dnc_list_create(
         raise ValidationError({"kind": f"Choose one of: {', '.join(DncKind.values)}."})
     if DncList.objects.filter(organisation=actor.organisation, name=name).exists():
         raise ValidationError({"name": f"There is already a list named {name!r}."})
+    # A national registry is far too big for a copy per process: it is kept as
+    # versioned files that every process maps (registry.py).
     dnc_list = DncList(
         organisation=actor.organisation,
         name=name,
         kind=kind,
         country=_country(country),
         description=_text(description, "description", required=False, limit=500),
+        storage=DncStorage.FILE if kind == DncKind.NATIONAL else DncStorage.DATABASE,
     )
     dnc_list.full_clean()
     dnc_list.save()
@@ -147,7 +159,9 @@ def dnc_list_create(
         actor=actor,
         action="policy.dnc_list_create",
         target=dnc_list,
-        after=audit_snapshot(dnc_list, ["name", "kind", "country", "description"]),
+        after=audit_snapshot(
+            dnc_list, ["name", "kind", "country", "description", "storage"]
+        ),
     )
     keys.bump(keys.dnc_key(actor.organisation.pk))
     return dnc_list
@@ -166,7 +180,11 @@ def dnc_list_delete(*, actor: Actor, dnc_list: DncList, reason: str = "") -> Non
     )
     _files_forget(DncImport.objects.filter(dnc_list=dnc_list))
     DncEntry.objects.filter(dnc_list=dnc_list)._raw_delete(DncEntry.objects.db)
+    public_id = dnc_list.public_id
+    DncList.objects.filter(pk=dnc_list.pk).update(current_version=None)
     dnc_list.delete()
+    if dnc_list.storage == DncStorage.FILE:
+        transaction.on_commit(lambda: store.remove_all(public_id))
     keys.bump(keys.dnc_key(actor.organisation.pk))
 
 
@@ -174,7 +192,27 @@ def dnc_list_delete(*, actor: Actor, dnc_list: DncList, reason: str = "") -> Non
 def dnc_list_empty(*, actor: Actor, dnc_list: DncList, reason: str = "") -> DncList:
     """Remove every number of a list (e.g. before importing a new registry file)."""
     actor.require(*ACT)
+    dnc_list.refresh_from_db()
     before = dnc_list.entry_count
+    if dnc_list.storage == DncStorage.FILE:
+        # A new, empty version: processes switch to it as they do after an import.
+        work = store.work_dir(dnc_list.public_id)
+        built = store.build_full(work, None, region=None)
+        version = _version_switch(
+            actor=actor, dnc_list=dnc_list, built=built, work=work,
+            mode=ImportMode.FULL, as_of=dnc_list.as_of, source_name="(emptied)",
+            change_floor=_change_floor(actor.organisation.pk),
+        )  # fmt: skip
+        dnc_list.refresh_from_db()
+        audit_record(
+            actor=actor,
+            action="policy.dnc_list_empty",
+            target=dnc_list,
+            before={"entry_count": before},
+            after={"entry_count": 0, "version": version.number},
+            reason=reason,
+        )
+        return dnc_list
     DncEntry.objects.filter(dnc_list=dnc_list)._raw_delete(DncEntry.objects.db)
     DncList.objects.filter(pk=dnc_list.pk).update(
         entry_count=0, generation=F("generation") + 1
@@ -198,12 +236,18 @@ def dnc_number_add(*, actor: Actor, dnc_list: DncList, number: str) -> str:
     actor.require(*ACT)
     e164 = _e164(number, "number", region=dnc_list.country or None)
     digits = int(e164[1:])
-    _, created = DncEntry.objects.get_or_create(dnc_list=dnc_list, number=digits)
+    if dnc_list.storage == DncStorage.FILE:
+        created = not _file_list_has(dnc_list, digits)
+    else:
+        _, created = DncEntry.objects.get_or_create(dnc_list=dnc_list, number=digits)
     if not created:
         return e164
     DncList.objects.filter(pk=dnc_list.pk).update(entry_count=F("entry_count") + 1)
     DncChange.objects.create(
-        organisation=actor.organisation, dnc_list=dnc_list, number=digits
+        organisation=actor.organisation,
+        dnc_list=dnc_list,
+        number=digits,
+        present=True if dnc_list.storage == DncStorage.FILE else None,
     )
     audit_record(
         actor=actor,
@@ -221,12 +265,18 @@ def dnc_number_remove(*, actor: Actor, dnc_list: DncList, number: str) -> str:
     actor.require(*ACT)
     e164 = _e164(number, "number", region=dnc_list.country or None)
     digits = int(e164[1:])
-    deleted, _ = DncEntry.objects.filter(dnc_list=dnc_list, number=digits).delete()
+    if dnc_list.storage == DncStorage.FILE:
+        deleted = _file_list_has(dnc_list, digits)
+    else:
+        deleted, _ = DncEntry.objects.filter(dnc_list=dnc_list, number=digits).delete()
     if not deleted:
         raise ValidationError({"number": f"{e164} is not on the list {dnc_list.name}."})
     DncList.objects.filter(pk=dnc_list.pk).update(entry_count=F("entry_count") - 1)
     DncChange.objects.create(
-        organisation=actor.organisation, dnc_list=dnc_list, number=digits
+        organisation=actor.organisation,
+        dnc_list=dnc_list,
+        number=digits,
+        present=False if dnc_list.storage == DncStorage.FILE else None,
     )
     audit_record(
         actor=actor,
@@ -255,6 +305,28 @@ def _looks_like_text(head: bytes) -> bool:
     return b"\x00" not in head
 
 
+def _as_of(value: Any, file_name: str) -> dt.date | None:
+    """The registry file's date: as given, else a date in the file name."""
+    if value in (None, ""):
+        found = registry.as_of_from_name(file_name or "")
+        if found is None:
+            return None
+        try:
+            value = dt.date(*found)
+        except ValueError:
+            return None
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValidationError({"as_of": "Give a date as YYYY-MM-DD."}) from None
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if value > timezone.localdate() + dt.timedelta(days=1):
+        raise ValidationError({"as_of": "The registry file cannot be from the future."})
+    return value
+
+
 @transaction.atomic
 def dnc_import_start(
     *,
@@ -263,15 +335,33 @@ def dnc_import_start(
     upload: IO[bytes],
     file_name: str,
     region: str = "",
+    mode: str = ImportMode.FULL,
+    as_of: Any = None,
     enqueue: bool = True,
 ) -> DncImport:
-    """Store an uploaded CSV (streamed to disk) and queue its import.
+    """Store an uploaded file (streamed to disk) and queue its import.
 
     With `enqueue`, a Celery worker imports it after commit; the import row shows
-    the progress. Without, the caller runs `dnc_import_process` itself.
+    the progress. Without, the caller runs `dnc_import_process` itself. A national
+    (file-backed) list also takes the registry's change lists (`mode`) and the
+    date of the file (`as_of`; default: a date in the file name, else today).
     """
     actor.require(*ACT)
     region = _country(region, "region") or dnc_list.country
+    if mode not in ImportMode.values:
+        raise ValidationError(
+            {"mode": f"Choose one of: {', '.join(ImportMode.values)}."}
+        )
+    if mode != ImportMode.FULL:
+        if dnc_list.storage != DncStorage.FILE:
+            raise ValidationError(
+                {"mode": "Change lists apply to national (file-backed) lists only."}
+            )
+        if dnc_list.current_version_id is None:
+            raise ValidationError(
+                {"mode": "Import the full registry file before a change list."}
+            )
+    as_of_date = _as_of(as_of, file_name)
     directory = import_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4().hex}.csv"
@@ -287,8 +377,11 @@ def dnc_import_start(
             sample = head.read(4096)
         if not size:
             raise ValidationError({"file": "The file is empty."})
-        if not _looks_like_text(sample):
-            raise ValidationError({"file": "This is not a CSV text file."})
+        archive = dnc_list.storage == DncStorage.FILE and registry.is_archive(sample)
+        if not archive and not _looks_like_text(sample):
+            raise ValidationError(
+                {"file": "This is neither a text file nor a gzip or zip archive."}
+            )
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -299,13 +392,21 @@ def dnc_import_start(
         file_path=str(path),
         file_size=size,
         region=region,
+        mode=mode,
+        as_of=as_of_date,
         created_by=actor.label[:200],
     )
     audit_record(
         actor=actor,
         action="policy.dnc_import_start",
         target=dnc_list,
-        after={"import": str(row.public_id), "file": row.file_name, "bytes": size},
+        after={
+            "import": str(row.public_id),
+            "file": row.file_name,
+            "bytes": size,
+            "mode": mode,
+            "as_of": as_of_date,
+        },
     )
     if enqueue:
         from voicegate.policy.tasks import dnc_import_task
@@ -336,6 +437,10 @@ def dnc_import_process(
     dnc_list = row.dnc_list
     actor = Actor.system_for(row.organisation, "dnc import")
     path = Path(row.file_path)
+    if dnc_list.storage == DncStorage.FILE:
+        return _file_import(
+            row, actor=actor, on_progress=on_progress, every_seconds=every_seconds
+        )
     before = DncEntry.objects.filter(dnc_list=dnc_list).count()
 
     def report(progress: importer.ImportProgress) -> None:
@@ -412,6 +517,236 @@ def _import_finished(
         entry_count=count, generation=F("generation") + 1
     )
     keys.bump(keys.dnc_key(actor.organisation.pk))
+
+
+# --- File-backed (national) lists ----------------------------------------------------
+
+
+def _change_floor(organisation_id: int) -> int:
+    """The newest single-number change id now: a full version built from here on
+    supersedes the changes up to it."""
+    last = DncChange.objects.filter(organisation_id=organisation_id).order_by("-id")
+    return last.values_list("id", flat=True).first() or 0
+
+
+def _file_list_has(dnc_list: DncList, number: int) -> bool:
+    """Whether a file-backed list holds `number` now (its files plus single changes),
+    with the list row locked so two single changes cannot race."""
+    locked = DncList.objects.select_for_update().get(pk=dnc_list.pk)
+    version = locked.current_version
+    floor = version.change_floor if version else 0
+    latest = (
+        DncChange.objects.filter(dnc_list=locked, number=number, id__gt=floor)
+        .order_by("-id")
+        .values_list("present", flat=True)
+        .first()
+    )
+    if latest is not None:
+        return bool(latest)
+    if version is None:
+        return False
+    files = store.version_open(
+        locked.public_id, version.base_file, version.adds_file, version.dels_file
+    )
+    try:
+        return number in files
+    finally:
+        files.close()
+
+
+def _singles_net(dnc_list: DncList, version: DncListVersion) -> int:
+    """How single-number changes still in force move the count of `version`."""
+    latest: dict[int, bool] = {}
+    singles = DncChange.objects.filter(dnc_list=dnc_list, id__gt=version.change_floor)
+    for number, present in singles.order_by("id").values_list("number", "present"):
+        latest[number] = bool(present)
+    if not latest:
+        return 0
+    files = store.version_open(
+        dnc_list.public_id, version.base_file, version.adds_file, version.dels_file
+    )
+    try:
+        return sum(
+            (1 if present else -1)
+            for number, present in latest.items()
+            if present != (number in files)
+        )
+    finally:
+        files.close()
+
+
+def _version_switch(
+    *,
+    actor: Actor,
+    dnc_list: DncList,
+    built: store.Built,
+    work: Path,
+    mode: str,
+    as_of: dt.date | None,
+    source_name: str,
+    change_floor: int,
+) -> DncListVersion:
+    """Record a built version and make it the list's current one in one UPDATE.
+
+    Until this commits every process answers from the old version; afterwards the
+    list's version key moves and each process maps the new files on its next check.
+    The files of the current and previous versions stay; older ones are deleted.
+    """
+    with transaction.atomic():
+        locked = DncList.objects.select_for_update().get(pk=dnc_list.pk)
+        previous = locked.current_version
+        number = (previous.number if previous else 0) + 1
+        if previous is not None:
+            top = locked.versions.order_by("-number").values_list("number", flat=True)
+            number = max(number, (top.first() or 0) + 1)
+        store.adopt(locked.public_id, work, built)
+        version = DncListVersion.objects.create(
+            dnc_list=locked,
+            number=number,
+            mode=mode,
+            base_file=built.base_file,
+            adds_file=built.adds_file,
+            dels_file=built.dels_file,
+            count=built.count,
+            base_count=built.base_count,
+            additions=built.additions,
+            deletions=built.deletions,
+            as_of=as_of,
+            change_floor=change_floor,
+            source_name=source_name[:255],
+            created_by=actor.label[:200],
+        )
+        net = _singles_net(locked, version)
+        DncList.objects.filter(pk=locked.pk).update(
+            current_version=version,
+            entry_count=max(0, built.count + net),
+            as_of=as_of,
+            generation=F("generation") + 1,
+        )
+        keys.bump(keys.dnc_key(actor.organisation.pk))
+        keep = set(version.files) | set(previous.files if previous else [])
+        public_id = locked.public_id
+        transaction.on_commit(lambda: store.prune(public_id, keep=keep))
+    return version
+
+
+def _file_import(
+    row: DncImport,
+    *,
+    actor: Actor,
+    on_progress: Any = None,
+    every_seconds: float = 1.0,
+) -> DncImport:
+    """Import into a file-backed list: build the new version beside the old one,
+    then switch. A failure leaves the old version answering, untouched."""
+    import time
+
+    dnc_list = row.dnc_list
+    path = Path(row.file_path)
+    before = dnc_list.entry_count
+    last = [0.0]
+
+    def report(progress: importer.ImportProgress) -> None:
+        now = time.monotonic()
+        if now - last[0] < every_seconds:
+            return
+        last[0] = now
+        DncImport.objects.filter(pk=row.pk).update(
+            bytes_read=progress.bytes_read,
+            rows_read=progress.rows_read,
+            valid=progress.valid,
+            invalid=progress.invalid,
+        )
+        if on_progress is not None:
+            on_progress(progress)
+
+    region = row.region or dnc_list.country or None
+    work = store.work_dir(dnc_list.public_id)
+    try:
+        if row.mode == ImportMode.FULL:
+            floor = _change_floor(row.organisation_id)
+            built = store.build_full(work, path, region=region, on_progress=report)
+        else:
+            current = (
+                DncList.objects.select_related("current_version")
+                .get(pk=dnc_list.pk)
+                .current_version
+            )
+            if current is None:
+                raise registry.DncFileError("the list has no version to change")
+            floor = current.change_floor
+            files = store.version_open(
+                dnc_list.public_id,
+                current.base_file,
+                current.adds_file,
+                current.dels_file,
+            )
+            try:
+                built = store.build_changes(
+                    work, path, current=files, base_file=current.base_file,
+                    mode=row.mode, region=region, on_progress=report,
+                )  # fmt: skip
+            finally:
+                files.close()
+        as_of = row.as_of or timezone.localdate()
+        version = _version_switch(
+            actor=actor, dnc_list=dnc_list, built=built, work=work, mode=row.mode,
+            as_of=as_of, source_name=row.file_name, change_floor=floor,
+        )  # fmt: skip
+    except Exception as exc:
+        logger.exception("DNC import %s failed", row.pk)
+        shutil.rmtree(work, ignore_errors=True)
+        DncImport.objects.filter(pk=row.pk).update(
+            status=ImportStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+            file_path="",
+        )
+        path.unlink(missing_ok=True)
+        return DncImport.objects.get(pk=row.pk)
+    path.unlink(missing_ok=True)
+    progress = built.progress
+    dnc_list.refresh_from_db()
+    if row.mode == ImportMode.FULL:
+        added = built.count
+        duplicates = max(0, progress.valid - built.count)
+    else:
+        added = max(0, dnc_list.entry_count - before)
+        duplicates = 0
+    with transaction.atomic():
+        DncImport.objects.filter(pk=row.pk).update(
+            status=ImportStatus.DONE,
+            bytes_read=progress.bytes_read,
+            rows_read=progress.rows_read,
+            valid=progress.valid,
+            invalid=progress.invalid,
+            added=added,
+            duplicates=duplicates,
+            errors=progress.errors,
+            finished_at=timezone.now(),
+            file_path="",
+            version=version,
+        )
+        row.refresh_from_db()
+        audit_record(
+            actor=actor,
+            action="policy.dnc_import_done",
+            target=dnc_list,
+            before={"entry_count": before},
+            after={
+                "entry_count": dnc_list.entry_count,
+                "import": str(row.public_id),
+                "mode": row.mode,
+                "version": version.number,
+                "as_of": version.as_of,
+                "rows": progress.rows_read,
+                "added": version.additions if row.mode != ImportMode.FULL else added,
+                "removed": version.deletions,
+                "duplicates": duplicates,
+                "invalid": progress.invalid,
+            },
+        )
+    return row
 
 
 def dnc_import_fail(*, import_id: int, error: str) -> None:

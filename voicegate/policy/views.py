@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -78,6 +79,10 @@ def overview(request: HttpRequest) -> HttpResponse:
         "counts": selectors.policy_counts(actor=actor),
         "denials": selectors.denial_list(actor=actor)[:20],
         "by_account": selectors.denial_counts_by_account(actor=actor)[:20],
+        "freshness": {
+            uuid.UUID(row["list"]): row
+            for row in selectors.dnc_list_freshness(actor=actor, lists=lists)
+        },
         "list_form": forms.DncListForm(),
         "can_act": _can_act(request),
         "section": "policy",
@@ -195,6 +200,8 @@ def dnc_import_start(request: HttpRequest, public_id: str) -> HttpResponse:
                 upload=upload,
                 file_name=upload.name,
                 region=data["region"],
+                mode=data["mode"] or "full",
+                as_of=data["as_of"],
             )
         )
         return f"{upload.name} uploaded; the import has started."
@@ -379,7 +386,9 @@ def policy_settings(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only admins change the outbound policy settings.")
     if request.method == "POST" and form.is_valid():
         try:
-            services.policy_settings_update(actor=actor, **form.cleaned_data)
+            # Choices left empty (an older form) keep their current value.
+            changes = {k: v for k, v in form.cleaned_data.items() if v != ""}
+            services.policy_settings_update(actor=actor, **changes)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)

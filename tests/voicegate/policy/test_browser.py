@@ -32,7 +32,7 @@ def test_the_import_page_shows_progress_until_the_worker_is_done(
     page.goto("/voice/policy/")
     page.get_by_role("link", name="US National DNC").click()
     page_ready(page, "**/voice/policy/lists/**")
-    page.get_by_label("CSV file").set_input_files(str(path))
+    page.get_by_label("File:", exact=True).set_input_files(str(path))
     page.get_by_role("button", name="Upload and import").click()
     page_ready(page, "**/voice/policy/imports/**")
     page.evaluate("window.__stayed = true")  # lost if the page reloaded
@@ -61,3 +61,42 @@ def test_the_policy_pages_work_from_the_keyboard(login, oscar, org) -> None:
     page_ready(page, "**/voice/policy/lists/**")
     expect(page.get_by_role("heading", name="Own list")).to_be_visible()
     assert DncList.objects.filter(name="Own list").exists()  # the page is its redirect
+
+
+def test_a_stale_national_list_is_flagged_on_the_policy_page(
+    login, oscar, org, tmp_path
+) -> None:
+    """GIVEN a national list whose registry file is 40 days old WHEN oscar opens
+    Voice → Policy THEN the page warns about the FTC 31-day rule, the list's row
+    shows its date and version, and the list page shows how it is kept."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    actor = Actor.system_for(org, "test")
+    national = services.dnc_list_create(
+        actor=actor, name="US National DNC", kind="national", country="US"
+    )
+    path = tmp_path / "dnc.txt"
+    path.write_text("".join(f"{2015550000 + i}\n" for i in range(1_000)))
+    as_of = timezone.localdate() - dt.timedelta(days=40)
+    with path.open("rb") as upload:
+        job = services.dnc_import_start(
+            actor=actor, dnc_list=national, upload=upload, file_name="dnc.txt",
+            as_of=as_of, enqueue=False,
+        )  # fmt: skip
+    services.dnc_import_process(import_id=job.pk)
+
+    page = login(oscar)
+    page.goto("/voice/policy/")
+    page_ready(page, "**/voice/policy/")
+    expect(page.get_by_test_id("dnc-freshness")).to_contain_text("40 days old")
+    row = page.get_by_role("row", name="US National DNC")
+    expect(row).to_contain_text("older than 31 days")
+    expect(row).to_contain_text("version 1")
+    page.screenshot(path=str(tmp_path / "policy-stale.png"), full_page=True)
+    page.get_by_role("link", name="US National DNC").click()
+    page_ready(page, "**/voice/policy/lists/**")
+    expect(page.get_by_test_id("as-of")).to_have_text(as_of.isoformat())
+    expect(page.get_by_text("Versioned files")).to_be_visible()
+    expect(page.get_by_test_id("entry-count")).to_have_text("1000")

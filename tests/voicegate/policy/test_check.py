@@ -29,7 +29,7 @@ def dnc(op):
 
 def test_it_allows_a_clean_call_from_an_owned_number(check, account) -> None:
     answer = check(OWNED, DEST, account=account)
-    assert answer == {"allowed": True, "violations": []}
+    assert answer == {"allowed": True, "violations": [], "warnings": []}
     assert not OutboundDenial.objects.exists()
 
 

@@ -49,9 +49,10 @@ def test_a_million_row_csv_is_imported_with_progress(
     op, account, check, tmp_path
 ) -> None:
     """GIVEN a generated 1,000,000-row CSV (plus 1,000 unusable rows and 5,000
-    repeats) WHEN it is imported THEN progress is recorded on the import row as it
-    goes, every usable number is on the list once, the counts add up, the list is
-    read again by the check, and the file is deleted afterwards."""
+    repeats) WHEN it is imported into a national list THEN progress is recorded on
+    the import row as it goes, every usable number is in the list's new version
+    once, the counts add up, the check maps the new file, and the upload is deleted
+    afterwards."""
     path = _write_csv(tmp_path / "registry.csv", 1_000_000)
     with path.open("a") as out:
         for i in range(1_000):
@@ -72,7 +73,7 @@ def test_a_million_row_csv_is_imported_with_progress(
     done = services.dnc_import_process(
         import_id=job.pk, on_progress=watch, every_seconds=0
     )
-    assert done.status == ImportStatus.DONE
+    assert done.status == ImportStatus.DONE, done.error
     assert done.rows_read == 1_006_000
     assert done.valid == 1_005_000
     assert done.invalid == 1_000
@@ -85,24 +86,26 @@ def test_a_million_row_csv_is_imported_with_progress(
         "value": "not-a-number-0",
         "reason": "is not a phone number",
     }
-    # Progress was written to the row batch by batch, always moving forward.
-    assert len(seen) > 50
+    # Progress was written to the row block by block (4 MB each), moving forward.
+    assert len(seen) >= 5
     assert [s[0] for s in seen] == sorted(s[0] for s in seen)
-    assert seen[0][2] < 10
+    assert seen[0][2] < 25
     assert seen[-1][2] == 100
     dnc_list.refresh_from_db()
     assert dnc_list.entry_count == 1_000_000
-    assert DncEntry.objects.filter(dnc_list=dnc_list).count() == 1_000_000
-    assert not path.exists() or not Path(done.file_path or "/nonexistent").exists()
+    assert dnc_list.current_version.count == 1_000_000
+    assert not DncEntry.objects.exists()  # the national list lives in its files
     assert not list(Path(services.import_dir()).glob("*.csv"))
     audit = AuditEntry.objects.get(action="policy.dnc_import_done")
     assert audit.after["added"] == 1_000_000
-    # The check reads the new list (all of it, compactly) on its next call.
+    assert audit.after["version"] == 1
+    # The check maps the new version on its next call.
     assert codes(check(OWNED, "+12015999999", account=account)) == ["dnc"]
     assert check(OWNED, "+12016550000", account=account)["allowed"] is True
     index = memory.state_for(op.organisation).dnc.value
-    assert index.size == 1_000_000
-    assert index.nbytes == 8_000_000
+    copy = index.lists[dnc_list.pk]
+    assert copy.files.mapped_bytes == 8_000_000
+    assert index.nbytes == 0  # nothing copied into this process
 
 
 def test_memory_does_not_grow_with_the_file(op, tmp_path, monkeypatch) -> None:

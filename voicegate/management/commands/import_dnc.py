@@ -2,8 +2,10 @@
 
     manage.py import_dnc FILE --organisation SLUG --list NAME
         [--create --kind national --country US] [--region US]
+        [--mode full|changes|additions|deletions] [--as-of YYYY-MM-DD]
 
-The file is streamed (never loaded whole), exactly as a browser upload is imported.
+The file is streamed (never loaded whole), exactly as a browser upload is imported:
+the registry's full download or its change list, plain, gzip or zip.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
 from voicegate.models import DncList
 from voicegate.policy import services
-from voicegate.policy.choices import DncKind, ImportStatus
+from voicegate.policy.choices import DncKind, ImportMode, ImportStatus
 from voicegate.policy.importer import ImportProgress
 
 
 class Command(BaseCommand):
     """Import one CSV into a list of an organisation."""
 
-    help = "Import a Do-Not-Call CSV (one number per row) into a list."
+    help = "Import a Do-Not-Call file (one number per row) into a list."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
@@ -37,6 +39,18 @@ class Command(BaseCommand):
         parser.add_argument("--country", default="", help="ISO code of the list")
         parser.add_argument(
             "--region", default="", help="ISO code for numbers without +"
+        )
+        parser.add_argument(
+            "--mode",
+            choices=ImportMode.values,
+            default=ImportMode.FULL,
+            help="full list, change list (lines flagged A/D), additions, deletions",
+        )
+        parser.add_argument(
+            "--as-of",
+            default="",
+            help="date of the registry file (default: a date in the file name, "
+            "else today)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -69,6 +83,8 @@ class Command(BaseCommand):
                     upload=upload,
                     file_name=path.name,
                     region=options["region"],
+                    mode=options["mode"],
+                    as_of=options["as_of"] or None,
                     enqueue=False,
                 )
         except ValidationError as exc:
@@ -86,6 +102,13 @@ class Command(BaseCommand):
         job = services.dnc_import_process(import_id=job.pk, on_progress=progress)
         if job is None or job.status != ImportStatus.DONE:
             raise CommandError(f"Import failed: {job.error if job else 'not run'}")
+        if job.version is not None:
+            seconds = max(time.monotonic() - started, 1e-6)
+            self.stdout.write(
+                f"Version {job.version.number} ({job.get_mode_display().lower()}, "
+                f"as of {job.version.as_of}) is now in use: "
+                f"{job.rows_read / seconds:,.0f} rows/s."
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported {job.rows_read:,} rows into {dnc_list.name}: "
