@@ -5,34 +5,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0001_initial'),
-        ('voicegate', '0002_policy'),
+        ("core", "0001_initial"),
+        ("voicegate", "0002_policy"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OutboxItem',
+            name="OutboxItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('reject', 'Reject command to Telnyx'), ('forward', 'Forward to the downstream app')], max_length=8)),
-                ('event_id', models.CharField(max_length=200)),
-                ('payload', models.JSONField(default=dict)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField()),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=500)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('gave_up_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outbox', to='voicegate.voiceconnection')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='voice_outbox', to='core.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("reject", "Reject command to Telnyx"),
+                            ("forward", "Forward to the downstream app"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("event_id", models.CharField(max_length=200)),
+                ("payload", models.JSONField(default=dict)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField()),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=500)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("gave_up_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outbox",
+                        to="voicegate.voiceconnection",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="voice_outbox",
+                        to="core.organisation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(condition=models.Q(('delivered_at__isnull', True), ('gave_up_at__isnull', True)), fields=['next_attempt_at'], name='voice_outbox_due')],
-                'constraints': [models.UniqueConstraint(fields=('connection', 'kind', 'event_id'), name='voice_outbox_once')],
+                "ordering": ["id"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(
+                            ("delivered_at__isnull", True), ("gave_up_at__isnull", True)
+                        ),
+                        fields=["next_attempt_at"],
+                        name="voice_outbox_due",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("connection", "kind", "event_id"),
+                        name="voice_outbox_once",
+                    )
+                ],
             },
         ),
     ]
