@@ -208,9 +208,7 @@ def _finish(
     return delay
 
 
-def reject_finish(
-    item_id: int, result: telnyx.CommandResult, *, attempts: int
-) -> float | None:
+def reject_finish(item_id: int, result: telnyx.CommandResult) -> float | None:
     """Store how a reject command fared on its decision and its item.
 
     Returns the seconds until the next attempt when one is scheduled.
@@ -226,7 +224,7 @@ def reject_finish(
         ).update(command_status=result.status, command_detail=result.detail[:500])
         return _finish(
             item,
-            attempts=attempts,
+            attempts=result.tries,
             done=not result.retryable and result.status != "failed",
             retryable=result.retryable,
             detail=result.detail,
@@ -275,7 +273,7 @@ def deliver(item_id: int, *, claimed: bool = False) -> str:
             event_id=item.payload.get("decision_event_id", item.event_id),
             attempts=1,
         )
-        delay = reject_finish(item.pk, result, attempts=1)
+        delay = reject_finish(item.pk, result)
         outcome = result.status
     else:
         delay = _deliver_forward(item)

@@ -182,7 +182,7 @@ def _reject(
     )
     if item_id:
         try:
-            delay = outbox.reject_finish(item_id, result, attempts=2)
+            delay = outbox.reject_finish(item_id, result)
         except Exception:  # its lease runs out and the drain takes over
             logger.critical("voice gate could not record a reject", exc_info=True)
         else:
