@@ -31,7 +31,6 @@ import re
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,8 +149,6 @@ class _State:
 _state = _State()
 # Survives reset(): the number of fail-mode decisions of this process.
 _failures = 0
-# The epoch this process proposes when Redis holds none (a fresh data set).
-_EPOCH_PROPOSAL = uuid.uuid4().hex
 
 
 def reset() -> None:
@@ -447,8 +444,7 @@ EPOCH_KEY = "voice:epoch"
 SEEN_TTL_SECONDS = 24 * 3600
 
 # KEYS: the n version keys, then the seen key, the counter key, the stream, the epoch.
-# ARGV: n, the n expected versions, seen?, seen TTL, window (0: no count), record,
-# proposed epoch.
+# ARGV: n, the n expected versions, seen?, seen TTL, window (0: no count), record.
 # Returns {-2, current versions...} when a version moved (decide again), {-1} for a
 # redelivered event, {count} when nothing was logged, else
 # {count, epoch, entry id, id of the oldest entry in the stream}.
@@ -489,8 +485,9 @@ local id = redis.call('XADD', stream, '*', 'd', ARGV[n + 5])
 local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1][1]
 local epoch = redis.call('GET', KEYS[n + 4])
 if not epoch then
-  redis.call('SET', KEYS[n + 4], ARGV[n + 6])
-  epoch = ARGV[n + 6]
+  local t = redis.call('TIME')
+  epoch = t[1] .. '.' .. t[2]
+  redis.call('SET', KEYS[n + 4], epoch)
 end
 return {count, epoch, id, oldest}
 """
@@ -604,7 +601,6 @@ def _claim(
                         SEEN_TTL_SECONDS,
                         window,
                         payload,
-                        _EPOCH_PROPOSAL,
                     ],
                     client=client,
                 )
