@@ -67,8 +67,8 @@ def test_a_redis_crash_with_the_telnyx_api_unreachable_loses_nothing(
     org, fault_stack
 ) -> None:
     """GIVEN a gate under steady load with blacklisted callers and a downstream app
-    WHEN Redis is killed, the Telnyx API is unreachable and gunicorn replaces its
-    workers (nothing cached) during the outage, then Redis comes back empty
+    WHEN Redis is killed, the Telnyx API is unreachable and gunicorn starts a new
+    worker (nothing cached) during the outage, then Redis comes back empty
     THEN every answer was a 2xx, every answered event is in the call log exactly
     once, every blocked event's reject reached Telnyx exactly once (redeliveries
     included), and every forward reached the downstream app exactly once."""

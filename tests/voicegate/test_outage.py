@@ -306,3 +306,20 @@ def test_a_forward_the_downstream_refuses_is_retried_with_back_off_then_given_up
     assert item.gave_up_at is not None and item.delivered_at is None
     assert hangup["data"]["id"] in caplog.text
     assert len(recording_server.requests) == 2
+
+
+def test_fail_mode_decisions_are_counted_per_organisation(
+    org, other_org, actor_for
+) -> None:
+    from voicegate import selectors
+
+    for organisation, reason in (
+        (org, "fail_open"), (org, "fail_open"), (org, "fail_closed"),
+        (org, "not_listed"), (other_org, "fail_open"),
+    ):  # fmt: skip
+        CallDecision.objects.create(
+            organisation=organisation, provider=Provider.TELNYX_CALL_CONTROL,
+            decision="allow", reason=reason,
+        )  # fmt: skip
+    counts = selectors.fail_mode_counts(actor=actor_for(org, "viewer"))
+    assert counts == {"fail_open": 2, "fail_closed": 1}
