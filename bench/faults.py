@@ -2,8 +2,9 @@
 """Fault matrix of the call gate: Redis down, PostgreSQL down, worker killed, broker
 restarted, each while signed Telnyx events keep arriving.
 
-The stack is real and on loopback: gunicorn (2 sync workers) serving the console,
-a Celery worker with embedded beat (decision flusher and outbox drain), a
+The stack is real and on loopback, as `runconsole` runs it: gunicorn (2 sync
+workers) serving the console, a Celery worker (prefork, 2 processes) and beat
+(decision flusher and outbox drain), a
 `redis-server` of its own on a free port (no persistence, as a cache/broker often
 runs), PostgreSQL behind a TCP proxy that can be cut (the shared server itself is
 never touched), a stand-in for the Telnyx API and one for the downstream voice app.
@@ -255,7 +256,7 @@ class TcpProxy:
 
 
 class Stack:
-    """gunicorn + a Celery worker with embedded beat, sharing one environment."""
+    """gunicorn, a Celery worker and beat, sharing one environment."""
 
     def __init__(self, env: dict[str, str], workdir: Path, *, workers: int = 2) -> None:
         self.env = env
@@ -264,6 +265,7 @@ class Stack:
         self.port = free_port()
         self.web: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
+        self.beat: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -272,6 +274,7 @@ class Stack:
     def start(self) -> None:
         self.start_web()
         self.start_worker()
+        self.start_beat()
 
     def start_web(self) -> None:
         self.web = subprocess.Popen(
@@ -297,14 +300,25 @@ class Stack:
         wait_until(up, 60, "gunicorn to answer")
 
     def start_worker(self) -> None:
+        """The worker as `runconsole` runs it (prefork, 2 processes)."""
         self.worker = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "trustconsole", "worker", "-B",
-                "--pool", "solo", "--loglevel", "INFO", "--without-gossip",
+                sys.executable, "-m", "celery", "-A", "trustconsole", "worker",
+                "--concurrency", "2", "--loglevel", "INFO", "--without-gossip",
                 "--without-mingle", "--without-heartbeat",
-                "--schedule", str(self.workdir / "beat-schedule"),
             ],
             cwd=ROOT, env=self.env, stdout=(self.workdir / "worker.log").open("ab"),
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+    def start_beat(self) -> None:
+        self.beat = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "trustconsole", "beat",
+                "--loglevel", "WARNING",
+                "--schedule", str(self.workdir / "beat-schedule"),
+            ],
+            cwd=ROOT, env=self.env, stdout=(self.workdir / "beat.log").open("ab"),
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
@@ -324,7 +338,7 @@ class Stack:
             self.worker = None
 
     def stop(self) -> None:
-        for proc in (self.web, self.worker):
+        for proc in (self.web, self.worker, self.beat):
             if proc is None or proc.poll() is not None:
                 continue
             try:

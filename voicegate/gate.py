@@ -686,7 +686,11 @@ def _spool_note(epoch: bytes, entry_id: bytes, oldest: bytes, payload: str) -> N
 
 
 def pending_add(kind: str, fields: dict[str, Any]) -> None:
-    """Keep a row ("decision" or "outbox") for the database once it answers."""
+    """Keep a row for the database once it answers.
+
+    Kinds: "decision" (CallDecision fields), "outbox" (OutboxItem fields), "result"
+    (how a reject command of an existing item fared).
+    """
     pending = _state.pending
     pending.append((kind, fields))
     if len(pending) > settings.VOICEGATE_SPOOL_MAX:
@@ -709,6 +713,9 @@ def pending_flush(*, force: bool = False) -> int:
                 ignore_conflicts=True,
             )
             outbox.open_items_later([f for k, f in items if k == "outbox"])
+            for kind, fields in items:
+                if kind == "result":  # a reject sent while its row was unreachable
+                    outbox.reject_finish(fields["item_id"], outbox.result_of(fields))
     except Exception as exc:
         state.pending = items + state.pending
         state.pending_retry_at = time.monotonic() + 1.0

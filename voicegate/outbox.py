@@ -231,6 +231,48 @@ def reject_finish(item_id: int, result: telnyx.CommandResult) -> float | None:
         )
 
 
+def result_fields(item_id: int, result: telnyx.CommandResult) -> dict[str, Any]:
+    """A reject's outcome as kept in a process until the database answers."""
+    return {
+        "item_id": item_id,
+        "status": result.status,
+        "detail": result.detail,
+        "retryable": result.retryable,
+        "tries": result.tries,
+    }
+
+
+def result_of(fields: dict[str, Any]) -> telnyx.CommandResult:
+    """The CommandResult of `result_fields`."""
+    return telnyx.CommandResult(
+        fields["status"], fields["detail"], fields["retryable"], fields["tries"]
+    )
+
+
+def _recorded(step: Any) -> Any:
+    """Run a recording step, waiting out a short database outage.
+
+    The delivery already happened: an outcome not recorded means it is repeated
+    once the lease runs out, so a worker waits (most of the lease) rather than
+    give up at the first error.
+    """
+    from django.db import DatabaseError, connection
+
+    deadline = time.monotonic() + LEASE.total_seconds() * 2 / 3
+    pause = 0.25
+    while True:
+        try:
+            return step()
+        except DatabaseError:
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("outbox: database unreachable; recording again shortly")
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+            if not connection.in_atomic_block:
+                connection.close()
+
+
 def _post_downstream(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
     with httpx.Client(timeout=settings.VOICEGATE_FORWARD_TIMEOUT) as client:
         return client.post(url, content=body, headers=headers)
@@ -245,17 +287,13 @@ def _deliver_forward(item: OutboxItem) -> float | None:
             url, item.payload["body"].encode(), item.payload.get("headers") or {}
         )
     except httpx.HTTPError as exc:
-        return _finish(
-            item, attempts=1, done=False, retryable=True, detail=type(exc).__name__
-        )
-    status = response.status_code
-    # A 5xx is worth another try; a 4xx is the downstream app's own answer.
-    return _finish(
-        item,
-        attempts=1,
-        done=status < 500,
-        retryable=status >= 500,
-        detail=f"HTTP {status}",
+        done, retryable, detail = False, True, type(exc).__name__
+    else:
+        # A 5xx is worth another try; a 4xx is the downstream app's own answer.
+        status = response.status_code
+        done, retryable, detail = status < 500, status >= 500, f"HTTP {status}"
+    return _recorded(
+        lambda: _finish(item, attempts=1, done=done, retryable=retryable, detail=detail)
     )
 
 
@@ -273,7 +311,7 @@ def deliver(item_id: int, *, claimed: bool = False) -> str:
             event_id=item.payload.get("decision_event_id", item.event_id),
             attempts=1,
         )
-        delay = reject_finish(item.pk, result)
+        delay = _recorded(lambda: reject_finish(item.pk, result))
         outcome = result.status
     else:
         delay = _deliver_forward(item)

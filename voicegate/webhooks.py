@@ -183,8 +183,9 @@ def _reject(
     if item_id:
         try:
             delay = outbox.reject_finish(item_id, result)
-        except Exception:  # its lease runs out and the drain takes over
+        except Exception:  # recorded by this process's next request instead
             logger.critical("voice gate could not record a reject", exc_info=True)
+            gate.pending_add("result", outbox.result_fields(item_id, result))
         else:
             if delay is not None:
                 outbox.hand_to_worker(item_id, countdown=delay)

@@ -1,8 +1,8 @@
 """The gate keeps every promise while Redis (and the Telnyx API) go away.
 
-A real stack on loopback: gunicorn (2 workers) and a Celery worker with embedded
-beat, on this test's database and a `redis-server` of the test's own, which is
-killed and started again empty; stand-ins for the Telnyx API and the downstream app.
+A real stack on loopback: gunicorn (2 workers), a Celery worker and beat, on this
+test's database and a `redis-server` of the test's own, which is killed and started
+again empty; stand-ins for the Telnyx API and the downstream app.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ BLOCKED = [f"+1202555{i:04d}" for i in range(10)]
 
 @pytest.fixture
 def fault_stack(transactional_db, org, tmp_path):
-    """Redis, the two stand-ins, gunicorn and a worker with beat; all stopped after."""
+    """Redis, the two stand-ins, gunicorn, a worker and beat; all stopped after."""
     if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
     redis = RedisServer(tmp_path / "redis")
