@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 from voicegate import telnyx
 from voicegate.choices import OutboxKind
 from voicegate.models import CallDecision, OutboxItem
@@ -305,6 +306,15 @@ def deliver(item_id: int, *, claimed: bool = False) -> str:
     if item is None:
         return "gone"
     if item.kind == OutboxKind.REJECT:
+        if is_unreadable(item.connection.api_key):
+            logger.critical(
+                "reject not sent for event %s: %s", item.event_id, UNREADABLE
+            )
+            _finish(
+                item, attempts=0, done=False, retryable=False,
+                detail=f"API key {UNREADABLE}",
+            )  # fmt: skip
+            return "unreadable"
         result = telnyx.reject_call(
             api_key=item.connection.api_key,
             call_control_id=item.payload.get("call_control_id", ""),

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("core", "0001_initial"),
-        ("voicegate", "0002_policy"),
+        ("voicegate", "0003_encrypt_credentials"),
     ]
 
     operations = [
