@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     Exists,
     OuterRef,
     QuerySet,
@@ -208,3 +209,15 @@ def request_deliveries(*, request: RemediationRequest) -> QuerySet[WebhookDelive
     return WebhookDelivery.objects.filter(request=request).prefetch_related(
         "attempt_log"
     )
+
+
+def dashboard_outcomes(*, actor: Actor) -> dict[str, int]:
+    """How many submitted numbers ended in each bucket (all requests)."""
+    rows = dict(
+        RemediationNumber.objects.filter(request__organisation=actor.organisation)
+        .exclude(outcome="")
+        .order_by()
+        .values_list("outcome")
+        .annotate(n=Count("pk"))
+    )
+    return {bucket: rows.get(bucket, 0) for bucket in BUCKETS}

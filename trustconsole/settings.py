@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "trustconsole.lib.params.QueryGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -105,7 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "trustconsole.core.context_processors.console",
-                "visitors.context_processors.review_queue",
+                "trustconsole.core.context_processors.nav_badges",
             ],
         },
     },
@@ -230,6 +231,8 @@ VISITORS_FLAGGED_KEYWORDS = env_list(
 # More than MAX messages from one visitor within WINDOW seconds: "message velocity".
 VISITORS_VELOCITY_MAX = env_int("VISITORS_VELOCITY_MAX", 10, minimum=1)
 VISITORS_VELOCITY_WINDOW = env_int("VISITORS_VELOCITY_WINDOW", 60, minimum=1)
+# A visitor review item waiting longer than this is overdue (red nav badge).
+VISITORS_REVIEW_OVERDUE_HOURS = env_int("VISITORS_REVIEW_OVERDUE_HOURS", 24, minimum=1)
 
 # voicegate: the inbound call gate.
 # Public base URL of this console as the providers reach it (shown in setup steps and
@@ -396,6 +399,9 @@ ACCOUNTS_EVIDENCE_MAX_BYTES = env_int(
 )
 
 # --- REST API ---------------------------------------------------------------------
+# Every JSON body (API, widget, webhooks, /v2/) is read by trustconsole.lib.jsonbody.
+API_JSON_MAX_BYTES = env_int("API_JSON_MAX_BYTES", 1024 * 1024, minimum=1024)
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32, minimum=2)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "trustconsole.core.api.auth.ApiTokenAuthentication",
@@ -404,9 +410,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["trustconsole.core.api.permissions.ActorPermission"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "trustconsole.core.api.pagination.PagePagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "trustconsole.core.api.schema.ConsoleAutoSchema",
     "EXCEPTION_HANDLER": "trustconsole.core.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "trustconsole.lib.jsonbody.JSONBodyParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
