@@ -722,6 +722,8 @@ def main() -> None:
         "VOICEGATE_TELNYX_API_BASE": telnyx.url + "/v2",
         "VOICEGATE_TELNYX_TIMEOUT": "1.0",
         "CONN_MAX_AGE": "60",
+        # The downstream stand-in is on loopback (development switch of the guard).
+        "OUTBOUND_ALLOW_PRIVATE": "true",
     }
     os.environ.update(
         {k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY")}

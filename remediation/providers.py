@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 
 from remediation.choices import BUCKETS, Provider, RemediationStatus
 from remediation.models import RemediationSettings
+from trustconsole.lib import netguard
 from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 
 logger = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ class TelnyxClient:
         supports_cancel: bool = False,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        guarded: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retries = retries
@@ -190,7 +192,11 @@ class TelnyxClient:
                 "User-Agent": USER_AGENT,
             },
             timeout=httpx.Timeout(timeout),
-            transport=transport or transport_override,
+            # An organisation's own API base passes the SSRF guard; the
+            # deployment's configured bases are the operator's choice.
+            transport=transport
+            or transport_override
+            or (netguard.PinnedTransport() if guarded else None),
             follow_redirects=False,
             trust_env=False,
         )
@@ -224,6 +230,8 @@ class TelnyxClient:
         while True:
             try:
                 response = self._client.request(method, path, json=json, params=params)
+            except netguard.UnsafeDestination as exc:
+                raise ProviderError(str(exc)) from exc
             except httpx.ConnectError as exc:
                 # Nothing reached the provider: safe to retry even a POST.
                 if attempt < self.retries:
@@ -360,15 +368,13 @@ def client_for(
         "retries": settings.REMEDIATION_HTTP_RETRIES,
         "backoff": settings.REMEDIATION_HTTP_BACKOFF_MS / 1000,
     }
+    own_base = settings_row.api_base if settings_row.provider == provider else ""
     if provider == Provider.SANDBOX:
         return TelnyxClient(
-            base_url=(
-                settings_row.api_base
-                if settings_row.provider == Provider.SANDBOX and settings_row.api_base
-                else settings.REMEDIATION_SANDBOX_URL
-            ),
+            base_url=own_base or settings.REMEDIATION_SANDBOX_URL,
             api_key=sandbox_api_key(settings_row),
             supports_cancel=True,
+            guarded=bool(own_base),
             **common,
         )
     api_key = settings_row.api_key
@@ -380,11 +386,8 @@ def client_for(
     if not api_key:
         raise ProviderError("No Telnyx API key is configured (Settings → Remediation).")
     return TelnyxClient(
-        base_url=(
-            settings_row.api_base
-            if settings_row.provider == Provider.TELNYX and settings_row.api_base
-            else settings.REMEDIATION_TELNYX_API_BASE
-        ),
+        base_url=own_base or settings.REMEDIATION_TELNYX_API_BASE,
         api_key=api_key,
+        guarded=bool(own_base),
         **common,
     )

@@ -12,7 +12,6 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -37,6 +36,7 @@ from remediation.models import (
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.lib import netguard
 from trustconsole.lib.crypto import HINT_PASTED, UNREADABLE, is_hint, is_unreadable
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 
@@ -79,10 +79,15 @@ def settings_update(
         row.provider = provider
     if api_base is not None:
         api_base = api_base.strip()
-        if api_base and not api_base.lower().startswith(("https://", "http://")):
-            raise ValidationError(
-                {"api_base": "Give a full URL, e.g. https://api.telnyx.com/v2."}
-            )
+        if api_base:
+            try:
+                netguard.url_check(api_base)
+            except netguard.UnsafeDestination as exc:
+                raise ValidationError(
+                    {
+                        "api_base": f"{exc} Give a full URL, e.g. https://api.telnyx.com/v2."
+                    }
+                ) from None
         row.api_base = api_base
     if api_key is not None and api_key.strip():
         if is_hint(api_key.strip()):
@@ -428,7 +433,7 @@ def remediation_submit(
         call_purpose=call_purpose,
         contact_email=contact_email,
         webhook_url=webhook_url,
-        allow_private_webhook=settings.REMEDIATION_WEBHOOK_ALLOW_PRIVATE,
+        allow_private_webhook=netguard.allow_private(),
     )
     try:
         return _submit(actor=actor, enterprise=enterprise, data=data)

@@ -7,16 +7,15 @@ number, by index) to fix.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
 from remediation.errors import InvalidParameters, Problem, problem
+from trustconsole.lib import netguard
 
 MAX_NUMBERS = 2000
 MAX_PURPOSE = 2000
@@ -157,21 +156,6 @@ def _email(value: object, problems: list[Problem]) -> str:
     return email
 
 
-def is_private_host(host: str) -> bool:
-    """True for loopback, private, link-local and other non-public IP literals."""
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
-        ".localhost"
-    ):
-        return True
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False  # a name: checked after resolving, at delivery time
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return not address.is_global
-
-
 def _webhook(value: object, problems: list[Problem], *, allow_private: bool) -> str:
     if value is None or value == "":
         return ""
@@ -194,14 +178,11 @@ def _webhook(value: object, problems: list[Problem], *, allow_private: bool) -> 
     except ValidationError:
         problems.append(invalid_url(f"{url!r} is not a valid https:// URL."))
         return url
-    host = urlsplit(url).hostname or ""
-    if not allow_private and is_private_host(host):
-        problems.append(
-            invalid_url(
-                "webhook_url must not point at a loopback, private or link-local "
-                "address."
-            )
-        )
+    if not allow_private:
+        try:
+            netguard.url_check(url)
+        except netguard.UnsafeDestination as exc:
+            problems.append(invalid_url(f"webhook_url must be a public address: {exc}"))
     return url
 
 

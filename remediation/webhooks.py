@@ -9,9 +9,10 @@ Signature: HMAC-SHA256 with the organisation's webhook secret over
 
 A receiver recomputes the HMAC over the exact bytes it received and rejects stale
 timestamps (`verify_signature`). Destinations are resolved first and refused when
-any address is loopback, private, link-local or otherwise non-public (unless
-REMEDIATION_WEBHOOK_ALLOW_PRIVATE is on, for development); the connection then goes
-to the checked address, so DNS cannot be switched between check and use.
+any address is loopback, private, link-local or otherwise non-public (the one guard
+of `trustconsole.lib.netguard`; OUTBOUND_ALLOW_PRIVATE for development); the
+connection then goes to the checked address, so DNS cannot be switched between
+check and use.
 """
 
 from __future__ import annotations
@@ -19,14 +20,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import socket
 import ssl
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
@@ -36,6 +34,7 @@ from django.utils import timezone
 from remediation.choices import DeliveryStatus
 from remediation.jsonapi import format_timestamp
 from remediation.models import RemediationRequest, WebhookAttempt, WebhookDelivery
+from trustconsole.lib import netguard
 from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 
 logger = logging.getLogger(__name__)
@@ -131,36 +130,6 @@ def body_for(delivery: WebhookDelivery, attempt: int) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-class DestinationRefused(Exception):
-    """The webhook host resolves to an address the console will not call."""
-
-
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def resolve_destination(host: str, port: int) -> str:
-    """The address to connect to, after checking every address the host has."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise httpx.ConnectError(f"cannot resolve {host}: {exc}") from exc
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    if not addresses:
-        raise httpx.ConnectError(f"{host} has no address")
-    if not settings.REMEDIATION_WEBHOOK_ALLOW_PRIVATE:
-        private = [a for a in addresses if not _is_public(a)]
-        if private:
-            raise DestinationRefused(
-                f"{host} resolves to a non-public address ({', '.join(private)}); "
-                "refused"
-            )
-    return addresses[0]
-
-
 def _ssl_context() -> ssl.SSLContext:
     context = ssl.create_default_context()
     if settings.REMEDIATION_WEBHOOK_CA_FILE:
@@ -169,27 +138,11 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    """POST to the checked address with the real host name for TLS and Host."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or 443
-    address = resolve_destination(host, port)
-    netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-    target = urlunsplit(("https", netloc, parts.path or "/", parts.query, ""))
-    host_header = parts.netloc.rsplit("@", 1)[-1]
-    with httpx.Client(
-        verify=_ssl_context(),
-        timeout=httpx.Timeout(settings.REMEDIATION_WEBHOOK_TIMEOUT),
-        follow_redirects=False,
-        trust_env=False,
+    """POST through the SSRF guard: vetted address, real host name, no redirects."""
+    with netguard.guarded_client(
+        timeout=settings.REMEDIATION_WEBHOOK_TIMEOUT, verify=_ssl_context()
     ) as client:
-        return client.post(
-            target,
-            content=body,
-            headers={**headers, "Host": host_header},
-            # Certificate checked against the host name, not the address.
-            extensions={"sni_hostname": host},
-        )
+        return client.post(url, content=body, headers=headers)
 
 
 class _SecretUnreadable(Exception):
@@ -248,7 +201,7 @@ def deliver(*, delivery_id: int, token: str | None = None) -> float | None:
             error = f"answered HTTP {status_code}"
     except _SecretUnreadable:
         error = f"not sent, the signing secret cannot be used: {UNREADABLE}"
-    except DestinationRefused as exc:
+    except netguard.UnsafeDestination as exc:
         error, permanent = str(exc), True
     except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
         error = f"{exc.__class__.__name__}: {exc}"[:1000]

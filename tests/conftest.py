@@ -49,6 +49,17 @@ def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings: Any) -> Iterator[None]:
+    """Every test counts from zero: its own rate-limit keys, no leases kept."""
+    from trustconsole.lib import ratelimit
+
+    settings.RATELIMIT_KEY_PREFIX = f"rl-test-{uuid.uuid4().hex[:12]}"
+    ratelimit.forget()
+    yield
+    ratelimit.forget()
+
+
 def _member(org: Organisation, email: str, role: str) -> Any:
     from django.contrib.auth import get_user_model
 
@@ -57,6 +68,14 @@ def _member(org: Organisation, email: str, role: str) -> Any:
     )
     Membership.objects.create(user=user, organisation=org, role=role)
     return user
+
+
+@pytest.fixture
+def loopback_targets(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outbound calls may reach this machine's stand-in servers: the development
+    switch, in this process and in worker processes started after it."""
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    monkeypatch.setenv("OUTBOUND_ALLOW_PRIVATE", "true")
 
 
 @pytest.fixture

@@ -60,6 +60,22 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """Return a rate limit written `COUNT/SECONDS` (e.g. `600/60`); `0/…` = off."""
+    raw = (os.environ.get(name) or default).strip()
+    count, sep, seconds = raw.partition("/")
+    try:
+        limit, window = int(count), int(seconds)
+    except ValueError:
+        limit, window = -1, -1
+    if not sep or limit < 0 or window < 1:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a rate (use COUNT/SECONDS, e.g. 600/60; "
+            "0/60 turns the limit off)"
+        )
+    return limit, window
+
+
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "---", "insecure"}
 
 

@@ -19,6 +19,7 @@ from trustconsole.env import (
     env_encryption_keys,
     env_int,
     env_list,
+    env_rate,
     env_secret_key,
     env_str,
 )
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "trustconsole.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -193,6 +195,15 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 50},
     },
 }
+# Audit retention: entries older than this many days are pruned daily (0: kept
+# forever, the default). `manage.py prune_audit --days N` does it by hand.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 0, minimum=0)
+if AUDIT_RETENTION_DAYS:
+    CELERY_BEAT_SCHEDULE["core-audit-prune"] = {
+        "task": "core.audit_prune",
+        "schedule": 86400,
+        "options": {"expires": 3600},
+    }
 # accounts: continuous review of active customer accounts, port-away expiry.
 ACCOUNTS_REVIEW_INTERVAL = env_int("ACCOUNTS_REVIEW_INTERVAL", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE["accounts-continuous-review"] = {
@@ -312,10 +323,14 @@ REMEDIATION_WEBHOOK_RETRY_SECONDS = env_int(
     "REMEDIATION_WEBHOOK_RETRY_SECONDS", 30, minimum=1
 )
 REMEDIATION_WEBHOOK_TIMEOUT = env_int("REMEDIATION_WEBHOOK_TIMEOUT", 10, minimum=1)
-# Development only: deliver webhooks to loopback/private addresses.
-REMEDIATION_WEBHOOK_ALLOW_PRIVATE = env_bool(
-    "REMEDIATION_WEBHOOK_ALLOW_PRIVATE", default=False
+# Development only: let outbound calls (webhooks, downstream forwards, provider API
+# bases) reach loopback/private addresses (trustconsole/lib/netguard.py). The old
+# name REMEDIATION_WEBHOOK_ALLOW_PRIVATE is read as an alias.
+OUTBOUND_ALLOW_PRIVATE = env_bool(
+    "OUTBOUND_ALLOW_PRIVATE",
+    default=env_bool("REMEDIATION_WEBHOOK_ALLOW_PRIVATE", default=False),
 )
+REMEDIATION_WEBHOOK_ALLOW_PRIVATE = OUTBOUND_ALLOW_PRIVATE
 # Extra CA bundle trusted for webhook TLS (e.g. a local test receiver).
 REMEDIATION_WEBHOOK_CA_FILE = env_str("REMEDIATION_WEBHOOK_CA_FILE")
 # Celery queue for remediation work ("" = the default queue).
@@ -350,8 +365,42 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+# HSTS for subdomains and the browsers' preload list: only once every subdomain
+# serves HTTPS (README, "Production: TLS and HSTS").
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False
+)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+# Redirect plain HTTP to HTTPS in the app (off: the TLS proxy usually does it).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+# Machine-to-machine paths inside the deployment: health checks, and workers
+# reaching the built-in sandbox provider over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^sandbox/"]
+# Every HTML page: scripts, styles, images and connections from this origin only
+# (htmx and the pages' JS are static files; no inline script or style).
+_CSP_BASE = (
+    "default-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+CONTENT_SECURITY_POLICY = f"{_CSP_BASE}; script-src 'self'; style-src 'self'"
+# Swagger UI (/api/docs/) styles itself inline; its scripts are still files.
+CONTENT_SECURITY_POLICY_PATHS = {
+    "/api/docs/": f"{_CSP_BASE}; script-src 'self'; style-src 'self' 'unsafe-inline'"
+}
 if env_bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Rate limits (trustconsole/lib/ratelimit.py): COUNT/SECONDS, 0/… turns one off.
+RATELIMIT_KEY_PREFIX = CACHE_KEY_PREFIX + ":rl"
+# Failed log-ins per account and per client IP before a lockout, and its length.
+LOGIN_FAILURES_PER_ACCOUNT = env_rate("LOGIN_FAILURES_PER_ACCOUNT", "5/900")
+LOGIN_FAILURES_PER_IP = env_rate("LOGIN_FAILURES_PER_IP", "30/900")
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# POST /widget/v1/messages per widget key and per client IP (trusted proxies as the
+# widget gate reads them), and /voice/hooks/<token>/ per connection token.
+VISITORS_WIDGET_RATE_PER_KEY = env_rate("VISITORS_WIDGET_RATE_PER_KEY", "1200/60")
+VISITORS_WIDGET_RATE_PER_IP = env_rate("VISITORS_WIDGET_RATE_PER_IP", "60/60")
+VOICEGATE_HOOK_RATE = env_rate("VOICEGATE_HOOK_RATE", "6000/60")
 
 # --- Email ------------------------------------------------------------------------
 # One URL, e.g. smtp+tls://user:password@mail.example.com:587; default: stdout.

@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from trustconsole.lib import netguard
 from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 from voicegate import telnyx
 from voicegate.choices import OutboxKind
@@ -275,7 +276,8 @@ def _recorded(step: Any) -> Any:
 
 
 def _post_downstream(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    with httpx.Client(timeout=settings.VOICEGATE_FORWARD_TIMEOUT) as client:
+    # Through the SSRF guard: public addresses only, pinned, no redirects.
+    with netguard.guarded_client(timeout=settings.VOICEGATE_FORWARD_TIMEOUT) as client:
         return client.post(url, content=body, headers=headers)
 
 
@@ -287,6 +289,9 @@ def _deliver_forward(item: OutboxItem) -> float | None:
         response = _post_downstream(
             url, item.payload["body"].encode(), item.payload.get("headers") or {}
         )
+    except netguard.UnsafeDestination as exc:
+        logger.error("forward of event %s refused: %s", item.event_id, exc)
+        done, retryable, detail = False, False, f"refused: {exc}"
     except httpx.HTTPError as exc:
         done, retryable, detail = False, True, type(exc).__name__
     else:

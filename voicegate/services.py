@@ -15,6 +15,7 @@ from django.db import transaction
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.lib import netguard
 from trustconsole.lib.crypto import HINT_PASTED, is_hint, is_unreadable
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 from voicegate import gate
@@ -82,6 +83,11 @@ def _clean_connection(connection: VoiceConnection) -> None:
             URLValidator(schemes=["http", "https"])(connection.downstream_url)
         except ValidationError:
             errors["downstream_url"] = "Enter a full http(s) address of your voice app."
+        else:
+            try:
+                netguard.url_check(connection.downstream_url, schemes=("https", "http"))
+            except netguard.UnsafeDestination as exc:
+                errors["downstream_url"] = str(exc)
     if errors:
         raise ValidationError(errors)
     if (

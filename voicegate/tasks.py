@@ -10,6 +10,7 @@ from django.conf import settings
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
+from trustconsole.lib import netguard
 from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 from voicegate import gate, outbox, telnyx
 from voicegate.models import CallDecision, VoiceConnection
@@ -94,10 +95,17 @@ def forward_event(connection_id: int, body: str, headers: dict[str, str]) -> int
     connection = VoiceConnection.objects.filter(pk=connection_id).first()
     if connection is None or not connection.downstream_url:
         return 0
-    with httpx.Client(timeout=settings.VOICEGATE_FORWARD_TIMEOUT) as client:
-        response = client.post(
-            connection.downstream_url, content=body.encode(), headers=headers
-        )
+    # Through the SSRF guard: public addresses only, pinned, no redirects.
+    try:
+        with netguard.guarded_client(
+            timeout=settings.VOICEGATE_FORWARD_TIMEOUT
+        ) as client:
+            response = client.post(
+                connection.downstream_url, content=body.encode(), headers=headers
+            )
+    except netguard.UnsafeDestination as exc:
+        logger.error("forward of connection %s refused: %s", connection_id, exc)
+        return 0
     if response.status_code >= 500:
         response.raise_for_status()
     return response.status_code

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from trustconsole.lib import jsonbody
+from trustconsole.lib import jsonbody, ratelimit
 from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 from voicegate import gate, outbox, signatures, tasks, telnyx
 from voicegate.choices import CommandStatus, Decision, Provider
@@ -402,6 +402,15 @@ HANDLERS: dict[str, Callable[..., HttpResponse]] = {
 def voice_hook(request: HttpRequest, token: str) -> HttpResponse:
     """Answer one provider webhook for the connection that owns `token`."""
     request.voice_started_us = gate.now_us()  # type: ignore[attr-defined]
+    limited = ratelimit.hit(
+        "voice-hook", token, ratelimit.Rate.of(settings.VOICEGATE_HOOK_RATE)
+    )
+    if not limited.allowed:
+        return JsonResponse(
+            {"detail": "Too many requests for this webhook address; retry later."},
+            status=429,
+            headers={"Retry-After": str(limited.retry_after)},
+        )
     gate.pending_flush()
     try:
         connection, ctx = gate.context_for_token(token)

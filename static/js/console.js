@@ -24,3 +24,22 @@ document.addEventListener("click", (event) => {
     done();
   }
 });
+
+// No inline handlers (the Content-Security-Policy refuses them); these stand in.
+// <form data-confirm="Question?">: ask before submitting.
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
+
+// <select data-autosubmit>: submit its form when the choice changes.
+document.addEventListener("change", (event) => {
+  const select = event.target.closest("select[data-autosubmit]");
+  if (select && select.form) select.form.requestSubmit();
+});
+
+// <input data-select-on-focus>: select the whole value when focused.
+document.addEventListener("focusin", (event) => {
+  const field = event.target.closest("input[data-select-on-focus]");
+  if (field) field.select();
+});

@@ -195,7 +195,7 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
 @pytest.fixture
 def webhook_settings(settings: Any, receiver: Receiver) -> Receiver:
     """This process may deliver to the local receiver (development setting on)."""
-    settings.REMEDIATION_WEBHOOK_ALLOW_PRIVATE = True
+    settings.OUTBOUND_ALLOW_PRIVATE = True
     settings.REMEDIATION_WEBHOOK_CA_FILE = str(receiver.ca_file)
     settings.REMEDIATION_WEBHOOK_RETRY_SECONDS = 1
     return receiver

@@ -221,3 +221,45 @@ def test_list_query_count_is_flat(
     client = api_client_for(org, "viewer")
     with django_assert_max_num_queries(6):
         assert client.get("/api/v1/enterprises/").json()["count"] == 15
+
+
+@pytest.mark.parametrize(
+    "api_base",
+    [
+        "https://127.0.0.1:9443/v2",
+        "https://[::127.0.0.1]/v2",
+        "https://169.254.169.254/v2",
+        "http://api.telnyx.com/v2",
+    ],
+)
+def test_an_api_base_on_an_internal_address_is_a_field_error(
+    org, api_client_for, settings, api_base
+) -> None:
+    """GIVEN an admin setting the provider API base (with an API key) WHEN it names
+    an internal address or plain http THEN 400 names api_base and nothing changes."""
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    admin = api_client_for(org, "admin")
+    response = admin.patch(
+        "/api/v1/remediation/settings/",
+        {"provider": "telnyx", "api_key": "KEY_abcd1234", "api_base": api_base},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["api_base"]
+    assert admin.get("/api/v1/remediation/settings/").json()["api_base"] == ""
+    assert not AuditEntry.objects.filter(action="remediation.settings_update").exists()
+
+
+def test_a_stored_internal_api_base_is_refused_at_call_time(org, settings) -> None:
+    """GIVEN an API base saved before the guard existed WHEN the worker calls it
+    THEN the provider client refuses (a permanent error), nothing is sent."""
+    from remediation.providers import ProviderError, client_for
+    from remediation.selectors import settings_for
+
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    row = settings_for(organisation=org)
+    row.provider, row.api_base = "telnyx", "https://169.254.169.254/v2"
+    row.api_key = "KEY_abcd1234"
+    row.save()
+    with client_for(row) as client, pytest.raises(ProviderError, match="non-public"):
+        client.retrieve(enterprise_id="e-1", remediation_id="r-1")

@@ -208,6 +208,14 @@ def _url_of_length(length: int) -> str:
         ("https://localhost/hooks", 422),
         ("https://[::1]/hooks", 422),
         ("https://169.254.169.254/latest", 422),
+        # IPv4 inside IPv6, and multicast: Python's is_global says True for these.
+        ("https://[::127.0.0.1]/hooks", 422),
+        ("https://[64:ff9b::7f00:1]/hooks", 422),
+        ("https://[2002:7f00:1::]/hooks", 422),
+        ("https://[64:ff9b:1::1]/hooks", 422),
+        ("https://[2001::1]/hooks", 422),
+        ("https://[::ffff:7f00:1]/hooks", 422),
+        ("https://224.0.0.1/", 422),
     ],
 )
 def test_webhook_url_must_be_public_https_and_at_most_2048(
@@ -227,7 +235,7 @@ def test_webhook_url_must_be_public_https_and_at_most_2048(
 def test_a_loopback_webhook_is_accepted_when_development_allows_it(
     client, enterprise, settings
 ) -> None:
-    settings.REMEDIATION_WEBHOOK_ALLOW_PRIVATE = True
+    settings.OUTBOUND_ALLOW_PRIVATE = True
     own(enterprise, numbers(1))
     response = client.post(
         url(enterprise),

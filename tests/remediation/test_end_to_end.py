@@ -37,10 +37,10 @@ def stack(
     settings.REMEDIATION_SANDBOX_PENDING_SECONDS = 1
     settings.REMEDIATION_SANDBOX_TIER1_SECONDS = 2
     settings.REMEDIATION_SANDBOX_TIER2_SECONDS = 3
-    settings.REMEDIATION_WEBHOOK_ALLOW_PRIVATE = True  # the API accepts localhost
+    settings.OUTBOUND_ALLOW_PRIVATE = True  # the API accepts localhost
     # The worker process reads these from its environment.
     for name, value in {
-        "REMEDIATION_WEBHOOK_ALLOW_PRIVATE": "true",
+        "OUTBOUND_ALLOW_PRIVATE": "true",
         "REMEDIATION_WEBHOOK_CA_FILE": str(receiver.ca_file),
         "REMEDIATION_WEBHOOK_RETRY_SECONDS": "1",
         "REMEDIATION_POLL_INITIAL_SECONDS": "1",

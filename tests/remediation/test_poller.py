@@ -37,7 +37,7 @@ BATCH = [f"+1202555010{d}" for d in range(10)]
 def _fast_polls(settings: Any) -> None:
     settings.REMEDIATION_POLL_INITIAL_SECONDS = 1
     settings.REMEDIATION_POLL_MAX_SECONDS = 8
-    settings.REMEDIATION_WEBHOOK_ALLOW_PRIVATE = False
+    settings.OUTBOUND_ALLOW_PRIVATE = False
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 import socket
 from typing import Any
 
+import httpx
 import pytest
 import time_machine
 from django.utils import timezone
@@ -18,6 +19,7 @@ from remediation.models import WebhookAttempt, WebhookDelivery
 from remediation.providers import UpstreamRemediation
 from remediation.selectors import settings_for
 from tests.remediation.conftest import numbers, own
+from trustconsole.lib import netguard
 
 pytestmark = pytest.mark.django_db
 
@@ -187,10 +189,10 @@ def test_the_certificate_is_verified(
 def test_non_public_destinations_are_refused_after_resolving(
     org, enterprise, actor_for, settings, monkeypatch, addresses
 ) -> None:
-    """GIVEN a public-looking host name that resolves to a non-public address WHEN
-    the webhook is due THEN no connection is made, the refusal is recorded as the
-    attempt, and it is not retried."""
-    settings.REMEDIATION_WEBHOOK_ALLOW_PRIVATE = False
+    """GIVEN a public-looking host name that resolves to a non-public address by the
+    time the webhook is due WHEN it is delivered THEN no connection is made, the
+    refusal is recorded as the attempt, and it is not retried."""
+    settings.OUTBOUND_ALLOW_PRIVATE = False
 
     def resolve(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
         assert host == "hooks.example.com"
@@ -202,9 +204,11 @@ def test_non_public_destinations_are_refused_after_resolving(
     def no_connections(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a refused destination must not be contacted")
 
-    monkeypatch.setattr(webhooks.socket, "getaddrinfo", resolve)
-    monkeypatch.setattr(webhooks.httpx.Client, "post", no_connections)
+    # Accepted when submitted (the name did not resolve then); by delivery time
+    # its DNS answers a non-public address.
     delivery = _delivery(org, enterprise, actor_for, "https://hooks.example.com/r")
+    monkeypatch.setattr(netguard.socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", no_connections)
     assert webhooks.deliver(delivery_id=delivery.pk) is None
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED
@@ -219,7 +223,7 @@ def test_a_host_that_does_not_resolve_is_retried(
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise socket.gaierror(-2, "Name or service not known")
 
-    monkeypatch.setattr(webhooks.socket, "getaddrinfo", fail)
+    monkeypatch.setattr(netguard.socket, "getaddrinfo", fail)
     delivery = _delivery(org, enterprise, actor_for, "https://nowhere.example.com/r")
     assert webhooks.deliver(delivery_id=delivery.pk) is not None
     delivery.refresh_from_db()

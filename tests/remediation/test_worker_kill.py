@@ -92,6 +92,8 @@ def processes(
         REMEDIATION_POLL_MAX_SECONDS="2",
         REMEDIATION_HTTP_TIMEOUT="60",
         REMEDIATION_HTTP_RETRIES="0",
+        # The organisation's API base is the live server on loopback.
+        OUTBOUND_ALLOW_PRIVATE="true",
     )
     running = Processes(tmp_path, env, queue)
     yield running

@@ -217,3 +217,46 @@ def test_an_ip_shared_with_another_visitor_does_not_fail_the_gate(send) -> None:
     send("two", visitor_id="b", ip="192.0.2.99")
     assert Visitor.objects.count() == 2
     assert Message.objects.count() == 2
+
+
+def test_a_client_ip_sending_too_much_gets_429_with_retry_after(send, settings) -> None:
+    """GIVEN a limit of 3 messages a minute per client IP WHEN a fourth comes
+    from that IP THEN 429 in the API's error shape with Retry-After, nothing is
+    stored; another IP is still served."""
+    settings.VISITORS_WIDGET_RATE_PER_IP = (3, 60)
+    assert [send(f"m{i}").status_code for i in range(3)] == [202, 202, 202]
+    refused = send("one too many")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    body = refused.json()
+    assert body["detail"].startswith("Request was throttled")
+    assert body["errors"] == [{"field": None, "reason": body["detail"]}]
+    assert refused["Access-Control-Allow-Origin"] == "*"  # the widget can read it
+    assert Message.objects.count() == 3
+    assert send("other office", ip="192.0.2.99").status_code == 202
+
+
+def test_a_widget_key_is_limited_across_all_its_visitors(send, settings) -> None:
+    settings.VISITORS_WIDGET_RATE_PER_KEY = (2, 60)
+    assert send("a", ip="192.0.2.1").status_code == 202
+    assert send("b", ip="192.0.2.2").status_code == 202
+    assert send("c", ip="192.0.2.3").status_code == 429
+    assert Message.objects.count() == 2
+
+
+def test_the_ip_limit_reads_the_client_address_as_the_gate_does(send, settings) -> None:
+    """GIVEN a trusted proxy WHEN clients behind it post THEN each client has its
+    own allowance; a forged X-Forwarded-For from an untrusted address does not
+    get a fresh one."""
+    settings.VISITORS_WIDGET_RATE_PER_IP = (1, 60)
+    settings.VISITORS_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    via = {"ip": "10.0.0.5"}
+    first = send("a", headers={"X-Forwarded-For": "198.51.100.1"}, **via)
+    second = send("b", headers={"X-Forwarded-For": "198.51.100.2"}, **via)
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert (
+        send("c", headers={"X-Forwarded-For": "198.51.100.1"}, **via).status_code == 429
+    )
+    assert send("d", ip="192.0.2.7").status_code == 202
+    forged = send("e", ip="192.0.2.7", headers={"X-Forwarded-For": "198.51.100.9"})
+    assert forged.status_code == 429

@@ -244,3 +244,35 @@ def test_settings_read_by_viewer_changed_by_admin(org, api_client_for) -> None:
     ).json()
     assert (decided["action"], decided["reason"]) == ("reject", "anonymous")
     assert AuditEntry.objects.filter(action="voice.settings.update").count() == 1
+
+
+@pytest.mark.parametrize(
+    "downstream_url",
+    [
+        "http://127.0.0.1:8080/answer",
+        "http://169.254.169.254/latest/meta-data/",
+        "https://[::127.0.0.1]/answer",
+        "https://[64:ff9b::a9fe:a9fe]/answer",
+        "http://localhost/answer",
+    ],
+)
+def test_a_downstream_url_on_an_internal_address_is_a_field_error(
+    org, api_client_for, settings, downstream_url
+) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    admin = api_client_for(org, "admin")
+    response = admin.post(
+        "/api/v1/voice/connections",
+        {
+            "name": "x",
+            "provider": "twilio",
+            "secret": "tok",
+            "downstream_url": downstream_url,
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["field"] == "downstream_url"
+    assert "non-public" in error["reason"] or "this machine" in error["reason"]
+    assert not VoiceConnection.objects.exists()

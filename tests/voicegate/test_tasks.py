@@ -86,3 +86,28 @@ def test_reject_that_failed_in_the_request_is_retried_by_the_worker(
     )
     assert len(telnyx_api.requests) == 3
     assert len({r.body for r in telnyx_api.requests}) == 1
+
+
+def test_a_forward_to_an_internal_address_is_never_sent(
+    org, make_connection, telnyx_signer, settings, monkeypatch
+) -> None:
+    """GIVEN a connection whose downstream URL points at the metadata address
+    (stored before the guard, or by a DNS change) WHEN an event is forwarded THEN
+    no request leaves: the guard refuses it and the task does not retry."""
+    import httpx
+
+    from voicegate import tasks
+    from voicegate.models import VoiceConnection
+
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    connection = make_connection(org, secret=telnyx_signer.public_b64)
+    VoiceConnection.objects.filter(pk=connection.pk).update(
+        downstream_url="http://169.254.169.254/latest/meta-data/"
+    )
+
+    def no_connections(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the forward must not be sent")
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", no_connections)
+    body = json.dumps(call_initiated("+14155550188"))
+    assert tasks.forward_event(connection.pk, body, {"content-type": "x"}) == 0

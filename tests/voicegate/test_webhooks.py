@@ -164,7 +164,7 @@ def test_outgoing_and_other_events_are_not_decided(
 @pytest.mark.django_db(transaction=True)
 def test_allowed_call_and_other_events_are_forwarded_unchanged(
     org, telnyx_signer, make_connection, live_server, recording_server,
-    celery_worker_queue, client,
+    loopback_targets, celery_worker_queue, client,
 ) -> None:  # fmt: skip
     connection = make_connection(
         org,
@@ -358,3 +358,27 @@ def test_texml_get_is_verified_over_its_query_string(
     forged = query.replace(BLOCKED[1:], FRIEND[1:])
     refused = client.get(f"{hook_path(connection)}?{forged}", **signed)
     assert refused.status_code == 403
+
+
+def test_a_webhook_address_over_its_rate_gets_429_with_retry_after(
+    org, blacklisted, telnyx_signer, make_connection, client, telnyx_api, settings
+) -> None:
+    """GIVEN a limit of 2 requests a minute per connection token WHEN a third
+    event comes THEN 429 (JSON, Retry-After) before any verification or decision;
+    another connection's address is still answered."""
+    settings.VOICEGATE_HOOK_RATE = (2, 60)
+    connection = make_connection(org, secret=telnyx_signer.public_b64)
+    other = make_connection(org, secret=telnyx_signer.public_b64)
+    answers = [
+        _post_telnyx(client, connection, telnyx_signer, call_initiated(BLOCKED))
+        for _ in range(3)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].json() == {
+        "detail": "Too many requests for this webhook address; retry later."
+    }
+    assert 1 <= int(answers[2]["Retry-After"]) <= 60
+    assert logged().count() == 2
+    assert len(telnyx_api.requests) == 2
+    ok = _post_telnyx(client, other, telnyx_signer, call_initiated(FRIEND))
+    assert ok.status_code == 200

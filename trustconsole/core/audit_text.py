@@ -235,6 +235,13 @@ register_actions(
         "api_token.revoke": "{actor} revoked the API token {target}",
         "core.credentials_reencrypt": "{actor} re-encrypted the stored credentials "
         "of {target} with the newest key",
+        "login.lockout": "{actor} locked {target} out of logging in until "
+        "{locked_until} after repeated failed log-ins",
+        "login.lockout_ip": "{actor} locked the client IP {client_ip} out of logging "
+        "in until {locked_until}; its last attempt was for {target}",
+        "login.lockout_clear": "{actor} cleared the log-in lockout of {target}",
+        "audit.prune": "{actor} deleted {before_entries_older_than_cutoff} audit "
+        "entries of {target} older than {cutoff} (retention)",
     }
 )
 
@@ -253,6 +260,10 @@ register_fields(
         "description": "Description",
         "role": "Role",
         "user": "Member",
+        "locked_until": "Locked out until",
+        "client_ip": "Client IP",
+        "entries_older_than_cutoff": "Audit entries older than the cutoff",
+        "cutoff": "Cutoff",
     },
 )
 

@@ -13,3 +13,13 @@ from trustconsole.core import services
 def housekeeping() -> dict[str, Any]:
     """Periodic upkeep (beat): expired sessions out, heartbeat in."""
     return services.housekeeping_run()
+
+
+@shared_task(name="core.audit_prune")
+def audit_prune() -> dict[str, int]:
+    """Beat (only when AUDIT_RETENTION_DAYS is set): prune old audit entries."""
+    from django.conf import settings
+
+    if settings.AUDIT_RETENTION_DAYS < 1:
+        return {}
+    return services.audit_prune(days=settings.AUDIT_RETENTION_DAYS)

@@ -16,6 +16,11 @@ urlpatterns = [
         "settings/members/<str:public_id>/role/", views.member_role, name="member_role"
     ),
     path(
+        "settings/members/<str:public_id>/unlock/",
+        views.member_unlock,
+        name="member_unlock",
+    ),
+    path(
         "settings/members/<str:public_id>/remove/",
         views.member_remove,
         name="member_remove",

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from trustconsole.core import forms, selectors, services
+from trustconsole.core import forms, loginguard, selectors, services
 from trustconsole.core.dashboard import dashboard_charts, dashboard_data
 from trustconsole.core.health import broker_status
 from trustconsole.core.middleware import SESSION_KEY
@@ -32,6 +32,7 @@ class LoginView(auth_views.LoginView):
     """Django's login, plus the demo logins when the demo data is loaded."""
 
     redirect_authenticated_user = True
+    authentication_form = forms.LoginForm  # throttled (core.loginguard)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), "demo": selectors.demo_logins()}
@@ -86,12 +87,35 @@ def members(request: HttpRequest) -> HttpResponse:
                 request, f"{membership.user.email} added as {membership.role}."
             )
             return redirect("core:members")
+    memberships = list(selectors.membership_list(actor=request.actor))
+    locks = loginguard.lockouts_for(m.user.get_username() for m in memberships)
+    for m in memberships:
+        m.lockout = locks.get(loginguard.normalise_username(m.user.get_username()))
     context = {
-        "memberships": selectors.membership_list(actor=request.actor),
+        "memberships": memberships,
         "form": form,
         "role_form": forms.MemberRoleForm(),
     }
     return render(request, "core/members.html", context)
+
+
+@member_required
+@require_POST
+def member_unlock(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Clear a member's log-in lockout (admin)."""
+    membership = selectors.membership_get(actor=request.actor, public_id=public_id)
+    form = forms.ReasonForm(request.POST)
+    form.is_valid()
+    cleared = services.membership_unlock(
+        actor=request.actor,
+        membership=membership,
+        reason=form.cleaned_data.get("reason", ""),
+    )
+    if cleared:
+        messages.success(request, f"{membership.user.email} can log in again.")
+    else:
+        messages.info(request, f"{membership.user.email} was not locked out.")
+    return redirect("core:members")
 
 
 @member_required

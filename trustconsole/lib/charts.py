@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-FONT = "font-family:system-ui,sans-serif"
-
 
 @dataclass(frozen=True)
 class Series:
@@ -138,11 +136,10 @@ def per_day_bars(
         legend_x += 24 + 8 * (len(s.name) + len(str(total)) + 2)
     return format_html(
         '<svg class="chart" viewBox="0 0 {} {}" width="100%" role="img" '
-        'aria-label="{}" style="{}">{}</svg>',
+        'aria-label="{}">{}</svg>',
         width,
         height,
         title,
-        FONT,
         mark_safe("".join(parts)),  # noqa: S308 - every part is format_html output
     )
 
@@ -183,10 +180,9 @@ def horizontal_bars(*, bars: Sequence[Bar], title: str) -> SafeString:
         )
     return format_html(
         '<svg class="chart" viewBox="0 0 {} {}" width="100%" role="img" '
-        'aria-label="{}" style="{}">{}</svg>',
+        'aria-label="{}">{}</svg>',
         width,
         height,
         title,
-        FONT,
         format_html_join("", "{}", ((r,) for r in rows)),
     )

@@ -6,6 +6,7 @@ with the widget key header instead of an API token.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 
 from trustconsole.core.api.schema import ErrorOutput
 from trustconsole.core.api.views import ActorAPIView
+from trustconsole.lib import ratelimit
 from visitors import gate, selectors, services
 from visitors.api import serializers as s
 from visitors.choices import Band, VisitorStatus
@@ -412,6 +414,7 @@ class WidgetMessageApi(APIView):
         responses={202: s.WidgetMessageOutput, 401: ErrorOutput},
     )
     def post(self, request: Request) -> Response:
+        _rate_limit(request)
         widget = selectors.widget_by_key(request.headers.get(WIDGET_KEY_HEADER, ""))
         if widget is None:
             raise exceptions.AuthenticationFailed("Unknown or inactive widget key.")
@@ -455,6 +458,26 @@ class WidgetMessageApi(APIView):
         self, request: Request, response: HttpResponse, *args: object, **kwargs: object
     ) -> HttpResponse:
         return _cors(super().finalize_response(request, response, *args, **kwargs))
+
+
+def _rate_limit(request: Request) -> None:
+    """429 with Retry-After once a widget key or a client IP sends too much."""
+    verdict = ratelimit.check(
+        [
+            (
+                "widget-key",
+                request.headers.get(WIDGET_KEY_HEADER, ""),
+                ratelimit.Rate.of(settings.VISITORS_WIDGET_RATE_PER_KEY),
+            ),
+            (
+                "widget-ip",
+                gate.client_ip(request.META) or "",
+                ratelimit.Rate.of(settings.VISITORS_WIDGET_RATE_PER_IP),
+            ),
+        ]
+    )
+    if not verdict.allowed:
+        raise exceptions.Throttled(wait=verdict.retry_after)
 
 
 def _field_error(normalise: object, value: str, field: str) -> None:
