@@ -35,7 +35,7 @@ BLOCKED = [f"+1202555{i:04d}" for i in range(10)]
 
 
 @pytest.fixture
-def fault_stack(transactional_db, org, tmp_path):
+def fault_stack(transactional_db, org, tmp_path, loopback_targets):
     """Redis, the two stand-ins, gunicorn, a worker and beat; all stopped after."""
     if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed (apt-get install redis-server)")

@@ -160,8 +160,9 @@ def test_xml_providers_and_the_pbx_answer_with_a_decision_while_redis_is_down(
 
 
 def test_hangups_are_forwarded_not_ignored_while_redis_and_the_broker_are_down(
-    org, telnyx_signer, make_connection, client, recording_server, redis_down
-) -> None:
+    org, telnyx_signer, make_connection, client, recording_server, redis_down,
+    loopback_targets,
+) -> None:  # fmt: skip
     """GIVEN Redis (the broker too, in production) unreachable
     WHEN an allowed call and its hangup arrive, the hangup twice
     THEN both are answered as handed on, wait in the outbox once each, and the
@@ -278,7 +279,7 @@ def test_a_redis_restart_before_the_flush_loses_no_logged_decision(
 
 def test_a_forward_the_downstream_refuses_is_retried_with_back_off_then_given_up(
     org, telnyx_signer, make_connection, client, recording_server, settings, caplog,
-    monkeypatch,
+    monkeypatch, loopback_targets,
 ) -> None:  # fmt: skip
     """GIVEN a downstream app answering 503
     WHEN the outbox delivers a forward
