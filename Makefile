@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint lock bench-visitors bench-voicegate bench-outbound clean
+.PHONY: run test lint lock bench-visitors bench-voicegate bench-outbound bench-faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ bench-outbound: $(VENV)/.installed-dev
 .PHONY: bench-dnc-registry
 bench-dnc-registry: $(VENV)/.installed-dev
 	$(BIN)/python bench/dnc_registry.py --numbers $${NUMBERS:-1000000}
+
+## Fault matrix of the call gate: Redis down, PostgreSQL down, worker killed, broker
+## restarted (PostgreSQL and redis-server needed).
+bench-faults: $(VENV)/.installed-dev
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf var/test var/broker var/broker-control var/cache

@@ -257,6 +257,24 @@ VOICEGATE_TELNYX_API_BASE = env_str(
 )
 VOICEGATE_TELNYX_TIMEOUT = float(env_str("VOICEGATE_TELNYX_TIMEOUT", "2.0"))
 VOICEGATE_FORWARD_TIMEOUT = float(env_str("VOICEGATE_FORWARD_TIMEOUT", "5.0"))
+# Faults: after a Redis error the gate decides from the database and tries Redis
+# again after RETRY seconds; state read from the database then is re-read every
+# DEGRADED_RELOAD seconds. SPOOL_MAX bounds what a process keeps in memory for the
+# call log while Redis or the database is away.
+VOICEGATE_REDIS_RETRY_SECONDS = float(env_str("VOICEGATE_REDIS_RETRY_SECONDS", "1.0"))
+VOICEGATE_DEGRADED_RELOAD_SECONDS = float(
+    env_str("VOICEGATE_DEGRADED_RELOAD_SECONDS", "5.0")
+)
+VOICEGATE_SPOOL_MAX = env_int("VOICEGATE_SPOOL_MAX", 100_000, minimum=100)
+# The outbox (reject retries, forwards): drain interval, attempts, first retry delay.
+VOICEGATE_OUTBOX_INTERVAL = env_int("VOICEGATE_OUTBOX_INTERVAL", 1, minimum=1)
+VOICEGATE_OUTBOX_MAX_ATTEMPTS = env_int("VOICEGATE_OUTBOX_MAX_ATTEMPTS", 10, minimum=1)
+VOICEGATE_OUTBOX_RETRY_SECONDS = env_int("VOICEGATE_OUTBOX_RETRY_SECONDS", 1, minimum=1)
+CELERY_BEAT_SCHEDULE["voicegate-outbox-drain"] = {
+    "task": "voicegate.outbox_drain",
+    "schedule": VOICEGATE_OUTBOX_INTERVAL,
+    "options": {"expires": VOICEGATE_OUTBOX_INTERVAL * 5},
+}
 if REDIS_URL:
     # With Redis the gate logs decisions to a stream; beat moves them into the
     # call log every second.

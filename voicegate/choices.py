@@ -57,3 +57,10 @@ class CommandStatus(models.TextChoices):
     SENT = "sent", "Sent"
     ALREADY_ENDED = "already_ended", "Call had already ended"
     FAILED = "failed", "Failed"
+
+
+class OutboxKind(models.TextChoices):
+    """Work of the gate that leaves the request through the outbox."""
+
+    REJECT = "reject", "Reject command to Telnyx"
+    FORWARD = "forward", "Forward to the downstream app"

@@ -6,6 +6,7 @@ Shared by a generic connection's webhook (shared token) and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from visitors.models import Visitor
 from voicegate import gate
 from voicegate.choices import Provider, Reason
 from voicegate.gate import CallFacts, Context, Verdict
+
+logger = logging.getLogger(__name__)
 
 
 def _field_error(field: str, reason: str) -> JsonResponse:
@@ -32,11 +35,15 @@ def visitor_summary(visitor_id: int | None) -> dict[str, Any] | None:
     """The matched visitor as the answer names it (one query, only on a match)."""
     if visitor_id is None:
         return None
-    row = (
-        Visitor.objects.filter(pk=visitor_id)
-        .values("public_id", "name", "status", "trust_score")
-        .first()
-    )
+    try:
+        row = (
+            Visitor.objects.filter(pk=visitor_id)
+            .values("public_id", "name", "status", "trust_score")
+            .first()
+        )
+    except Exception:  # the database went away: the decision still stands
+        logger.warning("could not name the matched visitor", exc_info=True)
+        return None
     if row is None:
         return None
     return {
@@ -69,6 +76,7 @@ def respond(
 ) -> JsonResponse:
     """Validate `{from, to, call_id?}` (raw bytes or a parsed body), decide, log
     and answer."""
+    gate.pending_flush()
     if isinstance(raw, bytes):
         try:
             body: Any = jsonbody.parse(raw or b"{}")

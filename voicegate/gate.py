@@ -8,13 +8,19 @@ version of a counter in the shared cache (`trustconsole.lib.versioned`); one
 a blacklist made in any process applies to the very next call without a database
 round trip per call.
 
-If the database or the cache cannot be reached, the connection's fail mode decides:
-open (let the call through) by default, or closed (reject). Either is logged at
-CRITICAL and counted.
+When Redis cannot be reached the gate reads its state from the database instead
+(reloaded at most every VOICEGATE_DEGRADED_RELOAD_SECONDS) and logs each decision
+straight into CallDecision, whose unique constraint then also catches redeliveries.
+Only when neither the cache nor the database can be read does the connection's fail
+mode decide: open (let the call through) by default, or closed (reject). Either is
+logged at CRITICAL with FAIL-OPEN / FAIL-CLOSED and counted (`failure_count()` per
+process; the CallDecision rows with reason fail_open / fail_closed persist it).
 """
 
 from __future__ import annotations
 
+import atexit
+import collections
 import dataclasses
 import datetime as dt
 import functools
@@ -49,6 +55,9 @@ logger = logging.getLogger(__name__)
 
 CONNECTIONS_VERSION_KEY = "voice:connections"
 _VERSION_PREFIX = "version:"
+# The version of state read from the database while Redis was unreachable: it
+# matches no version Redis holds, so the first check after recovery reloads it.
+UNKNOWN = -1
 
 
 def org_version_key(organisation_id: int) -> str:
@@ -116,13 +125,30 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     connections: dict[str, ConnectionSnapshot] = field(default_factory=dict)
     connections_version: int | None = None
-    orgs: dict[int, tuple[tuple[int, int], OrgSnapshot]] = field(default_factory=dict)
-    failures: int = 0
+    connections_loaded: float = 0.0
+    # organisation id -> (versions, snapshot, monotonic time it was loaded)
+    orgs: dict[int, tuple[tuple[int, int], OrgSnapshot, float]] = field(
+        default_factory=dict
+    )
     redis: Any = None
     claim: Any = None
+    # Redis is not tried again before this monotonic time (it just failed).
+    redis_down_until: float = 0.0
+    # The Redis data set this process last talked to (see _spool_note).
+    epoch: str | None = None
+    # Decisions this process appended to the stream that may not be stored yet:
+    # (stream id, record as JSON), oldest first.
+    spool: collections.deque[tuple[tuple[int, int], str]] = field(
+        default_factory=collections.deque
+    )
+    # Rows the database could not take yet: ("decision" | "outbox", fields).
+    pending: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    pending_retry_at: float = 0.0
 
 
 _state = _State()
+# Survives reset(): the number of fail-mode decisions of this process.
+_failures = 0
 
 
 def reset() -> None:
@@ -132,18 +158,64 @@ def reset() -> None:
 
 
 def failure_count() -> int:
-    """Decisions this process had to take in a fail mode."""
-    return _state.failures
+    """Decisions this process had to take in a fail mode (FAIL-OPEN/FAIL-CLOSED)."""
+    return _failures
+
+
+def redis_usable() -> bool:
+    """Redis is configured and did not fail within the last retry interval."""
+    return bool(settings.REDIS_URL) and time.monotonic() >= _state.redis_down_until
+
+
+def _redis_failed(exc: BaseException) -> None:
+    """Stop trying Redis for a moment; the database carries the gate meanwhile."""
+    if time.monotonic() >= _state.redis_down_until:
+        logger.error(
+            "voice gate: Redis unreachable (%s); deciding from the database", exc
+        )
+    _state.redis_down_until = time.monotonic() + settings.VOICEGATE_REDIS_RETRY_SECONDS
+
+
+class CacheUnavailable(Exception):
+    """The shared cache (Redis) holding the versions could not be read."""
 
 
 def _versions(keys: list[str]) -> list[int]:
     """Current versions of `keys`: one MGET with Redis, else the shared cache."""
     client = redis_client()
     if client is not None:
-        values = client.mget([cache.make_key(_VERSION_PREFIX + k) for k in keys])
+        if not redis_usable():
+            raise CacheUnavailable("Redis failed a moment ago")
+        try:
+            values = client.mget([cache.make_key(_VERSION_PREFIX + k) for k in keys])
+        except Exception as exc:
+            _redis_failed(exc)
+            raise CacheUnavailable(str(exc)) from exc
         return [int(v or 0) for v in values]
-    found = cache.get_many([_VERSION_PREFIX + k for k in keys])
+    try:
+        found = cache.get_many([_VERSION_PREFIX + k for k in keys])
+    except Exception as exc:
+        raise CacheUnavailable(str(exc)) from exc
     return [int(found.get(_VERSION_PREFIX + k) or 0) for k in keys]
+
+
+def _versions_or_unknown(keys: list[str]) -> list[int]:
+    """The versions, or UNKNOWN for each when the cache cannot be read."""
+    try:
+        return _versions(keys)
+    except CacheUnavailable:
+        return [UNKNOWN] * len(keys)
+
+
+def _trusted(versions: tuple[int, ...], loaded: float) -> bool:
+    """May the hot path use state built at `versions` without any I/O?
+
+    While Redis is known to be down nothing can say the state is current, so it is
+    re-read from the database every VOICEGATE_DEGRADED_RELOAD_SECONDS.
+    """
+    if UNKNOWN in versions or (settings.REDIS_URL and not redis_usable()):
+        return time.monotonic() - loaded < settings.VOICEGATE_DEGRADED_RELOAD_SECONDS
+    return True
 
 
 def _load_connections() -> dict[str, ConnectionSnapshot]:
@@ -213,14 +285,15 @@ def context_for_token(
 
     Without `fresh`, what this process already holds is returned without any I/O;
     whether it is still current is checked in the same round trip that logs the
-    call (`decide_and_claim`). Raises GateUnavailable when the cache or database
-    fails while loading.
+    call (`decide_and_claim`). When Redis cannot be read, the connections and the
+    organisation's state come from the database (versions UNKNOWN). Raises
+    GateUnavailable when the database fails too while loading.
     """
     state = _state
     known = state.connections.get(token)
     if not fresh and known is not None and state.connections_version is not None:
         cached = state.orgs.get(known.organisation_id)
-        if cached is not None:
+        if cached is not None and _trusted(cached[0], cached[2]):
             return known, Context(
                 known.organisation_id,
                 (CONNECTIONS_VERSION_KEY, *_org_keys(known.organisation_id)),
@@ -232,23 +305,27 @@ def context_for_token(
         keys = [CONNECTIONS_VERSION_KEY]
         if known is not None:
             keys += _org_keys(known.organisation_id)
-        versions = _versions(keys)
+        versions = _versions_or_unknown(keys)
         # An unknown token reloads nothing unless a connection changed, so random
-        # tokens cannot turn into database queries.
-        if state.connections_version != versions[0]:
+        # tokens cannot turn into database queries (without Redis: at most one
+        # reload per VOICEGATE_DEGRADED_RELOAD_SECONDS).
+        if state.connections_version != versions[0] or not _trusted(
+            (versions[0],), state.connections_loaded
+        ):
             with state.lock:
                 state.connections = _load_connections()
                 state.connections_version = versions[0]
+                state.connections_loaded = time.monotonic()
         connection = state.connections.get(token)
         if connection is None:
             return None, None
         if known is None or known.organisation_id != connection.organisation_id:
             versions = [
                 versions[0],
-                *_versions(list(_org_keys(connection.organisation_id))),
+                *_versions_or_unknown(list(_org_keys(connection.organisation_id))),
             ]
         org = _org_snapshot(connection.organisation_id, (versions[1], versions[2]))
-    except Exception as exc:  # the database or cache is down: the fail mode decides
+    except Exception as exc:  # the database is down too: the fail mode decides
         raise GateUnavailable(str(exc)) from exc
     return connection, Context(
         connection.organisation_id,
@@ -265,10 +342,10 @@ def context_for_org(
     """The context to decide a call of an organisation (decision API)."""
     keys = _org_keys(organisation_id)
     cached = _state.orgs.get(organisation_id)
-    if not fresh and cached is not None:
+    if not fresh and cached is not None and _trusted(cached[0], cached[2]):
         return Context(organisation_id, keys, cached[0], cached[1], fail_mode)
     try:
-        versions = tuple(_versions(list(keys)))
+        versions = tuple(_versions_or_unknown(list(keys)))
         org = _org_snapshot(organisation_id, (versions[0], versions[1]))
     except Exception as exc:
         return Context(organisation_id, keys, (), None, fail_mode, str(exc))
@@ -277,11 +354,11 @@ def context_for_org(
 
 def _org_snapshot(organisation_id: int, versions: tuple[int, int]) -> OrgSnapshot:
     cached = _state.orgs.get(organisation_id)
-    if cached is not None and cached[0] == versions:
+    if cached is not None and cached[0] == versions and _trusted(versions, cached[2]):
         return cached[1]
     snapshot = _load_org(organisation_id)
     with _state.lock:
-        _state.orgs[organisation_id] = (versions, snapshot)
+        _state.orgs[organisation_id] = (versions, snapshot, time.monotonic())
     return snapshot
 
 
@@ -335,7 +412,8 @@ def decide(org: OrgSnapshot, caller: str) -> Verdict:
 
 def fail_verdict(fail_mode: str, error: str) -> Verdict:
     """The verdict when the gate cannot consult its state; logged loudly."""
-    _state.failures += 1
+    global _failures
+    _failures += 1
     if fail_mode == FailMode.CLOSED:
         logger.critical("voice gate FAIL-CLOSED (call rejected): %s", error)
         return Verdict(Decision.REJECT, Reason.FAIL_CLOSED)
@@ -349,17 +427,29 @@ def fail_verdict(fail_mode: str, error: str) -> Verdict:
 # answered without acting again), counts the call against its number's window and
 # appends the decision to a stream; `decisions_flush` (beat, every second) moves the
 # stream into CallDecision rows in batches. No database round trip on the hot path.
-# Without Redis (the embedded defaults) the row is inserted at once and its unique
-# constraint is what makes a redelivery visible.
+# Without Redis (the embedded defaults), or while Redis is unreachable, the row is
+# inserted at once and its unique constraint is what makes a redelivery visible.
+#
+# A stream entry is not yet in the database. So that a Redis restart without
+# persistence loses no answered decision, each process keeps what it appended in
+# `_state.spool` until the stream shows the flusher is past it (entries older than
+# the stream's oldest were stored and deleted); the script also returns an epoch, a
+# token Redis keeps for as long as its data set lives. When the epoch changes, the
+# data set (stream included) was lost, and the process writes its spool straight
+# into the call log (rows are unique per event, so nothing is stored twice).
 
 STREAM_KEY = "voice:decisions"
 STREAM_GROUP = "decision-log"
+EPOCH_KEY = "voice:epoch"
 SEEN_TTL_SECONDS = 24 * 3600
 
-# KEYS: the n version keys, then the seen key, the counter key and the stream.
+# KEYS: the n version keys, then the seen key, the counter key, the stream, the epoch.
 # ARGV: n, the n expected versions, seen?, seen TTL, window (0: no count), record.
 # Returns {-2, current versions...} when a version moved (decide again), {-1} for a
-# redelivered event, else {count}.
+# redelivered event, {count} when nothing was logged, else
+# {count, epoch, entry id, id of the oldest entry in the stream}.
+# A missing version (lost in a restart) is started at the current time in ms, a
+# value no process holds, so every process rebuilds what it built before the loss.
 _CLAIM_SCRIPT = """
 local n = tonumber(ARGV[1])
 if n > 0 then
@@ -367,7 +457,12 @@ if n > 0 then
   local moved = false
   for i = 1, n do
     local value = current[i]
-    if not value then value = '0' end
+    if not value then
+      local t = redis.call('TIME')
+      redis.call('SET', KEYS[i],
+        t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)), 'NX')
+      value = redis.call('GET', KEYS[i])
+    end
     current[i] = value
     if value ~= ARGV[i + 1] then moved = true end
   end
@@ -385,8 +480,16 @@ if ARGV[n + 4] ~= '0' then
   count = redis.call('INCR', counter)
   if count == 1 then redis.call('EXPIRE', counter, ARGV[n + 4]) end
 end
-if ARGV[n + 5] ~= '' then redis.call('XADD', stream, '*', 'd', ARGV[n + 5]) end
-return {count}
+if ARGV[n + 5] == '' then return {count} end
+local id = redis.call('XADD', stream, '*', 'd', ARGV[n + 5])
+local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1][1]
+local epoch = redis.call('GET', KEYS[n + 4])
+if not epoch then
+  local t = redis.call('TIME')
+  epoch = t[1] .. '.' .. t[2]
+  redis.call('SET', KEYS[n + 4], epoch)
+end
+return {count, epoch, id, oldest}
 """
 
 
@@ -464,41 +567,196 @@ def _claim(
     *,
     log: bool,
 ) -> int | None:
-    """One round trip: still current? new event? count, log. None for a redelivery."""
+    """One round trip: still current? new event? count, log. None for a redelivery.
+
+    `log=False`: the caller writes the row itself, as its claim on the event
+    (rejections, see `outbox.reject_open`).
+    """
     counter = _counter_key(facts.organisation_id, verdict) if ctx.org else None
     window = ctx.org.repeated_call_window_seconds if ctx.org and counter else 0
     checked = len(ctx.keys) if ctx.org is not None else 0
     client = redis_client()
     if client is not None:
-        seen = f"voice:seen:{facts.organisation_id}:{facts.provider}:{facts.event_id}"
-        result = _state.claim(
-            keys=[
-                *(cache.make_key(_VERSION_PREFIX + k) for k in ctx.keys[:checked]),
-                cache.make_key(seen),
-                cache.make_key(counter or "voice:calls:none"),
-                cache.make_key(STREAM_KEY),
-            ],
-            args=[
-                checked,
-                *(str(v) for v in ctx.versions[:checked]),
-                "1" if facts.event_id else "0",
-                SEEN_TTL_SECONDS,
-                window,
-                json.dumps(record) if log else "",
-            ],
-            client=client,
-        )
-        if int(result[0]) == -2:
+        if redis_usable():
+            payload = json.dumps(record) if log else ""
+            seen = (
+                f"voice:seen:{facts.organisation_id}:{facts.provider}:{facts.event_id}"
+            )
+            try:
+                result = _state.claim(
+                    keys=[
+                        *(
+                            cache.make_key(_VERSION_PREFIX + k)
+                            for k in ctx.keys[:checked]
+                        ),
+                        cache.make_key(seen),
+                        cache.make_key(counter or "voice:calls:none"),
+                        cache.make_key(STREAM_KEY),
+                        cache.make_key(EPOCH_KEY),
+                    ],
+                    args=[
+                        checked,
+                        *(str(v) for v in ctx.versions[:checked]),
+                        "1" if facts.event_id else "0",
+                        SEEN_TTL_SECONDS,
+                        window,
+                        payload,
+                    ],
+                    client=client,
+                )
+            except Exception as exc:
+                _redis_failed(exc)
+            else:
+                if int(result[0]) == -2:
+                    raise _Stale
+                if int(result[0]) == -1:
+                    return None
+                if len(result) > 1:
+                    _spool_note(result[1], result[2], result[3], payload)
+                return int(result[0])
+        # Redis is unreachable: the database takes the log and catches redeliveries.
+    elif checked:
+        try:
+            current = tuple(_versions(list(ctx.keys)))
+        except CacheUnavailable:
+            current = tuple(ctx.versions)
+        if current != tuple(ctx.versions):
             raise _Stale
-        return None if int(result[0]) == -1 else int(result[0])
-    if checked and tuple(_versions(list(ctx.keys))) != tuple(ctx.versions):
-        raise _Stale
+    if log and not decision_insert(record):
+        return None
+    if counter and client is None:
+        try:
+            return _count_in_cache(counter, window)
+        except Exception:  # the file cache failed: no repeated-call count
+            return 0
+    return 0
+
+
+def decision_insert(record: dict[str, Any]) -> bool:
+    """Write one decision straight into the call log; False when already there.
+
+    If the database cannot be written either, the row waits in this process
+    (`pending_flush`) and the event is treated as new.
+    """
     try:
         with transaction.atomic():
-            CallDecision.objects.create(**_row_fields(record))
+            CallDecision.objects.create(**row_fields(record))
     except IntegrityError:
-        return None
-    return _count_in_cache(counter, window) if counter else 0
+        return False
+    except Exception:
+        logger.critical(
+            "voice gate could not write a decision; kept in this process until the "
+            "database answers",
+            exc_info=True,
+        )
+        pending_add("decision", record)
+    return True
+
+
+def _stream_id(raw: bytes | str) -> tuple[int, int]:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _spool_note(epoch: bytes, entry_id: bytes, oldest: bytes, payload: str) -> None:
+    """Keep what this process appended until the flusher is past it (see above)."""
+    state = _state
+    current = epoch.decode()
+    if state.epoch is not None and state.epoch != current and state.spool:
+        lost = [json.loads(p) for _, p in state.spool]
+        state.spool.clear()
+        logger.error(
+            "voice gate: Redis lost its data (restart without persistence); writing "
+            "%d decisions it had not stored yet straight into the call log",
+            len(lost),
+        )
+        for record in lost:
+            pending_add("decision", record)
+        pending_flush(force=True)
+    state.epoch = current
+    floor = _stream_id(oldest)
+    spool = state.spool
+    while spool and spool[0][0] < floor:
+        spool.popleft()
+    spool.append((_stream_id(entry_id), payload))
+    if len(spool) > settings.VOICEGATE_SPOOL_MAX:
+        spool.popleft()
+        logger.warning("voice gate: decision spool full; the flusher is behind")
+
+
+def pending_add(kind: str, fields: dict[str, Any]) -> None:
+    """Keep a row for the database once it answers.
+
+    Kinds: "decision" (CallDecision fields), "outbox" (OutboxItem fields), "result"
+    (how a reject command of an existing item fared).
+    """
+    pending = _state.pending
+    pending.append((kind, fields))
+    if len(pending) > settings.VOICEGATE_SPOOL_MAX:
+        lost = pending.pop(0)
+        logger.critical("voice gate: pending rows over the limit; dropped %s", lost)
+
+
+def pending_flush(*, force: bool = False) -> int:
+    """Write the rows kept while the database was down; cheap when there are none."""
+    state = _state
+    if not state.pending or (not force and time.monotonic() < state.pending_retry_at):
+        return 0
+    items, state.pending = state.pending, []
+    from voicegate import outbox
+
+    try:
+        with transaction.atomic():
+            CallDecision.objects.bulk_create(
+                [CallDecision(**row_fields(f)) for k, f in items if k == "decision"],
+                ignore_conflicts=True,
+            )
+            outbox.open_items_later([f for k, f in items if k == "outbox"])
+            for kind, fields in items:
+                if kind == "result":  # a reject sent while its row was unreachable
+                    outbox.reject_finish(fields["item_id"], outbox.result_of(fields))
+    except Exception as exc:
+        state.pending = items + state.pending
+        state.pending_retry_at = time.monotonic() + 1.0
+        logger.warning(
+            "voice gate: %d rows still wait for the database (%s)", len(items), exc
+        )
+        return 0
+    logger.warning(
+        "voice gate: wrote %d rows kept while the database was down", len(items)
+    )
+    return len(items)
+
+
+def log_later(record: dict[str, Any]) -> None:
+    """Log a decision the request could not log as its claim (database down)."""
+    client = redis_client()
+    if client is not None and redis_usable():
+        payload = json.dumps(record)
+        try:
+            entry_id = client.xadd(cache.make_key(STREAM_KEY), {"d": payload})
+        except Exception as exc:
+            _redis_failed(exc)
+        else:
+            _state.spool.append((_stream_id(entry_id), payload))
+            return
+    pending_add("decision", record)
+
+
+@atexit.register
+def _write_spool_at_exit() -> None:
+    """A stopping process writes what it still holds (rows unique per event)."""
+    state = _state
+    try:
+        for _, payload in state.spool:
+            record = json.loads(payload)
+            if record["event_id"]:  # one without an id could be stored twice
+                pending_add("decision", record)
+        state.spool.clear()
+        pending_flush(force=True)
+    except Exception:  # noqa: BLE001 - nothing else can be done while exiting
+        logger.exception("voice gate could not write its spool while stopping")
 
 
 @dataclass(frozen=True)
@@ -526,9 +784,9 @@ def decide_and_claim(
 
     If a version moved (a blacklist a moment ago in another process), the context
     is refreshed and the call decided again, so a change applies to the very next
-    call. `defer_reject_log`: a rejection is logged later by `call_command_result`,
-    with the fate of its reject command. State that cannot be reached is logged
-    loudly and the call treated as new.
+    call. `defer_reject_log`: a rejection is not logged here; the caller logs it as
+    its claim on the event (`outbox.reject_open`). State that cannot be reached is
+    logged loudly and the call treated as new.
     """
     for _attempt in range(3):
         if ctx.org is None:
@@ -555,6 +813,8 @@ def decide_and_claim(
             continue
         except Exception:
             logger.critical("voice gate could not log a decision", exc_info=True)
+            if log:
+                pending_add("decision", record)
             count = 0
         return Claimed(verdict, count, record)
     logger.warning("voice gate state kept moving; answering with the last decision")
@@ -571,24 +831,8 @@ def _count_in_cache(key: str, window: int) -> int:
         return 1
 
 
-def call_command_result(record: dict[str, Any], status: str, detail: str) -> None:
-    """Store how the reject command fared, with (Redis) or onto (database) the log."""
-    record = {**record, "command_status": status, "command_detail": detail[:500]}
-    try:
-        client = redis_client()
-        if client is not None:
-            client.xadd(cache.make_key(STREAM_KEY), {"d": json.dumps(record)})
-            return
-        CallDecision.objects.filter(
-            organisation_id=record["organisation_id"],
-            provider=record["provider"],
-            event_id=record["event_id"],
-        ).update(command_status=status, command_detail=record["command_detail"])
-    except Exception:
-        logger.critical("voice gate could not record a command result", exc_info=True)
-
-
-def _row_fields(record: dict[str, Any]) -> dict[str, Any]:
+def row_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """A logged record as CallDecision's keyword arguments."""
     fields = dict(record)
     fields["created_at"] = dt.datetime.fromisoformat(record["created_at"])
     return fields
@@ -648,7 +892,7 @@ def _store(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
     updates: list[dict[str, Any]] = []
     for _, fields in entries:
         record = json.loads(fields[b"d"])
-        row = CallDecision(**_row_fields(record))
+        row = CallDecision(**row_fields(record))
         if not record["event_id"]:
             loose.append(row)
             continue
@@ -684,9 +928,18 @@ def repeated_call_note(
         return
     from voicegate import tasks
 
-    tasks.repeated_caller.delay(
-        organisation_id, verdict.caller_e164, count, org.repeated_call_window_seconds
-    )
+    try:
+        tasks.repeated_caller.apply_async(
+            (
+                organisation_id,
+                verdict.caller_e164,
+                count,
+                org.repeated_call_window_seconds,
+            ),
+            retry=False,
+        )
+    except Exception as exc:  # the broker is down: the signal is not worth a 5xx
+        logger.warning("could not queue the repeated-calls signal: %s", exc)
 
 
 def now_us() -> int:

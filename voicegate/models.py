@@ -15,6 +15,7 @@ from voicegate.choices import (
     CommandStatus,
     Decision,
     FailMode,
+    OutboxKind,
     Provider,
     Reason,
 )
@@ -195,6 +196,52 @@ class CallDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.caller} → {self.callee}: {self.decision}"
+
+
+class OutboxItem(models.Model):
+    """Work that must leave a webhook request: a reject command or a forward.
+
+    Written in the request (one row per event and kind: a redelivered event finds
+    its row and adds nothing), delivered at once by a worker task and, whatever
+    happens to the broker or a worker, by the beat drain until it succeeds or runs
+    out of attempts. A row is never deleted by the gate.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="voice_outbox"
+    )
+    connection = models.ForeignKey(
+        VoiceConnection, on_delete=models.CASCADE, related_name="outbox"
+    )
+    kind = models.CharField(max_length=8, choices=OutboxKind.choices)
+    event_id = models.CharField(max_length=200)
+    # reject: {"call_control_id", "provider"}; forward: {"body", "headers"}.
+    payload = models.JSONField(default=dict)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    gave_up_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "kind", "event_id"], name="voice_outbox_once"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(delivered_at__isnull=True, gave_up_at__isnull=True),
+                name="voice_outbox_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.event_id}"
 
 
 # --- Outbound policy check

@@ -104,3 +104,28 @@ def dashboard_calls(*, actor: Actor, since: dt.datetime) -> dict[str, Any]:
             r: fail.get(r, 0) for r in (Reason.FAIL_OPEN, Reason.FAIL_CLOSED)
         },
     }
+
+
+def fail_mode_counts(
+    *, actor: Actor, since: dt.datetime | None = None
+) -> dict[str, int]:
+    """Calls the gate had to decide in a fail mode: {"fail_open": n, "fail_closed": n}.
+
+    The persisted side of the FAIL-OPEN/FAIL-CLOSED counter (each process also
+    counts its own in `gate.failure_count()`), for metrics and the dashboard.
+    """
+    from django.db.models import Count
+
+    from voicegate.choices import Reason
+
+    rows = CallDecision.objects.filter(
+        organisation=actor.organisation,
+        reason__in=(Reason.FAIL_OPEN, Reason.FAIL_CLOSED),
+    )
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    counts = dict(rows.values_list("reason").annotate(n=Count("id")).order_by())
+    return {
+        Reason.FAIL_OPEN.value: counts.get(Reason.FAIL_OPEN, 0),
+        Reason.FAIL_CLOSED.value: counts.get(Reason.FAIL_CLOSED, 0),
+    }

@@ -12,7 +12,7 @@ from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
 from trustconsole.lib import netguard
 from trustconsole.lib.crypto import UNREADABLE, is_unreadable
-from voicegate import gate, telnyx
+from voicegate import gate, outbox, telnyx
 from voicegate.models import CallDecision, VoiceConnection
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def reject_call(
     connection_id: int,
     call_control_id: str,
 ) -> str:
-    """Send (again) a reject command the web process could not deliver."""
+    """Send (again) a reject command (messages queued before the outbox existed)."""
     connection = VoiceConnection.objects.filter(pk=connection_id).first()
     if connection is None:
         logger.info("connection %s vanished before its reject was sent", connection_id)
@@ -65,6 +65,18 @@ def reject_call(
     return result.status
 
 
+@shared_task(name="voicegate.outbox_deliver", ignore_result=True)
+def outbox_deliver(item_id: int) -> str:
+    """Deliver one outbox item now (a reject retry or a forward)."""
+    return outbox.deliver(item_id)
+
+
+@shared_task(name="voicegate.outbox_drain", ignore_result=True)
+def outbox_drain() -> int:
+    """Beat: deliver every due outbox item nobody holds (after any outage)."""
+    return outbox.drain()
+
+
 @shared_task(name="voicegate.flush_decisions", ignore_result=True)
 def flush_decisions() -> int:
     """Beat: move logged decisions from Redis into the call log."""
@@ -79,7 +91,7 @@ def flush_decisions() -> int:
     max_retries=5,
 )
 def forward_event(connection_id: int, body: str, headers: dict[str, str]) -> int:
-    """Hand a webhook on, unchanged, to the connection's downstream voice app."""
+    """Hand a webhook on, unchanged (messages queued before the outbox existed)."""
     connection = VoiceConnection.objects.filter(pk=connection_id).first()
     if connection is None or not connection.downstream_url:
         return 0

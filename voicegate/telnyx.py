@@ -33,6 +33,7 @@ class CommandResult:
     status: str
     detail: str
     retryable: bool = False
+    tries: int = 1
 
 
 def _already_ended(response: httpx.Response) -> bool:
@@ -74,18 +75,24 @@ def reject_call(
             detail = f"{type(exc).__name__} (attempt {attempt})"
         else:
             if response.is_success:
-                return CommandResult("sent", f"HTTP {response.status_code}")
+                return CommandResult(
+                    "sent", f"HTTP {response.status_code}", tries=attempt
+                )
             if _already_ended(response):
-                return CommandResult("already_ended", "call had already ended")
+                return CommandResult(
+                    "already_ended", "call had already ended", tries=attempt
+                )
             if response.status_code < 500 and response.status_code != 429:
                 return CommandResult(
-                    "failed", f"HTTP {response.status_code}: {response.text[:300]}"
+                    "failed",
+                    f"HTTP {response.status_code}: {response.text[:300]}",
+                    tries=attempt,
                 )
             detail = f"HTTP {response.status_code} (attempt {attempt})"
         logger.warning("reject of %s: %s", call_control_id, detail)
         if attempt < attempts:
             time.sleep(min(0.05 * attempt, 0.2))
-    return CommandResult("failed", detail, retryable=True)
+    return CommandResult("failed", detail, retryable=True, tries=attempts)
 
 
 _clients: dict[int, httpx.Client] = {}

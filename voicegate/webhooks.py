@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from trustconsole.lib import jsonbody, ratelimit
 from trustconsole.lib.crypto import UNREADABLE, is_unreadable
-from voicegate import gate, signatures, tasks, telnyx
+from voicegate import gate, outbox, signatures, tasks, telnyx
 from voicegate.choices import CommandStatus, Decision, Provider
 from voicegate.gate import CallFacts, ConnectionSnapshot, Context
 
@@ -106,7 +106,7 @@ def _telnyx_call_control(
         caller=str(payload.get("from") or ""),
         callee=str(payload.get("to") or ""),
     )
-    # A reject is logged once its command's fate is known; an allow at once.
+    # A rejection is logged by `_reject`, as its claim on the event; an allow here.
     claimed = _decide(request, token, ctx, facts, defer_reject_log=True)
     if claimed is None:
         return JsonResponse({"detail": "Unknown webhook address."}, status=404)
@@ -114,9 +114,10 @@ def _telnyx_call_control(
         return JsonResponse({"status": "duplicate"})
     verdict = claimed.verdict
     if verdict.rejected:
-        _send_reject(connection, facts, claimed.record)
+        if not _reject(connection, facts, claimed.record):
+            return JsonResponse({"status": "duplicate"})
     else:
-        _forward(connection, request, None)
+        _forward(connection, request, event_id)
     gate.repeated_call_note(ctx.org, connection.organisation_id, verdict, claimed.count)
     return JsonResponse({"decision": verdict.decision, "reason": verdict.reason})
 
@@ -165,56 +166,97 @@ def _decide(
         return None
 
 
-def _send_reject(
+def _reject(
     connection: ConnectionSnapshot, facts: CallFacts, record: dict[str, Any]
-) -> None:
+) -> bool:
+    """Log the rejection, send its command, leave the rest to the outbox.
+
+    False when the database already holds this event (a redelivery that Redis
+    forgot, e.g. after a restart): nothing is sent again.
+    """
     if is_unreadable(connection.api_key):
         logger.critical("reject not sent for %s: %s", connection.public_id, UNREADABLE)
-        gate.call_command_result(record, CommandStatus.FAILED, f"API key {UNREADABLE}")
-        return
+        return gate.decision_insert(
+            {
+                **record,
+                "command_status": CommandStatus.FAILED,
+                "command_detail": f"API key {UNREADABLE}",
+            }
+        )
+    try:
+        item_id = outbox.reject_open(record=record, call_control_id=facts.call_id)
+    except Exception:
+        # The database is down: Redis's seen-mark was the only dedup. Send now; the
+        # row and any retry wait in this process until the database answers.
+        logger.critical(
+            "voice gate could not write a rejection; sending its command anyway",
+            exc_info=True,
+        )
+        item_id = 0
+    else:
+        if item_id is None:
+            return False
     result = telnyx.reject_call(
         api_key=connection.api_key,
         call_control_id=facts.call_id,
         event_id=facts.event_id,
         attempts=2,
     )
-    gate.call_command_result(record, result.status, result.detail)
+    if item_id:
+        try:
+            delay = outbox.reject_finish(item_id, result)
+        except Exception:  # recorded by this process's next request instead
+            logger.critical("voice gate could not record a reject", exc_info=True)
+            gate.pending_add("result", outbox.result_fields(item_id, result))
+        else:
+            if delay is not None:
+                outbox.hand_to_worker(item_id, countdown=delay)
+        return True
+    gate.log_later(
+        {**record, "command_status": result.status, "command_detail": result.detail}
+    )
     if result.retryable:
-        tasks.reject_call.delay(
-            facts.organisation_id,
-            facts.provider,
-            facts.event_id,
-            connection.id,
-            facts.call_id,
+        gate.pending_add(
+            "outbox",
+            outbox.reject_item_fields(record=record, call_control_id=facts.call_id),
         )
+    return True
 
 
 def _forward(
-    connection: ConnectionSnapshot, request: HttpRequest, dedup_id: str | None
+    connection: ConnectionSnapshot, request: HttpRequest, event_id: str
 ) -> bool:
-    """Queue the webhook, unchanged, for the downstream app (once per event)."""
+    """Hand the webhook, unchanged, to the downstream app (once per event).
+
+    The outbox row is written in the request; if even the database is down it
+    waits in this process until the database answers. Never lost silently.
+    """
     if not connection.downstream_url:
         return False
-    if dedup_id is not None:
-        from django.core.cache import cache
-
-        try:
-            if not cache.add(f"voice:fwd:{connection.id}:{dedup_id}", 1, 86400):
-                return True
-        except Exception:
-            logger.warning("forward dedup unavailable", exc_info=True)
     headers = {
         name: request.headers[name]
         for name in tasks.FORWARDED_HEADERS
         if name in request.headers
     }
+    fields = outbox.forward_fields(
+        organisation_id=connection.organisation_id,
+        connection_id=connection.id,
+        event_id=event_id,
+        body=request.body.decode(),
+        headers=headers,
+    )
     try:
-        tasks.forward_event.delay(connection.id, request.body.decode(), headers)
+        item_id = outbox.open_item(fields)
     except Exception:
         logger.critical(
-            "could not queue a forward to the downstream app", exc_info=True
+            "voice gate could not write a forward; kept in this process until the "
+            "database answers",
+            exc_info=True,
         )
-        return False
+        gate.pending_add("outbox", fields)
+        return True
+    if item_id is not None:
+        outbox.hand_to_worker(item_id)
     return True
 
 
@@ -369,6 +411,7 @@ def voice_hook(request: HttpRequest, token: str) -> HttpResponse:
             status=429,
             headers={"Retry-After": str(limited.retry_after)},
         )
+    gate.pending_flush()
     try:
         connection, ctx = gate.context_for_token(token)
     except gate.GateUnavailable as exc:
