@@ -172,6 +172,8 @@ def child_env(**extra: str) -> dict[str, str]:
         "DATABASE_URL": database_url(),
         "DEBUG": "true",
         "TRUSTCONSOLE_DATA_DIR": str(settings.DATA_DIR),
+        # A child with a data dir of its own must still read this test's credentials.
+        "ENCRYPTION_KEYS": ",".join(settings.ENCRYPTION_KEYS),
         **extra,
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
