@@ -482,7 +482,7 @@ def test_the_batch_insert_reports_a_taken_number_as_an_integrity_error(
     from django.db import IntegrityError, transaction
 
     request = submit(actor_for, org, enterprise, BATCH[:1])
-    row = (request.pk, enterprise.pk, BATCH[0], 5, True, True, "", None)
+    row = (request.pk, enterprise.pk, BATCH[0], 5, True, True, "", None, None)
     other = submit(actor_for, org, enterprise, BATCH[1:2])
     with pytest.raises(IntegrityError), transaction.atomic():
         services._insert_numbers([(other.pk, *row[1:])])
