@@ -7,13 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import httpx
 import pytest
-from django.core import signals
-from django.db import close_old_connections
 from django.utils import timezone
 
-from remediation import providers
 from remediation.choices import Bucket, SpamRisk
 from remediation.models import (
     OwnedNumber,
@@ -35,25 +31,8 @@ def login(client, user) -> Any:
     return client
 
 
-class QuietTransport(httpx.BaseTransport):
-    """The in-process sandbox, called from inside a test-client request: the
-    test client reconnects Django's connection-closing handlers after each of its
-    own requests, so they are taken off again before every provider call."""
-
-    def __init__(self, inner: httpx.BaseTransport) -> None:
-        self.inner = inner
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        signals.request_started.disconnect(close_old_connections)
-        signals.request_finished.disconnect(close_old_connections)
-        return self.inner.handle_request(request)
-
-
 @pytest.fixture
-def approved(settings, sandbox_in_process, org, monkeypatch) -> Any:
-    monkeypatch.setattr(
-        providers, "transport_override", QuietTransport(providers.transport_override)
-    )
+def approved(settings, sandbox_from_client, org) -> Any:
     settings.REMEDIATION_SANDBOX_APPROVAL_SECONDS = 0
     enterprise = make_enterprise(org)
     own(enterprise, BATCH, spam_risk=None)
