@@ -22,6 +22,7 @@ from voicegate.policy import selectors, services
 from voicegate.policy.choices import (
     DncKind,
     ImportStatus,
+    PolicyWarning,
     SignalWeight,
     VerificationMethod,
     Violation,
@@ -66,11 +67,23 @@ class OutboundViolationOutput(serializers.Serializer):
     detail = serializers.CharField()
 
 
+class OutboundWarningOutput(serializers.Serializer):
+    """Something the dialer should know that does not refuse the call."""
+
+    code = serializers.ChoiceField(choices=PolicyWarning.choices)
+    detail = serializers.CharField()
+
+
 class OutboundCheckOutput(serializers.Serializer):
-    """The answer: allowed, and every violation found."""
+    """The answer: allowed, every violation found, and warnings.
+
+    `warnings` never deny a call: e.g. `caller_id_high_spam_risk` when the caller
+    ID is one of the organisation's enterprise numbers with a high spam risk.
+    """
 
     allowed = serializers.BooleanField()
     violations = OutboundViolationOutput(many=True)
+    warnings = OutboundWarningOutput(many=True)
 
 
 class DncImportOutput(serializers.Serializer):
