@@ -419,3 +419,68 @@ def test_business_day_checks_skip_the_weekend(monitored, org, actor_for) -> None
     with time_machine.travel(dt.datetime(2026, 12, 7, 6, 1, tzinfo=NEW_YORK)):
         assert monitoring.sync_claim_due() == [monitored.pk]
         assert monitoring.sync_claim_due() == []  # claimed once
+
+
+# --- Follow-ups after remediation ----------------------------------------------------
+
+
+def _completed_request(enterprise, org, e164s, *, monitored: bool = True):
+    from remediation.models import RemediationNumber, RemediationRequest
+
+    now = dt.datetime.now(dt.UTC)
+    request = RemediationRequest.objects.create(
+        organisation=org, enterprise=enterprise, status="completed",
+        call_purpose="Reminders", phone_numbers_count=len(e164s),
+        phone_numbers_submitted=len(e164s), phone_numbers_ineligible=0,
+        created_by="oscar", provider="sandbox", results_available=True,
+        follow_up_due_at=now if monitored else None,
+    )  # fmt: skip
+    for position, e164 in enumerate(e164s):
+        RemediationNumber.objects.create(
+            request=request, enterprise=enterprise, e164=e164, position=position,
+            eligible=True, in_flight=False, outcome="remediated", risk_before="high",
+        )  # fmt: skip
+    return request
+
+
+def test_a_follow_up_waits_for_the_providers_retry_after(
+    monitored, org, actor_for
+) -> None:
+    """GIVEN a completed request while the provider asked to wait 10 minutes WHEN
+    the tick creates its follow-up THEN the refresh is due when the wait ends, not
+    before; then it runs and records each number's risk afterwards."""
+    monitoring.reputation_numbers_register(
+        actor=actor_for(org), enterprise=monitored, phone_numbers=BATCH[:2]
+    )
+    blocked = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
+    type(monitored).objects.filter(pk=monitored.pk).update(
+        refresh_blocked_until=blocked
+    )
+    request = _completed_request(monitored, org, BATCH[:2])
+    assert monitoring.follow_ups_create() == []  # nothing may go out yet
+    job = ReputationRefresh.objects.get(request=request)
+    assert job.run_after == blocked and job.kind == "follow_up"
+    assert monitoring.follow_ups_create() == []  # not created twice
+    assert monitoring.refresh_jobs_due() == []
+    with time_machine.travel(blocked + dt.timedelta(seconds=1)):
+        assert monitoring.refresh_jobs_due() == [job.pk]
+        monitoring.refresh_run(job_id=job.pk)
+    request.refresh_from_db()
+    assert request.follow_up_done_at is not None
+    risks = dict(
+        OwnedNumber.objects.filter(e164__in=BATCH[:2]).values_list("e164", "spam_risk")
+    )
+    after = dict(request.numbers.values_list("e164", "risk_after"))
+    assert after == risks
+    entry = AuditEntry.objects.get(action="remediation.follow_up_done")
+    assert entry.reason.startswith("Follow-up refresh after remediation: ")
+
+
+def test_a_follow_up_with_nothing_monitored_finishes_in_words(monitored, org) -> None:
+    request = _completed_request(monitored, org, BATCH[:1])
+    monitoring.follow_ups_create()
+    request.refresh_from_db()
+    assert request.follow_up_done_at is not None
+    assert not ReputationRefresh.objects.exists()
+    entry = AuditEntry.objects.get(action="remediation.follow_up_done")
+    assert entry.reason == "None of its numbers is monitored."
