@@ -147,6 +147,8 @@ else:
         }
     }
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's own filesystem channel exposes half-written messages to readers.
+    CELERY_BROKER_TRANSPORT = "trustconsole.lib.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
