@@ -145,7 +145,7 @@ def _seed_monitoring(*, actor: Actor, enterprise: Enterprise) -> None:
                     organisation=actor.organisation,
                     enterprise=enterprise,
                     number=number,
-                    observed_at=at + dt.timedelta(hours=6),
+                    observed_at=at,
                     source="scheduled",
                     data=data,
                     spam_risk=data["spam_risk"],

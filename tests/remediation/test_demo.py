@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from remediation import demo
@@ -64,12 +62,27 @@ def test_the_demo_has_two_weeks_of_monitoring_history(org, actor_for) -> None:
         latest = number.observations.order_by("-observed_at").first()
         assert latest.spam_risk == number.spam_risk
         row = SandboxNumber.objects.get(e164=e164)
-        at = latest.observed_at - dt.timedelta(hours=6)  # checked at, seen 6 h on
+        at = latest.observed_at
         expected = sandbox_reputation.reputation_data(row, at)["spam_risk"]
         assert expected == number.spam_risk
     review = review_numbers(actor=actor, enterprise=clinic, cooldown_days=30)
     assert [n.e164 for n in review[:2]] == [demo.HIGH[1], demo.HIGH[2]]
     assert all(n.suggested for n in review[:2])
+
+
+def test_the_first_check_continues_the_demo_history(
+    org, actor_for, sandbox_in_process
+) -> None:
+    """GIVEN the demo WHEN the first scheduled check reads the sandbox the same day
+    THEN nothing is stored twice: the seeded history is what the sandbox says."""
+    from remediation import monitoring
+
+    demo.seed(actor=actor_for(org, "admin"))
+    clinic = Enterprise.objects.get(name="Northwind Dental Group LLC")
+    before = ReputationObservation.objects.count()
+    changes = monitoring.reputation_sync(enterprise_id=clinic.pk)
+    assert changes is not None and changes.moves == []
+    assert ReputationObservation.objects.count() == before
 
 
 def test_seed_demo_includes_remediation(db) -> None:
