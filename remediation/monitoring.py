@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -584,11 +584,23 @@ def apply_numbers(
         n.e164: n
         for n in OwnedNumber.objects.filter(enterprise=enterprise, e164__in=by_number)
     }
-    latest: dict[int, ReputationObservation] = {}
-    for obs in ReputationObservation.objects.filter(number__in=owned.values()).order_by(
-        "number_id", "observed_at", "id"
-    ):
-        latest[obs.number_id] = obs
+    # Only each number's latest observation (index on number, observed_at).
+    newest = Subquery(
+        ReputationObservation.objects.filter(number=OuterRef("pk"))
+        .order_by("-observed_at", "-id")
+        .values("pk")[:1]
+    )
+    latest_ids = (
+        OwnedNumber.objects.filter(pk__in=[n.pk for n in owned.values()])
+        .annotate(latest=newest)
+        .values_list("latest", flat=True)
+    )
+    latest = {
+        obs.number_id: obs
+        for obs in ReputationObservation.objects.filter(
+            pk__in=[pk for pk in latest_ids if pk]
+        )
+    }
     new_rows, touched = [], []
     for e164, item in by_number.items():
         number = owned.get(e164)
