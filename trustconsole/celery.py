@@ -6,6 +6,8 @@ import os
 
 from celery import Celery
 
+from trustconsole.lib import broker  # noqa: F401 - registers atomicfs://
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trustconsole.settings")
 
 app = Celery("trustconsole")

@@ -146,9 +146,9 @@ else:
             "LOCATION": str(DATA_DIR / f"cache{_TEST_WORKER}"),
         }
     }
-    CELERY_BROKER_URL = "filesystem://"
-    # kombu's own filesystem channel exposes half-written messages to readers.
-    CELERY_BROKER_TRANSPORT = "trustconsole.lib.broker:Transport"
+    # kombu's filesystem broker, but a message appears only once fully written
+    # (trustconsole/lib/broker.py; kombu's own exposes half-written ones).
+    CELERY_BROKER_URL = "atomicfs://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),

@@ -35,9 +35,12 @@ def test_a_message_appears_only_once_it_is_complete(tmp_path: Path, monkeypatch)
 
 
 def test_the_embedded_broker_uses_it(settings) -> None:
+    """Without REDIS_URL the app's broker URL names this transport."""
     from trustconsole.celery import app
 
-    if settings.CELERY_BROKER_URL == "filesystem://":
-        assert app.conf.broker_transport == "trustconsole.lib.broker:Transport"
+    if not settings.REDIS_URL:
+        assert settings.CELERY_BROKER_URL == "atomicfs://"
         with app.connection_for_write() as conn:
             assert isinstance(conn.transport, broker.Transport)
+    else:
+        assert app.conf.broker_url == settings.REDIS_URL

@@ -15,8 +15,10 @@ from time import monotonic
 from typing import Any
 
 from kombu.exceptions import ChannelError
-from kombu.transport import filesystem
+from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.utils.json import dumps
+
+SCHEME = "atomicfs"
 
 
 class Channel(filesystem.Channel):
@@ -34,6 +36,10 @@ class Channel(filesystem.Channel):
 
 
 class Transport(filesystem.Transport):
-    """`filesystem://` with the atomic channel."""
+    """`atomicfs://`: kombu's `filesystem://` with the atomic channel."""
 
     Channel = Channel
+
+
+# Imported by trustconsole.celery, so every process knows the scheme.
+TRANSPORT_ALIASES.setdefault(SCHEME, "trustconsole.lib.broker:Transport")
