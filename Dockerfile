@@ -5,8 +5,11 @@ WORKDIR /app
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
-# collectstatic needs settings to load; the key is used for this step only.
-RUN SECRET_KEY=collectstatic-build-step python manage.py collectstatic --noinput
+# collectstatic needs settings to load; the keys are used for this step only (a fresh
+# encryption key that nothing is ever encrypted with).
+RUN SECRET_KEY=collectstatic-build-step \
+    ENCRYPTION_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+    python manage.py collectstatic --noinput
 RUN useradd --system --home /app trustconsole && mkdir -p /data && chown trustconsole /data
 USER trustconsole
 EXPOSE 8000

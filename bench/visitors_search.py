@@ -19,6 +19,7 @@ It refuses a database whose name does not contain "bench": it truncates tables.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import random
 import statistics
@@ -34,6 +35,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trustconsole.settings")
 # Production settings (no query log); the key only satisfies the settings check.
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "bench-" + uuid.uuid4().hex)
+# A fresh Fernet key (url-safe base64 of 32 random bytes): nothing stored needs it.
+os.environ.setdefault(
+    "ENCRYPTION_KEYS", base64.urlsafe_b64encode(os.urandom(32)).decode()
+)
 
 import django  # noqa: E402
 

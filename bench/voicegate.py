@@ -15,7 +15,8 @@ then times the decision in-process (snapshot check + decide) over many callers.
 
     python bench/voicegate.py --visitors 1000000 --duration 12
 
-Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432),
+Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432;
+the database BENCH_DB_NAME, default tc_bench_voicegate, is dropped and created),
 Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/9; that database is
 flushed) and wrk (`apt-get install wrk`).
 """
@@ -44,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = "tc_bench_voicegate"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "tc_bench_voicegate")
 AREAS = (201, 202, 212, 213, 305, 312, 415, 617, 646, 718, 917, 206)
 
 
@@ -79,6 +80,8 @@ def prepare_environment(args: argparse.Namespace, data_dir: Path) -> dict[str, s
         "REDIS_URL": redis_url,
         "DEBUG": "false",
         "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
+        # A fresh Fernet key: the connection's credentials are encrypted at rest.
+        "ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "TRUSTCONSOLE_DATA_DIR": str(data_dir),

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 import uuid
 
-from cryptography.fernet import Fernet, InvalidToken
-from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -30,18 +26,12 @@ from remediation.choices import (
     SpamRisk,
 )
 from trustconsole.core.models import Organisation
+from trustconsole.lib.crypto import EncryptedTextField, hint
 
 
 def webhook_secret_generate() -> str:
     """A new per-organisation signing secret for status webhooks."""
     return "whsec_" + secrets.token_urlsafe(32)
-
-
-def _fernet() -> Fernet:
-    # The upstream API key must be readable to be used, so it is encrypted (not
-    # hashed) with a key derived from SECRET_KEY: a database dump alone leaks nothing.
-    digest = hashlib.sha256(b"remediation-api-key:" + settings.SECRET_KEY.encode())
-    return Fernet(base64.urlsafe_b64encode(digest.digest()))
 
 
 class RemediationSettings(models.Model):
@@ -58,14 +48,17 @@ class RemediationSettings(models.Model):
         blank=True,
         help_text="Override of the provider's API base URL (blank: the default).",
     )
-    api_key_encrypted = models.TextField(blank=True)
+    # The upstream API key and the webhook signing secret must be readable to be
+    # used, so they are encrypted (not hashed) with ENCRYPTION_KEYS: a database dump
+    # alone leaks nothing.
+    api_key = EncryptedTextField(blank=True)
     cooldown_days = models.PositiveIntegerField(
         default=30,
         validators=[MaxValueValidator(365)],
         help_text="A number remediated within this many days is accepted as "
         "ineligible instead of being submitted again.",
     )
-    webhook_secret = models.CharField(max_length=100, default=webhook_secret_generate)
+    webhook_secret = EncryptedTextField(default=webhook_secret_generate)
     # Number reputation monitoring: newly elevated numbers go to a review list with
     # a suggested remediation batch; the provider's webhooks are verified with this
     # Ed25519 public key (blank: the keys of the organisation's Telnyx connections).
@@ -88,26 +81,14 @@ class RemediationSettings(models.Model):
         return f"Remediation settings of {self.organisation}"
 
     @property
-    def api_key(self) -> str:
-        """The decrypted upstream API key ('' when none is set or it is unreadable)."""
-        if not self.api_key_encrypted:
-            return ""
-        try:
-            return _fernet().decrypt(self.api_key_encrypted.encode()).decode()
-        except InvalidToken:
-            return ""  # SECRET_KEY changed: the key must be entered again
-
-    @api_key.setter
-    def api_key(self, value: str) -> None:
-        self.api_key_encrypted = (
-            _fernet().encrypt(value.encode()).decode() if value else ""
-        )
+    def api_key_hint(self) -> str:
+        """How pages show the API key: '••••' and its last four characters."""
+        return hint(self.api_key)
 
     @property
-    def api_key_hint(self) -> str:
-        """How pages show the key: its last four characters only."""
-        key = self.api_key
-        return f"…{key[-4:]}" if key else ""
+    def webhook_secret_hint(self) -> str:
+        """How pages show the webhook signing secret after it was first shown."""
+        return hint(self.webhook_secret)
 
 
 class Enterprise(models.Model):

@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 
 from remediation.choices import BUCKETS, Provider, RemediationStatus
 from remediation.models import RemediationSettings
+from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 
 logger = logging.getLogger(__name__)
 
@@ -539,6 +540,11 @@ def client_for(
             **common,
         )
     api_key = settings_row.api_key
+    if is_unreadable(api_key):
+        raise ProviderError(
+            f"The organisation's Telnyx API key cannot be used ({UNREADABLE}); "
+            "enter it again in Settings → Remediation."
+        )
     if not api_key:
         raise ProviderError("No Telnyx API key is configured (Settings → Remediation).")
     return TelnyxClient(

@@ -37,8 +37,10 @@ from remediation.models import (
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.lib.crypto import HINT_PASTED, UNREADABLE, is_hint, is_unreadable
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 
+WEBHOOK_SECRET_MIN_LENGTH = 24
 # Who may submit and cancel remediation requests (admins always may).
 SUBMIT_ROLES = (Role.OPERATOR,)
 ENTERPRISE_FIELDS = [
@@ -62,12 +64,15 @@ def settings_update(
     api_base: str | None = None,
     api_key: str | None = None,
     cooldown_days: int | None = None,
+    webhook_secret: str | None = None,
 ) -> RemediationSettings:
-    """Change the organisation's provider, API base, API key or cooldown (admin)."""
+    """Change the organisation's provider, API base, API key, cooldown or webhook
+    signing secret (admin)."""
     actor.require()
     row = selectors.settings_for(organisation=actor.organisation)
     before = audit_snapshot(row, ["provider", "api_base", "cooldown_days"])
     before["api_key"] = row.api_key_hint
+    before["webhook_secret"] = row.webhook_secret_hint
     if provider is not None:
         if provider not in Provider.values:
             raise ValidationError({"provider": f"Unknown provider {provider!r}."})
@@ -80,15 +85,32 @@ def settings_update(
             )
         row.api_base = api_base
     if api_key is not None and api_key.strip():
+        if is_hint(api_key.strip()):
+            raise ValidationError({"api_key": HINT_PASTED})
         row.api_key = api_key.strip()
+    if webhook_secret is not None and webhook_secret.strip():
+        webhook_secret = webhook_secret.strip()
+        if is_hint(webhook_secret):
+            raise ValidationError({"webhook_secret": HINT_PASTED})
+        if len(webhook_secret) < WEBHOOK_SECRET_MIN_LENGTH or " " in webhook_secret:
+            raise ValidationError(
+                {
+                    "webhook_secret": f"Use at least {WEBHOOK_SECRET_MIN_LENGTH} "
+                    "characters without spaces."
+                }
+            )
+        row.webhook_secret = webhook_secret
     if cooldown_days is not None:
         row.cooldown_days = cooldown_days
+    if row.provider == Provider.TELNYX and is_unreadable(row.api_key):
+        raise ValidationError({"api_key": f"{UNREADABLE}: enter the API key again."})
     if row.provider == Provider.TELNYX and not row.api_key:
         raise ValidationError({"api_key": "Telnyx needs the organisation's API key."})
     row.full_clean()
     row.save()
     after = audit_snapshot(row, ["provider", "api_base", "cooldown_days"])
     after["api_key"] = row.api_key_hint
+    after["webhook_secret"] = row.webhook_secret_hint
     if after != before:
         audit_record(
             actor=actor,
@@ -111,7 +133,7 @@ def webhook_secret_rotate(*, actor: Actor) -> RemediationSettings:
         actor=actor,
         action="remediation.webhook_secret_rotate",
         target=row,
-        after={"webhook_secret": row.webhook_secret[:10] + "…"},
+        after={"webhook_secret": row.webhook_secret_hint},
     )
     return row
 

@@ -254,9 +254,11 @@ def settings_index(request: HttpRequest) -> HttpResponse:
                     messages.success(request, "Monitoring settings saved.")
                     return redirect("remediation:settings")
         elif action == "rotate":
-            services.webhook_secret_rotate(actor=actor)
-            messages.success(request, "New webhook secret: update your receivers.")
-            return redirect("remediation:settings")
+            # Shown in this answer only: it is stored encrypted and never shown again.
+            row = services.webhook_secret_rotate(actor=actor)
+            context["org_settings"] = row
+            context["new_webhook_secret"] = row.webhook_secret
+            return render(request, "remediation/settings.html", context)
     status = 400 if request.method == "POST" else 200
     return render(request, "remediation/settings.html", context, status=status)
 

@@ -36,6 +36,7 @@ from django.utils import timezone
 from remediation.choices import DeliveryStatus
 from remediation.jsonapi import format_timestamp
 from remediation.models import RemediationRequest, WebhookAttempt, WebhookDelivery
+from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 
 logger = logging.getLogger(__name__)
 
@@ -191,6 +192,10 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         )
 
 
+class _SecretUnreadable(Exception):
+    """The organisation's webhook signing secret cannot be decrypted."""
+
+
 def _claim(delivery_id: int, token: str | None, now: dt.datetime) -> str | None:
     pending = WebhookDelivery.objects.filter(
         pk=delivery_id, status=DeliveryStatus.PENDING
@@ -235,10 +240,14 @@ def deliver(*, delivery_id: int, token: str | None = None) -> float | None:
     started, clock = timezone.now(), time.monotonic()
     status_code, excerpt, error, permanent = None, "", "", False
     try:
+        if is_unreadable(secret):
+            raise _SecretUnreadable  # never sign with an empty key
         response = post(delivery.url, body, headers)
         status_code, excerpt = response.status_code, response.text[:500]
         if not 200 <= status_code < 300:
             error = f"answered HTTP {status_code}"
+    except _SecretUnreadable:
+        error = f"not sent, the signing secret cannot be used: {UNREADABLE}"
     except DestinationRefused as exc:
         error, permanent = str(exc), True
     except (httpx.HTTPError, ssl.SSLError, OSError) as exc:

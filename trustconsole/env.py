@@ -88,3 +88,54 @@ def env_secret_key(data_dir: Path, *, debug: bool, signs: bool = True) -> str:
     key_file.write_text(generated)
     key_file.chmod(0o600)
     return generated
+
+
+def env_encryption_keys(
+    data_dir: Path, *, debug: bool, decrypts: bool = True
+) -> list[str]:
+    """Return ENCRYPTION_KEYS (Fernet keys, newest first): required in production,
+    generated once into the data dir for local runs.
+
+    `decrypts=False` is for processes that never read a stored credential (the same
+    schema-only commands as for SECRET_KEY): they get a throwaway key.
+    """
+    from cryptography.fernet import Fernet
+
+    from trustconsole.lib.crypto import GENERATE_COMMAND, key_check
+
+    keys = _split_keys(env_str("ENCRYPTION_KEYS"))
+    if keys:
+        for position, key in enumerate(keys, start=1):
+            key_check(key, position=position)
+        return keys
+    if not debug and not decrypts:
+        return [Fernet.generate_key().decode()]
+    if not debug:
+        raise ImproperlyConfigured(
+            "ENCRYPTION_KEYS must be set when DEBUG is off (or ENCRYPTION_KEYS_FILE "
+            f"to a file holding it); generate a key with: {GENERATE_COMMAND}"
+        )
+    key_file = data_dir / "encryption_keys"
+    if not key_file.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Written aside and linked into place: parallel first starts agree on one key.
+        draft = data_dir / f".encryption_keys.{os.getpid()}"
+        draft.write_text(Fernet.generate_key().decode() + "\n")
+        draft.chmod(0o600)
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    keys = _split_keys(key_file.read_text())
+    for position, key in enumerate(keys, start=1):
+        key_check(key, position=position)
+    if not keys:
+        raise ImproperlyConfigured(f"{key_file} holds no key; delete it to start anew")
+    return keys
+
+
+def _split_keys(raw: str) -> list[str]:
+    # A key file may hold one key per line or a comma-separated list.
+    return [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]

@@ -14,7 +14,14 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from trustconsole.env import env_bool, env_int, env_list, env_secret_key, env_str
+from trustconsole.env import (
+    env_bool,
+    env_encryption_keys,
+    env_int,
+    env_list,
+    env_secret_key,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A `.env` file beside manage.py, if present, fills in variables not already set.
@@ -31,6 +38,18 @@ SECRET_KEY = env_secret_key(
     DATA_DIR,
     debug=DEBUG,
     signs=not (
+        Path(sys.argv[0]).name == "manage.py"
+        and len(sys.argv) > 1
+        and sys.argv[1] in _UNSIGNED_COMMANDS
+    ),
+)
+# Stored credentials (provider tokens, API keys, webhook secrets) are encrypted with
+# these Fernet keys, newest first; independent of SECRET_KEY. The commands above
+# read no stored credential either.
+ENCRYPTION_KEYS = env_encryption_keys(
+    DATA_DIR,
+    debug=DEBUG,
+    decrypts=not (
         Path(sys.argv[0]).name == "manage.py"
         and len(sys.argv) > 1
         and sys.argv[1] in _UNSIGNED_COMMANDS

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from trustconsole.core.models import Organisation
+from trustconsole.lib.crypto import UNREADABLE, EncryptedTextField, hint, is_unreadable
 from voicegate.choices import (
     CallerPolicy,
     CommandStatus,
@@ -32,13 +33,14 @@ class VoiceConnection(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=120)
     provider = models.CharField(max_length=32, choices=Provider.choices)
-    secret = models.TextField(
+    # Both encrypted at rest (ENCRYPTION_KEYS); pages and the API show hints only.
+    secret = EncryptedTextField(
         help_text=(
             "Telnyx: the account's Ed25519 public key (base64). Twilio and Plivo: the "
             "auth token. Generic: a shared token sent as a Bearer token."
         )
     )
-    api_key = models.TextField(
+    api_key = EncryptedTextField(
         blank=True,
         help_text="Telnyx Call Control only: API key used to send the reject command.",
     )
@@ -67,6 +69,23 @@ class VoiceConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_provider_display()})"
+
+    @property
+    def secret_hint(self) -> str:
+        """The verification secret as pages show it: '••••' and its end."""
+        return hint(self.secret)
+
+    @property
+    def api_key_hint(self) -> str:
+        """The Telnyx API key as pages show it ('' when there is none)."""
+        return hint(self.api_key)
+
+    @property
+    def credential_error(self) -> str:
+        """Why a stored credential cannot be used ('' when all can be read)."""
+        if is_unreadable(self.secret) or is_unreadable(self.api_key):
+            return UNREADABLE
+        return ""
 
 
 class VoiceSettings(models.Model):

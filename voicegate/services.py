@@ -15,6 +15,7 @@ from django.db import transaction
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.lib.crypto import HINT_PASTED, is_hint, is_unreadable
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 from voicegate import gate
 from voicegate.choices import CallerPolicy, FailMode, Provider
@@ -31,18 +32,34 @@ SETTINGS_FIELDS = [
 TELNYX_PROVIDERS = (Provider.TELNYX_CALL_CONTROL, Provider.TELNYX_TEXML)
 
 
+def _clean_credential(value: str | None) -> str:
+    # A stored value no key opens stays as it is (readable again once its key is
+    # back); a hint pasted back is not a credential.
+    if is_unreadable(value):
+        return value  # type: ignore[return-value]
+    value = (value or "").strip()
+    if is_hint(value):
+        raise ValidationError(HINT_PASTED)
+    return value
+
+
 def _clean_connection(connection: VoiceConnection) -> None:
     errors: dict[str, str] = {}
     connection.name = (connection.name or "").strip()
-    connection.secret = (connection.secret or "").strip()
-    connection.api_key = (connection.api_key or "").strip()
+    for name in ("secret", "api_key"):
+        try:
+            setattr(connection, name, _clean_credential(getattr(connection, name)))
+        except ValidationError as exc:
+            errors[name] = exc.messages[0]
     if not connection.name:
         errors["name"] = "Give the connection a name."
     if connection.provider not in Provider.values:
         errors["provider"] = f"Choose one of: {', '.join(Provider.values)}."
     if connection.fail_mode not in FailMode.values:
         errors["fail_mode"] = f"Choose one of: {', '.join(FailMode.values)}."
-    if not connection.secret:
+    if "secret" in errors or is_unreadable(connection.secret):
+        pass  # checked when it was stored
+    elif not connection.secret:
         errors["secret"] = "The verification secret is required."
     elif connection.provider in TELNYX_PROVIDERS and not telnyx_key_valid(
         connection.secret
@@ -53,7 +70,12 @@ def _clean_connection(connection: VoiceConnection) -> None:
         )
     elif connection.provider == Provider.GENERIC and len(connection.secret) < 16:
         errors["secret"] = "Use a shared token of at least 16 characters."
-    if connection.provider == Provider.TELNYX_CALL_CONTROL and not connection.api_key:
+    if (
+        connection.provider == Provider.TELNYX_CALL_CONTROL
+        and not connection.api_key
+        and "api_key" not in errors
+        and not is_unreadable(connection.api_key)
+    ):
         errors["api_key"] = "Call Control needs a Telnyx API key to reject calls."
     if connection.downstream_url:
         try:

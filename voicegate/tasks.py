@@ -10,6 +10,7 @@ from django.conf import settings
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
+from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 from voicegate import gate, telnyx
 from voicegate.models import CallDecision, VoiceConnection
 
@@ -43,6 +44,9 @@ def reject_call(
     if connection is None:
         logger.info("connection %s vanished before its reject was sent", connection_id)
         return "gone"
+    if is_unreadable(connection.api_key):
+        logger.critical("reject not sent for %s: %s", connection.public_id, UNREADABLE)
+        return "unreadable"
     result = telnyx.reject_call(
         api_key=connection.api_key,
         call_control_id=call_control_id,

@@ -17,8 +17,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 from voicegate import gate, signatures, tasks, telnyx
-from voicegate.choices import Decision, Provider
+from voicegate.choices import CommandStatus, Decision, Provider
 from voicegate.gate import CallFacts, ConnectionSnapshot, Context
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ def _verified(
     check: Callable[[ConnectionSnapshot], str | None],
 ) -> tuple[ConnectionSnapshot, Context, str | None]:
     """Verify with the secret this process holds; after a failure, with a fresh one."""
+    if is_unreadable(connection.secret) and ctx.org is None:
+        return connection, ctx, None  # nothing to verify with: the fail mode decides
     problem = check(connection)
     if problem is None or ctx.org is None:
         return connection, ctx, problem
@@ -155,6 +158,10 @@ def _decide(
 def _send_reject(
     connection: ConnectionSnapshot, facts: CallFacts, record: dict[str, Any]
 ) -> None:
+    if is_unreadable(connection.api_key):
+        logger.critical("reject not sent for %s: %s", connection.public_id, UNREADABLE)
+        gate.call_command_result(record, CommandStatus.FAILED, f"API key {UNREADABLE}")
+        return
     result = telnyx.reject_call(
         api_key=connection.api_key,
         call_control_id=facts.call_id,
@@ -348,4 +355,14 @@ def voice_hook(request: HttpRequest, token: str) -> HttpResponse:
         )
     if connection is None or ctx is None or not connection.is_active:
         return JsonResponse({"detail": "Unknown webhook address."}, status=404)
+    if is_unreadable(connection.secret):
+        # Its signatures cannot be checked: the connection's fail mode answers.
+        ctx = Context(
+            connection.organisation_id,
+            (),
+            (),
+            None,
+            connection.fail_mode,
+            f"connection {connection.public_id}: verification secret {UNREADABLE}",
+        )
     return HANDLERS[connection.provider](request, token, connection, ctx)

@@ -191,24 +191,34 @@ class RemediationNumberUpdateInput(serializers.Serializer):
 
 
 class RemediationSettingsOutput(serializers.ModelSerializer):
-    """The organisation's remediation settings; the API key shows only its end."""
+    """The organisation's remediation settings; credentials show only their end."""
 
-    api_key = serializers.CharField(source="api_key_hint", read_only=True)
+    api_key_hint = serializers.CharField(
+        read_only=True,
+        help_text="The API key's last four characters ('••••abcd'), '' when none is "
+        "set; the key itself is never shown after it is saved.",
+    )
+    webhook_secret_hint = serializers.CharField(
+        read_only=True,
+        help_text="The webhook signing secret's last four characters; the secret is "
+        "shown once, when rotated in Settings → Remediation, or is the one you set.",
+    )
 
     class Meta:
         model = RemediationSettings
         fields = (
             "provider",
             "api_base",
-            "api_key",
+            "api_key_hint",
             "cooldown_days",
-            "webhook_secret",
+            "webhook_secret_hint",
             "updated_at",
         )
 
 
 class RemediationSettingsInput(serializers.Serializer):
-    """Change the provider, its API base and key, or the cooldown window."""
+    """Change the provider, its API base and key, the cooldown window or the
+    webhook signing secret (credentials are write-only)."""
 
     provider = serializers.ChoiceField(choices=Provider.choices, required=False)
     api_base = serializers.CharField(max_length=500, required=False, allow_blank=True)
@@ -216,3 +226,10 @@ class RemediationSettingsInput(serializers.Serializer):
         max_length=500, required=False, allow_blank=True, write_only=True
     )
     cooldown_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
+    webhook_secret = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="Your own signing secret for status webhooks (24+ characters).",
+    )

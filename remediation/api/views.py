@@ -158,7 +158,7 @@ class RemediationSettingsApi(ActorAPIView):
 
     @extend_schema(responses=RemediationSettingsOutput)
     def get(self, request: Request) -> Response:
-        self.actor.require()  # the webhook secret is admin-only
+        self.actor.require()  # settings are admin-only
         row = selectors.settings_for(organisation=self.actor.organisation)
         return Response(RemediationSettingsOutput(row).data)
 

@@ -7,6 +7,7 @@ from urllib.parse import quote
 import pytest
 
 from remediation.models import Enterprise, OwnedNumber
+from remediation.selectors import settings_for
 from tests.remediation.conftest import make_enterprise, numbers, own
 from trustconsole.core.models import AuditEntry
 
@@ -189,14 +190,19 @@ def test_settings_are_for_admins(org, api_client_for) -> None:
     admin = api_client_for(org, "admin")
     data = admin.get("/api/v1/remediation/settings/").json()
     assert data["provider"] == "sandbox" and data["cooldown_days"] == 30
-    assert data["webhook_secret"].startswith("whsec_")
+    # Credentials show only their last four characters, never the value.
+    secret = settings_for(organisation=org).webhook_secret
+    assert data["webhook_secret_hint"] == "••••" + secret[-4:]
+    assert "webhook_secret" not in data and secret not in str(data)
     changed = admin.patch(
         "/api/v1/remediation/settings/",
         {"provider": "telnyx", "api_key": "KEY_abcd1234", "cooldown_days": 14},
         format="json",
     )
     assert changed.status_code == 200
-    assert changed.json()["api_key"] == "…1234"
+    assert changed.json()["api_key_hint"] == "••••1234"
+    assert "KEY_abcd1234" not in changed.content.decode()
+    assert settings_for(organisation=org).api_key == "KEY_abcd1234"
     assert (
         admin.patch(
             "/api/v1/remediation/settings/", {"cooldown_days": 400}, format="json"

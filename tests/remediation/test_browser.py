@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from remediation.models import RemediationRequest
 from tests.remediation.conftest import make_enterprise, own
@@ -54,3 +55,25 @@ def test_select_all_ticks_every_free_number(login, oscar, org) -> None:
     page.goto("/remediation/")
     page.get_by_label("Select every number on this page").check()
     assert page.locator('input[name="phone_numbers"]:checked').count() == 3
+
+
+def test_a_rotated_webhook_secret_is_shown_once_then_only_its_end(
+    login, alice, org, tmp_path
+) -> None:
+    """GIVEN an admin on Settings → Remediation WHEN they rotate the webhook secret
+    THEN the new secret is shown once; on the next visit only '••••' and its last
+    four characters are."""
+    from remediation.selectors import settings_for
+
+    page = login(alice)
+    page.goto("/settings/remediation/")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Rotate secret").click()
+    shown = page.get_by_test_id("new-webhook-secret")
+    expect(shown).to_be_visible()
+    secret = settings_for(organisation=org).webhook_secret
+    assert shown.inner_text() == secret
+    page.screenshot(path=str(tmp_path / "rotated.png"), full_page=True)
+    page.goto("/settings/remediation/")
+    expect(page.get_by_test_id("webhook-secret")).to_have_text("••••" + secret[-4:])
+    assert secret not in page.content()

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from remediation.models import RemediationSettings
 from remediation.providers import (
@@ -285,14 +287,17 @@ def test_the_client_follows_the_organisation_settings(org, settings) -> None:
     row.provider = "telnyx"
     with pytest.raises(ProviderError, match="No Telnyx API key"):
         client_for(row)
-    row.api_key = "KEY_live"
+    row.api_key = "KEY_0123456789_live"
     row.save()
     row.refresh_from_db()
-    assert "KEY_live" not in row.api_key_encrypted
-    assert row.api_key_hint == "…live"
+    stored = RemediationSettings.objects.values_list(
+        Cast("api_key", output_field=TextField()), flat=True
+    ).get(pk=row.pk)
+    assert "KEY_0123456789_live" not in stored
+    assert row.api_key_hint == "••••live"
     telnyx = client_for(row)
     assert telnyx.base_url == "https://api.telnyx.com/v2"
-    assert telnyx._client.headers["Authorization"] == "Bearer KEY_live"
+    assert telnyx._client.headers["Authorization"] == "Bearer KEY_0123456789_live"
     assert not telnyx.supports_cancel
     # A request submitted to the sandbox keeps polling the sandbox.
     assert (

@@ -20,6 +20,7 @@ from remediation.models import (
 from remediation.providers import UpstreamRemediation
 from remediation.selectors import settings_for
 from tests.remediation.conftest import make_enterprise, numbers, own
+from trustconsole.core.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -298,10 +299,11 @@ def test_another_organisations_request_is_404(
 # --- Settings → Remediation -------------------------------------------------------
 
 
-def test_admins_register_an_enterprise_and_see_the_secret(alice, org) -> None:
+def test_admins_register_an_enterprise_and_see_the_secret_hint(alice, org) -> None:
     client = browser(alice)
     page = client.get("/settings/remediation/").content.decode()
-    assert settings_for(organisation=org).webhook_secret in page
+    secret = settings_for(organisation=org).webhook_secret
+    assert secret not in page and "••••" + secret[-4:] in page
     response = client.post(
         "/settings/remediation/",
         {"action": "enterprise", "name": "Northwind Dental LLC"},
@@ -355,7 +357,7 @@ def test_provider_settings_and_secret_rotation(alice, org) -> None:
         {
             "action": "settings",
             "provider": "telnyx",
-            "api_key": "KEY0123abcd",
+            "api_key": "KEY0123456789abcd",
             "api_base": "",
             "cooldown_days": 14,
         },
@@ -366,12 +368,20 @@ def test_provider_settings_and_secret_rotation(alice, org) -> None:
     assert (row.provider, row.cooldown_days, row.api_key) == (
         "telnyx",
         14,
-        "KEY0123abcd",
+        "KEY0123456789abcd",
     )
-    assert b"KEY0123abcd" not in saved.content and "…abcd" in saved.content.decode()
+    page = saved.content.decode()
+    assert "KEY0123456789abcd" not in page and "••••abcd" in page
     before = row.webhook_secret
-    client.post("/settings/remediation/", {"action": "rotate"})
-    assert settings_for(organisation=org).webhook_secret != before
+    rotated = client.post("/settings/remediation/", {"action": "rotate"})
+    after = settings_for(organisation=org).webhook_secret
+    assert after != before
+    # The new secret is shown once, in the answer to the rotation, then only its end.
+    assert rotated.status_code == 200 and after in rotated.content.decode()
+    again = client.get("/settings/remediation/").content.decode()
+    assert after not in again and "••••" + after[-4:] in again
+    entry = AuditEntry.objects.get(action="remediation.webhook_secret_rotate")
+    assert after not in str(entry.after) and after[:10] not in str(entry.after)
 
 
 def test_admins_manage_gates_terms_and_numbers(alice, org) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from trustconsole.lib.crypto import is_unreadable
 from voicegate.choices import (
     CallerPolicy,
     CommandStatus,
@@ -24,14 +26,34 @@ class VoiceConnectionOutput(serializers.Serializer):
     fail_mode = serializers.ChoiceField(choices=FailMode.choices)
     is_active = serializers.BooleanField()
     webhook_url = serializers.SerializerMethodField()
+    secret_hint = serializers.CharField(
+        help_text="The verification secret's last four characters ('••••abcd'); the "
+        "secret itself is never shown after it is saved."
+    )
     has_api_key = serializers.SerializerMethodField()
+    api_key_hint = serializers.CharField(
+        help_text="The Telnyx API key's last four characters, or '' when none is set."
+    )
+    credential_error = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
 
     def get_webhook_url(self, obj: object) -> str:
         return self.context["webhook_url"](obj)
 
     def get_has_api_key(self, obj: object) -> bool:
-        return bool(getattr(obj, "api_key", ""))
+        key = getattr(obj, "api_key", "")
+        return bool(key) or is_unreadable(key)
+
+    @extend_schema_field(
+        serializers.CharField(
+            allow_null=True,
+            help_text="Why a stored credential cannot be used (a key missing from "
+            "ENCRYPTION_KEYS); null when every credential can be read.",
+        )
+    )
+    def get_credential_error(self, obj: object) -> str | None:
+        """Why a stored credential cannot be used (null when all are readable)."""
+        return getattr(obj, "credential_error", "") or None
 
 
 class VoiceConnectionCreateInput(serializers.Serializer):
@@ -40,7 +62,9 @@ class VoiceConnectionCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     provider = serializers.ChoiceField(choices=Provider.choices)
     secret = serializers.CharField(write_only=True)
-    api_key = serializers.CharField(required=False, allow_blank=True, default="")
+    api_key = serializers.CharField(
+        required=False, allow_blank=True, default="", write_only=True
+    )
     downstream_url = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=2048
     )
@@ -51,8 +75,8 @@ class VoiceConnectionUpdateInput(serializers.Serializer):
     """Changes to a connection (all optional)."""
 
     name = serializers.CharField(max_length=120, required=False)
-    secret = serializers.CharField(required=False, allow_blank=True)
-    api_key = serializers.CharField(required=False, allow_blank=True)
+    secret = serializers.CharField(required=False, allow_blank=True, write_only=True)
+    api_key = serializers.CharField(required=False, allow_blank=True, write_only=True)
     downstream_url = serializers.CharField(
         required=False, allow_blank=True, max_length=2048
     )

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("core", "0002_organisation_time_zone"),
-        ("remediation", "0001_initial"),
+        ("remediation", "0002_encrypt_credentials"),
     ]
 
     operations = [
