@@ -140,5 +140,6 @@ class EmailKind(models.TextChoices):
     INFO_REQUESTED = "info_requested", "More information requested"
     BLOCKED = "blocked", "Account blocked"
     CLOSED = "closed", "Account permanently blocked"
+    RESTORED = "restored", "Account restored after case review"
     PORT_AWAY = "port_away", "Port-away access granted"
     REFUND = "refund", "Refund outcome"

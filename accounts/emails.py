@@ -131,6 +131,18 @@ def blocked(*, org_name: str, company: str) -> tuple[str, str]:
     return subject, body + _sign(org_name)
 
 
+def restored(*, org_name: str, company: str) -> tuple[str, str]:
+    """The case review lifted a temporary block."""
+    subject = f"Your {org_name} account has been restored"
+    body = (
+        f"Hello {company},\n\nWe have reviewed your case and lifted the block on "
+        "your account: every service is available again. Please keep following our "
+        "terms and best practices; complaints from end users about unsolicited "
+        "messages, scam attempts or excessive calls may lead to a permanent block."
+    )
+    return subject, body + _sign(org_name)
+
+
 def closed(*, org_name: str, company: str, feedback_subject: str) -> tuple[str, str]:
     """Permanent block: porting away, refunds, feedback (not an appeal)."""
     subject = f"Your {org_name} account has been permanently blocked"

@@ -41,6 +41,20 @@ class BlockForm(forms.Form):
     permanent = forms.BooleanField(
         required=False, label="Permanent block (close the account)"
     )
+    confirm_permanent = forms.BooleanField(
+        required=False,
+        label="I confirm: a permanent block cannot be undone",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("permanent") and not data.get("confirm_permanent"):
+            self.add_error(
+                "confirm_permanent",
+                "Tick to confirm: a permanent block cannot be undone.",
+            )
+        data.pop("confirm_permanent", None)
+        return data
 
 
 class PortAwayForm(forms.Form):
@@ -58,6 +72,53 @@ class RefundForm(forms.Form):
 
     amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     reason = forms.CharField(max_length=1000, required=False)
+
+
+class RestoreForm(forms.Form):
+    """Lift a temporary block after the case review."""
+
+    reason = forms.CharField(
+        max_length=1000,
+        label="Case review outcome",
+        help_text="Internal; audited. What was fixed, why the block can be lifted.",
+    )
+
+
+class NumbersAddForm(forms.Form):
+    """Phone numbers the account owns, one per line or separated by commas."""
+
+    numbers = forms.CharField(
+        label="Numbers to add",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "+14155550100"}),
+        help_text="International format (+…), one per line or comma-separated.",
+    )
+
+    def clean_numbers(self) -> list[str]:
+        raw = self.cleaned_data["numbers"].replace(",", "\n")
+        return [line.strip() for line in raw.splitlines() if line.strip()]
+
+
+class NumberRemoveForm(forms.Form):
+    """One owned number to remove."""
+
+    number = forms.CharField(max_length=32)
+
+
+class FeedbackForm(forms.Form):
+    """Feedback on the block process, recorded from the customer's email."""
+
+    ticket_id = forms.RegexField(
+        regex=r"^\S+$",
+        max_length=100,
+        label="Chat or ticket id",
+        error_messages={"invalid": "A ticket id has no spaces, e.g. T-1042."},
+    )
+    body = forms.CharField(
+        label="Feedback",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What the customer says could be improved. Not an appeal: the "
+        "account's status does not change and no reply is promised.",
+    )
 
 
 class RefundOutcomeForm(forms.Form):

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts import emails
@@ -115,6 +115,7 @@ class TimelineItem:
     title: str
     who: str
     detail: str
+    entry: AuditEntry | None = None
 
 
 def account_timeline(*, actor: Actor, account: Account) -> list[TimelineItem]:
@@ -147,6 +148,7 @@ def account_timeline(*, actor: Actor, account: Account) -> list[TimelineItem]:
             title=e.action,
             who=e.actor_label,
             detail=e.reason,
+            entry=e,
         )
         for e in entries[:200]
     ]
@@ -343,3 +345,30 @@ def feedback_list(*, actor: Actor, account: Account | None = None) -> QuerySet:
     if account is not None:
         qs = qs.filter(account=account)
     return qs.select_related("account")
+
+
+def dashboard_accounts(*, actor: Actor) -> dict[str, Any]:
+    """Accounts by status and the reassessment reviews past their due date."""
+    rows = dict(
+        Account.objects.filter(organisation=actor.organisation)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    return {
+        "by_status": {s: rows.get(s, 0) for s in AccountStatus.values},
+        "overdue_reviews": queue_counts(actor=actor)["overdue"],
+    }
+
+
+def review_badge_counts(*, today: dt.date | None = None) -> dict[str, Any]:
+    """Subqueries (over an outer organisation row) for the navigation badge:
+    requests waiting for support and those past their due date."""
+    from trustconsole.lib.timeseries import count_subquery
+
+    today = today or timezone.localdate()
+    pending = ReassessmentRequest.objects.filter(status=RequestStatus.PENDING)
+    return {
+        "account_review_count": count_subquery(pending),
+        "account_review_overdue": count_subquery(pending.filter(due_on__lte=today)),
+    }

@@ -272,6 +272,37 @@ def account_block(
 # --- Signup ------------------------------------------------------------------------
 
 
+@transaction.atomic
+def account_restore(*, actor: Actor, account: Account, reason: str) -> Account:
+    """Lift a temporary block after the case review cleared the account: active
+    again, every service back, the customer emailed."""
+    actor.require(*ACT)
+    reason = _require_reason(reason)
+    if account.status != AccountStatus.BLOCKED:
+        raise ValidationError(
+            {
+                "status": "Only an account blocked for case review can be restored; "
+                f"this one is {account.get_status_display().lower()}."
+            }
+        )
+    _set_status(
+        actor=actor,
+        account=account,
+        action="account.restore",
+        status=AccountStatus.ACTIVE,
+        services=(),
+        reason=reason,
+    )
+    _email_customer(
+        account=account,
+        kind=EmailKind.RESTORED,
+        message=emails.restored(
+            org_name=account.organisation.name, company=account.company_name
+        ),
+    )
+    return account
+
+
 def _clean_country(value: str, field: str) -> str:
     code = (value or "").strip().upper()
     if code not in phonenumbers.SUPPORTED_REGIONS:
@@ -592,6 +623,32 @@ def account_numbers_add(
             after={"added": new},
         )
     return new
+
+
+@transaction.atomic
+def account_numbers_remove(
+    *, actor: Actor, account: Account, numbers: Sequence[str]
+) -> list[str]:
+    """Remove owned phone numbers from an account (each must be one of its own)."""
+    actor.require(*ACT)
+    if not numbers:
+        raise ValidationError({"numbers": "Choose at least one number."})
+    owned = set(account.numbers.values_list("e164", flat=True))
+    unknown = sorted(set(numbers) - owned)
+    if unknown:
+        raise ValidationError(
+            {"numbers": f"Not a number of this account: {', '.join(unknown)}."}
+        )
+    removed = sorted(set(numbers))
+    account.numbers.filter(e164__in=removed).delete()
+    audit_record(
+        actor=actor,
+        action="account.numbers_remove",
+        target=account,
+        before={"numbers": sorted(owned)},
+        after={"numbers": sorted(owned - set(removed)), "removed": removed},
+    )
+    return removed
 
 
 # --- Continuous review ---------------------------------------------------------------

@@ -35,6 +35,26 @@ urlpatterns = [
     ),
     path("accounts/<str:public_id>/block/", views.account_block, name="account_block"),
     path(
+        "accounts/<str:public_id>/restore/",
+        views.account_restore,
+        name="account_restore",
+    ),
+    path(
+        "accounts/<str:public_id>/numbers/",
+        views.account_numbers_add,
+        name="account_numbers_add",
+    ),
+    path(
+        "accounts/<str:public_id>/numbers/remove/",
+        views.account_number_remove,
+        name="account_number_remove",
+    ),
+    path(
+        "accounts/<str:public_id>/feedback/",
+        views.feedback_record,
+        name="feedback_record",
+    ),
+    path(
         "accounts/<str:public_id>/port-away/",
         views.port_away_grant,
         name="port_away_grant",

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import forms, selectors, services
 from accounts.api.views import evidence_file_response
-from accounts.choices import ALL_SERVICES
+from accounts.choices import ALL_SERVICES, Service
 from accounts.services import EvidenceInput
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.htmx import htmx_partial
@@ -65,15 +65,33 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/index.html", context)
 
 
-@member_required
-def account_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    """An account: status, signals (the explanation), numbers, timeline, actions."""
+# The account page's forms: each has its own ids, so several can show errors.
+DETAIL_FORMS: dict[str, type] = {
+    "restrict_form": forms.RestrictForm,
+    "block_form": forms.BlockForm,
+    "restore_form": forms.RestoreForm,
+    "port_away_form": forms.PortAwayForm,
+    "refund_form": forms.RefundForm,
+    "numbers_form": forms.NumbersAddForm,
+    "feedback_form": forms.FeedbackForm,
+}
+# Service error keys that belong to a differently named form field.
+SERVICE_FIELDS = {"subject": "ticket_id"}
+
+
+def _detail_form(key: str, data: Any = None) -> Any:
+    return DETAIL_FORMS[key](data, auto_id=f"{key[:-5]}_%s")
+
+
+def _detail_context(
+    request: HttpRequest, account: Any, bound: dict[str, Any] | None = None
+) -> dict[str, Any]:
     actor = request.actor
-    account = selectors.account_get(actor=actor, public_id=public_id)
+    numbers = sorted(selectors.account_owned_numbers(account=account))
     context = {
         "account": account,
         "signals": selectors.account_signals(account=account),
-        "numbers": sorted(selectors.account_owned_numbers(account=account)),
+        "numbers": numbers,
         "requests": selectors.request_list(actor=actor, account=account),
         "timeline": selectors.account_timeline(actor=actor, account=account),
         "grants": selectors.port_away_list(actor=actor, account=account),
@@ -82,32 +100,48 @@ def account_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "customer_status": selectors.account_customer_status(account=account),
         "feedback_subject": services.feedback_subject(account),
         "can_act": _can_act(request),
-        "restrict_form": forms.RestrictForm(),
-        "block_form": forms.BlockForm(),
-        "port_away_form": forms.PortAwayForm(),
-        "refund_form": forms.RefundForm(),
         "refund_outcome_form": forms.RefundOutcomeForm(),
+        "service_labels": dict(Service.choices),
         "now": timezone.now(),
     }
-    return render(request, "accounts/detail.html", context)
+    context.update({key: _detail_form(key) for key in DETAIL_FORMS})
+    context.update(bound or {})
+    return context
+
+
+@member_required
+def account_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    """An account: status, signals (the explanation), numbers, timeline, actions."""
+    account = selectors.account_get(actor=request.actor, public_id=public_id)
+    return render(request, "accounts/detail.html", _detail_context(request, account))
+
+
+def _service_errors(form: Any, exc: ValidationError) -> None:
+    """Each service error beside its field; the rest above the form."""
+    for key, errors in exc.message_dict.items():
+        field = SERVICE_FIELDS.get(key, key.split(".")[0])
+        for error in errors:
+            form.add_error(field if field in form.fields else None, error)
 
 
 def _account_action(
-    request: HttpRequest, public_id: str, form_class: type, act: Any, done: str
+    request: HttpRequest, public_id: str, key: str, act: Any, done: str
 ) -> HttpResponse:
+    """Validate one of the account page's forms and call its service; on any error
+    the page comes back with every error of that form next to its field."""
     account = selectors.account_get(actor=request.actor, public_id=public_id)
-    form = form_class(request.POST)
-    if not form.is_valid():
-        for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
-    else:
+    form = _detail_form(key, request.POST)
+    if form.is_valid():
         try:
             act(account, form.cleaned_data)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            _service_errors(form, exc)
         else:
             messages.success(request, done)
-    return redirect("accounts:account_detail", public_id=account.public_id)
+            return redirect("accounts:account_detail", public_id=account.public_id)
+    account.refresh_from_db()
+    context = _detail_context(request, account, {key: form, "open_form": key})
+    return render(request, "accounts/detail.html", context, status=400)
 
 
 @member_required
@@ -117,7 +151,7 @@ def account_restrict(request: HttpRequest, public_id: str) -> HttpResponse:
     return _account_action(
         request,
         public_id,
-        forms.RestrictForm,
+        "restrict_form",
         lambda account, data: services.account_restrict(
             actor=request.actor, account=account, **data
         ),
@@ -132,11 +166,76 @@ def account_block(request: HttpRequest, public_id: str) -> HttpResponse:
     return _account_action(
         request,
         public_id,
-        forms.BlockForm,
+        "block_form",
         lambda account, data: services.account_block(
             actor=request.actor, account=account, **data
         ),
         "Account blocked; the customer was emailed.",
+    )
+
+
+@member_required
+@require_POST
+def account_restore(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Restore an account blocked for case review (support)."""
+    return _account_action(
+        request,
+        public_id,
+        "restore_form",
+        lambda account, data: services.account_restore(
+            actor=request.actor, account=account, **data
+        ),
+        "Account restored; the customer was emailed.",
+    )
+
+
+@member_required
+@require_POST
+def account_numbers_add(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Add phone numbers the account owns (support)."""
+    return _account_action(
+        request,
+        public_id,
+        "numbers_form",
+        lambda account, data: services.account_numbers_add(
+            actor=request.actor, account=account, **data
+        ),
+        "Numbers added.",
+    )
+
+
+@member_required
+@require_POST
+def account_number_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Remove one of the account's numbers (support)."""
+    account = selectors.account_get(actor=request.actor, public_id=public_id)
+    form = forms.NumberRemoveForm(request.POST)
+    number = form.cleaned_data["number"] if form.is_valid() else ""
+    try:
+        services.account_numbers_remove(
+            actor=request.actor, account=account, numbers=[number] if number else []
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{number} removed.")
+    return redirect("accounts:account_detail", public_id=account.public_id)
+
+
+@member_required
+@require_POST
+def feedback_record(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Record feedback a blocked customer sent (support). Never an appeal."""
+    return _account_action(
+        request,
+        public_id,
+        "feedback_form",
+        lambda account, data: services.feedback_receive(
+            actor=request.actor,
+            subject=services.feedback_subject(account, data["ticket_id"]),
+            body=data["body"],
+        ),
+        "Feedback recorded. It is not an appeal: the account's status is unchanged.",
     )
 
 
@@ -147,7 +246,7 @@ def port_away_grant(request: HttpRequest, public_id: str) -> HttpResponse:
     return _account_action(
         request,
         public_id,
-        forms.PortAwayForm,
+        "port_away_form",
         lambda account, data: services.port_away_grant(
             actor=request.actor, account=account, **data
         ),
@@ -162,7 +261,7 @@ def refund_create(request: HttpRequest, public_id: str) -> HttpResponse:
     return _account_action(
         request,
         public_id,
-        forms.RefundForm,
+        "refund_form",
         lambda account, data: services.refund_request_create(
             actor=request.actor, account=account, **data
         ),
@@ -257,6 +356,7 @@ def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "form": form,
         "can_act": _can_act(request) and obj.is_open,
         "all_services": ALL_SERVICES,
+        "service_labels": dict(Service.choices),
     }
     status = 400 if form.errors else 200
     return render(request, "accounts/request_detail.html", context, status=status)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     Exists,
     F,
     OuterRef,
@@ -283,3 +284,15 @@ def request_effects(*, request: RemediationRequest) -> dict[str, int]:
     for row in rows:
         counts[row.effect] = counts.get(row.effect, 0) + 1
     return counts
+
+
+def dashboard_outcomes(*, actor: Actor) -> dict[str, int]:
+    """How many submitted numbers ended in each bucket (all requests)."""
+    rows = dict(
+        RemediationNumber.objects.filter(request__organisation=actor.organisation)
+        .exclude(outcome="")
+        .order_by()
+        .values_list("outcome")
+        .annotate(n=Count("pk"))
+    )
+    return {bucket: rows.get(bucket, 0) for bucket in BUCKETS}

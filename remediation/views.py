@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from remediation import charts, forms, monitoring, selectors, services
+from remediation.choices import Bucket
 from remediation.errors import RemediationError
 from remediation.models import Enterprise
 from trustconsole.core.selectors import audit_for_object
@@ -149,6 +150,7 @@ def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "req": remediation,
         "progress": selectors.request_progress(request=remediation),
         "results": selectors.request_results(request=remediation),
+        "bucket_labels": dict(Bucket.choices),
         "deliveries": selectors.request_deliveries(request=remediation),
         "caveat": CAVEAT,
         "can_submit": _can_submit(request),

@@ -105,7 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "trustconsole.core.context_processors.console",
-                "visitors.context_processors.review_queue",
+                "trustconsole.core.context_processors.nav_badges",
             ],
         },
     },
@@ -232,6 +232,8 @@ VISITORS_FLAGGED_KEYWORDS = env_list(
 # More than MAX messages from one visitor within WINDOW seconds: "message velocity".
 VISITORS_VELOCITY_MAX = env_int("VISITORS_VELOCITY_MAX", 10, minimum=1)
 VISITORS_VELOCITY_WINDOW = env_int("VISITORS_VELOCITY_WINDOW", 60, minimum=1)
+# A visitor review item waiting longer than this is overdue (red nav badge).
+VISITORS_REVIEW_OVERDUE_HOURS = env_int("VISITORS_REVIEW_OVERDUE_HOURS", 24, minimum=1)
 
 # voicegate: the inbound call gate.
 # Public base URL of this console as the providers reach it (shown in setup steps and

@@ -8,7 +8,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from remediation.reputation_hooks import reputation_webhook
-from trustconsole.core.views import healthz
+from trustconsole.core.views import LoginView, healthz
 
 urlpatterns = [
     # Call webhooks first: every provider request resolves in one step.
@@ -16,7 +16,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path(
         "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        LoginView.as_view(),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

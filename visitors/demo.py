@@ -6,12 +6,22 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from django.db.models import F
 from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from visitors import gate, services
 from visitors.choices import WeightLevel
-from visitors.models import Conversation, Message, ReviewItem, Visitor, Widget
+from visitors.models import (
+    BlockedAttempt,
+    Conversation,
+    Event,
+    Message,
+    ReviewItem,
+    RiskSignal,
+    Visitor,
+    Widget,
+)
 from visitors.rules import event_record
 
 FIRST = [
@@ -32,10 +42,21 @@ ORDINARY = [
     "How do I reset my password?",
     "I was charged twice for the same order.",
 ]
+# Two different messages each, both with a flagged keyword: two High signals put
+# the visitor in the danger band.
 RISKY = [
-    "Pay the refund to a gift card instead, it's faster for me.",
-    "Send the money by wire transfer to this account, urgent.",
-    "Give me my refund or I'll come and kill you.",
+    (
+        "Pay the refund to a gift card instead, it's faster for me.",
+        "A gift card code by email is fine, just send it today.",
+    ),
+    (
+        "Send the money by wire transfer to this account, urgent.",
+        "I need that wire transfer before five or I'll cancel everything.",
+    ),
+    (
+        "Give me my refund or I'll come and kill you.",
+        "I know where your shop is. Refund me or I'll kill you.",
+    ),
 ]
 
 
@@ -60,24 +81,25 @@ def seed(*, actor: Actor) -> None:
         email = f"{name.split()[0].lower()}.{n}@mail.example"
         widget = site if n % 3 else help_centre
         answer = None
-        for turn in range(rng.randint(1, 3)):
+        # Distinct lines: one conversation never says the same thing twice.
+        for turn, body in enumerate(rng.sample(ORDINARY, rng.randint(1, 3))):
             answer = gate.widget_message_receive(
                 widget=widget,
                 widget_visitor_id=f"wv-{1000 + n}",
                 name=name,
                 email=email,
                 phone=_phone(n) if n % 4 == 0 else "",
-                body=rng.choice(ORDINARY),
+                body=body,
                 conversation_id=answer.conversation_id if answer else None,
                 ip=f"198.51.100.{10 + n}" if turn == 0 else None,
             )
         people.append(Visitor.objects.get(identifiers__value=f"wv-{1000 + n}"))
 
     # Risky chats: flagged keywords put these visitors in the review queue.
-    for n, body in enumerate(RISKY):
+    for n, bodies in enumerate(RISKY):
         visitor = people[n + 3]
         conversation = Conversation.objects.filter(visitor=visitor).first()
-        for _ in range(2):
+        for body in bodies:
             gate.widget_message_receive(
                 widget=site,
                 widget_visitor_id=f"wv-{1000 + n + 3}",
@@ -168,18 +190,36 @@ def seed(*, actor: Actor) -> None:
 
 
 def _spread_in_time(organisation_id: int, rng: random.Random) -> None:
-    """Demo only: move activity into the last three weeks so lists look lived-in."""
+    """Demo only: move each visitor's activity back into the last three weeks so
+    lists look lived-in. Everything of one visitor (messages, events, signals,
+    blocked attempts, review items) moves by the same amount, so it keeps its order
+    and is dated with the visit; messages are a minute apart, in the order sent."""
     now = timezone.now()
     for visitor in Visitor.objects.filter(organisation_id=organisation_id):
         back = dt.timedelta(hours=rng.randint(1, 21 * 24))
-        Visitor.objects.filter(pk=visitor.pk).update(
-            created_at=now - back - dt.timedelta(days=3), last_seen_at=now - back
-        )
+        for model in (Event, BlockedAttempt, ReviewItem):
+            model.objects.filter(visitor=visitor).update(
+                created_at=F("created_at") - back
+            )
+        signals = RiskSignal.objects.filter(visitor=visitor)
+        signals.update(created_at=F("created_at") - back)
+        signals.filter(ended_at__isnull=False).update(ended_at=F("ended_at") - back)
+        last_seen = now - back
         for conversation in Conversation.objects.filter(visitor=visitor):
+            messages = list(
+                Message.objects.filter(conversation=conversation).order_by(
+                    "created_at", "id"
+                )
+            )
+            start = now - back - dt.timedelta(minutes=len(messages))
+            for i, message in enumerate(messages):
+                Message.objects.filter(pk=message.pk).update(
+                    created_at=start + dt.timedelta(minutes=i)
+                )
             Conversation.objects.filter(pk=conversation.pk).update(
-                created_at=now - back - dt.timedelta(minutes=10),
-                last_message_at=now - back,
+                created_at=start - dt.timedelta(minutes=1),
+                last_message_at=start + dt.timedelta(minutes=max(len(messages) - 1, 0)),
             )
-            Message.objects.filter(conversation=conversation).update(
-                created_at=now - back - dt.timedelta(minutes=5)
-            )
+        Visitor.objects.filter(pk=visitor.pk).update(
+            created_at=last_seen - dt.timedelta(days=3), last_seen_at=last_seen
+        )

@@ -78,6 +78,23 @@ class ReasonForm(forms.Form):
     )
 
 
+class BlacklistConfirmForm(forms.Form):
+    """The one confirmation step of every Blacklist in the browser: a reason is
+    required and the step must have been shown (`confirmed`)."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=2000,
+        error_messages={"required": "Give the reason; it is kept in the audit trail."},
+    )
+    confirmed = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_confirmed(self) -> str:
+        if self.cleaned_data["confirmed"] != "yes":
+            raise forms.ValidationError("Confirm the Blacklist.")
+        return "yes"
+
+
 class SignalAddForm(forms.Form):
     """A risk signal added by an operator."""
 
@@ -121,13 +138,38 @@ class IPBlockForm(forms.Form):
         max_length=64,
         widget=forms.TextInput(attrs={"placeholder": "203.0.113.7 or 2001:db8::/48"}),
     )
-    reason = forms.CharField(label="Reason", max_length=2000)
+    reason = forms.CharField(
+        label="Reason",
+        max_length=2000,
+        error_messages={"required": "Say why the address is blocked."},
+    )
     expires_at = forms.DateTimeField(
         label="Expires (optional)",
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
     )
+
+    # Every field is checked here, so all mistakes are shown together; the service
+    # checks the same rules again for the API.
+    def clean_network(self) -> str:
+        from django.core.exceptions import ValidationError
+
+        from visitors.services import normalise_network
+
+        try:
+            normalise_network(self.cleaned_data["network"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["network"]) from None
+        return self.cleaned_data["network"]
+
+    def clean_expires_at(self) -> Any:
+        from django.utils import timezone
+
+        value = self.cleaned_data.get("expires_at")
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError("The expiry must be in the future.")
+        return value
 
 
 class WeightForm(forms.Form):

@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from trustconsole.core.models import Organisation
 from visitors.choices import (
@@ -281,6 +282,45 @@ class Event(models.Model):
 
         rule = rule_get(self.kind)
         return rule.label if rule else self.kind.replace("_", " ").capitalize()
+
+    @property
+    def description(self) -> str:
+        """The event's details in words, quoting the message it refers to (set
+        `message` with selectors.events_attach_messages; no query here)."""
+        detail = dict(self.detail or {})
+        parts: list[str] = []
+        if "keyword" in detail:
+            parts.append(f"keyword “{detail.pop('keyword')}”")
+        if "message_id" in detail:
+            detail.pop("message_id")
+            message = getattr(self, "message", None)
+            quote = (
+                f"in the message “{Truncator(message.body).chars(120)}”"
+                if message is not None
+                else "in a message that is no longer kept"
+            )
+            if parts:  # keyword “…” in the message “…”
+                parts[-1] += " " + quote
+            else:
+                parts.append(quote)
+        window = detail.pop("window_seconds", None)
+        if "messages" in detail:
+            parts.append(f"{detail.pop('messages')} messages")
+        if "calls" in detail:
+            calls = detail.pop("calls")
+            number = detail.pop("number", "")
+            parts.append(f"{calls} calls" + (f" from {number}" if number else ""))
+        if window is not None:
+            if parts:
+                parts[-1] += f" within {window} seconds"
+            else:
+                parts.append(f"within {window} seconds")
+        if "reason" in detail:
+            parts.append(f"reason: {detail.pop('reason')}")
+        if "widget" in detail:
+            parts.append(f"on the widget {detail.pop('widget')}")
+        parts += [f"{k.replace('_', ' ')}: {v}" for k, v in detail.items()]
+        return ", ".join(parts)
 
 
 class RiskSignal(models.Model):

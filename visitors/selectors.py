@@ -7,12 +7,15 @@ write that can change it bumps the version after commit (see services).
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from trustconsole.core.actor import Actor
@@ -22,6 +25,8 @@ from visitors.choices import (
     DEFAULT_WEIGHTS,
     MAPPED_STATUSES,
     SCORE_MAX,
+    Band,
+    Channel,
     IdentifierKind,
     ReviewStatus,
     VisitorStatus,
@@ -316,6 +321,21 @@ def review_queue(*, actor: Actor) -> QuerySet[ReviewItem]:
     )
 
 
+def review_queue_badge_counts() -> dict[str, Any]:
+    """Subqueries (over an outer organisation row) for the navigation badge: open
+    review items and those waiting past the overdue age."""
+    from django.conf import settings
+
+    from trustconsole.lib.timeseries import count_subquery
+
+    late = timezone.now() - dt.timedelta(hours=settings.VISITORS_REVIEW_OVERDUE_HOURS)
+    open_items = ReviewItem.objects.filter(status=ReviewStatus.OPEN)
+    return {
+        "review_queue_count": count_subquery(open_items),
+        "review_queue_overdue": count_subquery(open_items.filter(created_at__lt=late)),
+    }
+
+
 def review_queue_count(*, organisation_id: int) -> int:
     """How many items wait in the review queue (shown in the navigation)."""
     return ReviewItem.objects.filter(
@@ -444,3 +464,50 @@ def status_counts(*, actor: Actor) -> dict[str, int]:
             organisation_id=actor.organisation.pk, status=status
         ).count()
     return counts
+
+
+def dashboard_visitors(*, actor: Actor, since: dt.datetime) -> dict[str, Any]:
+    """The dashboard's visitor numbers: chat blocks per day, queue, trust bands."""
+    from trustconsole.lib.timeseries import counts_per_day
+
+    org = actor.organisation
+    queue = ReviewItem.objects.filter(organisation=org, status=ReviewStatus.OPEN)
+    oldest = queue.order_by("created_at").values_list("created_at", flat=True).first()
+    bands = dict(
+        Visitor.objects.filter(organisation=org)
+        .order_by()
+        .values_list("band")
+        .annotate(n=Count("pk"))
+    )
+    chat = counts_per_day(
+        BlockedAttempt.objects.filter(
+            organisation=org, channel=Channel.CHAT, created_at__gte=since
+        )
+    )
+    return {
+        "chat_blocked": {day: n for (day, _), n in chat.items()},
+        "queue_open": queue.count(),
+        "queue_oldest_at": oldest,
+        "bands": {band: bands.get(band, 0) for band in Band.values},
+    }
+
+
+def events_attach_messages(events: Iterable[Event]) -> None:
+    """Give each event its `message` (the chat message it refers to), one query."""
+    events = list(events)
+    ids = {e.detail.get("message_id") for e in events if isinstance(e.detail, dict)}
+    ids.discard(None)
+    messages: dict[str, Message] = {}
+    if ids:
+        valid = []
+        for raw in ids:
+            try:
+                valid.append(uuid.UUID(str(raw)))
+            except ValueError:
+                continue
+        messages = {
+            str(m.public_id): m for m in Message.objects.filter(public_id__in=valid)
+        }
+    for event in events:
+        detail = event.detail if isinstance(event.detail, dict) else {}
+        event.message = messages.get(str(detail.get("message_id")))

@@ -44,6 +44,11 @@ urlpatterns = [
     path("review/", views.review_queue, name="review_queue"),
     path("review/bulk/", views.review_bulk, name="review_bulk"),
     path("review/<str:public_id>/act/", views.review_item_act, name="review_item_act"),
+    path(
+        "review/<str:public_id>/blacklist/",
+        views.review_item_blacklist,
+        name="review_item_blacklist",
+    ),
     path("inbox/", views.inbox, name="inbox"),
     path(
         "inbox/<str:public_id>/", views.conversation_detail, name="conversation_detail"

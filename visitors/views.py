@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from trustconsole.core.selectors import audit_for_object
@@ -62,6 +63,67 @@ def _reason(request: HttpRequest) -> str:
     return form.cleaned_data["reason"] if form.is_valid() else ""
 
 
+# --- The one Blacklist confirmation ----------------------------------------------
+
+
+def _blacklist_reason(request: HttpRequest) -> str | None:
+    """The reason of a confirmed Blacklist; None while the step must be shown."""
+    if request.method != "POST" or "confirmed" not in request.POST:
+        return None
+    form = forms.BlacklistConfirmForm(request.POST)
+    return form.cleaned_data["reason"] if form.is_valid() else None
+
+
+def _blacklist_confirm(
+    request: HttpRequest,
+    *,
+    names: list[str],
+    post_url: str,
+    area: str,
+    cancel_url: str,
+    hidden: list[tuple[str, str]] | None = None,
+) -> HttpResponse:
+    """The confirmation step (again with errors if a confirmation was incomplete),
+    as a fragment into `#area` or as a page of its own."""
+    request.actor.require(OPERATOR)
+    posted = request.method == "POST" and "confirmed" in request.POST
+    form = (
+        forms.BlacklistConfirmForm(request.POST)
+        if posted
+        else forms.BlacklistConfirmForm(initial={"reason": request.POST.get("reason")})
+    )
+    if posted:
+        form.is_valid()
+    context = {
+        "form": form,
+        "confirm": {
+            "names": names,
+            "post_url": post_url,
+            "area": area,
+            "cancel_url": cancel_url,
+            "hidden": hidden or [],
+        },
+    }
+    if htmx_partial(request):
+        response = render(request, "visitors/partials/_blacklist_confirm.html", context)
+        response["HX-Retarget"] = f"#{area}"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    return render(request, "visitors/blacklist_confirm.html", context)
+
+
+def _retarget(response: HttpResponse, selector: str) -> HttpResponse:
+    """Swap a successful answer into the region it belongs to, not the form."""
+    response["HX-Retarget"] = selector
+    response["HX-Reswap"] = "outerHTML"
+    return response
+
+
+def _with_messages(events: list[Any]) -> list[Any]:
+    selectors.events_attach_messages(events)
+    return events
+
+
 def _query(request: HttpRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
@@ -98,7 +160,7 @@ def _profile_context(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
         "identifiers": selectors.visitor_identifiers(visitor=visitor),
         "explanation": selectors.score_explanation(visitor=visitor),
         "signals": list(selectors.visitor_signals(visitor=visitor)[:100]),
-        "events": list(selectors.visitor_events(visitor=visitor)[:50]),
+        "events": _with_messages(list(selectors.visitor_events(visitor=visitor)[:50])),
         "conversations": list(selectors.visitor_conversations(visitor=visitor)[:20]),
         "attempts": list(selectors.visitor_blocked_attempts(visitor=visitor)[:20]),
         "review_items": list(selectors.visitor_review_items(visitor=visitor)[:20]),
@@ -134,20 +196,24 @@ def _profile_answer(request: HttpRequest, visitor: Visitor) -> HttpResponse:
 def visitor_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
     """GET: the confirmation; POST: Blacklist (status and Extreme signal at once)."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
-    if request.method != "POST":
-        request.actor.require(OPERATOR)
-        context = {"visitor": visitor, "form": forms.ReasonForm()}
-        if htmx_partial(request):
-            return render(request, "visitors/partials/_blacklist_confirm.html", context)
-        return render(request, "visitors/blacklist_confirm.html", context)
+    reason = _blacklist_reason(request)
+    if reason is None:
+        url = reverse("visitors:visitor_blacklist", args=[visitor.public_id])
+        return _blacklist_confirm(
+            request,
+            names=[visitor.display_name],
+            post_url=url,
+            area="status-actions",
+            cancel_url=reverse("visitors:visitor_detail", args=[visitor.public_id]),
+        )
     _run(
         request,
         lambda: services.visitor_blacklist(
-            actor=request.actor, visitor=visitor, reason=_reason(request)
+            actor=request.actor, visitor=visitor, reason=reason
         ),
         f"{visitor.display_name} is Blacklisted.",
     )
-    return _profile_answer(request, visitor)
+    return _retarget(_profile_answer(request, visitor), "#profile")
 
 
 @member_required
@@ -303,6 +369,7 @@ def visitor_merge(request: HttpRequest, public_id: str) -> HttpResponse:
 def review_queue(request: HttpRequest) -> HttpResponse:
     """Flagged conversations and events, oldest first, with the Actions column."""
     page = paginate(request, selectors.review_queue(actor=request.actor), per_page=50)
+    _with_messages([item.event for item in page.object_list if item.event])
     context = {"page": page, "can_act": request.actor.can(OPERATOR)}
     if htmx_partial(request):
         return render(request, "visitors/partials/_queue_table.html", context)
@@ -322,6 +389,8 @@ def review_item_act(request: HttpRequest, public_id: str) -> HttpResponse:
     """One item's Blacklist, Whitelist or Dismiss."""
     item = selectors.review_item_get(actor=request.actor, public_id=public_id)
     action = request.POST.get("action", "")
+    if action == "blacklist":
+        return review_item_blacklist(request, public_id)
     _run(
         request,
         lambda: services.review_item_act(
@@ -330,36 +399,74 @@ def review_item_act(request: HttpRequest, public_id: str) -> HttpResponse:
         _ACTION_DONE.get(action, "Done.").format(name=item.visitor.display_name),
     )
     if htmx_partial(request):
-        item = ReviewItem.objects.select_related("visitor").get(pk=item.pk)
+        item = ReviewItem.objects.select_related("visitor", "event").get(pk=item.pk)
+        _with_messages([item.event] if item.event else [])
         context = {"item": item, "can_act": True}
         return render(request, "visitors/partials/_queue_row.html", context)
     return redirect("visitors:review_queue")
 
 
 @member_required
+def review_item_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A queue row's Blacklist: GET the confirmation, POST the confirmed action."""
+    item = selectors.review_item_get(actor=request.actor, public_id=public_id)
+    reason = _blacklist_reason(request)
+    if reason is None:
+        return _blacklist_confirm(
+            request,
+            names=[item.visitor.display_name],
+            post_url=reverse("visitors:review_item_blacklist", args=[item.public_id]),
+            area="queue-confirm",
+            cancel_url=reverse("visitors:review_queue"),
+        )
+    _run(
+        request,
+        lambda: services.review_item_act(
+            actor=request.actor, item=item, action="blacklist", reason=reason
+        ),
+        _ACTION_DONE["blacklist"].format(name=item.visitor.display_name),
+    )
+    return _queue_answer(request)
+
+
+def _queue_answer(request: HttpRequest) -> HttpResponse:
+    if htmx_partial(request):
+        return _retarget(review_queue(request), "#queue-table")
+    return redirect("visitors:review_queue")
+
+
+@member_required
 @require_POST
 def review_bulk(request: HttpRequest) -> HttpResponse:
-    """The same action on every selected item."""
+    """The same action on every selected item; Blacklist after its confirmation."""
     request.actor.require(OPERATOR)
     form = forms.ReviewBulkForm(request.POST, actor=request.actor)
     if not form.is_valid():
         messages.error(request, "Select at least one item and an action.")
-    else:
-        items = form.selected_items()
-        action = form.cleaned_data["action"]
-        _run(
-            request,
-            lambda: services.review_items_act_bulk(
-                actor=request.actor,
-                items=items,
-                action=action,
-                reason=form.cleaned_data["reason"],
-            ),
-            f"{action.capitalize()}: {len(items)} item(s).",
-        )
-    if htmx_partial(request):
-        return review_queue(request)
-    return redirect("visitors:review_queue")
+        return _queue_answer(request)
+    items = form.selected_items()
+    action = form.cleaned_data["action"]
+    reason = form.cleaned_data["reason"]
+    if action == "blacklist":
+        reason = _blacklist_reason(request)
+        if reason is None:
+            return _blacklist_confirm(
+                request,
+                names=[item.visitor.display_name for item in items],
+                post_url=reverse("visitors:review_bulk"),
+                area="queue-confirm",
+                cancel_url=reverse("visitors:review_queue"),
+                hidden=[("action", "blacklist")]
+                + [("items", str(item.public_id)) for item in items],
+            )
+    _run(
+        request,
+        lambda: services.review_items_act_bulk(
+            actor=request.actor, items=items, action=action, reason=reason
+        ),
+        f"{action.capitalize()}: {len(items)} item(s).",
+    )
+    return _queue_answer(request)
 
 
 # --- Inbox ----------------------------------------------------------------------------
@@ -411,19 +518,31 @@ def _sidebar_answer(request: HttpRequest, conversation: Conversation) -> HttpRes
 
 
 @member_required
-@require_POST
 def conversation_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
-    """The sidebar's "Blacklist visitor"."""
+    """The sidebar's "Blacklist visitor": GET the confirmation, POST it confirmed."""
     conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
     visitor = conversation.visitor
+    reason = _blacklist_reason(request)
+    if reason is None:
+        return _blacklist_confirm(
+            request,
+            names=[visitor.display_name],
+            post_url=reverse(
+                "visitors:conversation_blacklist", args=[conversation.public_id]
+            ),
+            area="sidebar-blacklist",
+            cancel_url=reverse(
+                "visitors:conversation_detail", args=[conversation.public_id]
+            ),
+        )
     _run(
         request,
         lambda: services.visitor_blacklist(
-            actor=request.actor, visitor=visitor, reason=_reason(request)
+            actor=request.actor, visitor=visitor, reason=reason
         ),
         f"{visitor.display_name} is Blacklisted.",
     )
-    return _sidebar_answer(request, conversation)
+    return _retarget(_sidebar_answer(request, conversation), "#visitor-sidebar")
 
 
 @member_required

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.selectors import scoped_get
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 from visitors.models import Visitor
+from voicegate.choices import Reason
 from voicegate.models import BlockedNumber, CallDecision, VoiceConnection
 
 
@@ -81,3 +83,24 @@ def visitors_by_id(ids: set[int]) -> dict[int, Visitor]:
     if not ids:
         return {}
     return {v.pk: v for v in Visitor.objects.filter(pk__in=ids)}
+
+
+def dashboard_calls(*, actor: Actor, since: dt.datetime) -> dict[str, Any]:
+    """The dashboard's call numbers: allowed/rejected per day, fail-mode decisions."""
+    from trustconsole.lib.timeseries import counts_per_day
+
+    calls = CallDecision.objects.filter(
+        organisation=actor.organisation, created_at__gte=since
+    )
+    fail = dict(
+        calls.filter(reason__in=(Reason.FAIL_OPEN, Reason.FAIL_CLOSED))
+        .order_by()
+        .values_list("reason")
+        .annotate(n=Count("pk"))
+    )
+    return {
+        "per_day": counts_per_day(calls, by="decision"),
+        "fail_mode": {
+            r: fail.get(r, 0) for r in (Reason.FAIL_OPEN, Reason.FAIL_CLOSED)
+        },
+    }

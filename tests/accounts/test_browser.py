@@ -33,7 +33,7 @@ def test_support_opens_an_overdue_request_views_evidence_and_lifts(
 
     page = login(sue)
     page.get_by_role("link", name="Accounts").click()
-    page.get_by_role("link", name=re.compile(r"^Review queue \(")).click()
+    page.get_by_role("link", name=re.compile(r"^Account review queue \(")).click()
     row = page.locator("tr.overdue", has_text="Overdue Ltd")
     assert row.get_by_text("Overdue", exact=True).is_visible()
     assert page.locator("tr.overdue", has_text="Fresh Ltd").count() == 0

@@ -147,7 +147,9 @@ def test_the_account_page_shows_signals_timeline_and_customer_alert(org, sue) ->
     )
     assert response.status_code == 302
     html = client.get(f"/accounts/{account.public_id}/").content.decode()
-    assert "account.restrict" in html
+    # The timeline says it in words, with the change labelled.
+    assert "account.restrict" not in html
+    assert " restricted " in html and "Restricted services" in html
     assert "Email: Restrictions applied" in html
     assert "Your account has restrictions" in html
     assert "Phishing reports" in html

@@ -65,4 +65,7 @@ def test_runconsole_serves_health_runs_beat_and_stops_on_ctrl_c(
             proc.kill()
         log.close()
     output = (tmp_path / "console.log").read_text()
-    assert f"trustconsole is running at http://127.0.0.1:{port}/" in output
+    banner = output.index(f"trustconsole is running at http://127.0.0.1:{port}/")
+    assert "Log in as admin@demo.test / trustconsole-demo" in output[banner:]
+    # The URL and login come after the worker's start-up output, not under it.
+    assert output.index(" ready.") < banner

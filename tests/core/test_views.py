@@ -27,7 +27,7 @@ def test_the_dashboard_shows_the_organisation_and_navigation(alice) -> None:
     for item in (
         "Dashboard",
         "Security → Visitors",
-        "Review queue",
+        "Visitor reviews",
         "Inbox",
         "Voice",
         "Accounts",

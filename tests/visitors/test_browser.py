@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.visitors.factories import ConversationFactory, MessageFactory
 from trustconsole.core.actor import Actor
@@ -85,16 +86,22 @@ def test_blacklist_from_the_review_queue_actions_column(login, oscar, org) -> No
             level=WeightLevel.EXTREME,
         )
     page = login(oscar)
-    nav = page.get_by_role("link", name=re.compile(r"^Review queue"))
+    nav = page.get_by_role("link", name=re.compile(r"^Visitor reviews"))
     assert "2" in nav.inner_text()
     nav.click()
     page.wait_for_url("**/review/")
     row = page.get_by_test_id("queue-row").filter(has_text="Dana Scully")
     row.wait_for()
     assert page.get_by_role("columnheader", name="Actions").is_visible()
-    row.get_by_role("button", name="Blacklist", exact=True).click()
-    row.get_by_test_id("resolution").wait_for()
-    assert row.get_by_test_id("resolution").inner_text() == "Blacklisted"
+    row.get_by_role("link", name="Blacklist", exact=True).click()
+    confirm = page.get_by_test_id("blacklist-confirm")
+    expect(confirm).to_contain_text("Blacklist Dana Scully?")
+    confirm.get_by_label("Reason").fill("Card testing")
+    confirm.get_by_role("button", name="Confirm Blacklist").click()
+    expect(page.get_by_text("Dana Scully is Blacklisted.")).to_be_visible()
+    expect(
+        page.get_by_test_id("queue-row").filter(has_text="Dana Scully")
+    ).to_have_count(0)
     dana.refresh_from_db()
     assert dana.status == VisitorStatus.BLACKLISTED
     assert ReviewItem.objects.get(visitor=dana).status == ReviewStatus.BLACKLISTED
@@ -132,7 +139,10 @@ def test_blacklist_visitor_from_the_inbox_profile_panel(login, oscar, org) -> No
     panel = page.get_by_test_id("profile-panel")
     assert not panel.is_visible()
     page.locator("#visitor-sidebar summary").click()
-    panel.get_by_role("button", name="Blacklist visitor").click()
+    panel.get_by_role("link", name="Blacklist visitor").click()
+    confirm = panel.get_by_test_id("blacklist-confirm")
+    confirm.get_by_label("Reason").fill("Abuse in chat")
+    confirm.get_by_role("button", name="Confirm Blacklist").click()
     page.get_by_text("Dana Scully is Blacklisted.").wait_for()
     sidebar = page.locator("#visitor-sidebar")
     assert sidebar.get_by_test_id("visitor-status").inner_text() == "Blacklisted"
@@ -155,6 +165,12 @@ def test_the_profile_works_without_javascript(chromium, live_server, oscar, org)
         page.goto(f"/security/visitors/{dana.public_id}/")
         page.get_by_role("link", name="Blacklist", exact=True).click()
         page.wait_for_url("**/blacklist/")
+        page.get_by_role("button", name="Confirm Blacklist").click()
+        # No reason: the same step again, the error beside the field.
+        expect(
+            page.get_by_text("Give the reason; it is kept in the audit")
+        ).to_be_visible()
+        page.get_by_label("Reason").fill("Threats")
         page.get_by_role("button", name="Confirm Blacklist").click()
         page.wait_for_url(f"**/security/visitors/{dana.public_id}/")
         assert page.get_by_test_id("visitor-status").first.inner_text() == (

@@ -98,7 +98,12 @@ def test_blacklist_asks_for_confirmation_then_acts(org, oscar) -> None:
     assert "Confirm Blacklist" in confirm and "Extreme" in confirm
     visitor.refresh_from_db()
     assert visitor.status == VisitorStatus.NONE
+    # A post that skipped the confirmation only shows it.
     response = client.post(url, {"reason": "threats"})
+    assert "Confirm Blacklist" in response.content.decode()
+    visitor.refresh_from_db()
+    assert visitor.status == VisitorStatus.NONE
+    response = client.post(url, {"reason": "threats", "confirmed": "yes"})
     assert response.status_code == 302
     visitor.refresh_from_db()
     assert visitor.status == VisitorStatus.BLACKLISTED
@@ -113,8 +118,15 @@ def test_htmx_actions_answer_with_the_profile_fragment(org, oscar) -> None:
     base = f"/security/visitors/{visitor.public_id}"
     fragment = client.get(f"{base}/blacklist/", headers=HX).content.decode()
     assert "<html" not in fragment and "Confirm Blacklist" in fragment
-    html = client.post(f"{base}/blacklist/", {"reason": "x"}, headers=HX)
-    html = html.content.decode()
+    # Without a reason the same confirmation comes back, the error by the field.
+    again = client.post(f"{base}/blacklist/", {"confirmed": "yes"}, headers=HX)
+    assert again["HX-Retarget"] == "#status-actions"
+    assert "Give the reason; it is kept in the audit trail." in again.content.decode()
+    response = client.post(
+        f"{base}/blacklist/", {"reason": "x", "confirmed": "yes"}, headers=HX
+    )
+    assert response["HX-Retarget"] == "#profile"
+    html = response.content.decode()
     assert html.startswith('<div id="profile">') and "Clear status" in html
     html = client.post(f"{base}/clear-status/", {}, headers=HX).content.decode()
     assert "Status of Eve cleared." in html
@@ -221,10 +233,21 @@ def test_queue_actions_work_per_row_in_bulk_and_in_place(org, oscar) -> None:
     client = logged_in(oscar)
     html = client.get("/review/").content.decode()
     assert "Actions" in html and "Blacklist selected" in html
-    row = client.post(
+    # A row's Blacklist without the confirmation only shows the confirmation.
+    confirm = client.post(
         f"/review/{item_a.public_id}/act/", {"action": "blacklist"}, headers=HX
-    ).content.decode()
-    assert row.strip().startswith("<tr") and "Blacklisted" in row
+    )
+    assert confirm["HX-Retarget"] == "#queue-confirm"
+    assert "Confirm Blacklist" in confirm.content.decode()
+    item_a.refresh_from_db()
+    assert item_a.is_open
+    done = client.post(
+        f"/review/{item_a.public_id}/blacklist/",
+        {"reason": "fraud", "confirmed": "yes"},
+        headers=HX,
+    )
+    assert done["HX-Retarget"] == "#queue-table"
+    assert "Alpha is Blacklisted." in done.content.decode()
     response = client.post(
         "/review/bulk/",
         {"items": [str(item_b.public_id), str(item_c.public_id)], "action": "dismiss"},
@@ -260,9 +283,13 @@ def test_the_inbox_lists_conversations_and_the_sidebar_blacklists(
     assert html.count('data-testid="conversation-row"') == 4
     html = client.get(f"/inbox/{conversation.public_id}/").content.decode()
     assert "Hi there" in html and "Blacklist visitor" in html
-    fragment = client.post(
-        f"/inbox/{conversation.public_id}/blacklist/", {"reason": "abuse"}, headers=HX
-    ).content.decode()
+    url = f"/inbox/{conversation.public_id}/blacklist/"
+    confirm = client.get(url, headers=HX)
+    assert confirm["HX-Retarget"] == "#sidebar-blacklist"
+    assert "Confirm Blacklist" in confirm.content.decode()
+    response = client.post(url, {"reason": "abuse", "confirmed": "yes"}, headers=HX)
+    assert response["HX-Retarget"] == "#visitor-sidebar"
+    fragment = response.content.decode()
     assert fragment.startswith('<aside id="visitor-sidebar"')
     assert "Blacklisted" in fragment and "Blacklist visitor" not in fragment
     visitor.refresh_from_db()

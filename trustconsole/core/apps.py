@@ -11,3 +11,9 @@ class CoreConfig(AppConfig):
     name = "trustconsole.core"
     label = "core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        # Each app's audit sentences and field labels (its `audit_text` module).
+        from django.utils.module_loading import autodiscover_modules
+
+        autodiscover_modules("audit_text")

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from trustconsole.core.models import Membership
+from trustconsole.core.models import Membership, Organisation
 
 
 def console(request: HttpRequest) -> dict[str, Any]:
@@ -24,3 +24,16 @@ def console(request: HttpRequest) -> dict[str, Any]:
         "actor": actor,
         "switch_organisations": [m.organisation for m in others],
     }
+
+
+def nav_badges(request: HttpRequest) -> dict[str, Any]:
+    """Counts of both review queues (and how many are overdue), in one query."""
+    from accounts.selectors import review_badge_counts
+    from visitors.selectors import review_queue_badge_counts
+
+    counts = {**review_queue_badge_counts(), **review_badge_counts()}
+    actor = getattr(request, "actor", None)
+    if actor is None:
+        return dict.fromkeys(counts, 0)
+    row = Organisation.objects.filter(pk=actor.organisation.pk).values(**counts)
+    return row.first() or dict.fromkeys(counts, 0)

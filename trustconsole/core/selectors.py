@@ -84,6 +84,22 @@ def audit_get(*, actor: Actor, public_id: object) -> AuditEntry:
     return scoped_get(audit_list(actor=actor), actor=actor, public_id=public_id)
 
 
+def demo_logins() -> dict[str, object] | None:
+    """The demo's logins when `seed_demo` has run here (shown on the login page)."""
+    from trustconsole.core.management.commands.seed_demo import (
+        DEMO_PASSWORD,
+        DEMO_SLUG,
+        DEMO_USERS,
+    )
+
+    seeded = Membership.objects.filter(
+        organisation__slug=DEMO_SLUG, user__email=DEMO_USERS[0][0]
+    ).exists()
+    if not seeded:
+        return None
+    return {"emails": [email for email, _ in DEMO_USERS], "password": DEMO_PASSWORD}
+
+
 def heartbeat_age_seconds(*, name: str = "housekeeping") -> float | None:
     """Seconds since a periodic task last ran, or None if it never did."""
     beat = WorkerHeartbeat.objects.filter(name=name).first()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -10,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from trustconsole.core import forms, selectors, services
+from trustconsole.core.dashboard import dashboard_charts, dashboard_data
 from trustconsole.core.health import broker_status
 from trustconsole.core.middleware import SESSION_KEY
 from trustconsole.core.models import Membership
@@ -24,11 +28,23 @@ def _add_errors(form: object, exc: ValidationError) -> None:
             form.add_error(target, error)
 
 
+class LoginView(auth_views.LoginView):
+    """Django's login, plus the demo logins when the demo data is loaded."""
+
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "demo": selectors.demo_logins()}
+
+
 @member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The landing page: organisation, worker health, recent activity."""
+    """The landing page: the organisation at a glance, worker health, activity."""
     actor = request.actor
+    data = dashboard_data(actor=actor)
     context = {
+        "data": data,
+        "charts": dashboard_charts(data),
         "heartbeat_age": selectors.heartbeat_age_seconds(),
         "recent_audit": selectors.audit_list(actor=actor)[:10],
         "member_count": selectors.membership_list(actor=actor).count(),

@@ -161,3 +161,22 @@ def policy_counts(*, actor: Actor) -> dict[str, int]:
             organisation=org, created_at__gte=day_ago
         ).count(),
     }
+
+
+def dashboard_refusals(*, actor: Actor, since: dt.datetime) -> dict[str, int]:
+    """Outbound checks refused since `since`, counted once per violation found."""
+    from voicegate.policy.choices import Violation
+
+    counts = (
+        OutboundDenial.objects.filter(
+            organisation=actor.organisation, created_at__gte=since
+        )
+        .order_by()
+        .aggregate(
+            **{
+                code: Count("pk", filter=Q(codes__contains=code))
+                for code in Violation.values
+            }
+        )
+    )
+    return {code: counts[code] or 0 for code in Violation.values}

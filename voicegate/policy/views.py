@@ -106,8 +106,14 @@ def dnc_list_create(request: HttpRequest) -> HttpResponse:
 @member_required
 def dnc_list_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     """One list: find, add and remove numbers, import, export, imports so far."""
+    dnc_list = selectors.dnc_list_get(actor=request.actor, public_id=public_id)
+    return _dnc_list_page(request, dnc_list)
+
+
+def _dnc_list_page(
+    request: HttpRequest, dnc_list: Any, *, number_form: Any = None, status: int = 200
+) -> HttpResponse:
     actor = request.actor
-    dnc_list = selectors.dnc_list_get(actor=actor, public_id=public_id)
     search = forms.DncSearchForm(request.GET or None)
     number = search.cleaned_data["number"] if search.is_valid() else ""
     entries = selectors.dnc_entry_list(dnc_list=dnc_list, number=number)
@@ -123,30 +129,36 @@ def dnc_list_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "page": page,
         "query": f"number={number}" if number else "",
         "imports": selectors.dnc_import_list(actor=actor, dnc_list=dnc_list)[:10],
-        "number_form": forms.DncNumberForm(),
+        "number_form": number_form or forms.DncNumberForm(auto_id="add-%s"),
         "import_form": forms.DncImportForm(),
         "reason_form": forms.ReasonForm(),
         "can_act": _can_act(request),
         "section": "policy",
         "policy_section": "overview",
     }
-    return render(request, "voicegate/policy/dnc_list.html", context)
+    return render(request, "voicegate/policy/dnc_list.html", context, status=status)
 
 
 @member_required
 @require_POST
 def dnc_number_add(request: HttpRequest, public_id: str) -> HttpResponse:
-    """Put one number on the list."""
+    """Put one number on the list; a bad number comes back beside the field."""
+    request.actor.require(*services.ACT)
     dnc_list = selectors.dnc_list_get(actor=request.actor, public_id=public_id)
-    _act(
-        request,
-        forms.DncNumberForm(request.POST),
-        lambda data: (
-            f"{services.dnc_number_add(actor=request.actor, dnc_list=dnc_list, **data)}"
-            " is on the list."
-        ),
-    )
-    return redirect("voicegate:policy_dnc_list", public_id=dnc_list.public_id)
+    form = forms.DncNumberForm(request.POST, auto_id="add-%s")
+    if form.is_valid():
+        try:
+            e164 = services.dnc_number_add(
+                actor=request.actor, dnc_list=dnc_list, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"{e164} is on the list.")
+            return redirect("voicegate:policy_dnc_list", public_id=dnc_list.public_id)
+    dnc_list.refresh_from_db()
+    return _dnc_list_page(request, dnc_list, number_form=form, status=400)
 
 
 @member_required

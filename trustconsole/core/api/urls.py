@@ -20,6 +20,7 @@ urlpatterns = [
     path(
         "tokens/<str:public_id>/", views.TokenDetailApi.as_view(), name="token_detail"
     ),
+    path("dashboard/", views.DashboardApi.as_view(), name="dashboard"),
     path("audit/", views.AuditListApi.as_view(), name="audit_list"),
     path("audit/<str:public_id>/", views.AuditDetailApi.as_view(), name="audit_detail"),
 ]

@@ -234,3 +234,94 @@ class AuditDetailApi(ActorAPIView):
     def get(self, request: Request, public_id: str) -> Response:
         entry = selectors.audit_get(actor=self.actor, public_id=public_id)
         return Response(AuditOutputSerializer(entry).data)
+
+
+class DashboardApi(ActorAPIView):
+    """The numbers behind the dashboard's charts (last 30 days where per day)."""
+
+    class Output(serializers.Serializer):
+        organisation = serializers.CharField()
+        generated_at = serializers.DateTimeField()
+        first_day = serializers.DateField()
+        last_day = serializers.DateField()
+        calls = inline_serializer(
+            "DashboardCalls",
+            {
+                "link": serializers.CharField(),
+                "days": inline_serializer(
+                    "DashboardCallDay",
+                    {
+                        "date": serializers.DateField(),
+                        "allowed": serializers.IntegerField(),
+                        "rejected": serializers.IntegerField(),
+                    },
+                    many=True,
+                ),
+            },
+        )
+        chat_blocked = inline_serializer(
+            "DashboardChatBlocked",
+            {
+                "link": serializers.CharField(),
+                "days": inline_serializer(
+                    "DashboardChatDay",
+                    {
+                        "date": serializers.DateField(),
+                        "blocked": serializers.IntegerField(),
+                    },
+                    many=True,
+                ),
+            },
+        )
+        review_queue = inline_serializer(
+            "DashboardReviewQueue",
+            {
+                "link": serializers.CharField(),
+                "open": serializers.IntegerField(),
+                "oldest_at": serializers.DateTimeField(allow_null=True),
+                "oldest_age_seconds": serializers.IntegerField(allow_null=True),
+            },
+        )
+        trust_bands = inline_serializer(
+            "DashboardTrustBands",
+            {
+                "link": serializers.CharField(),
+                "counts": serializers.DictField(child=serializers.IntegerField()),
+            },
+        )
+        accounts = inline_serializer(
+            "DashboardAccounts",
+            {
+                "link": serializers.CharField(),
+                "by_status": serializers.DictField(child=serializers.IntegerField()),
+                "overdue_reviews": serializers.IntegerField(),
+                "overdue_link": serializers.CharField(),
+            },
+        )
+        remediation_outcomes = inline_serializer(
+            "DashboardRemediationOutcomes",
+            {
+                "link": serializers.CharField(),
+                "counts": serializers.DictField(child=serializers.IntegerField()),
+            },
+        )
+        outbound_refused = inline_serializer(
+            "DashboardOutboundRefused",
+            {
+                "link": serializers.CharField(),
+                "counts": serializers.DictField(child=serializers.IntegerField()),
+            },
+        )
+        gate_fail_mode = inline_serializer(
+            "DashboardGateFailMode",
+            {
+                "link": serializers.CharField(),
+                "counts": serializers.DictField(child=serializers.IntegerField()),
+            },
+        )
+
+    @extend_schema(responses=Output)
+    def get(self, request: Request) -> Response:
+        from trustconsole.core.dashboard import dashboard_data
+
+        return Response(dashboard_data(actor=self.actor))

@@ -59,6 +59,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         url = f"http://{host}:{port}/"
         announced = False
+        web_up: float | None = None
         exit_code = 0
         while not stopping:
             for name, proc in procs.items():
@@ -67,16 +68,27 @@ class Command(BaseCommand):
                         f"{name} stopped (exit {proc.returncode}); stopping all."
                     )
                     stopping, exit_code = True, 1
-            if not announced and _answers(f"{url}healthz"):
+            if web_up is None and _answers(f"{url}healthz"):
+                web_up = time.monotonic()
+            # The banner comes last: after the worker's start-up output, so the URL
+            # and login are not buried under it (at most BANNER_WAIT seconds late).
+            if (
+                not announced
+                and web_up is not None
+                and (_worker_ready() or time.monotonic() - web_up > BANNER_WAIT)
+            ):
                 announced = True
-                email = DEMO_USERS[0][0]
+                time.sleep(1)  # let the worker finish its "ready" lines
                 self.stdout.write(
                     self.style.SUCCESS(
-                        f"\ntrustconsole is running at {url}\n"
-                        f"Log in as {email} / {DEMO_PASSWORD}\n"
-                        "Ctrl-C stops web, worker and beat.\n"
+                        "\nCtrl-C stops web, worker and beat.\n"
+                        f"trustconsole is running at {url}\n"
+                        f"Log in as {DEMO_USERS[0][0]} / {DEMO_PASSWORD} (also "
+                        + ", ".join(email for email, _ in DEMO_USERS[1:])
+                        + ")"
                     )
                 )
+                self.stdout.flush()
             time.sleep(0.3)
         _terminate(procs)
         sys.exit(exit_code)
@@ -101,6 +113,19 @@ def _worker_queues() -> list[str]:
     from trustconsole.celery import app
 
     return ["--queues", f"{app.conf.task_default_queue},{settings.REMEDIATION_QUEUE}"]
+
+
+BANNER_WAIT = 30
+
+
+def _worker_ready() -> bool:
+    """True once a Celery worker answers a ping on the broker."""
+    from trustconsole.celery import app
+
+    try:
+        return bool(app.control.ping(timeout=1))
+    except Exception:  # noqa: BLE001 - broker not up yet: not ready
+        return False
 
 
 def _answers(url: str) -> bool:
