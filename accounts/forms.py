@@ -13,7 +13,7 @@ KIND_CHOICES = [("", "—"), *EvidenceKind.choices]
 class AccountFilterForm(forms.Form):
     """Filters of the accounts list."""
 
-    q = forms.CharField(required=False, label="Search")
+    q = forms.CharField(required=False, label="Search", max_length=200)
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *AccountStatus.choices]
     )

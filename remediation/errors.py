@@ -45,6 +45,7 @@ GENERIC = {
     404: ("10005", "Resource not found"),
     405: ("10015", "Method not allowed"),
     409: ("10021", "Resource in use"),
+    413: ("10015", "Request body too large"),
     415: ("10014", "Unsupported Media Type"),
     422: ("10015", "Invalid parameters"),
     429: ("10011", "Too many requests"),

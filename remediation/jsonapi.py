@@ -59,12 +59,20 @@ class PageRequest:
         }
 
 
-def _positive_int(params: Mapping[str, str], name: str, default: int) -> int:
+MAX_PAGE_NUMBER = 10**9
+
+
+def _positive_int(
+    params: Mapping[str, str], name: str, default: int, maximum: int | None = None
+) -> int:
     raw = params.get(name)
     if raw is None:
         return default
+    text = raw.strip()
     try:
-        value = int(raw.strip())
+        if not text.isascii():  # int() would read other scripts' digits too
+            raise ValueError(text)
+        value = int(text)
     except ValueError:
         raise BadRequest(
             [
@@ -77,12 +85,22 @@ def _positive_int(params: Mapping[str, str], name: str, default: int) -> int:
         raise BadRequest(
             [problem(400, f"{name} must be 1 or more (got {value}).", parameter=name)]
         )
+    if maximum is not None and value > maximum:
+        raise BadRequest(
+            [
+                problem(
+                    400,
+                    f"{name} must be at most {maximum:,} (got {value:,}).",
+                    parameter=name,
+                )
+            ]
+        )
     return value
 
 
 def parse_page(params: Mapping[str, str]) -> PageRequest:
     """JSON:API pagination: 1-based numbers; size defaults to 20, capped at 250."""
-    number = _positive_int(params, "page[number]", 1)
+    number = _positive_int(params, "page[number]", 1, MAX_PAGE_NUMBER)
     size = min(_positive_int(params, "page[size]", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
     return PageRequest(number=number, size=size)
 
@@ -98,7 +116,13 @@ def parse_timestamp(raw: str, name: str) -> dt.datetime:
         except ValueError:
             parsed = None
         if parsed is not None:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+            if parsed.tzinfo is None:
+                return parsed.replace(tzinfo=dt.UTC)
+            try:
+                # In UTC: databases refuse some offsets Python accepts (-18:09).
+                return parsed.astimezone(dt.UTC)
+            except OverflowError:
+                break
         try:
             day = parse_date(candidate)
         except ValueError:

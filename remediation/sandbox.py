@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import time
 import uuid
 from typing import Any
@@ -50,6 +49,7 @@ from remediation.jsonapi import (
     parse_page,
 )
 from remediation.models import SandboxFault, SandboxRemediation
+from trustconsole.lib import jsonbody
 
 FAIL_MARKER = "[sandbox:fail]"
 MAX_DELAY_SECONDS = 30
@@ -251,9 +251,9 @@ def _list(request: HttpRequest, account: str, enterprise_id: str) -> JsonRespons
 
 def _create(request: HttpRequest, account: str, enterprise_id: str) -> JsonResponse:
     try:
-        body = json.loads(request.body or b"null")
-    except ValueError:
-        return error_response(400, [problem(400, "The body is not valid JSON.")])
+        body = jsonbody.parse(jsonbody.read(request) or b"null")
+    except jsonbody.JsonBodyError as exc:
+        return error_response(exc.status, [problem(exc.status, exc.reason)])
     if not isinstance(body, dict):
         return error_response(400, [problem(400, "The body must be a JSON object.")])
     unknown = validation.unknown_fields(body)
@@ -358,7 +358,10 @@ def faults(request: HttpRequest) -> JsonResponse:
     if request.method != "POST":
         return _method_not_allowed("GET, POST, DELETE")
     try:
-        body = json.loads(request.body or b"{}")
+        body = jsonbody.parse(jsonbody.read(request) or b"{}")
+    except jsonbody.JsonBodyError as exc:
+        return error_response(exc.status, [problem(exc.status, exc.reason)])
+    try:
         fault = _fault_from(body, account)
     except (ValueError, TypeError, KeyError) as exc:
         return error_response(422, [problem(422, f"Invalid fault: {exc}")])

@@ -6,12 +6,12 @@ Shared by a generic connection's webhook (shared token) and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from django.http import JsonResponse
 
+from trustconsole.lib import jsonbody
 from visitors.models import Visitor
 from voicegate import gate
 from voicegate.choices import Provider, Reason
@@ -61,20 +61,21 @@ def answer(verdict: Verdict) -> dict[str, Any]:
 
 def respond(
     *,
-    raw: bytes | dict[str, Any],
+    raw: bytes | Any,
     ctx: Context,
     connection_id: int | None,
     started_us: int,
     refresh: Callable[[], Context | None],
 ) -> JsonResponse:
-    """Validate `{from, to, call_id?}`, decide, log and answer."""
-    if isinstance(raw, dict):
-        body: Any = raw
-    else:
+    """Validate `{from, to, call_id?}` (raw bytes or a parsed body), decide, log
+    and answer."""
+    if isinstance(raw, bytes):
         try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = None
+            body: Any = jsonbody.parse(raw or b"{}")
+        except jsonbody.JsonBodyError as exc:
+            return jsonbody.error_response(exc, field="body")
+    else:  # already parsed by the API's parser
+        body = raw
     if not isinstance(body, dict):
         return _field_error("body", "Send a JSON object.")
     for field in ("from", "to"):

@@ -7,7 +7,6 @@ the decision.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,6 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from trustconsole.lib import jsonbody
 from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 from voicegate import gate, signatures, tasks, telnyx
 from voicegate.choices import CommandStatus, Decision, Provider
@@ -55,7 +55,10 @@ def _telnyx_call_control(
 ) -> HttpResponse:
     if request.method != "POST":
         return JsonResponse({"detail": "Use POST."}, status=405)
-    body = request.body
+    try:
+        body = jsonbody.read(request)
+    except jsonbody.JsonBodyError as exc:
+        return jsonbody.error_response(exc)
 
     def check(conn: ConnectionSnapshot) -> str | None:
         return signatures.telnyx_verify(
@@ -69,11 +72,18 @@ def _telnyx_call_control(
     if problem:
         return _refuse(connection, problem, missing=problem.startswith("missing"))
     try:
-        data = json.loads(body)["data"]
+        data = jsonbody.parse(body)["data"]
+    except jsonbody.JsonBodyError as exc:
+        return jsonbody.error_response(exc, field="data")
+    except (KeyError, TypeError):
+        data = None
+    try:
         event_type = str(data["event_type"])
         event_id = str(data["id"])
         payload = data.get("payload") or {}
-    except (ValueError, KeyError, TypeError):
+        if not isinstance(payload, dict):
+            raise TypeError(payload)
+    except (KeyError, TypeError, AttributeError):
         return JsonResponse(
             {
                 "detail": "Not a Telnyx Call Control v2 event.",
@@ -270,6 +280,9 @@ def _xml_voice(
 ) -> HttpResponse:
     if request.method not in ("GET", "POST"):
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    refused = jsonbody.form_problem(request)
+    if refused is not None:
+        return jsonbody.error_response(refused)
     connection, ctx, problem = _verified(
         token, connection, ctx, lambda conn: _verify_xml_request(request, conn)
     )
@@ -321,8 +334,12 @@ def _generic(
         return _refuse(connection, problem, missing=given is None)
     from voicegate import decide_api
 
+    try:
+        raw = jsonbody.read(request)
+    except jsonbody.JsonBodyError as exc:
+        return jsonbody.error_response(exc)
     return decide_api.respond(
-        raw=request.body,
+        raw=raw,
         ctx=ctx,
         connection_id=connection.id,
         started_us=request.voice_started_us,  # type: ignore[attr-defined]

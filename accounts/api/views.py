@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -32,6 +32,10 @@ from accounts.choices import (
 )
 from accounts.services import EvidenceInput
 from trustconsole.core.api.views import ActorAPIView
+from trustconsole.lib.jsonbody import JSONBodyParser
+
+# Counts and thresholds fit a database integer column.
+MAX_INT = 2_147_483_647
 
 SUPPORT = ("support",)
 
@@ -62,22 +66,29 @@ class AccountListApi(SupportAPIView):
         )
         payment_flagged = serializers.BooleanField(required=False, default=False)
 
+    class ListParams(serializers.Serializer):
+        class Meta:
+            ref_name = "AccountsAccountListParams"
+
+        status = serializers.ChoiceField(
+            choices=AccountStatus.choices, required=False, allow_blank=True
+        )
+        service = serializers.ChoiceField(
+            choices=Service.choices, required=False, allow_blank=True
+        )
+        overdue = serializers.BooleanField(required=False, default=False)
+        q = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
     @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=AccountStatus.values),
-            OpenApiParameter("service", str, enum=Service.values),
-            OpenApiParameter("overdue", bool),
-            OpenApiParameter("q", str),
-        ],
-        responses=AccountOutputSerializer(many=True),
+        parameters=[ListParams], responses=AccountOutputSerializer(many=True)
     )
     def get(self, request: Request) -> Response:
-        params = request.query_params
+        params = self.query(self.ListParams)
         queryset = selectors.account_list(
             actor=self.actor,
             status=params.get("status", ""),
             service=params.get("service", ""),
-            overdue=params.get("overdue", "") in ("1", "true"),
+            overdue=params["overdue"],
             search=params.get("q", ""),
         )
         return self.paginate(queryset, AccountOutputSerializer)
@@ -184,10 +195,18 @@ class AccountUsageApi(SupportAPIView):
             ref_name = "AccountsAccountUsageInput"
 
         day = serializers.DateField()
-        numbers_bought = serializers.IntegerField(min_value=0, default=0)
-        outbound_calls = serializers.IntegerField(min_value=0, default=0)
-        outbound_sms = serializers.IntegerField(min_value=0, default=0)
-        carrier_complaints = serializers.IntegerField(min_value=0, default=0)
+        numbers_bought = serializers.IntegerField(
+            max_value=MAX_INT, min_value=0, default=0
+        )
+        outbound_calls = serializers.IntegerField(
+            max_value=MAX_INT, min_value=0, default=0
+        )
+        outbound_sms = serializers.IntegerField(
+            max_value=MAX_INT, min_value=0, default=0
+        )
+        carrier_complaints = serializers.IntegerField(
+            max_value=MAX_INT, min_value=0, default=0
+        )
         payment_flagged = serializers.BooleanField(required=False, allow_null=True)
 
     @extend_schema(request=InputSerializer, responses=AccountDetailOutputSerializer)
@@ -208,7 +227,9 @@ class AccountNumbersApi(SupportAPIView):
         class Meta:
             ref_name = "AccountsAccountNumbersInput"
 
-        numbers = serializers.ListField(child=serializers.CharField(), min_length=1)
+        numbers = serializers.ListField(
+            child=serializers.CharField(max_length=40), min_length=1, max_length=1000
+        )
 
     @extend_schema(
         responses=inline_serializer(
@@ -311,7 +332,7 @@ class AccountRequestsApi(SupportAPIView):
     """An account's reassessment requests; POST raises one (JSON with links, or
     multipart with files)."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [JSONBodyParser, MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -322,21 +343,22 @@ class AccountRequestsApi(SupportAPIView):
         company_website = serializers.CharField(required=False, allow_blank=True)
         use_case = serializers.CharField(required=False, allow_blank=True)
         services_wanted = serializers.ListField(
-            child=serializers.CharField(), required=False
+            child=serializers.CharField(max_length=40), required=False, max_length=20
         )
         sample_message = serializers.CharField(required=False, allow_blank=True)
         destination_countries = serializers.ListField(
-            child=serializers.CharField(), required=False
+            child=serializers.CharField(max_length=100), required=False, max_length=250
         )
         estimated_units_per_month = serializers.CharField(required=False)
         estimated_spend_per_month = serializers.CharField(required=False)
-        evidence_links = LinkSerializer(many=True, required=False)
+        evidence_links = LinkSerializer(many=True, required=False, max_length=20)
         evidence_files = serializers.ListField(
-            child=serializers.FileField(), required=False
+            child=serializers.FileField(), required=False, max_length=20
         )
         evidence_file_kinds = serializers.ListField(
             child=serializers.ChoiceField(choices=EvidenceKind.choices),
             required=False,
+            max_length=20,
             help_text="One kind per file, in the same order.",
         )
 
@@ -445,7 +467,7 @@ class RequestResumeApi(SupportAPIView):
 class RequestEvidenceApi(SupportAPIView):
     """Attach one more evidence item (file or link); answers a paused request."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [JSONBodyParser, MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -609,17 +631,33 @@ class FeedbackApi(SupportAPIView):
 class AccountSettingsBody(serializers.Serializer):
     """The organisation's signup-assessment and continuous-review thresholds."""
 
-    hold_threshold = serializers.IntegerField(min_value=0, required=False)
-    high_risk_countries = serializers.ListField(
-        child=serializers.CharField(max_length=2), required=False
+    hold_threshold = serializers.IntegerField(
+        max_value=MAX_INT, min_value=0, required=False
     )
-    review_window_days = serializers.IntegerField(min_value=1, required=False)
-    numbers_min_for_usage_check = serializers.IntegerField(min_value=0, required=False)
-    min_outbound_per_number = serializers.IntegerField(min_value=0, required=False)
-    complaints_threshold = serializers.IntegerField(min_value=0, required=False)
-    spike_factor = serializers.IntegerField(min_value=1, required=False)
-    spike_min_volume = serializers.IntegerField(min_value=0, required=False)
-    spike_history_days = serializers.IntegerField(min_value=1, required=False)
+    high_risk_countries = serializers.ListField(
+        child=serializers.CharField(max_length=2), required=False, max_length=250
+    )
+    review_window_days = serializers.IntegerField(
+        max_value=MAX_INT, min_value=1, required=False
+    )
+    numbers_min_for_usage_check = serializers.IntegerField(
+        max_value=MAX_INT, min_value=0, required=False
+    )
+    min_outbound_per_number = serializers.IntegerField(
+        max_value=MAX_INT, min_value=0, required=False
+    )
+    complaints_threshold = serializers.IntegerField(
+        max_value=MAX_INT, min_value=0, required=False
+    )
+    spike_factor = serializers.IntegerField(
+        max_value=MAX_INT, min_value=1, required=False
+    )
+    spike_min_volume = serializers.IntegerField(
+        max_value=MAX_INT, min_value=0, required=False
+    )
+    spike_history_days = serializers.IntegerField(
+        max_value=MAX_INT, min_value=1, required=False
+    )
     reason = serializers.CharField(
         required=False, allow_blank=True, default="", write_only=True
     )

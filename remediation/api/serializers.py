@@ -53,8 +53,8 @@ class RemediationRequestV2Output(serializers.Serializer):
     webhook_url = serializers.SerializerMethodField()
     created_at = SeedTimestampField()
     updated_at = SeedTimestampField()
-    tier1_completed_at = SeedTimestampField()
-    tier2_completed_at = SeedTimestampField()
+    tier1_completed_at = SeedTimestampField(allow_null=True)
+    tier2_completed_at = SeedTimestampField(allow_null=True)
     results = serializers.SerializerMethodField()
 
     def get_contact_email(self, obj: RemediationRequest) -> str | None:
@@ -76,8 +76,8 @@ class RemediationRequestV2ListItem(serializers.Serializer):
     call_purpose = serializers.CharField()
     created_at = SeedTimestampField()
     updated_at = SeedTimestampField()
-    tier1_completed_at = SeedTimestampField()
-    tier2_completed_at = SeedTimestampField()
+    tier1_completed_at = SeedTimestampField(allow_null=True)
+    tier2_completed_at = SeedTimestampField(allow_null=True)
 
 
 def detail_data(request: RemediationRequest) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -37,7 +36,10 @@ from remediation.errors import (
 from remediation.jsonapi import parse_filters, parse_page
 from remediation.models import Enterprise
 from trustconsole.core.api.auth import ApiTokenAuthentication
+from trustconsole.core.api.schema import ConsoleAutoSchema
 from trustconsole.core.api.views import ActorAPIView
+from trustconsole.lib import jsonbody
+from trustconsole.lib.jsonbody import JSONBodyParser
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,9 @@ def _text(detail: Any) -> str:
 def jsonapi_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Every error of the /v2 API in the provider's `{"errors": [...]}` shape."""
     headers: dict[str, str] = {}
+    body_error = jsonbody.from_django_error(exc)
+    if body_error is not None:
+        exc = jsonbody.api_exception(body_error)
     if isinstance(exc, RemediationError):
         status, problems = exc.status, exc.problems
     elif isinstance(exc, Http404 | exceptions.NotFound):
@@ -95,11 +100,19 @@ ERRORS = inline_serializer(
 )
 
 
+class JsonApiSchema(ConsoleAutoSchema):
+    """Error answers documented with the provider's error objects."""
+
+    error_serializer = ERRORS
+
+
 class JsonApiView(ActorAPIView):
     """Bearer tokens only; JSON bodies only; provider-shaped errors."""
 
     authentication_classes = [ApiTokenAuthentication]
-    parser_classes = [JSONParser]
+    parser_classes = [JSONBodyParser]
+    pagination_class = None  # JSON:API pages, documented per operation
+    schema = JsonApiSchema()
     write_roles = services.SUBMIT_ROLES
 
     def get_exception_handler(self) -> Any:
@@ -112,8 +125,8 @@ class JsonApiView(ActorAPIView):
 def _body(request: Request) -> dict[str, Any]:
     try:
         data = request.data
-    except exceptions.ParseError:
-        raise BadRequest([problem(400, "The body is not valid JSON.")]) from None
+    except exceptions.ParseError as exc:
+        raise BadRequest([problem(400, str(exc.detail))]) from None
     if not isinstance(data, dict):
         raise BadRequest([problem(400, "The body must be a JSON object.")])
     return data

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -78,22 +78,32 @@ class EnterpriseDetailApi(ActorAPIView):
 class EnterpriseNumbersApi(ActorAPIView):
     """An enterprise's owned numbers (filter by risk); admins add up to 2,000."""
 
+    class ListParams(serializers.Serializer):
+        class Meta:
+            ref_name = "RemediationNumberListParams"
+
+        spam_risk = serializers.ChoiceField(
+            choices=[*SpamRisk.values, "none"], required=False, allow_blank=True
+        )
+        flagged = serializers.BooleanField(required=False, default=False)
+        q = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=40,
+            help_text="digits the number contains",
+        )
+
     @extend_schema(
-        parameters=[
-            OpenApiParameter("spam_risk", str, enum=[*SpamRisk.values, "none"]),
-            OpenApiParameter("flagged", bool),
-            OpenApiParameter("q", str, description="digits the number contains"),
-        ],
-        responses=RemediationOwnedNumberOutput(many=True),
+        parameters=[ListParams], responses=RemediationOwnedNumberOutput(many=True)
     )
     def get(self, request: Request, public_id: str) -> Response:
         enterprise = selectors.enterprise_get(actor=self.actor, public_id=public_id)
-        params = request.query_params
+        params = self.query(self.ListParams)
         queryset = selectors.number_list(
             actor=self.actor,
             enterprise=enterprise,
             spam_risk=params.get("spam_risk", ""),
-            flagged=params.get("flagged", "") in ("1", "true"),
+            flagged=params["flagged"],
             search=params.get("q", ""),
         )
         return self.paginate(queryset, RemediationOwnedNumberOutput)

@@ -21,7 +21,7 @@ def test_decide_answers_reject_with_the_visitor_and_logs_it(
     actor = Actor.system_for(org, "test")
     visitor = visitor_upsert(actor=actor, name="Mallory", phones=[BLOCKED])
     visitor_blacklist(actor=actor, visitor=visitor, reason="fraud")
-    client = api_client_for(org, "viewer")
+    client = api_client_for(org, "operator")
     response = client.post(
         "/api/v1/voice/decide", {"from": "+1 415-555-0123", "to": "+14155550100"},
         format="json",
@@ -42,6 +42,24 @@ def test_decide_answers_reject_with_the_visitor_and_logs_it(
         "visitor": None,
     }
     assert logged().filter(organisation=org).count() == 2
+
+
+def test_decide_is_refused_to_viewers_and_changes_nothing(org, api_client_for) -> None:
+    """GIVEN a viewer token WHEN it asks for decisions, again and again THEN each is
+    a 403: no call is logged, no caller counted, no visitor or audit entry made."""
+    from visitors.models import Visitor
+
+    client = api_client_for(org, "viewer")
+    audited = AuditEntry.objects.count()
+    for _ in range(9):
+        response = client.post(
+            "/api/v1/voice/decide", {"from": BLOCKED, "to": "+1"}, format="json"
+        )
+        assert response.status_code == 403
+        assert "viewer" in response.json()["detail"]
+    assert not logged().exists()
+    assert not Visitor.objects.filter(organisation=org).exists()
+    assert AuditEntry.objects.count() == audited
 
 
 def test_decide_refuses_bad_input_with_field_and_reason(org, api_client_for) -> None:

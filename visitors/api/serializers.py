@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from trustconsole.core.api.fields import StrictCharField
 from visitors import selectors
 from visitors.choices import (
     MANUAL_SIGNAL_TYPES,
@@ -17,6 +18,9 @@ from visitors.choices import (
     WeightLevel,
 )
 from visitors.models import IPBlock, ReviewItem, RiskSignal, Visitor
+
+# One request names at most this many identifiers of each kind.
+MAX_IDENTIFIERS_PER_KIND = 50
 
 
 class VisitorOutput(serializers.Serializer):
@@ -118,18 +122,30 @@ class VisitorDetailOutput(VisitorOutput):
 class VisitorUpsertInput(serializers.Serializer):
     """Identifiers to find the visitor by (or create one with); name optional."""
 
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
     emails = serializers.ListField(
-        child=serializers.CharField(), required=False, default=list
+        child=StrictCharField(max_length=254),
+        required=False,
+        default=list,
+        max_length=MAX_IDENTIFIERS_PER_KIND,
     )
     phones = serializers.ListField(
-        child=serializers.CharField(), required=False, default=list
+        child=StrictCharField(max_length=64),
+        required=False,
+        default=list,
+        max_length=MAX_IDENTIFIERS_PER_KIND,
     )
     ips = serializers.ListField(
-        child=serializers.CharField(), required=False, default=list
+        child=StrictCharField(max_length=64),
+        required=False,
+        default=list,
+        max_length=MAX_IDENTIFIERS_PER_KIND,
     )
     widget_ids = serializers.ListField(
-        child=serializers.CharField(), required=False, default=list
+        child=StrictCharField(max_length=128),
+        required=False,
+        default=list,
+        max_length=MAX_IDENTIFIERS_PER_KIND,
     )
 
 
@@ -213,7 +229,9 @@ class ReviewItemActionInput(serializers.Serializer):
 class ReviewItemBulkInput(ReviewItemActionInput):
     """The same action on several items."""
 
-    items = serializers.ListField(child=serializers.UUIDField(), min_length=1)
+    items = serializers.ListField(
+        child=serializers.UUIDField(), min_length=1, max_length=500
+    )
 
 
 class ReviewItemBulkOutput(serializers.Serializer):
@@ -267,16 +285,16 @@ class SignalWeightInput(serializers.Serializer):
 class WidgetMessageInput(serializers.Serializer):
     """A chat message as the widget posts it."""
 
-    visitor_id = serializers.CharField(
+    visitor_id = StrictCharField(
         max_length=128, help_text="The widget's own id for this visitor."
     )
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    email = serializers.CharField(required=False, allow_blank=True, max_length=254)
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    email = StrictCharField(required=False, allow_blank=True, max_length=254)
+    phone = StrictCharField(required=False, allow_blank=True, max_length=64)
     conversation_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="Omit to start a conversation."
     )
-    body = serializers.CharField(max_length=5000, trim_whitespace=True)
+    body = StrictCharField(max_length=5000, trim_whitespace=True)
 
 
 class WidgetMessageOutput(serializers.Serializer):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from trustconsole.core.api.schema import ErrorOutput
 from trustconsole.core.api.views import ActorAPIView
 from visitors import gate, selectors, services
 from visitors.api import serializers as s
@@ -29,26 +30,29 @@ class OperatorAPIView(ActorAPIView):
     write_roles = OPERATOR
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 100:
-        raise exceptions.ValidationError({name: "Give a whole number from 0 to 100."})
-    return value
+class VisitorListParams(serializers.Serializer):
+    """Search and filters of the visitors list."""
 
-
-def _choice_param(request: Request, name: str, choices: list[str]) -> str:
-    value = request.query_params.get(name, "").strip()
-    if value and value not in choices:
-        raise exceptions.ValidationError(
-            {name: f"Choose one of: {', '.join(choices)}."}
-        )
-    return value
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Name, email, phone or IP",
+    )
+    status = serializers.ChoiceField(
+        choices=VisitorStatus.choices, required=False, allow_blank=True
+    )
+    band = serializers.ChoiceField(
+        choices=Band.choices, required=False, allow_blank=True
+    )
+    score_min = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    score_max = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    sort = serializers.ChoiceField(
+        choices=list(selectors.SORTS),
+        required=False,
+        allow_blank=True,
+        help_text="default -last_seen",
+    )
 
 
 def _detail(visitor: object) -> dict:
@@ -60,30 +64,19 @@ class VisitorListApi(OperatorAPIView):
 
     @extend_schema(
         operation_id="visitors_list",
-        parameters=[
-            OpenApiParameter("q", str, description="Name, email, phone or IP"),
-            OpenApiParameter("status", str, enum=VisitorStatus.values),
-            OpenApiParameter("band", str, enum=Band.values),
-            OpenApiParameter("score_min", int),
-            OpenApiParameter("score_max", int),
-            OpenApiParameter(
-                "sort",
-                str,
-                enum=list(selectors.SORTS),
-                description="default -last_seen",
-            ),
-        ],
+        parameters=[VisitorListParams],
         responses=s.VisitorOutput(many=True),
     )
     def get(self, request: Request) -> Response:
+        params = self.query(VisitorListParams)
         queryset = selectors.visitor_list(
             actor=self.actor,
-            q=request.query_params.get("q", ""),
-            status=_choice_param(request, "status", VisitorStatus.values),
-            band=_choice_param(request, "band", Band.values),
-            score_min=_int_param(request, "score_min"),
-            score_max=_int_param(request, "score_max"),
-            sort=_choice_param(request, "sort", list(selectors.SORTS)),
+            q=params.get("q", ""),
+            status=params.get("status", ""),
+            band=params.get("band", ""),
+            score_min=params.get("score_min"),
+            score_max=params.get("score_max"),
+            sort=params.get("sort", ""),
         )
         return self.paginate(queryset, s.VisitorOutput)
 
@@ -287,6 +280,8 @@ class ReviewItemActionApi(OperatorAPIView):
 class ReviewItemBulkApi(OperatorAPIView):
     """Bulk selection: one action on several items of the organisation."""
 
+    error_codes = (404,)  # an item that is not the organisation's
+
     @extend_schema(
         operation_id="review_queue_bulk",
         request=s.ReviewItemBulkInput,
@@ -308,16 +303,22 @@ class ReviewItemBulkApi(OperatorAPIView):
         return Response({"done": done})
 
 
+class IPBlockListParams(serializers.Serializer):
+    """Expired blocks are left out unless asked for."""
+
+    include_expired = serializers.BooleanField(required=False, default=False)
+
+
 class IPBlockListApi(OperatorAPIView):
     """Active IP blocks; POST blocks an address or CIDR range."""
 
     @extend_schema(
         operation_id="ip_blocks_list",
-        parameters=[OpenApiParameter("include_expired", bool)],
+        parameters=[IPBlockListParams],
         responses=s.IPBlockOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        include = request.query_params.get("include_expired", "") in ("1", "true")
+        include = self.query(IPBlockListParams)["include_expired"]
         return self.paginate(
             selectors.ip_block_list(actor=self.actor, include_expired=include),
             s.IPBlockOutput,
@@ -360,6 +361,8 @@ class IPBlockDetailApi(OperatorAPIView):
 
 class SignalWeightApi(ActorAPIView):
     """Weight levels of the organisation; admins override them (POST)."""
+
+    pagination_class = None  # the four levels, always all of them
 
     write_roles = ()
 
@@ -406,7 +409,7 @@ class WidgetMessageApi(APIView):
             )
         ],
         request=s.WidgetMessageInput,
-        responses={202: s.WidgetMessageOutput},
+        responses={202: s.WidgetMessageOutput, 401: ErrorOutput},
     )
     def post(self, request: Request) -> Response:
         widget = selectors.widget_by_key(request.headers.get(WIDGET_KEY_HEADER, ""))

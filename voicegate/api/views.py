@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,16 +17,21 @@ from voicegate.views import webhook_url
 
 
 class VoiceDecideApi(ActorAPIView):
-    """Decide on one inbound call: `{action: reject|allow, reason, visitor}`."""
+    """Decide on one inbound call: `{action: reject|allow, reason, visitor}`.
 
-    write_roles = (Role.OPERATOR, Role.SUPPORT, Role.VIEWER)
+    A decision is a write: it logs the call and counts the caller (repeated calls
+    become a risk signal), so it needs an operator or admin token (PBXs use a
+    generic connection's shared token); viewers get 403.
+    """
+
+    write_roles = (Role.OPERATOR,)
 
     @extend_schema(request=s.VoiceDecideInput, responses=s.VoiceDecideOutput)
     def post(self, request: Request) -> Response:
         started_us = gate.now_us()
         organisation_id = self.actor.organisation.pk
         return decide_api.respond(
-            raw=request.data if isinstance(request.data, dict) else request.body,
+            raw=request.data,
             ctx=gate.context_for_org(organisation_id),
             connection_id=None,
             started_us=started_us,
@@ -108,10 +113,18 @@ class BlockedNumberListApi(ActorAPIView):
 
     write_roles = (Role.OPERATOR,)
 
-    @extend_schema(responses=s.BlockedNumberOutput(many=True))
+    class ListParams(serializers.Serializer):
+        class Meta:
+            ref_name = "VoiceBlockedNumberListParams"
+
+        search = serializers.CharField(
+            required=False, allow_blank=True, max_length=64, default=""
+        )
+
+    @extend_schema(parameters=[ListParams], responses=s.BlockedNumberOutput(many=True))
     def get(self, request: Request) -> Response:
         rows = selectors.blocked_number_list(
-            actor=self.actor, search=request.query_params.get("search", "")
+            actor=self.actor, search=self.query(self.ListParams)["search"]
         )
         return self.paginate(rows, s.BlockedNumberOutput)
 

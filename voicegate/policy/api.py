@@ -12,12 +12,13 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from trustconsole.core.api.views import ActorAPIView
+from trustconsole.lib.jsonbody import JSONBodyParser
 from voicegate.policy import selectors, services
 from voicegate.policy.choices import (
     DncKind,
@@ -28,6 +29,9 @@ from voicegate.policy.choices import (
     Violation,
 )
 from voicegate.policy.export import csv_lines
+
+# Counts and thresholds fit a database integer column.
+MAX_INT = 2_147_483_647
 
 ACT = ("operator", "support")
 
@@ -242,12 +246,16 @@ class DenialCountOutput(serializers.Serializer):
 class PolicySettingsIO(serializers.Serializer):
     """The organisation's outbound policy settings."""
 
-    harassment_limit = serializers.IntegerField(min_value=1, required=False)
+    harassment_limit = serializers.IntegerField(
+        max_value=MAX_INT, min_value=1, required=False
+    )
     harassment_window_seconds = serializers.IntegerField(
         min_value=60, max_value=90 * 86400, required=False
     )
     blacklisted_do_not_contact = serializers.BooleanField(required=False)
-    denial_threshold = serializers.IntegerField(min_value=1, required=False)
+    denial_threshold = serializers.IntegerField(
+        max_value=MAX_INT, min_value=1, required=False
+    )
     denial_window_seconds = serializers.IntegerField(
         min_value=60, max_value=90 * 86400, required=False
     )
@@ -335,17 +343,28 @@ class DncListEmptyApi(PolicyAPIView):
         return Response(DncListOutput(row).data)
 
 
+class NumberParams(serializers.Serializer):
+    """`?number=`: one number to look for."""
+
+    number = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, default=""
+    )
+
+
+class AccountParams(serializers.Serializer):
+    """`?account=`: a customer account's id."""
+
+    account = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+
 class DncEntriesApi(PolicyAPIView):
     """Numbers of a list (`?number=` finds one); POST adds one number."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("number", str)],
-        responses=DncEntryOutput(many=True),
-    )
+    @extend_schema(parameters=[NumberParams], responses=DncEntryOutput(many=True))
     def get(self, request: Request, public_id: str) -> Response:
         row = selectors.dnc_list_get(actor=self.actor, public_id=public_id)
         entries = selectors.dnc_entry_list(
-            dnc_list=row, number=request.query_params.get("number", "")
+            dnc_list=row, number=self.query(NumberParams)["number"]
         )
         return self.paginate(entries, DncEntryOutput)
 
@@ -373,7 +392,7 @@ class DncEntryDeleteApi(PolicyAPIView):
 class DncImportsApi(PolicyAPIView):
     """Imports of a list; POST uploads a CSV and queues its import (202)."""
 
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, JSONBodyParser]
 
     @extend_schema(responses=DncImportOutput(many=True))
     def get(self, request: Request, public_id: str) -> Response:
@@ -421,6 +440,8 @@ class DncExportApi(PolicyAPIView):
 class CallerIdsApi(PolicyAPIView):
     """Verified caller IDs (`?account=`); POST records one."""
 
+    error_codes = (404,)  # `account` names no account of the organisation
+
     @extend_schema(
         parameters=[OpenApiParameter("account", str)],
         responses=CallerIdOutput(many=True),
@@ -461,17 +482,15 @@ class CallerIdDetailApi(PolicyAPIView):
 class ConsentsApi(PolicyAPIView):
     """Consent records (`?account=`, `?number=`); POST records one."""
 
+    error_codes = (404,)  # `account` names no account of the organisation
+
     @extend_schema(
-        parameters=[OpenApiParameter("account", str), OpenApiParameter("number", str)],
-        responses=ConsentOutput(many=True),
+        parameters=[AccountParams, NumberParams], responses=ConsentOutput(many=True)
     )
     def get(self, request: Request) -> Response:
+        number = self.query(NumberParams)["number"]
         account = _account_param(self.actor, request)
-        rows = selectors.consent_list(
-            actor=self.actor,
-            account=account,
-            number=request.query_params.get("number", ""),
-        )
+        rows = selectors.consent_list(actor=self.actor, account=account, number=number)
         return self.paginate(rows, ConsentOutput)
 
     @extend_schema(request=ConsentInput, responses={201: ConsentOutput})
@@ -502,35 +521,38 @@ class ConsentDetailApi(PolicyAPIView):
 class DenialsApi(PolicyAPIView):
     """Refused outbound calls with their violations (`?account=`, `?code=`)."""
 
+    class CodeParams(serializers.Serializer):
+        class Meta:
+            ref_name = "PolicyDenialCodeParams"
+
+        code = serializers.ChoiceField(
+            choices=Violation.choices, required=False, allow_blank=True, default=""
+        )
+
     @extend_schema(
-        parameters=[
-            OpenApiParameter("account", str),
-            OpenApiParameter("code", str, enum=Violation.values),
-        ],
-        responses=DenialOutput(many=True),
+        parameters=[AccountParams, CodeParams], responses=DenialOutput(many=True)
     )
     def get(self, request: Request) -> Response:
+        code = self.query(self.CodeParams)["code"]
         account = _account_param(self.actor, request)
-        rows = selectors.denial_list(
-            actor=self.actor, account=account, code=request.query_params.get("code", "")
-        )
+        rows = selectors.denial_list(actor=self.actor, account=account, code=code)
         return self.paginate(rows, DenialOutput)
 
 
 class DenialCountsApi(PolicyAPIView):
     """Denials per customer account over the last `days` (default 30)."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("days", int)],
-        responses=DenialCountOutput(many=True),
-    )
+    class DaysParams(serializers.Serializer):
+        class Meta:
+            ref_name = "PolicyDenialDaysParams"
+
+        days = serializers.IntegerField(
+            required=False, default=30, min_value=1, max_value=365
+        )
+
+    @extend_schema(parameters=[DaysParams], responses=DenialCountOutput(many=True))
     def get(self, request: Request) -> Response:
-        try:
-            days = int(request.query_params.get("days", 30))
-        except ValueError:
-            days = 0
-        if not 1 <= days <= 365:
-            raise serializers.ValidationError({"days": "Give 1 to 365 days."})
+        days = self.query(self.DaysParams)["days"]
         rows = selectors.denial_counts_by_account(actor=self.actor, days=days)
         return self.paginate(rows, DenialCountOutput)
 
@@ -552,7 +574,7 @@ class PolicySettingsApi(ActorAPIView):
 
 
 def _account_param(actor: Any, request: Request) -> Any:
-    value = request.query_params.get("account", "")
+    value = request.query_params.get("account", "").strip()
     if not value:
         return None
     from accounts.selectors import account_get

@@ -13,6 +13,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from trustconsole.lib import jsonbody
+
 
 def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str | None]]:
     if isinstance(detail, dict):
@@ -40,6 +42,9 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str | None]]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Reshape DRF and service (Django) errors into the console's error shape."""
+    body_error = jsonbody.from_django_error(exc)
+    if body_error is not None:  # Django refused a form or multipart body
+        exc = jsonbody.api_exception(body_error)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from trustconsole.core import selectors, services
 from trustconsole.core.actor import Actor
+from trustconsole.core.api.pagination import PagePagination
 from trustconsole.core.api.permissions import request_actor
 from trustconsole.core.choices import Role
 
@@ -21,12 +22,20 @@ class ActorAPIView(APIView):
     """Base for every console API view: `self.actor` is who is acting."""
 
     write_roles: tuple[str, ...] = ()
+    # Lists answered by `paginate` are documented with the paginated envelope.
+    pagination_class = PagePagination
 
     @property
     def actor(self) -> Actor:
         actor = request_actor(self.request)
         assert actor is not None  # ActorPermission guarantees it
         return actor
+
+    def query(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+        """The query parameters validated by `serializer_class` (400 naming each)."""
+        data = serializer_class(data=self.request.query_params)
+        data.is_valid(raise_exception=True)
+        return dict(data.validated_data)
 
     def paginate(
         self, queryset: Any, serializer_class: type[serializers.Serializer]
@@ -179,7 +188,7 @@ class TokenDetailApi(ActorAPIView):
         token = selectors.token_get(actor=self.actor, public_id=public_id)
         return Response(TokenOutputSerializer(token).data)
 
-    @extend_schema(request=ReasonSerializer, responses=TokenOutputSerializer)
+    @extend_schema(request=ReasonSerializer, responses={200: TokenOutputSerializer})
     def delete(self, request: Request, public_id: str) -> Response:
         token = selectors.token_get(actor=self.actor, public_id=public_id)
         data = ReasonSerializer(data=request.data)
@@ -205,19 +214,24 @@ class AuditOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class AuditListParams(serializers.Serializer):
+    """Filters of the audit trail (exact matches)."""
+
+    action = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    target_type = serializers.CharField(
+        required=False, allow_blank=True, max_length=100
+    )
+    target_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
 class AuditListApi(ActorAPIView):
     """The organisation's audit trail, newest first. It cannot be changed."""
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("action", str),
-            OpenApiParameter("target_type", str),
-            OpenApiParameter("target_id", str),
-        ],
-        responses=AuditOutputSerializer(many=True),
+        parameters=[AuditListParams], responses=AuditOutputSerializer(many=True)
     )
     def get(self, request: Request) -> Response:
-        params = request.query_params
+        params = self.query(AuditListParams)
         queryset = selectors.audit_list(
             actor=self.actor,
             action=params.get("action", ""),
