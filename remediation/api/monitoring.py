@@ -27,6 +27,10 @@ def _field(pointer: str | None) -> str | None:
 class MonitoringApiView(ActorAPIView):
     """Turns the services' refusals into the console's error shape."""
 
+    # The provider's refusals pass through; 429 and 503 when it asks to wait or
+    # cannot be reached.
+    error_codes = (409, 422, 429, 503)
+
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, RemediationError):
             response = Response(
@@ -52,7 +56,9 @@ class ReputationOutput(serializers.Serializer):
     """An enterprise's monitoring record as the console keeps it."""
 
     enabled = serializers.BooleanField(source="monitoring_enabled")
-    enabled_at = serializers.DateTimeField(source="reputation_enabled_at")
+    enabled_at = serializers.DateTimeField(
+        source="reputation_enabled_at", allow_null=True
+    )
     reputation_status = serializers.CharField()
     loa_status = serializers.CharField()
     loa_document_id = serializers.CharField()
@@ -60,9 +66,11 @@ class ReputationOutput(serializers.Serializer):
     rejection_reasons = serializers.ListField(
         child=serializers.CharField(), allow_null=True
     )
-    last_check_at = serializers.DateTimeField(source="reputation_synced_at")
-    next_check_at = serializers.DateTimeField(source="next_sync_at")
-    refresh_blocked_until = serializers.DateTimeField()
+    last_check_at = serializers.DateTimeField(
+        source="reputation_synced_at", allow_null=True
+    )
+    next_check_at = serializers.DateTimeField(source="next_sync_at", allow_null=True)
+    refresh_blocked_until = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField(source="sync_error")
 
 
@@ -94,12 +102,14 @@ class ReputationNumberOutput(serializers.Serializer):
 
     phone_number = serializers.CharField(source="e164")
     registered = serializers.BooleanField(source="is_registered")
-    registered_at = serializers.DateTimeField()
+    registered_at = serializers.DateTimeField(allow_null=True)
     spam_risk = serializers.ChoiceField(choices=SpamRisk.choices, allow_null=True)
     spam_category = serializers.CharField()
-    last_refreshed_at = serializers.DateTimeField(source="reputation_refreshed_at")
-    elevated_at = serializers.DateTimeField()
-    removed_at = serializers.DateTimeField()
+    last_refreshed_at = serializers.DateTimeField(
+        source="reputation_refreshed_at", allow_null=True
+    )
+    elevated_at = serializers.DateTimeField(allow_null=True)
+    removed_at = serializers.DateTimeField(allow_null=True)
     removed_reason = serializers.CharField()
     verification_status = serializers.CharField()
 
@@ -132,8 +142,8 @@ class ReputationRefreshOutput(serializers.Serializer):
     total_successful = serializers.IntegerField()
     total_failed = serializers.IntegerField()
     error = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class EnterpriseReputationApi(MonitoringApiView):
