@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from remediation.choices import GateStatus, Provider, RemediationStatus, SpamRisk
+from remediation.choices import (
+    CheckFrequency,
+    GateStatus,
+    Provider,
+    RemediationStatus,
+    SpamRisk,
+)
 from trustconsole.core.audit_text import (
     register_actions,
     register_fields,
@@ -66,5 +72,70 @@ register_fields(
         "api_base": "API address",
         "cooldown_days": "Cool-down (days)",
         "webhook_secret": "Signing secret",
+    },
+)
+
+# Number reputation monitoring.
+register_target("remediation.remediationsettings", "remediation settings")
+register_actions(
+    {
+        "reputation.enable": "{actor} enabled number reputation monitoring for "
+        "{target}",
+        "reputation.frequency_update": "{actor} changed how often the numbers of "
+        "{target} are checked",
+        "reputation.disable": "{actor} disabled number reputation monitoring for "
+        "{target}",
+        "reputation.status_change": "The provider reported new monitoring gates for "
+        "{target}",
+        "reputation.numbers_register": "{actor} registered {count} number(s) of "
+        "{target} for monitoring",
+        "reputation.number_deregister": "{actor} stopped monitoring a number of "
+        "{target}",
+        "reputation.numbers_unlisted": "The provider no longer monitors some numbers "
+        "of {target}",
+        "reputation.risk_change": "The spam risk of numbers of {target} changed",
+        "reputation.refresh_request": "{actor} asked for a billable refresh of "
+        "numbers of {target}",
+        "reputation.refresh_done": "A billable refresh of numbers of {target} finished",
+        "reputation.refresh_failed": "The provider refused a refresh of numbers of "
+        "{target}",
+        "reputation.number_flagged": "The provider flagged a number of {target}",
+        "reputation.number_removed": "The provider stopped monitoring a number of "
+        "{target}",
+        "reputation.verification_status": "The external verification of a number of "
+        "{target} changed",
+        "reputation.settings_update": "{actor} changed the number reputation "
+        "monitoring settings",
+        "remediation.follow_up_scheduled": "{target} completed: its monitored "
+        "numbers will be refreshed to see whether their risk fell",
+        "remediation.follow_up_done": "The follow-up refresh after {target} finished",
+    }
+)
+register_fields(
+    target_type="remediation.enterprise",
+    choices={"check_frequency": CheckFrequency, "spam_risk": SpamRisk},
+    labels={
+        "check_frequency": "Check frequency",
+        "loa_document_id": "LOA document id",
+        "monitoring": "Monitoring",
+        "numbers_deregistered": "Numbers no longer monitored",
+        "count": "Numbers",
+        "numbers": "Numbers",
+        "number": "Number",
+        "successful": "Numbers refreshed",
+        "verification_status": "External verification",
+        "reason": "Reason",
+    },
+)
+register_fields(
+    target_type="remediation.remediationrequest",
+    labels={"numbers": "Monitored numbers", "at": "Refreshed at"},
+)
+register_fields(
+    target_type="remediation.remediationsettings",
+    labels={
+        "review_flagged": "Review newly flagged numbers",
+        "telnyx_public_key": "Webhook public key",
+        "time_zone": "Time zone",
     },
 )

@@ -11,6 +11,8 @@ class GateStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+    # The provider's record was removed (monitoring disabled).
+    DELETED = "deleted", "Deleted"
 
 
 class SpamRisk(models.TextChoices):
@@ -81,3 +83,47 @@ class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
+
+
+class CheckFrequency(models.TextChoices):
+    """How often the provider re-checks an enterprise's monitored numbers."""
+
+    BUSINESS_DAILY = "business_daily", "Every business day (Mon–Fri)"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    BIWEEKLY = "biweekly", "Every two weeks"
+    MONTHLY = "monthly", "Monthly"
+    NEVER = "never", "Never (manual refresh only)"
+
+
+class ObservationSource(models.TextChoices):
+    """How a reputation observation reached the console."""
+
+    REGISTRATION = "registration", "Registration"
+    SCHEDULED = "scheduled", "Scheduled check"
+    MANUAL = "manual", "Refresh by an operator"
+    FOLLOW_UP = "follow_up", "Follow-up after remediation"
+    WEBHOOK = "webhook", "Provider webhook"
+
+
+class RefreshKind(models.TextChoices):
+    """Why a billable refresh of numbers was made."""
+
+    MANUAL = "manual", "Refresh by an operator"
+    FOLLOW_UP = "follow_up", "Follow-up after remediation"
+
+
+class RefreshStatus(models.TextChoices):
+    """Where a refresh job stands."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+# Webhook event types of the provider's Number Reputation ownership webhooks.
+EVENT_FLAGGED = "number_reputation.number.flagged"
+EVENT_REMOVED = "number_reputation.number.removed"
+EVENT_VERIFICATION = "number_reputation.external_verification.status_changed"
+REPUTATION_EVENTS: tuple[str, ...] = (EVENT_FLAGGED, EVENT_REMOVED, EVENT_VERIFICATION)

@@ -98,3 +98,19 @@ class InFlightConflict(RemediationError):
     """A number already has an in-flight request; or the request is busy (409)."""
 
     status = 409
+
+
+class RateLimited(RemediationError):
+    """Too many billable refreshes, or the provider asked us to wait (429)."""
+
+    status = 429
+
+    def __init__(self, problems: list[Problem], *, retry_after: int) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(problems)
+
+
+class ProviderUnavailable(RemediationError):
+    """The provider could not be reached or failed; nothing was changed (503)."""
+
+    status = 503

@@ -6,7 +6,13 @@ import re
 
 from django import forms
 
-from remediation.choices import GateStatus, Provider, RemediationStatus, SpamRisk
+from remediation.choices import (
+    CheckFrequency,
+    GateStatus,
+    Provider,
+    RemediationStatus,
+    SpamRisk,
+)
 from remediation.validation import MAX_EMAIL, MAX_PURPOSE, MAX_WEBHOOK_URL
 
 
@@ -113,4 +119,68 @@ class SettingsForm(forms.Form):
         max_value=365,
         label="Cooldown (days)",
         help_text="Numbers remediated this recently are accepted as ineligible.",
+    )
+
+
+# --- Number reputation monitoring ---------------------------------------------------
+
+
+class MonitoringEnableForm(forms.Form):
+    """Enable monitoring: the signed LOA's document id and the check frequency."""
+
+    loa_document_id = forms.CharField(
+        max_length=255,
+        label="LOA document id",
+        help_text="The id of the signed Letter of Authorization uploaded to the "
+        "provider's documents.",
+    )
+    check_frequency = forms.ChoiceField(
+        choices=CheckFrequency.choices, initial=CheckFrequency.BUSINESS_DAILY
+    )
+
+
+class MonitoringFrequencyForm(forms.Form):
+    """Change the check frequency (once the reputation status is approved)."""
+
+    check_frequency = forms.ChoiceField(choices=CheckFrequency.choices)
+
+
+class MonitoringRegisterForm(forms.Form):
+    """Register owned numbers for monitoring, one per line (1 to 100)."""
+
+    register_numbers = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "+12025550142"}),
+        label="Numbers to monitor",
+        help_text="E.164, one per line; 1 to 100 per call, all or nothing. Billable.",
+    )
+
+    def clean_register_numbers(self) -> list[str]:
+        raw = re.split(r"[\n,;]+", self.cleaned_data["register_numbers"])
+        items = [p.strip() for p in raw if p.strip()]
+        if not 1 <= len(items) <= 100:
+            raise forms.ValidationError(f"Give 1 to 100 numbers (got {len(items)}).")
+        return items
+
+
+class MonitoringSettingsForm(forms.Form):
+    """The organisation's monitoring settings."""
+
+    review_flagged = forms.BooleanField(
+        required=False,
+        label="Review newly flagged numbers",
+        help_text="List numbers that become elevated with a suggested remediation "
+        "batch on the Remediation page.",
+    )
+    telnyx_public_key = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Telnyx webhook public key",
+        help_text="Base64 Ed25519 key that signs the provider's webhooks (blank: "
+        "the keys of your Telnyx voice connections).",
+    )
+    time_zone = forms.CharField(
+        max_length=64,
+        label="Organisation time zone",
+        help_text="IANA name, e.g. America/New_York: business days and daily checks "
+        "are counted in it.",
     )

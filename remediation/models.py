@@ -15,9 +15,13 @@ from remediation.choices import (
     IN_FLIGHT_STATUSES,
     TERMINAL_STATUSES,
     Bucket,
+    CheckFrequency,
     DeliveryStatus,
     GateStatus,
+    ObservationSource,
     Provider,
+    RefreshKind,
+    RefreshStatus,
     RemediationStatus,
     SpamRisk,
 )
@@ -55,6 +59,19 @@ class RemediationSettings(models.Model):
         "ineligible instead of being submitted again.",
     )
     webhook_secret = EncryptedTextField(default=webhook_secret_generate)
+    # Number reputation monitoring: newly elevated numbers go to a review list with
+    # a suggested remediation batch; the provider's webhooks are verified with this
+    # Ed25519 public key (blank: the keys of the organisation's Telnyx connections).
+    review_flagged = models.BooleanField(
+        default=True,
+        help_text="List newly flagged numbers for review with a suggested batch.",
+    )
+    telnyx_public_key = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Base64 Ed25519 public key of the provider's webhooks (Telnyx "
+        "Mission Control → Keys & Credentials → Public Key).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -97,6 +114,21 @@ class Enterprise(models.Model):
     terms_accepted_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Number reputation monitoring with the provider (None: not enabled).
+    reputation_enabled_at = models.DateTimeField(null=True, blank=True)
+    loa_document_id = models.CharField(max_length=255, blank=True)
+    check_frequency = models.CharField(
+        max_length=16,
+        choices=CheckFrequency.choices,
+        default=CheckFrequency.BUSINESS_DAILY,
+    )
+    rejection_reasons = models.JSONField(null=True, blank=True)
+    reputation_synced_at = models.DateTimeField(null=True, blank=True)
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    # The provider asked us to wait (Retry-After) until then.
+    refresh_blocked_until = models.DateTimeField(null=True, blank=True)
+    sync_error = models.TextField(blank=True)
+    sync_claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("name", "id")
@@ -131,6 +163,20 @@ class Enterprise(models.Model):
         """The id the provider knows this enterprise by."""
         return self.upstream_enterprise_id or str(self.public_id)
 
+    @property
+    def monitoring_enabled(self) -> bool:
+        """Number reputation monitoring is enabled with the provider."""
+        return self.reputation_enabled_at is not None
+
+    @property
+    def monitoring_approved(self) -> bool:
+        """Enabled and both gates approved: numbers may be registered."""
+        return (
+            self.monitoring_enabled
+            and self.reputation_status == GateStatus.APPROVED
+            and self.loa_status == GateStatus.APPROVED
+        )
+
 
 class OwnedNumber(models.Model):
     """A phone number (E.164) of an enterprise, monitored for spam risk."""
@@ -147,6 +193,15 @@ class OwnedNumber(models.Model):
     spam_risk_checked_at = models.DateTimeField(null=True, blank=True)
     last_remediated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Number reputation monitoring: registered with the provider, latest data.
+    registered_at = models.DateTimeField(null=True, blank=True)
+    spam_category = models.CharField(max_length=100, blank=True)
+    reputation_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # When the number last became elevated (medium/high) from low or no data.
+    elevated_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_reason = models.CharField(max_length=100, blank=True)
+    verification_status = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ("e164",)
@@ -166,6 +221,11 @@ class OwnedNumber(models.Model):
     def is_flagged(self) -> bool:
         """Monitored with an elevated spam risk."""
         return self.monitored and self.spam_risk in ELEVATED_RISKS
+
+    @property
+    def is_registered(self) -> bool:
+        """Registered for monitoring with the provider."""
+        return self.registered_at is not None
 
 
 class RemediationRequest(models.Model):
@@ -209,6 +269,10 @@ class RemediationRequest(models.Model):
     # lease simply runs out and the next tick hands the request to another one.
     claim_token = models.CharField(max_length=32, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Closing the loop: once completed, the numbers are refreshed (billable) at
+    # the next allowed time to see whether their risk actually fell.
+    follow_up_due_at = models.DateTimeField(null=True, blank=True)
+    follow_up_done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -264,6 +328,14 @@ class RemediationNumber(models.Model):
     in_flight = models.BooleanField()
     outcome = models.CharField(max_length=16, choices=Bucket.choices, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)
+    # Spam risk when submitted, and as the follow-up refresh found it.
+    risk_before = models.CharField(
+        max_length=8, choices=SpamRisk.choices, null=True, blank=True
+    )
+    risk_after = models.CharField(
+        max_length=8, choices=SpamRisk.choices, null=True, blank=True
+    )
+    risk_after_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("request", "position")
@@ -280,6 +352,18 @@ class RemediationNumber(models.Model):
 
     def __str__(self) -> str:
         return f"{self.e164} → {self.outcome or 'no result yet'}"
+
+    @property
+    def effect(self) -> str:
+        """What the follow-up refresh found, in words ('' before it ran)."""
+        if self.risk_after_at is None:
+            return ""
+        low = self.risk_after == SpamRisk.LOW
+        if self.outcome == Bucket.REMEDIATED:
+            return "remediated and now low" if low else "remediated but still flagged"
+        if self.risk_after is None:
+            return "no reputation data"
+        return "now low" if low else "still flagged"
 
 
 class WebhookDelivery(models.Model):
@@ -342,6 +426,108 @@ class WebhookAttempt(models.Model):
         return f"attempt {self.number}: {self.status_code or self.error[:40]}"
 
 
+class ReputationObservation(models.Model):
+    """One observation of a number's reputation data (the history behind charts).
+
+    Every field of the provider's `reputation_data` is nullable and read by key;
+    `data` keeps the whole object, so fields added later are not lost.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE)
+    number = models.ForeignKey(
+        OwnedNumber, on_delete=models.CASCADE, related_name="observations"
+    )
+    observed_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=16, choices=ObservationSource.choices)
+    spam_risk = models.CharField(
+        max_length=8, choices=SpamRisk.choices, null=True, blank=True
+    )
+    spam_category = models.CharField(max_length=100, null=True, blank=True)
+    maturity_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    connection_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    engagement_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    sentiment_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    data = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("number", "observed_at", "id")
+        indexes = [
+            models.Index(fields=("number", "observed_at"), name="reputation_obs_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number_id} {self.spam_risk or 'no data'} at {self.observed_at}"
+
+
+class ReputationRefresh(models.Model):
+    """A billable refresh of chosen numbers (a job the console shows)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.CASCADE, related_name="refreshes"
+    )
+    request = models.ForeignKey(
+        RemediationRequest,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="follow_ups",
+    )
+    kind = models.CharField(max_length=16, choices=RefreshKind.choices)
+    status = models.CharField(
+        max_length=16, choices=RefreshStatus.choices, default=RefreshStatus.QUEUED
+    )
+    phone_numbers = models.JSONField()
+    total_successful = models.PositiveIntegerField(default=0)
+    total_failed = models.PositiveIntegerField(default=0)
+    results = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    run_after = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(
+                fields=("enterprise", "-created_at"), name="reputation_ref_list"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {len(self.phone_numbers)} ({self.status})"
+
+
+class ReputationEvent(models.Model):
+    """A Number Reputation webhook as received: kept once per event id (dedup)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
+    event_id = models.CharField(max_length=100)
+    event_type = models.CharField(max_length=100)
+    phone_number = models.CharField(max_length=32, blank=True)
+    payload = models.JSONField()
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("-received_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("organisation", "event_id"), name="reputation_event_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.phone_number}"
+
+
 # --- The built-in sandbox provider's own state ------------------------------------
 
 
@@ -388,3 +574,50 @@ class SandboxFault(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} × {self.remaining}"
+
+
+class SandboxReputation(models.Model):
+    """An enterprise's Number Reputation record as the sandbox provider holds it."""
+
+    account_key = models.CharField(max_length=64)
+    enterprise_id = models.CharField(max_length=100)
+    loa_document_id = models.CharField(max_length=255)
+    check_frequency = models.CharField(max_length=16)
+    webhook_url = models.CharField(max_length=2048, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    loa_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("account_key", "enterprise_id"), name="sandbox_reputation_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"sandbox reputation {self.enterprise_id}"
+
+
+class SandboxNumber(models.Model):
+    """A number the sandbox monitors; a flag (control endpoint) raises its risk."""
+
+    account_key = models.CharField(max_length=64)
+    enterprise_id = models.CharField(max_length=100)
+    e164 = models.CharField(max_length=16)
+    registered_at = models.DateTimeField(default=timezone.now)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    flag_risk = models.CharField(max_length=8, blank=True)
+    flag_category = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ("e164",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("account_key", "enterprise_id", "e164"),
+                name="sandbox_number_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"sandbox {self.e164}"

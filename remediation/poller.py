@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from remediation import providers, selectors, webhooks
+from remediation import monitoring, providers, selectors, webhooks
 from remediation.choices import (
     BUCKETS,
     IN_FLIGHT_STATUSES,
@@ -317,6 +317,12 @@ def _merge_results(
     remediated = [r.e164 for r in changed if r.outcome == Bucket.REMEDIATED]
     cleared = [r.e164 for r in changed if r.outcome == Bucket.NOT_FLAGGED]
     owned = OwnedNumber.objects.filter(enterprise_id=request.enterprise_id)
+    if request.enterprise.monitoring_enabled:
+        # Monitored numbers keep their observed risk: the follow-up refresh after
+        # completion finds out whether it really fell.
+        if remediated:
+            owned.filter(e164__in=remediated).update(last_remediated_at=now)
+        return True
     if remediated:
         owned.filter(e164__in=remediated).update(
             last_remediated_at=now, spam_risk=SpamRisk.LOW, spam_risk_checked_at=now
@@ -380,6 +386,7 @@ def _apply(
             request.status, changed = status, True
             if status == RemediationStatus.COMPLETED:
                 request.results_available = True
+                monitoring.follow_up_schedule(request=request, now=now)
             if status in TERMINAL_STATUSES:
                 request.finished_at = now
                 request.failure_reason = (

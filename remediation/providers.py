@@ -38,11 +38,27 @@ transport_override: httpx.BaseTransport | None = None
 
 
 class ProviderError(Exception):
-    """The provider refused or answered something unusable; do not retry."""
+    """The provider refused or answered something unusable; do not retry.
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    `errors` holds the provider's JSON:API error objects (code, title, detail,
+    source), when it sent any: callers branch on `code`, never on `detail`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.status_code = status_code
+        self.errors = errors or []
         super().__init__(message)
+
+    @property
+    def codes(self) -> list[str]:
+        """The provider's error codes (strings, as documented)."""
+        return [str(e.get("code")) for e in self.errors if e.get("code") is not None]
 
 
 class ProviderTransientError(ProviderError):
@@ -137,6 +153,17 @@ def _error_text(response: httpx.Response) -> str:
             + (f": {detail}" if detail else "")
         )
     return "; ".join(parts) or response.reason_phrase
+
+
+def _error_objects(response: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [e for e in errors if isinstance(e, dict)]
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -273,7 +300,10 @@ class TelnyxClient:
                 raise ProviderError(
                     f"provider refused ({status}): {_error_text(response)}",
                     status_code=status,
+                    errors=_error_objects(response),
                 )
+            if status == 204 or not response.content:
+                return {}
             try:
                 body = response.json()
             except ValueError as exc:
@@ -347,6 +377,144 @@ class TelnyxClient:
             "POST", self._path(enterprise_id, remediation_id, "actions", "cancel")
         )
         return parse_remediation(data.get("data"))
+
+    # --- Number Reputation (monitoring) -----------------------------------------------
+
+    def _reputation_path(self, enterprise_id: str, *rest: str) -> str:
+        # Every segment is percent-encoded: a number's `+` travels as %2B.
+        parts = ["enterprises", quote(enterprise_id, safe=""), "reputation"]
+        return "/".join([*parts, *(quote(p, safe="") for p in rest)])
+
+    def reputation_enable(
+        self, *, enterprise_id: str, loa_document_id: str, check_frequency: str
+    ) -> dict[str, Any]:
+        """POST …/reputation (billable): the new record, status pending."""
+        body = {"loa_document_id": loa_document_id, "check_frequency": check_frequency}
+        data = self._request("POST", self._reputation_path(enterprise_id), json=body)
+        return _data_object(data)
+
+    def reputation_retrieve(self, *, enterprise_id: str) -> dict[str, Any]:
+        """GET …/reputation: status, loa_status, check_frequency, rejections."""
+        return _data_object(self._request("GET", self._reputation_path(enterprise_id)))
+
+    def reputation_disable(self, *, enterprise_id: str) -> None:
+        """DELETE …/reputation (204): every number is de-registered with it."""
+        self._request("DELETE", self._reputation_path(enterprise_id))
+
+    def reputation_update_frequency(
+        self, *, enterprise_id: str, check_frequency: str
+    ) -> dict[str, Any]:
+        """PATCH …/reputation/frequency; the provider wants status approved."""
+        data = self._request(
+            "PATCH",
+            self._reputation_path(enterprise_id, "frequency"),
+            json={"check_frequency": check_frequency},
+        )
+        return _data_object(data)
+
+    def reputation_set_webhook(
+        self, *, enterprise_id: str, webhook_url: str | None
+    ) -> dict[str, Any]:
+        """PATCH …/reputation/webhook: where ownership events go (None: stop)."""
+        data = self._request(
+            "PATCH",
+            self._reputation_path(enterprise_id, "webhook"),
+            json={"webhook_url": webhook_url},
+        )
+        return data.get("data") if isinstance(data.get("data"), dict) else {}
+
+    def numbers_list(
+        self, *, enterprise_id: str, page_size: int = 250, max_pages: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Every monitored number, page by page (the default page here is 10)."""
+        found: list[dict[str, Any]] = []
+        page = 1
+        while page <= max_pages:
+            data = self._request(
+                "GET",
+                self._reputation_path(enterprise_id, "numbers"),
+                params={"page[number]": str(page), "page[size]": str(page_size)},
+            )
+            items = data.get("data")
+            if not isinstance(items, list):
+                raise ProviderTransientError("provider list answer has no data array")
+            found.extend(item for item in items if isinstance(item, dict))
+            meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+            total_pages = meta.get("total_pages")
+            if not items or (isinstance(total_pages, int) and page >= total_pages):
+                break
+            if not isinstance(total_pages, int) and len(items) < page_size:
+                break
+            page += 1
+        return found
+
+    def numbers_register(
+        self, *, enterprise_id: str, phone_numbers: list[str]
+    ) -> list[dict[str, Any]]:
+        """POST …/reputation/numbers (billable, all-or-nothing, 1–100 numbers)."""
+        _check_batch(phone_numbers)
+        data = self._request(
+            "POST",
+            self._reputation_path(enterprise_id, "numbers"),
+            json={"phone_numbers": phone_numbers},
+        )
+        items = data.get("data")
+        return (
+            [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+        )
+
+    def number_retrieve(
+        self, *, enterprise_id: str, phone_number: str, fresh: bool = False
+    ) -> dict[str, Any]:
+        """GET …/numbers/{+ as %2B}; `fresh` is a billed live lookup."""
+        data = self._request(
+            "GET",
+            self._reputation_path(enterprise_id, "numbers", phone_number),
+            params={"fresh": "true"} if fresh else None,
+        )
+        return _data_object(data)
+
+    def number_deregister(self, *, enterprise_id: str, phone_number: str) -> None:
+        """DELETE …/numbers/{+ as %2B} (204): stop monitoring it."""
+        self._request(
+            "DELETE", self._reputation_path(enterprise_id, "numbers", phone_number)
+        )
+
+    def numbers_refresh(
+        self, *, enterprise_id: str, phone_numbers: list[str]
+    ) -> dict[str, Any]:
+        """POST …/numbers/refresh (billable live lookups, 1–100 numbers).
+
+        The answer is `{results: [{phone_number, success, error}], total_requested,
+        total_successful, total_failed}`.
+        """
+        _check_batch(phone_numbers)
+        data = self._request(
+            "POST",
+            self._reputation_path(enterprise_id, "numbers", "refresh"),
+            json={"phone_numbers": phone_numbers},
+        )
+        return _data_object(data)
+
+
+MAX_REPUTATION_BATCH = 100
+
+
+def _check_batch(phone_numbers: list[str]) -> None:
+    """The provider takes 1 to 100 numbers per call; refuse before sending."""
+    if not 1 <= len(phone_numbers) <= MAX_REPUTATION_BATCH:
+        raise ProviderError(
+            f"give 1 to {MAX_REPUTATION_BATCH} numbers per call "
+            f"(got {len(phone_numbers)})",
+            status_code=422,
+        )
+
+
+def _data_object(body: dict[str, Any]) -> dict[str, Any]:
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise ProviderTransientError("provider answer has no data object")
+    return data
 
 
 def sandbox_api_key(settings_row: RemediationSettings) -> str:

@@ -10,7 +10,9 @@ from django.db.models import (
     Case,
     Count,
     Exists,
+    F,
     OuterRef,
+    Q,
     QuerySet,
     Value,
     When,
@@ -25,6 +27,8 @@ from remediation.models import (
     RemediationNumber,
     RemediationRequest,
     RemediationSettings,
+    ReputationObservation,
+    ReputationRefresh,
     WebhookDelivery,
 )
 from trustconsole.core.actor import Actor
@@ -209,6 +213,77 @@ def request_deliveries(*, request: RemediationRequest) -> QuerySet[WebhookDelive
     return WebhookDelivery.objects.filter(request=request).prefetch_related(
         "attempt_log"
     )
+
+
+# --- Number reputation monitoring ----------------------------------------------------
+
+
+def review_numbers(
+    *, actor: Actor, enterprise: Enterprise, cooldown_days: int
+) -> list[OwnedNumber]:
+    """Numbers that became elevated and were not remediated since, newest first.
+
+    Each carries `suggested` (not in flight, not in its cooldown window): together
+    they are the suggested remediation batch.
+    """
+    cutoff = timezone.now() - dt.timedelta(days=cooldown_days)
+    busy = RemediationNumber.objects.filter(
+        enterprise=enterprise, in_flight=True, e164=OuterRef("e164")
+    )
+    rows = list(
+        number_list(actor=actor, enterprise=enterprise, flagged=True)
+        .filter(elevated_at__isnull=False)
+        .filter(
+            Q(last_remediated_at__isnull=True)
+            | Q(last_remediated_at__lt=F("elevated_at"))
+        )
+        .annotate(in_flight=Exists(busy))
+        .order_by("-elevated_at", "e164")[:200]
+    )
+    for row in rows:
+        cooling = bool(
+            cooldown_days
+            and row.last_remediated_at
+            and row.last_remediated_at >= cutoff
+        )
+        row.suggested = not row.in_flight and not cooling
+    return rows
+
+
+def observation_list(*, number: OwnedNumber) -> QuerySet[ReputationObservation]:
+    """A number's reputation history, oldest first."""
+    return ReputationObservation.objects.filter(number=number).order_by(
+        "observed_at", "id"
+    )
+
+
+def refresh_list(
+    *, actor: Actor, enterprise: Enterprise
+) -> QuerySet[ReputationRefresh]:
+    """Billable refreshes of an enterprise, newest first."""
+    return ReputationRefresh.objects.filter(
+        organisation=actor.organisation, enterprise=enterprise
+    ).select_related("request")
+
+
+def number_remediations(*, number: OwnedNumber) -> QuerySet[RemediationNumber]:
+    """The remediation requests a number was in, newest first."""
+    return (
+        RemediationNumber.objects.filter(enterprise=number.enterprise, e164=number.e164)
+        .select_related("request")
+        .order_by("-request__created_at")
+    )
+
+
+def request_effects(*, request: RemediationRequest) -> dict[str, int]:
+    """How many of the request's numbers fell to low or stayed flagged afterwards."""
+    counts: dict[str, int] = {}
+    rows = RemediationNumber.objects.filter(
+        request=request, risk_after_at__isnull=False
+    ).only("outcome", "risk_after", "risk_after_at")
+    for row in rows:
+        counts[row.effect] = counts.get(row.effect, 0) + 1
+    return counts
 
 
 def dashboard_outcomes(*, actor: Actor) -> dict[str, int]:

@@ -466,11 +466,11 @@ def _submit(
     # serialises writers), so the in-flight check below cannot race.
     Enterprise.objects.select_for_update().filter(pk=enterprise.pk).exists()
     numbers = data.phone_numbers
-    owned = dict(
-        OwnedNumber.objects.filter(enterprise=enterprise, e164__in=numbers).values_list(
-            "e164", "last_remediated_at"
-        )
-    )
+    owned_rows = OwnedNumber.objects.filter(
+        enterprise=enterprise, e164__in=numbers
+    ).values_list("e164", "last_remediated_at", "spam_risk")
+    risk_before = {e164: risk for e164, _, risk in owned_rows}
+    owned = {e164: remediated for e164, remediated, _ in owned_rows}
     foreign = [
         Problem(
             code="10017",
@@ -527,6 +527,7 @@ def _submit(
                     number not in cooling,
                     "ineligible" if number in cooling else "",
                     stamp if number in cooling else None,
+                    risk_before.get(number),
                 )
                 for position, number in enumerate(numbers)
             ]
@@ -559,6 +560,7 @@ _NUMBER_COLUMNS = (
     "in_flight",
     "outcome",
     "outcome_at",
+    "risk_before",
 )
 
 

@@ -73,3 +73,44 @@ def tick(self: Task) -> dict[str, int]:
     counts = {"requests": len(result.requests), "deliveries": len(result.deliveries)}
     heartbeat_record(name="remediation.tick", details=counts)
     return counts
+
+
+# --- Number reputation monitoring ---------------------------------------------------
+
+
+@shared_task(name="remediation.reputation_sync")
+def reputation_sync(enterprise_id: int) -> int:
+    """The scheduled check of one enterprise (claimed by the tick)."""
+    from remediation import monitoring
+
+    changes = monitoring.reputation_sync(enterprise_id=enterprise_id)
+    return changes.observed if changes else 0
+
+
+@shared_task(name="remediation.reputation_refresh", bind=True)
+def reputation_refresh_run(self: Task, job_id: int) -> Any:
+    """Send one billable refresh; a wait (Retry-After, limit) chains a retry."""
+    from remediation import monitoring
+
+    delay = monitoring.refresh_run(job_id=job_id)
+    if delay is not None and delay <= CHAIN_MAX_SECONDS:
+        reputation_refresh_run.apply_async((job_id,), countdown=delay, **_route(self))
+    return delay
+
+
+@shared_task(name="remediation.reputation_tick", bind=True)
+def reputation_tick(self: Task) -> dict[str, int]:
+    """Beat: due scheduled checks, follow-ups after remediation, queued refreshes."""
+    from remediation import monitoring
+
+    route = _route(self)
+    syncs = monitoring.sync_claim_due()
+    for enterprise_id in syncs:
+        reputation_sync.apply_async((enterprise_id,), **route)
+    monitoring.follow_ups_create()
+    jobs = monitoring.refresh_jobs_due()
+    for job_id in jobs:
+        reputation_refresh_run.apply_async((job_id,), **route)
+    counts = {"checks": len(syncs), "refreshes": len(jobs)}
+    heartbeat_record(name="remediation.reputation_tick", details=counts)
+    return counts

@@ -22,6 +22,12 @@ urlpatterns = [
         views.request_cancel,
         name="request_cancel",
     ),
+    path("remediation/refresh/", views.reputation_refresh, name="reputation_refresh"),
+    path(
+        "remediation/enterprises/<str:public_id>/numbers/<str:e164>/",
+        views.number_detail,
+        name="number_detail",
+    ),
     path("settings/remediation/", views.settings_index, name="settings"),
     path(
         "settings/remediation/enterprises/<str:public_id>/",

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from remediation import forms, selectors, services
+from remediation import charts, forms, monitoring, selectors, services
 from remediation.choices import Bucket
 from remediation.errors import RemediationError
 from remediation.models import Enterprise
@@ -53,11 +53,29 @@ def _index_context(
         flagged = selectors.flagged_numbers(
             actor=actor, enterprise=enterprise, cooldown_days=org_settings.cooldown_days
         )
+        review = (
+            selectors.review_numbers(
+                actor=actor,
+                enterprise=enterprise,
+                cooldown_days=org_settings.cooldown_days,
+            )
+            if org_settings.review_flagged
+            else []
+        )
+        if request.method == "GET" and request.GET.get("suggest"):
+            context["selected"] = {n.e164 for n in review if n.suggested}
         context.update(
             page=paginate(request, flagged, per_page=200),
             cooldown_days=org_settings.cooldown_days,
             recent=selectors.request_list(actor=actor, enterprise=enterprise)[:5],
             query=f"enterprise={enterprise.public_id}",
+            review=review,
+            review_enabled=org_settings.review_flagged,
+            newly_flagged={n.e164 for n in review},
+            suggested=[n.e164 for n in review if n.suggested],
+            can_refresh=request.actor.can(*monitoring.REFRESH_ROLES)
+            and enterprise.monitoring_approved,
+            refreshes=selectors.refresh_list(actor=actor, enterprise=enterprise)[:5],
         )
     return context
 
@@ -142,6 +160,7 @@ def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     context.update(
         numbers=selectors.request_numbers(request=remediation),
         history=audit_for_object(actor=actor, obj=remediation)[:50],
+        effects=selectors.request_effects(request=remediation),
     )
     return render(request, "remediation/request_detail.html", context)
 
@@ -186,6 +205,16 @@ def settings_index(request: HttpRequest) -> HttpResponse:
             }
         ),
         "org_settings": row,
+        "monitoring_form": forms.MonitoringSettingsForm(
+            initial={
+                "review_flagged": row.review_flagged,
+                "telnyx_public_key": row.telnyx_public_key,
+                "time_zone": actor.organisation.time_zone,
+            }
+        ),
+        "reputation_webhook_url": request.build_absolute_uri(
+            reverse("reputation_webhook", args=[actor.organisation.public_id])
+        ),
     }
     if request.method == "POST":
         action = request.POST.get("action")
@@ -213,6 +242,19 @@ def settings_index(request: HttpRequest) -> HttpResponse:
                 else:
                     messages.success(request, "Remediation settings saved.")
                     return redirect("remediation:settings")
+        elif action == "monitoring":
+            form = forms.MonitoringSettingsForm(request.POST)
+            context["monitoring_form"] = form
+            if form.is_valid():
+                try:
+                    monitoring.monitoring_settings_update(
+                        actor=actor, **form.cleaned_data
+                    )
+                except ValidationError as exc:
+                    _form_errors(form, exc)
+                else:
+                    messages.success(request, "Monitoring settings saved.")
+                    return redirect("remediation:settings")
         elif action == "rotate":
             # Shown in this answer only: it is stored encrypted and never shown again.
             row = services.webhook_secret_rotate(actor=actor)
@@ -237,6 +279,13 @@ def enterprise_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         }
     )
     add_form = forms.NumbersAddForm()
+    monitor_forms = {
+        "enable": forms.MonitoringEnableForm(),
+        "frequency": forms.MonitoringFrequencyForm(
+            initial={"check_frequency": enterprise.check_frequency}
+        ),
+        "register": forms.MonitoringRegisterForm(),
+    }
     if request.method == "POST":
         action = request.POST.get("action")
         try:
@@ -273,6 +322,11 @@ def enterprise_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                 services.enterprise_delete(actor=actor, enterprise=enterprise)
                 messages.success(request, f"Enterprise {enterprise.name} removed.")
                 return redirect("remediation:settings")
+            elif action and action.startswith("monitoring_"):
+                done = _monitoring_action(request, enterprise, action, monitor_forms)
+                if done:
+                    messages.success(request, done)
+                    return redirect("remediation:enterprise", enterprise.public_id)
         except ValidationError as exc:
             if action == "add_numbers":
                 for error in exc.messages:
@@ -298,6 +352,9 @@ def enterprise_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "query": query.urlencode(),
         "risk_choices": forms.RISK_CHOICES,
         "history": audit_for_object(actor=actor, obj=enterprise)[:30],
+        "monitor_forms": monitor_forms,
+        "webhook_url": monitoring.webhook_url_for(enterprise),
+        "refreshes": selectors.refresh_list(actor=actor, enterprise=enterprise)[:10],
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "remediation/enterprise.html", context, status=status)
@@ -315,6 +372,9 @@ def number_change(request: HttpRequest, public_id: str, e164: str) -> HttpRespon
         if request.POST.get("action") == "remove":
             services.number_remove(actor=actor, number=number)
             messages.success(request, f"{e164} removed.")
+        elif request.POST.get("action") == "deregister":
+            monitoring.reputation_number_deregister(actor=actor, number=number)
+            messages.success(request, f"{e164} is no longer monitored.")
         else:
             form = forms.NumberRiskForm(request.POST)
             if form.is_valid():
@@ -326,4 +386,113 @@ def number_change(request: HttpRequest, public_id: str, e164: str) -> HttpRespon
                 messages.success(request, f"Spam risk of {e164} saved.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+    except RemediationError as exc:
+        messages.error(request, " ".join(exc.messages))
     return redirect(back)
+
+
+# --- Number reputation monitoring -------------------------------------------------
+
+
+def _monitoring_action(
+    request: HttpRequest,
+    enterprise: Enterprise,
+    action: str,
+    monitor_forms: dict[str, Any],
+) -> str | None:
+    """Run one monitoring action of the enterprise page; a message when done.
+
+    Refusals (the actor's role, the provider's answer) land on the form.
+    """
+    actor = request.actor
+    name = action.removeprefix("monitoring_")
+    if name == "disable":
+        try:
+            monitoring.reputation_disable(actor=actor, enterprise=enterprise)
+        except RemediationError as exc:
+            raise ValidationError(exc.messages) from None
+        return "Monitoring disabled; the provider stopped monitoring every number."
+    form_class = {
+        "enable": forms.MonitoringEnableForm,
+        "frequency": forms.MonitoringFrequencyForm,
+        "register": forms.MonitoringRegisterForm,
+    }.get(name)
+    if form_class is None:
+        return None
+    form = monitor_forms[name] = form_class(request.POST)
+    if not form.is_valid():
+        return None
+    data = form.cleaned_data
+    try:
+        if name == "enable":
+            monitoring.reputation_enable(actor=actor, enterprise=enterprise, **data)
+            return "Monitoring enabled: the provider is vetting the enterprise."
+        if name == "frequency":
+            monitoring.reputation_frequency_update(
+                actor=actor, enterprise=enterprise, **data
+            )
+            return "Check frequency saved."
+        rows = monitoring.reputation_numbers_register(
+            actor=actor, enterprise=enterprise, phone_numbers=data["register_numbers"]
+        )
+        return f"{len(rows)} number(s) registered for monitoring."
+    except RemediationError as exc:
+        for p in exc.problems:
+            form.add_error(None, p.detail)
+    return None
+
+
+@member_required
+@require_POST
+def reputation_refresh(request: HttpRequest) -> HttpResponse:
+    """Refresh the checked numbers now (billable; the page asks to confirm)."""
+    enterprise = _chosen_enterprise(request)
+    if enterprise is None:
+        raise Http404("No enterprise.")
+    back = reverse("remediation:index") + f"?enterprise={enterprise.public_id}"
+    if request.POST.get("confirm_billable") != "on":
+        messages.error(
+            request, "Confirm that a refresh is billable (one lookup per number)."
+        )
+        return redirect(back)
+    try:
+        job = monitoring.reputation_refresh_request(
+            actor=request.actor,
+            enterprise=enterprise,
+            phone_numbers=request.POST.getlist("phone_numbers"),
+        )
+    except RemediationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"Refresh of {len(job.phone_numbers)} number(s) queued (billable).",
+        )
+    return redirect(back)
+
+
+@member_required
+def number_detail(request: HttpRequest, public_id: str, e164: str) -> HttpResponse:
+    """One number: its spam risk over time, every observation, its remediations."""
+    actor = request.actor
+    enterprise = selectors.enterprise_get(actor=actor, public_id=public_id)
+    number = selectors.number_get(actor=actor, enterprise=enterprise, e164=e164)
+    observations = list(selectors.observation_list(number=number))
+    remediations = list(selectors.number_remediations(number=number))
+    chart = charts.risk_chart_svg(
+        [(o.observed_at, o.spam_risk) for o in observations],
+        marks=[
+            (r.outcome_at, f"remediation: {r.get_outcome_display()}")
+            for r in remediations
+            if r.outcome_at
+        ],
+        title=f"Spam risk of {number.e164} over time",
+    )
+    context = {
+        "enterprise": enterprise,
+        "number": number,
+        "observations": observations[::-1][:200],
+        "remediations": remediations,
+        "chart": chart,
+    }
+    return render(request, "remediation/number_detail.html", context)

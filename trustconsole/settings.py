@@ -338,6 +338,35 @@ REMEDIATION_WEBHOOK_ALLOW_PRIVATE = OUTBOUND_ALLOW_PRIVATE
 REMEDIATION_WEBHOOK_CA_FILE = env_str("REMEDIATION_WEBHOOK_CA_FILE")
 # Celery queue for remediation work ("" = the default queue).
 REMEDIATION_QUEUE = env_str("REMEDIATION_QUEUE")
+# Number reputation monitoring: the sandbox's approval delay and how often it
+# re-checks numbers on its own; the console's beat tick, how long it waits between
+# status polls of a pending enterprise, the local hour of scheduled checks, and
+# the per-enterprise limit on billable refreshes (calls per window).
+REMEDIATION_SANDBOX_APPROVAL_SECONDS = env_int(
+    "REMEDIATION_SANDBOX_APPROVAL_SECONDS", 5, minimum=0
+)
+REMEDIATION_SANDBOX_REPUTATION_SLOT_SECONDS = env_int(
+    "REMEDIATION_SANDBOX_REPUTATION_SLOT_SECONDS", 86400, minimum=1
+)
+REPUTATION_TICK_SECONDS = env_int("REPUTATION_TICK_SECONDS", 30, minimum=1)
+REPUTATION_PENDING_POLL_SECONDS = env_int(
+    "REPUTATION_PENDING_POLL_SECONDS", 60, minimum=1
+)
+REPUTATION_CHECK_HOUR = env_int("REPUTATION_CHECK_HOUR", 6, minimum=0)
+if REPUTATION_CHECK_HOUR > 23:
+    raise ImproperlyConfigured("REPUTATION_CHECK_HOUR must be 0 to 23")
+REPUTATION_REFRESH_LIMIT = env_int("REPUTATION_REFRESH_LIMIT", 10, minimum=1)
+REPUTATION_REFRESH_WINDOW_SECONDS = env_int(
+    "REPUTATION_REFRESH_WINDOW_SECONDS", 3600, minimum=1
+)
+CELERY_BEAT_SCHEDULE["reputation-tick"] = {
+    "task": "remediation.reputation_tick",
+    "schedule": REPUTATION_TICK_SECONDS,
+    "options": {
+        "expires": max(1, REPUTATION_TICK_SECONDS - 1),
+        **({"queue": REMEDIATION_QUEUE} if REMEDIATION_QUEUE else {}),
+    },
+}
 # Errors under /v2/ and /sandbox/telnyx/ always in the provider's JSON shape.
 MIDDLEWARE.insert(0, "remediation.middleware.ProviderJsonErrorsMiddleware")
 CELERY_BEAT_SCHEDULE["remediation-tick"] = {

@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from remediation.reputation_hooks import reputation_webhook
 from trustconsole.core.forms import AdminLoginForm
 from trustconsole.core.views import LoginView, healthz
 
@@ -39,6 +40,12 @@ urlpatterns = [
     # The provider-compatible remediation API and the built-in sandbox provider.
     path("v2/", include("remediation.api.v2_urls")),
     path("sandbox/telnyx/", include("remediation.sandbox_urls")),
+    # The provider's Number Reputation webhooks, one address per organisation.
+    path(
+        "hooks/reputation/<str:organisation_id>/",
+        reputation_webhook,
+        name="reputation_webhook",
+    ),
     path("", include("visitors.urls")),
     path("", include("voicegate.urls")),
     path("", include("accounts.urls")),

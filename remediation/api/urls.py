@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from remediation.api import views
+from remediation.api import monitoring, views
 
 app_name = "remediation_api"
 
@@ -24,6 +24,31 @@ urlpatterns = [
         "enterprises/<str:public_id>/numbers/<str:e164>/",
         views.EnterpriseNumberDetailApi.as_view(),
         name="enterprise_number",
+    ),
+    path(
+        "enterprises/<str:public_id>/reputation/",
+        monitoring.EnterpriseReputationApi.as_view(),
+        name="enterprise_reputation",
+    ),
+    path(
+        "enterprises/<str:public_id>/reputation/frequency/",
+        monitoring.EnterpriseReputationFrequencyApi.as_view(),
+        name="enterprise_reputation_frequency",
+    ),
+    path(
+        "enterprises/<str:public_id>/reputation/numbers/",
+        monitoring.EnterpriseReputationNumbersApi.as_view(),
+        name="enterprise_reputation_numbers",
+    ),
+    path(
+        "enterprises/<str:public_id>/reputation/numbers/<str:e164>/",
+        monitoring.EnterpriseReputationNumberApi.as_view(),
+        name="enterprise_reputation_number",
+    ),
+    path(
+        "enterprises/<str:public_id>/reputation/refresh/",
+        monitoring.EnterpriseReputationRefreshApi.as_view(),
+        name="enterprise_reputation_refresh",
     ),
     path(
         "remediation/settings/",

@@ -15,7 +15,12 @@ from django.db.migrations.executor import MigrationExecutor
 
 from trustconsole.lib import crypto
 
-BEFORE = [("voicegate", "0002_policy"), ("remediation", "0001_initial")]
+# Core before its organisation time zone too: the old models know no such column.
+BEFORE = [
+    ("core", "0001_initial"),
+    ("voicegate", "0002_policy"),
+    ("remediation", "0001_initial"),
+]
 AFTER = [
     ("voicegate", "0003_encrypt_credentials"),
     ("remediation", "0002_encrypt_credentials"),

@@ -98,6 +98,31 @@ def sandbox_in_process(settings: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     signals.request_finished.connect(close_old_connections)
 
 
+class QuietTransport(httpx.BaseTransport):
+    """The in-process sandbox, called from inside a test-client request: the
+    test client reconnects Django's connection-closing handlers after each of its
+    own requests, so they are taken off again before every provider call."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        return self.inner.handle_request(request)
+
+
+@pytest.fixture
+def sandbox_from_client(
+    sandbox_in_process: str, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The in-process sandbox, reachable from views that a test client calls."""
+    monkeypatch.setattr(
+        providers, "transport_override", QuietTransport(providers.transport_override)
+    )
+    return sandbox_in_process
+
+
 # --- A local HTTPS webhook receiver ------------------------------------------------
 
 

@@ -482,7 +482,27 @@ def test_the_batch_insert_reports_a_taken_number_as_an_integrity_error(
     from django.db import IntegrityError, transaction
 
     request = submit(actor_for, org, enterprise, BATCH[:1])
-    row = (request.pk, enterprise.pk, BATCH[0], 5, True, True, "", None)
+    row = (request.pk, enterprise.pk, BATCH[0], 5, True, True, "", None, None)
     other = submit(actor_for, org, enterprise, BATCH[1:2])
     with pytest.raises(IntegrityError), transaction.atomic():
         services._insert_numbers([(other.pk, *row[1:])])
+
+
+def test_under_monitoring_completion_schedules_a_follow_up_instead(
+    sandbox_in_process, clock, org, enterprise, actor_for
+) -> None:
+    """GIVEN an enterprise under reputation monitoring WHEN its request completes
+    THEN remediated numbers keep their observed risk (the follow-up refresh will
+    tell), start their cooldown, and the request's follow-up is due now."""
+    enterprise.reputation_enabled_at = START
+    enterprise.save()
+    request = submit(actor_for, org, enterprise, BATCH[:1])
+    process(request)
+    at(clock, 61)
+    process(request)
+    assert request.status == RemediationStatus.COMPLETED
+    assert request.follow_up_due_at == START + dt.timedelta(seconds=61)
+    number = OwnedNumber.objects.get(e164=BATCH[0])
+    assert number.spam_risk == SpamRisk.HIGH
+    assert number.last_remediated_at is not None
+    assert request.numbers.get().risk_before == SpamRisk.HIGH

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import uuid
+import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from trustconsole.core.choices import Role
+
+
+def time_zone_validate(value: str) -> None:
+    """An IANA time zone name such as Europe/Berlin or America/New_York."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            f"{value!r} is not a known time zone (e.g. America/New_York)."
+        ) from None
 
 
 class Organisation(models.Model):
@@ -16,6 +28,10 @@ class Organisation(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
+    # IANA name; business days and daily schedules are counted in it.
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[time_zone_validate]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -23,6 +39,14 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        """The organisation's time zone (UTC if the stored name is unknown)."""
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
 
 
 class Membership(models.Model):

@@ -74,15 +74,16 @@ class OutboundViolationOutput(serializers.Serializer):
 
 
 class OutboundWarningOutput(serializers.Serializer):
-    """Something to know that does not refuse the call (e.g. a stale national list
-    when the organisation warns instead of refusing)."""
+    """Something to know that does not refuse the call: a stale national list when
+    the organisation warns instead of refusing, or `caller_id_high_spam_risk` when
+    the caller ID is one of its enterprise numbers with a high spam risk."""
 
     code = serializers.CharField()
     message = serializers.CharField()
 
 
 class OutboundCheckOutput(serializers.Serializer):
-    """The answer: allowed, every violation found, and warnings."""
+    """The answer: allowed, every violation found, and warnings (never denials)."""
 
     allowed = serializers.BooleanField()
     violations = OutboundViolationOutput(many=True)

@@ -24,7 +24,7 @@ from trustconsole.lib.phones import (
     phone_region,
 )
 from voicegate.policy import keys, memory, owned
-from voicegate.policy.choices import Violation
+from voicegate.policy.choices import PolicyWarning, Violation
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class CheckOutcome:
         return not self.findings
 
     def answer(self) -> dict:
-        """The API answer: allowed plus every violation."""
+        """The API answer: allowed, every violation, and warnings (never denials)."""
         return {
             "allowed": self.allowed,
             "violations": [f.as_dict() for f in self.findings],
@@ -230,6 +230,23 @@ def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
             Finding(
                 Violation.CALLER_ID_NOT_OWNED,
                 f"{request.from_e164} is neither owned by {whose} nor a verified "
+                "caller ID.",
+            )
+        )
+
+    # A warning, not a denial: the caller ID is an enterprise number with a high
+    # spam risk, so a dialer may pick another one (memory copy, no query).
+    risky = memory.organisation_risky(
+        snap, lambda: owned.high_risk_numbers(organisation_id=organisation.pk)
+    )
+    if request.from_e164 in risky:
+        category = risky[request.from_e164]
+        outcome.warnings.append(
+            CheckWarning(
+                PolicyWarning.CALLER_ID_HIGH_SPAM_RISK,
+                f"{request.from_e164} has a high spam risk"
+                + (f" ({category})" if category else "")
+                + ": carriers may block or label its calls; consider another "
                 "caller ID.",
             )
         )

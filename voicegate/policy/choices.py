@@ -44,6 +44,15 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class PolicyWarning(models.TextChoices):
+    """What an allowed (or denied) call should know but is not refused for."""
+
+    CALLER_ID_HIGH_SPAM_RISK = (
+        "caller_id_high_spam_risk",
+        "Caller ID has a high spam risk",
+    )
+
+
 class Violation(models.TextChoices):
     """Why an outbound call is refused (codes of the check's answer)."""
 

@@ -673,3 +673,25 @@ def organisation_owned(snap: Snapshot, load: Callable[[], frozenset[str]]) -> fr
     with state.lock:
         state.accounts[None] = numbers
     return numbers
+
+
+RISKY_KEY = "risk:high"  # beside the accounts (whose keys are UUIDs and None)
+
+
+def organisation_risky(
+    snap: Snapshot, load: Callable[[], dict[str, str]]
+) -> dict[str, str]:
+    """The organisation's high-spam-risk caller IDs → category, from memory.
+
+    Kept with the account copies, so it is rebuilt when the enterprise numbers'
+    version key moves (a number's risk changing writes an audit entry that moves it).
+    """
+    state = snap.state
+    with state.lock:
+        found = state.accounts.get(RISKY_KEY)
+        if isinstance(found, dict):
+            return found
+    numbers = load()
+    with state.lock:
+        state.accounts[RISKY_KEY] = numbers  # type: ignore[assignment]
+    return numbers

@@ -104,3 +104,14 @@ def _enterprise_numbers(*, organisation_id: int, account: Any) -> set[str]:
 owned_source_register(
     _enterprise_numbers, name="enterprise", version_key=enterprise_key
 )
+
+
+def high_risk_numbers(*, organisation_id: int) -> dict[str, str]:
+    """Enterprise numbers whose spam risk is high → their spam category ('')."""
+    from remediation.models import OwnedNumber
+
+    return dict(
+        OwnedNumber.objects.filter(
+            organisation_id=organisation_id, spam_risk="high"
+        ).values_list("e164", "spam_category")
+    )

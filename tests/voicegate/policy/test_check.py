@@ -489,3 +489,49 @@ def test_the_organisation_calls_from_its_enterprises_numbers(check, org) -> None
         actor=admin, number=OwnedNumber.objects.get(e164="+14155550166")
     )
     assert codes(check("+14155550166", DEST)) == ["caller_id_not_owned"]
+
+
+def test_a_high_risk_enterprise_caller_id_warns_but_allows(
+    check, org, django_assert_num_queries
+) -> None:
+    """GIVEN an enterprise number that a refresh found high risk WHEN the
+    organisation checks a call from it THEN the call is allowed with a
+    caller_id_high_spam_risk warning; the warm check runs no query; once the
+    risk falls the warning is gone."""
+    from django.utils import timezone
+
+    from remediation import monitoring
+    from remediation import services as remediation_services
+    from remediation.models import OwnedNumber
+
+    admin = services_actor(org)
+    enterprise = remediation_services.enterprise_create(actor=admin, name="Acme Inc")
+    remediation_services.numbers_add(
+        actor=admin, enterprise=enterprise, phone_numbers=["+14155550166"]
+    )
+    answer = check("+14155550166", DEST)
+    assert answer["allowed"] is True and answer["warnings"] == []
+
+    def observe(risk: str) -> None:
+        monitoring.apply_numbers(
+            enterprise=enterprise,
+            items=[
+                {
+                    "phone_number": "+14155550166",
+                    "reputation_data": {"spam_risk": risk, "spam_category": "robocall"},
+                }
+            ],
+            source="scheduled",
+            now=timezone.now(),
+        )
+
+    observe("high")
+    answer = check("+14155550166", DEST)
+    assert answer["allowed"] is True and answer["violations"] == []
+    assert [w["code"] for w in answer["warnings"]] == ["caller_id_high_spam_risk"]
+    assert "(robocall)" in answer["warnings"][0]["message"]
+    with django_assert_num_queries(0):
+        assert check("+14155550166", OTHER_DEST)["warnings"]
+    observe("low")
+    assert OwnedNumber.objects.get(e164="+14155550166").spam_risk == "low"
+    assert check("+14155550166", DEST)["warnings"] == []
