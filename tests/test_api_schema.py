@@ -91,9 +91,12 @@ def _run(
 
 
 @pytest.fixture
-def demo(live_server: Any) -> dict[str, Any]:
+def demo(live_server: Any, settings: Any) -> dict[str, Any]:
     """The demo organisation (every app's demo data), a token of each role, its
-    widget, real ids for the schema's path templates, and the loaded schema."""
+    widget, real ids for the schema's path templates, and the loaded schema. The
+    demo's provider is the built-in sandbox, served by the live server as
+    `runconsole` serves it."""
+    settings.REMEDIATION_SANDBOX_URL = f"{live_server.url}/sandbox/telnyx/v2"
     call_command("seed_demo", quiet_login=True)
     org = Organisation.objects.get(slug="demo")
     system = Actor.system_for(org, "schema test")

@@ -165,7 +165,7 @@ class EnterpriseReputationApi(MonitoringApiView):
             ReputationOutput(enterprise).data, status=status.HTTP_201_CREATED
         )
 
-    @extend_schema(request=ReasonSerializer, responses=ReputationOutput)
+    @extend_schema(request=ReasonSerializer, responses={200: ReputationOutput})
     def delete(self, request: Request, public_id: str) -> Response:
         enterprise = self.enterprise(public_id)
         data = ReasonSerializer(data=request.data)
@@ -234,7 +234,7 @@ class EnterpriseReputationNumberApi(MonitoringApiView):
             self.HistoryOutput({"number": number, "observations": observations}).data
         )
 
-    @extend_schema(request=ReasonSerializer, responses=ReputationNumberOutput)
+    @extend_schema(request=ReasonSerializer, responses={200: ReputationNumberOutput})
     def delete(self, request: Request, public_id: str, e164: str) -> Response:
         enterprise = self.enterprise(public_id)
         number = selectors.number_get(

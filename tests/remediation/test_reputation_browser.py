@@ -49,6 +49,7 @@ def monitored_stack(
     settings.REMEDIATION_SANDBOX_TIER2_SECONDS = 3
     queue = f"test-rep-ui-{uuid.uuid4().hex[:8]}"
     settings.REMEDIATION_QUEUE = queue
+    settings.OUTBOUND_ALLOW_PRIVATE = True  # the sandbox is on this machine
     key = SigningKey.generate()
     row = settings_for(organisation=org)
     row.api_base = f"{live_server.url}/sandbox/telnyx/v2"
@@ -86,6 +87,7 @@ def monitored_stack(
         REMEDIATION_POLL_MAX_SECONDS="2",
         REMEDIATION_HTTP_BACKOFF_MS="100",
         REPUTATION_TICK_SECONDS="1",
+        OUTBOUND_ALLOW_PRIVATE="true",
     )
     processes = Processes(tmp_path, env, queue)
     processes.worker("worker")

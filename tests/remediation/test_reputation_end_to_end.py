@@ -50,6 +50,7 @@ def stack(
     settings.REMEDIATION_SANDBOX_TIER2_SECONDS = 3
     queue = f"test-rep-{uuid.uuid4().hex[:10]}"
     settings.REMEDIATION_QUEUE = queue
+    settings.OUTBOUND_ALLOW_PRIVATE = True  # the sandbox is on this machine
     row = settings_for(organisation=org)
     row.api_base = f"{live_server.url}/sandbox/telnyx/v2"
     row.save()
@@ -61,6 +62,7 @@ def stack(
         REMEDIATION_HTTP_BACKOFF_MS="100",
         REPUTATION_TICK_SECONDS="1",
         REPUTATION_PENDING_POLL_SECONDS="1",
+        OUTBOUND_ALLOW_PRIVATE="true",
     )
     processes = Processes(tmp_path, env, queue)
     processes.worker("worker")
