@@ -14,7 +14,7 @@ from voicegate.models import DncList, VoiceConnection
 
 pytestmark = pytest.mark.browser
 
-LONG_URL = "https://example.com/" + "very-long-path-segment-" * 12 + "certificate.pdf"
+LONG_URL = "https://example.com/" + "very-long-path-segment-" * 7 + "certificate.pdf"
 
 
 def _pages() -> list[str]:
