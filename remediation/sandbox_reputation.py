@@ -328,20 +328,31 @@ def _frequency_problem(value: object) -> Problem:
     )
 
 
+def _patch_target(
+    request: HttpRequest, enterprise_id: str
+) -> tuple[Any, dict[str, Any], JsonResponse | None]:
+    """A PATCH on an enterprise's monitoring record: the record and the body, or
+    the refusal (auth, method, no record, bad body) to answer instead."""
+    account, refusal = _gate(request)
+    if refusal is not None:
+        return None, {}, refusal
+    if request.method != "PATCH":
+        return None, {}, _method_not_allowed("PATCH")
+    record = _record(account, enterprise_id)
+    if record is None:
+        return None, {}, _not_enabled()
+    body, bad = _body(request)
+    if bad is not None:
+        return None, {}, bad
+    return record, body, None
+
+
 @csrf_exempt
 def reputation_frequency(request: HttpRequest, enterprise_id: str) -> JsonResponse:
     """PATCH the check frequency (400 unless the record is approved)."""
-    account, refusal = _gate(request)
+    record, body, refusal = _patch_target(request, enterprise_id)
     if refusal is not None:
         return refusal
-    if request.method != "PATCH":
-        return _method_not_allowed("PATCH")
-    record = _record(account, enterprise_id)
-    if record is None:
-        return _not_enabled()
-    body, bad = _body(request)
-    if bad is not None:
-        return bad
     frequency = body.get("check_frequency")
     problems = _unknown(body, {"check_frequency"})
     if frequency not in CheckFrequency.values:
@@ -363,17 +374,9 @@ def reputation_frequency(request: HttpRequest, enterprise_id: str) -> JsonRespon
 @csrf_exempt
 def reputation_loa(request: HttpRequest, enterprise_id: str) -> JsonResponse:
     """PATCH a new LOA document id: loa_status goes back to pending."""
-    account, refusal = _gate(request)
+    record, body, refusal = _patch_target(request, enterprise_id)
     if refusal is not None:
         return refusal
-    if request.method != "PATCH":
-        return _method_not_allowed("PATCH")
-    record = _record(account, enterprise_id)
-    if record is None:
-        return _not_enabled()
-    body, bad = _body(request)
-    if bad is not None:
-        return bad
     loa = body.get("loa_document_id")
     if not isinstance(loa, str) or not 1 <= len(loa.strip()) <= 255:
         return error_response(
@@ -389,17 +392,9 @@ def reputation_loa(request: HttpRequest, enterprise_id: str) -> JsonResponse:
 @csrf_exempt
 def reputation_webhook(request: HttpRequest, enterprise_id: str) -> JsonResponse:
     """PATCH the ownership webhook URL (null stops the events)."""
-    account, refusal = _gate(request)
+    record, body, refusal = _patch_target(request, enterprise_id)
     if refusal is not None:
         return refusal
-    if request.method != "PATCH":
-        return _method_not_allowed("PATCH")
-    record = _record(account, enterprise_id)
-    if record is None:
-        return _not_enabled()
-    body, bad = _body(request)
-    if bad is not None:
-        return bad
     url = body.get("webhook_url")
     if url is not None and (not isinstance(url, str) or not url.startswith("http")):
         return error_response(
