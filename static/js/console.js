@@ -1,14 +1,4 @@
-// Small keyboard helpers for every page: "/" focuses the page's search box.
-document.addEventListener("keydown", (event) => {
-  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
-  const tag = (event.target.tagName || "").toLowerCase();
-  if (["input", "textarea", "select"].includes(tag)) return;
-  const search = document.querySelector("[data-search]");
-  if (search) {
-    event.preventDefault();
-    search.focus();
-  }
-});
+// Small helpers for every page ("/" and Ctrl-K open the global search: search.js).
 
 // Buttons with data-copy="#selector" copy that field's value to the clipboard.
 document.addEventListener("click", (event) => {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from trustconsole.core import views
+from trustconsole.core import search_views, views
 
 app_name = "core"
 
@@ -32,4 +32,5 @@ urlpatterns = [
         name="token_revoke",
     ),
     path("settings/audit/", views.audit_log, name="audit_log"),
+    path("search/", search_views.search_page, name="search"),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from trustconsole.core.api import views
+from trustconsole.core.api import search, views
 
 app_name = "core_api"
 
@@ -21,6 +21,7 @@ urlpatterns = [
         "tokens/<str:public_id>/", views.TokenDetailApi.as_view(), name="token_detail"
     ),
     path("dashboard/", views.DashboardApi.as_view(), name="dashboard"),
+    path("search/", search.SearchApi.as_view(), name="search"),
     path("audit/", views.AuditListApi.as_view(), name="audit_list"),
     path("audit/<str:public_id>/", views.AuditDetailApi.as_view(), name="audit_detail"),
 ]
