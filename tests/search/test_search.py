@@ -73,7 +73,15 @@ def world(org, other_org):
 
 
 @pytest.mark.parametrize(
-    "q", ["Dana", "dana sc", "dana@fbi", "DANA@FBI.EXAMPLE", "203.0.113.7", "+1 202 555 0143"]
+    "q",
+    [
+        "Dana",
+        "dana sc",
+        "dana@fbi",
+        "DANA@FBI.EXAMPLE",
+        "203.0.113.7",
+        "+1 202 555 0143",
+    ],
 )
 def test_visitor_by_name_email_ip_or_phone(world, q) -> None:
     assert _titles(search(actor=world["actor"], q=q), "visitors") == ["Dana Scully"]

@@ -180,8 +180,7 @@ def _requests(actor: Actor, q: str, key: uuid.UUID | None) -> list[Hit]:
             hits.append(
                 Hit(
                     title=f"Reassessment request {str(req.public_id)[:8]}",
-                    subtitle=f"{req.account.company_name} · "
-                    f"{req.get_status_display()}",
+                    subtitle=f"{req.account.company_name} · {req.get_status_display()}",
                     url=reverse(
                         "accounts:request_detail", kwargs={"public_id": req.public_id}
                     ),

@@ -26,7 +26,9 @@ class SearchHitOutput(serializers.Serializer):
 
 
 class SearchGroupOutput(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["visitors", "accounts", "requests", "calls"])
+    kind = serializers.ChoiceField(
+        choices=["visitors", "accounts", "requests", "calls"]
+    )
     label = serializers.CharField()
     results = SearchHitOutput(many=True, source="hits")
 
