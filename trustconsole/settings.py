@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "voicegate",
     "accounts",
     "remediation",
+    "trustconsole.csvio",
 ]
 
 MIDDLEWARE = [
@@ -475,6 +476,8 @@ MEDIA_ROOT = DATA_DIR / "media"
 PRIVATE_MEDIA_ROOT = (
     BASE_DIR / (env_str("PRIVATE_MEDIA_ROOT") or str(DATA_DIR / "private"))
 ).resolve()
+# CSV imports (visitors, voice block list, IP blocks): the largest file accepted.
+CSV_IMPORT_MAX_BYTES = env_int("CSV_IMPORT_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 ACCOUNTS_EVIDENCE_MAX_BYTES = env_int(
     "ACCOUNTS_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024, minimum=1024
 )

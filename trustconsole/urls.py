@@ -46,6 +46,7 @@ urlpatterns = [
         reputation_webhook,
         name="reputation_webhook",
     ),
+    path("", include("trustconsole.csvio.urls")),
     path("", include("visitors.urls")),
     path("", include("voicegate.urls")),
     path("", include("accounts.urls")),
