@@ -537,6 +537,8 @@ SPECTACULAR_SETTINGS = {
         "DncImportModeEnum": "voicegate.policy.choices.ImportMode",
         "DncStorageEnum": "voicegate.policy.choices.DncStorage",
         "DncProblemModeEnum": "voicegate.policy.choices.DncProblemMode",
+        "CsvImportKindEnum": "trustconsole.csvio.models.ImportKind",
+        "CsvImportStatusEnum": "trustconsole.csvio.models.ImportStatus",
     },
 }
 

@@ -37,6 +37,7 @@ urlpatterns = [
     path("api/v1/", include("voicegate.api.urls")),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("remediation.api.urls")),
+    path("api/v1/", include("trustconsole.csvio.api_urls")),
     # The provider-compatible remediation API and the built-in sandbox provider.
     path("v2/", include("remediation.api.v2_urls")),
     path("sandbox/telnyx/", include("remediation.sandbox_urls")),

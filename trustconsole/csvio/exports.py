@@ -5,13 +5,15 @@ edited and imported again (read-only columns such as the score are ignored)."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from trustconsole.core.actor import Actor
 from trustconsole.csvio.kinds import KINDS, LIST_SEPARATOR
 
 CHUNK = 1000
@@ -102,6 +104,29 @@ FILE_NAMES = {
     "block_list": "voice-block-list",
     "ip_blocks": "ip-blocks",
 }
+
+
+def filtered(*, actor: Actor, kind: str, params: Mapping[str, Any]) -> QuerySet:
+    """The list page's rows under its filters (`params` as the page reads them),
+    or a ValidationError naming each bad filter."""
+    if kind == "visitors":
+        from visitors.forms import VisitorFilterForm
+        from visitors.selectors import visitor_list
+
+        form = VisitorFilterForm(params)
+        if not form.is_valid():
+            raise ValidationError(
+                {name: " ".join(errors) for name, errors in form.errors.items()}
+            )
+        return visitor_list(actor=actor, **form.filters())
+    if kind == "block_list":
+        from voicegate.selectors import blocked_number_list
+
+        return blocked_number_list(actor=actor, search=str(params.get("q") or "")[:40])
+    from visitors.selectors import ip_block_list
+
+    expired = str(params.get("expired") or "").lower() in ("1", "true")
+    return ip_block_list(actor=actor, include_expired=expired)
 
 
 def csv_response(kind: str, queryset: QuerySet) -> StreamingHttpResponse:

@@ -123,35 +123,13 @@ def import_errors(request: HttpRequest, public_id: str) -> StreamingHttpResponse
     return response
 
 
-def export_queryset(request: HttpRequest, kind: str) -> Any:
-    """The list page's rows under its filters, or a ValidationError naming them."""
-    actor = request.actor
-    if kind == "visitors":
-        from visitors.forms import VisitorFilterForm
-        from visitors.selectors import visitor_list
-
-        form = VisitorFilterForm(request.GET)
-        if not form.is_valid():
-            raise ValidationError(
-                {name: " ".join(errors) for name, errors in form.errors.items()}
-            )
-        return visitor_list(actor=actor, **form.filters())
-    if kind == "block_list":
-        from voicegate.selectors import blocked_number_list
-
-        return blocked_number_list(actor=actor, search=request.GET.get("q", "")[:40])
-    from visitors.selectors import ip_block_list
-
-    return ip_block_list(actor=actor, include_expired=request.GET.get("expired") == "1")
-
-
 @member_required
 def export(request: HttpRequest, kind: str) -> HttpResponse:
     """Download a list as CSV, with the filters of its page (any member who can
     see the list)."""
     spec = _kind(kind)
     try:
-        queryset = export_queryset(request, kind)
+        queryset = exports.filtered(actor=request.actor, kind=kind, params=request.GET)
     except ValidationError as exc:
         text = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
         back = reverse(spec.list_url)
