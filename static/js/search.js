@@ -56,6 +56,8 @@
   };
 
   dialog.addEventListener("keydown", (event) => {
+    // The box is modal: the page's own single-key shortcuts never see these keys.
+    event.stopPropagation();
     const inInput = event.target === input;
     if (event.key === "Escape") {
       // A search field would only clear itself on the first Esc: close at once.
@@ -68,7 +70,10 @@
       event.preventDefault();
       move(-1);
     } else if (inInput && event.key === "Enter") {
-      const first = hits()[0];
+      // Only results of what the box holds now; otherwise the search page.
+      const results = dialog.querySelector("#gs-results");
+      const current = input.value.trim().split(/\s+/).join(" ");
+      const first = results && results.dataset.q === current ? hits()[0] : null;
       if (first) {
         event.preventDefault();
         window.location.assign(first.href);
