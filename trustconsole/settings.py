@@ -476,8 +476,10 @@ MEDIA_ROOT = DATA_DIR / "media"
 PRIVATE_MEDIA_ROOT = (
     BASE_DIR / (env_str("PRIVATE_MEDIA_ROOT") or str(DATA_DIR / "private"))
 ).resolve()
-# CSV imports (visitors, voice block list, IP blocks): the largest file accepted.
+# CSV imports (visitors, voice block list, IP blocks): the largest file accepted,
+# and how long one import may run on the worker.
 CSV_IMPORT_MAX_BYTES = env_int("CSV_IMPORT_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+CSV_IMPORT_TIME_LIMIT = env_int("CSV_IMPORT_TIME_LIMIT", 3600, minimum=60)
 ACCOUNTS_EVIDENCE_MAX_BYTES = env_int(
     "ACCOUNTS_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024, minimum=1024
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from trustconsole.csvio import services
 
@@ -17,7 +18,12 @@ def _failed(
         services.import_fail(import_id=import_id, error=f"{type(exc).__name__}")
 
 
-@shared_task(name="csvio.import", on_failure=_failed)
+@shared_task(
+    name="csvio.import",
+    soft_time_limit=settings.CSV_IMPORT_TIME_LIMIT,
+    time_limit=settings.CSV_IMPORT_TIME_LIMIT + 60,
+    on_failure=_failed,
+)
 def csv_import_task(import_id: int) -> dict[str, int] | None:
     """Plan (dry run) or import one uploaded CSV, recording progress on its row."""
     job = services.import_process(import_id=import_id)
