@@ -9,6 +9,7 @@ from accounts.choices import EvidenceKind
 from accounts.models import Account, Evidence, ReassessmentRequest
 from remediation.models import Enterprise, RemediationRequest
 from tests.accounts.factories import RequestFactory
+from trustconsole.csvio.models import CsvImport
 from visitors.models import Conversation, Visitor
 from voicegate.models import DncList, VoiceConnection
 
@@ -53,7 +54,27 @@ def _pages() -> list[str]:
         "/settings/members/",
         "/settings/tokens/",
         "/settings/audit/",
+        "/search/?q=Quick",
+        "/csv/visitors/import/",
+        f"/csv/imports/{CsvImport.objects.first().public_id}/",
     ]
+
+
+def _dry_run_with_long_values(organisation) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from trustconsole.core.actor import Actor
+    from trustconsole.csvio import services
+
+    text = f"number,reason\n{LONG_URL},{LONG_URL}\n+12025550143,{LONG_URL}\n"
+    job = services.import_start(
+        actor=Actor.system_for(organisation, "test"),
+        kind="block_list",
+        upload=SimpleUploadedFile("numbers.csv", text.encode()),
+        dry_run=True,
+        enqueue=False,
+    )
+    services.import_process(import_id=job.pk)
 
 
 def test_no_main_page_is_wider_than_the_viewport_at_1366(page, transactional_db):
@@ -74,6 +95,7 @@ def test_no_main_page_is_wider_than_the_viewport_at_1366(page, transactional_db)
         kind=EvidenceKind.PRESS_MENTION,
         url=LONG_URL,
     )
+    _dry_run_with_long_values(account.organisation)
     page.set_viewport_size({"width": 1366, "height": 768})
     page.goto("/login/")
     page.get_by_label("Email").fill("admin@demo.test")

@@ -213,3 +213,18 @@ def test_a_member_demoted_before_the_worker_runs_it(org, oscar, oscar_actor) -> 
     job = services.import_process(import_id=job.pk)
     assert job.status == "failed" and "role" in job.error
     assert not BlockedNumber.objects.exists()
+
+
+def test_a_system_actor_imports_and_a_deleted_member_does_not(org, oscar) -> None:
+    system = Actor.system_for(org, "seed")
+    job = start(system, "number\n+12025550143\n", kind="block_list")
+    assert job.status == "done" and job.created == 1
+    pending = services.import_start(
+        actor=Actor(organisation=org, role=Role.OPERATOR, user=oscar),
+        kind="block_list",
+        upload=upload("number\n+12025550144\n"),
+        enqueue=False,
+    )
+    oscar.delete()
+    job = services.import_process(import_id=pending.pk)
+    assert job.status == "failed" and "left the organisation" in job.error

@@ -70,6 +70,8 @@ class CsvImport(models.Model):
     created_by_token = models.ForeignKey(
         ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Started by automatic work (a command, a test) rather than a member or token.
+    created_by_system = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

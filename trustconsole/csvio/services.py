@@ -158,6 +158,7 @@ def import_start(
         created_by=actor.label[:200],
         created_by_user=actor.user,
         created_by_token=actor.token,
+        created_by_system=_system(actor),
     )
     if enqueue:
         _enqueue(job)
@@ -184,6 +185,7 @@ def import_apply(*, actor: Actor, job: CsvImport, enqueue: bool = True) -> CsvIm
         created_by=actor.label[:200],
         created_by_user=actor.user,
         created_by_token=actor.token,
+        created_by_system=_system(actor),
     )
     if enqueue:
         _enqueue(real)
@@ -207,9 +209,17 @@ def _enqueue(job: CsvImport) -> None:
     transaction.on_commit(send)
 
 
+def _system(actor: Actor) -> str:
+    if actor.user is None and actor.token is None:
+        return (actor.system or "console")[:100]
+    return ""
+
+
 def _actor_for(job: CsvImport) -> Actor:
     """Who the worker acts as: the member (or token) that started the import,
     with the role they hold now."""
+    if job.created_by_system:
+        return Actor.system_for(job.organisation, job.created_by_system)
     if job.created_by_token is not None:
         token = job.created_by_token
         if not token.is_active:
