@@ -190,3 +190,25 @@ def test_another_organisations_import_is_a_404(client, charlie, oscar, org) -> N
     assert client.post(f"/csv/imports/{job.public_id}/apply/").status_code == 404
     assert client.get("/csv/imports/not-a-uuid/").status_code == 404
     assert CsvImport.objects.count() == 1
+
+
+def test_formula_looking_cells_export_as_text_and_import_back(
+    client, alice, org
+) -> None:
+    actor = Actor.system_for(org, "test")
+    visitor_services.visitor_upsert(
+        actor=actor, name='=HYPERLINK("http://evil.example")', widget_ids=["@w1"]
+    )
+    client.force_login(alice)
+    text = b"".join(client.get("/csv/visitors/export/").streaming_content)
+    row = next(csv.DictReader(io.StringIO(text.decode())))
+    assert row["name"] == '\'=HYPERLINK("http://evil.example")'
+    assert row["widget_ids"] == "'@w1"
+    job = services.import_start(
+        actor=Actor(organisation=org, role="admin", user=alice),
+        kind="visitors",
+        upload=upload(text),
+        enqueue=False,
+    )
+    job = services.import_process(import_id=job.pk)
+    assert (job.unchanged, job.invalid) == (1, 0), job.errors

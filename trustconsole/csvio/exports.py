@@ -26,6 +26,23 @@ class _Line:
         return value
 
 
+# A cell a spreadsheet would run as a formula (visitor names and widget ids come
+# from strangers): written with a leading apostrophe, which imports strip again.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe(value: str) -> str:
+    """Text a spreadsheet shows as text, never evaluates."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def unsafe(value: str) -> str:
+    """The text `safe` wrote."""
+    return (
+        value[1:] if value[:1] == "'" and value[1:].startswith(FORMULA_START) else value
+    )
+
+
 def _iso(value: Any) -> str:
     return value.isoformat() if value else ""
 
@@ -67,11 +84,15 @@ def _visitor_rows(visitors: QuerySet) -> Iterator[list[Any]]:
         ids: list[list[str]] = [[], [], [], []]
         for identifier in sorted(visitor.identifiers.all(), key=lambda i: i.value):
             ids[order[identifier.kind]].append(identifier.value)
+        emails, phones, ips, widget_ids = (LIST_SEPARATOR.join(v) for v in ids)
         yield [
-            visitor.name,
-            *(LIST_SEPARATOR.join(values) for values in ids),
+            safe(visitor.name),
+            safe(emails),
+            phones,  # E.164: starts with + and is only digits
+            ips,
+            safe(widget_ids),
             visitor.status,
-            visitor.status_reason,
+            safe(visitor.status_reason),
             LIST_SEPARATOR.join(
                 f"{s.signal_type}:{s.level}" for s in visitor.active_signals
             ),
@@ -84,16 +105,16 @@ def _visitor_rows(visitors: QuerySet) -> Iterator[list[Any]]:
 
 def _number_rows(numbers: QuerySet) -> Iterator[list[Any]]:
     for row in numbers.iterator(chunk_size=CHUNK):
-        yield [row.number, row.reason, row.added_by, _iso(row.created_at)]
+        yield [row.number, safe(row.reason), safe(row.added_by), _iso(row.created_at)]
 
 
 def _ip_rows(blocks: QuerySet) -> Iterator[list[Any]]:
     for block in blocks.iterator(chunk_size=CHUNK):
         yield [
             block.display,
-            block.reason,
+            safe(block.reason),
             _iso(block.expires_at),
-            block.created_by,
+            safe(block.created_by),
             _iso(block.created_at),
         ]
 

@@ -26,6 +26,7 @@ from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.models import Membership
 from trustconsole.core.services import audit_record
+from trustconsole.csvio.exports import unsafe
 from trustconsole.csvio.kinds import CREATE, KINDS, UPDATE, Kind, Plan, RowError, Run
 from trustconsole.csvio.models import CsvImport, ImportKind, ImportStatus
 
@@ -123,7 +124,7 @@ def rows(kind: Kind, text: str) -> Iterator[tuple[int, dict[str, str] | str]]:
         yield (
             line,
             {
-                name: cell
+                name: unsafe(cell)
                 for name, cell in zip(header, cells, strict=True)
                 if name not in kind.read_only
             },
