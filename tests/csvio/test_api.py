@@ -31,8 +31,8 @@ def test_upload_dry_run_poll_and_apply(api_client_for, org) -> None:
     services.import_process(import_id=job.pk)
     status = client.get(f"/api/v1/imports/{body['id']}/").json()
     assert status["status"] == "done" and status["percent"] == 100
-    assert status["errors"] == [
-        {"line": 3, "field": "number", "reason": status["errors"][0]["reason"]}
+    assert status["problems"] == [
+        {"line": 3, "field": "number", "reason": status["problems"][0]["reason"]}
     ]
     assert status["changes"][0]["action"] == "create"
     applied = client.post(f"/api/v1/imports/{body['id']}/apply/")

@@ -1,7 +1,8 @@
 """API of CSV imports and exports under /api/v1/.
 
 POST /imports/ uploads a file (multipart) and queues its dry run or import (202);
-GET /imports/{id}/ is the status to poll (progress, counts, every problem);
+GET /imports/{id}/ is the status to poll (progress, counts, every problem by
+line in `problems`);
 POST /imports/{id}/apply/ imports a finished dry run's file. GET /exports/…/
 streams a list as CSV with the list page's filters.
 """
@@ -65,7 +66,7 @@ class CsvImportOutput(serializers.Serializer):
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     invalid = serializers.IntegerField()
-    errors = CsvImportProblemOutput(many=True)
+    problems = CsvImportProblemOutput(many=True, source="errors")
     changes = CsvImportChangeOutput(many=True)
     error = serializers.CharField(allow_blank=True)
     created_by = serializers.CharField()

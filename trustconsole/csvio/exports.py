@@ -60,7 +60,7 @@ def _stream(header: Iterable[str], rows: Iterator[list[Any]]) -> Iterator[str]:
         yield "".join(block)
 
 
-def _visitor_rows(visitors: QuerySet) -> Iterator[list[Any]]:
+def _visitor_rows(visitors: QuerySet[Any]) -> Iterator[list[Any]]:
     from visitors.choices import IdentifierKind
     from visitors.models import RiskSignal, active_signals_q
 
@@ -103,12 +103,12 @@ def _visitor_rows(visitors: QuerySet) -> Iterator[list[Any]]:
         ]
 
 
-def _number_rows(numbers: QuerySet) -> Iterator[list[Any]]:
+def _number_rows(numbers: QuerySet[Any]) -> Iterator[list[Any]]:
     for row in numbers.iterator(chunk_size=CHUNK):
         yield [row.number, safe(row.reason), safe(row.added_by), _iso(row.created_at)]
 
 
-def _ip_rows(blocks: QuerySet) -> Iterator[list[Any]]:
+def _ip_rows(blocks: QuerySet[Any]) -> Iterator[list[Any]]:
     for block in blocks.iterator(chunk_size=CHUNK):
         yield [
             block.display,
@@ -127,7 +127,7 @@ FILE_NAMES = {
 }
 
 
-def filtered(*, actor: Actor, kind: str, params: Mapping[str, Any]) -> QuerySet:
+def filtered(*, actor: Actor, kind: str, params: Mapping[str, Any]) -> QuerySet[Any]:
     """The list page's rows under its filters (`params` as the page reads them),
     or a ValidationError naming each bad filter."""
     if kind == "visitors":
@@ -137,7 +137,10 @@ def filtered(*, actor: Actor, kind: str, params: Mapping[str, Any]) -> QuerySet:
         form = VisitorFilterForm(params)
         if not form.is_valid():
             raise ValidationError(
-                {name: " ".join(errors) for name, errors in form.errors.items()}
+                {
+                    name: " ".join(map(str, errors))
+                    for name, errors in form.errors.items()
+                }
             )
         return visitor_list(actor=actor, **form.filters())
     if kind == "block_list":
@@ -150,7 +153,7 @@ def filtered(*, actor: Actor, kind: str, params: Mapping[str, Any]) -> QuerySet:
     return ip_block_list(actor=actor, include_expired=expired)
 
 
-def csv_response(kind: str, queryset: QuerySet) -> StreamingHttpResponse:
+def csv_response(kind: str, queryset: QuerySet[Any]) -> StreamingHttpResponse:
     """A streamed `text/csv` download of `queryset` in the kind's columns."""
     spec = KINDS[kind]
     response = StreamingHttpResponse(

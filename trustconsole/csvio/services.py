@@ -10,6 +10,7 @@ entry with its counts (and each service it calls audits its own change).
 
 from __future__ import annotations
 
+import _csv
 import csv
 import io
 import logging
@@ -79,7 +80,7 @@ def read_upload(upload: IO[bytes], *, max_bytes: int | None = None) -> str:
     return text
 
 
-def _reader(text: str) -> csv.reader:
+def _reader(text: str) -> _csv.Reader:
     return csv.reader(io.StringIO(text, newline=""), strict=True)
 
 
@@ -157,7 +158,7 @@ def import_start(
         content=text,
         rows_total=total,
         created_by=actor.label[:200],
-        created_by_user=actor.user,
+        created_by_user=_user(actor),
         created_by_token=actor.token,
         created_by_system=_system(actor),
     )
@@ -184,7 +185,7 @@ def import_apply(*, actor: Actor, job: CsvImport, enqueue: bool = True) -> CsvIm
         content=job.content,
         rows_total=job.rows_total,
         created_by=actor.label[:200],
-        created_by_user=actor.user,
+        created_by_user=_user(actor),
         created_by_token=actor.token,
         created_by_system=_system(actor),
     )
@@ -208,6 +209,11 @@ def _enqueue(job: CsvImport) -> None:
             )
 
     transaction.on_commit(send)
+
+
+def _user(actor: Actor) -> Any:
+    """The member's login user (the AUTH_USER_MODEL row the import points at)."""
+    return actor.user
 
 
 def _system(actor: Actor) -> str:
@@ -314,7 +320,11 @@ def import_process(*, import_id: int) -> CsvImport | None:
 
 
 def _store(
-    job: CsvImport, done: int, counts: dict[str, int], errors: list, changes: list
+    job: CsvImport,
+    done: int,
+    counts: dict[str, int],
+    errors: list[dict[str, Any]],
+    changes: list[dict[str, Any]],
 ) -> None:
     job.rows_done = done
     job.created, job.updated = counts[CREATE], counts[UPDATE]

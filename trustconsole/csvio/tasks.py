@@ -18,7 +18,7 @@ def _failed(
         services.import_fail(import_id=import_id, error=f"{type(exc).__name__}")
 
 
-@shared_task(
+@shared_task(  # type: ignore[untyped-decorator]  # Celery has no types
     name="csvio.import",
     soft_time_limit=settings.CSV_IMPORT_TIME_LIMIT,
     time_limit=settings.CSV_IMPORT_TIME_LIMIT + 60,

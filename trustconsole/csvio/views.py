@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -111,7 +113,7 @@ def import_errors(request: HttpRequest, public_id: str) -> StreamingHttpResponse
     job = selectors.import_get(actor=request.actor, public_id=public_id)
     writer = csv.writer(_Line())
 
-    def lines():
+    def lines() -> Iterator[str]:
         yield writer.writerow(["line", "column", "reason"])
         for e in job.errors:
             yield writer.writerow([e["line"], e["field"], e["reason"]])
@@ -124,7 +126,7 @@ def import_errors(request: HttpRequest, public_id: str) -> StreamingHttpResponse
 
 
 @member_required
-def export(request: HttpRequest, kind: str) -> HttpResponse:
+def export(request: HttpRequest, kind: str) -> HttpResponseBase:
     """Download a list as CSV, with the filters of its page (any member who can
     see the list)."""
     spec = _kind(kind)

@@ -29,7 +29,7 @@ class SearchGroupOutput(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=["visitors", "accounts", "requests", "calls"]
     )
-    label = serializers.CharField()
+    name = serializers.CharField(source="label", help_text="The group's heading.")
     results = SearchHitOutput(many=True, source="hits")
 
 
@@ -43,8 +43,6 @@ class SearchOutput(serializers.Serializer):
 class SearchApi(ActorAPIView):
     """Everything in the caller's organisation the text names, grouped by kind
     (nothing from any other organisation)."""
-
-    pagination_class = None
 
     @extend_schema(parameters=[SearchParams], responses=SearchOutput)
     def get(self, request: Request) -> Response:
