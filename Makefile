@@ -49,6 +49,11 @@ bench-voicegate: $(VENV)/.installed-dev
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tc_visitors_bench
 bench-visitors: $(VENV)/.installed-dev
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/visitors_search.py
+## Global search (Ctrl-K) at 1,000,000 visitors (PostgreSQL).
+SEARCH_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tc_search_bench
+.PHONY: bench-search
+bench-search: $(VENV)/.installed-dev
+	DATABASE_URL=$(SEARCH_BENCH_DATABASE_URL) $(BIN)/python bench/global_search.py
 ## Remediation benchmark: 2,000-number submission and a poller tick over 10,000
 ## requests, each against a naive baseline (DATABASE_URL picks the database).
 .PHONY: bench-remediation
