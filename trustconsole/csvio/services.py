@@ -336,6 +336,8 @@ def _finish(job: CsvImport, *, failed: str = "") -> CsvImport:
     job.status = ImportStatus.FAILED if failed else ImportStatus.DONE
     job.error = failed
     job.finished_at = timezone.now()
+    if not job.dry_run:
+        job.content = ""  # imported: the file is not kept twice (a dry run keeps it)
     job.save()
     if not job.dry_run and job.started_at is not None:
         try:
