@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from remediation.reputation_hooks import reputation_webhook
 from trustconsole.core.forms import AdminLoginForm
+from trustconsole.core.metrics import metrics_view
 from trustconsole.core.views import LoginView, healthz
 
 # The admin's log-in is throttled like the console's.
@@ -18,6 +19,7 @@ urlpatterns = [
     # Call webhooks first: every provider request resolves in one step.
     path("voice/hooks/", include("voicegate.hook_urls")),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path(
         "login/",
         LoginView.as_view(),
