@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "voicegate",
     "accounts",
     "remediation",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -377,6 +378,16 @@ CELERY_BEAT_SCHEDULE["remediation-tick"] = {
         "expires": max(1, REMEDIATION_TICK_SECONDS - 1),
         **({"queue": REMEDIATION_QUEUE} if REMEDIATION_QUEUE else {}),
     },
+}
+
+# --- notifications: email / Slack-compatible webhook when work piles up ----------
+NOTIFICATIONS_CHECK_INTERVAL = env_int("NOTIFICATIONS_CHECK_INTERVAL", 60, minimum=5)
+# Seconds to wait for the mail server or the webhook per notification.
+NOTIFICATIONS_TIMEOUT = env_int("NOTIFICATIONS_TIMEOUT", 10, minimum=1)
+CELERY_BEAT_SCHEDULE["notifications-check"] = {
+    "task": "notifications.check",
+    "schedule": NOTIFICATIONS_CHECK_INTERVAL,
+    "options": {"expires": max(NOTIFICATIONS_CHECK_INTERVAL - 2, 3)},
 }
 
 # --- Auth, sessions, security ----------------------------------------------------

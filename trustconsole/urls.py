@@ -39,6 +39,7 @@ urlpatterns = [
     path("api/v1/", include("voicegate.api.urls")),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("remediation.api.urls")),
+    path("api/v1/", include("notifications.api.urls")),
     # The provider-compatible remediation API and the built-in sandbox provider.
     path("v2/", include("remediation.api.v2_urls")),
     path("sandbox/telnyx/", include("remediation.sandbox_urls")),
@@ -52,5 +53,6 @@ urlpatterns = [
     path("", include("voicegate.urls")),
     path("", include("accounts.urls")),
     path("", include("remediation.urls")),
+    path("", include("notifications.urls")),
     path("", include("trustconsole.core.urls")),
 ]

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "X-Request-ID"
@@ -62,14 +63,21 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = request_id_for(request.headers.get(HEADER))
         request.request_id = request_id  # type: ignore[attr-defined]
-        tokens = (_request.set(request), _request_id.set(request_id))
-        try:
-            response = self.get_response(request)
-        finally:
-            _request.reset(tokens[0])
-            _request_id.reset(tokens[1])
+        # Kept until the response is finished (`_forget`): Django logs 4xx/5xx
+        # answers after the middleware chain has returned.
+        _request.set(request)
+        _request_id.set(request_id)
+        response = self.get_response(request)
         response[HEADER] = request_id
         return response
+
+
+def _forget(**_: object) -> None:
+    _request.set(None)
+    _request_id.set("")
+
+
+request_finished.connect(_forget, dispatch_uid="trustconsole-logs-forget")
 
 
 def task_started(task_id: str, name: str) -> None:

@@ -1,0 +1,69 @@
+"""Settings → Notifications: the settings (admins change) and what was sent."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from notifications import forms, services
+from notifications.models import Notification
+from trustconsole.lib.views import member_required, paginate
+
+
+@member_required
+def settings_index(request: HttpRequest) -> HttpResponse:
+    """Where notifications go and when; the latest ones sent."""
+    actor = request.actor
+    row = services.settings_for(organisation=actor.organisation)
+    initial = {name: getattr(row, name) for name in services.SETTINGS_FIELDS}
+    initial["email_recipients"] = "\n".join(row.email_recipients)
+    can_admin = actor.can()
+    data = request.POST if request.method == "POST" and can_admin else None
+    form = forms.NotificationSettingsForm(
+        data, initial=initial, has_saved_webhook=bool(row.slack_webhook_url)
+    )
+    status = 200
+    if request.method == "POST":
+        if not can_admin:
+            status = 403
+            messages.error(request, "Only admins change the notification settings.")
+        elif form.is_valid():
+            values = dict(form.cleaned_data)
+            url = values.pop("slack_webhook_url")
+            remove = values.pop("slack_webhook_remove")
+            try:
+                services.settings_update(
+                    actor=actor,
+                    slack_webhook_url="" if remove else (url or None),
+                    **values,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, "Notification settings saved.")
+                return redirect("notifications:settings")
+        if form.errors:
+            status = 400
+    recent = Notification.objects.filter(organisation=actor.organisation)[:5]
+    context = {
+        "form": form,
+        "row": row,
+        "can_admin": can_admin,
+        "recent": recent,
+    }
+    return render(request, "notifications/settings.html", context, status=status)
+
+
+@member_required
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """Every notification sent for the organisation, newest first."""
+    queryset = Notification.objects.filter(organisation=request.actor.organisation)
+    page = paginate(request, queryset)
+    return render(
+        request,
+        "notifications/list.html",
+        {"page": page, "notifications": page.object_list},
+    )
