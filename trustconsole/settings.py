@@ -546,6 +546,8 @@ SPECTACULAR_SETTINGS = {
         "DncImportModeEnum": "voicegate.policy.choices.ImportMode",
         "DncStorageEnum": "voicegate.policy.choices.DncStorage",
         "DncProblemModeEnum": "voicegate.policy.choices.DncProblemMode",
+        "NotificationTriggerEnum": "notifications.choices.Trigger",
+        "NotificationOutcomeEnum": "notifications.choices.Outcome",
     },
 }
 

@@ -11,11 +11,12 @@ from trustconsole.core import services
 
 @shared_task(name="core.housekeeping")
 def housekeeping() -> dict[str, Any]:
-    """Periodic upkeep (beat): expired sessions out, heartbeat in, the metrics
+    """Periodic upkeep (beat): expired sessions out, heartbeat in; the metrics
     files of this host's exited worker processes folded into one."""
     from trustconsole.lib import metrics
 
-    return {**services.housekeeping_run(), "metrics_files_compacted": metrics.compact()}
+    metrics.compact()
+    return services.housekeeping_run()
 
 
 @shared_task(name="core.audit_prune")
