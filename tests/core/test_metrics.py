@@ -289,3 +289,70 @@ def test_counts_of_processes_that_exited_are_kept_and_compacted() -> None:
         parse(metrics.exposition()[0].decode()), name, task="t.exited", outcome="retry"
     )
     assert again == after  # folded once, not counted twice
+
+
+@pytest.mark.worker
+def test_gunicorn_workers_answer_with_the_same_totals(
+    transactional_db, org, tmp_path
+) -> None:
+    """GIVEN gunicorn with two workers WHEN 10 decisions are spread over them THEN
+    every scrape, whichever worker answers it, counts all 10."""
+    from tests.conftest import wait_for
+    from tests.core.test_runconsole import free_port
+
+    actor = Actor.system_for(org, "test")
+    _token, raw = token_create(actor=actor, name="pbx", role="operator")
+    port = free_port()
+    log = (tmp_path / "gunicorn.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "trustconsole.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--no-control-socket",
+        ],
+        cwd=ROOT,
+        env=child_env(METRICS_TOKEN=TOKEN, METRICS_DIR=str(tmp_path / "metrics")),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=2).is_success
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(up, timeout=60, what="gunicorn to answer")
+        for n in range(10):
+            # A new connection each time: either worker may take it.
+            response = httpx.post(
+                f"{base}/api/v1/voice/decide",
+                json={"from": f"+1415555{n:04d}", "to": "+14155550100"},
+                headers={"Authorization": f"Bearer {raw}"},
+                timeout=10,
+            )
+            assert response.status_code == 200, response.text
+        for _ in range(6):
+            scrape = httpx.get(
+                f"{base}/metrics",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=10,
+            )
+            assert scrape.status_code == 200
+            samples = parse(scrape.text)
+            assert value(
+                samples,
+                "trustconsole_gate_decisions_total",
+                gate="call",
+                decision="allow",
+                reason="not_listed",
+            ) == (10)
+            assert (
+                value(samples, "trustconsole_gate_decision_seconds_count", gate="call")
+                == 10
+            )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        log.close()

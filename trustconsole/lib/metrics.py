@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import re
 import socket
@@ -96,19 +97,29 @@ NOTIFICATIONS = Counter(
 )
 
 
+@functools.lru_cache(maxsize=256)
+def _decisions(gate: str, decision: str, reason: str) -> Any:
+    return GATE_DECISIONS.labels(gate, decision, reason)
+
+
+@functools.lru_cache(maxsize=8)
+def _latency(gate: str) -> Any:
+    return GATE_LATENCY.labels(gate)
+
+
 def call_decided(record: Mapping[str, Any]) -> None:
     """One call gate decision (not a redelivered event), from its call log record."""
     reason = str(record.get("reason", ""))
-    GATE_DECISIONS.labels("call", str(record.get("decision", "")), reason).inc()
-    GATE_LATENCY.labels("call").observe(max(record.get("latency_us", 0), 0) / 1e6)
+    _decisions("call", str(record.get("decision", "")), reason).inc()
+    _latency("call").observe(max(record.get("latency_us", 0), 0) / 1e6)
     if reason in ("fail_open", "fail_closed"):
         GATE_FAIL_MODE.labels(reason).inc()
 
 
 def gate_decided(*, gate: str, decision: str, reason: str, seconds: float) -> None:
     """One decision of the chat gate or the outbound check."""
-    GATE_DECISIONS.labels(gate, decision, reason).inc()
-    GATE_LATENCY.labels(gate).observe(max(seconds, 0.0))
+    _decisions(gate, decision, reason).inc()
+    _latency(gate).observe(max(seconds, 0.0))
 
 
 def chat_gated(*, blocked: bool, seconds: float) -> None:
