@@ -214,6 +214,21 @@ def test_without_a_channel_nothing_is_sent_and_nothing_floods_later(org) -> None
     assert run(org) == []  # the condition was already known
 
 
+def _notifications_counted() -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from trustconsole.lib import metrics
+
+    text = metrics.exposition()[0].decode()
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "trustconsole_notifications_total"
+        and s.labels == {"trigger": "queue_size", "outcome": "sent"}
+    )
+
+
 def test_the_webhook_gets_the_text_through_the_guard(
     org, hook, loopback_targets
 ) -> None:
@@ -223,8 +238,10 @@ def test_the_webhook_gets_the_text_through_the_guard(
         org, email_recipients=[], slack_webhook_url=hook.url, queue_size_threshold=1
     )
     review_item(org)
+    counted = _notifications_counted()
     [sent] = run(org)
     assert sent.slack_status == Outcome.SENT and sent.status == Outcome.SENT
+    assert _notifications_counted() == counted + 1
     [text] = hook.texts()
     assert text.startswith("[trustconsole] Alpha: visitor review queue is long\n")
     assert "1 visitor reviews are waiting" in text
