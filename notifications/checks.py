@@ -196,28 +196,30 @@ def _remediation(
 
 
 def _link(trigger: str) -> str:
-    name = {
+    names: dict[str, str] = {
         Trigger.QUEUE_SIZE: "visitors:review_queue",
         Trigger.QUEUE_AGE: "visitors:review_queue",
         Trigger.ACCOUNT_OVERDUE: "accounts:review_queue",
         Trigger.FAIL_MODE: "voicegate:calls",
         Trigger.REMEDIATION_COMPLETED: "remediation:request_list",
         Trigger.REMEDIATION_FAILED: "remediation:request_list",
-    }[trigger]
+    }
+    name = names[trigger]
     base = (settings.VOICEGATE_PUBLIC_BASE_URL or "").rstrip("/")
     return base + reverse(name)
 
 
 def _subject(org: Organisation, trigger: str, items: list[Found]) -> str:
     n = len(items)
-    text = {
+    texts: dict[str, str] = {
         Trigger.QUEUE_SIZE: "visitor review queue is long",
         Trigger.QUEUE_AGE: "a visitor review is waiting too long",
         Trigger.ACCOUNT_OVERDUE: f"{n} account review(s) overdue",
         Trigger.FAIL_MODE: "the call gate is deciding in a fail mode",
         Trigger.REMEDIATION_COMPLETED: f"{n} remediation request(s) completed",
         Trigger.REMEDIATION_FAILED: f"{n} remediation request(s) failed",
-    }[trigger]
+    }
+    text = texts[trigger]
     return f"[trustconsole] {org.name}: {text}"[:200]
 
 

@@ -92,7 +92,7 @@ class NotificationSettingsForm(forms.Form):
         return url
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if "email_recipients" in self.errors or "slack_webhook_url" in self.errors:
             return data
         removing = data.get("slack_webhook_remove")

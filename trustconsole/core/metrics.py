@@ -60,7 +60,7 @@ def access_refusal(request: HttpRequest) -> HttpResponse | None:
             ip = ipaddress.ip_address(address or "")
         except ValueError:
             ip = None
-        if ip is not None and getattr(ip, "ipv4_mapped", None):
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
         if ip is None or not any(ip in network for network in networks):
             return JsonResponse(
