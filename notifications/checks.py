@@ -298,6 +298,26 @@ def check_organisation(
     return sent
 
 
+def send_test(org: Organisation, *, requested_by: str) -> Notification | None:
+    """A test notification through every configured channel (None: no channel)."""
+    row = NotificationSettings.objects.filter(organisation=org).first()
+    if row is None or not row.has_channel:
+        return None
+    link = (settings.VOICEGATE_PUBLIC_BASE_URL or "").rstrip("/") + reverse(
+        "notifications:list"
+    )
+    notification = Notification.objects.create(
+        organisation=org,
+        trigger=Trigger.TEST,
+        subject=f"[trustconsole] {org.name}: test notification",
+        body=f"{requested_by} asked for a test notification. If you read this, "
+        f"notifications reach you.\n\nSent notifications: {link}",
+        link=link,
+        email_recipients=list(row.email_recipients),
+    )
+    return delivery.deliver(notification, row)
+
+
 def check_all() -> dict[str, int]:
     """Every organisation with notification settings; one failing does not stop
     the others."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from notifications import forms, services
-from notifications.models import Notification
+from notifications import forms, services, tasks
+from notifications.models import Notification, NotificationSettings
 from trustconsole.lib.views import member_required, paginate
 
 
@@ -25,6 +26,8 @@ def settings_index(request: HttpRequest) -> HttpResponse:
         data, initial=initial, has_saved_webhook=bool(row.slack_webhook_url)
     )
     status = 200
+    if request.method == "POST" and request.POST.get("action") == "test":
+        return _send_test(request, row)
     if request.method == "POST":
         if not can_admin:
             status = 403
@@ -55,6 +58,22 @@ def settings_index(request: HttpRequest) -> HttpResponse:
         "recent": recent,
     }
     return render(request, "notifications/settings.html", context, status=status)
+
+
+def _send_test(request: HttpRequest, row: NotificationSettings) -> HttpResponse:
+    actor = request.actor
+    if not actor.can():
+        messages.error(request, "Only admins send test notifications.")
+    elif not row.pk or not row.has_channel:
+        messages.error(request, "Save an email recipient or a webhook first.")
+    else:
+        organisation_id, by = actor.organisation.pk, actor.label
+        transaction.on_commit(lambda: tasks.send_test.delay(organisation_id, by))
+        messages.success(
+            request,
+            "A test notification is on its way; its outcome appears under Latest sent.",
+        )
+    return redirect("notifications:settings")
 
 
 @member_required

@@ -218,3 +218,33 @@ def test_the_settings_api_is_for_admins_and_hides_the_webhook(
         ).status_code
         == 403
     )
+
+
+def test_an_admin_sends_a_test_notification_through_every_channel(
+    org, alice, oscar, hook, loopback_targets, django_capture_on_commit_callbacks
+) -> None:
+    from django.core import mail
+
+    from notifications import checks
+
+    client = logged_in(alice)
+    none_yet = client.post(URL, {"action": "test"}, follow=True)
+    assert "Save an email recipient or a webhook first." in none_yet.content.decode()
+    assert client.post(URL, form(slack_webhook_url=hook.url)).status_code == 302
+    assert "send-test" in client.get(URL).content.decode()
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(URL, {"action": "test"}, follow=True)
+    assert "A test notification is on its way" in response.content.decode()
+    assert len(callbacks) == 1  # the Celery task, sent once the request commits
+    with django_capture_on_commit_callbacks() as callbacks:
+        logged_in(oscar).post(URL, {"action": "test"})
+    assert callbacks == []
+
+    sent = checks.send_test(org, requested_by="alice@alpha.test")
+    assert sent is not None and sent.trigger == Trigger.TEST
+    assert sent.status == Outcome.SENT
+    [message] = mail.outbox
+    assert message.subject == "[trustconsole] Alpha: test notification"
+    assert "alice@alpha.test asked for a test notification." in message.body
+    [text] = hook.texts()
+    assert text.startswith("[trustconsole] Alpha: test notification\n")
