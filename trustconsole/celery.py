@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from celery import Celery
-from celery.signals import worker_ready
+from celery import Celery, signals
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trustconsole.settings")
@@ -28,7 +28,7 @@ def _ensure_broker_dirs(sender: Celery, **_: object) -> None:
             Path(options[key]).mkdir(parents=True, exist_ok=True)
 
 
-@worker_ready.connect
+@signals.worker_ready.connect
 def _announce_ready(**_: object) -> None:
     """Tell the supervisor (runconsole) that this worker takes tasks now.
 
@@ -40,3 +40,41 @@ def _announce_ready(**_: object) -> None:
     path = os.environ.get("TRUSTCONSOLE_WORKER_READY_FILE")
     if path:
         Path(path).write_text(str(os.getpid()), encoding="utf-8")
+
+
+# --- Logs and metrics: task ids on log lines, task outcomes counted -----------------
+
+
+@signals.task_prerun.connect
+def _task_prerun(task_id: str = "", task: Any = None, **_: object) -> None:
+    from trustconsole.lib import logs
+
+    logs.task_started(task_id, getattr(task, "name", ""))
+
+
+@signals.task_postrun.connect
+def _task_postrun(**_: object) -> None:
+    from trustconsole.lib import logs
+
+    logs.task_ended()
+
+
+@signals.task_success.connect
+def _task_success(sender: Any = None, **_: object) -> None:
+    from trustconsole.lib import metrics
+
+    metrics.task_finished(task=getattr(sender, "name", ""), outcome="success")
+
+
+@signals.task_failure.connect
+def _task_failure(sender: Any = None, **_: object) -> None:
+    from trustconsole.lib import metrics
+
+    metrics.task_finished(task=getattr(sender, "name", ""), outcome="failure")
+
+
+@signals.task_retry.connect
+def _task_retry(sender: Any = None, **_: object) -> None:
+    from trustconsole.lib import metrics
+
+    metrics.task_finished(task=getattr(sender, "name", ""), outcome="retry")
