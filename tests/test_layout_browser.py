@@ -57,6 +57,8 @@ def _pages() -> list[str]:
         "/search/?q=Quick",
         "/csv/visitors/import/",
         f"/csv/imports/{CsvImport.objects.first().public_id}/",
+        "/settings/notifications/",
+        "/settings/notifications/sent/",
     ]
 
 
