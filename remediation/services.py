@@ -269,7 +269,8 @@ def enterprise_delete(
 # --- Owned numbers -------------------------------------------------------------------
 
 
-def _normalise_numbers(raw_numbers: Iterable[str]) -> list[str]:
+def numbers_normalise(raw_numbers: Iterable[str]) -> list[str]:
+    """E.164 numbers in order, without repeats; ValidationError listing each bad one."""
     numbers: list[str] = []
     errors: list[str] = []
     for index, raw in enumerate(raw_numbers):
@@ -301,7 +302,7 @@ def numbers_add(
 ) -> list[OwnedNumber]:
     """Add owned numbers to an enterprise (admin); numbers it has are refused."""
     actor.require()
-    numbers = _normalise_numbers(phone_numbers)
+    numbers = numbers_normalise(phone_numbers)
     if spam_risk is not None and spam_risk not in SpamRisk.values:
         raise ValidationError({"spam_risk": f"Unknown spam risk {spam_risk!r}."})
     existing = set(

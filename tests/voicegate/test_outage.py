@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bench.faults import RedisServer
+from bench.loopback import RedisServer
 from tests.core.test_runconsole import free_port
 from tests.voicegate.conftest import call_initiated, hook_path
 from tests.voicegate.test_gate import _break_database
