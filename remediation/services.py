@@ -35,7 +35,7 @@ from remediation.models import (
 )
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
-from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.core.services import audit_record, audit_snapshot, audited_save
 from trustconsole.lib import netguard
 from trustconsole.lib.crypto import HINT_PASTED, UNREADABLE, is_hint, is_unreadable
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
@@ -181,13 +181,11 @@ def enterprise_create(
     if terms_accepted:
         enterprise.terms_accepted_at = timezone.now()
         enterprise.terms_accepted_by = actor.label[:200]
-    enterprise.full_clean()
-    enterprise.save()
-    audit_record(
+    audited_save(
+        enterprise,
         actor=actor,
         action="enterprise.create",
-        target=enterprise,
-        after=audit_snapshot(enterprise, ENTERPRISE_FIELDS),
+        snapshot=ENTERPRISE_FIELDS,
     )
     return enterprise
 
@@ -233,12 +231,10 @@ def enterprise_update(
     if after == before:
         return enterprise
     enterprise.updated_at = timezone.now()
-    enterprise.full_clean()
-    enterprise.save()
-    audit_record(
+    audited_save(
+        enterprise,
         actor=actor,
         action="enterprise.update",
-        target=enterprise,
         before=before,
         after=after,
         reason=reason,

@@ -16,7 +16,7 @@ from accounts.choices import AccountStatus, EmailKind, RefundStatus
 from accounts.models import Account, Feedback, PortAwayGrant, RefundRequest
 from accounts.services.common import ACT, email_customer, require_reason
 from trustconsole.core.actor import Actor
-from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.core.services import audit_record, audit_snapshot, audited_save
 
 
 def feedback_subject(account: Account, ticket_id: str = "<ticket id>") -> str:
@@ -52,12 +52,10 @@ def port_away_grant(
         port_out_fee_waived=True,
         granted_by=actor.label[:200],
     )
-    grant.full_clean()
-    grant.save()
-    audit_record(
+    audited_save(
+        grant,
         actor=actor,
         action="port_away.grant",
-        target=grant,
         after={
             "account": account.public_id,
             "numbers": numbers,
@@ -123,12 +121,10 @@ def refund_request_create(
     refund = RefundRequest(
         organisation=account.organisation, account=account, amount=amount
     )
-    refund.full_clean()
-    refund.save()
-    audit_record(
+    audited_save(
+        refund,
         actor=actor,
         action="refund.request",
-        target=refund,
         after={"account": account.public_id, "amount": amount, "status": refund.status},
         reason=reason,
     )
@@ -226,12 +222,10 @@ def feedback_receive(*, actor: Actor, subject: str, body: str) -> Feedback:
         ticket_id=match["ticket"][:100],
         body=body,
     )
-    feedback.full_clean()
-    feedback.save()
-    audit_record(
+    audited_save(
+        feedback,
         actor=actor,
         action="feedback.receive",
-        target=feedback,
         after={"account": account.public_id, "ticket_id": feedback.ticket_id},
     )
     return feedback

@@ -18,7 +18,7 @@ from accounts.choices import ALL_SERVICES, RequestStatus
 from accounts.models import Account, CustomerEmail, ReassessmentRequest
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
-from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.core.services import audit_record, audit_snapshot, audited_save
 
 logger = logging.getLogger(__name__)
 
@@ -105,14 +105,12 @@ def status_set(
     account.restricted_services = sorted(set(services))
     account.status_reason = reason
     account.status_changed_at = timezone.now()
-    account.full_clean()
-    account.save()
-    audit_record(
+    audited_save(
+        account,
         actor=actor,
         action=action,
-        target=account,
         before=before,
-        after=audit_snapshot(account, STATUS_FIELDS),
+        snapshot=STATUS_FIELDS,
         reason=reason,
     )
     return account

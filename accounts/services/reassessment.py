@@ -36,7 +36,7 @@ from accounts.services.common import (
 )
 from accounts.services.evidence import EvidenceInput, evidence_save, evidence_validate
 from trustconsole.core.actor import Actor
-from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.core.services import audit_record, audit_snapshot, audited_save
 
 WARN_BUSINESS_DAYS = 5
 
@@ -161,14 +161,10 @@ def reassessment_submit(
         due_on=add_business_days(submitted_day, DUE_BUSINESS_DAYS),
         **clean,
     )
-    request.full_clean()
-    request.save()
-    for item in evidence:
-        evidence_save(request=request, item=item)
-    audit_record(
+    audited_save(
+        request,
         actor=actor,
         action="reassessment.submit",
-        target=request,
         after={
             "account": account.public_id,
             "services_wanted": request.services_wanted,
@@ -176,6 +172,8 @@ def reassessment_submit(
             "due_on": request.due_on,
         },
     )
+    for item in evidence:
+        evidence_save(request=request, item=item)
     org = account.organisation.name
     causes = _zero_tolerance(account)
     if causes:

@@ -11,7 +11,7 @@ from accounts.models import AccountSettings
 from accounts.selectors import account_settings_for
 from accounts.services.common import clean_country
 from trustconsole.core.actor import Actor
-from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.core.services import audit_snapshot, audited_save
 
 SETTINGS_FIELDS = [
     "hold_threshold",
@@ -42,14 +42,12 @@ def account_settings_update(
     before = audit_snapshot(row, SETTINGS_FIELDS)
     for name, value in changes.items():
         setattr(row, name, value)
-    row.full_clean()
-    row.save()
-    audit_record(
+    audited_save(
+        row,
         actor=actor,
         action="account_settings.update",
-        target=row,
         before=before,
-        after=audit_snapshot(row, SETTINGS_FIELDS),
+        snapshot=SETTINGS_FIELDS,
         reason=reason,
     )
     return row

@@ -16,7 +16,7 @@ from accounts.services.common import ACT, clean_country, clean_url
 from accounts.services.signals import account_signal_add
 from accounts.services.status import account_hold
 from trustconsole.core.actor import Actor
-from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.core.services import audited_save
 
 
 @transaction.atomic
@@ -65,15 +65,11 @@ def account_create(
         balance=Decimal(str(balance)),
         payment_flagged=payment_flagged,
     )
-    account.full_clean()
-    account.save()
-    audit_record(
+    audited_save(
+        account,
         actor=actor,
         action="account.create",
-        target=account,
-        after=audit_snapshot(
-            account, ["company_name", "email", "website", "country", "status"]
-        ),
+        snapshot=["company_name", "email", "website", "country", "status"],
     )
     config = account_settings_for(organisation=actor.organisation)
     findings = risk.assess_signup(
