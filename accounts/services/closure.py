@@ -137,7 +137,7 @@ def refund_outcome_record(
 ) -> RefundRequest:
     """Record what became of a refund request (approved, refused, paid)."""
     actor.require(*ACT)
-    allowed = {
+    allowed: dict[str, set[str]] = {
         RefundStatus.REQUESTED: {RefundStatus.APPROVED, RefundStatus.REFUSED},
         RefundStatus.APPROVED: {RefundStatus.PAID},
     }

@@ -16,7 +16,7 @@ from accounts.choices import EvidenceKind
 from accounts.models import Evidence, ReassessmentRequest
 from accounts.services.common import clean_url
 
-EVIDENCE_TYPES: dict[str, tuple[str, tuple[str, ...], bytes | None]] = {
+EVIDENCE_TYPES: dict[str, tuple[bytes, tuple[str, ...], bytes | None]] = {
     # content type: (magic bytes, allowed extensions) — checked against the content.
     "application/pdf": (b"%PDF-", (".pdf",), None),
     "image/png": (b"\x89PNG\r\n\x1a\n", (".png",), None),
@@ -60,12 +60,13 @@ def evidence_validate(items: Sequence[EvidenceInput]) -> dict[str, str]:
             errors[key] = "Give either a file or a link."
             continue
         if item.file:
-            if item.file.size > limit:
+            size = item.file.size or 0
+            if size > limit:
                 errors[f"{key}.file"] = (
                     f"{item.file.name} is {item.file.size} bytes; the limit is "
                     f"{limit} bytes."
                 )
-            elif item.file.size == 0:
+            elif size == 0:
                 errors[f"{key}.file"] = f"{item.file.name} is empty."
             elif _sniff(item.file) is None:
                 errors[f"{key}.file"] = (
@@ -89,7 +90,7 @@ def evidence_save(*, request: ReassessmentRequest, item: EvidenceInput) -> Evide
         ext = EVIDENCE_TYPES[content_type][1][0]
         evidence.original_name = PurePath(item.file.name or "upload").name[:255]
         evidence.content_type = content_type
-        evidence.size = item.file.size
+        evidence.size = item.file.size or 0
         # A random name: nothing the customer sent ends up in a path.
         name = f"evidence/{request.organisation.public_id}/{uuid.uuid4().hex}{ext}"
         evidence.file.save(name, item.file, save=False)

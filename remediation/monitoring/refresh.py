@@ -183,7 +183,7 @@ def _refresh_failed(job: ReputationRefresh, error: str) -> None:
             after={"refresh": str(job.public_id)},
             reason=f"The provider refused the refresh: {error}",
         )
-        if job.request_id:
+        if job.request is not None:
             follow_up_finish(job.request, {}, reason=f"Refresh refused: {error}")
 
 
@@ -191,7 +191,8 @@ def _refresh_done(
     job: ReputationRefresh, answer: dict[str, Any], items: list[dict[str, Any]]
 ) -> None:
     now = timezone.now()
-    results = answer.get("results") if isinstance(answer.get("results"), list) else []
+    given = answer.get("results")
+    results: list[Any] = given if isinstance(given, list) else []
     ok = {
         r.get("phone_number")
         for r in results
@@ -227,7 +228,7 @@ def _refresh_done(
             reason=f"Refreshed {len(ok)} of {len(job.phone_numbers)} number(s) "
             f"({job.get_kind_display().lower()}).",
         )
-        if job.request_id:
+        if job.request is not None:
             risks = dict(
                 OwnedNumber.objects.filter(
                     enterprise=job.enterprise, e164__in=ok

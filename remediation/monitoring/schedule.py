@@ -77,13 +77,15 @@ def next_allowed_at(enterprise: Enterprise, now: dt.datetime) -> dt.datetime:
         allowed = enterprise.refresh_blocked_until
     window = dt.timedelta(seconds=settings.REPUTATION_REFRESH_WINDOW_SECONDS)
     limit = settings.REPUTATION_REFRESH_LIMIT
-    sent = list(
-        ReputationRefresh.objects.filter(
+    sent = [
+        at
+        for at in ReputationRefresh.objects.filter(
             enterprise=enterprise, sent_at__gt=now - window
         )
         .order_by("-sent_at")
         .values_list("sent_at", flat=True)[:limit]
-    )
+        if at is not None
+    ]
     if len(sent) >= limit:
         allowed = max(allowed, sent[-1] + window)
     return allowed

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User as LoginUser
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
@@ -117,7 +117,7 @@ def audited_save(
 @transaction.atomic
 def organisation_create(
     *, name: str, admin_email: str, admin_password: str | None = None
-) -> tuple[Organisation, AbstractBaseUser, bool]:
+) -> tuple[Organisation, LoginUser, bool]:
     """Create an organisation with its first admin: (org, user, user_created)."""
     name = name.strip()
     if not name:
@@ -149,7 +149,7 @@ def organisation_create(
 
 def user_get_or_create(
     *, email: str, password: str | None = None
-) -> tuple[AbstractBaseUser, bool]:
+) -> tuple[LoginUser, bool]:
     """Find a login user by email (case-insensitive) or create one."""
     email = User.objects.normalize_email(email.strip()).lower()
     from django.core.validators import validate_email

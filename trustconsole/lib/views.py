@@ -10,7 +10,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
+
+from trustconsole.core.actor import ActorRequest
 
 View = Callable[..., HttpResponse]
 
@@ -20,7 +22,7 @@ def member_required(view: View) -> View:
 
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: ActorRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.actor is None:
             raise PermissionDenied("Your login is not a member of any organisation.")
         return view(request, *args, **kwargs)
@@ -28,6 +30,8 @@ def member_required(view: View) -> View:
     return wrapper
 
 
-def paginate(request: HttpRequest, queryset: QuerySet, *, per_page: int = 50) -> Page:
+def paginate(
+    request: ActorRequest, queryset: QuerySet[Any], *, per_page: int = 50
+) -> Page[Any]:
     """The requested page of a list (bad page numbers give the nearest page)."""
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
