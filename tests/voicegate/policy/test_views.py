@@ -255,8 +255,9 @@ def test_a_long_list_pages_through_its_numbers(org, bob) -> None:
 def test_the_overview_shows_only_its_own_organisations_rows(
     org, other_org, bob
 ) -> None:
-    """GIVEN a Do-Not-Call list and a refused call in each of Alpha and Beta WHEN bob (Alpha) opens the policy overview THEN Alpha's are on
-    the page and none of Beta's."""
+    """GIVEN a Do-Not-Call list and a refused call in each of Alpha and Beta
+    WHEN bob (Alpha) opens the policy overview THEN Alpha's are on the page and
+    none of Beta's."""
     ours = DncListFactory(organisation=org, name="Alpha hand-kept")
     theirs = DncListFactory(organisation=other_org, name="Beta hand-kept")
     OutboundDenialFactory(organisation=org, to_number="+12025550161")
