@@ -30,7 +30,9 @@ class RestrictionRule:
     services: tuple[str, ...]
 
 
-# The one rule table for automatic restrictions. The outbound call policy check adds
+# Automatic restrictions of customer accounts, by signal type: once the weights of
+# one type add up to `min_weight`, these services are restricted. (The chat and call
+# side's event rules are `visitors.rules`.) The outbound call policy check adds
 # OUTBOUND_DENIALS signals (Low, +10 each): four repeated denials restrict voice.
 RESTRICTION_RULES: dict[str, RestrictionRule] = {
     SignalType.CARRIER_COMPLAINTS: RestrictionRule(40, (Service.SMS, Service.VOICE)),
