@@ -90,7 +90,10 @@ class NumbersAddForm(forms.Form):
     numbers = forms.CharField(
         label="Numbers to add",
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "+14155550100"}),
-        help_text="International format (+…), one per line or comma-separated.",
+        help_text=(
+            "International format (+…), one per line or comma-separated; a number "
+            "without + is read in the console's default region."
+        ),
     )
 
     def clean_numbers(self) -> list[str]:
