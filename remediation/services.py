@@ -35,7 +35,12 @@ from remediation.models import (
 )
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
-from trustconsole.core.services import audit_record, audit_snapshot, audited_save
+from trustconsole.core.services import (
+    audit_record,
+    audit_snapshot,
+    audited_delete,
+    audited_save,
+)
 from trustconsole.lib import netguard
 from trustconsole.lib.crypto import HINT_PASTED, UNREADABLE, is_hint, is_unreadable
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
@@ -252,14 +257,13 @@ def enterprise_delete(
         raise ValidationError(
             {"enterprise": "It has remediation requests, which must stay on record."}
         )
-    audit_record(
+    audited_delete(
+        enterprise,
         actor=actor,
         action="enterprise.delete",
-        target=enterprise,
         before=audit_snapshot(enterprise, ENTERPRISE_FIELDS),
         reason=reason,
     )
-    enterprise.delete()
 
 
 # --- Owned numbers -------------------------------------------------------------------

@@ -114,6 +114,22 @@ def audited_save(
     return obj
 
 
+def audited_delete(
+    obj: models.Model,
+    *,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any] | None = None,
+    reason: str = "",
+) -> None:
+    """Audit a row's removal, then delete it (the entry names it while it exists).
+
+    Call it inside the service's transaction, after its own checks.
+    """
+    audit_record(actor=actor, action=action, target=obj, before=before, reason=reason)
+    obj.delete()
+
+
 @transaction.atomic
 def organisation_create(
     *, name: str, admin_email: str, admin_password: str | None = None
@@ -234,14 +250,13 @@ def membership_remove(
     """Remove a member from the organisation; the last admin cannot be removed."""
     actor.require()
     _ensure_another_admin(membership)
-    audit_record(
+    audited_delete(
+        membership,
         actor=actor,
         action="membership.remove",
-        target=membership,
         before={"user": membership.user.get_username(), "role": membership.role},
         reason=reason,
     )
-    membership.delete()
 
 
 @transaction.atomic

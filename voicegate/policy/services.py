@@ -22,7 +22,12 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
-from trustconsole.core.services import audit_record, audit_snapshot, audited_save
+from trustconsole.core.services import (
+    audit_record,
+    audit_snapshot,
+    audited_delete,
+    audited_save,
+)
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 from voicegate.models import (
     ConsentRecord,
@@ -826,10 +831,10 @@ def caller_id_remove(
 ) -> None:
     """Withdraw a verified caller ID."""
     actor.require(*ACT)
-    audit_record(
+    audited_delete(
+        caller_id,
         actor=actor,
         action="policy.caller_id_remove",
-        target=caller_id,
         before={
             "number": caller_id.number,
             "account": str(caller_id.account.public_id) if caller_id.account else None,
@@ -838,7 +843,6 @@ def caller_id_remove(
         },
         reason=reason,
     )
-    caller_id.delete()
     keys.bump(keys.caller_ids_key(actor.organisation.pk))
 
 
@@ -896,14 +900,13 @@ def consent_record(
 def consent_remove(*, actor: Actor, consent: ConsentRecord, reason: str = "") -> None:
     """Withdraw a consent record (the destination is protected by DNC again)."""
     actor.require(*ACT)
-    audit_record(
+    audited_delete(
+        consent,
         actor=actor,
         action="policy.consent_remove",
-        target=consent,
         before={"number": consent.number, "evidence": consent.evidence},
         reason=reason,
     )
-    consent.delete()
     keys.bump(keys.consent_key(actor.organisation.pk))
 
 
