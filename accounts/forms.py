@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 
 from accounts.choices import AccountStatus, Decision, EvidenceKind, Service
 
@@ -184,7 +185,7 @@ class RequestForm(forms.Form):
         ]
         return data
 
-    def evidence_slots(self) -> list[tuple[int, str, object, str]]:
+    def evidence_slots(self) -> list[tuple[int, str, UploadedFile | None, str]]:
         """Filled evidence slots as (slot, kind, file, url)."""
         slots = []
         for n in range(1, EVIDENCE_SLOTS + 1):

@@ -92,7 +92,7 @@ def connections(request: ActorRequest) -> HttpResponse:
 
 
 def _setup_steps(provider: str, url: str) -> list[str]:
-    steps = {
+    steps: dict[str, list[str]] = {
         Provider.TELNYX_CALL_CONTROL: [
             "In the Mission Control Portal, open your Call Control Application.",
             f"Set the webhook URL to {url} and the webhook API version to 2.",
