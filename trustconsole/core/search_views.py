@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
+from trustconsole.core.actor import ActorRequest
 from trustconsole.core.search import MAX_LENGTH, search
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required
 
 
 @member_required
-def search_page(request: HttpRequest) -> HttpResponse:
+def search_page(request: ActorRequest) -> HttpResponse:
     """GET /search/?q=…: grouped results (the box's fragment when htmx asks)."""
     q = request.GET.get("q", "")[:MAX_LENGTH]
     results = search(actor=request.actor, q=q)

@@ -9,6 +9,8 @@ streams a list as CSV with the list page's filters.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -29,7 +31,7 @@ from visitors.forms import SORT_CHOICES
 CSV_RESPONSE = {(200, "text/csv"): OpenApiResponse(response=OpenApiTypes.STR)}
 
 
-class CsvImportInput(serializers.Serializer):
+class CsvImportInput(serializers.Serializer[Any]):
     """What the file holds, the file (UTF-8 CSV with a header row), and whether
     to only check it (`dry_run`, the default) or import it at once."""
 
@@ -38,19 +40,19 @@ class CsvImportInput(serializers.Serializer):
     dry_run = serializers.BooleanField(required=False, default=True)
 
 
-class CsvImportProblemOutput(serializers.Serializer):
+class CsvImportProblemOutput(serializers.Serializer[Any]):
     line = serializers.IntegerField()
     field = serializers.CharField()
     reason = serializers.CharField()
 
 
-class CsvImportChangeOutput(serializers.Serializer):
+class CsvImportChangeOutput(serializers.Serializer[Any]):
     line = serializers.IntegerField()
     action = serializers.ChoiceField(choices=["create", "update"])
     summary = serializers.CharField()
 
 
-class CsvImportOutput(serializers.Serializer):
+class CsvImportOutput(serializers.Serializer[Any]):
     id = serializers.UUIDField(source="public_id")
     kind = serializers.ChoiceField(choices=ImportKind.choices)
     dry_run = serializers.BooleanField()
@@ -74,13 +76,13 @@ class CsvImportOutput(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
-class CsvImportListParams(serializers.Serializer):
+class CsvImportListParams(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(
         choices=ImportKind.choices, required=False, allow_blank=True
     )
 
 
-class CsvImportSummaryOutput(serializers.Serializer):
+class CsvImportSummaryOutput(serializers.Serializer[Any]):
     id = serializers.UUIDField(source="public_id")
     kind = serializers.ChoiceField(choices=ImportKind.choices)
     dry_run = serializers.BooleanField()
@@ -147,7 +149,7 @@ class CsvImportApplyApi(CsvAPIView):
         return Response(CsvImportOutput(real).data, status=status.HTTP_202_ACCEPTED)
 
 
-class VisitorExportParams(serializers.Serializer):
+class VisitorExportParams(serializers.Serializer[Any]):
     q = serializers.CharField(required=False, allow_blank=True, max_length=200)
     status = serializers.ChoiceField(
         choices=VisitorStatus.choices, required=False, allow_blank=True
@@ -162,11 +164,11 @@ class VisitorExportParams(serializers.Serializer):
     )
 
 
-class BlockListExportParams(serializers.Serializer):
+class BlockListExportParams(serializers.Serializer[Any]):
     q = serializers.CharField(required=False, allow_blank=True, max_length=40)
 
 
-class IPBlockExportParams(serializers.Serializer):
+class IPBlockExportParams(serializers.Serializer[Any]):
     expired = serializers.BooleanField(
         required=False, default=False, help_text="Include expired blocks."
     )
@@ -174,7 +176,7 @@ class IPBlockExportParams(serializers.Serializer):
 
 class _ExportApi(CsvAPIView):
     kind = ""
-    params: type[serializers.Serializer] = serializers.Serializer
+    params: type[serializers.Serializer[Any]] = serializers.Serializer
 
     def get(self, request: Request) -> StreamingHttpResponse:
         params = self.query(self.params)

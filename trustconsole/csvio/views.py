@@ -8,12 +8,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from trustconsole.core.actor import ActorRequest
 from trustconsole.csvio import exports, selectors, services
 from trustconsole.csvio.forms import ImportForm
 from trustconsole.csvio.kinds import KINDS
@@ -36,7 +37,7 @@ def _add_errors(form: ImportForm, exc: ValidationError) -> None:
 
 
 @member_required
-def import_form(request: HttpRequest, kind: str) -> HttpResponse:
+def import_form(request: ActorRequest, kind: str) -> HttpResponse:
     """Upload a CSV of visitors, block-list numbers or IP blocks (operators)."""
     spec = _kind(kind)
     request.actor.require(*services.IMPORT_ROLES)
@@ -66,7 +67,7 @@ def import_form(request: HttpRequest, kind: str) -> HttpResponse:
     )
 
 
-def _detail_context(request: HttpRequest, job: Any) -> dict[str, Any]:
+def _detail_context(request: ActorRequest, job: Any) -> dict[str, Any]:
     return {
         "job": job,
         "spec": KINDS[job.kind],
@@ -77,7 +78,7 @@ def _detail_context(request: HttpRequest, job: Any) -> dict[str, Any]:
 
 
 @member_required
-def import_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def import_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     """An import's progress and outcome; htmx polls the fragment while it runs."""
     job = selectors.import_get(actor=request.actor, public_id=public_id)
     context = _detail_context(request, job)
@@ -88,7 +89,7 @@ def import_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def import_apply(request: HttpRequest, public_id: str) -> HttpResponse:
+def import_apply(request: ActorRequest, public_id: str) -> HttpResponse:
     """Import the file of a finished dry run for real (operators)."""
     job = selectors.import_get(actor=request.actor, public_id=public_id)
     try:
@@ -108,7 +109,7 @@ class _Line:
 
 
 @member_required
-def import_errors(request: HttpRequest, public_id: str) -> StreamingHttpResponse:
+def import_errors(request: ActorRequest, public_id: str) -> StreamingHttpResponse:
     """Every problem of an import as CSV: line, column, reason."""
     job = selectors.import_get(actor=request.actor, public_id=public_id)
     writer = csv.writer(_Line())
@@ -126,7 +127,7 @@ def import_errors(request: HttpRequest, public_id: str) -> StreamingHttpResponse
 
 
 @member_required
-def export(request: HttpRequest, kind: str) -> HttpResponseBase:
+def export(request: ActorRequest, kind: str) -> HttpResponseBase:
     """Download a list as CSV, with the filters of its page (any member who can
     see the list)."""
     spec = _kind(kind)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -11,7 +13,7 @@ from trustconsole.core.api.views import ActorAPIView
 from trustconsole.core.search import MAX_LENGTH, search
 
 
-class SearchParams(serializers.Serializer):
+class SearchParams(serializers.Serializer[Any]):
     q = serializers.CharField(
         max_length=MAX_LENGTH,
         help_text="A visitor's name, email, phone or IP; an account's name or "
@@ -19,13 +21,13 @@ class SearchParams(serializers.Serializer):
     )
 
 
-class SearchHitOutput(serializers.Serializer):
+class SearchHitOutput(serializers.Serializer[Any]):
     title = serializers.CharField()
     subtitle = serializers.CharField(allow_blank=True)
     url = serializers.CharField(help_text="The console page that opens the result.")
 
 
-class SearchGroupOutput(serializers.Serializer):
+class SearchGroupOutput(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(
         choices=["visitors", "accounts", "requests", "calls"]
     )
@@ -33,7 +35,7 @@ class SearchGroupOutput(serializers.Serializer):
     results = SearchHitOutput(many=True, source="hits")
 
 
-class SearchOutput(serializers.Serializer):
+class SearchOutput(serializers.Serializer[Any]):
     q = serializers.CharField(allow_blank=True)
     count = serializers.IntegerField()
     too_short = serializers.BooleanField()
