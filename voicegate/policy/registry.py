@@ -27,6 +27,7 @@ spilled to a scratch file every few million, then each bucket is sorted on its o
 from __future__ import annotations
 
 import bisect
+import contextlib
 import csv
 import functools
 import gzip
@@ -35,6 +36,8 @@ import mmap
 import os
 import re
 import sys
+import threading
+import time
 import zipfile
 from array import array
 from collections import defaultdict
@@ -50,8 +53,14 @@ from voicegate.policy.importer import (
     number_digits,
 )
 
-MAGIC = b"TCDNC1LE"  # format 1, little-endian int64 numbers
-HEADER = 16  # magic + count
+MAGIC_V1 = b"TCDNC1LE"  # format 1: 16-byte header, numbers (read, no longer written)
+MAGIC = b"TCDNC2LE"  # format 2: a header page, the numbers, then a bucket table
+HEADER_V1 = 16  # magic + count
+PAGE = 4096  # the header takes one page, so the numbers start page-aligned
+PER_BUCKET = 128  # numbers a bucket of the table holds on average (1 kB)
+POPULATE_READ = 22  # madvise(MADV_POPULATE_READ), Linux 5.14+: map pages in
+WARM_STEP = 4 * 1024 * 1024  # bytes mapped in per step of the warming thread
+WARM_FROM = 16 * 1024 * 1024  # files smaller than this are not worth a thread
 BLOCK = 4 * 1024 * 1024
 NANP = 10_000_000_000  # "1" in front of a 10-digit NANP number makes E.164 digits
 LOW, HIGH = 2_000_000_000, 10_000_000_000  # area codes start with 2-9
@@ -80,40 +89,127 @@ class DncFileError(OSError):
 
 
 class NumberSet:
-    """One read-only file of sorted numbers, mapped into this process."""
+    """One read-only file of sorted numbers, mapped into this process.
+
+    Format 2 (written since): a 4 kB header page (magic, count, base, shift,
+    buckets), the numbers from offset 4096, then a *bucket table*: bucket b holds
+    the numbers n with (n - base) >> shift == b, and table[b] is the position of
+    its first one (table[buckets] = count). With about 128 numbers a bucket, a
+    lookup reads two table entries and bisects ~1 kB: one page of the 2 GB
+    mapping and ~8 probes, instead of ~28 probes over ~18 scattered pages (each
+    page a process has not touched yet is a page fault, which is what made cold
+    lookups slow). A skewed list only makes some buckets longer (a bisect there).
+    Format 1 files (no table) are still read, with a bisect over all numbers.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self.count = 0
         self._map: mmap.mmap | None = None
         self.view: Any = ()
+        self.table: Any = ()
+        self.base = self.shift = self.buckets = 0
         if path is None:
             return
         try:
             with path.open("rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
-                if size < HEADER:
+                if size < HEADER_V1:
                     raise DncFileError(f"{path.name} is truncated")
                 self._map = mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ)
         except FileNotFoundError:
             raise DncFileError(f"{path} is missing") from None
-        head = self._map[:HEADER]
-        if head[:8] != MAGIC:
-            self._map.close()
+        try:
+            self._open(path, size)
+        except DncFileError:
+            self.close()
+            raise
+
+    def _open(self, path: Path, size: int) -> None:
+        assert self._map is not None
+        head = self._map[:40]
+        if head[:8] not in (MAGIC, MAGIC_V1):
             raise DncFileError(f"{path.name} is not a Do-Not-Call list file")
         if sys.byteorder != "little":
-            self._map.close()
             raise DncFileError("list files are little-endian; this host is not")
-        self.count = int.from_bytes(head[8:16], "little")
-        if size != HEADER + 8 * self.count:
-            self._map.close()
+        count = int.from_bytes(head[8:16], "little")
+        with memoryview(self._map) as whole:
+            self._views(path, size, head, count, whole)
+        if self.table:
+            self._warm_table()
+
+    def _views(
+        self, path: Path, size: int, head: bytes, count: int, whole: memoryview
+    ) -> None:
+        if head[:8] == MAGIC_V1:
+            if size != HEADER_V1 + 8 * count:
+                raise DncFileError(f"{path.name} is truncated")
+            self.view = whole[HEADER_V1:].cast("q")
+            self.count = count
+            return
+        base, shift, buckets = (
+            int.from_bytes(head[i : i + 8], "little") for i in (16, 24, 32)
+        )
+        start = table_start(count)
+        if len(head) < 40 or size != start + 8 * (buckets + 1) or shift > 62:
             raise DncFileError(f"{path.name} is truncated")
-        self.view = memoryview(self._map)[HEADER:].cast("q")
+        self.view = whole[PAGE : PAGE + 8 * count].cast("q")
+        self.table = whole[start:].cast("q")
+        self.base, self.shift, self.buckets = base, shift, buckets
+        self.count = count
+        if self.table[buckets] != count:
+            raise DncFileError(f"{path.name} is damaged")
+
+    def _warm_table(self) -> None:
+        start, buckets = table_start(self.count), self.buckets
+        # The table is read by every lookup: ask for it in the page cache now and
+        # map its pages into this process (one read a page, ~4,000 at 250 million
+        # numbers: a few milliseconds).
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            self._map.madvise(mmap.MADV_WILLNEED, start)
+        table = self.table
+        sum(table[i] for i in range(0, buckets + 1, PAGE // 8))
+
+    def warm(self) -> None:
+        """Map every page of the file into this process, a few MB at a time with
+        the GIL let go in between (run in a thread): until a page is mapped here
+        its first lookup takes a page fault (a few µs; longer if the page has to
+        be read from disk). Stops quietly when the set is closed."""
+        try:
+            size = len(self._map) if self._map is not None else 0
+            for start in range(0, size, WARM_STEP):
+                mapping = self._map
+                if mapping is None:
+                    return
+                length = min(WARM_STEP, size - start)
+                try:
+                    mapping.madvise(POPULATE_READ, start, length)
+                except OSError:  # an older kernel: read one number a page
+                    view = self.view
+                    first = max(0, (start - PAGE) // 8)
+                    stop = min(self.count, (start + length - PAGE) // 8)
+                    sum(view[i] for i in range(first, stop, PAGE // 8))
+                time.sleep(0)
+        except (ValueError, BufferError, TypeError):
+            return  # closed meanwhile
+
+    def warm_in_background(self) -> None:
+        """Start `warm` in a daemon thread if the file is big enough to matter."""
+        if self._map is not None and len(self._map) >= WARM_FROM:
+            threading.Thread(target=self.warm, name="dnc-warm", daemon=True).start()
 
     def __contains__(self, number: int) -> bool:
+        if self.table:
+            bucket = (number - self.base) >> self.shift
+            if not 0 <= bucket < self.buckets:
+                return False
+            table = self.table
+            lo, hi = table[bucket], table[bucket + 1]
+        else:
+            lo, hi = 0, self.count
         view = self.view
-        i = bisect.bisect_left(view, number)
-        return i < self.count and view[i] == number
+        i = bisect.bisect_left(view, number, lo, hi)
+        return i < hi and view[i] == number
 
     def __len__(self) -> int:
         return self.count
@@ -123,12 +219,29 @@ class NumberSet:
 
     def close(self) -> None:
         """Unmap now (otherwise when the last reference goes)."""
+        for view in (self.view, self.table):
+            if isinstance(view, memoryview):
+                view.release()
+        self.view = ()
+        self.table = ()
+        self.count = 0
         if self._map is not None:
-            self.view.release()
             self._map.close()
             self._map = None
-            self.view = ()
-            self.count = 0
+
+
+def table_start(count: int) -> int:
+    """Offset of the bucket table in a format 2 file of `count` numbers."""
+    return PAGE + -(-8 * count // PAGE) * PAGE
+
+
+def table_shape(count: int, first: int, last: int) -> tuple[int, int]:
+    """(shift, buckets) giving about PER_BUCKET numbers a bucket."""
+    if not count:
+        return 0, 0
+    span = last - first + 1
+    shift = max(0, (span * PER_BUCKET // count).bit_length() - 1)
+    return shift, ((span - 1) >> shift) + 1
 
 
 EMPTY = NumberSet()
@@ -170,36 +283,53 @@ class VersionFiles:
             part.close()
 
 
-def open_version(directory: Path, base: str, adds: str, dels: str) -> VersionFiles:
-    """Map a version's files (`adds`/`dels` may be empty names: none)."""
-    return VersionFiles(
+def open_version(
+    directory: Path, base: str, adds: str, dels: str, *, warm: bool = True
+) -> VersionFiles:
+    """Map a version's files (`adds`/`dels` may be empty names: none); with `warm`,
+    a thread maps the base file's pages in (for copies that serve lookups)."""
+    files = VersionFiles(
         NumberSet(directory / base),
         NumberSet(directory / adds) if adds else EMPTY,
         NumberSet(directory / dels) if dels else EMPTY,
     )
+    if warm:
+        files.base.warm_in_background()
+    return files
 
 
 # --- Writing -----------------------------------------------------------------------
 
 
 def write_numbers(path: Path, chunks: Iterable[array]) -> int:
-    """Write sorted unique numbers (given in order, in chunks) to `path` atomically:
-    a temporary file beside it, flushed to disk, then renamed over. Returns the count.
-    """
+    """Write sorted unique numbers (given in order, in chunks) to `path` atomically
+    (format 2): a temporary file beside it, flushed to disk, then renamed over.
+    Returns the count."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    count = 0
+    count, first, last = 0, 0, 0
     try:
-        with tmp.open("wb") as out:
-            out.write(MAGIC + bytes(8))
+        with tmp.open("w+b") as out:
+            out.write(bytes(PAGE))
             for chunk in chunks:
+                if not len(chunk):
+                    continue
+                if not count:
+                    first = chunk[0]
+                last = chunk[-1]
                 if sys.byteorder != "little":  # pragma: no cover - little-endian CI
                     chunk = array("q", chunk)
                     chunk.byteswap()
                 chunk.tofile(out)
                 count += len(chunk)
-            out.seek(8)
-            out.write(count.to_bytes(8, "little"))
+            out.write(bytes(table_start(count) - PAGE - 8 * count))
+            shift, buckets = table_shape(count, first, last)
+            out.flush()
+            _write_table(out, count, first, shift, buckets)
+            out.seek(0)
+            out.write(MAGIC + b"".join(
+                value.to_bytes(8, "little") for value in (count, first, shift, buckets)
+            ))  # fmt: skip
             out.flush()
             os.fsync(out.fileno())
         tmp.replace(path)
@@ -207,6 +337,26 @@ def write_numbers(path: Path, chunks: Iterable[array]) -> int:
         tmp.unlink(missing_ok=True)
         raise
     return count
+
+
+def _write_table(
+    out: IO[bytes], count: int, base: int, shift: int, buckets: int
+) -> None:
+    """Append the bucket table of the numbers just written (bisects over them)."""
+    table = array("q", [0])
+    if count:
+        with mmap.mmap(out.fileno(), PAGE + 8 * count, access=mmap.ACCESS_READ) as m:
+            view = memoryview(m)[PAGE:].cast("q")
+            try:
+                find, at = bisect.bisect_left, 0
+                for bucket in range(1, buckets):
+                    at = find(view, base + (bucket << shift), at, count)
+                    table.append(at)
+            finally:
+                view.release()
+        table.append(count)
+    out.seek(0, os.SEEK_END)
+    table.tofile(out)
 
 
 class Sorter:

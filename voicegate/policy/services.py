@@ -546,7 +546,11 @@ def _file_list_has(dnc_list: DncList, number: int) -> bool:
     if version is None:
         return False
     files = store.version_open(
-        locked.public_id, version.base_file, version.adds_file, version.dels_file
+        locked.public_id,
+        version.base_file,
+        version.adds_file,
+        version.dels_file,
+        warm=False,
     )
     try:
         return number in files
@@ -563,7 +567,11 @@ def _singles_net(dnc_list: DncList, version: DncListVersion) -> int:
     if not latest:
         return 0
     files = store.version_open(
-        dnc_list.public_id, version.base_file, version.adds_file, version.dels_file
+        dnc_list.public_id,
+        version.base_file,
+        version.adds_file,
+        version.dels_file,
+        warm=False,
     )
     try:
         return sum(
@@ -680,6 +688,7 @@ def _file_import(
                 current.base_file,
                 current.adds_file,
                 current.dels_file,
+                warm=False,
             )
             try:
                 built = store.build_changes(

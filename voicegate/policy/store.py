@@ -28,10 +28,11 @@ def list_dir(public_id: object) -> Path:
 
 
 def version_open(
-    public_id: object, base: str, adds: str, dels: str
+    public_id: object, base: str, adds: str, dels: str, *, warm: bool = True
 ) -> registry.VersionFiles:
-    """Map one version (DncFileError if a file is missing or damaged)."""
-    return registry.open_version(list_dir(public_id), base, adds, dels)
+    """Map one version (DncFileError if a file is missing or damaged); `warm=False`
+    for a short look that should not map the whole file into this process."""
+    return registry.open_version(list_dir(public_id), base, adds, dels, warm=warm)
 
 
 @dataclass
