@@ -118,20 +118,20 @@ def build_changes(
     directory = work
     progress = ImportProgress(size=source.stat().st_size)
     report = (lambda: on_progress(progress)) if on_progress else None
-    added: set[int] = set()
-    deleted: set[int] = set()
+    added: list[int] = []
+    deleted: list[int] = []
     if mode == "changes":
         for adds, dels in registry.read_changes(
             source, region=region, progress=progress, on_block=report
         ):
-            added.update(adds)
-            deleted.update(dels)
+            added += adds
+            deleted += dels
     else:
         target = added if mode == "additions" else deleted
         for numbers in registry.read_numbers(
             source, region=region, progress=progress, on_block=report
         ):
-            target.update(numbers)
+            target += numbers
     new_adds, new_dels = registry.merge_changes(
         current.base, current.adds, current.dels, added, deleted
     )

@@ -81,3 +81,49 @@ def test_warming_maps_the_file_and_stops_when_closed(tmp_path) -> None:
     assert 2 in found and 3 not in found
     found.close()
     found.warm()  # closed: nothing to do, no error
+
+
+def _reference_merge(base, adds, dels, added, deleted):
+    """The rule, one number at a time: deletions first, an addition wins."""
+    new_adds, new_dels = set(adds), set(dels)
+    for number in set(deleted) - set(added):
+        if number in new_adds:
+            new_adds.discard(number)
+        elif number in base:
+            new_dels.add(number)
+    for number in set(added):
+        new_dels.discard(number)
+        if number not in base:
+            new_adds.add(number)
+    return sorted(new_adds), sorted(new_dels)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_change_list_merges_like_one_number_at_a_time(tmp_path, seed) -> None:
+    rng = random.Random(seed)
+    universe = range(12_015_550_000, 12_015_560_000)
+    listed = set(rng.sample(universe, 4000))
+    base = _write(tmp_path / "base.bin", sorted(listed))
+    adds = sorted(rng.sample(sorted(set(universe) - listed), 300))
+    dels = sorted(rng.sample(sorted(listed), 300))
+    added = [rng.choice(universe) for _ in range(800)]
+    deleted = [rng.choice(universe) for _ in range(800)] + added[:50]
+    assert registry.merge_changes(base, adds, dels, added, deleted) == (
+        _reference_merge(listed, adds, dels, added, deleted)
+    )
+    base.close()
+
+
+def test_change_list_blocks_are_read_fast_or_line_by_line(tmp_path) -> None:
+    from voicegate.policy.importer import ImportProgress
+
+    path = tmp_path / "changes.txt"
+    path.write_bytes(b"2015550123,A\n201,5550124,d\r\n2015550125,D\n")
+    fast = registry._fast_changes(path.read_bytes())
+    assert fast == ([12015550123], [12015550124, 12015550125])
+    path.write_bytes(b"phone,flag\n+1 201 555 0126,add\n2015550127,A\n")
+    assert registry._fast_changes(path.read_bytes()) is None
+    progress = ImportProgress(size=path.stat().st_size)
+    batches = list(registry.read_changes(path, region="US", progress=progress))
+    assert batches == [([12015550126, 12015550127], [])]
+    assert progress.valid == 2
