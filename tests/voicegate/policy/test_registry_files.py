@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from voicegate.policy import registry
+from voicegate.policy import registry, registry_parse
 
 
 def _write(path: Path, numbers: list[int], *, chunk: int = 1000) -> registry.NumberSet:
@@ -119,10 +119,10 @@ def test_change_list_blocks_are_read_fast_or_line_by_line(tmp_path) -> None:
 
     path = tmp_path / "changes.txt"
     path.write_bytes(b"2015550123,A\n201,5550124,d\r\n2015550125,D\n")
-    fast = registry._fast_changes(path.read_bytes())
+    fast = registry_parse._fast_changes(path.read_bytes())
     assert fast == ([12015550123], [12015550124, 12015550125])
     path.write_bytes(b"phone,flag\n+1 201 555 0126,add\n2015550127,A\n")
-    assert registry._fast_changes(path.read_bytes()) is None
+    assert registry_parse._fast_changes(path.read_bytes()) is None
     progress = ImportProgress(size=path.stat().st_size)
     batches = list(registry.read_changes(path, region="US", progress=progress))
     assert batches == [([12015550126, 12015550127], [])]
