@@ -32,6 +32,7 @@ import os
 import sys
 import threading
 import time
+import zlib
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -68,14 +69,14 @@ class DncFileError(OSError):
 class NumberSet:
     """One read-only file of sorted numbers, mapped into this process.
 
-    Format 2 (written since): a 4 kB header page (magic, count, base, shift,
-    buckets), the numbers from offset 4096, then a *bucket table*: bucket b holds
-    the numbers n with (n - base) >> shift == b, and table[b] is the position of
-    its first one (table[buckets] = count). With about 128 numbers a bucket, a
-    lookup reads two table entries and bisects ~1 kB: one page of the 2 GB
-    mapping and ~8 probes, instead of ~28 probes over ~18 scattered pages (each
-    page a process has not touched yet is a page fault, which is what made cold
-    lookups slow). A skewed list only makes some buckets longer (a bisect there).
+    Format 2 (written since): a 4 kB header page (magic, count, base, shift, buckets,
+    CRC-32 of the numbers), the numbers from offset 4096, then a *bucket table*: bucket
+    b holds the numbers n with (n - base) >> shift == b, and table[b] is the position of
+    its first one (table[buckets] = count). With about 128 numbers a bucket, a lookup
+    reads two table entries and bisects ~1 kB: one page of the 2 GB mapping and ~8
+    probes, instead of ~28 probes over ~18 scattered pages (each page a process has not
+    touched yet is a page fault, which is what made cold lookups slow). A skewed list
+    only makes some buckets longer (a bisect there).
     Format 1 files (no table) are still read, with a bisect over all numbers.
     """
 
@@ -86,6 +87,7 @@ class NumberSet:
         self.view: Any = ()
         self.table: Any = ()
         self.base = self.shift = self.buckets = 0
+        self.crc: int | None = None
         if path is None:
             return
         try:
@@ -104,7 +106,7 @@ class NumberSet:
 
     def _open(self, path: Path, size: int) -> None:
         assert self._map is not None
-        head = self._map[:40]
+        head = self._map[:48]
         if head[:8] not in (MAGIC, MAGIC_V1):
             raise DncFileError(f"{path.name} is not a Do-Not-Call list file")
         if sys.byteorder != "little":
@@ -124,11 +126,11 @@ class NumberSet:
             self.view = whole[HEADER_V1:].cast("q")
             self.count = count
             return
-        base, shift, buckets = (
-            int.from_bytes(head[i : i + 8], "little") for i in (16, 24, 32)
+        base, shift, buckets, self.crc = (
+            int.from_bytes(head[i : i + 8], "little") for i in (16, 24, 32, 40)
         )
         start = table_start(count)
-        if len(head) < 40 or size != start + 8 * (buckets + 1) or shift > 62:
+        if len(head) < 48 or size != start + 8 * (buckets + 1) or shift > 62:
             raise DncFileError(f"{path.name} is truncated")
         self.view = whole[PAGE : PAGE + 8 * count].cast("q")
         self.table = whole[start:].cast("q")
@@ -146,6 +148,17 @@ class NumberSet:
             self._map.madvise(mmap.MADV_WILLNEED, start)
         table = self.table
         sum(table[i] for i in range(0, buckets + 1, PAGE // 8))
+
+    def verify(self) -> bool:
+        """Whether the numbers still match the CRC-32 written with them (reads
+        the whole file: for a repair check, not for every mapping)."""
+        if self.crc is None or not isinstance(self.view, memoryview):
+            return True  # format 1 has no checksum
+        crc = 0
+        step = WARM_STEP // 8
+        for start in range(0, self.count, step):
+            crc = zlib.crc32(self.view[start : start + step], crc)
+        return crc == self.crc
 
     def warm(self) -> None:
         """Map every page of the file into this process, a few MB at a time with
@@ -300,7 +313,7 @@ def write_numbers(
     shift, buckets = table_shape(estimate, base, largest)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    count = 0
+    count = crc = 0
     table = array("q")
     find = bisect.bisect_left
     try:
@@ -318,6 +331,7 @@ def write_numbers(
                 if sys.byteorder != "little":  # pragma: no cover - little-endian CI
                     chunk = array("q", chunk)
                     chunk.byteswap()
+                crc = zlib.crc32(chunk, crc)
                 chunk.tofile(out)
                 count += len(chunk)
             while len(table) <= buckets:
@@ -327,7 +341,8 @@ def write_numbers(
             table.tofile(out)
             out.seek(0)
             out.write(MAGIC + b"".join(
-                value.to_bytes(8, "little") for value in (count, base, shift, buckets)
+                value.to_bytes(8, "little")
+                for value in (count, base, shift, buckets, crc)
             ))  # fmt: skip
             out.flush()
             os.fsync(out.fileno())

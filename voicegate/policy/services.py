@@ -35,7 +35,7 @@ from voicegate.models import (
     PolicySettings,
     VerifiedCallerId,
 )
-from voicegate.policy import check, importer, keys, memory, registry, store
+from voicegate.policy import check, importer, keys, memory, registry, repair, store
 from voicegate.policy.choices import (
     DncKind,
     DncProblemMode,
@@ -204,6 +204,9 @@ def dnc_list_empty(*, actor: Actor, dnc_list: DncList, reason: str = "") -> DncL
             change_floor=_change_floor(actor.organisation.pk),
         )  # fmt: skip
         dnc_list.refresh_from_db()
+        transaction.on_commit(
+            lambda: repair.keep_source(dnc_list, version, None, region="")
+        )
         audit_record(
             actor=actor,
             action="policy.dnc_list_empty",
@@ -713,7 +716,7 @@ def _file_import(
         )
         path.unlink(missing_ok=True)
         return DncImport.objects.get(pk=row.pk)
-    path.unlink(missing_ok=True)
+    repair.keep_source(dnc_list, version, path, region=region or "")
     progress = built.progress
     dnc_list.refresh_from_db()
     if row.mode == ImportMode.FULL:

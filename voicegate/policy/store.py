@@ -164,6 +164,13 @@ def prune(public_id: object, *, keep: set[str]) -> None:
             path.unlink(missing_ok=True)
 
 
+def source_dir(public_id: object) -> Path:
+    """Where the registry files behind a list's current version are kept
+    (repair.py)."""
+    return Path(settings.POLICY_DNC_SOURCE_DIR) / str(public_id)
+
+
 def remove_all(public_id: object) -> None:
-    """Delete the list's directory (the list itself was deleted)."""
+    """Delete the list's files and kept sources (the list itself was deleted)."""
     shutil.rmtree(list_dir(public_id), ignore_errors=True)
+    shutil.rmtree(source_dir(public_id), ignore_errors=True)
