@@ -258,9 +258,12 @@ def serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
     raise SystemExit(f"gunicorn did not start; see {log}")
 
 
-def wrk(port: int, path: str, events: Path, duration: int, conns: int) -> dict:
+def wrk(
+    port: int, path: str, events: Path, duration: int, conns: int, phase: str
+) -> dict:
     env = {
         **os.environ,
+        "WRK_PHASE": phase,
         "WRK_EVENTS": str(events),
         "WRK_PATH": path,
         "WRK_THREADS": "2",
@@ -312,15 +315,13 @@ def scenario(
     proc, port = serve(env, tmp / f"gunicorn-{uuid.uuid4().hex[:8]}.log")
     extra: dict = {}
     try:
-        wrk(port, path, warm, 2, args.connections)
-        for old in timing.iterdir():
-            old.unlink()  # the warm-up's samples (flushed so far)
+        wrk(port, path, warm, 2, args.connections, "warm")
         stop = threading.Event()
         worker = None
         if during is not None:
             worker = threading.Thread(target=during, args=(stop, extra))
             worker.start()
-        result = wrk(port, path, events, args.duration, args.connections)
+        result = wrk(port, path, events, args.duration, args.connections, "measure")
         stop.set()
         if worker is not None:
             worker.join()
