@@ -69,7 +69,8 @@ def generate(path: Path, count: int, *, area: bool = False, seed: int = 7) -> in
                     for n in map(number, range(start, stop))
                 )
             else:
-                text = "\n".join(str(number(i)) for i in range(start, stop)) + "\n"
+                numbers = range(number(start), number(stop), STRIDE)
+                text = "\n".join(map(str, numbers)) + "\n"
             out.write(text.encode())
     return path.stat().st_size
 
@@ -252,7 +253,8 @@ def toucher(path: str, rounds: int) -> None:
 
 def holder(count: int) -> None:
     """Child process: today's design, a sorted array('q') copy of the list."""
-    numbers = array("q", (LOW + i * 32 + 10_000_000_000 for i in range(count)))
+    first = LOW + 10_000_000_000
+    numbers = array("q", range(first, first + 32 * count, 32))
     print("ready", len(numbers), flush=True)
     sys.stdin.readline()
 
