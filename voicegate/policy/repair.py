@@ -36,18 +36,28 @@ def keep_source(
     dnc_list: DncList, version: DncListVersion, path: Path | None, *, region: str
 ) -> None:
     """Keep the file that made `version` (None: the list was emptied); a full
-    version makes every older source useless, so they go."""
-    directory = store.source_dir(dnc_list.public_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = f"v{version.number:09d}"
-    if version.mode == ImportMode.FULL:
-        for old in directory.iterdir():
-            if old.name < stem:
-                old.unlink(missing_ok=True)
-    meta = {"mode": version.mode, "region": region, "empty": path is None}
-    if path is not None:
-        path.replace(directory / f"{stem}.src")
-    (directory / f"{stem}.json").write_text(json.dumps(meta))
+    version makes every older source useless, so they go. A failure to keep it is
+    logged, never raised: the import itself succeeded."""
+    try:
+        directory = store.source_dir(dnc_list.public_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        stem = f"v{version.number:09d}"
+        if version.mode == ImportMode.FULL:
+            for old in directory.iterdir():
+                if old.name < stem:
+                    old.unlink(missing_ok=True)
+        meta = {"mode": version.mode, "region": region, "empty": path is None}
+        if path is not None:
+            shutil.move(path, directory / f"{stem}.src")  # maybe another disk
+        (directory / f"{stem}.json").write_text(json.dumps(meta))
+    except OSError:
+        logger.exception(
+            "DNC list %s version %s: its registry file could not be kept; a lost "
+            "list file will need the registry file imported again",
+            dnc_list.pk, version.number,
+        )  # fmt: skip
+        if path is not None:
+            path.unlink(missing_ok=True)
 
 
 @dataclass
