@@ -144,8 +144,9 @@ class NumberSet:
         # The table is read by every lookup: ask for it in the page cache now and
         # map its pages into this process (one read a page, ~4,000 at 250 million
         # numbers: a few milliseconds).
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            self._map.madvise(mmap.MADV_WILLNEED, start)
+        if self._map is not None:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                self._map.madvise(mmap.MADV_WILLNEED, start)
         table = self.table
         sum(table[i] for i in range(0, buckets + 1, PAGE // 8))
 

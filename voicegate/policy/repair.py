@@ -102,7 +102,8 @@ def _readable(dnc_list: DncList, version: DncListVersion, *, deep: bool) -> str:
     try:
         for part in (files.base, files.adds, files.dels):
             if deep and part.count and not part.verify():
-                return f"{part.path.name} does not match its checksum"
+                name = part.path.name if part.path else "a file"
+                return f"{name} does not match its checksum"
     finally:
         files.close()
     return ""
