@@ -9,7 +9,9 @@ concatenated), then, in one run:
     path of hand-kept lists) on a sample of the same file, plus the `area code,
     number` and gzip variants on a sample;
   * applies a change list (additions and deletions) and times it;
-  * times lookups in the mapped file (p50/p99);
+  * times lookups in the list file: a fresh mapping (cold pages), the same mapping
+    warmed, a fresh mapping after the file's pages were dropped from the page cache
+    (reads from disk), and the check's own copy;
   * serves the console with gunicorn (3 sync workers) next to the Celery worker,
     sends outbound checks over HTTP so every worker maps the list, and sums the
     proportional set size (PSS, /proc/<pid>/smaps) of all of them before and after;
