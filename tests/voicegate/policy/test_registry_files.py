@@ -127,3 +127,30 @@ def test_change_list_blocks_are_read_fast_or_line_by_line(tmp_path) -> None:
     batches = list(registry.read_changes(path, region="US", progress=progress))
     assert batches == [([12015550126, 12015550127], [])]
     assert progress.valid == 2
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        (b"2015550123\n9995550000\n", [12015550123, 19995550000]),
+        (b"2015550123\r\n2025550143", [12015550123, 12025550143]),  # CRLF, no last \n
+        (
+            b"12015550123\n+12025550143\n2125550100\n",
+            [12015550123, 12025550143, 12125550100],
+        ),
+        (b"2015550123\n\n2025550143\n", [12015550123, 12025550143]),  # blank line
+        (b"2015550123\n1015550123\n", None),  # area code 101: not a NANP number
+        (b"201555012\n", None),  # nine digits
+        (b"20155501234\n", None),  # eleven digits without the 1
+        (b"2015550123\nabc\n", None),
+    ],
+)
+def test_a_block_of_plain_lines_parses_exactly_or_not_at_all(block, expected) -> None:
+    assert registry_parse._fast(block, area=False) == expected
+
+
+def test_a_block_of_area_code_lines_parses_like_plain_ones() -> None:
+    assert registry_parse._fast(b"201,5550123\n202,5550143\n", area=True) == [
+        12015550123,
+        12025550143,
+    ]
