@@ -18,6 +18,7 @@ from accounts.services import EvidenceInput
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
+from trustconsole.workqueue.pages import queue_context
 
 
 def _add_errors(form: Any, exc: ValidationError) -> None:
@@ -326,6 +327,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         "page": page,
         "today": timezone.localdate(),
         "counts": selectors.queue_counts(actor=request.actor),
+        **queue_context(request, queue="accounts", items=page.object_list),
     }
     if htmx_partial(request):
         return render(request, "accounts/partials/_queue_table.html", context)

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
+from trustconsole.workqueue.pages import queue_context
 from visitors import forms, profile, selectors, services
 from visitors.choices import ConversationStatus, SignalSource
 from visitors.models import Conversation, ReviewItem, Visitor
@@ -370,7 +371,11 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     """Flagged conversations and events, oldest first, with the Actions column."""
     page = paginate(request, selectors.review_queue(actor=request.actor), per_page=50)
     _with_messages([item.event for item in page.object_list if item.event])
-    context = {"page": page, "can_act": request.actor.can(OPERATOR)}
+    context = {
+        "page": page,
+        "can_act": request.actor.can(OPERATOR),
+        **queue_context(request, queue="visitors", items=page.object_list),
+    }
     if htmx_partial(request):
         return render(request, "visitors/partials/_queue_table.html", context)
     return render(request, "visitors/review_queue.html", context)
@@ -401,7 +406,11 @@ def review_item_act(request: HttpRequest, public_id: str) -> HttpResponse:
     if htmx_partial(request):
         item = ReviewItem.objects.select_related("visitor", "event").get(pk=item.pk)
         _with_messages([item.event] if item.event else [])
-        context = {"item": item, "can_act": True}
+        context = {
+            "item": item,
+            "can_act": True,
+            **queue_context(request, queue="visitors", items=[item]),
+        }
         return render(request, "visitors/partials/_queue_row.html", context)
     return redirect("visitors:review_queue")
 
