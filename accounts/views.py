@@ -19,6 +19,7 @@ from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 from trustconsole.workqueue.pages import queue_context
+from trustconsole.workqueue.panels import notes_context
 
 
 def _add_errors(form: Any, exc: ValidationError) -> None:
@@ -106,6 +107,9 @@ def _detail_context(
         "now": timezone.now(),
     }
     context.update({key: _detail_form(key) for key in DETAIL_FORMS})
+    context.update(
+        notes_context(request=request, target=account, related=account.requests.all())
+    )
     context.update(bound or {})
     return context
 
@@ -359,6 +363,7 @@ def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "can_act": _can_act(request) and obj.is_open,
         "all_services": ALL_SERVICES,
         "service_labels": dict(Service.choices),
+        **notes_context(request=request, target=obj),
     }
     status = 400 if form.errors else 200
     return render(request, "accounts/request_detail.html", context, status=status)

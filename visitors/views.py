@@ -21,13 +21,21 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from trustconsole.core.selectors import audit_for_object
+from trustconsole.lib.charts import Band, step_line
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 from trustconsole.workqueue.pages import queue_context
 from visitors import forms, profile, selectors, services
-from visitors.choices import ConversationStatus, SignalSource
+from visitors.choices import (
+    CAUTION_MAX,
+    DANGER_MAX,
+    SCORE_MAX,
+    ConversationStatus,
+    SignalSource,
+)
 from visitors.models import Conversation, ReviewItem, Visitor
 from visitors.rules import event_record
+from visitors.score_history import trust_score_history
 from visitors.widget_rules import USER_REPORT
 
 OPERATOR = "operator"
@@ -160,6 +168,7 @@ def _profile_context(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
         "visitor": visitor,
         "identifiers": selectors.visitor_identifiers(visitor=visitor),
         "explanation": selectors.score_explanation(visitor=visitor),
+        **_score_chart(visitor),
         "signals": list(selectors.visitor_signals(visitor=visitor)[:100]),
         "events": _with_messages(list(selectors.visitor_events(visitor=visitor)[:50])),
         "conversations": list(selectors.visitor_conversations(visitor=visitor)[:20]),
@@ -173,6 +182,21 @@ def _profile_context(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
         "identifier_form": forms.IdentifierAddForm(),
         "weights": weights,
     }
+
+
+def _score_chart(visitor: Visitor) -> dict[str, Any]:
+    """The trust score over time: the points and their picture."""
+    points = trust_score_history(visitor=visitor)
+    chart = step_line(
+        points=points,
+        title=f"Trust score of {visitor.display_name} over time",
+        bands=[
+            Band(0, DANGER_MAX, "#b3261e", "Danger 0–30"),
+            Band(DANGER_MAX, CAUTION_MAX, "#9a6700", "Caution 31–69"),
+            Band(CAUTION_MAX, SCORE_MAX, "#1a7f37", "Safe 70–100"),
+        ],
+    )
+    return {"score_points": points[:-1][-12:], "score_chart": chart}
 
 
 @member_required

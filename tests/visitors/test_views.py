@@ -80,7 +80,8 @@ def test_the_profile_explains_the_score_and_shows_everything(
     conversation = ConversationFactory(visitor=visitor, organisation=org)
     MessageFactory(conversation=conversation, organisation=org)
     client = logged_in(bob)
-    with django_assert_max_num_queries(25):
+    # + 2: internal notes and the trust score over time (one query each).
+    with django_assert_max_num_queries(27):
         html = client.get(f"/security/visitors/{visitor.public_id}/").content.decode()
     assert "Trust score" in html and "Spam" in html and "−70" in html
     assert "mallory@example.com" in html

@@ -11,3 +11,10 @@ class WorkqueueConfig(AppConfig):
     name = "trustconsole.workqueue"
     label = "workqueue"
     verbose_name = "Work queues"
+
+    def ready(self) -> None:
+        # Notes on every visitor profile (the profile's panel registry).
+        from trustconsole.workqueue.panels import visitor_notes_panel
+        from visitors.profile import panel_register
+
+        panel_register(visitor_notes_panel)
