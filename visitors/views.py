@@ -33,6 +33,13 @@ from visitors.choices import (
     ConversationStatus,
     SignalSource,
 )
+from visitors.inbox import (
+    InboxFilterForm,
+    conversation_events,
+    conversation_inbox,
+    conversation_status_set,
+    sidebar_context,
+)
 from visitors.models import Conversation, ReviewItem, Visitor
 from visitors.rules import event_record
 from visitors.score_history import trust_score_history
@@ -507,17 +514,22 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
 
 @member_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    """Conversations, latest activity first."""
-    status = request.GET.get("status", "")
-    if status not in ConversationStatus.values:
-        status = ""
-    conversations = selectors.conversation_list(actor=request.actor, status=status)
+    """Conversations, latest activity first; filters report a bad value."""
+    form = InboxFilterForm(request.GET or None)
+    valid = form.is_valid() or not form.is_bound
+    filters = form.filters() if form.is_bound and valid else {}
+    conversations = (
+        conversation_inbox(actor=request.actor, **filters)
+        if valid
+        else Conversation.objects.none()
+    )
     context = {
+        "form": form,
         "page": paginate(request, conversations, per_page=50),
-        "status": status,
+        "status": filters.get("status", ""),
         "query": _query(request),
     }
-    return render(request, "visitors/inbox.html", context)
+    return render(request, "visitors/inbox.html", context, status=200 if valid else 400)
 
 
 def _conversation_context(
@@ -528,7 +540,9 @@ def _conversation_context(
         "conversation": conversation,
         "visitor": visitor,
         "chat": list(selectors.conversation_messages(conversation=conversation)[:500]),
+        "events": conversation_events(conversation=conversation),
         "identifiers": selectors.visitor_identifiers(visitor=visitor),
+        **sidebar_context(conversation=conversation),
         "can_act": request.actor.can(OPERATOR),
         "panel_open": panel_open,
     }
@@ -576,6 +590,27 @@ def conversation_blacklist(request: HttpRequest, public_id: str) -> HttpResponse
         f"{visitor.display_name} is Blacklisted.",
     )
     return _retarget(_sidebar_answer(request, conversation), "#visitor-sidebar")
+
+
+@member_required
+@require_POST
+def conversation_status(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Resolve or reopen a conversation."""
+    conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
+    status = request.POST.get("status", "")
+    _run(
+        request,
+        lambda: conversation_status_set(
+            actor=request.actor,
+            conversation=conversation,
+            status=status,
+            reason=_reason(request),
+        ),
+        "Conversation resolved."
+        if status == ConversationStatus.CLOSED
+        else "Conversation reopened.",
+    )
+    return redirect("visitors:conversation_detail", public_id=conversation.public_id)
 
 
 @member_required
