@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.charts import Band, step_line
+from trustconsole.lib.confirm import REASON_MISSING
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 from trustconsole.workqueue.pages import queue_context
@@ -398,18 +399,24 @@ def visitor_merge(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def review_queue(request: HttpRequest) -> HttpResponse:
+def review_queue(
+    request: HttpRequest, bulk_errors: list[str] | None = None
+) -> HttpResponse:
     """Flagged conversations and events, oldest first, with the Actions column."""
     page = paginate(request, selectors.review_queue(actor=request.actor), per_page=50)
     _with_messages([item.event for item in page.object_list if item.event])
     context = {
         "page": page,
         "can_act": request.actor.can(OPERATOR),
+        "bulk_errors": bulk_errors or [],
         **queue_context(request, queue="visitors", items=page.object_list),
     }
+    status = 400 if bulk_errors else 200
     if htmx_partial(request):
-        return render(request, "visitors/partials/_queue_table.html", context)
-    return render(request, "visitors/review_queue.html", context)
+        return render(
+            request, "visitors/partials/_queue_table.html", context, status=status
+        )
+    return render(request, "visitors/review_queue.html", context, status=status)
 
 
 _ACTION_DONE = {
@@ -469,9 +476,13 @@ def review_item_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
     return _queue_answer(request)
 
 
-def _queue_answer(request: HttpRequest) -> HttpResponse:
+def _queue_answer(
+    request: HttpRequest, bulk_errors: list[str] | None = None
+) -> HttpResponse:
     if htmx_partial(request):
-        return _retarget(review_queue(request), "#queue-table")
+        return _retarget(review_queue(request, bulk_errors), "#queue-table")
+    if bulk_errors:
+        return review_queue(request, bulk_errors)
     return redirect("visitors:review_queue")
 
 
@@ -486,7 +497,10 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
         return _queue_answer(request)
     items = form.selected_items()
     action = form.cleaned_data["action"]
-    reason = form.cleaned_data["reason"]
+    reason = form.cleaned_data["reason"].strip()
+    if action != "blacklist" and not reason:
+        # A bulk action is confirmed like every organisation-wide one: with a reason.
+        return _queue_answer(request, [REASON_MISSING])
     if action == "blacklist":
         reason = _blacklist_reason(request)
         if reason is None:

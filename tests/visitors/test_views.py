@@ -253,6 +253,21 @@ def test_queue_actions_work_per_row_in_bulk_and_in_place(org, oscar) -> None:
         "/review/bulk/",
         {"items": [str(item_b.public_id), str(item_c.public_id)], "action": "dismiss"},
     )
+    # A bulk action needs its reason: nothing changes, the error is beside the field.
+    assert response.status_code == 400
+    assert (
+        "Give the reason; it is kept in the audit trail." in response.content.decode()
+    )
+    item_b.refresh_from_db()
+    assert item_b.is_open
+    response = client.post(
+        "/review/bulk/",
+        {
+            "items": [str(item_b.public_id), str(item_c.public_id)],
+            "action": "dismiss",
+            "reason": "false alarms",
+        },
+    )
     assert response.status_code == 302
     statuses = set(ReviewItem.objects.values_list("status", flat=True))
     assert statuses == {ReviewStatus.BLACKLISTED, ReviewStatus.DISMISSED}

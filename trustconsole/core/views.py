@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from trustconsole.core import forms, loginguard, selectors, services
@@ -17,6 +18,7 @@ from trustconsole.core.dashboard import dashboard_charts, dashboard_data
 from trustconsole.core.health import broker_status
 from trustconsole.core.middleware import SESSION_KEY
 from trustconsole.core.models import Membership
+from trustconsole.lib.confirm import Confirmation, confirmed_reason
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 
@@ -143,8 +145,23 @@ def member_role(request: HttpRequest, public_id: str) -> HttpResponse:
 def member_remove(request: HttpRequest, public_id: str) -> HttpResponse:
     """Remove a member (admin)."""
     membership = selectors.membership_get(actor=request.actor, public_id=public_id)
+    request.actor.require()
+    reason, again = confirmed_reason(
+        request,
+        Confirmation(
+            question=f"Remove {membership.user.email}?",
+            consequence="They lose access to this organisation at once.",
+            button="Remove",
+            action=request.path,
+            cancel=reverse("core:members"),
+        ),
+    )
+    if again:
+        return again
     try:
-        services.membership_remove(actor=request.actor, membership=membership)
+        services.membership_remove(
+            actor=request.actor, membership=membership, reason=reason
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -178,11 +195,20 @@ def tokens(request: HttpRequest) -> HttpResponse:
 def token_revoke(request: HttpRequest, public_id: str) -> HttpResponse:
     """Revoke an API token (admin)."""
     token = selectors.token_get(actor=request.actor, public_id=public_id)
-    form = forms.ReasonForm(request.POST)
-    form.is_valid()
-    services.token_revoke(
-        actor=request.actor, token=token, reason=form.cleaned_data.get("reason", "")
+    request.actor.require()
+    reason, again = confirmed_reason(
+        request,
+        Confirmation(
+            question=f"Revoke {token.name}?",
+            consequence="Clients using it stop working at once.",
+            button="Revoke",
+            action=request.path,
+            cancel=reverse("core:tokens"),
+        ),
     )
+    if again:
+        return again
+    services.token_revoke(actor=request.actor, token=token, reason=reason)
     messages.success(request, f"Token {token.name} revoked.")
     return redirect("core:tokens")
 
