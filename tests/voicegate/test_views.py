@@ -41,7 +41,7 @@ def test_admin_adds_a_connection_and_sees_its_setup(client, alice) -> None:
     text = ok.content.decode()
     assert f"/voice/hooks/{connection.webhook_token}/" in text
     assert "webhook API version to 2" in text
-    assert "Remove connection" in text
+    assert f"Remove {connection.name}" in text  # the one confirmation include
 
 
 def test_viewer_reads_but_gets_no_forms(client, bob, org) -> None:
