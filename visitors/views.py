@@ -411,11 +411,10 @@ def review_queue(
         "bulk_errors": bulk_errors or [],
         **queue_context(request, queue="visitors", items=page.object_list),
     }
-    status = 400 if bulk_errors else 200
     if htmx_partial(request):
-        return render(
-            request, "visitors/partials/_queue_table.html", context, status=status
-        )
+        # htmx swaps only 2xx answers: the error must reach the page to be read.
+        return render(request, "visitors/partials/_queue_table.html", context)
+    status = 400 if bulk_errors else 200
     return render(request, "visitors/review_queue.html", context, status=status)
 
 
