@@ -18,7 +18,6 @@ from trustconsole.core.models import AuditEntry
 from trustconsole.workqueue import selectors
 from visitors.choices import ReviewStatus, VisitorStatus
 
-
 CURRENT = re.compile(r"\bis-current\b")
 
 
