@@ -34,7 +34,7 @@ KIND_PARAM = OpenApiParameter(
 class _QueueApi(ActorAPIView):
     """Members read; operators (visitor queue) and support (account queue) act."""
 
-    write_roles = (Role.OPERATOR, Role.SUPPORT)
+    write_roles: tuple[str, ...] = (Role.OPERATOR, Role.SUPPORT)
 
     def item(self, queue: str, public_id: str) -> tuple[Any, Any]:
         q = queue_get(queue)
@@ -91,7 +91,7 @@ class QueueItemReleaseApi(_QueueApi):
 class QueueItemAssignApi(_QueueApi):
     """Hand the item to a member who works the queue (admins)."""
 
-    write_roles = ()
+    write_roles: tuple[str, ...] = ()
 
     @extend_schema(
         operation_id="queues_item_assign",
