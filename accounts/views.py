@@ -364,6 +364,8 @@ def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "all_services": ALL_SERVICES,
         "service_labels": dict(Service.choices),
         **notes_context(request=request, target=obj),
+        **queue_context(request, queue="accounts", items=[obj], back=request.path),
+        "work_items": [obj],
     }
     status = 400 if form.errors else 200
     return render(request, "accounts/request_detail.html", context, status=status)

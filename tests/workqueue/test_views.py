@@ -66,6 +66,8 @@ def test_the_account_queue_is_worked_by_support(sue, oscar, org) -> None:
     client = logged_in(sue)
     client.post(f"/queues/accounts/items/{request.public_id}/claim/")
     assert "Held by sue@alpha.test" in client.get("/accounts/reviews/").content.decode()
+    page = client.get(f"/accounts/requests/{request.public_id}/").content.decode()
+    assert "Held by sue@alpha.test (you)" in page and "Release" in page
     response = client.post("/queues/accounts/next/")
     assert response["Location"] == "/accounts/reviews/"  # nothing else waits
     assert (

@@ -35,9 +35,10 @@ KEYS = {
 
 
 def queue_context(
-    request: HttpRequest, *, queue: str, items: Iterable[Any]
+    request: HttpRequest, *, queue: str, items: Iterable[Any], back: str = ""
 ) -> dict[str, Any]:
-    """Attach holders and notes to one page of items; the template's switches."""
+    """Attach holders and notes to one page of items; the template's switches.
+    The forms come back to `back`, else to the queue page."""
     items = list(items)
     selectors.assignments_attach(items)
     selectors.notes_attach(items)
@@ -56,6 +57,6 @@ def queue_context(
             if can_work
             else [],
             "keys": KEYS[q.key],
-            "next": request.get_full_path() if request.path == home else home,
+            "next": back or (request.get_full_path() if request.path == home else home),
         }
     }
