@@ -5,16 +5,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from notifications import forms, services, tasks
 from notifications.models import Notification, NotificationSettings
+from trustconsole.core.actor import ActorRequest
 from trustconsole.lib.views import member_required, paginate
 
 
 @member_required
-def settings_index(request: HttpRequest) -> HttpResponse:
+def settings_index(request: ActorRequest) -> HttpResponse:
     """Where notifications go and when; the latest ones sent."""
     actor = request.actor
     row = services.settings_for(organisation=actor.organisation)
@@ -60,7 +61,7 @@ def settings_index(request: HttpRequest) -> HttpResponse:
     return render(request, "notifications/settings.html", context, status=status)
 
 
-def _send_test(request: HttpRequest, row: NotificationSettings) -> HttpResponse:
+def _send_test(request: ActorRequest, row: NotificationSettings) -> HttpResponse:
     actor = request.actor
     if not actor.can():
         messages.error(request, "Only admins send test notifications.")
@@ -77,7 +78,7 @@ def _send_test(request: HttpRequest, row: NotificationSettings) -> HttpResponse:
 
 
 @member_required
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: ActorRequest) -> HttpResponse:
     """Every notification sent for the organisation, newest first."""
     queryset = Notification.objects.filter(organisation=request.actor.organisation)
     page = paginate(request, queryset)

@@ -15,11 +15,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from trustconsole.core.actor import ActorRequest
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.charts import Band, step_line
 from trustconsole.lib.confirm import REASON_MISSING
@@ -64,7 +65,7 @@ class CappedPaginator(Paginator):
         return self.count > self.cap
 
 
-def _run(request: HttpRequest, act: Callable[[], Any], done: str) -> bool:
+def _run(request: ActorRequest, act: Callable[[], Any], done: str) -> bool:
     """Call a service; report its outcome as a message."""
     try:
         act()
@@ -75,7 +76,7 @@ def _run(request: HttpRequest, act: Callable[[], Any], done: str) -> bool:
     return True
 
 
-def _reason(request: HttpRequest) -> str:
+def _reason(request: ActorRequest) -> str:
     form = forms.ReasonForm(request.POST)
     return form.cleaned_data["reason"] if form.is_valid() else ""
 
@@ -83,7 +84,7 @@ def _reason(request: HttpRequest) -> str:
 # --- The one Blacklist confirmation ----------------------------------------------
 
 
-def _blacklist_reason(request: HttpRequest) -> str | None:
+def _blacklist_reason(request: ActorRequest) -> str | None:
     """The reason of a confirmed Blacklist; None while the step must be shown."""
     if request.method != "POST" or "confirmed" not in request.POST:
         return None
@@ -92,7 +93,7 @@ def _blacklist_reason(request: HttpRequest) -> str | None:
 
 
 def _blacklist_confirm(
-    request: HttpRequest,
+    request: ActorRequest,
     *,
     names: list[str],
     post_url: str,
@@ -141,7 +142,7 @@ def _with_messages(events: list[Any]) -> list[Any]:
     return events
 
 
-def _query(request: HttpRequest) -> str:
+def _query(request: ActorRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     return query.urlencode()
@@ -151,7 +152,7 @@ def _query(request: HttpRequest) -> str:
 
 
 @member_required
-def visitor_list(request: HttpRequest) -> HttpResponse:
+def visitor_list(request: ActorRequest) -> HttpResponse:
     """Security → Visitors: search, filter by status and score, sort, paginate."""
     form = forms.VisitorFilterForm(request.GET or None)
     visitors = selectors.visitor_list(actor=request.actor, **form.filters())
@@ -169,7 +170,7 @@ def visitor_list(request: HttpRequest) -> HttpResponse:
     return render(request, "visitors/list.html", context)
 
 
-def _profile_context(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
+def _profile_context(request: ActorRequest, visitor: Visitor) -> dict[str, Any]:
     actor = request.actor
     weights = selectors.signal_weights(organisation_id=actor.organisation.pk)
     return {
@@ -208,7 +209,7 @@ def _score_chart(visitor: Visitor) -> dict[str, Any]:
 
 
 @member_required
-def visitor_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     """The visitor's security profile."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     context = _profile_context(request, visitor)
@@ -217,7 +218,7 @@ def visitor_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "visitors/detail.html", context)
 
 
-def _profile_answer(request: HttpRequest, visitor: Visitor) -> HttpResponse:
+def _profile_answer(request: ActorRequest, visitor: Visitor) -> HttpResponse:
     if htmx_partial(request):
         visitor.refresh_from_db()
         context = _profile_context(request, visitor)
@@ -226,7 +227,7 @@ def _profile_answer(request: HttpRequest, visitor: Visitor) -> HttpResponse:
 
 
 @member_required
-def visitor_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_blacklist(request: ActorRequest, public_id: str) -> HttpResponse:
     """GET: the confirmation; POST: Blacklist (status and Extreme signal at once)."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     reason = _blacklist_reason(request)
@@ -251,7 +252,7 @@ def visitor_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def visitor_whitelist(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_whitelist(request: ActorRequest, public_id: str) -> HttpResponse:
     """Whitelist: trusted; never auto-flagged again."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     _run(
@@ -266,7 +267,7 @@ def visitor_whitelist(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def visitor_clear_status(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_clear_status(request: ActorRequest, public_id: str) -> HttpResponse:
     """Clear status: no status; the blacklist signal is removed."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     _run(
@@ -281,7 +282,7 @@ def visitor_clear_status(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def visitor_signal_add(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_signal_add(request: ActorRequest, public_id: str) -> HttpResponse:
     """Add a risk signal by hand."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     request.actor.require(OPERATOR)
@@ -305,7 +306,7 @@ def visitor_signal_add(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def signal_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+def signal_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Remove a risk signal (the score is recomputed)."""
     signal = selectors.signal_get(actor=request.actor, public_id=public_id)
     _run(
@@ -320,7 +321,7 @@ def signal_remove(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def visitor_identifier_add(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_identifier_add(request: ActorRequest, public_id: str) -> HttpResponse:
     """Add an email, phone, IP or widget id to the visitor's record."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     request.actor.require(OPERATOR)
@@ -340,7 +341,7 @@ def visitor_identifier_add(request: HttpRequest, public_id: str) -> HttpResponse
 
 @member_required
 @require_POST
-def visitor_identifier_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_identifier_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Take an identifier off the visitor's record."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     _run(
@@ -358,7 +359,7 @@ def visitor_identifier_remove(request: HttpRequest, public_id: str) -> HttpRespo
 
 
 @member_required
-def visitor_merge(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_merge(request: ActorRequest, public_id: str) -> HttpResponse:
     """GET: confirm merging another visitor into this one; POST: merge."""
     target = selectors.visitor_get(actor=request.actor, public_id=public_id)
     request.actor.require(OPERATOR)
@@ -400,7 +401,7 @@ def visitor_merge(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 def review_queue(
-    request: HttpRequest, bulk_errors: list[str] | None = None
+    request: ActorRequest, bulk_errors: list[str] | None = None
 ) -> HttpResponse:
     """Flagged conversations and events, oldest first, with the Actions column."""
     page = paginate(request, selectors.review_queue(actor=request.actor), per_page=50)
@@ -427,7 +428,7 @@ _ACTION_DONE = {
 
 @member_required
 @require_POST
-def review_item_act(request: HttpRequest, public_id: str) -> HttpResponse:
+def review_item_act(request: ActorRequest, public_id: str) -> HttpResponse:
     """One item's Blacklist, Whitelist or Dismiss."""
     item = selectors.review_item_get(actor=request.actor, public_id=public_id)
     action = request.POST.get("action", "")
@@ -453,7 +454,7 @@ def review_item_act(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def review_item_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
+def review_item_blacklist(request: ActorRequest, public_id: str) -> HttpResponse:
     """A queue row's Blacklist: GET the confirmation, POST the confirmed action."""
     item = selectors.review_item_get(actor=request.actor, public_id=public_id)
     reason = _blacklist_reason(request)
@@ -476,7 +477,7 @@ def review_item_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 def _queue_answer(
-    request: HttpRequest, bulk_errors: list[str] | None = None
+    request: ActorRequest, bulk_errors: list[str] | None = None
 ) -> HttpResponse:
     if htmx_partial(request):
         return _retarget(review_queue(request, bulk_errors), "#queue-table")
@@ -487,7 +488,7 @@ def _queue_answer(
 
 @member_required
 @require_POST
-def review_bulk(request: HttpRequest) -> HttpResponse:
+def review_bulk(request: ActorRequest) -> HttpResponse:
     """The same action on every selected item; Blacklist after its confirmation."""
     request.actor.require(OPERATOR)
     form = forms.ReviewBulkForm(request.POST, actor=request.actor)
@@ -526,7 +527,7 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: ActorRequest) -> HttpResponse:
     """Conversations, latest activity first; filters report a bad value."""
     form = InboxFilterForm(request.GET or None)
     valid = form.is_valid() or not form.is_bound
@@ -546,7 +547,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 def _conversation_context(
-    request: HttpRequest, conversation: Conversation, *, panel_open: bool = False
+    request: ActorRequest, conversation: Conversation, *, panel_open: bool = False
 ) -> dict[str, Any]:
     visitor = conversation.visitor
     return {
@@ -562,14 +563,14 @@ def _conversation_context(
 
 
 @member_required
-def conversation_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def conversation_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     """A conversation with the visitor sidebar (profile panel, Blacklist visitor)."""
     conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
     context = _conversation_context(request, conversation)
     return render(request, "visitors/conversation.html", context)
 
 
-def _sidebar_answer(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+def _sidebar_answer(request: ActorRequest, conversation: Conversation) -> HttpResponse:
     if htmx_partial(request):
         conversation.visitor.refresh_from_db()
         context = _conversation_context(request, conversation, panel_open=True)
@@ -578,7 +579,7 @@ def _sidebar_answer(request: HttpRequest, conversation: Conversation) -> HttpRes
 
 
 @member_required
-def conversation_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
+def conversation_blacklist(request: ActorRequest, public_id: str) -> HttpResponse:
     """The sidebar's "Blacklist visitor": GET the confirmation, POST it confirmed."""
     conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
     visitor = conversation.visitor
@@ -607,7 +608,7 @@ def conversation_blacklist(request: HttpRequest, public_id: str) -> HttpResponse
 
 @member_required
 @require_POST
-def conversation_status(request: HttpRequest, public_id: str) -> HttpResponse:
+def conversation_status(request: ActorRequest, public_id: str) -> HttpResponse:
     """Resolve or reopen a conversation."""
     conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
     status = request.POST.get("status", "")
@@ -628,7 +629,7 @@ def conversation_status(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def conversation_report(request: HttpRequest, public_id: str) -> HttpResponse:
+def conversation_report(request: ActorRequest, public_id: str) -> HttpResponse:
     """Report the visitor of a conversation (a "user report" event)."""
     conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
     reason = _reason(request)
@@ -651,7 +652,7 @@ def conversation_report(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def ip_block_list(request: HttpRequest) -> HttpResponse:
+def ip_block_list(request: ActorRequest) -> HttpResponse:
     """IP blocks: list and add (operators)."""
     form = forms.IPBlockForm(request.POST or None)
     if request.method == "POST":
@@ -678,7 +679,7 @@ def ip_block_list(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def ip_block_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+def ip_block_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Lift an IP block."""
     block = selectors.ip_block_get(actor=request.actor, public_id=public_id)
     _run(
@@ -694,7 +695,7 @@ def ip_block_remove(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def signal_weights(request: HttpRequest) -> HttpResponse:
+def signal_weights(request: ActorRequest) -> HttpResponse:
     """Weight levels: admins override them for the organisation."""
     if request.method == "POST":
         request.actor.require()
@@ -718,7 +719,7 @@ def signal_weights(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def widget_list(request: HttpRequest) -> HttpResponse:
+def widget_list(request: ActorRequest) -> HttpResponse:
     """Chat widgets and their keys; admins add them."""
     form = forms.WidgetForm(request.POST or None)
     if request.method == "POST":

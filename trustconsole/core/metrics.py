@@ -22,8 +22,9 @@ import datetime as dt
 import hmac
 import ipaddress
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Min, Q
@@ -41,7 +42,9 @@ logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=4)
-def _networks(values: tuple[str, ...]) -> tuple[ipaddress._BaseNetwork, ...]:
+def _networks(
+    values: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(v, strict=False) for v in values)
 
 
@@ -158,7 +161,11 @@ class StateCollector(Collector):
         }
         for org_id, slug in slugs.items():
             for queue, rows in (("visitors", visitors), ("accounts", accounts)):
-                row = rows.get(org_id) or {"n": 0, "first": None, "late": 0}
+                row: Mapping[str, Any] = rows.get(org_id) or {
+                    "n": 0,
+                    "first": None,
+                    "late": 0,
+                }
                 size.add_metric([queue, slug], row["n"])
                 oldest.add_metric([queue, slug], _age(now, row["first"]))
                 overdue.add_metric([queue, slug], row["late"])
@@ -173,7 +180,7 @@ class StateCollector(Collector):
             "outbox (reject, forward) or remediation status webhooks (status).",
             labels=["kind", "state", "organisation"],
         )
-        for row in (
+        for item in (
             OutboxItem.objects.filter(delivered_at__isnull=True)
             .filter(Q(gave_up_at__isnull=False) | Q(attempts__gt=0))
             .values("organisation_id", "kind")
@@ -183,10 +190,10 @@ class StateCollector(Collector):
             )
             .order_by()
         ):
-            slug = slugs.get(row["organisation_id"], "")
-            failing.add_metric([row["kind"], "retrying", slug], row["retrying"])
-            failing.add_metric([row["kind"], "failed", slug], row["failed"])
-        for row in (
+            slug = slugs.get(item["organisation_id"], "")
+            failing.add_metric([item["kind"], "retrying", slug], item["retrying"])
+            failing.add_metric([item["kind"], "failed", slug], item["failed"])
+        for delivery in (
             WebhookDelivery.objects.filter(
                 Q(status=DeliveryStatus.FAILED)
                 | Q(status=DeliveryStatus.PENDING, attempts__gt=0)
@@ -198,9 +205,9 @@ class StateCollector(Collector):
             )
             .order_by()
         ):
-            slug = slugs.get(row["organisation_id"], "")
-            failing.add_metric(["status", "retrying", slug], row["retrying"])
-            failing.add_metric(["status", "failed", slug], row["failed"])
+            slug = slugs.get(delivery["organisation_id"], "")
+            failing.add_metric(["status", "retrying", slug], delivery["retrying"])
+            failing.add_metric(["status", "failed", slug], delivery["failed"])
         yield failing
 
         as_of = GaugeMetricFamily(
@@ -214,13 +221,13 @@ class StateCollector(Collector):
             "Numbers on a Do-Not-Call list.",
             labels=["organisation", "list", "kind"],
         )
-        for row in DncList.objects.values(
+        for dnc in DncList.objects.values(
             "organisation_id", "name", "kind", "as_of", "entry_count"
         ).order_by("organisation_id", "name"):
-            labels = [slugs.get(row["organisation_id"], ""), row["name"], row["kind"]]
-            entries.add_metric(labels, row["entry_count"])
-            if row["as_of"] is not None:
-                start = dt.datetime.combine(row["as_of"], dt.time(), tzinfo=dt.UTC)
+            labels = [slugs.get(dnc["organisation_id"], ""), dnc["name"], dnc["kind"]]
+            entries.add_metric(labels, dnc["entry_count"])
+            if dnc["as_of"] is not None:
+                start = dt.datetime.combine(dnc["as_of"], dt.time(), tzinfo=dt.UTC)
                 as_of.add_metric(labels, _age(now, start))
         yield as_of
         yield entries

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.http import HttpRequest
 from django.urls import reverse
 
+from trustconsole.core.actor import ActorRequest
 from trustconsole.workqueue import selectors
 from trustconsole.workqueue.queues import note_target_for, queue_get
 
@@ -35,7 +35,7 @@ KEYS = {
 
 
 def queue_context(
-    request: HttpRequest, *, queue: str, items: Iterable[Any], back: str = ""
+    request: ActorRequest, *, queue: str, items: Iterable[Any], back: str = ""
 ) -> dict[str, Any]:
     """Attach holders and notes to one page of items; the template's switches.
     The forms come back to `back`, else to the queue page."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from trustconsole.core.actor import ActorRequest
 from trustconsole.workqueue import selectors
 from trustconsole.workqueue.queues import NOTE_TARGETS, note_target_for
 
@@ -13,7 +14,7 @@ TEMPLATE = "workqueue/partials/_notes.html"
 
 
 def notes_context(
-    *, request: HttpRequest, target: Any, related: Any = None
+    *, request: ActorRequest, target: Any, related: Any = None
 ) -> dict[str, Any]:
     """The notes of a record and of its queue items, and whether the actor writes."""
     notes = selectors.notes_of_related(main=target, related=related)

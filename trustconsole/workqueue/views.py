@@ -8,18 +8,19 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from trustconsole.core.actor import ActorRequest
 from trustconsole.lib.views import member_required
 from trustconsole.workqueue import forms, services
 from trustconsole.workqueue.queues import note_target_get, queue_get
 
 
-def _back(request: HttpRequest, default: str) -> HttpResponse:
+def _back(request: ActorRequest, default: str) -> HttpResponse:
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -28,7 +29,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
     return redirect(default)
 
 
-def _run(request: HttpRequest, act: Callable[[], Any], done: str) -> bool:
+def _run(request: ActorRequest, act: Callable[[], Any], done: str) -> bool:
     try:
         act()
     except ValidationError as exc:
@@ -38,14 +39,14 @@ def _run(request: HttpRequest, act: Callable[[], Any], done: str) -> bool:
     return True
 
 
-def _item(request: HttpRequest, queue_key: str, public_id: str) -> tuple[Any, Any]:
+def _item(request: ActorRequest, queue_key: str, public_id: str) -> tuple[Any, Any]:
     queue = queue_get(queue_key)
     return queue, queue.get_item(request.actor, public_id)
 
 
 @member_required
 @require_POST
-def item_claim(request: HttpRequest, queue: str, public_id: str) -> HttpResponse:
+def item_claim(request: ActorRequest, queue: str, public_id: str) -> HttpResponse:
     """Claim a queue item: it is mine; others see who holds it."""
     q, item = _item(request, queue, public_id)
     _run(
@@ -58,7 +59,7 @@ def item_claim(request: HttpRequest, queue: str, public_id: str) -> HttpResponse
 
 @member_required
 @require_POST
-def item_release(request: HttpRequest, queue: str, public_id: str) -> HttpResponse:
+def item_release(request: ActorRequest, queue: str, public_id: str) -> HttpResponse:
     """Give a queue item back (its holder, or an admin)."""
     q, item = _item(request, queue, public_id)
     _run(
@@ -71,7 +72,7 @@ def item_release(request: HttpRequest, queue: str, public_id: str) -> HttpRespon
 
 @member_required
 @require_POST
-def item_assign(request: HttpRequest, queue: str, public_id: str) -> HttpResponse:
+def item_assign(request: ActorRequest, queue: str, public_id: str) -> HttpResponse:
     """An admin hands a queue item to a member."""
     q, item = _item(request, queue, public_id)
     request.actor.require()
@@ -92,7 +93,7 @@ def item_assign(request: HttpRequest, queue: str, public_id: str) -> HttpRespons
 
 @member_required
 @require_POST
-def item_escalate(request: HttpRequest, queue: str, public_id: str) -> HttpResponse:
+def item_escalate(request: ActorRequest, queue: str, public_id: str) -> HttpResponse:
     """Escalate a queue item to a named colleague or to a role."""
     q, item = _item(request, queue, public_id)
     form = forms.EscalateForm(request.POST)
@@ -122,7 +123,7 @@ def item_escalate(request: HttpRequest, queue: str, public_id: str) -> HttpRespo
 
 @member_required
 @require_POST
-def item_next(request: HttpRequest, queue: str) -> HttpResponse:
+def item_next(request: ActorRequest, queue: str) -> HttpResponse:
     """Next item: claim the oldest unclaimed item and open it."""
     q = queue_get(queue)
     try:
@@ -143,7 +144,7 @@ def item_next(request: HttpRequest, queue: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def note_add(request: HttpRequest, kind: str, public_id: str) -> HttpResponse:
+def note_add(request: ActorRequest, kind: str, public_id: str) -> HttpResponse:
     """Keep an internal note on a queue item, a visitor or an account."""
     target_kind = note_target_get(kind)
     target = target_kind.get(request.actor, public_id)

@@ -40,7 +40,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from voicegate.policy.importer import (
     ERROR_SAMPLE,
@@ -288,7 +288,7 @@ class _Source:
         self._members: list[str] = []
         self._current: IO[bytes] | None = None
         if head[:2] == b"\x1f\x8b":
-            self._current = gzip.GzipFile(fileobj=self.raw)
+            self._current = cast(IO[bytes], gzip.GzipFile(fileobj=self.raw))
         elif head == b"PK\x03\x04":
             self._zip = zipfile.ZipFile(self.raw)
             self._members = sorted(

@@ -22,7 +22,12 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
-from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.core.services import (
+    audit_record,
+    audit_snapshot,
+    audited_delete,
+    audited_save,
+)
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 from voicegate.models import (
     ConsentRecord,
@@ -111,14 +116,12 @@ def policy_settings_update(*, actor: Actor, **changes: Any) -> PolicySettings:
     before = audit_snapshot(row, SETTINGS_FIELDS)
     for name, value in changes.items():
         setattr(row, name, value)
-    row.full_clean()
-    row.save()
-    audit_record(
+    audited_save(
+        row,
         actor=actor,
         action="policy.settings_update",
-        target=row,
         before=before,
-        after=audit_snapshot(row, SETTINGS_FIELDS),
+        snapshot=SETTINGS_FIELDS,
     )
     keys.bump(keys.settings_key(actor.organisation.pk))
     return row
@@ -153,15 +156,11 @@ def dnc_list_create(
         description=_text(description, "description", required=False, limit=500),
         storage=DncStorage.FILE if kind == DncKind.NATIONAL else DncStorage.DATABASE,
     )
-    dnc_list.full_clean()
-    dnc_list.save()
-    audit_record(
+    audited_save(
+        dnc_list,
         actor=actor,
         action="policy.dnc_list_create",
-        target=dnc_list,
-        after=audit_snapshot(
-            dnc_list, ["name", "kind", "country", "description", "storage"]
-        ),
+        snapshot=["name", "kind", "country", "description", "storage"],
     )
     keys.bump(keys.dnc_key(actor.organisation.pk))
     return dnc_list
@@ -811,12 +810,10 @@ def caller_id_verify(
         verified_by=actor.label[:200],
         verified_at=verified_at or timezone.now(),
     )
-    row.full_clean()
-    row.save()
-    audit_record(
+    audited_save(
+        row,
         actor=actor,
         action="policy.caller_id_verify",
-        target=row,
         after={
             "number": e164,
             "account": str(account.public_id) if account else None,
@@ -834,10 +831,10 @@ def caller_id_remove(
 ) -> None:
     """Withdraw a verified caller ID."""
     actor.require(*ACT)
-    audit_record(
+    audited_delete(
+        caller_id,
         actor=actor,
         action="policy.caller_id_remove",
-        target=caller_id,
         before={
             "number": caller_id.number,
             "account": str(caller_id.account.public_id) if caller_id.account else None,
@@ -846,7 +843,6 @@ def caller_id_remove(
         },
         reason=reason,
     )
-    caller_id.delete()
     keys.bump(keys.caller_ids_key(actor.organisation.pk))
 
 
@@ -884,12 +880,10 @@ def consent_record(
         expires_at=expires_at,
         recorded_by=actor.label[:200],
     )
-    row.full_clean()
-    row.save()
-    audit_record(
+    audited_save(
+        row,
         actor=actor,
         action="policy.consent_record",
-        target=row,
         after={
             "number": e164,
             "account": str(account.public_id) if account else None,
@@ -906,14 +900,13 @@ def consent_record(
 def consent_remove(*, actor: Actor, consent: ConsentRecord, reason: str = "") -> None:
     """Withdraw a consent record (the destination is protected by DNC again)."""
     actor.require(*ACT)
-    audit_record(
+    audited_delete(
+        consent,
         actor=actor,
         action="policy.consent_remove",
-        target=consent,
         before={"number": consent.number, "evidence": consent.evidence},
         reason=reason,
     )
-    consent.delete()
     keys.bump(keys.consent_key(actor.organisation.pk))
 
 

@@ -58,7 +58,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
         token_touch(token=token)
-        request._request.actor = Actor(
+        request._request.actor = Actor(  # type: ignore[attr-defined]
             organisation=token.organisation, role=token.role, token=token
         )
         return TokenPrincipal(token), token
