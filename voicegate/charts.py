@@ -41,7 +41,7 @@ def calls_per_day(
     )
     counts = counts_per_day(window, by="decision")
     dates = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
-    days = [
+    days: list[dict[str, Any]] = [
         {
             "date": day.isoformat(),
             "allowed": counts.get((day, "allow"), 0),

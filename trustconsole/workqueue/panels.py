@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest
 
@@ -20,7 +20,8 @@ def notes_context(
     notes = selectors.notes_of_related(main=target, related=related)
     own = note_target_for(target)
     for note in notes:
-        note.on_item = note.content_type.model != target._meta.model_name
+        # Shown as "on a queue item" beside notes kept on the record itself.
+        setattr(note, "on_item", note.content_type.model != target._meta.model_name)  # noqa: B010
     return {
         "notes": notes,
         "note_kind": own.key,
@@ -30,8 +31,12 @@ def notes_context(
     }
 
 
-def visitor_notes_panel(*, visitor: Any, request: HttpRequest) -> tuple[str, dict]:
+def visitor_notes_panel(
+    *, visitor: Any, request: HttpRequest
+) -> tuple[str, dict[str, Any]]:
     """The visitor profile's notes: on the visitor and on its review items."""
     return TEMPLATE, notes_context(
-        request=request, target=visitor, related=visitor.review_items.all()
+        request=cast(ActorRequest, request),
+        target=visitor,
+        related=visitor.review_items.all(),
     )

@@ -16,7 +16,7 @@ from trustconsole.workqueue.models import Assignment, Note
 from trustconsole.workqueue.queues import Queue
 
 
-def assignments_attach(items: Iterable[models.Model]) -> None:
+def assignments_attach(items: Iterable[Any]) -> None:
     """Set `item.assignment` (or None) on each item of one page, in one query."""
     items = list(items)
     if not items:
@@ -32,10 +32,11 @@ def assignments_attach(items: Iterable[models.Model]) -> None:
         item.assignment = rows.get(item.pk)
 
 
-def assignment_of(item: models.Model) -> Assignment | None:
+def assignment_of(item: Any) -> Assignment | None:
     """The holder and escalation of one item."""
     assignments_attach([item])
-    return item.assignment
+    assignment: Assignment | None = item.assignment
+    return assignment
 
 
 def unclaimed_items(*, actor: Actor, queue: Queue) -> QuerySet[Any]:
@@ -64,7 +65,7 @@ def colleagues(*, actor: Actor, queue: Queue) -> list[Any]:
     )
 
 
-def notes_attach(items: Iterable[models.Model]) -> None:
+def notes_attach(items: Iterable[Any]) -> None:
     """Set `item.notes` (newest first) on each item of one page, in one query."""
     items = list(items)
     for item in items:

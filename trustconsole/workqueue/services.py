@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from trustconsole.core.actor import Actor
@@ -39,7 +39,7 @@ def _state(assignment: Assignment) -> dict[str, Any]:
     return {"assignee": _user_label(assignment.assignee), "escalated_to": escalated_to}
 
 
-def _assignment(*, queue: Queue, item: models.Model) -> Assignment:
+def _assignment(*, queue: Queue, item: Any) -> Assignment:
     """The item's row, locked for this transaction (created when missing)."""
     content_type = ContentType.objects.get_for_model(item)
     assignment, _ = Assignment.objects.get_or_create(
@@ -59,7 +59,7 @@ def _audit(
     actor: Actor,
     action: str,
     queue: Queue,
-    item: models.Model,
+    item: Any,
     before: dict[str, Any],
     assignment: Assignment,
     reason: str = "",
@@ -75,7 +75,7 @@ def _audit(
     )
 
 
-def _require_open(*, queue: Queue, item: models.Model) -> None:
+def _require_open(*, queue: Queue, item: Any) -> None:
     if not queue.open_items(_SystemActor.of(item)).filter(pk=item.pk).exists():
         raise ValidationError("This item is no longer waiting in the queue.")
 
@@ -84,7 +84,7 @@ class _SystemActor:
     """Reads a queue on behalf of the item's own organisation."""
 
     @staticmethod
-    def of(item: models.Model) -> Actor:
+    def of(item: Any) -> Actor:
         return Actor.system_for(item.organisation, "work queue")
 
 
@@ -130,7 +130,7 @@ def _actor_user(actor: Actor) -> Any:
 
 
 @transaction.atomic
-def item_claim(*, actor: Actor, item: models.Model) -> Assignment:
+def item_claim(*, actor: Actor, item: Any) -> Assignment:
     """Claim an item for the actor: others then see who holds it."""
     queue = queue_for(item)
     actor.require(queue.role)
@@ -163,7 +163,7 @@ def item_claim(*, actor: Actor, item: models.Model) -> Assignment:
 
 
 @transaction.atomic
-def item_release(*, actor: Actor, item: models.Model, reason: str = "") -> Assignment:
+def item_release(*, actor: Actor, item: Any, reason: str = "") -> Assignment:
     """Give an item back to the queue (its holder, or an admin)."""
     queue = queue_for(item)
     actor.require(queue.role)
@@ -191,7 +191,7 @@ def item_release(*, actor: Actor, item: models.Model, reason: str = "") -> Assig
 
 @transaction.atomic
 def item_assign(
-    *, actor: Actor, item: models.Model, assignee: Any, reason: str = ""
+    *, actor: Actor, item: Any, assignee: Any, reason: str = ""
 ) -> Assignment:
     """An admin hands an item to a member who works the queue."""
     queue = queue_for(item)
@@ -219,7 +219,7 @@ def item_assign(
 def item_escalate(
     *,
     actor: Actor,
-    item: models.Model,
+    item: Any,
     reason: str,
     to_user: Any = None,
     to_role: str = "",
@@ -268,7 +268,7 @@ def item_escalate(
     return assignment
 
 
-def item_next(*, actor: Actor, queue: Queue) -> models.Model | None:
+def item_next(*, actor: Actor, queue: Queue) -> Any:
     """Claim the oldest unclaimed item the actor may work; None when none waits."""
     from trustconsole.workqueue.selectors import unclaimed_items
 
@@ -285,7 +285,7 @@ def item_next(*, actor: Actor, queue: Queue) -> models.Model | None:
 
 
 @transaction.atomic
-def note_add(*, actor: Actor, target: models.Model, body: str) -> Note:
+def note_add(*, actor: Actor, target: Any, body: str) -> Note:
     """Keep an internal note on a queue item, a visitor or an account."""
     kind = note_target_for(target)
     actor.require(kind.role)

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from trustconsole.workqueue.forms import ROLE_CHOICES
 
 
-class AssignmentOutput(serializers.Serializer):
+class AssignmentOutput(serializers.Serializer[Any]):
     """Who holds a queue item and where it was escalated."""
 
     queue = serializers.CharField()
@@ -37,7 +37,7 @@ def assignment_data(*, queue: str, item: Any, assignment: Any) -> dict[str, Any]
     }
 
 
-class AssignInput(serializers.Serializer):
+class AssignInput(serializers.Serializer[Any]):
     """Hand the item to a member (admins)."""
 
     assignee = serializers.EmailField()
@@ -46,7 +46,7 @@ class AssignInput(serializers.Serializer):
     )
 
 
-class EscalateInput(serializers.Serializer):
+class EscalateInput(serializers.Serializer[Any]):
     """Escalate to one colleague (email) or one role, saying why."""
 
     to_user = serializers.EmailField(required=False, allow_null=True, default=None)
@@ -56,7 +56,7 @@ class EscalateInput(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class ReleaseInput(serializers.Serializer):
+class ReleaseInput(serializers.Serializer[Any]):
     """An optional reason, kept in the audit trail."""
 
     reason = serializers.CharField(
@@ -68,13 +68,13 @@ class NextOutput(AssignmentOutput):
     """The item Next item claimed for the caller."""
 
 
-class NoteInput(serializers.Serializer):
+class NoteInput(serializers.Serializer[Any]):
     """The text of an internal note."""
 
     body = serializers.CharField(max_length=5000)
 
 
-class NoteOutput(serializers.Serializer):
+class NoteOutput(serializers.Serializer[Any]):
     """An internal note."""
 
     id = serializers.UUIDField(source="public_id")
