@@ -610,4 +610,15 @@ POLICY_COPY_MAX_AGE = env_int("POLICY_COPY_MAX_AGE", 300, minimum=1)
 # every web and worker process: on one host the data dir; with several hosts a
 # volume they all mount.
 POLICY_DNC_FILE_DIR = Path(env_str("POLICY_DNC_FILE_DIR") or str(DATA_DIR / "dnc"))
+# The registry files behind each national list's current version (its last full
+# import and the change lists since), kept to rebuild a missing or damaged list file;
+# the worker checks the files this often.
+POLICY_DNC_SOURCE_DIR = Path(
+    env_str("POLICY_DNC_SOURCE_DIR") or str(DATA_DIR / "dnc-sources")
+)
+POLICY_DNC_CHECK_INTERVAL = env_int("POLICY_DNC_CHECK_INTERVAL", 60, minimum=5)
+CELERY_BEAT_SCHEDULE["policy-dnc-files-check"] = {
+    "task": "voicegate.policy.dnc_files_check",
+    "schedule": POLICY_DNC_CHECK_INTERVAL,
+}
 CELERY_IMPORTS = ["voicegate.policy.tasks"]

@@ -40,7 +40,7 @@ from voicegate.models import (
     PolicySettings,
     VerifiedCallerId,
 )
-from voicegate.policy import check, importer, keys, memory, registry, store
+from voicegate.policy import check, importer, keys, memory, registry, repair, store
 from voicegate.policy.choices import (
     DncKind,
     DncProblemMode,
@@ -203,6 +203,9 @@ def dnc_list_empty(*, actor: Actor, dnc_list: DncList, reason: str = "") -> DncL
             change_floor=_change_floor(actor.organisation.pk),
         )  # fmt: skip
         dnc_list.refresh_from_db()
+        transaction.on_commit(
+            lambda: repair.keep_source(dnc_list, version, None, region="")
+        )
         audit_record(
             actor=actor,
             action="policy.dnc_list_empty",
@@ -545,7 +548,11 @@ def _file_list_has(dnc_list: DncList, number: int) -> bool:
     if version is None:
         return False
     files = store.version_open(
-        locked.public_id, version.base_file, version.adds_file, version.dels_file
+        locked.public_id,
+        version.base_file,
+        version.adds_file,
+        version.dels_file,
+        warm=False,
     )
     try:
         return number in files
@@ -562,7 +569,11 @@ def _singles_net(dnc_list: DncList, version: DncListVersion) -> int:
     if not latest:
         return 0
     files = store.version_open(
-        dnc_list.public_id, version.base_file, version.adds_file, version.dels_file
+        dnc_list.public_id,
+        version.base_file,
+        version.adds_file,
+        version.dels_file,
+        warm=False,
     )
     try:
         return sum(
@@ -679,6 +690,7 @@ def _file_import(
                 current.base_file,
                 current.adds_file,
                 current.dels_file,
+                warm=False,
             )
             try:
                 built = store.build_changes(
@@ -703,7 +715,7 @@ def _file_import(
         )
         path.unlink(missing_ok=True)
         return DncImport.objects.get(pk=row.pk)
-    path.unlink(missing_ok=True)
+    repair.keep_source(dnc_list, version, path, region=region or "")
     progress = built.progress
     dnc_list.refresh_from_db()
     if row.mode == ImportMode.FULL:
