@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "trustconsole.core",
+    "trustconsole.workqueue",
     "visitors",
     "voicegate",
     "accounts",

@@ -40,6 +40,7 @@ urlpatterns = [
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("remediation.api.urls")),
     path("api/v1/", include("trustconsole.csvio.api_urls")),
+    path("api/v1/", include("trustconsole.workqueue.api.urls")),
     path("api/v1/", include("notifications.api.urls")),
     # The provider-compatible remediation API and the built-in sandbox provider.
     path("v2/", include("remediation.api.v2_urls")),
@@ -51,6 +52,7 @@ urlpatterns = [
         name="reputation_webhook",
     ),
     path("", include("trustconsole.csvio.urls")),
+    path("", include("trustconsole.workqueue.urls")),
     path("", include("visitors.urls")),
     path("", include("voicegate.urls")),
     path("", include("accounts.urls")),
