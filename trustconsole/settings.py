@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "trustconsole.core",
+    "trustconsole.policy",
     "visitors",
     "voicegate",
     "accounts",

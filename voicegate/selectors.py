@@ -39,6 +39,18 @@ def blocked_number_get(*, actor: Actor, public_id: object) -> BlockedNumber:
     return scoped_get(BlockedNumber.objects.all(), actor=actor, public_id=public_id)
 
 
+def call_get(*, actor: Actor, decision_id: int) -> CallDecision:
+    """One decision of the actor's organisation (404 for any other)."""
+    from django.http import Http404
+
+    row = CallDecision.objects.filter(
+        organisation=actor.organisation, pk=decision_id
+    ).first()
+    if row is None:
+        raise Http404("No such call decision.")
+    return row
+
+
 def call_list(
     *,
     actor: Actor,

@@ -18,6 +18,7 @@ from trustconsole.core.services import audit_record, audit_snapshot
 from trustconsole.lib import netguard
 from trustconsole.lib.crypto import HINT_PASTED, is_hint, is_unreadable
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
+from trustconsole.policy.changes import BLOCKED_NUMBER, VOICE_SETTINGS
 from voicegate import gate
 from voicegate.choices import CallerPolicy, FailMode, Provider
 from voicegate.models import BlockedNumber, VoiceConnection, VoiceSettings
@@ -214,7 +215,7 @@ def blocked_number_add(*, actor: Actor, number: str, reason: str = "") -> Blocke
         after={"number": e164},
         reason=blocked.reason,
     )
-    gate.org_rules_changed(actor.organisation.pk)
+    gate.org_rules_changed(actor.organisation.pk, BLOCKED_NUMBER, e164)
     return blocked
 
 
@@ -232,7 +233,7 @@ def blocked_number_remove(
         reason=reason,
     )
     blocked.delete()
-    gate.org_rules_changed(actor.organisation.pk)
+    gate.org_rules_changed(actor.organisation.pk, BLOCKED_NUMBER, blocked.number)
 
 
 def voice_settings_for(organisation_id: int) -> VoiceSettings:
@@ -285,5 +286,5 @@ def voice_settings_update(
             after=after,
             reason=reason,
         )
-        gate.org_rules_changed(actor.organisation.pk)
+        gate.org_rules_changed(actor.organisation.pk, VOICE_SETTINGS)
     return row

@@ -17,6 +17,13 @@ from voicegate.policy.keys import accounts_key, bump
 
 def _account_changed(sender: Any, instance: Any, **_: Any) -> None:
     bump(accounts_key(instance.organisation_id))
+    if sender._meta.model_name == "account":
+        # The decision core reads the account's status again in every process.
+        # (accounts.services saves the Account on every status change; once that
+        # module is split, this becomes an explicit step there.)
+        from trustconsole.policy import changes
+
+        changes.policy_changed(instance.organisation_id, changes.ACCOUNT, instance.pk)
 
 
 def _audited(sender: Any, instance: Any, **kwargs: Any) -> None:

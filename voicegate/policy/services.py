@@ -24,6 +24,7 @@ from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.services import audit_record, audit_snapshot
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
+from trustconsole.policy.changes import POLICY_SETTINGS, policy_changed
 from voicegate.models import (
     ConsentRecord,
     DncChange,
@@ -121,6 +122,7 @@ def policy_settings_update(*, actor: Actor, **changes: Any) -> PolicySettings:
         after=audit_snapshot(row, SETTINGS_FIELDS),
     )
     keys.bump(keys.settings_key(actor.organisation.pk))
+    policy_changed(actor.organisation.pk, POLICY_SETTINGS)
     return row
 
 
@@ -979,6 +981,7 @@ def _denial_log(*, actor: Actor, outcome: check.CheckOutcome) -> OutboundDenial:
         from_number=request.from_e164,
         to_number=request.to_e164 or request.to_raw[:64],
         violations=[f.as_dict() for f in outcome.findings],
+        explanation=[f.explanation() for f in outcome.findings],
         codes=",".join(codes)[:200],
         requested_by=actor.label[:200],
     )
