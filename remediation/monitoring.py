@@ -58,6 +58,7 @@ from remediation.models import (
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.services import audit_record
+from voicegate.policy.owned import enterprise_numbers_changed
 
 logger = logging.getLogger(__name__)
 
@@ -461,6 +462,7 @@ def reputation_numbers_register(
         OwnedNumber.objects.filter(enterprise=enterprise, e164__in=numbers).update(
             registered_at=now, monitored=True, removed_at=None, removed_reason=""
         )
+        enterprise_numbers_changed(enterprise.organisation_id)
         audit_record(
             actor=actor,
             action="reputation.numbers_register",
@@ -642,6 +644,7 @@ def apply_numbers(
             number.registered_at = now  # the provider monitors it
         touched.append(number)
     ReputationObservation.objects.bulk_create(new_rows, batch_size=500)
+    enterprise_numbers_changed(enterprise.organisation_id)
     OwnedNumber.objects.bulk_update(
         touched,
         [
@@ -767,6 +770,7 @@ def _mark_unlisted(enterprise: Enterprise, listed: set[Any], now: dt.datetime) -
         removed_at=now,
         removed_reason="not listed by the provider",
     )
+    enterprise_numbers_changed(enterprise.organisation_id)
     audit_record(
         actor=Actor.system_for(enterprise.organisation, SYSTEM),
         action="reputation.numbers_unlisted",

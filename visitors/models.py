@@ -101,11 +101,6 @@ class Visitor(models.Model):
         """The name, or a short anonymous label."""
         return self.name or f"Visitor {str(self.public_id)[:8]}"
 
-    @property
-    def is_blacklisted(self) -> bool:
-        """Blocked from chat and voice everywhere in the organisation."""
-        return self.status == VisitorStatus.BLACKLISTED
-
 
 class VisitorIdentifier(models.Model):
     """One normalised email, E.164 number, IP or widget id; one visitor per value."""

@@ -28,7 +28,7 @@ PRECEDENCE: dict[str, tuple[str, ...]] = {
         Step.ACCOUNT_STATUS, Step.BLACKLIST, Step.WHITELIST, Step.BLOCK_LIST,
         Step.DNC, Step.OUTBOUND_RULE, Step.DEFAULT,
     ),
-    Channel.ACCOUNT_ACTION: (Step.ACCOUNT_STATUS, Step.DEFAULT),
+    Channel.ACCOUNT_ACTION: (Step.ACCOUNT_STATUS, Step.BLACKLIST, Step.DEFAULT),
 }  # fmt: skip
 # Identity kinds a visitor's status applies through. IP addresses are shared (an
 # office, a carrier NAT), so a listed visitor's IP neither blocks nor trusts.

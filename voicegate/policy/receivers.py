@@ -31,12 +31,6 @@ def _audited(sender: Any, instance: Any, **kwargs: Any) -> None:
         return
     if instance.target_type.startswith("accounts."):
         bump(accounts_key(instance.organisation_id))
-    elif instance.target_type.startswith("remediation."):
-        # Enterprise numbers are added in bulk (no post_save): their audit entry is
-        # the signal.
-        from voicegate.policy.owned import enterprise_key
-
-        bump(enterprise_key(instance.organisation_id))
 
 
 for _model in ("accounts.Account", "accounts.AccountNumber"):
