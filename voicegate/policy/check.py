@@ -102,8 +102,11 @@ class CheckOutcome:
     def answer(self) -> dict:
         """The API answer: allowed, every violation, and warnings (never denials)."""
         violations = [f.as_dict() for f in self.findings]
-        if violations:
-            explanation = violations[0]["explanation"]
+        if violations:  # the first in precedence order decides
+            explanation = min(
+                (v["explanation"] for v in violations),
+                key=lambda e: e["step_number"] or 99,
+            )
         else:
             explanation = self.verdict.explanation() if self.verdict else None
         return {
