@@ -125,6 +125,7 @@ class TimelineItem:
     who: str
     detail: str
     entry: AuditEntry | None = None
+    explanation: dict[str, Any] | None = None  # a refused call: what decided it
 
 
 def account_timeline(*, actor: Actor, account: Account) -> list[TimelineItem]:
@@ -171,6 +172,22 @@ def account_timeline(*, actor: Actor, account: Account) -> list[TimelineItem]:
         )
         for m in account_emails(account=account)[:100]
     ]
+    from voicegate.models import OutboundDenial
+
+    for denial in OutboundDenial.objects.filter(account=account)[:100]:
+        explanations = denial.explanation or [{}]
+        first = min(explanations, key=lambda e: e.get("step_number") or 99)
+        items.append(
+            TimelineItem(
+                at=denial.created_at,
+                kind="denial",
+                title=f"Outbound call refused: {denial.from_number} → "
+                f"{denial.to_number}",
+                who=denial.requested_by,
+                detail=denial.codes.replace(",", ", "),
+                explanation=first or None,
+            )
+        )
     return sorted(items, key=lambda i: i.at, reverse=True)
 
 

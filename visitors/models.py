@@ -48,7 +48,7 @@ class Visitor(models.Model):
     status_reason = models.TextField(blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     # Who set the status (shown in decision explanations).
-    status_changed_by = models.CharField(max_length=200, blank=True)
+    status_changed_by = models.CharField(max_length=200, blank=True, db_default="")
     trust_score = models.PositiveSmallIntegerField(
         default=100, validators=[MaxValueValidator(100)]
     )

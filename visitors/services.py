@@ -22,7 +22,9 @@ from django.utils import timezone
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
 from trustconsole.core.services import audit_record
-from trustconsole.lib.phones import PhoneNumberError, phone_normalise
+from trustconsole.lib.phones import (
+    phone_or_field_error,
+)
 from trustconsole.policy import changes
 from visitors import selectors
 from visitors.choices import (
@@ -104,10 +106,7 @@ def normalise_email(raw: str) -> str:
 
 def normalise_phone(raw: str, *, field: str = "phones") -> str:
     """A phone number as E.164, or ValidationError naming the field and reason."""
-    try:
-        return phone_normalise(raw)
-    except PhoneNumberError as exc:
-        raise ValidationError({field: f"{raw!r} {exc.reason}."}) from None
+    return phone_or_field_error(raw, field=field)
 
 
 def normalise_ip(raw: str, *, field: str = "ips") -> str:

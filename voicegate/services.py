@@ -17,7 +17,9 @@ from trustconsole.core.choices import Role
 from trustconsole.core.services import audit_record, audit_snapshot
 from trustconsole.lib import netguard
 from trustconsole.lib.crypto import HINT_PASTED, is_hint, is_unreadable
-from trustconsole.lib.phones import PhoneNumberError, phone_normalise
+from trustconsole.lib.phones import (
+    phone_or_field_error,
+)
 from trustconsole.policy.changes import BLOCKED_NUMBER, VOICE_SETTINGS
 from voicegate import gate
 from voicegate.choices import CallerPolicy, FailMode, Provider
@@ -187,10 +189,7 @@ def connection_delete(
 
 
 def _normalised_or_error(number: str, field: str = "number") -> str:
-    try:
-        return phone_normalise(number)
-    except PhoneNumberError as exc:
-        raise ValidationError({field: f"{number!r} {exc.reason}."}) from None
+    return phone_or_field_error(number, field=field)
 
 
 @transaction.atomic

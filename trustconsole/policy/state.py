@@ -16,6 +16,7 @@ kept, or when the organisation's id now names another organisation.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import threading
@@ -136,23 +137,31 @@ class OrgState:
         """The active IP block covering `ip`, if any."""
         if not self.nets:
             return None
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
+        parsed = _address(ip)
+        if parsed is None:
             return None
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        value = int(address)
-        bits = address.max_prefixlen
+        ip_version, value, bits = parsed
         now = time.time() if now is None else now
         for (version, prefix), table in self.nets.items():
-            if version != address.version:
+            if version != ip_version:
                 continue
             shift = bits - prefix
             entry = table.get((value >> shift) << shift)
             if entry is not None and (entry.expires is None or entry.expires > now):
                 return entry
         return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _address(ip: str) -> tuple[int, int, int] | None:
+    """(IP version, address as an int, bits) of `ip`; IPv4-mapped IPv6 as IPv4."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.version, int(address), address.max_prefixlen
 
 
 _STATES: dict[int, OrgState] = {}

@@ -23,7 +23,9 @@ from django.utils import timezone
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.services import audit_record, audit_snapshot
-from trustconsole.lib.phones import PhoneNumberError, phone_normalise
+from trustconsole.lib.phones import (
+    phone_or_field_error,
+)
 from trustconsole.policy.changes import POLICY_SETTINGS, policy_changed
 from voicegate.models import (
     ConsentRecord,
@@ -65,10 +67,7 @@ SETTINGS_FIELDS = [
 
 
 def _e164(raw: str, field: str, *, region: str | None = None) -> str:
-    try:
-        return phone_normalise(str(raw or ""), region=region or None)
-    except PhoneNumberError as exc:
-        raise ValidationError({field: f"{raw!r} {exc.reason}."}) from None
+    return phone_or_field_error(raw, field=field, region=region)
 
 
 def _text(value: str, field: str, *, required: bool, limit: int) -> str:
