@@ -50,6 +50,7 @@ def setup(tmp: Path) -> None:
     os.environ["DEBUG"] = "true"
     os.environ["TRUSTCONSOLE_DATA_DIR"] = str(tmp)
     os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ["ALLOWED_HOSTS"] = "testserver,localhost"
     # Measure the gate, not the rate limiter.
     os.environ["VISITORS_WIDGET_RATE_PER_KEY"] = "1000000000/60"
     os.environ["VISITORS_WIDGET_RATE_PER_IP"] = "1000000000/60"
