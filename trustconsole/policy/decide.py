@@ -330,9 +330,9 @@ def decide_call(state: OrgState, caller: str) -> Verdict:
             Step.CALLER_ID,
             detail=f"caller ID {caller!r} is not a phone number",
         )
-    pk = phones.get(e164)
-    if pk is not None:
-        entry = state.visitors[pk][0]
+    found = state.visitors.get(phones.get(e164, -1))
+    if found is not None:
+        entry = found[0]
         if entry.status == "blacklisted":
             return _deny(
                 channel,
