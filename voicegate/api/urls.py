@@ -30,7 +30,7 @@ urlpatterns = [
     ),
     path("voice/calls", views.CallDecisionListApi.as_view(), name="calls"),
     path(
-        "voice/calls/<int:decision_id>",
+        "voice/calls/<str:decision_id>",
         views.CallDecisionDetailApi.as_view(),
         name="call_detail",
     ),

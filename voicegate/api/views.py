@@ -163,7 +163,7 @@ class CallDecisionDetailApi(ActorAPIView):
     """One decision of the call log, with its explanation (what decided it)."""
 
     @extend_schema(responses=s.CallDecisionOutput)
-    def get(self, request: Request, decision_id: int) -> Response:
+    def get(self, request: Request, decision_id: str) -> Response:
         gate.decisions_flush_quietly()
         row = selectors.call_get(actor=self.actor, decision_id=decision_id)
         visitors = selectors.visitors_by_id(
