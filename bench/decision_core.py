@@ -373,6 +373,9 @@ def main() -> None:
     for channel, (p50, p99) in channels(ctx, args.decisions, args.passes).items():
         ok = "ok" if p99 < 50 else "OVER"
         print(f"  {channel:<15} p50 {p50:6.1f} µs   p99 {p99:6.1f} µs   {ok}")
+    if args.churn < 2 or args.messages < 2:
+        print("(changes and chat gate skipped: --churn and --messages below 2)")
+        return
     result = churn(ctx, args.churn)
     print(f"\nchanges ({args.churn} blacklists + clears; a cache read + delta each)")
     print(

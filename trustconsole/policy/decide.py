@@ -163,26 +163,34 @@ def caller_normalised(raw: str) -> str | None:
         return None
 
 
-def _visitor_match(
-    state: OrgState, ids: Identities, status: str
-) -> tuple[Entry, str, str] | None:
-    pairs = (
+Match = tuple[Entry, str, str]  # (visitor entry, identity kind, value)
+
+
+def _visitor_matches(state: OrgState, ids: Identities) -> tuple[Match | None, ...]:
+    """(first blacklisted match, first whitelisted match), in one pass over the
+    identities in kind order (widget id, email, phone)."""
+    black = white = None
+    idents, visitors = state.idents, state.visitors
+    for kind, values in (
         ("widget", ids.widget_ids),
         ("email", ids.emails),
         ("phone", ids.phones),
-    )
-    for kind, values in pairs:
-        table = state.idents[kind]
+    ):
+        if not values:
+            continue
+        table = idents[kind]
         if not table:
             continue
         for value in values:
-            pk = table.get(value)
-            if pk is None:
+            found = visitors.get(table.get(value, -1))
+            if found is None:
                 continue
-            found = state.visitors.get(pk)
-            if found is not None and found[0].status == status:
-                return found[0], kind, value
-    return None
+            if found[0].status == "blacklisted":
+                if black is None:
+                    black = (found[0], kind, value)
+            elif white is None:
+                white = (found[0], kind, value)
+    return black, white
 
 
 def account_denial(entry: Entry | None, service: str) -> str:
@@ -204,6 +212,12 @@ def evaluate(state: OrgState, channel: str, ids: Identities) -> list[Verdict]:
     """Every denial of the channel's steps, in precedence order (a whitelist
     removes the steps it overrides). Empty: nothing denies (DNC is the outbound
     check's own step)."""
+    return _evaluate(state, channel, ids)[0]
+
+
+def _evaluate(
+    state: OrgState, channel: str, ids: Identities
+) -> tuple[list[Verdict], Match | None]:
     found: list[Verdict] = []
     steps = PRECEDENCE[channel]
     do_not_contact = channel != Channel.OUTBOUND_CALL or state.do_not_contact
@@ -221,28 +235,27 @@ def evaluate(state: OrgState, channel: str, ids: Identities) -> list[Verdict]:
                     detail=why,
                 )
             )
-    whitelisted = None
-    if Step.BLACKLIST in steps and do_not_contact:
-        match = _visitor_match(state, ids, "blacklisted")
-        if match is not None:
-            reason = (
-                Reason.BLACKLISTED_DESTINATION
-                if channel == Channel.OUTBOUND_CALL
-                else Reason.BLACKLISTED_VISITOR
+    match, whitelisted = _visitor_matches(state, ids)
+    if Step.BLACKLIST in steps and do_not_contact and match is not None:
+        reason = (
+            Reason.BLACKLISTED_DESTINATION
+            if channel == Channel.OUTBOUND_CALL
+            else Reason.BLACKLISTED_VISITOR
+        )
+        found.append(
+            _deny(
+                channel,
+                reason,
+                Step.BLACKLIST,
+                (match[1], match[2]),
+                match[0],
             )
-            found.append(
-                _deny(
-                    channel,
-                    reason,
-                    Step.BLACKLIST,
-                    (match[1], match[2]),
-                    match[0],
-                )
-            )
-            return found
-        whitelisted = _visitor_match(state, ids, "whitelisted")
+        )
+        return found, None
+    if Step.WHITELIST not in steps:
+        whitelisted = None
     if whitelisted is not None:
-        return found
+        return found, whitelisted
     if Step.IP_BLOCK in steps:
         for ip in ids.ips:
             block = state.ip_block(ip)
@@ -270,32 +283,25 @@ def evaluate(state: OrgState, channel: str, ids: Identities) -> list[Verdict]:
                     )
                 )
                 break
-    return found
+    return found, None
 
 
 def decide(state: OrgState, channel: str, ids: Identities) -> Verdict:
     """The verdict: the first denial in precedence order, else why it is allowed."""
     if channel == Channel.INBOUND_CALL:
         return decide_call(state, ids.caller or "")
-    denials = evaluate(state, channel, ids)
+    denials, whitelisted = _evaluate(state, channel, ids)
     if denials:
         return denials[0]
-    return _allowed(state, channel, ids)
-
-
-def _allowed(state: OrgState, channel: str, ids: Identities, e164: str = "") -> Verdict:
-    if channel != Channel.ACCOUNT_ACTION:
-        match = _visitor_match(state, ids, "whitelisted")
-        if match is not None:
-            return _allow(
-                channel,
-                Reason.WHITELISTED,
-                Step.WHITELIST,
-                (match[1], match[2]),
-                match[0],
-                e164,
-            )
-    return _allow(channel, Reason.NOT_LISTED, Step.DEFAULT, e164=e164)
+    if whitelisted is not None:
+        return _allow(
+            channel,
+            Reason.WHITELISTED,
+            Step.WHITELIST,
+            (whitelisted[1], whitelisted[2]),
+            whitelisted[0],
+        )
+    return _allow(channel, Reason.NOT_LISTED, Step.DEFAULT)
 
 
 def decide_call(state: OrgState, caller: str) -> Verdict:
