@@ -95,7 +95,9 @@ def account_action_verdict(*, account: Account, service: str) -> Verdict:
 def account_voice_allowed(*, account: Account) -> tuple[bool, str]:
     """Whether the account may place voice calls now, and if not, why."""
     verdict = account_action_verdict(account=account, service="voice")
-    return verdict.allowed, "" if verdict.allowed else verdict.explanation()["sentence"]
+    if verdict.allowed:
+        return True, ""
+    return False, verdict.detail or verdict.explanation()["sentence"]
 
 
 def account_owned_numbers(*, account: Account) -> set[str]:
