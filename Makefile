@@ -34,6 +34,7 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/mypy
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 
 ## Re-resolve the pinned dependencies after editing pyproject.toml.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 
 from accounts.choices import AccountStatus, Decision, EvidenceKind, Service
 
@@ -90,7 +91,10 @@ class NumbersAddForm(forms.Form):
     numbers = forms.CharField(
         label="Numbers to add",
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "+14155550100"}),
-        help_text="International format (+…), one per line or comma-separated.",
+        help_text=(
+            "International format (+…), one per line or comma-separated; a number "
+            "without + is read in the console's default region."
+        ),
     )
 
     def clean_numbers(self) -> list[str]:
@@ -181,7 +185,7 @@ class RequestForm(forms.Form):
         ]
         return data
 
-    def evidence_slots(self) -> list[tuple[int, str, object, str]]:
+    def evidence_slots(self) -> list[tuple[int, str, UploadedFile | None, str]]:
         """Filled evidence slots as (slot, kind, file, url)."""
         slots = []
         for n in range(1, EVIDENCE_SLOTS + 1):

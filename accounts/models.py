@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 
@@ -246,7 +247,7 @@ class ReassessmentRequest(models.Model):
         """Still waiting for a decision."""
         return self.status in OPEN_REQUEST_STATUSES
 
-    def sla_state(self, today: object = None) -> str:
+    def sla_state(self, today: dt.date | None = None) -> str:
         """On time, warn (5 business days), overdue (7), paused or done."""
         if not self.is_open:
             return SlaState.DONE
@@ -309,7 +310,7 @@ class PortAwayGrant(models.Model):
     def __str__(self) -> str:
         return f"Port-away for {self.account} until {self.expires_at:%Y-%m-%d}"
 
-    def is_active(self, now: object = None) -> bool:
+    def is_active(self, now: dt.datetime | None = None) -> bool:
         """The grant lets the numbers be ported until it expires."""
         return self.expired_at is None and (now or timezone.now()) < self.expires_at
 

@@ -33,7 +33,7 @@ DISPOSABLE_DOMAINS = frozenset(
 
 
 @dataclass(frozen=True)
-class Finding:
+class SignupFinding:
     """One reason the signup looks risky: which rule, how much, in words."""
 
     signal_type: str
@@ -67,19 +67,19 @@ def assess_signup(
     country: str,
     high_risk_countries: list[str],
     payment_flagged: bool,
-) -> list[Finding]:
+) -> list[SignupFinding]:
     """Every rule that fires for a new signup, heaviest first."""
-    findings: list[Finding] = []
+    findings: list[SignupFinding] = []
     domain = email_domain(email)
     if domain in DISPOSABLE_DOMAINS:
         findings.append(
-            Finding(
+            SignupFinding(
                 SignalType.DISPOSABLE_EMAIL, HIGH, f"{domain} is a disposable domain."
             )
         )
     elif domain in FREE_MAIL_DOMAINS:
         findings.append(
-            Finding(
+            SignupFinding(
                 SignalType.FREE_MAIL,
                 MEDIUM,
                 f"{domain} is a free-mail domain, used for a business signup.",
@@ -87,10 +87,12 @@ def assess_signup(
         )
     web = website_domain(website) if website else ""
     if not web:
-        findings.append(Finding(SignalType.NO_WEBSITE, LOW, "No company website."))
+        findings.append(
+            SignupFinding(SignalType.NO_WEBSITE, LOW, "No company website.")
+        )
     elif domain not in FREE_MAIL_DOMAINS and not _same_site(domain, web):
         findings.append(
-            Finding(
+            SignupFinding(
                 SignalType.WEBSITE_MISMATCH,
                 MEDIUM,
                 f"Website {web} does not match the email domain {domain}.",
@@ -99,7 +101,7 @@ def assess_signup(
     risky = {c.upper() for c in high_risk_countries}
     if country.upper() in risky:
         findings.append(
-            Finding(
+            SignupFinding(
                 SignalType.HIGH_RISK_COUNTRY,
                 HIGH,
                 f"{country.upper()} is on the organisation's high-risk list.",
@@ -107,7 +109,7 @@ def assess_signup(
         )
     if payment_flagged:
         findings.append(
-            Finding(
+            SignupFinding(
                 SignalType.PAYMENT_FLAGGED,
                 EXTREME,
                 "The payment provider flagged the card used at signup.",

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -15,6 +15,7 @@ from accounts import forms, selectors, services
 from accounts.api.views import evidence_file_response
 from accounts.choices import ALL_SERVICES, Service
 from accounts.services import EvidenceInput
+from trustconsole.core.actor import ActorRequest
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
@@ -38,12 +39,12 @@ def _form_field(service_field: str) -> str:
     return service_field
 
 
-def _can_act(request: HttpRequest) -> bool:
+def _can_act(request: ActorRequest) -> bool:
     return request.actor.can("support")
 
 
 @member_required
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: ActorRequest) -> HttpResponse:
     """Customer accounts with filters (status, service restricted, overdue review)."""
     form = forms.AccountFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
@@ -84,7 +85,7 @@ def _detail_form(key: str, data: Any = None) -> Any:
 
 
 def _detail_context(
-    request: HttpRequest, account: Any, bound: dict[str, Any] | None = None
+    request: ActorRequest, account: Any, bound: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     actor = request.actor
     numbers = sorted(selectors.account_owned_numbers(account=account))
@@ -110,7 +111,7 @@ def _detail_context(
 
 
 @member_required
-def account_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def account_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     """An account: status, signals (the explanation), numbers, timeline, actions."""
     account = selectors.account_get(actor=request.actor, public_id=public_id)
     return render(request, "accounts/detail.html", _detail_context(request, account))
@@ -125,7 +126,7 @@ def _service_errors(form: Any, exc: ValidationError) -> None:
 
 
 def _account_action(
-    request: HttpRequest, public_id: str, key: str, act: Any, done: str
+    request: ActorRequest, public_id: str, key: str, act: Any, done: str
 ) -> HttpResponse:
     """Validate one of the account page's forms and call its service; on any error
     the page comes back with every error of that form next to its field."""
@@ -146,7 +147,7 @@ def _account_action(
 
 @member_required
 @require_POST
-def account_restrict(request: HttpRequest, public_id: str) -> HttpResponse:
+def account_restrict(request: ActorRequest, public_id: str) -> HttpResponse:
     """Restrict named services (support)."""
     return _account_action(
         request,
@@ -161,7 +162,7 @@ def account_restrict(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def account_block(request: HttpRequest, public_id: str) -> HttpResponse:
+def account_block(request: ActorRequest, public_id: str) -> HttpResponse:
     """Block, or permanently block, an account (support)."""
     return _account_action(
         request,
@@ -176,7 +177,7 @@ def account_block(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def account_restore(request: HttpRequest, public_id: str) -> HttpResponse:
+def account_restore(request: ActorRequest, public_id: str) -> HttpResponse:
     """Restore an account blocked for case review (support)."""
     return _account_action(
         request,
@@ -191,7 +192,7 @@ def account_restore(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def account_numbers_add(request: HttpRequest, public_id: str) -> HttpResponse:
+def account_numbers_add(request: ActorRequest, public_id: str) -> HttpResponse:
     """Add phone numbers the account owns (support)."""
     return _account_action(
         request,
@@ -206,7 +207,7 @@ def account_numbers_add(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def account_number_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+def account_number_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Remove one of the account's numbers (support)."""
     account = selectors.account_get(actor=request.actor, public_id=public_id)
     form = forms.NumberRemoveForm(request.POST)
@@ -224,7 +225,7 @@ def account_number_remove(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def feedback_record(request: HttpRequest, public_id: str) -> HttpResponse:
+def feedback_record(request: ActorRequest, public_id: str) -> HttpResponse:
     """Record feedback a blocked customer sent (support). Never an appeal."""
     return _account_action(
         request,
@@ -241,7 +242,7 @@ def feedback_record(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def port_away_grant(request: HttpRequest, public_id: str) -> HttpResponse:
+def port_away_grant(request: ActorRequest, public_id: str) -> HttpResponse:
     """Grant port-away access to a closed account's numbers (support)."""
     return _account_action(
         request,
@@ -256,7 +257,7 @@ def port_away_grant(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def refund_create(request: HttpRequest, public_id: str) -> HttpResponse:
+def refund_create(request: ActorRequest, public_id: str) -> HttpResponse:
     """Record a refund request (support)."""
     return _account_action(
         request,
@@ -271,7 +272,7 @@ def refund_create(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def refund_outcome(request: HttpRequest, public_id: str) -> HttpResponse:
+def refund_outcome(request: ActorRequest, public_id: str) -> HttpResponse:
     """Record a refund's outcome (support)."""
     refund = selectors.refund_get(actor=request.actor, public_id=public_id)
     form = forms.RefundOutcomeForm(request.POST)
@@ -289,7 +290,7 @@ def refund_outcome(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def request_create(request: HttpRequest, public_id: str) -> HttpResponse:
+def request_create(request: ActorRequest, public_id: str) -> HttpResponse:
     """Raise a reassessment request on the customer's behalf (support)."""
     account = selectors.account_get(actor=request.actor, public_id=public_id)
     initial = {"company_name": account.company_name, "company_website": account.website}
@@ -319,7 +320,7 @@ def request_create(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def review_queue(request: HttpRequest) -> HttpResponse:
+def review_queue(request: ActorRequest) -> HttpResponse:
     """Open reassessment requests, oldest first; overdue rows highlighted."""
     page = paginate(request, selectors.request_queue(actor=request.actor), per_page=25)
     context = {
@@ -333,7 +334,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def request_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     """A request beside its account, history, signals and evidence; support decides."""
     actor = request.actor
     obj = selectors.request_get(actor=actor, public_id=public_id)
@@ -363,14 +364,14 @@ def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def evidence_file(request: HttpRequest, public_id: str) -> FileResponse:
+def evidence_file(request: ActorRequest, public_id: str) -> FileResponse:
     """An uploaded evidence file, for members of the organisation only."""
     evidence = selectors.evidence_get(actor=request.actor, public_id=public_id)
     return evidence_file_response(evidence)
 
 
 @member_required
-def account_settings(request: HttpRequest) -> HttpResponse:
+def account_settings(request: ActorRequest) -> HttpResponse:
     """Thresholds of the signup assessment and continuous review (admins change)."""
     row = selectors.account_settings_for(organisation=request.actor.organisation)
     initial = {name: getattr(row, name) for name in services.SETTINGS_FIELDS}

@@ -9,7 +9,9 @@ concatenated), then, in one run:
     path of hand-kept lists) on a sample of the same file, plus the `area code,
     number` and gzip variants on a sample;
   * applies a change list (additions and deletions) and times it;
-  * times lookups in the mapped file (p50/p99);
+  * times lookups in the list file: a fresh mapping (cold pages), the same mapping
+    warmed, a fresh mapping after the file's pages were dropped from the page cache
+    (reads from disk), and the check's own copy;
   * serves the console with gunicorn (3 sync workers) next to the Celery worker,
     sends outbound checks over HTTP so every worker maps the list, and sums the
     proportional set size (PSS, /proc/<pid>/smaps) of all of them before and after;
@@ -69,7 +71,8 @@ def generate(path: Path, count: int, *, area: bool = False, seed: int = 7) -> in
                     for n in map(number, range(start, stop))
                 )
             else:
-                text = "\n".join(str(number(i)) for i in range(start, stop)) + "\n"
+                numbers = range(number(start), number(stop), STRIDE)
+                text = "\n".join(map(str, numbers)) + "\n"
             out.write(text.encode())
     return path.stat().st_size
 
@@ -142,6 +145,57 @@ def valid_pairs(count: int, changes: int) -> tuple[list[str], list[str]]:
     return on, off
 
 
+def probes(count: int, n: int, *, seed: int) -> list[int]:
+    """n lookups, half of listed numbers, half of their unlisted neighbours (+1)."""
+    rng = random.Random(seed)
+    found = [number(rng.randrange(count)) + 10_000_000_000 for _ in range(n // 2)]
+    found += [p + 1 for p in found]  # +1: never on the list (stride ≥ 2)
+    rng.shuffle(found)
+    return found
+
+
+def timed(contains, numbers: list[int]) -> list[float]:
+    """Seconds of each lookup."""
+    clock = time.perf_counter
+    lat = []
+    for p in numbers:
+        t = clock()
+        contains(p)
+        lat.append(clock() - t)
+    return lat
+
+
+def lookup_latencies(path: Path, count: int) -> dict[str, list[float]]:
+    """Lookups in the list file: from a fresh mapping of a file in the page cache
+    (each page this process has not touched yet is a page fault), the same
+    mapping warmed, and a fresh mapping after the file's pages were dropped from
+    the page cache (`posix_fadvise(DONTNEED)` drops the pages no process maps:
+    every first touch of those is a read from disk)."""
+    from voicegate.policy import registry
+
+    found: dict[str, list[float]] = {}
+    cold = registry.NumberSet(path)
+    found["fresh mapping, file in the page cache (cold pages)"] = timed(
+        cold.__contains__, probes(count, 200_000, seed=11)
+    )
+    t0 = time.perf_counter()
+    cold.warm()
+    print(f"  mapping every page in (the warming thread's work): "
+          f"{time.perf_counter() - t0:.2f} s")  # fmt: skip
+    found["the same mapping, warmed"] = timed(
+        cold.__contains__, probes(count, 200_000, seed=13)
+    )
+    cold.close()
+    with path.open("rb") as handle:
+        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    disk = registry.NumberSet(path)
+    found["fresh mapping after dropping the file from the page cache"] = timed(
+        disk.__contains__, probes(count, 20_000, seed=14)
+    )
+    disk.close()
+    return found
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
@@ -201,7 +255,8 @@ def toucher(path: str, rounds: int) -> None:
 
 def holder(count: int) -> None:
     """Child process: today's design, a sorted array('q') copy of the list."""
-    numbers = array("q", (LOW + i * 32 + 10_000_000_000 for i in range(count)))
+    first = LOW + 10_000_000_000
+    numbers = array("q", range(first, first + 32 * count, 32))
     print("ready", len(numbers), flush=True)
     sys.stdin.readline()
 
@@ -415,24 +470,21 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
         (work / "variant.bin").unlink()
 
     # --- Lookups in the mapped file ------------------------------------------------
+    lookups = lookup_latencies(list_file, args.numbers)
     memory.states_clear()
     snap = memory.snapshot(org)
     copy = snap.dnc.lists[national.pk]
-    rng = random.Random(11)
-    probes = [
-        number(rng.randrange(args.numbers)) + 10_000_000_000 for _ in range(100_000)
-    ]
-    probes += [p + 1 for p in probes]  # +1: never on the list (stride ≥ 2)
-    rng.shuffle(probes)
-    lat = []
-    contains = copy.contains
-    for p in probes:
-        t = time.perf_counter()
-        contains(p)
-        lat.append(time.perf_counter() - t)
-    assert contains(number(0) + 10_000_000_000) and not contains(
-        number(0) + 10_000_000_001
+    copy.files.base.warm()  # what the copy's own thread does in the background
+    lookups["the check's copy (`DncListCopy.contains`), warmed"] = timed(
+        copy.contains, probes(args.numbers, 100_000, seed=12)
     )
+    assert copy.contains(number(0) + 10_000_000_000)
+    assert not copy.contains(number(0) + 10_000_000_001)
+    # This process unmaps the list before any PSS is read: a process mapping the
+    # pages takes a share of them and would make the serving processes' sum smaller.
+    copy.files.close()
+    memory.states_clear()
+    del snap, copy
 
     errors: list[str] = []
     t0 = time.perf_counter()
@@ -566,10 +618,15 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
     print(f"Celery worker PSS: idle {worker_pss_idle / mb:,.0f} MB,")
     print(f"  peak during the import {worker_peak / mb:,.0f} MB")
     print()
-    row("lookup in the mapped file", "p50 µs", "p99 µs")
-    print("|---|---:|---:|")
-    p50, p99 = percentile(lat, 0.5) * 1e6, percentile(lat, 0.99) * 1e6
-    row("`number in files`, 200,000 probes, half listed", f"{p50:.2f}", f"{p99:.2f}")
+    row("lookup in the mapped file (half listed)", "lookups", "p50 µs", "p99 µs",
+        "p99.9 µs")  # fmt: skip
+    print("|---|---:|---:|---:|---:|")
+    for name, lat in lookups.items():
+        row(
+            name,
+            len(lat),
+            *(f"{percentile(lat, q) * 1e6:.2f}" for q in (0.5, 0.99, 0.999)),
+        )
     print()
     print(f"{args.requests // 6 * 6:,} checks over HTTP in {http_seconds:.1f} s; ")
     print(f"  wrong answers: {len(errors)} {errors[:2]}")

@@ -1,8 +1,9 @@
 """The two baselines the call gate is measured against.
 
-naive_gate: what a first version would do. Verify the Telnyx signature, parse the
-event, then one ORM query per request for the caller's visitor status, answering
-reject or allow. It logs nothing and sends no command.
+naive_gate: what a competent first version would do. Verify the Telnyx signature,
+parse the event, then one indexed ORM query per request for the caller's visitor
+status (with the project's own connection settings: persistent connections),
+answering reject or allow. It logs nothing and sends no command.
 
 bare_view: the floor. Parse the body and look the caller up in an in-memory set;
 no signature, no database, no cache.

@@ -1,5 +1,6 @@
 -- Replays pre-signed Telnyx call.initiated events, each thread its own share.
--- WRK_EVENTS: file of "signature<TAB>timestamp<TAB>body" lines; WRK_PATH: URL path.
+-- WRK_EVENTS: file of "signature<TAB>timestamp<TAB>body" lines; WRK_PATH: URL path;
+-- WRK_PHASE: sent as x-bench-phase ("warm" requests are not timed by the server).
 local threads_made = 0
 
 function setup(thread)
@@ -13,6 +14,7 @@ local position = 0
 function init(args)
   local nthreads = tonumber(os.getenv("WRK_THREADS") or "1")
   local path = os.getenv("WRK_PATH")
+  local phase = os.getenv("WRK_PHASE") or "measure"
   local index = 0
   for line in io.lines(os.getenv("WRK_EVENTS")) do
     if index % nthreads == id then
@@ -21,6 +23,7 @@ function init(args)
         ["Content-Type"] = "application/json",
         ["telnyx-signature-ed25519"] = sig,
         ["telnyx-timestamp"] = ts,
+        ["x-bench-phase"] = phase,
       }, body)
     end
     index = index + 1

@@ -147,7 +147,7 @@ def event_receive(
                 event_type=event_type[:100],
                 phone_number=phone,
                 payload=payload,
-                occurred_at=monitoring._when(occurred_at),
+                occurred_at=monitoring.timestamp_parse(occurred_at),
             )
             outcome, words = _apply(organisation, event, payload)
             event.outcome = words
@@ -217,7 +217,7 @@ def _apply(
         before = {"number": number.e164, "monitoring": "registered"}
         number.registered_at = None
         number.monitored = False
-        number.removed_at = monitoring._when(payload.get("removed_at")) or now
+        number.removed_at = monitoring.timestamp_parse(payload.get("removed_at")) or now
         number.removed_reason = reason
         if payload.get("ownership_status"):
             number.verification_status = str(payload["ownership_status"])[:64]

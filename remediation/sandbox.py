@@ -73,7 +73,8 @@ def outcome_for(number: str) -> tuple[str, int]:
     return OUTCOMES[number[-1]]
 
 
-def _delays() -> tuple[dt.timedelta, dt.timedelta, dt.timedelta]:
+def sandbox_delays() -> tuple[dt.timedelta, dt.timedelta, dt.timedelta]:
+    """How long a sandbox request stays pending, and when tiers 1 and 2 complete."""
     pending = settings.REMEDIATION_SANDBOX_PENDING_SECONDS
     tier1 = max(pending, settings.REMEDIATION_SANDBOX_TIER1_SECONDS)
     tier2 = max(tier1, settings.REMEDIATION_SANDBOX_TIER2_SECONDS)
@@ -87,7 +88,7 @@ def _delays() -> tuple[dt.timedelta, dt.timedelta, dt.timedelta]:
 def snapshot(row: SandboxRemediation, now: dt.datetime | None = None) -> dict[str, Any]:
     """The request's detail object at `now` (the clock drives the state)."""
     now = now or timezone.now()
-    pending, tier1, tier2 = _delays()
+    pending, tier1, tier2 = sandbox_delays()
     created = row.created_at
     tier1_at = tier2_at = None
     results = None
@@ -145,9 +146,10 @@ SLIM_FIELDS = (
 # --- HTTP -----------------------------------------------------------------------
 
 
-def _not_found(
+def not_found_response(
     detail: str = "The requested resource or URL could not be found.",
 ) -> JsonResponse:
+    """The provider's 404 error object."""
     return error_response(404, [problem(404, detail)])
 
 
@@ -195,16 +197,18 @@ def _injected_fault(request: HttpRequest, account: str) -> JsonResponse | None:
     return None
 
 
-def _gate(request: HttpRequest) -> tuple[str | None, JsonResponse | None]:
+def sandbox_gate(request: HttpRequest) -> tuple[str | None, JsonResponse | None]:
+    """The calling sandbox account, or the answer to give instead (off, 401, fault)."""
     if not settings.REMEDIATION_SANDBOX_ENABLED:
-        return None, _not_found()
+        return None, not_found_response()
     account = _account(request)
     if account is None:
         return None, _unauthorised()
     return account, _injected_fault(request, account)
 
 
-def _method_not_allowed(allowed: str) -> JsonResponse:
+def method_not_allowed(allowed: str) -> JsonResponse:
+    """The provider's 405, naming the allowed methods."""
     response = error_response(405, [problem(405, f"Use {allowed} here.")])
     response["Allow"] = allowed
     return response
@@ -213,7 +217,7 @@ def _method_not_allowed(allowed: str) -> JsonResponse:
 @csrf_exempt
 def remediation_collection(request: HttpRequest, enterprise_id: str) -> JsonResponse:
     """GET: list (JSON:API pages and filters). POST: submit, answers 202."""
-    account, refusal = _gate(request)
+    account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
     try:
@@ -223,7 +227,7 @@ def remediation_collection(request: HttpRequest, enterprise_id: str) -> JsonResp
             return _create(request, account, enterprise_id)
     except RemediationError as exc:
         return error_response(exc.status, exc.problems)
-    return _method_not_allowed("GET, POST")
+    return method_not_allowed("GET, POST")
 
 
 def _list(request: HttpRequest, account: str, enterprise_id: str) -> JsonResponse:
@@ -299,14 +303,14 @@ def remediation_item(
     request: HttpRequest, enterprise_id: str, remediation_id: str
 ) -> JsonResponse:
     """GET one request in full."""
-    account, refusal = _gate(request)
+    account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
     if request.method != "GET":
-        return _method_not_allowed("GET")
+        return method_not_allowed("GET")
     row = _row(account, enterprise_id, remediation_id)
     if row is None:
-        return _not_found()
+        return not_found_response()
     return JsonResponse({"data": snapshot(row)})
 
 
@@ -315,15 +319,15 @@ def remediation_cancel(
     request: HttpRequest, enterprise_id: str, remediation_id: str
 ) -> JsonResponse:
     """POST: cancel a pending request (a sandbox extension)."""
-    account, refusal = _gate(request)
+    account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
     if request.method != "POST":
-        return _method_not_allowed("POST")
+        return method_not_allowed("POST")
     with transaction.atomic():
         row = _row(account, enterprise_id, remediation_id)
         if row is None:
-            return _not_found()
+            return not_found_response()
         current = snapshot(row)
         if current["status"] != RemediationStatus.PENDING:
             return error_response(
@@ -345,7 +349,7 @@ def remediation_cancel(
 def faults(request: HttpRequest) -> JsonResponse:
     """Queue (POST), list (GET) or clear (DELETE) injected faults for the key."""
     if not settings.REMEDIATION_SANDBOX_ENABLED:
-        return _not_found()
+        return not_found_response()
     account = _account(request)
     if account is None:
         return _unauthorised()
@@ -356,7 +360,7 @@ def faults(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
         return JsonResponse({"data": [_fault_json(f) for f in mine]})
     if request.method != "POST":
-        return _method_not_allowed("GET, POST, DELETE")
+        return method_not_allowed("GET, POST, DELETE")
     try:
         body = jsonbody.parse(jsonbody.read(request) or b"{}")
     except jsonbody.JsonBodyError as exc:
@@ -404,4 +408,4 @@ def _fault_json(fault: SandboxFault) -> dict[str, Any]:
 @csrf_exempt
 def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     """Anything else under the sandbox: a JSON:API 404."""
-    return _not_found()
+    return not_found_response()

@@ -50,7 +50,12 @@ from remediation.choices import CheckFrequency, GateStatus, SpamRisk
 from remediation.errors import Problem, problem
 from remediation.jsonapi import error_response, format_timestamp
 from remediation.models import SandboxNumber, SandboxRemediation, SandboxReputation
-from remediation.sandbox import _gate, _method_not_allowed, _not_found, outcome_for
+from remediation.sandbox import (
+    method_not_allowed,
+    not_found_response,
+    outcome_for,
+    sandbox_gate,
+)
 
 REJECT_MARKER = "[sandbox:reject]"
 E164 = re.compile(r"^\+[1-9][0-9]{9,14}$")
@@ -111,9 +116,9 @@ def _clearings(row: SandboxNumber) -> list[dt.datetime]:
 
 
 def _remediation_delays() -> tuple[dt.timedelta, dt.timedelta, dt.timedelta]:
-    from remediation.sandbox import _delays
+    from remediation.sandbox import sandbox_delays
 
-    return _delays()
+    return sandbox_delays()
 
 
 def observed_at(row: SandboxNumber, now: dt.datetime) -> dt.datetime | None:
@@ -256,13 +261,13 @@ def _record(account: str, enterprise_id: str) -> SandboxReputation | None:
 
 
 def _not_enabled() -> JsonResponse:
-    return _not_found("Number Reputation is not enabled for this enterprise.")
+    return not_found_response("Number Reputation is not enabled for this enterprise.")
 
 
 @csrf_exempt
 def reputation(request: HttpRequest, enterprise_id: str) -> HttpResponse:
     """POST enables (201), GET reads, DELETE disables (204)."""
-    account, refusal = _gate(request)
+    account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
     now = timezone.now()
@@ -283,7 +288,7 @@ def reputation(request: HttpRequest, enterprise_id: str) -> HttpResponse:
             record.delete()
         return HttpResponse(status=204)
     if request.method != "POST":
-        return _method_not_allowed("GET, POST, DELETE")
+        return method_not_allowed("GET, POST, DELETE")
     body, bad = _body(request)
     if bad is not None:
         return bad
@@ -333,11 +338,11 @@ def _patch_target(
 ) -> tuple[Any, dict[str, Any], JsonResponse | None]:
     """A PATCH on an enterprise's monitoring record: the record and the body, or
     the refusal (auth, method, no record, bad body) to answer instead."""
-    account, refusal = _gate(request)
+    account, refusal = sandbox_gate(request)
     if refusal is not None:
         return None, {}, refusal
     if request.method != "PATCH":
-        return None, {}, _method_not_allowed("PATCH")
+        return None, {}, method_not_allowed("PATCH")
     record = _record(account, enterprise_id)
     if record is None:
         return None, {}, _not_enabled()
@@ -474,7 +479,7 @@ def _page(request: HttpRequest) -> tuple[int, int] | JsonResponse:
 @csrf_exempt
 def numbers(request: HttpRequest, enterprise_id: str) -> JsonResponse:
     """GET the monitored numbers (paged); POST registers 1–100 (all or nothing)."""
-    account, refusal = _gate(request)
+    account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
     record = _record(account, enterprise_id)
@@ -513,7 +518,7 @@ def numbers(request: HttpRequest, enterprise_id: str) -> JsonResponse:
             }
         )
     if request.method != "POST":
-        return _method_not_allowed("GET, POST")
+        return method_not_allowed("GET, POST")
     status, loa = _gates(record, now)
     if status != GateStatus.APPROVED or loa != GateStatus.APPROVED:
         return error_response(
@@ -559,11 +564,11 @@ def numbers(request: HttpRequest, enterprise_id: str) -> JsonResponse:
 @csrf_exempt
 def numbers_refresh(request: HttpRequest, enterprise_id: str) -> JsonResponse:
     """POST 1–100 numbers for live lookups; per-number success in the answer."""
-    account, refusal = _gate(request)
+    account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
     if request.method != "POST":
-        return _method_not_allowed("POST")
+        return method_not_allowed("POST")
     if _record(account, enterprise_id) is None:
         return _not_enabled()
     body, bad = _body(request)
@@ -604,20 +609,22 @@ def number_item(
     request: HttpRequest, enterprise_id: str, phone_number: str
 ) -> HttpResponse:
     """GET one number (`fresh=true`: a live lookup); DELETE stops monitoring it."""
-    account, refusal = _gate(request)
+    account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
     row = SandboxNumber.objects.filter(
         account_key=account, enterprise_id=enterprise_id, e164=phone_number
     ).first()
     if row is None:
-        return _not_found(f"{phone_number} is not monitored for this enterprise.")
+        return not_found_response(
+            f"{phone_number} is not monitored for this enterprise."
+        )
     now = timezone.now()
     if request.method == "DELETE":
         row.delete()
         return HttpResponse(status=204)
     if request.method != "GET":
-        return _method_not_allowed("GET, DELETE")
+        return method_not_allowed("GET, DELETE")
     if request.GET.get("fresh") == "true" or observed_at(row, now) is None:
         row.refreshed_at = now  # no cached data: a (billed) fresh query regardless
         row.save(update_fields=["refreshed_at"])
@@ -627,11 +634,11 @@ def number_item(
 @csrf_exempt
 def control_flag(request: HttpRequest) -> JsonResponse:
     """Test and demo control: flag a monitored number from now on."""
-    account, refusal = _gate(request)
+    account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
     if request.method != "POST":
-        return _method_not_allowed("POST")
+        return method_not_allowed("POST")
     body, bad = _body(request)
     if bad is not None:
         return bad
@@ -650,5 +657,5 @@ def control_flag(request: HttpRequest) -> JsonResponse:
         flag_category=str(body.get("spam_category") or "robocall")[:100],
     )
     if not updated:
-        return _not_found("No such monitored number.")
+        return not_found_response("No such monitored number.")
     return JsonResponse({"data": {"flagged": True}})

@@ -35,7 +35,12 @@ from remediation.models import (
 )
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
-from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.core.services import (
+    audit_record,
+    audit_snapshot,
+    audited_delete,
+    audited_save,
+)
 from trustconsole.lib import netguard
 from trustconsole.lib.crypto import HINT_PASTED, UNREADABLE, is_hint, is_unreadable
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
@@ -182,13 +187,11 @@ def enterprise_create(
     if terms_accepted:
         enterprise.terms_accepted_at = timezone.now()
         enterprise.terms_accepted_by = actor.label[:200]
-    enterprise.full_clean()
-    enterprise.save()
-    audit_record(
+    audited_save(
+        enterprise,
         actor=actor,
         action="enterprise.create",
-        target=enterprise,
-        after=audit_snapshot(enterprise, ENTERPRISE_FIELDS),
+        snapshot=ENTERPRISE_FIELDS,
     )
     return enterprise
 
@@ -234,12 +237,10 @@ def enterprise_update(
     if after == before:
         return enterprise
     enterprise.updated_at = timezone.now()
-    enterprise.full_clean()
-    enterprise.save()
-    audit_record(
+    audited_save(
+        enterprise,
         actor=actor,
         action="enterprise.update",
-        target=enterprise,
         before=before,
         after=after,
         reason=reason,
@@ -257,20 +258,20 @@ def enterprise_delete(
         raise ValidationError(
             {"enterprise": "It has remediation requests, which must stay on record."}
         )
-    audit_record(
+    audited_delete(
+        enterprise,
         actor=actor,
         action="enterprise.delete",
-        target=enterprise,
         before=audit_snapshot(enterprise, ENTERPRISE_FIELDS),
         reason=reason,
     )
-    enterprise.delete()
 
 
 # --- Owned numbers -------------------------------------------------------------------
 
 
-def _normalise_numbers(raw_numbers: Iterable[str]) -> list[str]:
+def numbers_normalise(raw_numbers: Iterable[str]) -> list[str]:
+    """E.164 numbers in order, without repeats; ValidationError listing each bad one."""
     numbers: list[str] = []
     errors: list[str] = []
     for index, raw in enumerate(raw_numbers):
@@ -302,7 +303,7 @@ def numbers_add(
 ) -> list[OwnedNumber]:
     """Add owned numbers to an enterprise (admin); numbers it has are refused."""
     actor.require()
-    numbers = _normalise_numbers(phone_numbers)
+    numbers = numbers_normalise(phone_numbers)
     if spam_risk is not None and spam_risk not in SpamRisk.values:
         raise ValidationError({"spam_risk": f"Unknown spam risk {spam_risk!r}."})
     existing = set(

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 CHAIN_MAX_SECONDS = 60
 
 
-def _route(task: Task | None = None) -> dict[str, str]:
+def task_route(task: Task | None = None) -> dict[str, str]:
     """REMEDIATION_QUEUE, else the queue of the task running now (if any)."""
     queue = settings.REMEDIATION_QUEUE
     if task is None and current_task:
@@ -35,12 +35,17 @@ def _route(task: Task | None = None) -> dict[str, str]:
 
 def enqueue_process(request_id: int) -> None:
     """Forward a new request now (called after the submission commits)."""
-    process_request.apply_async((request_id,), **_route())
+    process_request.apply_async((request_id,), **task_route())
+
+
+def enqueue_refresh(job_id: int) -> None:
+    """Send a billable reputation refresh now (called after the request commits)."""
+    reputation_refresh_run.apply_async((job_id,), **task_route())
 
 
 def enqueue_delivery(delivery_id: int) -> None:
     """Send a new status webhook now (called after the status change commits)."""
-    deliver_webhook.apply_async((delivery_id,), **_route())
+    deliver_webhook.apply_async((delivery_id,), **task_route())
 
 
 @shared_task(name="remediation.process", bind=True)
@@ -48,7 +53,7 @@ def process_request(self: Task, request_id: int, token: str | None = None) -> An
     """Forward or poll one remediation request under its lease."""
     delay = poller.request_process(request_id=request_id, token=token)
     if delay is not None and delay <= CHAIN_MAX_SECONDS:
-        process_request.apply_async((request_id,), countdown=delay, **_route(self))
+        process_request.apply_async((request_id,), countdown=delay, **task_route(self))
     return delay
 
 
@@ -57,7 +62,7 @@ def deliver_webhook(self: Task, delivery_id: int, token: str | None = None) -> A
     """One attempt at a status webhook; a retry is scheduled on failure."""
     delay = webhooks.deliver(delivery_id=delivery_id, token=token)
     if delay is not None and delay <= CHAIN_MAX_SECONDS:
-        deliver_webhook.apply_async((delivery_id,), countdown=delay, **_route(self))
+        deliver_webhook.apply_async((delivery_id,), countdown=delay, **task_route(self))
     return delay
 
 
@@ -65,7 +70,7 @@ def deliver_webhook(self: Task, delivery_id: int, token: str | None = None) -> A
 def tick(self: Task) -> dict[str, int]:
     """Beat: hand due requests and webhook deliveries to workers (bounded)."""
     result = poller.tick()
-    route = _route(self)
+    route = task_route(self)
     for request_id, token in result.requests:
         process_request.apply_async((request_id, token), **route)
     for delivery_id, token in result.deliveries:
@@ -94,7 +99,9 @@ def reputation_refresh_run(self: Task, job_id: int) -> Any:
 
     delay = monitoring.refresh_run(job_id=job_id)
     if delay is not None and delay <= CHAIN_MAX_SECONDS:
-        reputation_refresh_run.apply_async((job_id,), countdown=delay, **_route(self))
+        reputation_refresh_run.apply_async(
+            (job_id,), countdown=delay, **task_route(self)
+        )
     return delay
 
 
@@ -103,7 +110,7 @@ def reputation_tick(self: Task) -> dict[str, int]:
     """Beat: due scheduled checks, follow-ups after remediation, queued refreshes."""
     from remediation import monitoring
 
-    route = _route(self)
+    route = task_route(self)
     syncs = monitoring.sync_claim_due()
     for enterprise_id in syncs:
         reputation_sync.apply_async((enterprise_id,), **route)

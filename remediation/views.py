@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -15,6 +15,7 @@ from remediation import charts, forms, monitoring, selectors, services
 from remediation.choices import Bucket
 from remediation.errors import RemediationError
 from remediation.models import Enterprise
+from trustconsole.core.actor import ActorRequest
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
@@ -26,11 +27,11 @@ CAVEAT = (
 )
 
 
-def _can_submit(request: HttpRequest) -> bool:
+def _can_submit(request: ActorRequest) -> bool:
     return request.actor.can(*services.SUBMIT_ROLES)
 
 
-def _chosen_enterprise(request: HttpRequest) -> Enterprise | None:
+def _chosen_enterprise(request: ActorRequest) -> Enterprise | None:
     wanted = request.GET.get("enterprise") or request.POST.get("enterprise")
     if wanted:
         return selectors.enterprise_get(actor=request.actor, public_id=wanted)
@@ -38,7 +39,7 @@ def _chosen_enterprise(request: HttpRequest) -> Enterprise | None:
 
 
 def _index_context(
-    request: HttpRequest, enterprise: Enterprise | None, form: forms.SubmitForm
+    request: ActorRequest, enterprise: Enterprise | None, form: forms.SubmitForm
 ) -> dict[str, Any]:
     actor = request.actor
     context: dict[str, Any] = {
@@ -81,7 +82,7 @@ def _index_context(
 
 
 @member_required
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: ActorRequest) -> HttpResponse:
     """Remediation: flagged numbers to pick and submit, and recent requests."""
     enterprise = _chosen_enterprise(request)
     context = _index_context(request, enterprise, forms.SubmitForm())
@@ -90,7 +91,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def request_create(request: HttpRequest) -> HttpResponse:
+def request_create(request: ActorRequest) -> HttpResponse:
     """Submit the checked numbers for remediation."""
     enterprise = _chosen_enterprise(request)
     if enterprise is None:
@@ -121,7 +122,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def request_list(request: HttpRequest) -> HttpResponse:
+def request_list(request: ActorRequest) -> HttpResponse:
     """Remediation requests of the organisation, filtered by status."""
     form = forms.RequestFilterForm(request.GET or None)
     status = form.cleaned_data["status"] if form.is_valid() else ""
@@ -142,7 +143,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def request_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     """A request: status, progress, buckets, tiers, webhook attempts, history."""
     actor = request.actor
     remediation = selectors.request_get(actor=actor, public_id=public_id)
@@ -167,7 +168,7 @@ def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def request_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+def request_cancel(request: ActorRequest, public_id: str) -> HttpResponse:
     """Cancel a pending request."""
     remediation = selectors.request_get(actor=request.actor, public_id=public_id)
     try:
@@ -190,7 +191,7 @@ def _form_errors(form: Any, exc: ValidationError) -> None:
 
 
 @member_required
-def settings_index(request: HttpRequest) -> HttpResponse:
+def settings_index(request: ActorRequest) -> HttpResponse:
     """Enterprises, provider settings, webhook secret."""
     actor = request.actor
     row = selectors.settings_for(organisation=actor.organisation)
@@ -266,7 +267,7 @@ def settings_index(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def enterprise_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def enterprise_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     """An enterprise: gates, terms and owned numbers."""
     actor = request.actor
     enterprise = selectors.enterprise_get(actor=actor, public_id=public_id)
@@ -362,7 +363,7 @@ def enterprise_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def number_change(request: HttpRequest, public_id: str, e164: str) -> HttpResponse:
+def number_change(request: ActorRequest, public_id: str, e164: str) -> HttpResponse:
     """Set a number's spam risk, or remove it (admin)."""
     actor = request.actor
     enterprise = selectors.enterprise_get(actor=actor, public_id=public_id)
@@ -395,7 +396,7 @@ def number_change(request: HttpRequest, public_id: str, e164: str) -> HttpRespon
 
 
 def _monitoring_action(
-    request: HttpRequest,
+    request: ActorRequest,
     enterprise: Enterprise,
     action: str,
     monitor_forms: dict[str, Any],
@@ -444,7 +445,7 @@ def _monitoring_action(
 
 @member_required
 @require_POST
-def reputation_refresh(request: HttpRequest) -> HttpResponse:
+def reputation_refresh(request: ActorRequest) -> HttpResponse:
     """Refresh the checked numbers now (billable; the page asks to confirm)."""
     enterprise = _chosen_enterprise(request)
     if enterprise is None:
@@ -472,7 +473,7 @@ def reputation_refresh(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def number_detail(request: HttpRequest, public_id: str, e164: str) -> HttpResponse:
+def number_detail(request: ActorRequest, public_id: str, e164: str) -> HttpResponse:
     """One number: its spam risk over time, every observation, its remediations."""
     actor = request.actor
     enterprise = selectors.enterprise_get(actor=actor, public_id=public_id)

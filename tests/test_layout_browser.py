@@ -53,6 +53,8 @@ def _pages() -> list[str]:
         "/settings/members/",
         "/settings/tokens/",
         "/settings/audit/",
+        "/settings/notifications/",
+        "/settings/notifications/sent/",
     ]
 
 

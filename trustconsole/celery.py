@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trustconsole.settings")
@@ -25,3 +26,55 @@ def _ensure_broker_dirs(sender: Celery, **_: object) -> None:
     for key in ("data_folder_in", "data_folder_out", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+@signals.worker_ready.connect
+def _announce_ready(**_: object) -> None:
+    """Tell the supervisor (runconsole) that this worker takes tasks now.
+
+    runconsole names the file in TRUSTCONSOLE_WORKER_READY_FILE and prints its banner
+    once the file exists, so the URL and login come after the worker's start-up lines.
+    """
+    from pathlib import Path
+
+    path = os.environ.get("TRUSTCONSOLE_WORKER_READY_FILE")
+    if path:
+        Path(path).write_text(str(os.getpid()), encoding="utf-8")
+
+
+# --- Logs and metrics: task ids on log lines, task outcomes counted -----------------
+
+
+@signals.task_prerun.connect
+def _task_prerun(task_id: str = "", task: Any = None, **_: object) -> None:
+    from trustconsole.lib import logs
+
+    logs.task_started(task_id, getattr(task, "name", ""))
+
+
+@signals.task_postrun.connect
+def _task_postrun(**_: object) -> None:
+    from trustconsole.lib import logs
+
+    logs.task_ended()
+
+
+@signals.task_success.connect
+def _task_success(sender: Any = None, **_: object) -> None:
+    from trustconsole.lib import metrics
+
+    metrics.task_finished(task=getattr(sender, "name", ""), outcome="success")
+
+
+@signals.task_failure.connect
+def _task_failure(sender: Any = None, **_: object) -> None:
+    from trustconsole.lib import metrics
+
+    metrics.task_finished(task=getattr(sender, "name", ""), outcome="failure")
+
+
+@signals.task_retry.connect
+def _task_retry(sender: Any = None, **_: object) -> None:
+    from trustconsole.lib import metrics
+
+    metrics.task_finished(task=getattr(sender, "name", ""), outcome="retry")

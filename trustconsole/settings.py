@@ -8,6 +8,7 @@ file-system Celery broker under the data directory, so `make run` needs no serve
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 from pathlib import Path
 
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "voicegate",
     "accounts",
     "remediation",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -384,6 +386,16 @@ CELERY_BEAT_SCHEDULE["remediation-tick"] = {
     },
 }
 
+# --- notifications: email / Slack-compatible webhook when work piles up ----------
+NOTIFICATIONS_CHECK_INTERVAL = env_int("NOTIFICATIONS_CHECK_INTERVAL", 60, minimum=5)
+# Seconds to wait for the mail server or the webhook per notification.
+NOTIFICATIONS_TIMEOUT = env_int("NOTIFICATIONS_TIMEOUT", 10, minimum=1)
+CELERY_BEAT_SCHEDULE["notifications-check"] = {
+    "task": "notifications.check",
+    "schedule": NOTIFICATIONS_CHECK_INTERVAL,
+    "options": {"expires": max(NOTIFICATIONS_CHECK_INTERVAL - 2, 3)},
+}
+
 # --- Auth, sessions, security ----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -413,7 +425,7 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
 # Machine-to-machine paths inside the deployment: health checks, and workers
 # reaching the built-in sandbox provider over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^sandbox/"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$", r"^sandbox/"]
 # Every HTML page: scripts, styles, images and connections from this origin only
 # (htmx and the pages' JS are static files; no inline script or style).
 _CSP_BASE = (
@@ -540,21 +552,53 @@ SPECTACULAR_SETTINGS = {
         "DncImportModeEnum": "voicegate.policy.choices.ImportMode",
         "DncStorageEnum": "voicegate.policy.choices.DncStorage",
         "DncProblemModeEnum": "voicegate.policy.choices.DncProblemMode",
+        "NotificationTriggerEnum": "notifications.choices.Trigger",
+        "NotificationOutcomeEnum": "notifications.choices.Outcome",
     },
 }
 
 # --- Logging ----------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# "text" (default) or "json": one JSON object a line with time, level, logger,
+# message, request id, organisation, user and Celery task (trustconsole/lib/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "text").lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be text or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "trustconsole.lib.logs.ContextFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "trustconsole.lib.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+MIDDLEWARE.insert(0, "trustconsole.lib.logs.RequestIdMiddleware")
+
+# --- Metrics (GET /metrics, trustconsole/core/metrics.py) ---------------------------
+# Off unless one is set: a bearer token, and/or client networks (CIDR) allowed.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOW_NETWORKS = env_list("METRICS_ALLOW_NETWORKS")
+for _network in METRICS_ALLOW_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOW_NETWORKS: {_network!r} is not an IP address or CIDR range"
+        ) from _exc
+# Every web and worker process counts into files here; /metrics adds them up. It
+# must be one directory for all processes of a host (the data dir is).
+METRICS_DIR = Path(env_str("METRICS_DIR") or str(DATA_DIR / f"metrics{_TEST_WORKER}"))
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
 
 # --- voicegate: outbound call policy check ------------------------------------------
 # Uploaded Do-Not-Call files wait here for the worker (web and worker must share it);
@@ -578,4 +622,15 @@ POLICY_CHANGE_RETENTION_SECONDS = env_int(
 # every web and worker process: on one host the data dir; with several hosts a
 # volume they all mount.
 POLICY_DNC_FILE_DIR = Path(env_str("POLICY_DNC_FILE_DIR") or str(DATA_DIR / "dnc"))
+# The registry files behind each national list's current version (its last full
+# import and the change lists since), kept to rebuild a missing or damaged list file;
+# the worker checks the files this often.
+POLICY_DNC_SOURCE_DIR = Path(
+    env_str("POLICY_DNC_SOURCE_DIR") or str(DATA_DIR / "dnc-sources")
+)
+POLICY_DNC_CHECK_INTERVAL = env_int("POLICY_DNC_CHECK_INTERVAL", 60, minimum=5)
+CELERY_BEAT_SCHEDULE["policy-dnc-files-check"] = {
+    "task": "voicegate.policy.dnc_files_check",
+    "schedule": POLICY_DNC_CHECK_INTERVAL,
+}
 CELERY_IMPORTS = ["voicegate.policy.tasks"]

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from remediation.reputation_hooks import reputation_webhook
 from trustconsole.core.forms import AdminLoginForm
+from trustconsole.core.metrics import metrics_view
 from trustconsole.core.views import LoginView, healthz
 
 # The admin's log-in is throttled like the console's.
@@ -18,6 +19,7 @@ urlpatterns = [
     # Call webhooks first: every provider request resolves in one step.
     path("voice/hooks/", include("voicegate.hook_urls")),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path(
         "login/",
         LoginView.as_view(),
@@ -37,6 +39,7 @@ urlpatterns = [
     path("api/v1/", include("voicegate.api.urls")),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("remediation.api.urls")),
+    path("api/v1/", include("notifications.api.urls")),
     # The provider-compatible remediation API and the built-in sandbox provider.
     path("v2/", include("remediation.api.v2_urls")),
     path("sandbox/telnyx/", include("remediation.sandbox_urls")),
@@ -50,5 +53,6 @@ urlpatterns = [
     path("", include("voicegate.urls")),
     path("", include("accounts.urls")),
     path("", include("remediation.urls")),
+    path("", include("notifications.urls")),
     path("", include("trustconsole.core.urls")),
 ]

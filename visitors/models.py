@@ -140,8 +140,9 @@ class VisitorIdentifier(models.Model):
         return f"{self.get_kind_display()} {self.value}"
 
 
-class SignalWeight(models.Model):
-    """An organisation's own weight for one level (Low/Medium/High/Extreme)."""
+class SignalWeightOverride(models.Model):
+    """An organisation's own weight for one level (Low/Medium/High/Extreme), over
+    the default scale. Absent rows mean the default weight."""
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="signal_weights"

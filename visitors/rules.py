@@ -1,4 +1,4 @@
-"""The one rule mechanism: events on a visitor become risk signals.
+"""Visitor event rules: a recorded event of a registered kind adds a risk signal.
 
 An app registers a rule per event kind once (in its AppConfig.ready):
 

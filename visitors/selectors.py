@@ -40,7 +40,7 @@ from visitors.models import (
     Message,
     ReviewItem,
     RiskSignal,
-    SignalWeight,
+    SignalWeightOverride,
     Visitor,
     VisitorIdentifier,
     Widget,
@@ -90,9 +90,9 @@ def signal_weights(*, organisation_id: int) -> dict[str, int]:
     """Level → weight for the organisation (its overrides over the defaults)."""
     weights = dict(DEFAULT_WEIGHTS)
     weights.update(
-        SignalWeight.objects.filter(organisation_id=organisation_id).values_list(
-            "level", "weight"
-        )
+        SignalWeightOverride.objects.filter(
+            organisation_id=organisation_id
+        ).values_list("level", "weight")
     )
     return {str(level): weight for level, weight in weights.items()}
 

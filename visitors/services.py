@@ -50,7 +50,7 @@ from visitors.models import (
     IPBlock,
     ReviewItem,
     RiskSignal,
-    SignalWeight,
+    SignalWeightOverride,
     Visitor,
     VisitorIdentifier,
     Widget,
@@ -767,7 +767,7 @@ def _expire_for_visitor(
 @transaction.atomic
 def signal_weight_set(
     *, actor: Actor, level: str, weight: int, reason: str = ""
-) -> SignalWeight | None:
+) -> SignalWeightOverride | None:
     """Override a level's weight for the organisation (admin); applies to new
     signals. Setting the default weight removes the override."""
     from visitors.choices import DEFAULT_WEIGHTS
@@ -783,11 +783,11 @@ def signal_weight_set(
     before = weight_for(organisation_id=organisation_id, level=level)
     row = None
     if weight == DEFAULT_WEIGHTS[level]:
-        SignalWeight.objects.filter(
+        SignalWeightOverride.objects.filter(
             organisation_id=organisation_id, level=level
         ).delete()
     else:
-        row, _ = SignalWeight.objects.update_or_create(
+        row, _ = SignalWeightOverride.objects.update_or_create(
             organisation_id=organisation_id, level=level, defaults={"weight": weight}
         )
     if before != weight:

@@ -15,11 +15,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from trustconsole.core.actor import ActorRequest
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
@@ -47,7 +48,7 @@ class CappedPaginator(Paginator):
         return self.count > self.cap
 
 
-def _run(request: HttpRequest, act: Callable[[], Any], done: str) -> bool:
+def _run(request: ActorRequest, act: Callable[[], Any], done: str) -> bool:
     """Call a service; report its outcome as a message."""
     try:
         act()
@@ -58,7 +59,7 @@ def _run(request: HttpRequest, act: Callable[[], Any], done: str) -> bool:
     return True
 
 
-def _reason(request: HttpRequest) -> str:
+def _reason(request: ActorRequest) -> str:
     form = forms.ReasonForm(request.POST)
     return form.cleaned_data["reason"] if form.is_valid() else ""
 
@@ -66,7 +67,7 @@ def _reason(request: HttpRequest) -> str:
 # --- The one Blacklist confirmation ----------------------------------------------
 
 
-def _blacklist_reason(request: HttpRequest) -> str | None:
+def _blacklist_reason(request: ActorRequest) -> str | None:
     """The reason of a confirmed Blacklist; None while the step must be shown."""
     if request.method != "POST" or "confirmed" not in request.POST:
         return None
@@ -75,7 +76,7 @@ def _blacklist_reason(request: HttpRequest) -> str | None:
 
 
 def _blacklist_confirm(
-    request: HttpRequest,
+    request: ActorRequest,
     *,
     names: list[str],
     post_url: str,
@@ -124,7 +125,7 @@ def _with_messages(events: list[Any]) -> list[Any]:
     return events
 
 
-def _query(request: HttpRequest) -> str:
+def _query(request: ActorRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     return query.urlencode()
@@ -134,7 +135,7 @@ def _query(request: HttpRequest) -> str:
 
 
 @member_required
-def visitor_list(request: HttpRequest) -> HttpResponse:
+def visitor_list(request: ActorRequest) -> HttpResponse:
     """Security → Visitors: search, filter by status and score, sort, paginate."""
     form = forms.VisitorFilterForm(request.GET or None)
     visitors = selectors.visitor_list(actor=request.actor, **form.filters())
@@ -152,7 +153,7 @@ def visitor_list(request: HttpRequest) -> HttpResponse:
     return render(request, "visitors/list.html", context)
 
 
-def _profile_context(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
+def _profile_context(request: ActorRequest, visitor: Visitor) -> dict[str, Any]:
     actor = request.actor
     weights = selectors.signal_weights(organisation_id=actor.organisation.pk)
     return {
@@ -175,7 +176,7 @@ def _profile_context(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
 
 
 @member_required
-def visitor_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     """The visitor's security profile."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     context = _profile_context(request, visitor)
@@ -184,7 +185,7 @@ def visitor_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "visitors/detail.html", context)
 
 
-def _profile_answer(request: HttpRequest, visitor: Visitor) -> HttpResponse:
+def _profile_answer(request: ActorRequest, visitor: Visitor) -> HttpResponse:
     if htmx_partial(request):
         visitor.refresh_from_db()
         context = _profile_context(request, visitor)
@@ -193,7 +194,7 @@ def _profile_answer(request: HttpRequest, visitor: Visitor) -> HttpResponse:
 
 
 @member_required
-def visitor_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_blacklist(request: ActorRequest, public_id: str) -> HttpResponse:
     """GET: the confirmation; POST: Blacklist (status and Extreme signal at once)."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     reason = _blacklist_reason(request)
@@ -218,7 +219,7 @@ def visitor_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def visitor_whitelist(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_whitelist(request: ActorRequest, public_id: str) -> HttpResponse:
     """Whitelist: trusted; never auto-flagged again."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     _run(
@@ -233,7 +234,7 @@ def visitor_whitelist(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def visitor_clear_status(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_clear_status(request: ActorRequest, public_id: str) -> HttpResponse:
     """Clear status: no status; the blacklist signal is removed."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     _run(
@@ -248,7 +249,7 @@ def visitor_clear_status(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def visitor_signal_add(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_signal_add(request: ActorRequest, public_id: str) -> HttpResponse:
     """Add a risk signal by hand."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     request.actor.require(OPERATOR)
@@ -272,7 +273,7 @@ def visitor_signal_add(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def signal_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+def signal_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Remove a risk signal (the score is recomputed)."""
     signal = selectors.signal_get(actor=request.actor, public_id=public_id)
     _run(
@@ -287,7 +288,7 @@ def signal_remove(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def visitor_identifier_add(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_identifier_add(request: ActorRequest, public_id: str) -> HttpResponse:
     """Add an email, phone, IP or widget id to the visitor's record."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     request.actor.require(OPERATOR)
@@ -307,7 +308,7 @@ def visitor_identifier_add(request: HttpRequest, public_id: str) -> HttpResponse
 
 @member_required
 @require_POST
-def visitor_identifier_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_identifier_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Take an identifier off the visitor's record."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
     _run(
@@ -325,7 +326,7 @@ def visitor_identifier_remove(request: HttpRequest, public_id: str) -> HttpRespo
 
 
 @member_required
-def visitor_merge(request: HttpRequest, public_id: str) -> HttpResponse:
+def visitor_merge(request: ActorRequest, public_id: str) -> HttpResponse:
     """GET: confirm merging another visitor into this one; POST: merge."""
     target = selectors.visitor_get(actor=request.actor, public_id=public_id)
     request.actor.require(OPERATOR)
@@ -366,7 +367,7 @@ def visitor_merge(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def review_queue(request: HttpRequest) -> HttpResponse:
+def review_queue(request: ActorRequest) -> HttpResponse:
     """Flagged conversations and events, oldest first, with the Actions column."""
     page = paginate(request, selectors.review_queue(actor=request.actor), per_page=50)
     _with_messages([item.event for item in page.object_list if item.event])
@@ -385,7 +386,7 @@ _ACTION_DONE = {
 
 @member_required
 @require_POST
-def review_item_act(request: HttpRequest, public_id: str) -> HttpResponse:
+def review_item_act(request: ActorRequest, public_id: str) -> HttpResponse:
     """One item's Blacklist, Whitelist or Dismiss."""
     item = selectors.review_item_get(actor=request.actor, public_id=public_id)
     action = request.POST.get("action", "")
@@ -407,7 +408,7 @@ def review_item_act(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def review_item_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
+def review_item_blacklist(request: ActorRequest, public_id: str) -> HttpResponse:
     """A queue row's Blacklist: GET the confirmation, POST the confirmed action."""
     item = selectors.review_item_get(actor=request.actor, public_id=public_id)
     reason = _blacklist_reason(request)
@@ -429,7 +430,7 @@ def review_item_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
     return _queue_answer(request)
 
 
-def _queue_answer(request: HttpRequest) -> HttpResponse:
+def _queue_answer(request: ActorRequest) -> HttpResponse:
     if htmx_partial(request):
         return _retarget(review_queue(request), "#queue-table")
     return redirect("visitors:review_queue")
@@ -437,7 +438,7 @@ def _queue_answer(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def review_bulk(request: HttpRequest) -> HttpResponse:
+def review_bulk(request: ActorRequest) -> HttpResponse:
     """The same action on every selected item; Blacklist after its confirmation."""
     request.actor.require(OPERATOR)
     form = forms.ReviewBulkForm(request.POST, actor=request.actor)
@@ -473,7 +474,7 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: ActorRequest) -> HttpResponse:
     """Conversations, latest activity first."""
     status = request.GET.get("status", "")
     if status not in ConversationStatus.values:
@@ -488,7 +489,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 def _conversation_context(
-    request: HttpRequest, conversation: Conversation, *, panel_open: bool = False
+    request: ActorRequest, conversation: Conversation, *, panel_open: bool = False
 ) -> dict[str, Any]:
     visitor = conversation.visitor
     return {
@@ -502,14 +503,14 @@ def _conversation_context(
 
 
 @member_required
-def conversation_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def conversation_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     """A conversation with the visitor sidebar (profile panel, Blacklist visitor)."""
     conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
     context = _conversation_context(request, conversation)
     return render(request, "visitors/conversation.html", context)
 
 
-def _sidebar_answer(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+def _sidebar_answer(request: ActorRequest, conversation: Conversation) -> HttpResponse:
     if htmx_partial(request):
         conversation.visitor.refresh_from_db()
         context = _conversation_context(request, conversation, panel_open=True)
@@ -518,7 +519,7 @@ def _sidebar_answer(request: HttpRequest, conversation: Conversation) -> HttpRes
 
 
 @member_required
-def conversation_blacklist(request: HttpRequest, public_id: str) -> HttpResponse:
+def conversation_blacklist(request: ActorRequest, public_id: str) -> HttpResponse:
     """The sidebar's "Blacklist visitor": GET the confirmation, POST it confirmed."""
     conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
     visitor = conversation.visitor
@@ -547,7 +548,7 @@ def conversation_blacklist(request: HttpRequest, public_id: str) -> HttpResponse
 
 @member_required
 @require_POST
-def conversation_report(request: HttpRequest, public_id: str) -> HttpResponse:
+def conversation_report(request: ActorRequest, public_id: str) -> HttpResponse:
     """Report the visitor of a conversation (a "user report" event)."""
     conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
     reason = _reason(request)
@@ -570,7 +571,7 @@ def conversation_report(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def ip_block_list(request: HttpRequest) -> HttpResponse:
+def ip_block_list(request: ActorRequest) -> HttpResponse:
     """IP blocks: list and add (operators)."""
     form = forms.IPBlockForm(request.POST or None)
     if request.method == "POST":
@@ -597,7 +598,7 @@ def ip_block_list(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def ip_block_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+def ip_block_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Lift an IP block."""
     block = selectors.ip_block_get(actor=request.actor, public_id=public_id)
     _run(
@@ -613,7 +614,7 @@ def ip_block_remove(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def signal_weights(request: HttpRequest) -> HttpResponse:
+def signal_weights(request: ActorRequest) -> HttpResponse:
     """Weight levels: admins override them for the organisation."""
     if request.method == "POST":
         request.actor.require()
@@ -637,7 +638,7 @@ def signal_weights(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def widget_list(request: HttpRequest) -> HttpResponse:
+def widget_list(request: ActorRequest) -> HttpResponse:
     """Chat widgets and their keys; admins add them."""
     form = forms.WidgetForm(request.POST or None)
     if request.method == "POST":

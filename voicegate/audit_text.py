@@ -31,6 +31,8 @@ register_actions(
         "Do-Not-Call list {target}",
         "policy.dnc_import_start": "{actor} started importing {file} into {target}",
         "policy.dnc_import_done": "{actor} imported {added} number(s) into {target}",
+        "policy.dnc_files_rebuilt": "{actor} rebuilt the files of {target} from the "
+        "kept registry files",
         "policy.caller_id_verify": "{actor} verified the caller ID {target}",
         "policy.caller_id_remove": "{actor} removed the verified caller ID {target}",
         "policy.consent_record": "{actor} recorded call consent from {target}",

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import JsonResponse
 
-from trustconsole.lib import jsonbody
+from trustconsole.lib import jsonbody, metrics
 from visitors.models import Visitor
 from voicegate import gate
 from voicegate.choices import Provider, Reason
@@ -110,6 +110,8 @@ def respond(
         )
     except LookupError:
         return JsonResponse({"detail": "Unknown webhook address."}, status=404)
+    if not claimed.duplicate:
+        metrics.call_decided(claimed.record)
     gate.repeated_call_note(
         ctx.org, ctx.organisation_id, claimed.verdict, claimed.count
     )

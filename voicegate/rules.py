@@ -1,4 +1,4 @@
-"""The voice gate's use of the visitors' rule mechanism: repeated calls."""
+"""The voice gate's visitor event rule (`visitors.rules`): repeated calls."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
-from trustconsole.core.services import audit_record, audit_snapshot
+from trustconsole.core.services import audit_record, audit_snapshot, audited_delete
 from trustconsole.lib import netguard
 from trustconsole.lib.crypto import HINT_PASTED, is_hint, is_unreadable
 from trustconsole.lib.phones import (
@@ -177,14 +177,13 @@ def connection_delete(
 ) -> None:
     """Remove a connection; its webhook URL stops answering."""
     actor.require()
-    audit_record(
+    audited_delete(
+        connection,
         actor=actor,
         action="voice.connection.delete",
-        target=connection,
         before=audit_snapshot(connection, CONNECTION_FIELDS),
         reason=reason,
     )
-    connection.delete()
     gate.connections_changed()
 
 
@@ -224,14 +223,13 @@ def blocked_number_remove(
 ) -> None:
     """Take a number off the block list."""
     actor.require(Role.OPERATOR)
-    audit_record(
+    audited_delete(
+        blocked,
         actor=actor,
         action="voice.block_list.remove",
-        target=blocked,
         before={"number": blocked.number, "reason": blocked.reason},
         reason=reason,
     )
-    blocked.delete()
     gate.org_rules_changed(actor.organisation.pk, BLOCKED_NUMBER, blocked.number)
 
 

@@ -9,11 +9,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from trustconsole.core.actor import ActorRequest
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
@@ -28,7 +29,7 @@ def _add_errors(form: Form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, error)
 
 
-def webhook_url(request: HttpRequest, connection: VoiceConnection) -> str:
+def webhook_url(request: ActorRequest, connection: VoiceConnection) -> str:
     """The address a provider must call for this connection."""
     path = reverse("voicegate_hooks:hook", args=[connection.webhook_token])
     base = settings.VOICEGATE_PUBLIC_BASE_URL
@@ -36,13 +37,13 @@ def webhook_url(request: HttpRequest, connection: VoiceConnection) -> str:
 
 
 @member_required
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: ActorRequest) -> HttpResponse:
     """Voice opens on the call log."""
     return redirect("voicegate:calls")
 
 
 @member_required
-def calls(request: HttpRequest) -> HttpResponse:
+def calls(request: ActorRequest) -> HttpResponse:
     """Every decision of the gate, with filters."""
     gate.decisions_flush_quietly()
     form = forms.CallFilterForm(request.GET or None)
@@ -68,7 +69,7 @@ def calls(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def connections(request: HttpRequest) -> HttpResponse:
+def connections(request: ActorRequest) -> HttpResponse:
     """Connections, and the form to add one (admins)."""
     form = forms.ConnectionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -91,7 +92,7 @@ def connections(request: HttpRequest) -> HttpResponse:
 
 
 def _setup_steps(provider: str, url: str) -> list[str]:
-    steps = {
+    steps: dict[str, list[str]] = {
         Provider.TELNYX_CALL_CONTROL: [
             "In the Mission Control Portal, open your Call Control Application.",
             f"Set the webhook URL to {url} and the webhook API version to 2.",
@@ -130,7 +131,7 @@ def _setup_steps(provider: str, url: str) -> list[str]:
 
 
 @member_required
-def connection_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def connection_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     """A connection: its webhook URL, setup steps, settings and history."""
     connection = selectors.connection_get(actor=request.actor, public_id=public_id)
     initial = {
@@ -165,7 +166,7 @@ def connection_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def connection_delete(request: HttpRequest, public_id: str) -> HttpResponse:
+def connection_delete(request: ActorRequest, public_id: str) -> HttpResponse:
     """Remove a connection (admins)."""
     connection = selectors.connection_get(actor=request.actor, public_id=public_id)
     services.connection_delete(
@@ -178,7 +179,7 @@ def connection_delete(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def block_list(request: HttpRequest) -> HttpResponse:
+def block_list(request: ActorRequest) -> HttpResponse:
     """The organisation block list, and the form to add a number (operators)."""
     form = forms.BlockNumberForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -208,7 +209,7 @@ def block_list(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def block_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+def block_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Take a number off the block list (operators)."""
     blocked = selectors.blocked_number_get(actor=request.actor, public_id=public_id)
     services.blocked_number_remove(
@@ -221,7 +222,7 @@ def block_remove(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def voice_settings(request: HttpRequest) -> HttpResponse:
+def voice_settings(request: ActorRequest) -> HttpResponse:
     """The gate settings of the organisation (admins change them)."""
     row = services.voice_settings_for(request.actor.organisation.pk)
     initial = {name: getattr(row, name) for name in services.SETTINGS_FIELDS}

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from trustconsole.lib import jsonbody, ratelimit
+from trustconsole.lib import jsonbody, metrics, ratelimit
 from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 from voicegate import gate, outbox, signatures, tasks, telnyx
 from voicegate.choices import CommandStatus, Decision, Provider
@@ -155,7 +155,7 @@ def _decide(
         return gate.context_for_token(token, fresh=True)[1]
 
     try:
-        return gate.decide_and_claim(
+        claimed = gate.decide_and_claim(
             ctx,
             facts,
             started_us=request.voice_started_us,  # type: ignore[attr-defined]
@@ -164,6 +164,9 @@ def _decide(
         )
     except (LookupError, gate.GateUnavailable):
         return None
+    if not claimed.duplicate:
+        metrics.call_decided(claimed.record)
+    return claimed
 
 
 def _reject(

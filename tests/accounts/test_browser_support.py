@@ -72,7 +72,7 @@ def test_feedback_numbers_port_away_and_refund_on_a_closed_account(
     numbers.get_by_label("Numbers to add").fill("+12025550143\n555-CALL-NOW")
     numbers.get_by_role("button", name="Add numbers").click()
     expect(page.get_by_test_id("account-numbers").locator(".error")).to_contain_text(
-        "'555-CALL-NOW' is not a phone number"
+        "'555-CALL-NOW' is not a valid phone number"
     )
     page.get_by_test_id("account-numbers").get_by_label("Numbers to add").fill(
         "+12025550143, +12025550178"

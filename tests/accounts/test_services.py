@@ -299,6 +299,33 @@ def test_numbers_are_normalised_and_bad_ones_refused(support) -> None:
     assert "numbers.0" in exc.value.message_dict
 
 
+def test_numbers_are_read_by_the_one_phone_normaliser(support, settings) -> None:
+    """GIVEN numbers as support pastes them (national, SIP URI, with an extension)
+    WHEN they are added to an account
+    THEN they are read as the outbound check reads caller IDs: without `+` in
+    PHONE_DEFAULT_REGION, a SIP URI by its user part, an extension refused by index."""
+    settings.PHONE_DEFAULT_REGION = "US"
+    account = AccountFactory(organisation=support.organisation)
+    added = services.account_numbers_add(
+        actor=support,
+        account=account,
+        numbers=["(202) 555-0123", "sip:+442079460000@pbx.example"],
+    )
+    assert added == ["+12025550123", "+442079460000"]
+    with pytest.raises(ValidationError) as exc:
+        services.account_numbers_add(
+            actor=support,
+            account=account,
+            numbers=["+12025550124", "+1 202 555 0125 x7"],
+        )
+    assert exc.value.message_dict == {
+        "numbers.1": [
+            "'+1 202 555 0125 x7' has an extension; give the number without it."
+        ]
+    }
+    assert sorted(account.numbers.values_list("e164", flat=True)) == added
+
+
 # --- Reassessment requests -----------------------------------------------------------
 
 

@@ -128,7 +128,7 @@ def test_support_adds_and_removes_numbers(org, sue) -> None:
     url = f"/accounts/{account.public_id}/numbers/"
     bad = client.post(url, {"numbers": "+14155550100\n555-CALL-NOW"})
     assert bad.status_code == 400
-    assert "'555-CALL-NOW' is not a phone number" in field_error(
+    assert "'555-CALL-NOW' is not a valid phone number" in field_error(
         bad.content.decode(), "numbers_numbers"
     )
     assert not account.numbers.exists()  # nothing half-done

@@ -11,8 +11,9 @@ from accounts.choices import AccountStatus
 from remediation.choices import RemediationStatus
 from remediation.models import RemediationNumber, RemediationRequest
 from tests.accounts.factories import AccountFactory, RequestFactory, days_ago
-from tests.remediation.conftest import make_enterprise
+from tests.remediation.factories import EnterpriseFactory
 from tests.visitors.factories import VisitorFactory
+from tests.voicegate.factories import CallDecisionFactory, OutboundDenialFactory
 from trustconsole.core.models import Organisation
 from visitors.choices import Band, BlockReason, Channel, ReviewStatus
 from visitors.models import BlockedAttempt, ReviewItem
@@ -32,19 +33,13 @@ def _at(days: int, hours: int = 0) -> dt.datetime:
 
 def _calls(org: Organisation, days: int, decision: str, reason: str, n: int) -> None:
     for _ in range(n):
-        row = CallDecision.objects.create(
-            organisation=org, provider="generic", decision=decision, reason=reason
-        )
+        row = CallDecisionFactory(organisation=org, decision=decision, reason=reason)
         CallDecision.objects.filter(pk=row.pk).update(created_at=_at(days))
 
 
 def _denial(org: Organisation, days: int, codes: list[str]) -> None:
-    row = OutboundDenial.objects.create(
-        organisation=org,
-        from_number="+12025550100",
-        to_number="+12025550111",
-        violations=[{"code": c} for c in codes],
-        codes=",".join(codes),
+    row = OutboundDenialFactory(
+        organisation=org, to_number="+12025550111", codes=",".join(codes)
     )
     OutboundDenial.objects.filter(pk=row.pk).update(created_at=_at(days))
 
@@ -104,7 +99,7 @@ def seed_dashboard(org: Organisation) -> dict[str, Any]:
     late = RequestFactory(account__organisation=org, submitted=days_ago(20))
 
     # Remediation: 2 remediated, 1 not flagged, 1 refused.
-    enterprise = make_enterprise(org)
+    enterprise = EnterpriseFactory(organisation=org, name="Northwind Dental")
     request = RemediationRequest.objects.create(
         organisation=org,
         enterprise=enterprise,

@@ -96,16 +96,33 @@ def test_only_admins_create_tokens_and_members(
         )
 
 
-def test_every_role_can_read(api_client_for, org, alice) -> None:
+def test_every_role_can_read(
+    api_client_for, org, alice, beta_objects, actor_for
+) -> None:
+    """GIVEN members, tokens and audit entries in Alpha and in Beta WHEN each role
+    of Alpha reads the lists THEN it sees Alpha's rows, all of them and only them,
+    and `me` names Alpha and that role."""
+    audit_record(actor=actor_for(org), action="x.y", target=org)
+    beta = {str(obj.public_id) for obj in beta_objects.values()}
     for role in ("admin", "operator", "support", "viewer"):
         client = api_client_for(org, role)
-        for path in (
-            "/api/v1/members/",
-            "/api/v1/tokens/",
-            "/api/v1/audit/",
-            "/api/v1/me/",
-        ):
-            assert client.get(path).status_code == 200, (role, path)
+        expected = {
+            "/api/v1/members/": Membership.objects.filter(organisation=org),
+            "/api/v1/tokens/": ApiToken.objects.filter(organisation=org),
+            "/api/v1/audit/": AuditEntry.objects.filter(organisation=org),
+        }
+        for path, rows in expected.items():
+            response = client.get(path)
+            assert response.status_code == 200, (role, path)
+            seen = {row["id"] for row in response.json()["results"]}
+            assert seen, (role, path)
+            assert seen == {str(row.public_id) for row in rows}, (role, path)
+            assert not seen & beta, (role, path)
+        members = client.get("/api/v1/members/").json()["results"]
+        assert [m["email"] for m in members] == ["alice@alpha.test"], role
+        me = client.get("/api/v1/me/")
+        assert me.status_code == 200, role
+        assert (me.json()["organisation_slug"], me.json()["role"]) == ("alpha", role)
 
 
 def test_a_created_token_is_shown_once_and_works(api_client_for, org) -> None:

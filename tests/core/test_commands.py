@@ -82,3 +82,25 @@ def test_runconsole_backs_off_between_restarts_and_forgives_a_long_run() -> None
     child.started = 100.0
     assert child.died(100.0 + STABLE_SECONDS) == 1
     assert child.quick_failures == 1
+
+
+def test_whereis_names_the_view_and_the_service_behind_a_url() -> None:
+    """GIVEN the API URL of an account block WHEN whereis is asked for its POST
+    THEN it names the route, the view method and the service, each with file:line."""
+    out = run("whereis", "/api/v1/accounts/0f0e/block", "POST")
+    lines = out.splitlines()
+    assert lines[0].startswith("route  accounts_api:block")
+    assert lines[1].startswith("view   accounts.api.views.AccountBlockApi.post  ")
+    assert "accounts/api/views.py:" in lines[1]
+    assert any(
+        line.startswith("calls  accounts.services.status.account_block  ")
+        and "accounts/services/status.py:" in line
+        for line in lines[2:]
+    )
+
+
+def test_whereis_refuses_an_unknown_url_and_an_unanswered_method() -> None:
+    with pytest.raises(CommandError, match="No URL matches /nowhere"):
+        run("whereis", "/nowhere")
+    with pytest.raises(CommandError, match="does not answer DELETE"):
+        run("whereis", "/api/v1/accounts/0f0e/block", "DELETE")

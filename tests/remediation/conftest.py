@@ -21,8 +21,13 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 
 from remediation import providers
-from remediation.choices import GateStatus, SpamRisk
+from remediation.choices import SpamRisk
 from remediation.models import Enterprise, OwnedNumber
+from tests.remediation.factories import (
+    EnterpriseFactory,
+    OwnedNumberFactory,
+    PendingEnterpriseFactory,
+)
 from trustconsole.core.models import Organisation
 
 SANDBOX_IN_PROCESS = "http://testserver/sandbox/telnyx/v2"
@@ -36,14 +41,8 @@ def make_enterprise(
     **fields: Any,
 ) -> Enterprise:
     """An enterprise; approved with terms accepted unless told otherwise."""
-    defaults: dict[str, Any] = {
-        "reputation_status": GateStatus.APPROVED if approved else GateStatus.PENDING,
-        "loa_status": GateStatus.APPROVED if approved else GateStatus.PENDING,
-        "terms_accepted_at": dt.datetime.now(dt.UTC) if approved else None,
-        "terms_accepted_by": "alice@alpha.test" if approved else "",
-    }
-    defaults.update(fields)
-    return Enterprise.objects.create(organisation=organisation, name=name, **defaults)
+    factory = EnterpriseFactory if approved else PendingEnterpriseFactory
+    return factory(organisation=organisation, name=name, **fields)
 
 
 def numbers(count: int, *, start: int = 0, prefix: str = "+1202") -> list[str]:
@@ -58,18 +57,12 @@ def own(
     spam_risk: str | None = SpamRisk.HIGH,
     **fields: Any,
 ) -> list[OwnedNumber]:
-    """Make the enterprise own these numbers (bulk, fast)."""
+    """Make the enterprise own these numbers (built by the factory, saved in bulk)."""
     return OwnedNumber.objects.bulk_create(
-        [
-            OwnedNumber(
-                organisation=enterprise.organisation,
-                enterprise=enterprise,
-                e164=e164,
-                spam_risk=spam_risk,
-                **fields,
-            )
-            for e164 in e164s
-        ]
+        OwnedNumberFactory.build(
+            enterprise=enterprise, e164=e164, spam_risk=spam_risk, **fields
+        )
+        for e164 in e164s
     )
 
 

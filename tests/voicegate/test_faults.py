@@ -15,15 +15,14 @@ import pytest
 
 from bench.faults import (
     Driver,
-    RedisServer,
     Signer,
     Stack,
-    StandIn,
     Tally,
     make_event,
     run_scenario,
     settle,
 )
+from bench.loopback import RedisServer, StandIn
 from tests.conftest import child_env, wait_for
 from trustconsole.core.actor import Actor
 from visitors.services import visitor_blacklist, visitor_upsert

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from bench.faults import RedisServer
+from bench.loopback import RedisServer
 from tests.core.test_runconsole import free_port
 from tests.voicegate.conftest import call_initiated, hook_path
+from tests.voicegate.factories import CallDecisionFactory
 from tests.voicegate.test_gate import _break_database
 from trustconsole.core.actor import Actor
 from visitors.services import visitor_blacklist, visitor_upsert
@@ -318,9 +319,9 @@ def test_fail_mode_decisions_are_counted_per_organisation(
         (org, "fail_open"), (org, "fail_open"), (org, "fail_closed"),
         (org, "not_listed"), (other_org, "fail_open"),
     ):  # fmt: skip
-        CallDecision.objects.create(
+        CallDecisionFactory(
             organisation=organisation, provider=Provider.TELNYX_CALL_CONTROL,
-            decision="allow", reason=reason,
+            reason=reason,
         )  # fmt: skip
     counts = selectors.fail_mode_counts(actor=actor_for(org, "viewer"))
     assert counts == {"fail_open": 2, "fail_closed": 1}

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 
 from trustconsole.core.choices import Role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from trustconsole.core.models import ApiToken, Organisation
 
@@ -26,7 +27,7 @@ class Actor:
 
     organisation: Organisation
     role: str
-    user: AbstractBaseUser | None = None
+    user: User | None = None
     token: ApiToken | None = None
     system: str = ""
 
@@ -55,3 +56,13 @@ class Actor:
     def system_for(cls, organisation: Organisation, name: str) -> Actor:
         """An actor for automatic work (beat tasks, gates) inside an organisation."""
         return cls(organisation=organisation, role=Role.ADMIN, system=name)
+
+
+class ActorRequest(HttpRequest):
+    """The type of a console request once `ActorMiddleware` has run: `actor` is set.
+
+    For annotations only (`def view(request: ActorRequest)`); Django still builds
+    plain `HttpRequest`s and the middleware adds the attribute.
+    """
+
+    actor: Actor

@@ -9,7 +9,7 @@ from trustconsole.core.models import ApiToken, AuditEntry, Membership, Organisat
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Organisations."""
 
     list_display = ("name", "slug", "created_at")
@@ -17,7 +17,7 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Memberships."""
 
     list_display = ("user", "organisation", "role")
@@ -25,7 +25,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """API tokens: the hash is never shown."""
 
     list_display = (
@@ -44,7 +44,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """The audit trail: view only."""
 
     list_display = (

@@ -17,3 +17,22 @@ class CoreConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         autodiscover_modules("audit_text")
+
+        # Any change to an API token makes every process drop its cached tokens.
+        from django.db import transaction
+        from django.db.models.signals import post_delete, post_save
+
+        from trustconsole.core.api.auth import token_cache
+        from trustconsole.core.models import ApiToken
+        from trustconsole.core.tokens import token_generation_bump
+
+        def committed() -> None:
+            token_generation_bump()
+            token_cache.clear()
+
+        def changed(sender: object, **kwargs: object) -> None:
+            token_cache.clear()  # this process at once, the others within 1 s
+            transaction.on_commit(committed)
+
+        post_save.connect(changed, sender=ApiToken, weak=False)
+        post_delete.connect(changed, sender=ApiToken, weak=False)

@@ -13,7 +13,7 @@ import re
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db import models
 from django.utils import timezone
@@ -97,7 +97,7 @@ def _formatter_for(
     elif isinstance(source, Mapping):
         labels = {str(k): str(v) for k, v in source.items()}
     else:
-        return source
+        return cast(Formatter, source)
 
     def fmt(value: Any) -> str:
         if isinstance(value, list | tuple):
@@ -107,13 +107,16 @@ def _formatter_for(
     return fmt
 
 
-def _lookup(table: Mapping[tuple[str | None, str], Any], target_type: str, field: str):
+def _lookup(
+    table: Mapping[tuple[str | None, str], Any], target_type: str, field: str
+) -> Any:
     return table.get((target_type, field), table.get((None, field)))
 
 
 def field_label(target_type: str, field: str) -> str:
     """The label of a recorded field."""
-    return _lookup(_LABELS, target_type, field) or field.replace("_", " ").capitalize()
+    label = _lookup(_LABELS, target_type, field)
+    return str(label) if label else field.replace("_", " ").capitalize()
 
 
 def format_value(target_type: str, field: str, value: Any) -> str:
@@ -122,7 +125,7 @@ def format_value(target_type: str, field: str, value: Any) -> str:
         return EMPTY
     fmt = _lookup(_FORMATTERS, target_type, field)
     if fmt is not None:
-        return fmt(value)
+        return str(fmt(value))
     return plain_value(value)
 
 
@@ -166,7 +169,7 @@ def _hidden(target_type: str, field: str, *values: Any) -> bool:
     return all(isinstance(v, str) and _UUID_RE.match(v) for v in present)
 
 
-class _Context(dict):
+class _Context(dict[str, Any]):
     def __init__(self, entry: Any) -> None:
         super().__init__(actor=entry.actor_label, target=entry.target_label)
         self._entry = entry

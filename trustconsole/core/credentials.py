@@ -37,7 +37,7 @@ class RotationReport:
     by_organisation: Counter[tuple[int | None, str]] = field(default_factory=Counter)
 
 
-def _raw(name: str) -> ExpressionWrapper:
+def _raw(name: str) -> ExpressionWrapper[F]:
     # The column as stored: a plain text output field skips the decrypting converter.
     return ExpressionWrapper(F(name), output_field=models.TextField())
 

@@ -76,7 +76,7 @@ class ThrottledLoginMixin:
         if lock is not None:
             raise self._locked(lock)
         try:
-            cleaned = super().clean()  # type: ignore[misc]
+            cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
         except ValidationError as exc:
             if getattr(exc, "code", None) == "invalid_login":
                 caused = loginguard.failure_record(username=username, ip=ip)

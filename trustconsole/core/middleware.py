@@ -36,7 +36,7 @@ class ActorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.actor = actor_for_session(request)
+        request.actor = actor_for_session(request)  # type: ignore[attr-defined]
         return self.get_response(request)
 
 

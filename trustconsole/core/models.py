@@ -104,7 +104,7 @@ class ApiToken(models.Model):
         return self.revoked_at is None
 
 
-class AuditQuerySet(models.QuerySet):
+class AuditQuerySet(models.QuerySet["AuditEntry"]):
     """Refuses bulk changes: the audit trail is append-only."""
 
     def update(self, **kwargs: object) -> int:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User as LoginUser
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
@@ -29,6 +30,8 @@ from trustconsole.core.tokens import token_generate
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=models.Model)
 
 
 def _json_safe(value: Any) -> Any:
@@ -75,10 +78,62 @@ def audit_record(
     )
 
 
+def audited_save(
+    obj: M,
+    *,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    snapshot: Sequence[str] = (),
+    reason: str = "",
+    update_fields: Sequence[str] | None = None,
+) -> M:
+    """Validate, save and audit one row, the write most services end with.
+
+    `full_clean()`, `save()` (of `update_fields` only, when given), then one audit
+    entry on `obj`: `after` is the saved values of the `snapshot` fields plus the
+    `after` given (which wins on a shared key). Call it inside the service's
+    transaction, after its own checks.
+    """
+    obj.full_clean()
+    if update_fields is None:
+        obj.save()
+    else:
+        obj.save(update_fields=list(update_fields))
+    if snapshot:
+        after = {**audit_snapshot(obj, list(snapshot)), **(after or {})}
+    audit_record(
+        actor=actor,
+        action=action,
+        target=obj,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+    return obj
+
+
+def audited_delete(
+    obj: models.Model,
+    *,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any] | None = None,
+    reason: str = "",
+) -> None:
+    """Audit a row's removal, then delete it (the entry names it while it exists).
+
+    Call it inside the service's transaction, after its own checks.
+    """
+    audit_record(actor=actor, action=action, target=obj, before=before, reason=reason)
+    obj.delete()
+
+
 @transaction.atomic
 def organisation_create(
     *, name: str, admin_email: str, admin_password: str | None = None
-) -> tuple[Organisation, AbstractBaseUser, bool]:
+) -> tuple[Organisation, LoginUser, bool]:
     """Create an organisation with its first admin: (org, user, user_created)."""
     name = name.strip()
     if not name:
@@ -88,18 +143,16 @@ def organisation_create(
     while Organisation.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     organisation = Organisation(name=name, slug=slug)
-    organisation.full_clean()
-    organisation.save()
+    actor = Actor.system_for(organisation, "create_organisation")
+    audited_save(
+        organisation,
+        actor=actor,
+        action="organisation.create",
+        after={"name": name, "slug": slug},
+    )
     user, created = user_get_or_create(email=admin_email, password=admin_password)
     membership = Membership.objects.create(
         user=user, organisation=organisation, role=Role.ADMIN
-    )
-    actor = Actor.system_for(organisation, "create_organisation")
-    audit_record(
-        actor=actor,
-        action="organisation.create",
-        target=organisation,
-        after={"name": name, "slug": slug},
     )
     audit_record(
         actor=actor,
@@ -112,7 +165,7 @@ def organisation_create(
 
 def user_get_or_create(
     *, email: str, password: str | None = None
-) -> tuple[AbstractBaseUser, bool]:
+) -> tuple[LoginUser, bool]:
     """Find a login user by email (case-insensitive) or create one."""
     email = User.objects.normalize_email(email.strip()).lower()
     from django.core.validators import validate_email
@@ -179,17 +232,15 @@ def membership_change_role(
         _ensure_another_admin(membership)
     before = audit_snapshot(membership, ["role"])
     membership.role = role
-    membership.full_clean()
-    membership.save(update_fields=["role"])
-    audit_record(
+    return audited_save(
+        membership,
         actor=actor,
         action="membership.change_role",
-        target=membership,
         before=before,
         after={"role": role},
         reason=reason,
+        update_fields=["role"],
     )
-    return membership
 
 
 @transaction.atomic
@@ -199,14 +250,13 @@ def membership_remove(
     """Remove a member from the organisation; the last admin cannot be removed."""
     actor.require()
     _ensure_another_admin(membership)
-    audit_record(
+    audited_delete(
+        membership,
         actor=actor,
         action="membership.remove",
-        target=membership,
         before={"user": membership.user.get_username(), "role": membership.role},
         reason=reason,
     )
-    membership.delete()
 
 
 @transaction.atomic
@@ -227,12 +277,10 @@ def token_create(*, actor: Actor, name: str, role: str) -> tuple[ApiToken, str]:
         token_hash=hashed,
         created_by=actor.user,
     )
-    token.full_clean()
-    token.save()
-    audit_record(
+    audited_save(
+        token,
         actor=actor,
         action="api_token.create",
-        target=token,
         after={"name": name, "role": role, "prefix": prefix},
     )
     return token, raw

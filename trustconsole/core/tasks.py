@@ -11,7 +11,11 @@ from trustconsole.core import services
 
 @shared_task(name="core.housekeeping")
 def housekeeping() -> dict[str, Any]:
-    """Periodic upkeep (beat): expired sessions out, heartbeat in."""
+    """Periodic upkeep (beat): expired sessions out, heartbeat in; the metrics
+    files of this host's exited worker processes folded into one."""
+    from trustconsole.lib import metrics
+
+    metrics.compact()
     return services.housekeeping_run()
 
 

@@ -1,4 +1,9 @@
-"""API token format and hashing: `tc_<prefix>_<secret>`; only SHA-256 is stored."""
+"""API token format and hashing: `tc_<prefix>_<secret>`; only SHA-256 is stored.
+
+Authenticated tokens are cached in each process (core/api/auth.py); any change to a
+token (revoked, deleted) moves GENERATION_KEY in the shared cache, which every
+process reads at most once a second and then drops its cached tokens.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import hmac
 import secrets
 
 TOKEN_PREFIX = "tc_"
+GENERATION_KEY = "core:api-token-generation"
 
 
 def token_generate() -> tuple[str, str, str]:
@@ -34,3 +40,16 @@ def token_prefix(raw: str) -> str | None:
 def token_matches(raw: str, stored_hash: str) -> bool:
     """Constant-time comparison of a presented token with a stored hash."""
     return hmac.compare_digest(token_hash(raw), stored_hash)
+
+
+def token_generation_bump() -> None:
+    """Make every process drop its cached tokens within a second (after commit)."""
+    from django.core.cache import cache
+
+    try:
+        cache.set(GENERATION_KEY, secrets.token_hex(8), None)
+    except Exception:  # noqa: BLE001 - the cache is down: processes fall back on
+        # their own (they re-read tokens when the generation cannot be read)
+        import logging
+
+        logging.getLogger(__name__).warning("API token generation not bumped")

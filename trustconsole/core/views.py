@@ -8,11 +8,13 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.forms import BaseForm
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from trustconsole.core import forms, loginguard, selectors, services
+from trustconsole.core.actor import ActorRequest
 from trustconsole.core.dashboard import dashboard_charts, dashboard_data
 from trustconsole.core.health import broker_status
 from trustconsole.core.middleware import SESSION_KEY
@@ -21,7 +23,7 @@ from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 
 
-def _add_errors(form: object, exc: ValidationError) -> None:
+def _add_errors(form: BaseForm, exc: ValidationError) -> None:
     for field, errors in exc.message_dict.items():
         target = field if field in form.fields else None
         for error in errors:
@@ -39,7 +41,7 @@ class LoginView(auth_views.LoginView):
 
 
 @member_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: ActorRequest) -> HttpResponse:
     """The landing page: the organisation at a glance, worker health, activity."""
     actor = request.actor
     data = dashboard_data(actor=actor)
@@ -55,11 +57,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def organisation_switch(request: HttpRequest) -> HttpResponse:
+def organisation_switch(request: ActorRequest) -> HttpResponse:
     """Make another of the user's organisations the current one."""
     membership = (
         Membership.objects.filter(
-            user=request.user, organisation__slug=request.POST.get("organisation", "")
+            user=request.user,  # type: ignore[misc]  # member_required: logged in
+            organisation__slug=request.POST.get("organisation", ""),
         )
         .select_related("organisation")
         .first()
@@ -72,7 +75,7 @@ def organisation_switch(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def members(request: HttpRequest) -> HttpResponse:
+def members(request: ActorRequest) -> HttpResponse:
     """Settings → Members: list; admins add members."""
     form = forms.MemberAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -90,7 +93,8 @@ def members(request: HttpRequest) -> HttpResponse:
     memberships = list(selectors.membership_list(actor=request.actor))
     locks = loginguard.lockouts_for(m.user.get_username() for m in memberships)
     for m in memberships:
-        m.lockout = locks.get(loginguard.normalise_username(m.user.get_username()))
+        key = loginguard.normalise_username(m.user.get_username())
+        m.lockout = locks.get(key)  # type: ignore[attr-defined]
     context = {
         "memberships": memberships,
         "form": form,
@@ -101,7 +105,7 @@ def members(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def member_unlock(request: HttpRequest, public_id: str) -> HttpResponse:
+def member_unlock(request: ActorRequest, public_id: str) -> HttpResponse:
     """Clear a member's log-in lockout (admin)."""
     membership = selectors.membership_get(actor=request.actor, public_id=public_id)
     form = forms.ReasonForm(request.POST)
@@ -120,7 +124,7 @@ def member_unlock(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def member_role(request: HttpRequest, public_id: str) -> HttpResponse:
+def member_role(request: ActorRequest, public_id: str) -> HttpResponse:
     """Change a member's role (admin)."""
     membership = selectors.membership_get(actor=request.actor, public_id=public_id)
     form = forms.MemberRoleForm(request.POST)
@@ -140,7 +144,7 @@ def member_role(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def member_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+def member_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Remove a member (admin)."""
     membership = selectors.membership_get(actor=request.actor, public_id=public_id)
     try:
@@ -153,7 +157,7 @@ def member_remove(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: ActorRequest) -> HttpResponse:
     """Settings → API tokens: list; admins create (value shown once) and revoke."""
     form = forms.TokenCreateForm(request.POST or None)
     created = None
@@ -175,7 +179,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def token_revoke(request: HttpRequest, public_id: str) -> HttpResponse:
+def token_revoke(request: ActorRequest, public_id: str) -> HttpResponse:
     """Revoke an API token (admin)."""
     token = selectors.token_get(actor=request.actor, public_id=public_id)
     form = forms.ReasonForm(request.POST)
@@ -188,7 +192,7 @@ def token_revoke(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: ActorRequest) -> HttpResponse:
     """Settings → Audit log: every change in the organisation, newest first."""
     queryset = selectors.audit_list(
         actor=request.actor,
@@ -206,7 +210,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
+def healthz(request: ActorRequest) -> JsonResponse:
     """Database and broker reachability: 200 when both answer, else 503."""
     checks: dict[str, str] = {}
     try:
@@ -217,7 +221,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["database"] = f"error: {exc.__class__.__name__}"
     checks["broker"] = broker_status()
     healthy = all(value == "ok" for value in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", **checks}
+    body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", **checks}
     try:
         age = selectors.heartbeat_age_seconds()
     except Exception:  # noqa: BLE001 - the database check above already reports it

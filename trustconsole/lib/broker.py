@@ -50,7 +50,7 @@ def _entry(routing_key: str, pattern: str, queue: str) -> Any:
 class Channel(filesystem.Channel):
     """Atomic writes, rename-to-claim reads, locked exchange-table updates."""
 
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         # Zero-padded so that name order is send order (readers sort names).
         name = f"{round(monotonic() * 1000):015d}_{uuid.uuid4()}.{queue}.msg"
         try:
@@ -58,7 +58,7 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise filesystem.ChannelError(f"Cannot add {name!r} to the queue") from exc
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: str) -> Any:  # type: ignore[override]
         wanted = f"{queue}.msg"
         folder = Path(self.data_folder_in)
         claimed = folder / CLAIMED

@@ -86,7 +86,7 @@ def per_day_bars(
     ]
     for i, day in enumerate(days):
         x = left + i * slot + (slot - bar_w) / 2
-        y = top + plot_h
+        y: float = top + plot_h
         tip = ", ".join(f"{s.values[i]} {s.name.lower()}" for s in series)
         for s in series:
             h = plot_h * s.values[i] / top_value

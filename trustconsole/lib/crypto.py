@@ -141,7 +141,7 @@ def hint(value: str | None) -> str:
 
 def is_hint(value: str | None) -> bool:
     """Whether `value` is a hint pasted back instead of a credential."""
-    return bool(value) and (value.startswith(HINT_MASK) or value == UNREADABLE)
+    return bool(value) and (str(value).startswith(HINT_MASK) or value == UNREADABLE)
 
 
 class _EmptyOnlyExact(lookups.Exact):
@@ -155,7 +155,7 @@ class _EmptyOnlyExact(lookups.Exact):
         return super().get_prep_lookup()
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
     """Text stored as a Fernet token under ENCRYPTION_KEYS; '' stays ''."""
 
     description = "Text encrypted at rest with ENCRYPTION_KEYS"

@@ -8,4 +8,4 @@ from django.http import HttpRequest
 def htmx_partial(request: HttpRequest) -> bool:
     """True when htmx asked for a fragment (not for a history restore)."""
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    return htmx is not None and bool(htmx) and not htmx.history_restore_request

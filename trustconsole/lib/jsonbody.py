@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import IO, Any
 
 from django.conf import settings
@@ -231,7 +232,7 @@ class JSONBodyParser(parsers.JSONParser):
         self,
         stream: IO[bytes] | None,
         media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         request = (parser_context or {}).get("request")
         if request is not None:

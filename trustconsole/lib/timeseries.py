@@ -24,7 +24,7 @@ def window_start(first_day: dt.date) -> dt.datetime:
 
 
 def counts_per_day(
-    queryset: QuerySet, *, field: str = "created_at", by: str | None = None
+    queryset: QuerySet[Any], *, field: str = "created_at", by: str | None = None
 ) -> dict[tuple[dt.date, str], int]:
     """{(local date, value of `by` or ""): count} in one grouped query."""
     tz = timezone.get_current_timezone()
@@ -38,7 +38,7 @@ def counts_per_day(
     return {(row["day"], row[by] if by else ""): row["n"] for row in rows}
 
 
-def count_subquery(queryset: QuerySet) -> Any:
+def count_subquery(queryset: QuerySet[Any]) -> Any:
     """COUNT(*) of `queryset`'s rows of the outer query's organisation, as an
     expression (0 when there are none), so several counts cost one query."""
     rows = (

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
-View = Callable[..., HttpResponse]
+from trustconsole.core.actor import ActorRequest
+
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
 def member_required(view: View) -> View:
@@ -20,14 +22,16 @@ def member_required(view: View) -> View:
 
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: ActorRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.actor is None:
             raise PermissionDenied("Your login is not a member of any organisation.")
         return view(request, *args, **kwargs)
 
-    return wrapper
+    return cast(View, wrapper)
 
 
-def paginate(request: HttpRequest, queryset: QuerySet, *, per_page: int = 50) -> Page:
+def paginate(
+    request: ActorRequest, queryset: QuerySet[Any], *, per_page: int = 50
+) -> Page[Any]:
     """The requested page of a list (bad page numbers give the nearest page)."""
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))

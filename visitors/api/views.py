@@ -6,6 +6,8 @@ with the widget key header instead of an API token.
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,7 +19,7 @@ from rest_framework.views import APIView
 
 from trustconsole.core.api.schema import ErrorOutput
 from trustconsole.core.api.views import ActorAPIView
-from trustconsole.lib import ratelimit
+from trustconsole.lib import metrics, ratelimit
 from visitors import gate, selectors, services
 from visitors.api import serializers as s
 from visitors.choices import Band, VisitorStatus
@@ -428,6 +430,7 @@ class WidgetMessageApi(APIView):
             _field_error(services.normalise_email, email, "email")
         if phone:
             _field_error(services.normalise_phone, phone, "phone")
+        started = time.perf_counter()
         answer = gate.widget_message_receive(
             widget=widget,
             widget_visitor_id=fields["visitor_id"],
@@ -438,6 +441,8 @@ class WidgetMessageApi(APIView):
             body=fields["body"],
             ip=gate.client_ip(request.META),
         )
+        elapsed = time.perf_counter() - started
+        metrics.chat_gated(blocked=answer.blocked, seconds=elapsed)
         response = Response(
             {
                 "status": "accepted",

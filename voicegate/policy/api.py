@@ -6,6 +6,7 @@ admins change the settings.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -18,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from trustconsole.core.api.views import ActorAPIView
+from trustconsole.lib import metrics
 from trustconsole.lib.jsonbody import JSONBodyParser
 from trustconsole.policy.api import ExplanationOutput
 from voicegate.policy import selectors, services
@@ -311,6 +313,7 @@ class OutboundCheckApi(PolicyAPIView):
         data = OutboundCheckInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        started = time.perf_counter()
         outcome = services.outbound_check(
             actor=self.actor,
             from_number=values["from"],
@@ -318,6 +321,7 @@ class OutboundCheckApi(PolicyAPIView):
             account=values.get("account") or None,
             region=values.get("region") or None,
         )
+        metrics.outbound_checked(outcome, seconds=time.perf_counter() - started)
         return Response(outcome.answer())
 
 

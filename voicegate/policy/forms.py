@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -93,7 +93,8 @@ class CallerIdForm(forms.Form):
 
     def __init__(self, *args: Any, accounts: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["account"].choices = _account_choices(accounts)
+        account = cast(forms.ChoiceField, self.fields["account"])
+        account.choices = _account_choices(accounts)
 
 
 class ConsentForm(forms.Form):
@@ -112,8 +113,9 @@ class ConsentForm(forms.Form):
 
     def __init__(self, *args: Any, accounts: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["account"].choices = _account_choices(accounts)
-        self.fields["account"].choices[0] = ("", "— any caller of the organisation —")
+        account = cast(forms.ChoiceField, self.fields["account"])
+        account.choices = _account_choices(accounts)
+        account.choices[0] = ("", "— any caller of the organisation —")
 
 
 class PolicySettingsForm(forms.Form):

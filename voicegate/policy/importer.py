@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import connection
+from django.db import connection, transaction
 
 from trustconsole.lib.phones import PhoneNumberError, phone_possible_digits
 from voicegate.models import DncEntry
 
 BATCH = 10_000
+COPY_BATCH = 200_000  # numbers a COPY of the fast path sends at once
 ERROR_SAMPLE = 20
 NUMBER_HEADERS = frozenset(
     {"number", "phone", "phone_number", "phonenumber", "telephone", "tel", "e164",
@@ -99,7 +100,22 @@ def import_file(
     on_progress: Callable[[ImportProgress], None] | None = None,
     every_seconds: float = 1.0,
 ) -> ImportProgress:
-    """Read `path` and add its numbers to the list; returns the final counts."""
+    """Read `path` and add its numbers to the list; returns the final counts.
+
+    Numbers of the North American plan (`region` US, CA, …) go through the
+    registry reader's fast path (plain 10-digit lines parsed a block at a time;
+    anything else row by row with the rules below); on PostgreSQL batches go in
+    with COPY."""
+    from voicegate.policy import registry_parse
+
+    if region and registry_parse._is_nanp(region):
+        return _import_fast(
+            path,
+            list_id=list_id,
+            region=region,
+            on_progress=on_progress,
+            every_seconds=every_seconds,
+        )
     progress = ImportProgress(size=path.stat().st_size)
     batch: list[int] = []
     last_report = time.monotonic()
@@ -145,17 +161,61 @@ def import_file(
     return progress
 
 
+def _import_fast(
+    path: Path,
+    *,
+    list_id: int,
+    region: str,
+    on_progress: Callable[[ImportProgress], None] | None,
+    every_seconds: float,
+) -> ImportProgress:
+    from voicegate.policy import registry_parse
+
+    progress = ImportProgress(size=path.stat().st_size)
+    last_report = time.monotonic()
+    pending: list[int] = []
+    for numbers in registry_parse.read_numbers(path, region=region, progress=progress):
+        pending += numbers
+        if len(pending) >= COPY_BATCH:
+            _write(list_id, pending)
+            pending = []
+        now = time.monotonic()
+        if on_progress is not None and now - last_report >= every_seconds:
+            last_report = now
+            on_progress(progress)
+    if pending:
+        _write(list_id, pending)
+    progress.bytes_read = progress.size
+    if on_progress is not None:
+        on_progress(progress)
+    return progress
+
+
+def _copy(list_id: int, numbers: list[int]) -> None:
+    """PostgreSQL: COPY the batch into a temporary table, then one INSERT … SELECT
+    that skips numbers already on the list."""
+    table = DncEntry._meta.db_table
+    payload = ("\n".join(map(str, numbers)) + "\n").encode()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS dnc_import_batch (number bigint) "
+            "ON COMMIT DELETE ROWS"
+        )
+        with cursor.cursor.copy("COPY dnc_import_batch (number) FROM STDIN") as copy:
+            copy.write(payload)
+        cursor.execute(
+            f"INSERT INTO {table} (dnc_list_id, number) "
+            "SELECT %s, number FROM dnc_import_batch ON CONFLICT DO NOTHING",
+            [list_id],
+        )
+
+
 def _write(list_id: int, numbers: list[int]) -> None:
     """Insert a batch, skipping numbers already on the list, without building a
     model instance per number (a third of the import time on 10 million rows)."""
     table = DncEntry._meta.db_table
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (dnc_list_id, number) "
-                "SELECT %s, unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
-                [list_id, numbers],
-            )
+        _copy(list_id, numbers)
     elif connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.executemany(

@@ -3,9 +3,9 @@
 A national registry (the US list has about 250 million numbers) is too big to copy
 into every process: as a sorted `array('q')` it costs 2 GB per gunicorn worker. Here
 each list version is a file of sorted, unique E.164 digits (little-endian int64 after
-a 16-byte header) that every process maps read-only with `mmap`; the kernel keeps one
-copy of its pages in the page cache for all of them, and a lookup is a `bisect` over
-a `memoryview` of the mapping (about 30 probes for 250 million numbers).
+a 4 kB header, then a bucket table: see NumberSet) that every process maps read-only
+with `mmap`; the kernel keeps one copy of its pages in the page cache for all of
+them, and a lookup reads two table entries and bisects one page of the mapping.
 
 A version is a *base* file plus two small sorted files of numbers added to and taken
 off it by change lists since (`adds`, `dels`): applying the registry's change list
@@ -15,61 +15,48 @@ Files are written beside the current ones under a temporary name and renamed int
 place, so a reader only ever sees a complete file; the switch to a new version is a
 database update that processes notice through the list's version key.
 
-The importer reads the registry's files as they come: one 10-digit number a line,
-or `area code,number`, plain, gzip or zip, streamed in blocks of 4 MB. A block of
-plain numbers is parsed with one `split()` and `map(int, …)` (millions of rows a
-second); a block with anything else in it is read line by line, and lines that are
-not plain NANP numbers go through `phonenumbers` like every other import. Sorting
-is an external bucket sort: numbers are spread into buckets by their top bits,
-spilled to a scratch file every few million, then each bucket is sorted on its own.
+The registry's files are read by registry_parse.py (its readers are re-exported
+here). Sorting is an external bucket sort: numbers are spread into buckets by their
+top bits, spilled to a scratch file every few million, then each bucket is sorted
+on its own.
 """
 
 from __future__ import annotations
 
 import bisect
-import csv
-import functools
-import gzip
-import io
+import contextlib
+import itertools
 import mmap
+import operator
 import os
-import re
 import sys
-import zipfile
+import threading
+import time
+import zlib
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from voicegate.policy.importer import (
-    ERROR_SAMPLE,
-    ImportProgress,
-    RowError,
-    _header,
-    number_digits,
-)
+from voicegate.policy import registry_parse
 
-MAGIC = b"TCDNC1LE"  # format 1, little-endian int64 numbers
-HEADER = 16  # magic + count
-BLOCK = 4 * 1024 * 1024
-NANP = 10_000_000_000  # "1" in front of a 10-digit NANP number makes E.164 digits
-LOW, HIGH = 2_000_000_000, 10_000_000_000  # area codes start with 2-9
+# The readers of the registry's files, where the rest of the code looks for them.
+as_of_from_name = registry_parse.as_of_from_name
+is_archive = registry_parse.is_archive
+read_changes = registry_parse.read_changes
+read_numbers = registry_parse.read_numbers
+
+MAGIC_V1 = b"TCDNC1LE"  # format 1: 16-byte header, numbers (read, no longer written)
+MAGIC = b"TCDNC2LE"  # format 2: a header page, the numbers, then a bucket table
+HEADER_V1 = 16  # magic + count
+PAGE = 4096  # the header takes one page, so the numbers start page-aligned
+PER_BUCKET = 128  # numbers a bucket of the table holds on average (1 kB)
+POPULATE_READ = 22  # madvise(MADV_POPULATE_READ), Linux 5.14+: map pages in
+WARM_STEP = 4 * 1024 * 1024  # bytes mapped in per step of the warming thread
+WARM_FROM = 16 * 1024 * 1024  # files smaller than this are not worth a thread
 SHIFT = 23  # bucket width: 8.4 million consecutive numbers
 SPILL = 4_000_000  # numbers buffered in memory before a spill to the scratch file
-AREA_LINE = re.compile(rb"^\s*\d{3}\s*,\s*\d{7}\s*$")
-PLAIN_LINE = re.compile(rb"^\s*\+?\d{10,11}\s*$")
-DATE_IN_NAME = re.compile(r"(20\d\d)[-_.]?([01]\d)[-_.]?([0-3]\d)")
-CHANGE_FLAGS = {
-    "a": True, "add": True, "added": True, "addition": True, "+": True, "i": True,
-    "d": False, "del": False, "delete": False, "deleted": False, "deletion": False,
-    "-": False, "r": False, "remove": False,
-}  # fmt: skip
-FLAGS = {
-    key.encode(): value
-    for name, value in CHANGE_FLAGS.items()
-    for key in (name, name.upper(), name.capitalize())
-}
 
 
 class DncFileError(OSError):
@@ -80,40 +67,140 @@ class DncFileError(OSError):
 
 
 class NumberSet:
-    """One read-only file of sorted numbers, mapped into this process."""
+    """One read-only file of sorted numbers, mapped into this process.
+
+    Format 2 (written since): a 4 kB header page (magic, count, base, shift, buckets,
+    CRC-32 of the numbers), the numbers from offset 4096, then a *bucket table*: bucket
+    b holds the numbers n with (n - base) >> shift == b, and table[b] is the position of
+    its first one (table[buckets] = count). With about 128 numbers a bucket, a lookup
+    reads two table entries and bisects ~1 kB: one page of the 2 GB mapping and ~8
+    probes, instead of ~28 probes over ~18 scattered pages (each page a process has not
+    touched yet is a page fault, which is what made cold lookups slow). A skewed list
+    only makes some buckets longer (a bisect there).
+    Format 1 files (no table) are still read, with a bisect over all numbers.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self.count = 0
         self._map: mmap.mmap | None = None
         self.view: Any = ()
+        self.table: Any = ()
+        self.base = self.shift = self.buckets = 0
+        self.crc: int | None = None
         if path is None:
             return
         try:
             with path.open("rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
-                if size < HEADER:
+                if size < HEADER_V1:
                     raise DncFileError(f"{path.name} is truncated")
                 self._map = mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ)
         except FileNotFoundError:
             raise DncFileError(f"{path} is missing") from None
-        head = self._map[:HEADER]
-        if head[:8] != MAGIC:
-            self._map.close()
+        try:
+            self._open(path, size)
+        except DncFileError:
+            self.close()
+            raise
+
+    def _open(self, path: Path, size: int) -> None:
+        assert self._map is not None
+        head = self._map[:48]
+        if head[:8] not in (MAGIC, MAGIC_V1):
             raise DncFileError(f"{path.name} is not a Do-Not-Call list file")
         if sys.byteorder != "little":
-            self._map.close()
             raise DncFileError("list files are little-endian; this host is not")
-        self.count = int.from_bytes(head[8:16], "little")
-        if size != HEADER + 8 * self.count:
-            self._map.close()
+        count = int.from_bytes(head[8:16], "little")
+        with memoryview(self._map) as whole:
+            self._views(path, size, head, count, whole)
+        if self.table:
+            self._warm_table()
+
+    def _views(
+        self, path: Path, size: int, head: bytes, count: int, whole: memoryview
+    ) -> None:
+        if head[:8] == MAGIC_V1:
+            if size != HEADER_V1 + 8 * count:
+                raise DncFileError(f"{path.name} is truncated")
+            self.view = whole[HEADER_V1:].cast("q")
+            self.count = count
+            return
+        base, shift, buckets, self.crc = (
+            int.from_bytes(head[i : i + 8], "little") for i in (16, 24, 32, 40)
+        )
+        start = table_start(count)
+        if len(head) < 48 or size != start + 8 * (buckets + 1) or shift > 62:
             raise DncFileError(f"{path.name} is truncated")
-        self.view = memoryview(self._map)[HEADER:].cast("q")
+        self.view = whole[PAGE : PAGE + 8 * count].cast("q")
+        self.table = whole[start:].cast("q")
+        self.base, self.shift, self.buckets = base, shift, buckets
+        self.count = count
+        if self.table[buckets] != count:
+            raise DncFileError(f"{path.name} is damaged")
+
+    def _warm_table(self) -> None:
+        start, buckets = table_start(self.count), self.buckets
+        # The table is read by every lookup: ask for it in the page cache now and
+        # map its pages into this process (one read a page, ~4,000 at 250 million
+        # numbers: a few milliseconds).
+        if self._map is not None:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                self._map.madvise(mmap.MADV_WILLNEED, start)
+        table = self.table
+        sum(table[i] for i in range(0, buckets + 1, PAGE // 8))
+
+    def verify(self) -> bool:
+        """Whether the numbers still match the CRC-32 written with them (reads
+        the whole file: for a repair check, not for every mapping)."""
+        if self.crc is None or not isinstance(self.view, memoryview):
+            return True  # format 1 has no checksum
+        crc = 0
+        step = WARM_STEP // 8
+        for start in range(0, self.count, step):
+            crc = zlib.crc32(self.view[start : start + step], crc)
+        return crc == self.crc
+
+    def warm(self) -> None:
+        """Map every page of the file into this process, a few MB at a time with
+        the GIL let go in between (run in a thread): until a page is mapped here
+        its first lookup takes a page fault (a few µs; longer if the page has to
+        be read from disk). Stops quietly when the set is closed."""
+        try:
+            size = len(self._map) if self._map is not None else 0
+            for start in range(0, size, WARM_STEP):
+                mapping = self._map
+                if mapping is None:
+                    return
+                length = min(WARM_STEP, size - start)
+                try:
+                    mapping.madvise(POPULATE_READ, start, length)
+                except OSError:  # an older kernel: read one number a page
+                    view = self.view
+                    first = max(0, (start - PAGE) // 8)
+                    stop = min(self.count, (start + length - PAGE) // 8)
+                    sum(view[i] for i in range(first, stop, PAGE // 8))
+                time.sleep(0)
+        except (ValueError, BufferError, TypeError):
+            return  # closed meanwhile
+
+    def warm_in_background(self) -> None:
+        """Start `warm` in a daemon thread if the file is big enough to matter."""
+        if self._map is not None and len(self._map) >= WARM_FROM:
+            threading.Thread(target=self.warm, name="dnc-warm", daemon=True).start()
 
     def __contains__(self, number: int) -> bool:
+        if self.table:
+            bucket = (number - self.base) >> self.shift
+            if not 0 <= bucket < self.buckets:
+                return False
+            table = self.table
+            lo, hi = table[bucket], table[bucket + 1]
+        else:
+            lo, hi = 0, self.count
         view = self.view
-        i = bisect.bisect_left(view, number)
-        return i < self.count and view[i] == number
+        i = bisect.bisect_left(view, number, lo, hi)
+        return i < hi and view[i] == number
 
     def __len__(self) -> int:
         return self.count
@@ -123,12 +210,29 @@ class NumberSet:
 
     def close(self) -> None:
         """Unmap now (otherwise when the last reference goes)."""
+        for view in (self.view, self.table):
+            if isinstance(view, memoryview):
+                view.release()
+        self.view = ()
+        self.table = ()
+        self.count = 0
         if self._map is not None:
-            self.view.release()
             self._map.close()
             self._map = None
-            self.view = ()
-            self.count = 0
+
+
+def table_start(count: int) -> int:
+    """Offset of the bucket table in a format 2 file of `count` numbers."""
+    return PAGE + -(-8 * count // PAGE) * PAGE
+
+
+def table_shape(count: int, first: int, last: int) -> tuple[int, int]:
+    """(shift, buckets) giving about PER_BUCKET numbers a bucket."""
+    if not count:
+        return 0, 0
+    span = last - first + 1
+    shift = max(0, (span * PER_BUCKET // count).bit_length() - 1)
+    return shift, ((span - 1) >> shift) + 1
 
 
 EMPTY = NumberSet()
@@ -170,36 +274,77 @@ class VersionFiles:
             part.close()
 
 
-def open_version(directory: Path, base: str, adds: str, dels: str) -> VersionFiles:
-    """Map a version's files (`adds`/`dels` may be empty names: none)."""
-    return VersionFiles(
+def open_version(
+    directory: Path, base: str, adds: str, dels: str, *, warm: bool = True
+) -> VersionFiles:
+    """Map a version's files (`adds`/`dels` may be empty names: none); with `warm`,
+    a thread maps the base file's pages in (for copies that serve lookups)."""
+    files = VersionFiles(
         NumberSet(directory / base),
         NumberSet(directory / adds) if adds else EMPTY,
         NumberSet(directory / dels) if dels else EMPTY,
     )
+    if warm:
+        files.base.warm_in_background()
+    return files
 
 
 # --- Writing -----------------------------------------------------------------------
 
 
-def write_numbers(path: Path, chunks: Iterable[array]) -> int:
-    """Write sorted unique numbers (given in order, in chunks) to `path` atomically:
-    a temporary file beside it, flushed to disk, then renamed over. Returns the count.
+def write_numbers(
+    path: Path,
+    chunks: Iterable[array],
+    *,
+    shape: tuple[int, int, int] | None = None,
+) -> int:
+    """Write sorted unique numbers (given in order, in chunks) to `path` atomically
+    (format 2): a temporary file beside it, flushed to disk, then renamed over.
+    Returns the count.
+
+    `shape` is (about how many, smallest, largest) for the bucket table, so that
+    it is built as the chunks go by; without it the chunks are held in memory
+    first (small files: change lists, tests).
     """
+    if shape is None:
+        chunks = [chunk for chunk in chunks if len(chunk)]
+        total = sum(len(chunk) for chunk in chunks)
+        shape = (total, chunks[0][0], chunks[-1][-1]) if total else (0, 0, 0)
+    estimate, base, largest = shape
+    shift, buckets = table_shape(estimate, base, largest)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    count = 0
+    count = crc = 0
+    table = array("q")
+    find = bisect.bisect_left
     try:
         with tmp.open("wb") as out:
-            out.write(MAGIC + bytes(8))
+            out.write(bytes(PAGE))
             for chunk in chunks:
+                if not len(chunk):
+                    continue
+                if chunk[0] < base or chunk[-1] > largest:
+                    raise ValueError("numbers outside the shape given")
+                # Bucket b starts at the first number >= base + (b << shift).
+                top = (chunk[-1] - base) >> shift
+                while len(table) <= top:
+                    table.append(count + find(chunk, base + (len(table) << shift)))
                 if sys.byteorder != "little":  # pragma: no cover - little-endian CI
                     chunk = array("q", chunk)
                     chunk.byteswap()
+                crc = zlib.crc32(chunk, crc)
                 chunk.tofile(out)
                 count += len(chunk)
-            out.seek(8)
-            out.write(count.to_bytes(8, "little"))
+            while len(table) <= buckets:
+                table.append(count)
+            del table[buckets + 1 :]
+            out.write(bytes(table_start(count) - PAGE - 8 * count))
+            table.tofile(out)
+            out.seek(0)
+            out.write(MAGIC + b"".join(
+                value.to_bytes(8, "little")
+                for value in (count, base, shift, buckets, crc)
+            ))  # fmt: skip
             out.flush()
             os.fsync(out.fileno())
         tmp.replace(path)
@@ -212,26 +357,47 @@ def write_numbers(path: Path, chunks: Iterable[array]) -> int:
 class Sorter:
     """External bucket sort of numbers into one sorted, unique file.
 
-    Memory holds at most SPILL numbers plus the largest bucket being sorted; the
-    rest waits in one scratch file as (bucket, offset, count) segments.
+    Each batch is sorted on arrival (the registry's files come sorted by area
+    code, so this is nearly free) and cut into buckets by their top bits with a
+    bisect per bucket boundary, never a Python step per number; buckets are
+    spilled to one scratch file as (offset, count) segments every SPILL numbers.
+    At the end a bucket of one segment is already sorted (only repeats are looked
+    for); one of several is sorted (timsort merges the sorted runs). Memory holds
+    at most SPILL numbers plus the largest bucket being sorted.
     """
 
     def __init__(self, scratch: Path) -> None:
         scratch.parent.mkdir(parents=True, exist_ok=True)
         self.scratch = scratch
         self._run: IO[bytes] | None = None
-        self._buckets: defaultdict[int, array] = defaultdict(lambda: array("q"))
+        self._buckets: dict[int, list[array]] = {}
         self._segments: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
         self._buffered = 0
         self.added = 0
+        self.smallest: int | None = None
+        self.largest: int | None = None
 
     def add(self, numbers: list[int]) -> None:
         """Take a batch of numbers (any order, repeats allowed)."""
+        if not numbers:
+            return
+        numbers.sort()
+        batch = array("q", numbers)
+        if self.smallest is None or batch[0] < self.smallest:
+            self.smallest = batch[0]
+        if self.largest is None or batch[-1] > self.largest:
+            self.largest = batch[-1]
         buckets = self._buckets
-        for number in numbers:
-            buckets[number >> SHIFT].append(number)
-        self._buffered += len(numbers)
-        self.added += len(numbers)
+        lo, size = 0, len(batch)
+        while lo < size:
+            key = batch[lo] >> SHIFT
+            hi = bisect.bisect_left(batch, (key + 1) << SHIFT, lo, size)
+            buckets.setdefault(key, []).append(
+                batch[lo:hi] if lo or hi < size else batch
+            )
+            lo = hi
+        self._buffered += size
+        self.added += size
         if self._buffered >= SPILL:
             self._spill()
 
@@ -239,9 +405,11 @@ class Sorter:
         if self._run is None:
             self._run = self.scratch.open("w+b")
         run = self._run
-        for key, numbers in self._buckets.items():
-            self._segments[key].append((run.tell(), len(numbers)))
-            numbers.tofile(run)
+        for key, parts in self._buckets.items():
+            segments = self._segments[key]
+            for part in parts:
+                segments.append((run.tell(), len(part)))
+                part.tofile(run)
         self._buckets.clear()
         self._buffered = 0
 
@@ -249,18 +417,21 @@ class Sorter:
         keys = sorted(set(self._segments) | set(self._buckets))
         run = self._run
         for key in keys:
-            numbers = array("q")
+            parts: list[array] = []
             for offset, count in self._segments.get(key, ()):
                 assert run is not None
                 run.seek(offset)
-                numbers.fromfile(run, count)
-            numbers.extend(self._buckets.pop(key, ()))
-            yield array("q", sorted(set(numbers)))
+                part = array("q")
+                part.fromfile(run, count)
+                parts.append(part)
+            parts.extend(self._buckets.pop(key, ()))
+            yield _sorted_unique(parts)
 
     def finish(self, path: Path) -> int:
         """Write everything to `path`, sorted and unique; returns how many."""
+        shape = (self.added, self.smallest or 0, self.largest or 0)
         try:
-            return write_numbers(path, self._sorted_chunks())
+            return write_numbers(path, self._sorted_chunks(), shape=shape)
         finally:
             self.close()
 
@@ -274,350 +445,73 @@ class Sorter:
         self._segments.clear()
 
 
-# --- Parsing the registry's files -------------------------------------------------
-
-
-class _Source:
-    """The uploaded file, decompressed on the fly; `position` is in the raw file."""
-
-    def __init__(self, path: Path) -> None:
-        self.raw = path.open("rb")
-        head = self.raw.read(4)
-        self.raw.seek(0)
-        self._zip: zipfile.ZipFile | None = None
-        self._members: list[str] = []
-        self._current: IO[bytes] | None = None
-        if head[:2] == b"\x1f\x8b":
-            self._current = gzip.GzipFile(fileobj=self.raw)
-        elif head == b"PK\x03\x04":
-            self._zip = zipfile.ZipFile(self.raw)
-            self._members = sorted(
-                info.filename for info in self._zip.infolist() if not info.is_dir()
-            )
-            self._next_member()
-        else:
-            self._current = self.raw
-
-    def _next_member(self) -> bool:
-        if self._zip is None or not self._members:
-            self._current = None
-            return False
-        self._current = self._zip.open(self._members.pop(0))
-        return True
-
-    @property
-    def position(self) -> int:
-        """Bytes of the raw (possibly compressed) file consumed so far."""
-        try:
-            return self.raw.tell()
-        except ValueError:
-            return 0
-
-    def read(self, size: int) -> bytes:
-        """Up to `size` bytes of text; zip members are joined with a newline."""
-        while self._current is not None:
-            data = self._current.read(size)
-            if data:
-                return data
-            if not self._next_member():
-                return b""
-            return b"\n"
-        return b""
-
-    def close(self) -> None:
-        """Close the member, the archive and the raw file."""
-        for handle in (self._current, self._zip, self.raw):
-            if handle is not None:
-                handle.close()
-
-
-def is_archive(head: bytes) -> bool:
-    """gzip or zip (the registry's download comes compressed)."""
-    return head[:2] == b"\x1f\x8b" or head[:4] == b"PK\x03\x04"
-
-
-def _blocks(source: _Source) -> Iterator[bytes]:
-    """Blocks of whole lines."""
-    rest = b""
-    while True:
-        data = source.read(BLOCK)
-        if not data:
-            if rest:
-                yield rest
-            return
-        data = rest + data
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            rest = data
-            continue
-        rest = data[cut + 1 :]
-        yield data[: cut + 1]
-
-
-@functools.cache
-def _is_nanp(region: str | None) -> bool:
-    """Whether numbers without + are read in the North American plan (+1)."""
-    from phonenumbers import country_code_for_region
-
-    return region is None or country_code_for_region(region) == 1
-
-
-def _one(line: bytes, region: str | None, *, nanp: bool) -> int:
-    """E.164 digits of one line of a registry file (RowError if unusable)."""
-    text = line.strip()
-    if nanp:
-        if AREA_LINE.match(text):
-            text = text.replace(b",", b"").replace(b" ", b"")
-        if text.isdigit() or (text[:1] == b"+" and text[1:].isdigit()):
-            value = int(text)
-            if LOW <= value < HIGH:
-                return value + NANP
-            if LOW + NANP <= value < HIGH + NANP:
-                return value
-    return number_digits(text.decode("utf-8", errors="replace"), region)
-
-
-def _fast(block: bytes, *, area: bool) -> list[int] | None:
-    """All numbers of a block of plain NANP lines, or None if any line is not one."""
-    if area:
-        block = block.replace(b",", b"")
-    tokens = block.split()
-    try:
-        values = list(map(int, tokens))
-    except ValueError:
-        return None
-    numbers = [
-        value + NANP if value < HIGH else value
-        for value in values
-        if LOW <= value < HIGH or LOW + NANP <= value < HIGH + NANP
-    ]
-    return numbers if len(numbers) == len(tokens) else None
-
-
-def _note(progress: ImportProgress, line: int, value: bytes, reason: str) -> None:
-    progress.invalid += 1
-    if len(progress.errors) < ERROR_SAMPLE:
-        progress.errors.append(
-            {
-                "line": line,
-                "value": value.decode("utf-8", errors="replace").strip()[:64],
-                "reason": reason,
-            }
-        )
-
-
-def _sniff(sample: bytes) -> tuple[str, bool]:
-    """("plain" | "area" | "csv", first line is a header) from the file's start."""
-    lines = [line for line in sample.split(b"\n")[:51] if line.strip()]
-    if lines and len(sample) == BLOCK:
-        lines = lines[:-1]  # the last one may be cut
-    header = bool(lines) and bool(re.search(rb"[A-Za-z]", lines[0]))
-    body = lines[1:] if header else lines
-    if body and all(PLAIN_LINE.match(line) for line in body):
-        return "plain", header
-    if body and all(AREA_LINE.match(line) for line in body):
-        return "area", header
-    return "csv", header
-
-
-def read_numbers(
-    path: Path,
-    *,
-    region: str | None,
-    progress: ImportProgress,
-    on_block: Callable[[], None] | None = None,
-) -> Iterator[list[int]]:
-    """Batches of E.164 digits from a registry file, counting rows on `progress`.
-
-    `on_block` is called after each block (the caller reports progress from it).
-    """
-    nanp = _is_nanp(region)
-    source = _Source(path)
-    try:
-        blocks = _blocks(source)
-        first = next(blocks, b"")
-        kind, header = _sniff(first)
-        if kind == "csv":
-            yield from _read_csv(first, blocks, source, region, progress, on_block)
-            return
-        line = 0
-        for index, block in enumerate(_chain(first, blocks)):
-            lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-            if index == 0 and header:
-                cut = block.find(b"\n") + 1 or len(block)
-                block = block[cut:]
-                line += 1
-                lines -= 1
-            numbers = _fast(block, area=kind == "area") if nanp else None
-            if numbers is not None:
-                progress.rows_read += len(numbers)
-                progress.valid += len(numbers)
-            else:
-                numbers = []
-                for offset, text in enumerate(block.split(b"\n")):
-                    if not text.strip():
-                        continue
-                    progress.rows_read += 1
-                    try:
-                        numbers.append(_one(text, region, nanp=nanp))
-                    except RowError as exc:
-                        _note(progress, line + offset + 1, text, exc.reason)
-                        continue
-                    progress.valid += 1
-            line += lines
-            progress.bytes_read = source.position
-            if numbers:
-                yield numbers
-            if on_block is not None:
-                on_block()
-    finally:
-        source.close()
-
-
-def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    if first:
-        yield first
-    yield from rest
-
-
-def _read_csv(
-    first: bytes,
-    blocks: Iterator[bytes],
-    source: _Source,
-    region: str | None,
-    progress: ImportProgress,
-    on_block: Callable[[], None] | None,
-) -> Iterator[list[int]]:
-    """A CSV with other columns: the same rules as the database importer."""
-    number_col, country_col = 0, None
-    line = 0
-    for index, block in enumerate(_chain(first, blocks)):
-        text = block.decode("utf-8-sig" if index == 0 else "utf-8", errors="replace")
-        numbers: list[int] = []
-        for row in csv.reader(io.StringIO(text)):
-            line += 1
-            if line == 1 and row:
-                found = _header(row)
-                if found is not None:
-                    number_col, country_col = found
-                    continue
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            progress.rows_read += 1
-            value = row[number_col] if number_col < len(row) else ""
-            row_region = region
-            if country_col is not None and country_col < len(row):
-                row_region = row[country_col].strip().upper() or region
-            try:
-                nanp = _is_nanp(row_region)
-                numbers.append(_one(value.encode(), row_region, nanp=nanp))
-            except RowError as exc:
-                _note(progress, line, value.encode(), exc.reason)
-                continue
-            progress.valid += 1
-        progress.bytes_read = source.position
-        if numbers:
-            yield numbers
-        if on_block is not None:
-            on_block()
-
-
-def read_changes(
-    path: Path,
-    *,
-    region: str | None,
-    progress: ImportProgress,
-    on_block: Callable[[], None] | None = None,
-) -> Iterator[tuple[list[int], list[int]]]:
-    """Batches of (added, deleted) numbers from a change list: each line is a
-    number (or `area code,number`) and a flag as its last field (`A`/`D`, `add`/
-    `delete`, `+`/`-`); a header line is skipped."""
-    nanp = _is_nanp(region)
-    source = _Source(path)
-    line = 0
-    try:
-        for block in _blocks(source):
-            added: list[int] = []
-            deleted: list[int] = []
-            lines = block.split(b"\n")
-            if lines and not lines[-1]:
-                lines.pop()
-            for text in lines:
-                line += 1
-                # The common line, `2015550123,A` or `201,5550123,D`, without the
-                # general parser: a few hundred nanoseconds.
-                head, _, flag_text = text.rpartition(b",")
-                flag = FLAGS.get(flag_text.strip())
-                digits = head.replace(b",", b"")
-                if (
-                    nanp
-                    and flag is not None
-                    and len(digits) == 10
-                    and digits.isdigit()
-                    and digits[0] > 49  # area codes start with 2-9
-                ):
-                    progress.rows_read += 1
-                    progress.valid += 1
-                    (added if flag else deleted).append(int(digits) + NANP)
-                    continue
-                if not text.strip():
-                    continue
-                fields = [f.strip() for f in text.replace(b"\t", b",").split(b",")]
-                flag = CHANGE_FLAGS.get(fields[-1].decode(errors="replace").lower())
-                if line == 1 and flag is None and re.search(rb"[A-Za-z]", text):
-                    continue  # header
-                progress.rows_read += 1
-                if flag is None or len(fields) < 2:
-                    _note(progress, line, text, "has no A (added) or D (deleted) flag")
-                    continue
-                try:
-                    number = _one(b",".join(fields[:-1]), region, nanp=nanp)
-                except RowError as exc:
-                    _note(progress, line, text, exc.reason)
-                    continue
-                progress.valid += 1
-                (added if flag else deleted).append(number)
-            progress.bytes_read = source.position
-            yield added, deleted
-            if on_block is not None:
-                on_block()
-    finally:
-        source.close()
-
-
-def as_of_from_name(name: str) -> tuple[int, int, int] | None:
-    """A date written in a file name (`dnc-2026-11-30.txt.gz`, `20261130.zip`)."""
-    found = DATE_IN_NAME.search(name)
-    if not found:
-        return None
-    year, month, day = (int(part) for part in found.groups())
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
-    return year, month, day
+def _sorted_unique(parts: list[array]) -> array:
+    """One sorted array without repeats from sorted parts."""
+    if len(parts) == 1:
+        numbers = parts[0]
+    elif all(parts[i][-1] < parts[i + 1][0] for i in range(len(parts) - 1)):
+        numbers = array("q")  # runs in order, not overlapping: just join them
+        for part in parts:
+            numbers.extend(part)
+    else:
+        merged: list[int] = []
+        for part in parts:
+            merged.extend(part)
+        merged.sort()
+        numbers = array("q", merged)
+    if any(map(operator.eq, numbers, itertools.islice(numbers, 1, None))):
+        numbers = array("q", dict.fromkeys(numbers))
+    return numbers
 
 
 def merge_changes(
     base: NumberSet | VersionFiles,
     adds: Iterable[int],
     dels: Iterable[int],
-    added: set[int],
-    deleted: set[int],
+    added: Iterable[int],
+    deleted: Iterable[int],
 ) -> tuple[list[int], list[int]]:
     """The new (adds, dels) of a version after a change list.
 
-    `adds` never overlaps the base and `dels` is always inside it. A number both
-    added and deleted by one change list counts as added: when in doubt, do not call.
+    `adds` never overlaps the base and `dels` is always inside it (both sorted).
+    A number both added and deleted by one change list counts as added: when in
+    doubt, do not call. Lists stay sorted throughout (sets only answer "is it
+    in"), so nothing is sorted from hash order and base lookups walk the file.
     """
-    new_adds = set(adds)
-    new_dels = set(dels)
-    base_has = base.__contains__
-    for number in deleted - added:
-        if number in new_adds:
-            new_adds.discard(number)
-        elif base_has(number):
-            new_dels.add(number)
-    for number in added:
-        new_dels.discard(number)
-        if not base_has(number):
-            new_adds.add(number)
-    return sorted(new_adds), sorted(new_dels)
+    coming = sorted(dict.fromkeys(added))
+    coming_set = set(coming)
+    going = [n for n in sorted(dict.fromkeys(deleted)) if n not in coming_set]
+    going_set = set(going)
+    adds = list(adds)
+    adds_set = set(adds)
+    leaving = [n for n in going if n not in adds_set]
+    new_dels = [n for n in dels if n not in coming_set]
+    new_dels += itertools.compress(leaving, has_each(base, leaving))
+    new_dels.sort()  # two sorted runs
+    new_adds = [n for n in adds if n not in going_set]
+    new_adds += [
+        n
+        for n, there in zip(coming, has_each(base, coming), strict=True)
+        if not there and n not in adds_set
+    ]
+    new_adds.sort()
+    return new_adds, list(dict.fromkeys(new_dels))
+
+
+def has_each(numbers: NumberSet | VersionFiles, queries: list[int]) -> list[bool]:
+    """Whether each query is in `numbers` (a tight loop for a change list's
+    hundreds of thousands of lookups)."""
+    if not isinstance(numbers, NumberSet) or not numbers.table:
+        return [number in numbers for number in queries]
+    table, view, base = numbers.table, numbers.view, numbers.base
+    shift, buckets, find = numbers.shift, numbers.buckets, bisect.bisect_left
+    found = []
+    for number in queries:
+        bucket = (number - base) >> shift
+        if 0 <= bucket < buckets:
+            hi = table[bucket + 1]
+            i = find(view, number, table[bucket], hi)
+            found.append(i < hi and view[i] == number)
+        else:
+            found.append(False)
+    return found

@@ -84,6 +84,7 @@ class FileEntries(Sequence):
                     version.base_file,
                     version.adds_file,
                     version.dels_file,
+                    warm=False,
                 )
             except registry.DncFileError:
                 self.files = None
@@ -310,6 +311,7 @@ def dnc_list_freshness(
                     version.base_file,
                     version.adds_file,
                     version.dels_file,
+                    warm=False,
                 ).close()
             except registry.DncFileError:
                 file_ok = False

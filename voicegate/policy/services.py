@@ -22,10 +22,13 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
-from trustconsole.core.services import audit_record, audit_snapshot
-from trustconsole.lib.phones import (
-    phone_or_field_error,
+from trustconsole.core.services import (
+    audit_record,
+    audit_snapshot,
+    audited_delete,
+    audited_save,
 )
+from trustconsole.lib.phones import phone_or_field_error
 from trustconsole.policy.changes import POLICY_SETTINGS, policy_changed
 from voicegate.models import (
     ConsentRecord,
@@ -38,7 +41,7 @@ from voicegate.models import (
     PolicySettings,
     VerifiedCallerId,
 )
-from voicegate.policy import check, importer, keys, memory, registry, store
+from voicegate.policy import check, importer, keys, memory, registry, repair, store
 from voicegate.policy.choices import (
     DncKind,
     DncProblemMode,
@@ -111,14 +114,12 @@ def policy_settings_update(*, actor: Actor, **changes: Any) -> PolicySettings:
     before = audit_snapshot(row, SETTINGS_FIELDS)
     for name, value in changes.items():
         setattr(row, name, value)
-    row.full_clean()
-    row.save()
-    audit_record(
+    audited_save(
+        row,
         actor=actor,
         action="policy.settings_update",
-        target=row,
         before=before,
-        after=audit_snapshot(row, SETTINGS_FIELDS),
+        snapshot=SETTINGS_FIELDS,
     )
     keys.bump(keys.settings_key(actor.organisation.pk))
     policy_changed(actor.organisation.pk, POLICY_SETTINGS)
@@ -154,15 +155,11 @@ def dnc_list_create(
         description=_text(description, "description", required=False, limit=500),
         storage=DncStorage.FILE if kind == DncKind.NATIONAL else DncStorage.DATABASE,
     )
-    dnc_list.full_clean()
-    dnc_list.save()
-    audit_record(
+    audited_save(
+        dnc_list,
         actor=actor,
         action="policy.dnc_list_create",
-        target=dnc_list,
-        after=audit_snapshot(
-            dnc_list, ["name", "kind", "country", "description", "storage"]
-        ),
+        snapshot=["name", "kind", "country", "description", "storage"],
     )
     keys.bump(keys.dnc_key(actor.organisation.pk))
     return dnc_list
@@ -205,6 +202,9 @@ def dnc_list_empty(*, actor: Actor, dnc_list: DncList, reason: str = "") -> DncL
             change_floor=_change_floor(actor.organisation.pk),
         )  # fmt: skip
         dnc_list.refresh_from_db()
+        transaction.on_commit(
+            lambda: repair.keep_source(dnc_list, version, None, region="")
+        )
         audit_record(
             actor=actor,
             action="policy.dnc_list_empty",
@@ -547,7 +547,11 @@ def _file_list_has(dnc_list: DncList, number: int) -> bool:
     if version is None:
         return False
     files = store.version_open(
-        locked.public_id, version.base_file, version.adds_file, version.dels_file
+        locked.public_id,
+        version.base_file,
+        version.adds_file,
+        version.dels_file,
+        warm=False,
     )
     try:
         return number in files
@@ -564,7 +568,11 @@ def _singles_net(dnc_list: DncList, version: DncListVersion) -> int:
     if not latest:
         return 0
     files = store.version_open(
-        dnc_list.public_id, version.base_file, version.adds_file, version.dels_file
+        dnc_list.public_id,
+        version.base_file,
+        version.adds_file,
+        version.dels_file,
+        warm=False,
     )
     try:
         return sum(
@@ -681,6 +689,7 @@ def _file_import(
                 current.base_file,
                 current.adds_file,
                 current.dels_file,
+                warm=False,
             )
             try:
                 built = store.build_changes(
@@ -705,7 +714,7 @@ def _file_import(
         )
         path.unlink(missing_ok=True)
         return DncImport.objects.get(pk=row.pk)
-    path.unlink(missing_ok=True)
+    repair.keep_source(dnc_list, version, path, region=region or "")
     progress = built.progress
     dnc_list.refresh_from_db()
     if row.mode == ImportMode.FULL:
@@ -812,12 +821,10 @@ def caller_id_verify(
         verified_by=actor.label[:200],
         verified_at=verified_at or timezone.now(),
     )
-    row.full_clean()
-    row.save()
-    audit_record(
+    audited_save(
+        row,
         actor=actor,
         action="policy.caller_id_verify",
-        target=row,
         after={
             "number": e164,
             "account": str(account.public_id) if account else None,
@@ -835,10 +842,10 @@ def caller_id_remove(
 ) -> None:
     """Withdraw a verified caller ID."""
     actor.require(*ACT)
-    audit_record(
+    audited_delete(
+        caller_id,
         actor=actor,
         action="policy.caller_id_remove",
-        target=caller_id,
         before={
             "number": caller_id.number,
             "account": str(caller_id.account.public_id) if caller_id.account else None,
@@ -847,7 +854,6 @@ def caller_id_remove(
         },
         reason=reason,
     )
-    caller_id.delete()
     keys.bump(keys.caller_ids_key(actor.organisation.pk))
 
 
@@ -885,12 +891,10 @@ def consent_record(
         expires_at=expires_at,
         recorded_by=actor.label[:200],
     )
-    row.full_clean()
-    row.save()
-    audit_record(
+    audited_save(
+        row,
         actor=actor,
         action="policy.consent_record",
-        target=row,
         after={
             "number": e164,
             "account": str(account.public_id) if account else None,
@@ -907,14 +911,13 @@ def consent_record(
 def consent_remove(*, actor: Actor, consent: ConsentRecord, reason: str = "") -> None:
     """Withdraw a consent record (the destination is protected by DNC again)."""
     actor.require(*ACT)
-    audit_record(
+    audited_delete(
+        consent,
         actor=actor,
         action="policy.consent_remove",
-        target=consent,
         before={"number": consent.number, "evidence": consent.evidence},
         reason=reason,
     )
-    consent.delete()
     keys.bump(keys.consent_key(actor.organisation.pk))
 
 

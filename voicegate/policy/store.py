@@ -28,10 +28,11 @@ def list_dir(public_id: object) -> Path:
 
 
 def version_open(
-    public_id: object, base: str, adds: str, dels: str
+    public_id: object, base: str, adds: str, dels: str, *, warm: bool = True
 ) -> registry.VersionFiles:
-    """Map one version (DncFileError if a file is missing or damaged)."""
-    return registry.open_version(list_dir(public_id), base, adds, dels)
+    """Map one version (DncFileError if a file is missing or damaged); `warm=False`
+    for a short look that should not map the whole file into this process."""
+    return registry.open_version(list_dir(public_id), base, adds, dels, warm=warm)
 
 
 @dataclass
@@ -117,20 +118,20 @@ def build_changes(
     directory = work
     progress = ImportProgress(size=source.stat().st_size)
     report = (lambda: on_progress(progress)) if on_progress else None
-    added: set[int] = set()
-    deleted: set[int] = set()
+    added: list[int] = []
+    deleted: list[int] = []
     if mode == "changes":
         for adds, dels in registry.read_changes(
             source, region=region, progress=progress, on_block=report
         ):
-            added.update(adds)
-            deleted.update(dels)
+            added += adds
+            deleted += dels
     else:
         target = added if mode == "additions" else deleted
         for numbers in registry.read_numbers(
             source, region=region, progress=progress, on_block=report
         ):
-            target.update(numbers)
+            target += numbers
     new_adds, new_dels = registry.merge_changes(
         current.base, current.adds, current.dels, added, deleted
     )
@@ -163,6 +164,13 @@ def prune(public_id: object, *, keep: set[str]) -> None:
             path.unlink(missing_ok=True)
 
 
+def source_dir(public_id: object) -> Path:
+    """Where the registry files behind a list's current version are kept
+    (repair.py)."""
+    return Path(settings.POLICY_DNC_SOURCE_DIR) / str(public_id)
+
+
 def remove_all(public_id: object) -> None:
-    """Delete the list's directory (the list itself was deleted)."""
+    """Delete the list's files and kept sources (the list itself was deleted)."""
     shutil.rmtree(list_dir(public_id), ignore_errors=True)
+    shutil.rmtree(source_dir(public_id), ignore_errors=True)

@@ -33,3 +33,15 @@ def dnc_import_task(import_id: int) -> dict[str, int] | None:
     if row is None:
         return None
     return {"rows": row.rows_read, "added": row.added, "invalid": row.invalid}
+
+
+@shared_task(
+    name="voicegate.policy.dnc_files_check",
+    soft_time_limit=settings.POLICY_DNC_IMPORT_TIME_LIMIT,
+    time_limit=settings.POLICY_DNC_IMPORT_TIME_LIMIT + 60,
+)
+def dnc_files_check_task(*, deep: bool = False) -> dict[str, int]:
+    """Rebuild the files of national lists that went missing or were damaged."""
+    from voicegate.policy import repair
+
+    return repair.dnc_files_check(deep=deep)

@@ -9,10 +9,11 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from trustconsole.core.actor import ActorRequest
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 from voicegate.policy import forms, selectors, services
@@ -34,11 +35,11 @@ class _KnownCountPaginator(Paginator):
         return self._known
 
 
-def _can_act(request: HttpRequest) -> bool:
+def _can_act(request: ActorRequest) -> bool:
     return request.actor.can(*services.ACT)
 
 
-def _accounts(request: HttpRequest) -> Any:
+def _accounts(request: ActorRequest) -> Any:
     from accounts.selectors import account_list
 
     return account_list(actor=request.actor).order_by("company_name")[
@@ -46,13 +47,13 @@ def _accounts(request: HttpRequest) -> Any:
     ]
 
 
-def _errors(request: HttpRequest, form: Any) -> None:
+def _errors(request: ActorRequest, form: Any) -> None:
     for field, errors in form.errors.items():
         label = form.fields[field].label or field if field in form.fields else ""
         messages.error(request, f"{label}: {' '.join(errors)}" if label else errors[0])
 
 
-def _act(request: HttpRequest, form: Any, act: Callable[[dict], str]) -> None:
+def _act(request: ActorRequest, form: Any, act: Callable[[dict], str]) -> None:
     """Check the role, validate, call the service, and tell the user what happened."""
     request.actor.require(*services.ACT)
     if not form.is_valid():
@@ -69,7 +70,7 @@ def _act(request: HttpRequest, form: Any, act: Callable[[dict], str]) -> None:
 
 
 @member_required
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: ActorRequest) -> HttpResponse:
     """Voice → Policy: counts, lists with their last import, recent denials."""
     actor = request.actor
     lists = list(selectors.dnc_list_list(actor=actor))
@@ -93,7 +94,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def dnc_list_create(request: HttpRequest) -> HttpResponse:
+def dnc_list_create(request: ActorRequest) -> HttpResponse:
     """Create a list (operators, support)."""
     form = forms.DncListForm(request.POST)
     created: list[Any] = []
@@ -109,14 +110,14 @@ def dnc_list_create(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def dnc_list_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def dnc_list_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     """One list: find, add and remove numbers, import, export, imports so far."""
     dnc_list = selectors.dnc_list_get(actor=request.actor, public_id=public_id)
     return _dnc_list_page(request, dnc_list)
 
 
 def _dnc_list_page(
-    request: HttpRequest, dnc_list: Any, *, number_form: Any = None, status: int = 200
+    request: ActorRequest, dnc_list: Any, *, number_form: Any = None, status: int = 200
 ) -> HttpResponse:
     actor = request.actor
     search = forms.DncSearchForm(request.GET or None)
@@ -146,7 +147,7 @@ def _dnc_list_page(
 
 @member_required
 @require_POST
-def dnc_number_add(request: HttpRequest, public_id: str) -> HttpResponse:
+def dnc_number_add(request: ActorRequest, public_id: str) -> HttpResponse:
     """Put one number on the list; a bad number comes back beside the field."""
     request.actor.require(*services.ACT)
     dnc_list = selectors.dnc_list_get(actor=request.actor, public_id=public_id)
@@ -168,7 +169,7 @@ def dnc_number_add(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def dnc_number_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+def dnc_number_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Take one number off the list."""
     actor = request.actor
     dnc_list = selectors.dnc_list_get(actor=actor, public_id=public_id)
@@ -185,7 +186,7 @@ def dnc_number_remove(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def dnc_import_start(request: HttpRequest, public_id: str) -> HttpResponse:
+def dnc_import_start(request: ActorRequest, public_id: str) -> HttpResponse:
     """Upload a CSV; the import runs on a worker and its page shows progress."""
     dnc_list = selectors.dnc_list_get(actor=request.actor, public_id=public_id)
     form = forms.DncImportForm(request.POST, request.FILES)
@@ -213,7 +214,7 @@ def dnc_import_start(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def dnc_import_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def dnc_import_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     """An import's progress; htmx polls the progress fragment while it runs."""
     job = selectors.dnc_import_get(actor=request.actor, public_id=public_id)
     context = {"job": job, "section": "policy", "policy_section": "overview"}
@@ -225,7 +226,7 @@ def dnc_import_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def dnc_export(request: HttpRequest, public_id: str) -> StreamingHttpResponse:
+def dnc_export(request: ActorRequest, public_id: str) -> StreamingHttpResponse:
     """Download the list as CSV."""
     dnc_list = selectors.dnc_list_get(actor=request.actor, public_id=public_id)
     return csv_lines(dnc_list)
@@ -233,7 +234,7 @@ def dnc_export(request: HttpRequest, public_id: str) -> StreamingHttpResponse:
 
 @member_required
 @require_POST
-def dnc_list_empty(request: HttpRequest, public_id: str) -> HttpResponse:
+def dnc_list_empty(request: ActorRequest, public_id: str) -> HttpResponse:
     """Remove every number of the list."""
     actor = request.actor
     dnc_list = selectors.dnc_list_get(actor=actor, public_id=public_id)
@@ -250,7 +251,7 @@ def dnc_list_empty(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @member_required
 @require_POST
-def dnc_list_delete(request: HttpRequest, public_id: str) -> HttpResponse:
+def dnc_list_delete(request: ActorRequest, public_id: str) -> HttpResponse:
     """Delete the list and its numbers."""
     actor = request.actor
     dnc_list = selectors.dnc_list_get(actor=actor, public_id=public_id)
@@ -269,7 +270,7 @@ def dnc_list_delete(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def caller_ids(request: HttpRequest) -> HttpResponse:
+def caller_ids(request: ActorRequest) -> HttpResponse:
     """Verified caller IDs; POST records one."""
     actor = request.actor
     accounts = _accounts(request)
@@ -297,7 +298,7 @@ def caller_ids(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def caller_id_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+def caller_id_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Withdraw a verified caller ID."""
     actor = request.actor
     row = selectors.caller_id_get(actor=actor, public_id=public_id)
@@ -313,7 +314,7 @@ def caller_id_remove(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def consents(request: HttpRequest) -> HttpResponse:
+def consents(request: ActorRequest) -> HttpResponse:
     """Consent records; POST records one."""
     actor = request.actor
     accounts = _accounts(request)
@@ -341,7 +342,7 @@ def consents(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def consent_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+def consent_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Withdraw a consent record."""
     actor = request.actor
     row = selectors.consent_get(actor=actor, public_id=public_id)
@@ -357,7 +358,7 @@ def consent_remove(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def denials(request: HttpRequest) -> HttpResponse:
+def denials(request: ActorRequest) -> HttpResponse:
     """Every refused outbound call with its violations, filterable by violation."""
     code = request.GET.get("code", "")
     if code not in Violation.values:
@@ -376,7 +377,7 @@ def denials(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def policy_settings(request: HttpRequest) -> HttpResponse:
+def policy_settings(request: ActorRequest) -> HttpResponse:
     """The organisation's settings; admins change them."""
     actor = request.actor
     row = selectors.policy_settings_get(actor=actor)

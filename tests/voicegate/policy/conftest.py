@@ -24,6 +24,7 @@ OTHER_DEST = "+12025550143"
 def _policy_env(settings: Any, tmp_path: Path) -> Iterator[None]:
     settings.POLICY_DNC_IMPORT_DIR = tmp_path / "dnc-imports"
     settings.POLICY_DNC_FILE_DIR = tmp_path / "dnc-files"
+    settings.POLICY_DNC_SOURCE_DIR = tmp_path / "dnc-sources"
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     memory.states_clear()

@@ -8,6 +8,7 @@ from django.test import Client
 
 from tests.accounts.factories import AccountFactory
 from tests.conftest import PASSWORD
+from tests.voicegate.factories import DncListFactory, OutboundDenialFactory
 from tests.voicegate.policy.conftest import DEST
 from trustconsole.core.actor import Actor
 from voicegate.models import ConsentRecord, DncChange, DncEntry, DncImport, DncList
@@ -249,3 +250,22 @@ def test_a_long_list_pages_through_its_numbers(org, bob) -> None:
         f"/voice/policy/lists/{dnc_list.public_id}/", {"page": 3}
     ).content.decode()
     assert "+14155550249" in html and "+14155550199" not in html
+
+
+def test_the_overview_shows_only_its_own_organisations_rows(
+    org, other_org, bob
+) -> None:
+    """GIVEN a Do-Not-Call list and a refused call in each of Alpha and Beta
+    WHEN bob (Alpha) opens the policy overview THEN Alpha's are on the page and
+    none of Beta's."""
+    ours = DncListFactory(organisation=org, name="Alpha hand-kept")
+    theirs = DncListFactory(organisation=other_org, name="Beta hand-kept")
+    OutboundDenialFactory(organisation=org, to_number="+12025550161")
+    OutboundDenialFactory(organisation=other_org, to_number="+12025550162")
+    page = logged_in(bob).get("/voice/policy/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert ours.name in body
+    assert theirs.name not in body
+    assert "+12025550161" in body
+    assert "+12025550162" not in body

@@ -20,18 +20,18 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 
-class ErrorItemOutput(serializers.Serializer):
+class ErrorItemOutput(serializers.Serializer[Any]):
     """One problem: the field (or query parameter) it is about, and why."""
 
     field = serializers.CharField(allow_null=True)
     reason = serializers.CharField()
 
 
-class ErrorOutput(serializers.Serializer):
+class ErrorOutput(serializers.Serializer[Any]):
     """The console's error answer: a sentence and every problem found."""
 
     detail = serializers.CharField()
-    errors = ErrorItemOutput(many=True)
+    errors = ErrorItemOutput(many=True)  # type: ignore[assignment]
 
     class Meta:
         ref_name = "Error"

@@ -6,6 +6,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -31,22 +32,29 @@ class ActorAPIView(APIView):
         assert actor is not None  # ActorPermission guarantees it
         return actor
 
-    def query(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+    def query(
+        self, serializer_class: type[serializers.Serializer[Any]]
+    ) -> dict[str, Any]:
         """The query parameters validated by `serializer_class` (400 naming each)."""
         data = serializer_class(data=self.request.query_params)
         data.is_valid(raise_exception=True)
         return dict(data.validated_data)
 
     def paginate(
-        self, queryset: Any, serializer_class: type[serializers.Serializer]
+        self, queryset: Any, serializer_class: type[serializers.Serializer[Any]]
     ) -> Response:
         """One page of `queryset` in the console's paginated list shape."""
-        paginator = api_settings.DEFAULT_PAGINATION_CLASS()
-        page = paginator.paginate_queryset(queryset, self.request, view=self)
-        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+        pagination_class: Any = api_settings.DEFAULT_PAGINATION_CLASS
+        paginator: BasePagination = pagination_class()
+        page: list[Any] | None = paginator.paginate_queryset(
+            queryset, self.request, view=self
+        )
+        data = serializer_class(page, many=True).data
+        response: Response = paginator.get_paginated_response(data)
+        return response
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(serializers.Serializer[Any]):
     """An optional reason, recorded in the audit trail."""
 
     reason = serializers.CharField(required=False, allow_blank=True, default="")
@@ -55,18 +63,19 @@ class ReasonSerializer(serializers.Serializer):
 class MeApi(ActorAPIView):
     """Who is calling: organisation and role."""
 
-    class MeOutput(serializers.Serializer):
+    class MeOutput(serializers.Serializer[Any]):
         organisation = serializers.CharField(source="organisation.name")
         organisation_slug = serializers.CharField(source="organisation.slug")
         role = serializers.CharField()
-        label = serializers.CharField()
+        # A field named like Field.label (the serializer's own attribute).
+        label = serializers.CharField()  # type: ignore[assignment]
 
     @extend_schema(responses=MeOutput)
     def get(self, request: Request) -> Response:
         return Response(self.MeOutput(self.actor).data)
 
 
-class MembershipOutputSerializer(serializers.Serializer):
+class MembershipOutputSerializer(serializers.Serializer[Any]):
     """A member as the API shows it."""
 
     id = serializers.UUIDField(source="public_id")
@@ -78,7 +87,7 @@ class MembershipOutputSerializer(serializers.Serializer):
 class MembershipListApi(ActorAPIView):
     """List members; admins add them (a new email creates a login user)."""
 
-    class MembershipCreateInput(serializers.Serializer):
+    class MembershipCreateInput(serializers.Serializer[Any]):
         email = serializers.EmailField()
         role = serializers.ChoiceField(choices=Role.choices)
         password = serializers.CharField(required=False, write_only=True, min_length=8)
@@ -133,7 +142,7 @@ class MembershipDetailApi(ActorAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TokenOutputSerializer(serializers.Serializer):
+class TokenOutputSerializer(serializers.Serializer[Any]):
     """A token as listed: never its value."""
 
     id = serializers.UUIDField(source="public_id")
@@ -148,7 +157,7 @@ class TokenOutputSerializer(serializers.Serializer):
 class TokenListApi(ActorAPIView):
     """List tokens; admins create them (the value is shown in this answer only)."""
 
-    class TokenCreateInput(serializers.Serializer):
+    class TokenCreateInput(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=100)
         role = serializers.ChoiceField(choices=Role.choices)
 
@@ -199,7 +208,7 @@ class TokenDetailApi(ActorAPIView):
         return Response(TokenOutputSerializer(token).data)
 
 
-class AuditOutputSerializer(serializers.Serializer):
+class AuditOutputSerializer(serializers.Serializer[Any]):
     """An audit entry: read-only by construction."""
 
     id = serializers.UUIDField(source="public_id")
@@ -214,7 +223,7 @@ class AuditOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class AuditListParams(serializers.Serializer):
+class AuditListParams(serializers.Serializer[Any]):
     """Filters of the audit trail (exact matches)."""
 
     action = serializers.CharField(required=False, allow_blank=True, max_length=100)
@@ -253,7 +262,7 @@ class AuditDetailApi(ActorAPIView):
 class DashboardApi(ActorAPIView):
     """The numbers behind the dashboard's charts (last 30 days where per day)."""
 
-    class Output(serializers.Serializer):
+    class Output(serializers.Serializer[Any]):
         organisation = serializers.CharField()
         generated_at = serializers.DateTimeField()
         first_day = serializers.DateField()

@@ -99,9 +99,10 @@ class Command(BaseCommand):
             )
             self.stdout.flush()
 
-        job = services.dnc_import_process(import_id=job.pk, on_progress=progress)
-        if job is None or job.status != ImportStatus.DONE:
-            raise CommandError(f"Import failed: {job.error if job else 'not run'}")
+        done = services.dnc_import_process(import_id=job.pk, on_progress=progress)
+        if done is None or done.status != ImportStatus.DONE:
+            raise CommandError(f"Import failed: {done.error if done else 'not run'}")
+        job = done
         if job.version is not None:
             seconds = max(time.monotonic() - started, 1e-6)
             self.stdout.write(

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -77,6 +78,9 @@ class Command(BaseCommand):
             call_command("collectstatic", interactive=False, verbosity=0)
         py = sys.executable
         env = _child_env(host, port)
+        ready_file = Path(settings.DATA_DIR) / f"worker-ready-{os.getpid()}"
+        ready_file.unlink(missing_ok=True)
+        env["TRUSTCONSOLE_WORKER_READY_FILE"] = str(ready_file)
         commands = {
             "web": [
                 py, "-m", "gunicorn", "trustconsole.wsgi",
@@ -146,10 +150,10 @@ class Command(BaseCommand):
             if (
                 not announced
                 and web_up is not None
-                and (_worker_ready() or time.monotonic() - web_up > BANNER_WAIT)
+                and (ready_file.exists() or time.monotonic() - web_up > BANNER_WAIT)
             ):
                 announced = True
-                time.sleep(1)  # let the worker finish its "ready" lines
+                time.sleep(1)  # the worker logs "ready." right after the marker
                 self.stdout.write(
                     self.style.SUCCESS(
                         "\nCtrl-C stops web, worker and beat.\n"
@@ -162,6 +166,7 @@ class Command(BaseCommand):
                 self.stdout.flush()
             time.sleep(0.3)
         _terminate([c.proc for c in children if c.proc is not None])
+        ready_file.unlink(missing_ok=True)
         sys.exit(exit_code)
 
 
@@ -186,17 +191,10 @@ def _worker_queues() -> list[str]:
     return ["--queues", f"{app.conf.task_default_queue},{settings.REMEDIATION_QUEUE}"]
 
 
-BANNER_WAIT = 30
-
-
-def _worker_ready() -> bool:
-    """True once a Celery worker answers a ping on the broker."""
-    from trustconsole.celery import app
-
-    try:
-        return bool(app.control.ping(timeout=1))
-    except Exception:  # noqa: BLE001 - broker not up yet: not ready
-        return False
+# The worker writes its ready file from Celery's worker_ready signal. A worker that
+# is slow to start (a loaded machine) delays the banner up to this long after the web
+# answers; past it the banner is printed anyway so the URL is never withheld.
+BANNER_WAIT = 120
 
 
 def _answers(url: str) -> bool:

@@ -1,0 +1,1 @@
+"""Operator notifications: email and a Slack-compatible webhook when work piles up."""
