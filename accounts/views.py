@@ -19,6 +19,8 @@ from trustconsole.core.actor import ActorRequest
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
+from trustconsole.workqueue.pages import queue_context
+from trustconsole.workqueue.panels import notes_context
 
 
 def _add_errors(form: Any, exc: ValidationError) -> None:
@@ -106,6 +108,9 @@ def _detail_context(
         "now": timezone.now(),
     }
     context.update({key: _detail_form(key) for key in DETAIL_FORMS})
+    context.update(
+        notes_context(request=request, target=account, related=account.requests.all())
+    )
     context.update(bound or {})
     return context
 
@@ -327,6 +332,7 @@ def review_queue(request: ActorRequest) -> HttpResponse:
         "page": page,
         "today": timezone.localdate(),
         "counts": selectors.queue_counts(actor=request.actor),
+        **queue_context(request, queue="accounts", items=page.object_list),
     }
     if htmx_partial(request):
         return render(request, "accounts/partials/_queue_table.html", context)
@@ -358,6 +364,9 @@ def request_detail(request: ActorRequest, public_id: str) -> HttpResponse:
         "can_act": _can_act(request) and obj.is_open,
         "all_services": ALL_SERVICES,
         "service_labels": dict(Service.choices),
+        **notes_context(request=request, target=obj),
+        **queue_context(request, queue="accounts", items=[obj], back=request.path),
+        "work_items": [obj],
     }
     status = 400 if form.errors else 200
     return render(request, "accounts/request_detail.html", context, status=status)

@@ -17,6 +17,7 @@ from remediation.errors import RemediationError
 from remediation.models import Enterprise
 from trustconsole.core.actor import ActorRequest
 from trustconsole.core.selectors import audit_for_object
+from trustconsole.lib.confirm import Confirmation, confirmed_reason
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 
@@ -171,8 +172,22 @@ def request_detail(request: ActorRequest, public_id: str) -> HttpResponse:
 def request_cancel(request: ActorRequest, public_id: str) -> HttpResponse:
     """Cancel a pending request."""
     remediation = selectors.request_get(actor=request.actor, public_id=public_id)
+    reason, again = confirmed_reason(
+        request,
+        Confirmation(
+            question="Cancel this remediation request?",
+            consequence="Its numbers are not re-evaluated.",
+            button="Cancel",
+            action=request.path,
+            cancel=reverse("remediation:request_detail", args=[remediation.public_id]),
+        ),
+    )
+    if again:
+        return again
     try:
-        services.remediation_cancel(actor=request.actor, request=remediation)
+        services.remediation_cancel(
+            actor=request.actor, request=remediation, reason=reason
+        )
     except RemediationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -320,7 +335,22 @@ def enterprise_detail(request: ActorRequest, public_id: str) -> HttpResponse:
                     messages.success(request, f"{len(rows)} number(s) added.")
                     return redirect("remediation:enterprise", enterprise.public_id)
             elif action == "delete":
-                services.enterprise_delete(actor=actor, enterprise=enterprise)
+                reason, again = confirmed_reason(
+                    request,
+                    Confirmation(
+                        question=f"Remove {enterprise.name}?",
+                        consequence="The enterprise and its numbers are deleted.",
+                        button="Remove",
+                        action=request.path,
+                        cancel=request.path,
+                        hidden=[("action", "delete")],
+                    ),
+                )
+                if again:
+                    return again
+                services.enterprise_delete(
+                    actor=actor, enterprise=enterprise, reason=reason
+                )
                 messages.success(request, f"Enterprise {enterprise.name} removed.")
                 return redirect("remediation:settings")
             elif action and action.startswith("monitoring_"):

@@ -107,6 +107,8 @@ def test_confirmations_and_the_organisation_switch_work_without_inline_script(
         questions.append(dialog.message)
         dialog.accept() if accept else dialog.dismiss()
 
+    # The one confirmation policy: a reason first, then the question.
+    page.get_by_label("Reason (required, kept in the audit trail)").fill("rotated")
     page.once("dialog", lambda d: answer(d, accept=False))
     page.get_by_role("button", name="Revoke").click()  # returns once answered
     assert questions == ["Revoke CI? Clients using it stop working at once."]

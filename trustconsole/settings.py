@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "trustconsole.core",
     "trustconsole.policy",
+    "trustconsole.workqueue",
     "visitors",
     "voicegate",
     "accounts",

@@ -39,6 +39,7 @@ urlpatterns = [
     path("api/v1/", include("voicegate.api.urls")),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("remediation.api.urls")),
+    path("api/v1/", include("trustconsole.workqueue.api.urls")),
     path("api/v1/", include("notifications.api.urls")),
     # The provider-compatible remediation API and the built-in sandbox provider.
     path("v2/", include("remediation.api.v2_urls")),
@@ -49,6 +50,7 @@ urlpatterns = [
         reputation_webhook,
         name="reputation_webhook",
     ),
+    path("", include("trustconsole.workqueue.urls")),
     path("", include("visitors.urls")),
     path("", include("voicegate.urls")),
     path("", include("accounts.urls")),

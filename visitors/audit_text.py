@@ -9,6 +9,7 @@ from trustconsole.core.audit_text import (
 )
 from visitors.choices import (
     Band,
+    ConversationStatus,
     IdentifierKind,
     ReviewStatus,
     VisitorStatus,
@@ -37,6 +38,7 @@ def _event_kind(value: object) -> str:
 
 register_target("visitors.visitor", "visitor")
 register_target("visitors.ipblock", "IP block")
+register_target("visitors.conversation", "conversation")
 register_target("visitors.chatwidget", "chat widget")
 register_actions(
     {
@@ -52,6 +54,9 @@ register_actions(
         "(trust score {trust_score})",
         "visitor.event_record": "{actor} recorded a {kind} event for {target}",
         "visitor.blacklist": "{actor} blacklisted {target}",
+        "conversation.resolve": "{actor} marked the conversation with {visitor} "
+        "resolved",
+        "conversation.reopen": "{actor} reopened the conversation with {visitor}",
         "visitor.whitelist": "{actor} whitelisted {target}",
         "visitor.clear_status": "{actor} cleared the status of {target}",
         "risk_signal.add": "{actor} added a {signal_type} risk signal "
@@ -99,6 +104,11 @@ register_fields(
     },
 )
 register_fields(target_type="visitors.reviewitem", choices={"status": ReviewStatus})
+register_fields(
+    target_type="visitors.conversation",
+    choices={"status": ConversationStatus},
+    hidden=("visitor",),
+)
 register_fields(
     labels={"network": "Network", "level": "Weight level", "weight": "Weight"},
     choices={"level": WeightLevel},

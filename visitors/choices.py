@@ -144,10 +144,11 @@ class BlockReason(models.TextChoices):
 
 
 class ConversationStatus(models.TextChoices):
-    """Open conversations are shown first in the inbox."""
+    """Open conversations wait for an answer; resolved ones are done (a new message
+    from the visitor opens them again)."""
 
     OPEN = "open", "Open"
-    CLOSED = "closed", "Closed"
+    CLOSED = "closed", "Resolved"
 
 
 class Sender(models.TextChoices):

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from trustconsole.lib.confirm import REASON_MISSING
 from visitors import selectors
 from visitors.choices import (
     MANUAL_SIGNAL_TYPES,
@@ -85,7 +86,7 @@ class BlacklistConfirmForm(forms.Form):
     reason = forms.CharField(
         label="Reason",
         max_length=2000,
-        error_messages={"required": "Give the reason; it is kept in the audit trail."},
+        error_messages={"required": REASON_MISSING},
     )
     confirmed = forms.CharField(widget=forms.HiddenInput)
 

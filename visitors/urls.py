@@ -59,6 +59,11 @@ urlpatterns = [
         name="conversation_blacklist",
     ),
     path(
+        "inbox/<str:public_id>/status/",
+        views.conversation_status,
+        name="conversation_status",
+    ),
+    path(
         "inbox/<str:public_id>/report/",
         views.conversation_report,
         name="conversation_report",

@@ -22,12 +22,29 @@ from django.views.decorators.http import require_POST
 
 from trustconsole.core.actor import ActorRequest
 from trustconsole.core.selectors import audit_for_object
+from trustconsole.lib.charts import Band, step_line
+from trustconsole.lib.confirm import REASON_MISSING
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
+from trustconsole.workqueue.pages import queue_context
 from visitors import forms, profile, selectors, services
-from visitors.choices import ConversationStatus, SignalSource
+from visitors.choices import (
+    CAUTION_MAX,
+    DANGER_MAX,
+    SCORE_MAX,
+    ConversationStatus,
+    SignalSource,
+)
+from visitors.inbox import (
+    InboxFilterForm,
+    conversation_events,
+    conversation_inbox,
+    conversation_status_set,
+    sidebar_context,
+)
 from visitors.models import Conversation, ReviewItem, Visitor
 from visitors.rules import event_record
+from visitors.score_history import trust_score_history
 from visitors.widget_rules import USER_REPORT
 
 OPERATOR = "operator"
@@ -160,6 +177,7 @@ def _profile_context(request: ActorRequest, visitor: Visitor) -> dict[str, Any]:
         "visitor": visitor,
         "identifiers": selectors.visitor_identifiers(visitor=visitor),
         "explanation": selectors.score_explanation(visitor=visitor),
+        **_score_chart(visitor),
         "signals": list(selectors.visitor_signals(visitor=visitor)[:100]),
         "events": _with_messages(list(selectors.visitor_events(visitor=visitor)[:50])),
         "conversations": list(selectors.visitor_conversations(visitor=visitor)[:20]),
@@ -173,6 +191,21 @@ def _profile_context(request: ActorRequest, visitor: Visitor) -> dict[str, Any]:
         "identifier_form": forms.IdentifierAddForm(),
         "weights": weights,
     }
+
+
+def _score_chart(visitor: Visitor) -> dict[str, Any]:
+    """The trust score over time: the points and their picture."""
+    points = trust_score_history(visitor=visitor)
+    chart = step_line(
+        points=points,
+        title=f"Trust score of {visitor.display_name} over time",
+        bands=[
+            Band(0, DANGER_MAX, "#b3261e", "Danger 0–30"),
+            Band(DANGER_MAX, CAUTION_MAX, "#9a6700", "Caution 31–69"),
+            Band(CAUTION_MAX, SCORE_MAX, "#1a7f37", "Safe 70–100"),
+        ],
+    )
+    return {"score_points": points[:-1][-12:], "score_chart": chart}
 
 
 @member_required
@@ -367,14 +400,23 @@ def visitor_merge(request: ActorRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
-def review_queue(request: ActorRequest) -> HttpResponse:
+def review_queue(
+    request: ActorRequest, bulk_errors: list[str] | None = None
+) -> HttpResponse:
     """Flagged conversations and events, oldest first, with the Actions column."""
     page = paginate(request, selectors.review_queue(actor=request.actor), per_page=50)
     _with_messages([item.event for item in page.object_list if item.event])
-    context = {"page": page, "can_act": request.actor.can(OPERATOR)}
+    context = {
+        "page": page,
+        "can_act": request.actor.can(OPERATOR),
+        "bulk_errors": bulk_errors or [],
+        **queue_context(request, queue="visitors", items=page.object_list),
+    }
     if htmx_partial(request):
+        # htmx swaps only 2xx answers: the error must reach the page to be read.
         return render(request, "visitors/partials/_queue_table.html", context)
-    return render(request, "visitors/review_queue.html", context)
+    status = 400 if bulk_errors else 200
+    return render(request, "visitors/review_queue.html", context, status=status)
 
 
 _ACTION_DONE = {
@@ -402,7 +444,11 @@ def review_item_act(request: ActorRequest, public_id: str) -> HttpResponse:
     if htmx_partial(request):
         item = ReviewItem.objects.select_related("visitor", "event").get(pk=item.pk)
         _with_messages([item.event] if item.event else [])
-        context = {"item": item, "can_act": True}
+        context = {
+            "item": item,
+            "can_act": True,
+            **queue_context(request, queue="visitors", items=[item]),
+        }
         return render(request, "visitors/partials/_queue_row.html", context)
     return redirect("visitors:review_queue")
 
@@ -430,9 +476,13 @@ def review_item_blacklist(request: ActorRequest, public_id: str) -> HttpResponse
     return _queue_answer(request)
 
 
-def _queue_answer(request: ActorRequest) -> HttpResponse:
+def _queue_answer(
+    request: ActorRequest, bulk_errors: list[str] | None = None
+) -> HttpResponse:
     if htmx_partial(request):
-        return _retarget(review_queue(request), "#queue-table")
+        return _retarget(review_queue(request, bulk_errors), "#queue-table")
+    if bulk_errors:
+        return review_queue(request, bulk_errors)
     return redirect("visitors:review_queue")
 
 
@@ -447,7 +497,10 @@ def review_bulk(request: ActorRequest) -> HttpResponse:
         return _queue_answer(request)
     items = form.selected_items()
     action = form.cleaned_data["action"]
-    reason = form.cleaned_data["reason"]
+    reason = form.cleaned_data["reason"].strip()
+    if action != "blacklist" and not reason:
+        # A bulk action is confirmed like every organisation-wide one: with a reason.
+        return _queue_answer(request, [REASON_MISSING])
     if action == "blacklist":
         reason = _blacklist_reason(request)
         if reason is None:
@@ -475,17 +528,22 @@ def review_bulk(request: ActorRequest) -> HttpResponse:
 
 @member_required
 def inbox(request: ActorRequest) -> HttpResponse:
-    """Conversations, latest activity first."""
-    status = request.GET.get("status", "")
-    if status not in ConversationStatus.values:
-        status = ""
-    conversations = selectors.conversation_list(actor=request.actor, status=status)
+    """Conversations, latest activity first; filters report a bad value."""
+    form = InboxFilterForm(request.GET or None)
+    valid = form.is_valid() or not form.is_bound
+    filters = form.filters() if form.is_bound and valid else {}
+    conversations = (
+        conversation_inbox(actor=request.actor, **filters)
+        if valid
+        else Conversation.objects.none()
+    )
     context = {
+        "form": form,
         "page": paginate(request, conversations, per_page=50),
-        "status": status,
+        "status": filters.get("status", ""),
         "query": _query(request),
     }
-    return render(request, "visitors/inbox.html", context)
+    return render(request, "visitors/inbox.html", context, status=200 if valid else 400)
 
 
 def _conversation_context(
@@ -496,7 +554,9 @@ def _conversation_context(
         "conversation": conversation,
         "visitor": visitor,
         "chat": list(selectors.conversation_messages(conversation=conversation)[:500]),
+        "events": conversation_events(conversation=conversation),
         "identifiers": selectors.visitor_identifiers(visitor=visitor),
+        **sidebar_context(conversation=conversation),
         "can_act": request.actor.can(OPERATOR),
         "panel_open": panel_open,
     }
@@ -544,6 +604,27 @@ def conversation_blacklist(request: ActorRequest, public_id: str) -> HttpRespons
         f"{visitor.display_name} is Blacklisted.",
     )
     return _retarget(_sidebar_answer(request, conversation), "#visitor-sidebar")
+
+
+@member_required
+@require_POST
+def conversation_status(request: ActorRequest, public_id: str) -> HttpResponse:
+    """Resolve or reopen a conversation."""
+    conversation = selectors.conversation_get(actor=request.actor, public_id=public_id)
+    status = request.POST.get("status", "")
+    _run(
+        request,
+        lambda: conversation_status_set(
+            actor=request.actor,
+            conversation=conversation,
+            status=status,
+            reason=_reason(request),
+        ),
+        "Conversation resolved."
+        if status == ConversationStatus.CLOSED
+        else "Conversation reopened.",
+    )
+    return redirect("visitors:conversation_detail", public_id=conversation.public_id)
 
 
 @member_required

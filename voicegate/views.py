@@ -16,9 +16,11 @@ from django.views.decorators.http import require_POST
 
 from trustconsole.core.actor import ActorRequest
 from trustconsole.core.selectors import audit_for_object
+from trustconsole.lib.confirm import Confirmation, confirmed_reason
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 from voicegate import forms, gate, selectors, services
+from voicegate.charts import calls_per_day
 from voicegate.choices import Provider
 from voicegate.models import VoiceConnection
 
@@ -61,6 +63,9 @@ def calls(request: ActorRequest) -> HttpResponse:
         "visitors": visitors,
         "query": query.urlencode(),
         "section": "calls",
+        "per_day": calls_per_day(
+            rows, date_from=filters.get("date_from"), date_to=filters.get("date_to")
+        ),
     }
     template = "voicegate/calls.html"
     if htmx_partial(request):
@@ -169,10 +174,21 @@ def connection_detail(request: ActorRequest, public_id: str) -> HttpResponse:
 def connection_delete(request: ActorRequest, public_id: str) -> HttpResponse:
     """Remove a connection (admins)."""
     connection = selectors.connection_get(actor=request.actor, public_id=public_id)
+    request.actor.require()
+    reason, again = confirmed_reason(
+        request,
+        Confirmation(
+            question=f"Remove {connection.name}?",
+            consequence="Its webhook URL stops answering.",
+            button="Remove",
+            action=request.path,
+            cancel=reverse("voicegate:connection_detail", args=[connection.public_id]),
+        ),
+    )
+    if again:
+        return again
     services.connection_delete(
-        actor=request.actor,
-        connection=connection,
-        reason=request.POST.get("reason", ""),
+        actor=request.actor, connection=connection, reason=reason
     )
     messages.success(request, f"Connection {connection.name} removed.")
     return redirect("voicegate:connections")
@@ -212,9 +228,20 @@ def block_list(request: ActorRequest) -> HttpResponse:
 def block_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Take a number off the block list (operators)."""
     blocked = selectors.blocked_number_get(actor=request.actor, public_id=public_id)
-    services.blocked_number_remove(
-        actor=request.actor, blocked=blocked, reason=request.POST.get("reason", "")
+    request.actor.require("operator")
+    reason, again = confirmed_reason(
+        request,
+        Confirmation(
+            question=f"Remove {blocked.number}?",
+            consequence="Calls from it are no longer refused by the block list.",
+            button="Remove",
+            action=request.path,
+            cancel=reverse("voicegate:block_list"),
+        ),
     )
+    if again:
+        return again
+    services.blocked_number_remove(actor=request.actor, blocked=blocked, reason=reason)
     if htmx_partial(request):
         return HttpResponse("")
     messages.success(request, f"{blocked.number} removed from the block list.")

@@ -26,11 +26,22 @@ document.addEventListener("click", (event) => {
 });
 
 // No inline handlers (the Content-Security-Policy refuses them); these stand in.
-// <form data-confirm="Question?">: ask before submitting.
+// <form data-confirm="Question?">: ask before submitting. A form whose reason
+// ([data-reason]) is still empty goes without asking: the server refuses it and
+// says so beside the field (trustconsole/lib/confirm.py).
 document.addEventListener("submit", (event) => {
   const form = event.target.closest("form[data-confirm]");
-  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
-});
+  if (!form) return;
+  // A button that leads to a confirmation step of its own (Blacklist) skips this one.
+  if (event.submitter && event.submitter.hasAttribute("data-confirm-skip")) return;
+  const reason = form.querySelector("[data-reason]");
+  if (reason && !reason.value.trim()) return;
+  if (!window.confirm(form.dataset.confirm)) {
+    // Captured before htmx's own listener on the form: a refusal sends nothing.
+    event.preventDefault();
+    event.stopPropagation();
+  }
+}, true);
 
 // <select data-autosubmit>: submit its form when the choice changes.
 document.addEventListener("change", (event) => {

@@ -252,7 +252,7 @@ def test_the_request_page_shows_progress_buckets_tiers_webhooks_and_caveat(
     assert "may still block or label calls" in html
     assert "answered HTTP 503" in html
     assert 'hx-trigger="every 3s"' in html
-    assert "Cancel request" not in html  # viewer, and not pending any more
+    assert "Cancel this remediation request" not in html  # viewer, not pending
     live = browser(bob).get(
         f"/remediation/requests/{request.public_id}/", HTTP_HX_REQUEST="true"
     )
@@ -271,16 +271,17 @@ def test_cancelling_from_the_page(oscar, org, enterprise, actor_for) -> None:
     request = _request(org, enterprise, actor_for)
     client = browser(oscar)
     assert (
-        b"Cancel request"
+        b"Cancel this remediation request"
         in client.get(f"/remediation/requests/{request.public_id}/").content
     )
-    response = client.post(
-        f"/remediation/requests/{request.public_id}/cancel/", follow=True
-    )
+    url = f"/remediation/requests/{request.public_id}/cancel/"
+    # The one confirmation policy: without a reason nothing is cancelled.
+    refused = client.post(url)
+    assert refused.status_code == 400
+    assert b"Give the reason; it is kept in the audit trail." in refused.content
+    response = client.post(url, {"reason": "wrong numbers"}, follow=True)
     assert b"Remediation request cancelled." in response.content
-    again = client.post(
-        f"/remediation/requests/{request.public_id}/cancel/", follow=True
-    )
+    again = client.post(url, {"reason": "again"}, follow=True)
     assert b"Only a pending request can be cancelled" in again.content
 
 
@@ -444,7 +445,7 @@ def test_an_enterprise_with_requests_cannot_be_removed(
     _request(org, enterprise, actor_for)
     response = browser(alice).post(
         f"/settings/remediation/enterprises/{enterprise.public_id}/",
-        {"action": "delete"},
+        {"action": "delete", "reason": "duplicate"},
         follow=True,
     )
     assert "must stay on record" in response.content.decode()

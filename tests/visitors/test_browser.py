@@ -121,9 +121,22 @@ def test_bulk_dismiss_in_the_queue(login, oscar, org) -> None:
     page_ready(page)  # "Select all" is wired by the queue's script
     page.get_by_label("Select all on this page").check()
     expect(page.locator("input[name=items]:checked")).to_have_count(2)
+    # Bulk actions ask for a reason and a confirmation (the one policy).
+    page.get_by_role("button", name="Dismiss selected").click()
+    expect(page.locator("#queue-table .has-error .error")).to_have_text(
+        "Give the reason; it is kept in the audit trail."
+    )
+    assert set(ReviewItem.objects.values_list("status", flat=True)) == {"open"}
+    page.get_by_label("Select all on this page").check()
+    page.locator("#queue-reason").fill("Both were test chats")
+    questions: list[str] = []
+    page.once("dialog", lambda d: (questions.append(d.message), d.accept()))
     page.get_by_role("button", name="Dismiss selected").click()
     expect(page.get_by_text("The review queue is empty.")).to_be_visible()
     assert set(ReviewItem.objects.values_list("status", flat=True)) == {"dismissed"}
+    assert questions == [
+        "Apply this to every selected item? Each selected review is closed at once."
+    ]
 
 
 def test_blacklist_visitor_from_the_inbox_profile_panel(login, oscar, org) -> None:

@@ -80,7 +80,8 @@ def test_the_profile_explains_the_score_and_shows_everything(
     conversation = ConversationFactory(visitor=visitor, organisation=org)
     MessageFactory(conversation=conversation, organisation=org)
     client = logged_in(bob)
-    with django_assert_max_num_queries(25):
+    # + 2: internal notes and the trust score over time (one query each).
+    with django_assert_max_num_queries(27):
         html = client.get(f"/security/visitors/{visitor.public_id}/").content.decode()
     assert "Trust score" in html and "Spam" in html and "−70" in html
     assert "mallory@example.com" in html
@@ -251,6 +252,21 @@ def test_queue_actions_work_per_row_in_bulk_and_in_place(org, oscar) -> None:
     response = client.post(
         "/review/bulk/",
         {"items": [str(item_b.public_id), str(item_c.public_id)], "action": "dismiss"},
+    )
+    # A bulk action needs its reason: nothing changes, the error is beside the field.
+    assert response.status_code == 400
+    assert (
+        "Give the reason; it is kept in the audit trail." in response.content.decode()
+    )
+    item_b.refresh_from_db()
+    assert item_b.is_open
+    response = client.post(
+        "/review/bulk/",
+        {
+            "items": [str(item_b.public_id), str(item_c.public_id)],
+            "action": "dismiss",
+            "reason": "false alarms",
+        },
     )
     assert response.status_code == 302
     statuses = set(ReviewItem.objects.values_list("status", flat=True))

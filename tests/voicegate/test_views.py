@@ -41,7 +41,7 @@ def test_admin_adds_a_connection_and_sees_its_setup(client, alice) -> None:
     text = ok.content.decode()
     assert f"/voice/hooks/{connection.webhook_token}/" in text
     assert "webhook API version to 2" in text
-    assert "Remove connection" in text
+    assert f"Remove {connection.name}" in text  # the one confirmation include
 
 
 def test_viewer_reads_but_gets_no_forms(client, bob, org) -> None:
@@ -69,9 +69,10 @@ def test_operator_blocks_and_unblocks_a_number(client, oscar) -> None:
     assert blocked.number == "+14155550123"
     listing = client.get("/voice/block-list/")
     assert b"+14155550123" in listing.content
-    removed = client.post(
-        f"/voice/block-list/{blocked.public_id}/remove/", HTTP_HX_REQUEST="true"
-    )
+    url = f"/voice/block-list/{blocked.public_id}/remove/"
+    refused = client.post(url)  # the one confirmation policy: a reason is required
+    assert refused.status_code == 400 and BlockedNumber.objects.exists()
+    removed = client.post(url, {"reason": "number reassigned"}, HTTP_HX_REQUEST="true")
     assert removed.status_code == 200 and removed.content == b""
     assert not BlockedNumber.objects.exists()
 

@@ -11,6 +11,7 @@ from django.db import connection
 from django.forms import BaseForm
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from trustconsole.core import forms, loginguard, selectors, services
@@ -19,6 +20,7 @@ from trustconsole.core.dashboard import dashboard_charts, dashboard_data
 from trustconsole.core.health import broker_status
 from trustconsole.core.middleware import SESSION_KEY
 from trustconsole.core.models import Membership
+from trustconsole.lib.confirm import Confirmation, confirmed_reason
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 
@@ -147,8 +149,23 @@ def member_role(request: ActorRequest, public_id: str) -> HttpResponse:
 def member_remove(request: ActorRequest, public_id: str) -> HttpResponse:
     """Remove a member (admin)."""
     membership = selectors.membership_get(actor=request.actor, public_id=public_id)
+    request.actor.require()
+    reason, again = confirmed_reason(
+        request,
+        Confirmation(
+            question=f"Remove {membership.user.email}?",
+            consequence="They lose access to this organisation at once.",
+            button="Remove",
+            action=request.path,
+            cancel=reverse("core:members"),
+        ),
+    )
+    if again:
+        return again
     try:
-        services.membership_remove(actor=request.actor, membership=membership)
+        services.membership_remove(
+            actor=request.actor, membership=membership, reason=reason
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -182,11 +199,20 @@ def tokens(request: ActorRequest) -> HttpResponse:
 def token_revoke(request: ActorRequest, public_id: str) -> HttpResponse:
     """Revoke an API token (admin)."""
     token = selectors.token_get(actor=request.actor, public_id=public_id)
-    form = forms.ReasonForm(request.POST)
-    form.is_valid()
-    services.token_revoke(
-        actor=request.actor, token=token, reason=form.cleaned_data.get("reason", "")
+    request.actor.require()
+    reason, again = confirmed_reason(
+        request,
+        Confirmation(
+            question=f"Revoke {token.name}?",
+            consequence="Clients using it stop working at once.",
+            button="Revoke",
+            action=request.path,
+            cancel=reverse("core:tokens"),
+        ),
     )
+    if again:
+        return again
+    services.token_revoke(actor=request.actor, token=token, reason=reason)
     messages.success(request, f"Token {token.name} revoked.")
     return redirect("core:tokens")
 

@@ -1,15 +1,18 @@
 """Charts drawn on the server as inline SVG: no script, no download, no build step.
 
 Two shapes cover the dashboard: bars per day (stacked series) and labelled
-horizontal bars. Every bar carries a <title> with its exact number, and every
-chart states its numbers in text too, so a screenshot or a screen reader reads them.
+horizontal bars; detail pages add a step line over shaded bands (a score over
+time). Every bar and dot carries a <title> with its exact number, and every chart
+states its numbers in text too, so a screenshot or a screen reader reads them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
@@ -185,4 +188,100 @@ def horizontal_bars(*, bars: Sequence[Bar], title: str) -> SafeString:
         height,
         title,
         format_html_join("", "{}", ((r,) for r in rows)),
+    )
+
+
+@dataclass(frozen=True)
+class Band:
+    """A shaded horizontal range of a line chart (e.g. the danger band 0–30)."""
+
+    low: int
+    high: int
+    colour: str
+    label: str
+
+
+def step_line(
+    *,
+    points: Sequence[tuple[dt.datetime, int]],
+    title: str,
+    y_max: int = 100,
+    bands: Sequence[Band] = (),
+) -> SafeString:
+    """A value over time as a step line over shaded bands; every change is a dot
+    whose <title> states the moment and the value."""
+    width, height = 640, 200
+    left, right, top, bottom = 36, 12, 10, 26
+    plot_w, plot_h = width - left - right, height - top - bottom
+    if not points:
+        return format_html(
+            '<svg class="chart" viewBox="0 0 {} 40" width="100%" role="img" '
+            'aria-label="{}: no data"><text x="8" y="24">No data yet.</text></svg>',
+            width,
+            title,
+        )
+    start, end = points[0][0], points[-1][0]
+    span = max((end - start).total_seconds(), 1.0)
+
+    def x(when: dt.datetime) -> float:
+        return left + plot_w * (when - start).total_seconds() / span
+
+    def y(value: float) -> float:
+        return top + plot_h * (1 - value / y_max)
+
+    parts = [
+        format_html(
+            '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" opacity="0.12">'
+            "<title>{}</title></rect>"
+            '<text x="{}" y="{}" text-anchor="end" font-size="11" fill="#5b6573">{}'
+            "</text>",
+            left,
+            _n(y(band.high)),
+            plot_w,
+            _n(y(band.low) - y(band.high)),
+            band.colour,
+            band.label,
+            left - 4,
+            _n(y(band.high) + 4),
+            band.high,
+        )
+        for band in bands
+    ]
+    path = [f"M{x(points[0][0]):.1f},{y(points[0][1]):.1f}"]
+    path += [f"H{x(when):.1f}V{y(value):.1f}" for when, value in points[1:]]
+    parts.append(
+        format_html(
+            '<path d="{}" fill="none" stroke="#2451b7" stroke-width="2"/>',
+            " ".join(path),
+        )
+    )
+    for when, value in points[:-1] if len(points) > 1 else points:
+        parts.append(
+            format_html(
+                '<circle cx="{}" cy="{}" r="3.5" fill="#2451b7">'
+                "<title>{}: {}</title></circle>",
+                _n(x(when)),
+                _n(y(value)),
+                timezone.localtime(when).strftime("%Y-%m-%d %H:%M"),
+                value,
+            )
+        )
+    for when, anchor in ((start, "start"), (end, "end")):
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" text-anchor="{}" font-size="11" fill="#5b6573">'
+                "{}</text>",
+                _n(x(when)),
+                height - 8,
+                anchor,
+                timezone.localtime(when).strftime("%Y-%m-%d"),
+            )
+        )
+    return format_html(
+        '<svg class="chart" viewBox="0 0 {} {}" width="100%" role="img" '
+        'aria-label="{}">{}</svg>',
+        width,
+        height,
+        title,
+        mark_safe("".join(parts)),  # noqa: S308 - every part is format_html output
     )

@@ -11,9 +11,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from trustconsole.core.actor import ActorRequest
+from trustconsole.lib.confirm import Confirmation, confirmed_reason
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 from voicegate.policy import forms, selectors, services
@@ -232,12 +234,33 @@ def dnc_export(request: ActorRequest, public_id: str) -> StreamingHttpResponse:
     return csv_lines(dnc_list)
 
 
+def _confirm(
+    request: ActorRequest, dnc_list: Any, verb: str, consequence: str
+) -> HttpResponse | None:
+    """The confirmation page again (with its error) unless a reason was given."""
+    request.actor.require(*services.ACT)
+    _, again = confirmed_reason(
+        request,
+        Confirmation(
+            question=f"{verb} {dnc_list.name}?",
+            consequence=consequence,
+            button=verb,
+            action=request.path,
+            cancel=reverse("voicegate:policy_dnc_list", args=[dnc_list.public_id]),
+        ),
+    )
+    return again
+
+
 @member_required
 @require_POST
 def dnc_list_empty(request: ActorRequest, public_id: str) -> HttpResponse:
     """Remove every number of the list."""
     actor = request.actor
     dnc_list = selectors.dnc_list_get(actor=actor, public_id=public_id)
+    again = _confirm(request, dnc_list, "Empty", "Every number is taken off the list.")
+    if again:
+        return again
     _act(
         request,
         forms.ReasonForm(request.POST),
@@ -256,6 +279,11 @@ def dnc_list_delete(request: ActorRequest, public_id: str) -> HttpResponse:
     actor = request.actor
     dnc_list = selectors.dnc_list_get(actor=actor, public_id=public_id)
     name = dnc_list.name
+    again = _confirm(
+        request, dnc_list, "Delete", "The list and all its numbers are deleted."
+    )
+    if again:
+        return again
     deleted: list[bool] = []
 
     def act(data: dict) -> str:

@@ -1,0 +1,1 @@
+"""Work queues that teams share: claims, escalations and internal notes."""
