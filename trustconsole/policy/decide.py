@@ -101,7 +101,7 @@ def explanation(verdict: Verdict) -> dict[str, Any]:
     }
 
 
-_STEP_WORDS = {
+_STEP_WORDS: dict[str, str] = {
     Step.CALLER_ID: "the caller ID rule",
     Step.ACCOUNT_STATUS: "the account status",
     Step.BLACKLIST: "the blacklist",
