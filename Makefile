@@ -73,6 +73,10 @@ bench-dnc-registry: $(VENV)/.installed-dev
 ## restarted (PostgreSQL and redis-server needed).
 bench-faults: $(VENV)/.installed-dev
 	$(BIN)/python bench/faults.py
+## Decision core: per-channel decision latency, deltas vs rebuilds, the chat gate.
+.PHONY: bench-decision-core
+bench-decision-core: $(VENV)/.installed-dev
+	$(BIN)/python bench/decision_core.py --visitors 1000000
 
 clean:
 	rm -rf var/test var/broker var/broker-control var/cache

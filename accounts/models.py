@@ -118,16 +118,6 @@ class Account(models.Model):
         """A second review kept the hold: further requests are refused."""
         return self.decision_final_at is not None
 
-    def is_restricted_for(self, service: str) -> bool:
-        """Whether the account may not use `service` right now."""
-        if self.status in (
-            AccountStatus.ON_HOLD,
-            AccountStatus.BLOCKED,
-            AccountStatus.CLOSED,
-        ):
-            return True
-        return service in self.restricted_services
-
 
 class AccountNumber(models.Model):
     """A phone number (E.164) owned by an account."""

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from accounts.choices import SignalType
+from trustconsole.policy.vocabulary import Weight
 
-LOW, MEDIUM, HIGH, EXTREME = 10, 20, 40, 70
+LOW, MEDIUM, HIGH, EXTREME = (int(w) for w in Weight)
 
 FREE_MAIL_DOMAINS = frozenset(
     {

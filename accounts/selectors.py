@@ -30,12 +30,16 @@ from accounts.models import (
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import AuditEntry, Organisation
 from trustconsole.core.selectors import scoped_get
+from trustconsole.policy import state as core_state
+from trustconsole.policy.decide import Identities, Verdict, decide
+from trustconsole.policy.vocabulary import Channel
 
 
 def account_settings_for(*, organisation: Organisation) -> AccountSettings:
-    """The organisation's thresholds (a row with defaults is created on demand)."""
-    row, _ = AccountSettings.objects.get_or_create(organisation=organisation)
-    return row
+    """The organisation's thresholds, or an unsaved row with the defaults (a read
+    never writes; the first settings change saves it)."""
+    row = AccountSettings.objects.filter(organisation=organisation).first()
+    return row or AccountSettings(organisation=organisation)
 
 
 def account_list(
@@ -76,17 +80,24 @@ def account_get(*, actor: Actor, public_id: object) -> Account:
     )
 
 
+def account_action_verdict(*, account: Account, service: str) -> Verdict:
+    """The decision core's verdict on the account using `service` now: its status
+    and restrictions, then its email against the blacklist (from memory)."""
+    state = core_state.current(account.organisation_id)
+    ids = Identities(
+        emails=(account.email.strip().lower(),) if account.email else (),
+        account=str(account.public_id),
+        service=service,
+    )
+    return decide(state, Channel.ACCOUNT_ACTION, ids)
+
+
 def account_voice_allowed(*, account: Account) -> tuple[bool, str]:
     """Whether the account may place voice calls now, and if not, why."""
-    if account.status == AccountStatus.ON_HOLD:
-        return False, "The account is on hold (signup risk assessment)."
-    if account.status == AccountStatus.BLOCKED:
-        return False, "The account is blocked."
-    if account.status == AccountStatus.CLOSED:
-        return False, "The account is closed (permanently blocked)."
-    if "voice" in (account.restricted_services or []):
-        return False, "The account is restricted for voice."
-    return True, ""
+    verdict = account_action_verdict(account=account, service="voice")
+    if verdict.allowed:
+        return True, ""
+    return False, verdict.detail or verdict.explanation()["sentence"]
 
 
 def account_owned_numbers(*, account: Account) -> set[str]:
@@ -116,6 +127,7 @@ class TimelineItem:
     who: str
     detail: str
     entry: AuditEntry | None = None
+    explanation: dict[str, Any] | None = None  # a refused call: what decided it
 
 
 def account_timeline(*, actor: Actor, account: Account) -> list[TimelineItem]:
@@ -162,6 +174,22 @@ def account_timeline(*, actor: Actor, account: Account) -> list[TimelineItem]:
         )
         for m in account_emails(account=account)[:100]
     ]
+    from voicegate.models import OutboundDenial
+
+    for denial in OutboundDenial.objects.filter(account=account)[:100]:
+        explanations = denial.explanation or [{}]
+        first = min(explanations, key=lambda e: e.get("step_number") or 99)
+        items.append(
+            TimelineItem(
+                at=denial.created_at,
+                kind="denial",
+                title=f"Outbound call refused: {denial.from_number} → "
+                f"{denial.to_number}",
+                who=denial.requested_by,
+                detail=denial.codes.replace(",", ", "),
+                explanation=first or None,
+            )
+        )
     return sorted(items, key=lambda i: i.at, reverse=True)
 
 

@@ -18,6 +18,7 @@ from remediation.models import (
     SandboxReputation,
 )
 from trustconsole.core.actor import Actor
+from voicegate.policy.owned import enterprise_numbers_changed
 
 # Last digits spread over the sandbox's outcomes (see remediation.sandbox).
 HIGH = [f"+1202555{n:04d}" for n in range(140, 150)]
@@ -167,6 +168,7 @@ def _seed_monitoring(*, actor: Actor, enterprise: Enterprise) -> None:
         flagged = flags.get(number.e164)
         number.elevated_at = flagged[0] if flagged else None
     ReputationObservation.objects.bulk_create(observations, batch_size=500)
+    enterprise_numbers_changed(enterprise.organisation_id)
     OwnedNumber.objects.bulk_update(
         numbers.values(),
         [

@@ -44,6 +44,7 @@ from trustconsole.core.services import (
 from trustconsole.lib import netguard
 from trustconsole.lib.crypto import HINT_PASTED, UNREADABLE, is_hint, is_unreadable
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
+from voicegate.policy.owned import enterprise_numbers_changed
 
 WEBHOOK_SECRET_MIN_LENGTH = 24
 # Who may submit and cancel remediation requests (admins always may).
@@ -330,6 +331,7 @@ def numbers_add(
         ],
         batch_size=500,
     )
+    enterprise_numbers_changed(actor.organisation.pk)
     audit_record(
         actor=actor,
         action="enterprise.numbers_add",

@@ -73,6 +73,17 @@ def _fresh_rate_limits(settings: Any) -> Iterator[None]:
     ratelimit.forget()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_decision_state() -> Iterator[None]:
+    """Every test starts with no decision-core state (ids are reused between
+    tests, which a real database never does with a live process)."""
+    from trustconsole.policy import state
+
+    state.reset()
+    yield
+    state.reset()
+
+
 def _member(org: Organisation, email: str, role: str) -> Any:
     from django.contrib.auth import get_user_model
 

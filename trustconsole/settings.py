@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "trustconsole.core",
+    "trustconsole.policy",
     "trustconsole.workqueue",
     "visitors",
     "voicegate",
@@ -200,6 +201,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.housekeeping",
         "schedule": env_int("HOUSEKEEPING_INTERVAL", 60, minimum=5),
         "options": {"expires": 50},
+    },
+    "policy-changes-prune": {
+        "task": "policy.changes_prune",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
     },
 }
 # Audit retention: entries older than this many days are pruned daily (0: kept
@@ -613,6 +619,13 @@ POLICY_DNC_IMPORT_TIME_LIMIT = env_int(
     "POLICY_DNC_IMPORT_TIME_LIMIT", 4 * 3600, minimum=60
 )
 POLICY_COPY_MAX_AGE = env_int("POLICY_COPY_MAX_AGE", 300, minimum=1)
+# The decision core (trustconsole.policy): a process more changes behind than this
+# rebuilds its organisation's state instead of applying them; the change log keeps
+# entries this long (a process idle for half of it rebuilds).
+POLICY_MAX_DELTAS = env_int("POLICY_MAX_DELTAS", 5000, minimum=1)
+POLICY_CHANGE_RETENTION_SECONDS = env_int(
+    "POLICY_CHANGE_RETENTION_SECONDS", 86400, minimum=600
+)
 # Versioned files of file-backed (national) Do-Not-Call lists, mapped read-only by
 # every web and worker process: on one host the data dir; with several hosts a
 # volume they all mount.

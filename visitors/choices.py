@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django.db import models
 
+from trustconsole.policy.vocabulary import DEFAULT_WEIGHTS as _SCALE
+from trustconsole.policy.vocabulary import Reason as _Reason
+
 
 class VisitorStatus(models.TextChoices):
     """Where a visitor stands; blacklisted visitors are blocked organisation-wide."""
@@ -58,12 +61,9 @@ class WeightLevel(models.TextChoices):
     EXTREME = "extreme", "Extreme"
 
 
-DEFAULT_WEIGHTS: dict[str, int] = {
-    WeightLevel.LOW: 10,
-    WeightLevel.MEDIUM: 20,
-    WeightLevel.HIGH: 40,
-    WeightLevel.EXTREME: 70,
-}
+# The one weight scale (trustconsole.policy.vocabulary); organisations may override
+# it for visitors (SignalWeight).
+DEFAULT_WEIGHTS: dict[str, int] = {level: _SCALE[level] for level in WeightLevel.values}
 
 
 class SignalSource(models.TextChoices):
@@ -137,10 +137,10 @@ class Channel(models.TextChoices):
 
 
 class BlockReason(models.TextChoices):
-    """Why an attempt was blocked."""
+    """Why an attempt was blocked (codes of the decision core's vocabulary)."""
 
-    BLACKLISTED = "blacklisted", "Blacklisted visitor"
-    IP_BLOCK = "ip_block", "Blocked IP address"
+    BLACKLISTED = _Reason.BLACKLISTED_VISITOR.value, _Reason.BLACKLISTED_VISITOR.label
+    IP_BLOCK = _Reason.IP_BLOCK.value, _Reason.IP_BLOCK.label
 
 
 class ConversationStatus(models.TextChoices):

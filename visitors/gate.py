@@ -1,9 +1,12 @@
 """The chat widget gate: every widget message passes here before the Inbox.
 
-A blacklisted visitor, or a message from a blocked IP/CIDR, gets the same accepted
+The decision comes from the decision core's in-memory state (`trustconsole.policy`,
+one cache read per message, no query): a blacklisted visitor, or a message from a
+blocked IP/CIDR (unless a whitelisted visitor sends it), gets the same accepted
 answer as any message (silently blocked): nothing is stored in a conversation, and
-the attempt is counted on the visitor's profile. Other messages are stored and run
-through the chat rules (flagged keyword, message velocity).
+the attempt is counted on the visitor's profile with the decision's explanation.
+Other messages are stored and run through the chat rules (flagged keyword, message
+velocity).
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.lib.clientip import client_ip as client_ip  # the gate's address
-from visitors import selectors, services
+from trustconsole.policy import decide as core
+from trustconsole.policy import state as core_state
+from trustconsole.policy.vocabulary import Channel as CoreChannel
+from trustconsole.policy.vocabulary import Step
+from visitors import services
 from visitors.choices import (
-    BlockReason,
     Channel,
     IdentifierKind,
     Sender,
     SignalSource,
-    VisitorStatus,
 )
 from visitors.models import (
     Conversation,
@@ -103,20 +108,25 @@ def _kwargs(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 def _blocked(
     *,
-    visitor: Visitor,
-    reason: str,
+    organisation_id: int,
+    visitor_id: int | None,
+    verdict: core.Verdict,
     ip: str | None,
-    ip_block: object = None,
     widget: Widget,
 ) -> GateAnswer:
+    entry = verdict.entry
     services.blocked_attempt_record(
-        visitor=visitor,
-        organisation_id=visitor.organisation_id,
+        visitor=None,
+        visitor_id=visitor_id,
+        organisation_id=organisation_id,
         channel=Channel.CHAT,
-        reason=reason,
+        reason=verdict.reason,
         ip=ip,
-        ip_block=ip_block,
+        ip_block_id=entry.pk
+        if entry is not None and entry.kind == "ip_block"
+        else None,
         detail={"widget": widget.name},
+        explanation=verdict.explanation(),
     )
     # Random ids shaped like real ones: the widget cannot tell it was blocked.
     return GateAnswer(
@@ -152,24 +162,25 @@ def widget_message_receive(
         pairs.append((str(IdentifierKind.PHONE), services.normalise_phone(phone)))
     if ip:
         pairs.append((str(IdentifierKind.IP), services.normalise_ip(ip)))
-    owners = _owners(organisation.pk, pairs)
-    # Any identifier of a blacklisted visitor blocks, whoever claims it.
-    for kind in (IdentifierKind.WIDGET, IdentifierKind.EMAIL, IdentifierKind.PHONE):
-        owner = owners.get(kind)
-        if owner is not None and owner.status == VisitorStatus.BLACKLISTED:
-            return _blocked(
-                visitor=owner, reason=BlockReason.BLACKLISTED, ip=ip, widget=widget
-            )
-    visitor = _identify(actor=actor, owners=owners, pairs=pairs, name=name, now=now)
-    block = (
-        selectors.ip_block_match(organisation_id=organisation.pk, ip=ip) if ip else None
-    )
-    if block is not None:
+    verdict = chat_decide(organisation.pk, pairs)
+    if not verdict.allowed and verdict.step == Step.BLACKLIST:
+        # Any identifier of a blacklisted visitor blocks, whoever claims it; the
+        # attempt is counted on that visitor (known from memory, no lookup).
         return _blocked(
-            visitor=visitor,
-            reason=BlockReason.IP_BLOCK,
+            organisation_id=organisation.pk,
+            visitor_id=verdict.visitor_id,
+            verdict=verdict,
             ip=ip,
-            ip_block=block,
+            widget=widget,
+        )
+    owners = _owners(organisation.pk, pairs)
+    visitor = _identify(actor=actor, owners=owners, pairs=pairs, name=name, now=now)
+    if not verdict.allowed:  # an IP block: counted on whoever sent it
+        return _blocked(
+            organisation_id=organisation.pk,
+            visitor_id=visitor.pk,
+            verdict=verdict,
+            ip=ip,
             widget=widget,
         )
     conversation = None
@@ -203,6 +214,20 @@ def widget_message_receive(
     return GateAnswer(
         conversation_id=conversation.public_id, message_id=message.public_id
     )
+
+
+def chat_decide(organisation_id: int, pairs: list[tuple[str, str]]) -> core.Verdict:
+    """The decision core's verdict for a message with these identifiers."""
+    found: dict[str, list[str]] = {}
+    for kind, value in pairs:
+        found.setdefault(kind, []).append(value)
+    ids = core.Identities(
+        phones=tuple(found.get(IdentifierKind.PHONE, ())),
+        emails=tuple(found.get(IdentifierKind.EMAIL, ())),
+        widget_ids=tuple(found.get(IdentifierKind.WIDGET, ())),
+        ips=tuple(found.get(IdentifierKind.IP, ())),
+    )
+    return core.decide(core_state.current(organisation_id), CoreChannel.CHAT, ids)
 
 
 def _apply_chat_rules(

@@ -47,6 +47,8 @@ class Visitor(models.Model):
     )
     status_reason = models.TextField(blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Who set the status (shown in decision explanations).
+    status_changed_by = models.CharField(max_length=200, blank=True, db_default="")
     trust_score = models.PositiveSmallIntegerField(
         default=100, validators=[MaxValueValidator(100)]
     )
@@ -98,11 +100,6 @@ class Visitor(models.Model):
     def display_name(self) -> str:
         """The name, or a short anonymous label."""
         return self.name or f"Visitor {str(self.public_id)[:8]}"
-
-    @property
-    def is_blacklisted(self) -> bool:
-        """Blocked from chat and voice everywhere in the organisation."""
-        return self.status == VisitorStatus.BLACKLISTED
 
 
 class VisitorIdentifier(models.Model):
@@ -525,12 +522,14 @@ class BlockedAttempt(models.Model):
         related_name="blocked_attempt_rows",
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
-    reason = models.CharField(max_length=12, choices=BlockReason.choices)
+    reason = models.CharField(max_length=32, choices=BlockReason.choices)
     ip = models.GenericIPAddressField(null=True, blank=True)
     ip_block = models.ForeignKey(
         IPBlock, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     detail = models.JSONField(default=dict, blank=True)
+    # What decided (trustconsole.policy.decide.explanation).
+    explanation = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

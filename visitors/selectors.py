@@ -1,8 +1,8 @@
 """Reads of the visitors app, scoped to the actor's organisation.
 
-`phone_status_map`, `phone_map_version_key` and `visitor_by_phone` are the call
-gate's contract: the map is rebuilt by callers whenever the version moves, and every
-write that can change it bumps the version after commit (see services).
+`phone_status_map` is the phone part of what the decision core
+(`trustconsole.policy`) keeps in memory; every write that can change it appends a
+delta to the core's change log (see services).
 """
 
 from __future__ import annotations
@@ -51,8 +51,11 @@ from visitors.models import (
 
 
 def phone_map_version_key(organisation_id: int) -> str:
-    """The version key that moves whenever `phone_status_map` may have changed."""
-    return f"visitors:phone-map:{organisation_id}"
+    """The version key that moves whenever `phone_status_map` may have changed: the
+    decision core's one version key of the organisation."""
+    from trustconsole.policy.changes import version_key
+
+    return version_key(organisation_id)
 
 
 def phone_status_map(*, organisation_id: int) -> dict[str, tuple[str, int]]:

@@ -22,11 +22,14 @@ from django.utils import timezone
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
 from trustconsole.core.services import audit_record
-from trustconsole.lib.phones import PhoneNumberError, phone_normalise
-from trustconsole.lib.versioned import version_bump
+from trustconsole.lib.phones import (
+    phone_or_field_error,
+)
+from trustconsole.policy import changes
 from visitors import selectors
 from visitors.choices import (
     BLACKLISTED_SIGNAL,
+    MAPPED_STATUSES,
     SIGNAL_TYPE_LABELS,
     Band,
     BlockReason,
@@ -70,10 +73,12 @@ MIN_PREFIX = {4: 8, 6: 16}
 # --- Phone map version ----------------------------------------------------------------
 
 
-def phone_map_changed(organisation_id: int) -> None:
-    """Move the phone map's version once the current transaction commits."""
-    key = selectors.phone_map_version_key(organisation_id)
-    transaction.on_commit(lambda: version_bump(key))
+def policy_changed(visitor: Visitor, *, pk: int | None = None) -> None:
+    """The decision core reads this visitor again in every process (its status or
+    identifiers changed), once the current transaction commits."""
+    changes.policy_changed(
+        visitor.organisation_id, changes.VISITOR, pk if pk is not None else visitor.pk
+    )
 
 
 # --- Identifiers ----------------------------------------------------------------------
@@ -101,10 +106,7 @@ def normalise_email(raw: str) -> str:
 
 def normalise_phone(raw: str, *, field: str = "phones") -> str:
     """A phone number as E.164, or ValidationError naming the field and reason."""
-    try:
-        return phone_normalise(raw)
-    except PhoneNumberError as exc:
-        raise ValidationError({field: f"{raw!r} {exc.reason}."}) from None
+    return phone_or_field_error(raw, field=field)
 
 
 def normalise_ip(raw: str, *, field: str = "ips") -> str:
@@ -187,8 +189,8 @@ def _add_identifiers(visitor: Visitor, pairs: list[tuple[str, str]]) -> None:
             for kind, value in pairs
         ]
     )
-    if any(kind == IdentifierKind.PHONE for kind, _ in pairs):
-        phone_map_changed(visitor.organisation_id)
+    if visitor.status in MAPPED_STATUSES:
+        policy_changed(visitor)
 
 
 def _upsert_once(
@@ -376,8 +378,8 @@ def visitor_identifier_remove(
     if identifier is None:
         raise ValidationError({"value": f"{value} is not on this visitor's record."})
     identifier.delete()
-    if kind == IdentifierKind.PHONE:
-        phone_map_changed(visitor.organisation_id)
+    if visitor.status in MAPPED_STATUSES:
+        policy_changed(visitor)
     audit_record(
         actor=actor,
         action="visitor.identifier_remove",
@@ -399,9 +401,9 @@ def visitor_delete(*, actor: Actor, visitor: Visitor, reason: str = "") -> None:
         before={"name": visitor.name, "status": visitor.status},
         reason=reason,
     )
-    organisation_id = visitor.organisation_id
+    pk = visitor.pk
     visitor.delete()
-    phone_map_changed(organisation_id)
+    policy_changed(visitor, pk=pk)
 
 
 @transaction.atomic
@@ -459,8 +461,11 @@ def visitor_merge(
         target.status = status
         target.status_reason = source.status_reason
         target.status_changed_at = timezone.now()
+        target.status_changed_by = actor.label[:200]
     target.save()
+    source_pk = source.pk
     source.delete()
+    policy_changed(source, pk=source_pk)
     # One blacklist signal is enough; a status other than Blacklisted needs none.
     blacklist_signals = _active_blacklist_signals(target)
     keep = 1 if status == VisitorStatus.BLACKLISTED else 0
@@ -473,7 +478,7 @@ def visitor_merge(
             note=f"Merged: {reason}".strip(),
         )
     score_recompute(visitor=target)
-    phone_map_changed(target.organisation_id)
+    policy_changed(target)
     audit_record(
         actor=actor,
         action="visitor.merge",
@@ -531,7 +536,15 @@ def _flag_if_danger(
     visitor.status = VisitorStatus.FLAGGED
     visitor.status_reason = cause
     visitor.status_changed_at = timezone.now()
-    visitor.save(update_fields=["status", "status_reason", "status_changed_at"])
+    visitor.status_changed_by = actor.label[:200]
+    visitor.save(
+        update_fields=[
+            "status",
+            "status_reason",
+            "status_changed_at",
+            "status_changed_by",
+        ]
+    )
     item = ReviewItem.objects.create(
         organisation_id=visitor.organisation_id,
         visitor=visitor,
@@ -552,7 +565,6 @@ def _flag_if_danger(
         },
         reason=cause,
     )
-    phone_map_changed(visitor.organisation_id)
     return item
 
 
@@ -815,9 +827,17 @@ def _set_status(
     visitor.status = status
     visitor.status_reason = reason
     visitor.status_changed_at = timezone.now()
+    visitor.status_changed_by = actor.label[:200]
     visitor.full_clean()
-    visitor.save(update_fields=["status", "status_reason", "status_changed_at"])
-    phone_map_changed(visitor.organisation_id)
+    visitor.save(
+        update_fields=[
+            "status",
+            "status_reason",
+            "status_changed_at",
+            "status_changed_by",
+        ]
+    )
+    policy_changed(visitor)
     return before
 
 
@@ -1087,6 +1107,7 @@ def ip_block_create(
     if existing is not None:
         if existing.is_active():
             raise ValidationError({"network": f"{text} is already blocked."})
+        changes.policy_changed(existing.organisation_id, changes.IP_BLOCK, existing.pk)
         existing.delete()  # an expired leftover the cleanup has not reached yet
     block = IPBlock(
         organisation_id=actor.organisation.pk,
@@ -1098,6 +1119,7 @@ def ip_block_create(
     )
     block.full_clean()
     block.save()
+    changes.policy_changed(block.organisation_id, changes.IP_BLOCK, block.pk)
     audit_record(
         actor=actor,
         action="ip_block.create",
@@ -1119,6 +1141,7 @@ def ip_block_remove(*, actor: Actor, block: IPBlock, reason: str = "") -> None:
         before={"network": block.network, "expires_at": block.expires_at},
         reason=reason,
     )
+    changes.policy_changed(block.organisation_id, changes.IP_BLOCK, block.pk)
     block.delete()
 
 
@@ -1139,6 +1162,7 @@ def ip_blocks_expire_due(*, now: dt.datetime | None = None) -> int:
                 target=block,
                 before={"network": block.network, "expires_at": block.expires_at},
             )
+            changes.policy_changed(block.organisation_id, changes.IP_BLOCK, block.pk)
             block.delete()
             removed += 1
     return removed
@@ -1156,22 +1180,30 @@ def blocked_attempt_record(
     ip: str | None = None,
     ip_block: IPBlock | None = None,
     detail: dict[str, Any] | None = None,
+    visitor_id: int | None = None,
+    ip_block_id: int | None = None,
+    explanation: dict[str, Any] | None = None,
 ) -> BlockedAttempt:
-    """Count a refused message or call on the visitor's profile.
+    """Count a refused message or call on the visitor's profile, with what decided.
 
     Not audited: it records something a visitor tried, not a change anyone made.
     """
+    if visitor is not None:
+        visitor_id = visitor.pk
+    if ip_block is not None:
+        ip_block_id = ip_block.pk
     attempt = BlockedAttempt.objects.create(
         organisation_id=organisation_id,
-        visitor=visitor,
+        visitor_id=visitor_id,
         channel=channel,
         reason=reason,
         ip=ip or None,
-        ip_block=ip_block,
+        ip_block_id=ip_block_id,
         detail=detail or {},
+        explanation=explanation or {},
     )
-    if visitor is not None:
-        Visitor.objects.filter(pk=visitor.pk).update(
+    if visitor_id is not None:
+        Visitor.objects.filter(pk=visitor_id).update(
             blocked_attempts=F("blocked_attempts") + 1
         )
     return attempt

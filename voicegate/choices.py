@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from trustconsole.policy.vocabulary import Reason as _R
+
 
 class Provider(models.TextChoices):
     """Who sends the call webhooks of a connection."""
@@ -37,16 +39,16 @@ class Decision(models.TextChoices):
 
 
 class Reason(models.TextChoices):
-    """Why a call was allowed or rejected."""
+    """Why a call was allowed or rejected (the decision core's vocabulary)."""
 
-    NOT_LISTED = "not_listed", "Caller not listed"
-    WHITELISTED = "whitelisted", "Whitelisted visitor"
-    BLACKLISTED_VISITOR = "blacklisted_visitor", "Blacklisted visitor"
-    BLOCK_LIST = "block_list", "On the organisation block list"
-    ANONYMOUS = "anonymous", "Anonymous or withheld caller ID"
-    UNPARSEABLE = "unparseable", "Unparseable caller ID"
-    FAIL_OPEN = "fail_open", "Gate unavailable, failed open"
-    FAIL_CLOSED = "fail_closed", "Gate unavailable, failed closed"
+    NOT_LISTED = _R.NOT_LISTED.value, "Caller not listed"
+    WHITELISTED = _R.WHITELISTED.value, _R.WHITELISTED.label
+    BLACKLISTED_VISITOR = _R.BLACKLISTED_VISITOR.value, _R.BLACKLISTED_VISITOR.label
+    BLOCK_LIST = _R.BLOCK_LIST.value, _R.BLOCK_LIST.label
+    ANONYMOUS = _R.ANONYMOUS.value, _R.ANONYMOUS.label
+    UNPARSEABLE = _R.UNPARSEABLE.value, _R.UNPARSEABLE.label
+    FAIL_OPEN = _R.FAIL_OPEN.value, _R.FAIL_OPEN.label
+    FAIL_CLOSED = _R.FAIL_CLOSED.value, _R.FAIL_CLOSED.label
 
 
 class CommandStatus(models.TextChoices):

@@ -55,7 +55,7 @@ def visitor_summary(visitor_id: int | None) -> dict[str, Any] | None:
 
 
 def answer(verdict: Verdict) -> dict[str, Any]:
-    """`{action, reason, reason_label, visitor}`."""
+    """`{action, reason, reason_label, visitor, explanation}`."""
     return {
         "action": verdict.decision,
         "reason": verdict.reason,
@@ -63,6 +63,7 @@ def answer(verdict: Verdict) -> dict[str, Any]:
         "visitor": visitor_summary(verdict.visitor_id)
         if verdict.reason in (Reason.BLACKLISTED_VISITOR, Reason.WHITELISTED)
         else None,
+        "explanation": verdict.explanation(),
     }
 
 

@@ -1,12 +1,12 @@
 """The call gate's hot path: decide in memory, log once, act.
 
 The per-process state holds what a decision needs: the voice connections by webhook
-token, and per organisation the phone → (status, visitor) map of blacklisted and
-whitelisted visitors, the block list and the gate settings. Each piece was built at a
-version of a counter in the shared cache (`trustconsole.lib.versioned`); one
-`get_many` per call reads the current versions and any piece that moved is rebuilt, so
-a blacklist made in any process applies to the very next call without a database
-round trip per call.
+token, and per organisation the decision core's state (`trustconsole.policy`: listed
+visitors' identities, the block list, the gate settings). Each was caught up at a
+version of a counter in the shared cache (`trustconsole.lib.versioned`); the round
+trip that logs a call also checks the versions, and a state whose version moved
+applies the changes logged since (deltas, not a rebuild), so a blacklist made in any
+process applies to the very next call without a database round trip per call.
 
 When Redis cannot be reached the gate reads its state from the database instead
 (reloaded at most every VOICEGATE_DEGRADED_RELOAD_SECONDS) and logs each decision
@@ -23,11 +23,9 @@ import atexit
 import collections
 import dataclasses
 import datetime as dt
-import functools
 import json
 import logging
 import os
-import re
 import socket
 import threading
 import time
@@ -40,16 +38,14 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from trustconsole.lib.phones import (
-    PhoneNumberError,
-    phone_is_anonymous,
-    phone_normalise,
-)
 from trustconsole.lib.versioned import version_bump
-from visitors.choices import VisitorStatus
-from visitors.selectors import phone_map_version_key, phone_status_map
+from trustconsole.policy import changes
+from trustconsole.policy import decide as core
+from trustconsole.policy import state as core_state
+from trustconsole.policy.state import Entry, OrgState, VoiceRules
+from trustconsole.policy.vocabulary import Channel
 from voicegate.choices import CallerPolicy, CommandStatus, Decision, FailMode, Reason
-from voicegate.models import BlockedNumber, CallDecision, VoiceConnection, VoiceSettings
+from voicegate.models import CallDecision, VoiceConnection
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +53,12 @@ CONNECTIONS_VERSION_KEY = "voice:connections"
 _VERSION_PREFIX = "version:"
 # The version of state read from the database while Redis was unreachable: it
 # matches no version Redis holds, so the first check after recovery reloads it.
-UNKNOWN = -1
+UNKNOWN = core_state.UNKNOWN
 
 
 def org_version_key(organisation_id: int) -> str:
-    """Version of an organisation's block list and gate settings."""
-    return f"voice:org:{organisation_id}"
+    """Version of an organisation's decision state (the decision core's one key)."""
+    return changes.version_key(organisation_id)
 
 
 def connections_changed() -> None:
@@ -70,9 +66,9 @@ def connections_changed() -> None:
     transaction.on_commit(lambda: version_bump(CONNECTIONS_VERSION_KEY))
 
 
-def org_rules_changed(organisation_id: int) -> None:
-    """Tell every process that a block list or the gate settings changed."""
-    transaction.on_commit(lambda: version_bump(org_version_key(organisation_id)))
+def org_rules_changed(organisation_id: int, kind: str, ref: object = "") -> None:
+    """Tell every process that the block list or the gate settings changed."""
+    changes.policy_changed(organisation_id, kind, ref)
 
 
 @dataclass(frozen=True)
@@ -90,30 +86,49 @@ class ConnectionSnapshot:
     is_active: bool
 
 
-@dataclass(frozen=True)
-class OrgSnapshot:
-    """What a decision needs of one organisation."""
-
-    phones: dict[str, tuple[str, int]]
-    blocked: frozenset[str]
-    anonymous_policy: str = CallerPolicy.ALLOW
-    unparseable_policy: str = CallerPolicy.ALLOW
-    repeated_call_threshold: int = 5
-    repeated_call_window_seconds: int = 600
+def OrgSnapshot(  # noqa: N802 - builds the state a decision reads (tests, bench)
+    *,
+    phones: dict[str, tuple[str, int]],
+    blocked: frozenset[str] | set[str],
+    anonymous_policy: str = CallerPolicy.ALLOW,
+    unparseable_policy: str = CallerPolicy.ALLOW,
+    repeated_call_threshold: int = 5,
+    repeated_call_window_seconds: int = 600,
+) -> OrgState:
+    """A decision core state holding only these phones, numbers and settings."""
+    state = OrgState(0, caught_up_at=time.monotonic())
+    for number, (status, visitor_id) in phones.items():
+        entry = Entry("visitor", str(visitor_id), visitor_id, status)
+        known = state.visitors.get(visitor_id, (entry, ()))[1]
+        state.visitors[visitor_id] = (entry, (*known, ("phone", number)))
+        state.idents["phone"][number] = visitor_id
+    state.blocked = {n: Entry("blocked_number", n, label=n) for n in blocked}
+    state.voice = VoiceRules(
+        anonymous_policy,
+        unparseable_policy,
+        repeated_call_threshold,
+        repeated_call_window_seconds,
+    )
+    return state
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """One decision."""
+    """One decision, and the decision core's verdict it came from."""
 
     decision: str
     reason: str
     caller_e164: str = ""
     visitor_id: int | None = None
+    core: core.Verdict | None = None
 
     @property
     def rejected(self) -> bool:
         return self.decision == Decision.REJECT
+
+    def explanation(self) -> dict[str, Any]:
+        """What decided (logged with the call, returned by the decision API)."""
+        return self.core.explanation() if self.core is not None else {}
 
 
 class GateUnavailable(Exception):
@@ -127,9 +142,7 @@ class _State:
     connections_version: int | None = None
     connections_loaded: float = 0.0
     # organisation id -> (versions, snapshot, monotonic time it was loaded)
-    orgs: dict[int, tuple[tuple[int, int], OrgSnapshot, float]] = field(
-        default_factory=dict
-    )
+    orgs: dict[int, tuple[tuple[int], OrgState, float]] = field(default_factory=dict)
     redis: Any = None
     claim: Any = None
     # Redis is not tried again before this monotonic time (it just failed).
@@ -155,6 +168,7 @@ def reset() -> None:
     """Forget every snapshot (tests; a process that wants a cold start)."""
     global _state
     _state = _State()
+    core_state.reset()
 
 
 def failure_count() -> int:
@@ -237,26 +251,6 @@ def _load_connections() -> dict[str, ConnectionSnapshot]:
     }
 
 
-def _load_org(organisation_id: int) -> OrgSnapshot:
-    settings_row = VoiceSettings.objects.filter(organisation_id=organisation_id).first()
-    blocked = frozenset(
-        BlockedNumber.objects.filter(organisation_id=organisation_id).values_list(
-            "number", flat=True
-        )
-    )
-    phones = phone_status_map(organisation_id=organisation_id)
-    if settings_row is None:
-        return OrgSnapshot(phones=phones, blocked=blocked)
-    return OrgSnapshot(
-        phones=phones,
-        blocked=blocked,
-        anonymous_policy=settings_row.anonymous_policy,
-        unparseable_policy=settings_row.unparseable_policy,
-        repeated_call_threshold=settings_row.repeated_call_threshold,
-        repeated_call_window_seconds=settings_row.repeated_call_window_seconds,
-    )
-
-
 def connection_cached(token: str) -> ConnectionSnapshot | None:
     """The connection as this process last saw it (used when state is unreachable)."""
     return _state.connections.get(token)
@@ -269,13 +263,13 @@ class Context:
     organisation_id: int
     keys: tuple[str, ...]
     versions: tuple[int, ...]
-    org: OrgSnapshot | None  # None: state unreachable, the fail mode decides
+    org: OrgState | None  # None: state unreachable, the fail mode decides
     fail_mode: str = FailMode.OPEN
     error: str = ""
 
 
-def _org_keys(organisation_id: int) -> tuple[str, str]:
-    return phone_map_version_key(organisation_id), org_version_key(organisation_id)
+def _org_keys(organisation_id: int) -> tuple[str]:
+    return (org_version_key(organisation_id),)
 
 
 def context_for_token(
@@ -324,7 +318,7 @@ def context_for_token(
                 versions[0],
                 *_versions_or_unknown(list(_org_keys(connection.organisation_id))),
             ]
-        org = _org_snapshot(connection.organisation_id, (versions[1], versions[2]))
+        org = _org_snapshot(connection.organisation_id, (versions[1],))
     except Exception as exc:  # the database is down too: the fail mode decides
         raise GateUnavailable(str(exc)) from exc
     return connection, Context(
@@ -346,79 +340,57 @@ def context_for_org(
         return Context(organisation_id, keys, cached[0], cached[1], fail_mode)
     try:
         versions = tuple(_versions_or_unknown(list(keys)))
-        org = _org_snapshot(organisation_id, (versions[0], versions[1]))
+        org = _org_snapshot(organisation_id, (versions[0],))
     except Exception as exc:
         return Context(organisation_id, keys, (), None, fail_mode, str(exc))
     return Context(organisation_id, keys, versions, org, fail_mode)
 
 
-def _org_snapshot(organisation_id: int, versions: tuple[int, int]) -> OrgSnapshot:
+def _org_snapshot(organisation_id: int, versions: tuple[int]) -> OrgState:
+    """The decision core's state, caught up with `versions` (deltas, not a rebuild).
+
+    While Redis is known to be down the versions cannot be trusted: the change log
+    is read again every VOICEGATE_DEGRADED_RELOAD_SECONDS.
+    """
     cached = _state.orgs.get(organisation_id)
     if cached is not None and cached[0] == versions and _trusted(versions, cached[2]):
         return cached[1]
-    snapshot = _load_org(organisation_id)
+    version = versions[0]
+    if settings.REDIS_URL and not redis_usable():
+        version = UNKNOWN
+    org = core_state.state_for(organisation_id, version)
     with _state.lock:
-        _state.orgs[organisation_id] = (versions, snapshot, time.monotonic())
-    return snapshot
+        _state.orgs[organisation_id] = (versions, org, org.caught_up_at)
+    return org
 
 
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+# The caller-ID normaliser's cache lives in the decision core.
+_normalised = core.caller_normalised
 
 
-@functools.lru_cache(maxsize=65536)
-def _normalised(raw: str) -> str | None:
-    try:
-        return phone_normalise(raw)
-    except PhoneNumberError:
-        return None
-
-
-def decide(org: OrgSnapshot, caller: str) -> Verdict:
-    """Allow or reject one caller; pure and in memory."""
-    if phone_is_anonymous(caller):
-        if org.anonymous_policy == CallerPolicy.REJECT:
-            return Verdict(Decision.REJECT, Reason.ANONYMOUS)
-        return Verdict(Decision.ALLOW, Reason.ANONYMOUS)
-    if _E164.fullmatch(caller) and (
-        caller in org.phones
-        or caller in org.blocked
-        or org.unparseable_policy == CallerPolicy.ALLOW
-    ):
-        # Providers send E.164: look it up as it is. Listed numbers were validated
-        # when stored; an unlisted one is allowed whether or not it is a valid
-        # number, so it is not parsed (parsing is most of a decision's cost).
-        e164: str | None = caller
-    else:
-        e164 = _normalised(caller)
-    if e164 is None:
-        if org.unparseable_policy == CallerPolicy.REJECT:
-            return Verdict(Decision.REJECT, Reason.UNPARSEABLE)
-        return Verdict(Decision.ALLOW, Reason.UNPARSEABLE)
-    entry = org.phones.get(e164)
-    if entry is not None:
-        status, visitor_id = entry
-        if status == VisitorStatus.WHITELISTED:
-            return Verdict(Decision.ALLOW, Reason.WHITELISTED, e164, visitor_id)
-        if status == VisitorStatus.BLACKLISTED:
-            return Verdict(
-                Decision.REJECT, Reason.BLACKLISTED_VISITOR, e164, visitor_id
-            )
-    if e164 in org.blocked:
-        return Verdict(
-            Decision.REJECT, Reason.BLOCK_LIST, e164, entry[1] if entry else None
-        )
-    return Verdict(Decision.ALLOW, Reason.NOT_LISTED, e164, entry[1] if entry else None)
+def decide(org: OrgState, caller: str) -> Verdict:
+    """Allow or reject one caller; pure and in memory (the decision core)."""
+    found = core.decide_call(org, caller)
+    return Verdict(
+        Decision.ALLOW if found.allowed else Decision.REJECT,
+        found.reason,
+        found.e164,
+        found.visitor_id,
+        found,
+    )
 
 
 def fail_verdict(fail_mode: str, error: str) -> Verdict:
     """The verdict when the gate cannot consult its state; logged loudly."""
     global _failures
     _failures += 1
-    if fail_mode == FailMode.CLOSED:
+    closed = fail_mode == FailMode.CLOSED
+    found = core.fail_verdict(Channel.INBOUND_CALL, closed=closed, error=error)
+    if closed:
         logger.critical("voice gate FAIL-CLOSED (call rejected): %s", error)
-        return Verdict(Decision.REJECT, Reason.FAIL_CLOSED)
+        return Verdict(Decision.REJECT, Reason.FAIL_CLOSED, core=found)
     logger.critical("voice gate FAIL-OPEN (call let through): %s", error)
-    return Verdict(Decision.ALLOW, Reason.FAIL_OPEN)
+    return Verdict(Decision.ALLOW, Reason.FAIL_OPEN, core=found)
 
 
 # --- Logging, redelivery and repeated calls ---------------------------------------
@@ -544,6 +516,7 @@ def call_record(
         "latency_us": max(0, min(latency_us, 2**31 - 1)),
         "command_status": command_status,
         "command_detail": command_detail[:500],
+        "explanation": verdict.explanation(),
         "created_at": timezone.now().isoformat(),
     }
 
@@ -573,7 +546,7 @@ def _claim(
     (rejections, see `outbox.reject_open`).
     """
     counter = _counter_key(facts.organisation_id, verdict) if ctx.org else None
-    window = ctx.org.repeated_call_window_seconds if ctx.org and counter else 0
+    window = ctx.org.voice.repeated_call_window_seconds if ctx.org and counter else 0
     checked = len(ctx.keys) if ctx.org is not None else 0
     client = redis_client()
     if client is not None:
@@ -921,10 +894,10 @@ def _store(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
 
 
 def repeated_call_note(
-    org: OrgSnapshot | None, organisation_id: int, verdict: Verdict, count: int | None
+    org: OrgState | None, organisation_id: int, verdict: Verdict, count: int | None
 ) -> None:
     """When this call took its number over the threshold, queue the risk signal."""
-    if org is None or count is None or count != org.repeated_call_threshold + 1:
+    if org is None or count is None or count != org.voice.repeated_call_threshold + 1:
         return
     from voicegate import tasks
 
@@ -934,7 +907,7 @@ def repeated_call_note(
                 organisation_id,
                 verdict.caller_e164,
                 count,
-                org.repeated_call_window_seconds,
+                org.voice.repeated_call_window_seconds,
             ),
             retry=False,
         )

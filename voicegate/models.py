@@ -169,6 +169,8 @@ class CallDecision(models.Model):
         blank=True,
     )
     command_detail = models.CharField(max_length=500, blank=True)
+    # What decided (trustconsole.policy.decide.explanation).
+    explanation = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -622,6 +624,8 @@ class OutboundDenial(models.Model):
     to_number = models.CharField(max_length=64)
     violations = models.JSONField(default=list)
     codes = models.CharField(max_length=200, help_text="Violation codes, for filters.")
+    # What decided each identity violation (trustconsole.policy.decide.explanation).
+    explanation = models.JSONField(default=list, blank=True)
     requested_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

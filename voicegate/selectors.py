@@ -39,6 +39,22 @@ def blocked_number_get(*, actor: Actor, public_id: object) -> BlockedNumber:
     return scoped_get(BlockedNumber.objects.all(), actor=actor, public_id=public_id)
 
 
+def call_get(*, actor: Actor, decision_id: object) -> CallDecision:
+    """One decision of the actor's organisation (404 for any other, and for an id
+    that is not a whole number a row could have)."""
+    from django.http import Http404
+
+    text = str(decision_id)
+    if not text.isdigit() or not 0 < int(text) < 2**63:
+        raise Http404("No such call decision.")
+    row = CallDecision.objects.filter(
+        organisation=actor.organisation, pk=int(text)
+    ).first()
+    if row is None:
+        raise Http404("No such call decision.")
+    return row
+
+
 def call_list(
     *,
     actor: Actor,

@@ -17,7 +17,10 @@ from trustconsole.core.choices import Role
 from trustconsole.core.services import audit_record, audit_snapshot, audited_delete
 from trustconsole.lib import netguard
 from trustconsole.lib.crypto import HINT_PASTED, is_hint, is_unreadable
-from trustconsole.lib.phones import PhoneNumberError, phone_normalise
+from trustconsole.lib.phones import (
+    phone_or_field_error,
+)
+from trustconsole.policy.changes import BLOCKED_NUMBER, VOICE_SETTINGS
 from voicegate import gate
 from voicegate.choices import CallerPolicy, FailMode, Provider
 from voicegate.models import BlockedNumber, VoiceConnection, VoiceSettings
@@ -185,10 +188,7 @@ def connection_delete(
 
 
 def _normalised_or_error(number: str, field: str = "number") -> str:
-    try:
-        return phone_normalise(number)
-    except PhoneNumberError as exc:
-        raise ValidationError({field: f"{number!r} {exc.reason}."}) from None
+    return phone_or_field_error(number, field=field)
 
 
 @transaction.atomic
@@ -213,7 +213,7 @@ def blocked_number_add(*, actor: Actor, number: str, reason: str = "") -> Blocke
         after={"number": e164},
         reason=blocked.reason,
     )
-    gate.org_rules_changed(actor.organisation.pk)
+    gate.org_rules_changed(actor.organisation.pk, BLOCKED_NUMBER, e164)
     return blocked
 
 
@@ -230,7 +230,7 @@ def blocked_number_remove(
         before={"number": blocked.number, "reason": blocked.reason},
         reason=reason,
     )
-    gate.org_rules_changed(actor.organisation.pk)
+    gate.org_rules_changed(actor.organisation.pk, BLOCKED_NUMBER, blocked.number)
 
 
 def voice_settings_for(organisation_id: int) -> VoiceSettings:
@@ -283,5 +283,5 @@ def voice_settings_update(
             after=after,
             reason=reason,
         )
-        gate.org_rules_changed(actor.organisation.pk)
+        gate.org_rules_changed(actor.organisation.pk, VOICE_SETTINGS)
     return row

@@ -34,6 +34,7 @@ from remediation.monitoring.observations import apply_numbers
 from remediation.monitoring.schedule import sync_schedule
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
+from voicegate.policy.owned import enterprise_numbers_changed
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +254,7 @@ def reputation_numbers_register(
         OwnedNumber.objects.filter(enterprise=enterprise, e164__in=numbers).update(
             registered_at=now, monitored=True, removed_at=None, removed_reason=""
         )
+        enterprise_numbers_changed(enterprise.organisation_id)
         audit_record(
             actor=actor,
             action="reputation.numbers_register",

@@ -24,6 +24,7 @@ from remediation.models import (
 from remediation.monitoring.common import SCORE_FIELDS, SYSTEM
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
+from voicegate.policy.owned import enterprise_numbers_changed
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ def apply_numbers(
             number.registered_at = now  # the provider monitors it
         touched.append(number)
     ReputationObservation.objects.bulk_create(new_rows, batch_size=500)
+    enterprise_numbers_changed(enterprise.organisation_id)
     OwnedNumber.objects.bulk_update(
         touched,
         [

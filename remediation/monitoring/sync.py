@@ -32,6 +32,7 @@ from remediation.monitoring.observations import Changes, apply_numbers
 from remediation.monitoring.schedule import lease_until, sync_schedule
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
+from voicegate.policy.owned import enterprise_numbers_changed
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ def _mark_unlisted(enterprise: Enterprise, listed: set[Any], now: dt.datetime) -
         removed_at=now,
         removed_reason="not listed by the provider",
     )
+    enterprise_numbers_changed(enterprise.organisation_id)
     audit_record(
         actor=Actor.system_for(enterprise.organisation, SYSTEM),
         action="reputation.numbers_unlisted",

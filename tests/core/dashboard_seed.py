@@ -164,6 +164,7 @@ def seed_dashboard(org: Organisation) -> dict[str, Any]:
             "emergency_number": 1,
             "account_restricted": 0,
             "blacklisted_destination": 0,
+            "blocked_destination": 0,
             "harassment": 0,
             "dnc_stale": 0,
             "dnc_unavailable": 0,

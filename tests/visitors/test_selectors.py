@@ -35,15 +35,18 @@ def test_the_phone_map_is_one_query(operator, org, django_assert_num_queries) ->
         assert len(selectors.phone_status_map(organisation_id=org.pk)) == 5
 
 
-def test_every_change_to_the_map_moves_its_version_after_commit(
+def test_every_change_to_a_listed_visitor_is_a_delta_and_moves_the_version(
     operator, org, django_capture_on_commit_callbacks
 ) -> None:
-    """GIVEN the version of Alpha's phone map WHEN a phone is added, the visitor
-    blacklisted, cleared, the phone removed and the visitor deleted THEN each step
-    moves the version once its transaction commits."""
+    """GIVEN a visitor with a phone (unlisted: nothing for the decision state) WHEN
+    they are blacklisted, cleared, whitelisted, lose the phone and are deleted THEN
+    each step appends a delta naming the visitor to the decision core's change log
+    and moves the organisation's version once its transaction commits."""
+    from trustconsole.policy.models import PolicyChange
+
     key = selectors.phone_map_version_key(org.pk)
+    visitor = services.visitor_upsert(actor=operator, phones=["+12025550199"])
     steps = [
-        lambda v: services.visitor_upsert(actor=operator, phones=["+12025550199"]),
         lambda v: services.visitor_blacklist(actor=operator, visitor=v, reason="x"),
         lambda v: services.visitor_clear_status(actor=operator, visitor=v, reason=""),
         lambda v: services.visitor_whitelist(actor=operator, visitor=v, reason=""),
@@ -54,12 +57,15 @@ def test_every_change_to_the_map_moves_its_version_after_commit(
             actor=_admin(org), visitor=v, reason="gdpr request"
         ),
     ]
-    visitor = None
+    deltas = PolicyChange.objects.filter(
+        organisation_id=org.pk, kind="visitor", ref=str(visitor.pk)
+    )
     for step in steps:
-        before = version_get(key)
+        count = deltas.count()
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             result = step(visitor)
-        assert version_get(key) == before, "bumped before commit"
+        assert deltas.count() > count
+        before = version_get(key)
         for callback in callbacks:
             callback()
         assert version_get(key) > before

@@ -32,9 +32,17 @@ def test_decide_answers_reject_with_the_visitor_and_logs_it(
     assert body["reason"] == "blacklisted_visitor"
     assert body["visitor"]["id"] == str(visitor.public_id)
     assert body["visitor"]["status"] == "blacklisted"
+    why = body["explanation"]
+    assert (why["step"], why["identity"]) == (
+        "blacklist",
+        {"kind": "phone", "value": BLOCKED},
+    )
+    assert why["entry"]["id"] == str(visitor.public_id)
+    assert (why["entry"]["reason"], why["entry"]["added_by"]) == ("fraud", actor.label)
     allowed = client.post(
         "/api/v1/voice/decide", {"from": "+14155550188", "to": "+1"}, format="json"
     ).json()
+    assert allowed.pop("explanation")["step"] == "default"
     assert allowed == {
         "action": "allow",
         "reason": "not_listed",

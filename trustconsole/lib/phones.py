@@ -87,6 +87,44 @@ def phone_normalise(raw: str, *, region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_or_field_error(raw: str, *, field: str, region: str | None = None) -> str:
+    """`raw` as E.164, or Django's ValidationError naming `field` and the reason
+    (the shape every service and API answers with)."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        return phone_normalise(str(raw or ""), region=region or None)
+    except PhoneNumberError as exc:
+        raise ValidationError({field: f"{raw!r} {exc.reason}."}) from None
+
+
+def phone_possible_digits(raw: str, *, region: str | None) -> int:
+    """E.164 digits (`+14155550123` → 14155550123) of a *possible* number.
+
+    For national Do-Not-Call registries, which are the authority on their own
+    ranges: the right length for the country is enough (validity per
+    `phonenumbers`' metadata is not asked). PhoneNumberError says why not.
+    """
+    text = raw.strip()
+    if not text:
+        raise PhoneNumberError(raw, "is empty")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            raise PhoneNumberError(raw, "has no valid country code") from None
+        raise PhoneNumberError(raw, "is not a phone number") from None
+    if number.extension:
+        raise PhoneNumberError(raw, "has an extension")
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason == phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+        raise PhoneNumberError(raw, "is a local number; give it with its area code")
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+        raise PhoneNumberError(raw, "is not a possible phone number")
+    national = phonenumbers.national_significant_number(number)
+    return int(f"{number.country_code}{national}")
+
+
 def phone_region(e164: str) -> str | None:
     """The ISO region of an E.164 number, e.g. `US`; None when unknown."""
     try:

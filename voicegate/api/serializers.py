@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trustconsole.lib.crypto import is_unreadable
+from trustconsole.policy.api import ExplanationOutput
 from voicegate.choices import (
     CallerPolicy,
     CommandStatus,
@@ -123,6 +124,12 @@ class CallDecisionOutput(serializers.Serializer):
     visitor = serializers.SerializerMethodField()
     latency_us = serializers.IntegerField()
     command_status = serializers.ChoiceField(choices=CommandStatus.choices)
+    explanation = serializers.SerializerMethodField()
+
+    @extend_schema_field(ExplanationOutput(allow_null=True))
+    def get_explanation(self, obj: object) -> dict | None:
+        """What decided (null for calls logged before explanations existed)."""
+        return getattr(obj, "explanation", None) or None
 
     def get_visitor(self, obj: object) -> str | None:
         visitors = self.context.get("visitors", {})
@@ -177,3 +184,4 @@ class VoiceDecideOutput(serializers.Serializer):
     reason = serializers.ChoiceField(choices=Reason.choices)
     reason_label = serializers.CharField()
     visitor = serializers.DictField(allow_null=True)
+    explanation = ExplanationOutput(help_text="What decided, and why.")

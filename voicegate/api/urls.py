@@ -29,6 +29,11 @@ urlpatterns = [
         name="blocked_number_detail",
     ),
     path("voice/calls", views.CallDecisionListApi.as_view(), name="calls"),
+    path(
+        "voice/calls/<str:decision_id>",
+        views.CallDecisionDetailApi.as_view(),
+        name="call_detail",
+    ),
     path("voice/settings", views.VoiceSettingsApi.as_view(), name="settings"),
     path("voice/", include("voicegate.policy.api_urls")),
 ]

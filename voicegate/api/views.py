@@ -159,6 +159,19 @@ class BlockedNumberDetailApi(ActorAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class CallDecisionDetailApi(ActorAPIView):
+    """One decision of the call log, with its explanation (what decided it)."""
+
+    @extend_schema(responses=s.CallDecisionOutput)
+    def get(self, request: Request, decision_id: str) -> Response:
+        gate.decisions_flush_quietly()
+        row = selectors.call_get(actor=self.actor, decision_id=decision_id)
+        visitors = selectors.visitors_by_id(
+            {row.visitor_id} if row.visitor_id else set()
+        )
+        return Response(s.CallDecisionOutput(row, context={"visitors": visitors}).data)
+
+
 class CallDecisionListApi(ActorAPIView):
     """The call log, newest first, with filters."""
 

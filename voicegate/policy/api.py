@@ -21,6 +21,7 @@ from rest_framework.settings import api_settings
 from trustconsole.core.api.views import ActorAPIView
 from trustconsole.lib import metrics
 from trustconsole.lib.jsonbody import JSONBodyParser
+from trustconsole.policy.api import ExplanationOutput
 from voicegate.policy import selectors, services
 from voicegate.policy.choices import (
     DncKind,
@@ -73,6 +74,9 @@ class OutboundViolationOutput(serializers.Serializer):
 
     code = serializers.ChoiceField(choices=Violation.choices)
     detail = serializers.CharField()
+    explanation = ExplanationOutput(
+        required=False, help_text="What decided (absent on denials logged before)."
+    )
 
 
 class OutboundWarningOutput(serializers.Serializer):
@@ -90,6 +94,11 @@ class OutboundCheckOutput(serializers.Serializer):
     allowed = serializers.BooleanField()
     violations = OutboundViolationOutput(many=True)
     warnings = OutboundWarningOutput(many=True)
+    explanation = ExplanationOutput(
+        allow_null=True,
+        help_text="What decided: the first violation's explanation, or why the "
+        "call is allowed.",
+    )
 
 
 class DncImportOutput(serializers.Serializer):
@@ -242,6 +251,9 @@ class DenialOutput(serializers.Serializer):
     violations = OutboundViolationOutput(many=True)
     requested_by = serializers.CharField()
     created_at = serializers.DateTimeField()
+    explanation = ExplanationOutput(
+        many=True, help_text="What decided each violation, in precedence order."
+    )
 
     def to_representation(self, instance: Any) -> dict:
         data = super().to_representation(instance)
@@ -292,7 +304,8 @@ class OutboundCheckApi(PolicyAPIView):
     """Check a proposed outbound call against the acceptable-use policy.
 
     Answers every violation found (dnc, caller_id_not_owned, emergency_number,
-    account_restricted, blacklisted_destination, harassment). Denials are logged.
+    account_restricted, blacklisted_destination, blocked_destination, harassment),
+    each with its explanation (what decided it). Denials are logged.
     """
 
     @extend_schema(request=OutboundCheckInput, responses=OutboundCheckOutput)
@@ -561,6 +574,15 @@ class DenialsApi(PolicyAPIView):
         account = _account_param(self.actor, request)
         rows = selectors.denial_list(actor=self.actor, account=account, code=code)
         return self.paginate(rows, DenialOutput)
+
+
+class DenialDetailApi(PolicyAPIView):
+    """One refused outbound call with its violations and their explanations."""
+
+    @extend_schema(responses=DenialOutput)
+    def get(self, request: Request, public_id: str) -> Response:
+        row = selectors.denial_get(actor=self.actor, public_id=public_id)
+        return Response(DenialOutput(row).data)
 
 
 class DenialCountsApi(PolicyAPIView):

@@ -58,5 +58,6 @@ urlpatterns = [
     ),
     path("denials", api.DenialsApi.as_view(), name="denials"),
     path("denials/by-account", api.DenialCountsApi.as_view(), name="denial_counts"),
+    path("denials/<str:public_id>", api.DenialDetailApi.as_view(), name="denial"),
     path("policy-settings", api.PolicySettingsApi.as_view(), name="policy_settings"),
 ]

@@ -23,20 +23,38 @@ from trustconsole.lib.phones import (
     phone_normalise,
     phone_region,
 )
+from trustconsole.policy import decide as core
+from trustconsole.policy import state as core_state
+from trustconsole.policy.vocabulary import Channel, Step
 from voicegate.policy import keys, memory, owned
 from voicegate.policy.choices import PolicyWarning, Violation
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One violation: its code and a sentence for people."""
+    """One violation: its code, a sentence for people, and what decided it."""
 
     code: str
     detail: str
+    verdict: core.Verdict | None = None
 
-    def as_dict(self) -> dict[str, str]:
+    def explanation(self) -> dict:
+        """The decision core's explanation of this violation."""
+        verdict = self.verdict or core.rule_verdict(
+            Channel.OUTBOUND_CALL,
+            self.code,
+            Step.DNC if self.code == Violation.DNC else Step.OUTBOUND_RULE,
+            self.detail,
+        )
+        return verdict.explanation()
+
+    def as_dict(self) -> dict:
         """The shape of the API answer."""
-        return {"code": self.code, "detail": self.detail}
+        return {
+            "code": self.code,
+            "detail": self.detail,
+            "explanation": self.explanation(),
+        }
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,7 @@ class CheckOutcome:
     account: memory.AccountCopy | None = None
     snapshot: memory.Snapshot | None = None
     caller_key: str = ""
+    verdict: core.Verdict | None = None  # the identity steps' verdict
 
     @property
     def allowed(self) -> bool:
@@ -82,10 +101,19 @@ class CheckOutcome:
 
     def answer(self) -> dict:
         """The API answer: allowed, every violation, and warnings (never denials)."""
+        violations = [f.as_dict() for f in self.findings]
+        if violations:  # the first in precedence order decides
+            explanation = min(
+                (v["explanation"] for v in violations),
+                key=lambda e: e["step_number"] or 99,
+            )
+        else:
+            explanation = self.verdict.explanation() if self.verdict else None
         return {
             "allowed": self.allowed,
-            "violations": [f.as_dict() for f in self.findings],
+            "violations": violations,
             "warnings": [w.as_dict() for w in self.warnings],
+            "explanation": explanation,
         }
 
 
@@ -144,10 +172,9 @@ def check_request_parse(
 
 
 def _account_load(actor: Actor, public_id: str) -> memory.AccountCopy:
-    from accounts.selectors import account_get, account_voice_allowed
+    from accounts.selectors import account_get
 
     account = account_get(actor=actor, public_id=public_id)  # 404 outside the org
-    allowed, reason = account_voice_allowed(account=account)
     numbers = owned.owned_numbers(
         organisation_id=actor.organisation.pk, account=account, cached=True
     )
@@ -155,8 +182,6 @@ def _account_load(actor: Actor, public_id: str) -> memory.AccountCopy:
         pk=account.pk,
         public_id=str(account.public_id),
         name=account.company_name,
-        voice_allowed=allowed,
-        reason=reason,
         owned=frozenset(numbers),
     )
 
@@ -260,16 +285,17 @@ def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
             )
         )
 
-    if account is not None and not account.voice_allowed:
-        findings.append(Finding(Violation.ACCOUNT_RESTRICTED, account.reason))
-
-    if to is not None and to in snap.blacklist:
-        findings.append(
-            Finding(
-                Violation.BLACKLISTED_DESTINATION,
-                f"{to} belongs to a blacklisted visitor who is not to be contacted.",
-            )
-        )
+    # account_restricted, blacklisted_destination, blocked_destination: the
+    # decision core's identity steps, from its in-memory state (one precedence).
+    state = core_state.state_for(organisation.pk, snap.policy_version)
+    ids = core.Identities(
+        phones=(to,) if to is not None else (),
+        account=account.public_id if account is not None else None,
+        service="voice",
+    )
+    outcome.verdict = core.decide(state, Channel.OUTBOUND_CALL, ids)
+    for verdict in core.evaluate(state, Channel.OUTBOUND_CALL, ids):
+        findings.append(Finding(verdict.reason, _sentence(verdict, to), verdict))
 
     if counter is not None:
         made = snap.counters.get(counter, 0)
@@ -285,6 +311,14 @@ def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
                 )
             )
     return outcome
+
+
+def _sentence(verdict: core.Verdict, to: str | None) -> str:
+    if verdict.reason == Violation.ACCOUNT_RESTRICTED:
+        return verdict.detail
+    if verdict.reason == Violation.BLACKLISTED_DESTINATION:
+        return f"{to} belongs to a blacklisted visitor who is not to be contacted."
+    return f"{to} is on the organisation's voice block list."
 
 
 def _today() -> dt.date:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django.db import models
 
+from trustconsole.policy.vocabulary import Reason as _R
+from trustconsole.policy.vocabulary import Weight
+
 
 class DncKind(models.TextChoices):
     """Where a Do-Not-Call list comes from."""
@@ -56,14 +59,18 @@ class PolicyWarning(models.TextChoices):
 class Violation(models.TextChoices):
     """Why an outbound call is refused (codes of the check's answer)."""
 
-    DNC = "dnc", "Destination on a Do-Not-Call list"
-    CALLER_ID_NOT_OWNED = "caller_id_not_owned", "Caller ID not owned or verified"
-    EMERGENCY_NUMBER = "emergency_number", "Emergency number"
-    ACCOUNT_RESTRICTED = "account_restricted", "Account restricted"
-    BLACKLISTED_DESTINATION = "blacklisted_destination", "Blacklisted visitor"
-    HARASSMENT = "harassment", "Too many calls to one destination"
-    DNC_STALE = "dnc_stale", "National Do-Not-Call list older than 31 days"
-    DNC_UNAVAILABLE = "dnc_unavailable", "Do-Not-Call list cannot be read"
+    DNC = _R.DNC.value, _R.DNC.label
+    CALLER_ID_NOT_OWNED = _R.CALLER_ID_NOT_OWNED.value, _R.CALLER_ID_NOT_OWNED.label
+    EMERGENCY_NUMBER = _R.EMERGENCY_NUMBER.value, _R.EMERGENCY_NUMBER.label
+    ACCOUNT_RESTRICTED = _R.ACCOUNT_RESTRICTED.value, _R.ACCOUNT_RESTRICTED.label
+    BLACKLISTED_DESTINATION = (
+        _R.BLACKLISTED_DESTINATION.value,
+        _R.BLACKLISTED_DESTINATION.label,
+    )
+    BLOCKED_DESTINATION = _R.BLOCKED_DESTINATION.value, _R.BLOCKED_DESTINATION.label
+    HARASSMENT = _R.HARASSMENT.value, _R.HARASSMENT.label
+    DNC_STALE = _R.DNC_STALE.value, _R.DNC_STALE.label
+    DNC_UNAVAILABLE = _R.DNC_UNAVAILABLE.value, _R.DNC_UNAVAILABLE.label
 
 
 class VerificationMethod(models.TextChoices):
@@ -75,10 +82,5 @@ class VerificationMethod(models.TextChoices):
     PROVIDER = "provider", "Verified at the provider"
 
 
-class SignalWeight(models.IntegerChoices):
-    """The console's risk-signal weight scale."""
-
-    LOW = 10, "Low (+10)"
-    MEDIUM = 20, "Medium (+20)"
-    HIGH = 40, "High (+40)"
-    EXTREME = 70, "Extreme (+70)"
+# The console's one risk-signal weight scale.
+SignalWeight = Weight

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import phonenumbers
 from django.db import connection, transaction
 
+from trustconsole.lib.phones import PhoneNumberError, phone_possible_digits
 from voicegate.models import DncEntry
 
 BATCH = 10_000
@@ -49,24 +49,10 @@ def number_digits(value: str, region: str | None) -> int:
     authority on its own ranges, and the check itself only ever looks up valid
     destinations, so a number outside the metadata can never cause a false denial.
     """
-    text = value.strip()
-    if not text:
-        raise RowError("is empty")
     try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
-            raise RowError("has no valid country code") from None
-        raise RowError("is not a phone number") from None
-    if number.extension:
-        raise RowError("has an extension")
-    reason = phonenumbers.is_possible_number_with_reason(number)
-    if reason == phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
-        raise RowError("is a local number; give it with its area code")
-    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
-        raise RowError("is not a possible phone number")
-    national = phonenumbers.national_significant_number(number)
-    return int(f"{number.country_code}{national}")
+        return phone_possible_digits(value, region=region)
+    except PhoneNumberError as exc:
+        raise RowError(exc.reason) from None
 
 
 @dataclass

@@ -32,6 +32,8 @@ from django.db import connection
 from django.db.models import Max
 
 from trustconsole.core.models import Organisation
+from trustconsole.policy import changes
+from trustconsole.policy.state import UNKNOWN
 from voicegate.models import (
     ConsentRecord,
     DncChange,
@@ -316,9 +318,10 @@ class SettingsCopy:
 
 
 def settings_row(organisation_id: int) -> PolicySettings:
-    """The settings row (created with defaults on first use)."""
-    row, _ = PolicySettings.objects.get_or_create(organisation_id=organisation_id)
-    return row
+    """The settings row, or an unsaved one with the defaults (a read never writes;
+    the first settings change saves it)."""
+    row = PolicySettings.objects.filter(organisation_id=organisation_id).first()
+    return row or PolicySettings(organisation_id=organisation_id)
 
 
 def settings_load(organisation_id: int) -> SettingsCopy:
@@ -361,30 +364,6 @@ def consent_load(organisation_id: int) -> dict[str, tuple[ConsentGrant, ...]]:
     return {key: tuple(value) for key, value in found.items()}
 
 
-def blacklist_version_key(organisation_id: int) -> str | None:
-    """The visitors app's phone-map version key (None if that app has none)."""
-    try:
-        from visitors.selectors import phone_map_version_key
-    except ImportError:
-        return None
-    return phone_map_version_key(organisation_id)
-
-
-def blacklist_load(organisation_id: int) -> dict[str, int]:
-    """Phone numbers of blacklisted visitors → visitor id."""
-    try:
-        from visitors.selectors import phone_status_map
-    except ImportError:
-        return {}
-    return {
-        number: visitor_id
-        for number, (status, visitor_id) in phone_status_map(
-            organisation_id=organisation_id
-        ).items()
-        if status == "blacklisted"
-    }
-
-
 @dataclass(frozen=True)
 class AccountCopy:
     """What the check needs to know about a customer account."""
@@ -392,9 +371,7 @@ class AccountCopy:
     pk: int
     public_id: str
     name: str
-    voice_allowed: bool
-    reason: str
-    owned: frozenset[str]
+    owned: frozenset[str]  # its status is the decision core's (trustconsole.policy)
 
 
 # --- One organisation's state ------------------------------------------------------
@@ -418,7 +395,6 @@ class OrgState:
         self.caller_ids = _Part()
         self.consent = _Part()
         self.settings = _Part()
-        self.blacklist = _Part()
         self.accounts_version: tuple[int, ...] | None = None
         self.accounts: OrderedDict[str | None, AccountCopy | frozenset[str]] = (
             OrderedDict()
@@ -502,7 +478,7 @@ class Snapshot:
     dnc: DncIndex
     caller_ids: dict[int | None, frozenset[str]]
     consent: dict[str, tuple[ConsentGrant, ...]]
-    blacklist: dict[str, int]
+    policy_version: int  # the decision core's version, read in the same round trip
     counters: dict[str, int]
     cache_ok: bool = True
     counted: str | None = None  # a counter already moved on in the same round trip
@@ -522,7 +498,7 @@ def snapshot(
     """
     org_id = organisation.pk
     state = state_for(organisation)
-    blacklist_key = blacklist_version_key(org_id)
+    policy_key = changes.version_key(org_id)
     wanted = [
         keys.settings_key(org_id),
         keys.dnc_key(org_id),
@@ -536,8 +512,7 @@ def snapshot(
         if source.version_key is not None
     ]
     wanted += [k for k in source_keys if k not in wanted]
-    if blacklist_key:
-        wanted.append(blacklist_key)
+    wanted.append(policy_key)
     counters = [c for c in counters if c != count]
     cache_ok = True
     counted = None
@@ -603,15 +578,6 @@ def snapshot(
         lambda: consent_load(org_id),
         max_age=max_age,
     )
-    blacklist: dict[str, int] = {}
-    if settings_copy.blacklisted_do_not_contact and blacklist_key:
-        blacklist = _fresh(
-            state,
-            state.blacklist,
-            versions[blacklist_key],
-            lambda: blacklist_load(org_id),
-            max_age=max_age,
-        )
     accounts_version = tuple(
         versions[k] for k in [keys.accounts_key(org_id), *source_keys]
     )
@@ -625,7 +591,7 @@ def snapshot(
         dnc=dnc,
         caller_ids=caller_ids,
         consent=consent,
-        blacklist=blacklist,
+        policy_version=versions[policy_key] if cache_ok else UNKNOWN,
         counters=counts,
         cache_ok=cache_ok,
         counted=counted,
@@ -640,7 +606,9 @@ def _last(state: OrgState, key: str, org_id: int) -> int:
         keys.caller_ids_key(org_id): state.caller_ids,
         keys.consent_key(org_id): state.consent,
     }
-    part = parts.get(key, state.blacklist)
+    part = parts.get(key)
+    if part is None:
+        return 0
     return part.version if part.version is not None else 0
 
 

@@ -87,6 +87,15 @@ def enterprise_key(organisation_id: int) -> str:
     return f"policy:enterprise-numbers:{organisation_id}"
 
 
+def enterprise_numbers_changed(organisation_id: int) -> None:
+    """The explicit step of every service that adds enterprise numbers or changes
+    their spam risk in bulk (no model signal sees bulk writes): the check's copies
+    of them are read again."""
+    from voicegate.policy.keys import bump
+
+    bump(enterprise_key(organisation_id))
+
+
 def _enterprise_numbers(*, organisation_id: int, account: Any) -> set[str]:
     """Numbers the organisation's enterprises own (remediation): the organisation's
     own caller IDs, not a customer account's."""

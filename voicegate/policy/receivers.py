@@ -17,6 +17,13 @@ from voicegate.policy.keys import accounts_key, bump
 
 def _account_changed(sender: Any, instance: Any, **_: Any) -> None:
     bump(accounts_key(instance.organisation_id))
+    if sender._meta.model_name == "account":
+        # The decision core reads the account's status again in every process.
+        # (accounts.services saves the Account on every status change; once that
+        # module is split, this becomes an explicit step there.)
+        from trustconsole.policy import changes
+
+        changes.policy_changed(instance.organisation_id, changes.ACCOUNT, instance.pk)
 
 
 def _audited(sender: Any, instance: Any, **kwargs: Any) -> None:
@@ -24,12 +31,6 @@ def _audited(sender: Any, instance: Any, **kwargs: Any) -> None:
         return
     if instance.target_type.startswith("accounts."):
         bump(accounts_key(instance.organisation_id))
-    elif instance.target_type.startswith("remediation."):
-        # Enterprise numbers are added in bulk (no post_save): their audit entry is
-        # the signal.
-        from voicegate.policy.owned import enterprise_key
-
-        bump(enterprise_key(instance.organisation_id))
 
 
 for _model in ("accounts.Account", "accounts.AccountNumber"):

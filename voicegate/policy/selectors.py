@@ -233,6 +233,15 @@ def denial_list(
     return qs.select_related("account")
 
 
+def denial_get(*, actor: Actor, public_id: object) -> OutboundDenial:
+    """One refused outbound call of the actor's organisation (404 otherwise)."""
+    return scoped_get(
+        OutboundDenial.objects.select_related("account"),
+        actor=actor,
+        public_id=public_id,
+    )
+
+
 def denial_counts_by_account(
     *, actor: Actor, days: int = 30, now: dt.datetime | None = None
 ) -> QuerySet:

@@ -28,7 +28,8 @@ from trustconsole.core.services import (
     audited_delete,
     audited_save,
 )
-from trustconsole.lib.phones import PhoneNumberError, phone_normalise
+from trustconsole.lib.phones import phone_or_field_error
+from trustconsole.policy.changes import POLICY_SETTINGS, policy_changed
 from voicegate.models import (
     ConsentRecord,
     DncChange,
@@ -69,10 +70,7 @@ SETTINGS_FIELDS = [
 
 
 def _e164(raw: str, field: str, *, region: str | None = None) -> str:
-    try:
-        return phone_normalise(str(raw or ""), region=region or None)
-    except PhoneNumberError as exc:
-        raise ValidationError({field: f"{raw!r} {exc.reason}."}) from None
+    return phone_or_field_error(raw, field=field, region=region)
 
 
 def _text(value: str, field: str, *, required: bool, limit: int) -> str:
@@ -124,6 +122,7 @@ def policy_settings_update(*, actor: Actor, **changes: Any) -> PolicySettings:
         snapshot=SETTINGS_FIELDS,
     )
     keys.bump(keys.settings_key(actor.organisation.pk))
+    policy_changed(actor.organisation.pk, POLICY_SETTINGS)
     return row
 
 
@@ -984,6 +983,7 @@ def _denial_log(*, actor: Actor, outcome: check.CheckOutcome) -> OutboundDenial:
         from_number=request.from_e164,
         to_number=request.to_e164 or request.to_raw[:64],
         violations=[f.as_dict() for f in outcome.findings],
+        explanation=[f.explanation() for f in outcome.findings],
         codes=",".join(codes)[:200],
         requested_by=actor.label[:200],
     )

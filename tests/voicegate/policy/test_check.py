@@ -29,7 +29,9 @@ def dnc(op):
 
 def test_it_allows_a_clean_call_from_an_owned_number(check, account) -> None:
     answer = check(OWNED, DEST, account=account)
+    explanation = answer.pop("explanation")
     assert answer == {"allowed": True, "violations": [], "warnings": []}
+    assert (explanation["decision"], explanation["step"]) == ("allow", "default")
     assert not OutboundDenial.objects.exists()
 
 

@@ -1,0 +1,50 @@
+"""The explanation as the API documents it (shared by every decision endpoint)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from trustconsole.policy.decide import PRECEDENCE
+from trustconsole.policy.vocabulary import Channel, Step
+
+
+class ExplanationIdentityOutput(serializers.Serializer[Any]):
+    """The identity that matched."""
+
+    kind = serializers.CharField(help_text="phone, email, widget, ip or account")
+    value = serializers.CharField()
+
+
+class ExplanationEntryOutput(serializers.Serializer[Any]):
+    """The rule or list entry that decided."""
+
+    kind = serializers.CharField(
+        help_text="visitor, ip_block, blocked_number or account"
+    )
+    id = serializers.CharField(help_text="Its public id.")
+    label = serializers.CharField(  # type: ignore[assignment]  # the field is named label
+        help_text="A name, network or number."
+    )
+    status = serializers.CharField(allow_blank=True)
+    added_by = serializers.CharField(allow_blank=True)
+    added_at = serializers.CharField(allow_null=True, help_text="ISO 8601.")
+    reason = serializers.CharField(allow_blank=True)
+
+
+class ExplanationOutput(serializers.Serializer[Any]):
+    """What decided: the precedence step, the identity that matched, the entry."""
+
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    decision = serializers.ChoiceField(choices=(("allow", "allow"), ("deny", "deny")))
+    reason = serializers.CharField()
+    step = serializers.ChoiceField(choices=Step.choices)
+    step_number = serializers.IntegerField(
+        allow_null=True,
+        help_text="Its place in the channel's precedence: "
+        + "; ".join(f"{c}: {', '.join(s)}" for c, s in PRECEDENCE.items()),
+    )
+    identity = ExplanationIdentityOutput(allow_null=True)
+    entry = ExplanationEntryOutput(allow_null=True)
+    sentence = serializers.CharField()
