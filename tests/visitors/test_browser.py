@@ -41,7 +41,7 @@ def test_find_by_email_blacklist_with_confirmation_then_clear_status(
     page = login(oscar)
     page.get_by_role("link", name="Security → Visitors").click()
     page_ready(page, "**/security/visitors/")
-    page.get_by_label("Search").fill("dana.scully@fbi.example")
+    page.get_by_label("Search", exact=True).fill("dana.scully@fbi.example")
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_test_id("visitor-row")).to_have_count(1)
     expect(page.locator("#visitor-table")).not_to_contain_text("Fox Mulder")
