@@ -48,7 +48,7 @@ def _assignment(*, queue: Queue, item: Any) -> Assignment:
         defaults={"organisation": item.organisation, "queue": queue.key},
     )
     return (
-        Assignment.objects.select_for_update()
+        Assignment.objects.select_for_update(of=("self",))
         .select_related("assignee")
         .get(pk=assignment.pk)
     )
