@@ -21,7 +21,10 @@ BLOCKED_NUMBER = "blocked_number"  # the voice block list (E.164 number)
 VOICE_SETTINGS = "voice_settings"  # the call gate's settings
 POLICY_SETTINGS = "policy_settings"  # the outbound check's settings
 ACCOUNT = "account"  # a customer account's status or restrictions (account id)
-KINDS = (VISITOR, IP_BLOCK, BLOCKED_NUMBER, VOICE_SETTINGS, POLICY_SETTINGS, ACCOUNT)
+RULES = "rules"  # an organisation's rules as data (rule id)
+KINDS = (
+    VISITOR, IP_BLOCK, BLOCKED_NUMBER, VOICE_SETTINGS, POLICY_SETTINGS, ACCOUNT, RULES,
+)  # fmt: skip
 
 
 def version_key(organisation_id: int) -> str:

@@ -1,0 +1,419 @@
+"""An organisation's rules for one channel, compiled once, evaluated per event.
+
+- **Compiled once per version**: a rule set (live and shadow rules of a channel, in
+  order) is kept on the decision core's `OrgState` (`rule_sets`) at the state's
+  `rules_generation`; a rule change appends a `rules` delta to the change log
+  (`trustconsole.policy.changes`), so every process recompiles at its next
+  decision — the one version scheme. Programs are cached per version id.
+- **Per event**: the facts the set reads (only those groups) are built once into
+  one `cel.Context` shared by every rule; each rule runs in order.
+- **Live** rules act: the first matching live rule whose effect acts decides (its
+  name and version go into the decision's explanation); the signals and flags of
+  every matching live rule apply. **Shadow** rules never act: their matches are
+  listed next to the real decision and counted.
+- **Failures**: a rule that raises is counted, logged and skipped. A rule over
+  its time budget (`RULES_TIME_BUDGET_US`) `RULES_BUDGET_STRIKES` times in a row
+  is turned off (`services.rule_disable_over_budget`) and the organisation's admins
+  are notified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import cel
+from django.conf import settings
+
+from trustconsole.policy.state import OrgState
+from trustconsole.rules import facts as facts_registry
+from trustconsole.rules.effects import acts
+from trustconsole.rules.facts import EventContext
+from trustconsole.rules.language import ConditionError, check, regex_compiled
+
+logger = logging.getLogger(__name__)
+
+LIVE, SHADOW = "live", "shadow"
+
+
+def _budget_ns() -> int:
+    return int(getattr(settings, "RULES_TIME_BUDGET_US", 2000)) * 1000
+
+
+def _strikes() -> int:
+    return int(getattr(settings, "RULES_BUDGET_STRIKES", 3))
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """One rule's current version, ready to run."""
+
+    pk: int
+    public_id: str
+    name: str
+    mode: str
+    order: int
+    version_pk: int
+    version: int
+    program: Any  # cel.Program
+    variables: frozenset[str]
+    fields: frozenset[str]
+    effect: dict[str, Any]
+    acts: bool
+
+    def ref(self) -> dict[str, Any]:
+        """How an explanation names the rule."""
+        return {
+            "id": self.public_id,
+            "name": self.name,
+            "version": self.version,
+            "mode": self.mode,
+            "effect": self.effect,
+        }
+
+
+@dataclass
+class RuleSet:
+    """The live and shadow rules of one channel of one organisation."""
+
+    organisation_id: int
+    channel: str
+    generation: int
+    time_zone: str
+    rules: tuple[CompiledRule, ...]
+    variables: frozenset[str]
+    fields: frozenset[str]
+    broken: dict[int, str] = field(default_factory=dict)  # rule pk → compile error
+
+
+@dataclass
+class Outcome:
+    """What the rules said about one event."""
+
+    decided_by: CompiledRule | None = None
+    live: list[CompiledRule] = field(default_factory=list)
+    shadow: list[CompiledRule] = field(default_factory=list)
+    errors: list[tuple[CompiledRule, str]] = field(default_factory=list)
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.live or self.shadow)
+
+    def explanation(self) -> dict[str, Any]:
+        """The `rule` (what decided) and `shadow_rules` parts of an explanation."""
+        return {
+            "rule": self.decided_by.ref() if self.decided_by else None,
+            "shadow_rules": [r.ref() for r in self.shadow],
+        }
+
+
+# --- Compiling ----------------------------------------------------------------------
+
+_PROGRAMS: dict[int, tuple[Any, frozenset[str], frozenset[str]]] = {}
+_PROGRAMS_LOCK = threading.Lock()
+
+
+def _program(
+    version_pk: int, channel: str, source: str
+) -> tuple[Any, frozenset[str], frozenset[str]]:
+    """The compiled program of a version (compiled once per process)."""
+    found = _PROGRAMS.get(version_pk)
+    if found is not None:
+        return found
+    checked = check(source, facts_registry.channel_facts(channel).schema())
+    for pattern in checked.patterns:
+        regex_compiled(pattern)
+    compiled = (cel.compile(source), checked.variables, checked.fields)
+    with _PROGRAMS_LOCK:
+        if len(_PROGRAMS) > 20_000:
+            _PROGRAMS.clear()
+        _PROGRAMS[version_pk] = compiled
+    return compiled
+
+
+def rule_set(state: OrgState, channel: str) -> RuleSet:
+    """The organisation's compiled rules of `channel` (one query after a change)."""
+    cached = state.rule_sets.get(channel)
+    if isinstance(cached, RuleSet) and cached.generation == state.rules_generation:
+        return cached
+    generation = state.rules_generation
+    built = _load(state.organisation_id, channel, generation)
+    with state.lock:
+        state.rule_sets[channel] = built
+    return built
+
+
+def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
+    from trustconsole.core.models import Organisation
+    from trustconsole.rules.models import Rule
+
+    rows = (
+        Rule.objects.filter(
+            organisation_id=organisation_id,
+            channel=channel,
+            mode__in=(LIVE, SHADOW),
+            current_version__isnull=False,
+        )
+        .order_by("order", "name")
+        .values_list(
+            "pk",
+            "public_id",
+            "name",
+            "mode",
+            "order",
+            "current_version_id",
+            "current_version__number",
+            "current_version__condition",
+            "current_version__effect",
+        )
+    )
+    compiled, broken = [], {}
+    for pk, public_id, name, mode, order, vpk, number, source, effect in rows:
+        try:
+            program, variables, fields = _program(vpk, channel, source)
+        except ConditionError as exc:  # saved under an older registry: skip it
+            broken[pk] = str(exc)
+            logger.error("rule %s v%s does not compile any more: %s", name, number, exc)
+            continue
+        compiled.append(
+            CompiledRule(
+                pk, str(public_id), name, mode, order, vpk, number, program,
+                variables, fields, effect or {}, acts(effect or {}),
+            )
+        )  # fmt: skip
+    # Live rules first (in order), then shadow rules: shadow never delays acting.
+    compiled.sort(key=lambda r: (r.mode != LIVE, r.order, r.name))
+    time_zone = (
+        Organisation.objects.filter(pk=organisation_id)
+        .values_list("time_zone", flat=True)
+        .first()
+    ) or "UTC"
+    return RuleSet(
+        organisation_id, channel, generation, time_zone, tuple(compiled),
+        _union(r.variables for r in compiled), _union(r.fields for r in compiled),
+        broken,
+    )  # fmt: skip
+
+
+def _union(sets: Any) -> frozenset[str]:
+    out: set[str] = set()
+    for item in sets:
+        out |= item
+    return frozenset(out)
+
+
+# --- Host functions -----------------------------------------------------------------
+
+
+def _contains_any(text: Any, words: Any) -> bool:
+    lowered = str(text).lower()
+    return any(str(word).lower() in lowered for word in words if word)
+
+
+def _matches_re(text: Any, pattern: Any) -> bool:
+    return regex_compiled(str(pattern)).search(str(text)) is not None
+
+
+def context_for(values: dict[str, Any]) -> Any:
+    """One CEL context for an event, with the helpers registered."""
+    context = cel.Context(values)
+    context.add_function("contains_any", _contains_any)
+    context.add_function("matches_re", _matches_re)
+    return context
+
+
+# --- Evaluating ---------------------------------------------------------------------
+
+
+def evaluate(
+    rules: RuleSet | list[CompiledRule],
+    ctx: EventContext,
+    *,
+    trace: bool = False,
+    time_zone: str | None = None,
+) -> Outcome:
+    """Run every rule on the event; never raises because of a rule."""
+    if isinstance(rules, RuleSet):
+        ctx.time_zone = time_zone or rules.time_zone
+        compiled, variables, ctx.fields = rules.rules, rules.variables, rules.fields
+    else:
+        compiled = tuple(rules)
+        variables = _union(r.variables for r in compiled)
+        ctx.fields = _union(r.fields for r in compiled)
+    outcome = Outcome()
+    if not compiled:
+        return outcome
+    values = facts_registry.build(ctx, variables)
+    outcome.facts = values
+    context = context_for(values)
+    budget = _budget_ns()
+    for rule in compiled:
+        if rule.pk in _DISABLED:
+            continue
+        started = time.perf_counter_ns()
+        try:
+            result = rule.program.execute(context)
+        except Exception as exc:  # noqa: BLE001 - a rule's failure never stops a decision
+            message = f"{type(exc).__name__}: {str(exc)[:200]}"
+            outcome.errors.append((rule, message))
+            if trace:
+                outcome.trace.append(_step(rule, None, message, started))
+            if not trace:
+                _count(rule, error=True)
+                logger.warning(
+                    "rule %s v%s raised on %s (skipped): %s",
+                    rule.name, rule.version, ctx.channel, message,
+                )  # fmt: skip
+            continue
+        elapsed = time.perf_counter_ns() - started
+        if not trace:
+            _time_note(rule, elapsed, budget, ctx.organisation_id)
+        matched = result is True
+        if trace:
+            outcome.trace.append(_step(rule, matched, "", started, elapsed))
+        if not matched:
+            continue
+        if rule.mode == LIVE:
+            outcome.live.append(rule)
+            if outcome.decided_by is None and rule.acts:
+                outcome.decided_by = rule
+        else:
+            outcome.shadow.append(rule)
+        if not trace:
+            _count(rule)
+    if outcome.shadow and not trace:
+        logger.info(
+            "shadow rules matched on %s (organisation %s): %s",
+            ctx.channel,
+            ctx.organisation_id,
+            ", ".join(f"{r.name} v{r.version}" for r in outcome.shadow),
+        )
+    return outcome
+
+
+def _step(
+    rule: CompiledRule,
+    matched: bool | None,
+    error: str,
+    started: int,
+    elapsed: int | None = None,
+) -> dict[str, Any]:
+    took = elapsed if elapsed is not None else time.perf_counter_ns() - started
+    return {
+        **rule.ref(),
+        "matched": matched,
+        "error": error,
+        "microseconds": round(took / 1000, 1),
+    }
+
+
+# --- Time budget --------------------------------------------------------------------
+
+_STRIKES: dict[int, int] = {}
+_DISABLED: set[int] = set()
+
+
+def _time_note(rule: CompiledRule, elapsed: int, budget: int, org_id: int) -> None:
+    if elapsed <= budget:
+        if rule.pk in _STRIKES:
+            _STRIKES.pop(rule.pk, None)
+        return
+    strikes = _STRIKES.get(rule.pk, 0) + 1
+    _STRIKES[rule.pk] = strikes
+    logger.warning(
+        "rule %s v%s took %d µs (budget %d µs), %d in a row",
+        rule.name, rule.version, elapsed // 1000, budget // 1000, strikes,
+    )  # fmt: skip
+    if strikes < _strikes():
+        return
+    _DISABLED.add(rule.pk)  # this process stops at once; the others by the delta
+    _STRIKES.pop(rule.pk, None)
+    from trustconsole.rules import services
+
+    try:
+        services.rule_disable_over_budget(
+            rule_pk=rule.pk, microseconds=elapsed // 1000, budget=budget // 1000
+        )
+    except Exception:  # noqa: BLE001 - the decision goes on; retried on next overrun
+        _DISABLED.discard(rule.pk)
+        logger.exception("could not turn off rule %s over its time budget", rule.name)
+
+
+def forget_disabled(rule_pk: int) -> None:
+    """A rule turned on again runs again in this process."""
+    _DISABLED.discard(rule_pk)
+    _STRIKES.pop(rule_pk, None)
+
+
+# --- Hit counts ---------------------------------------------------------------------
+
+_HITS: dict[tuple[int, dt.datetime, str], list[int]] = defaultdict(lambda: [0, 0])
+_HITS_LOCK = threading.Lock()
+_last_flush = time.monotonic()
+
+
+def _count(rule: CompiledRule, *, error: bool = False) -> None:
+    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    with _HITS_LOCK:
+        _HITS[(rule.pk, hour, rule.mode)][1 if error else 0] += 1
+
+
+def hits_flush_due() -> None:
+    """Write the counts every RULES_HITS_FLUSH_SECONDS (cheap when nothing is due)."""
+    every = float(getattr(settings, "RULES_HITS_FLUSH_SECONDS", 10))
+    if _HITS and time.monotonic() - _last_flush >= every:
+        hits_flush()
+
+
+def hits_flush() -> int:
+    """Add this process's counts to `RuleHitCount` rows; returns rows touched."""
+    global _last_flush
+    from django.db import transaction
+    from django.db.models import F
+
+    from trustconsole.rules.models import Rule, RuleHitCount
+
+    with _HITS_LOCK:
+        pending = dict(_HITS)
+        _HITS.clear()
+        _last_flush = time.monotonic()
+    if not pending:
+        return 0
+    try:
+        with transaction.atomic():
+            existing = set(Rule.objects.filter(pk__in={k[0] for k in pending}).values_list("pk", flat=True))
+            for (rule_pk, hour, mode), (hits, errors) in pending.items():
+                if rule_pk not in existing:
+                    continue
+                row, created = RuleHitCount.objects.get_or_create(
+                    rule_id=rule_pk, hour=hour, mode=mode,
+                    defaults={"hits": hits, "errors": errors},
+                )  # fmt: skip
+                if not created:
+                    RuleHitCount.objects.filter(pk=row.pk).update(
+                        hits=F("hits") + hits, errors=F("errors") + errors
+                    )
+    except Exception:  # noqa: BLE001 - counts wait for the next flush
+        with _HITS_LOCK:
+            for key, (hits, errors) in pending.items():
+                _HITS[key][0] += hits
+                _HITS[key][1] += errors
+        logger.warning("could not write rule hit counts", exc_info=True)
+        return 0
+    return len(pending)
+
+
+def reset() -> None:
+    """Forget compiled programs, strikes and counts (tests, benchmarks)."""
+    _PROGRAMS.clear()
+    _STRIKES.clear()
+    _DISABLED.clear()
+    with _HITS_LOCK:
+        _HITS.clear()
