@@ -4,20 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0001_initial'),
+        ("notifications", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='condition',
-            name='trigger',
-            field=models.CharField(choices=[('queue_size', 'Visitor review queue too long'), ('queue_age', 'Visitor review waiting too long'), ('account_overdue', 'Account review overdue'), ('remediation_completed', 'Remediation request completed'), ('remediation_failed', 'Remediation request failed'), ('fail_mode', 'Call gate decided in a fail mode'), ('rule_disabled', 'Rule turned off (over its time budget)'), ('test', 'Test notification')], max_length=32),
+            model_name="condition",
+            name="trigger",
+            field=models.CharField(
+                choices=[
+                    ("queue_size", "Visitor review queue too long"),
+                    ("queue_age", "Visitor review waiting too long"),
+                    ("account_overdue", "Account review overdue"),
+                    ("remediation_completed", "Remediation request completed"),
+                    ("remediation_failed", "Remediation request failed"),
+                    ("fail_mode", "Call gate decided in a fail mode"),
+                    ("rule_disabled", "Rule turned off (over its time budget)"),
+                    ("test", "Test notification"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='trigger',
-            field=models.CharField(choices=[('queue_size', 'Visitor review queue too long'), ('queue_age', 'Visitor review waiting too long'), ('account_overdue', 'Account review overdue'), ('remediation_completed', 'Remediation request completed'), ('remediation_failed', 'Remediation request failed'), ('fail_mode', 'Call gate decided in a fail mode'), ('rule_disabled', 'Rule turned off (over its time budget)'), ('test', 'Test notification')], max_length=32),
+            model_name="notification",
+            name="trigger",
+            field=models.CharField(
+                choices=[
+                    ("queue_size", "Visitor review queue too long"),
+                    ("queue_age", "Visitor review waiting too long"),
+                    ("account_overdue", "Account review overdue"),
+                    ("remediation_completed", "Remediation request completed"),
+                    ("remediation_failed", "Remediation request failed"),
+                    ("fail_mode", "Call gate decided in a fail mode"),
+                    ("rule_disabled", "Rule turned off (over its time budget)"),
+                    ("test", "Test notification"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

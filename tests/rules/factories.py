@@ -10,7 +10,9 @@ from trustconsole.rules.models import Rule
 from trustconsole.rules.services import rule_create
 
 
-def make_rule(org: Organisation, condition: str, effect: dict[str, Any], **kw: Any) -> Rule:
+def make_rule(
+    org: Organisation, condition: str, effect: dict[str, Any], **kw: Any
+) -> Rule:
     """A rule of `org` saved by its system admin (shadow unless `mode` says)."""
     kw.setdefault("name", f"rule {Rule.objects.count() + 1}")
     kw.setdefault("channel", "inbound_call")

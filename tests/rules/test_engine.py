@@ -24,7 +24,9 @@ def _evaluate(org, channel="inbound_call", event=None, **kw):
 
 
 def test_a_live_rule_decides_and_a_shadow_rule_is_only_listed(org) -> None:
-    live = make_rule(org, 'caller.country == "NG"', {"reject": True}, mode="live", order=2)
+    live = make_rule(
+        org, 'caller.country == "NG"', {"reject": True}, mode="live", order=2
+    )
     shadow = make_rule(org, "caller.valid", {"reject": True}, mode="shadow", order=1)
     outcome = _evaluate(org)
     assert outcome.decided_by is not None and outcome.decided_by.pk == live.pk
@@ -32,7 +34,9 @@ def test_a_live_rule_decides_and_a_shadow_rule_is_only_listed(org) -> None:
     assert outcome.explanation()["rule"]["version"] == 1
 
 
-def test_rules_are_compiled_once_per_version_and_follow_changes(org, django_assert_num_queries) -> None:
+def test_rules_are_compiled_once_per_version_and_follow_changes(
+    org, django_assert_num_queries
+) -> None:
     rule = make_rule(org, 'caller.country == "GB"', {"reject": True}, mode="live")
     assert _evaluate(org).decided_by is None
     with django_assert_num_queries(0):  # compiled and cached: no query per event
@@ -49,7 +53,9 @@ def test_off_rules_do_not_run(org) -> None:
 
 
 def test_a_rule_that_raises_is_counted_logged_and_skipped(org, caplog) -> None:
-    bad = make_rule(org, "caller.calls_1h / 0 > 1", {"reject": True}, mode="live", order=1)
+    bad = make_rule(
+        org, "caller.calls_1h / 0 > 1", {"reject": True}, mode="live", order=1
+    )
     good = make_rule(org, "caller.valid", {"reject": True}, mode="live", order=2)
     outcome = _evaluate(org)
     assert [r.pk for r, _ in outcome.errors] == [bad.pk]
@@ -87,7 +93,9 @@ def test_a_rule_over_its_time_budget_is_turned_off_and_admins_are_told(
     slow.refresh_from_db()
     assert slow.mode == "off"
     assert "time budget" in slow.disabled_reason
-    assert AuditEntry.objects.filter(action="rule.disable", target_id=str(slow.public_id)).exists()
+    assert AuditEntry.objects.filter(
+        action="rule.disable", target_id=str(slow.public_id)
+    ).exists()
     assert [m.to for m in mail.outbox] == [[alice.email]]
     assert slow.name in mail.outbox[0].subject
     assert not _evaluate(org).matched  # the others decide on without it
@@ -116,12 +124,32 @@ def _admin(org):
 @pytest.mark.parametrize(
     ("condition", "event", "expected"),
     [
-        ('contains_any(message.text, ["Gift Card"])', {"message": {"text": "buy a gift card now"}}, True),
-        ('matches_re(message.text, r"\\b\\d{16}\\b")', {"message": {"text": "card 4111111111111111"}}, True),
-        ('matches_re(message.text, r"\\b\\d{16}\\b")', {"message": {"text": "no numbers"}}, False),
-        ('visitor.email_domain == "mailinator.com"', {"visitor": {"email": "X@Mailinator.com"}}, True),
+        (
+            'contains_any(message.text, ["Gift Card"])',
+            {"message": {"text": "buy a gift card now"}},
+            True,
+        ),
+        (
+            'matches_re(message.text, r"\\b\\d{16}\\b")',
+            {"message": {"text": "card 4111111111111111"}},
+            True,
+        ),
+        (
+            'matches_re(message.text, r"\\b\\d{16}\\b")',
+            {"message": {"text": "no numbers"}},
+            False,
+        ),
+        (
+            'visitor.email_domain == "mailinator.com"',
+            {"visitor": {"email": "X@Mailinator.com"}},
+            True,
+        ),
         ("visitor.trust_score < 40", {"visitor": {"trust_score": 30}}, True),
-        ("local.hour == 3 && local.weekday == 6", {"local": {"hour": 3, "weekday": 6}}, True),
+        (
+            "local.hour == 3 && local.weekday == 6",
+            {"local": {"hour": 3, "weekday": 6}},
+            True,
+        ),
     ],
 )
 def test_chat_facts_and_helpers(org, condition, event, expected) -> None:

@@ -27,13 +27,15 @@ def test_it_accepts_a_readable_call_condition_and_names_what_it_reads() -> None:
         ("caller.calls_10m >", 1, 18, "ends too early"),
         ('caller.country == "NG" &&\n  caller.nope', 2, 10, "Unknown field nope"),
         ("visitor.status == 'x'", 1, 1, "Unknown fact 'visitor'"),
-        ('caller.country == 5', 1, 1, "Cannot compare string with int"),
+        ("caller.country == 5", 1, 1, "Cannot compare string with int"),
         ("caller.calls_1h", 1, 1, "must be true or false"),
         ('caller.number.matches("x")', 1, 15, "matches_re"),
-        ('caller.e164 @ 1', 1, 13, "unexpected character"),
+        ("caller.e164 @ 1", 1, 13, "unexpected character"),
     ],
 )
-def test_it_refuses_errors_with_line_column_and_reason(source, line, column, words) -> None:
+def test_it_refuses_errors_with_line_column_and_reason(
+    source, line, column, words
+) -> None:
     with pytest.raises(ConditionError) as caught:
         check(source, CALL)
     assert (caught.value.line, caught.value.column) == (line, column)

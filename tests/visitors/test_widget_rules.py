@@ -41,7 +41,9 @@ def send(org):
 
 
 def test_a_shadow_block_rule_never_blocks_a_message(org, send) -> None:
-    rule = make_rule(org, CASINO, {"block": True}, channel="chat_message", mode="shadow")
+    rule = make_rule(
+        org, CASINO, {"block": True}, channel="chat_message", mode="shadow"
+    )
     send("Best CASINO bonus here")
     assert Message.objects.filter(body="Best CASINO bonus here").exists()
     assert not BlockedAttempt.objects.exists()
@@ -50,8 +52,17 @@ def test_a_shadow_block_rule_never_blocks_a_message(org, send) -> None:
 
 
 def test_a_live_block_rule_blocks_silently_and_explains_which_rule(org, send) -> None:
-    make_rule(org, CASINO, {"block": True}, channel="chat_message", mode="live", name="Casino spam")
-    shadow = make_rule(org, "message.length > 3", {"block": True}, channel="chat_message", name="long")
+    make_rule(
+        org,
+        CASINO,
+        {"block": True},
+        channel="chat_message",
+        mode="live",
+        name="Casino spam",
+    )
+    shadow = make_rule(
+        org, "message.length > 3", {"block": True}, channel="chat_message", name="long"
+    )
     answer = send("Best casino bonus here")
     assert set(answer.json()) >= {"conversation_id", "message_id"}  # looks accepted
     assert not Message.objects.exists()
@@ -59,19 +70,20 @@ def test_a_live_block_rule_blocks_silently_and_explains_which_rule(org, send) ->
     assert attempt.reason == "rule"
     assert attempt.explanation["rule"]["name"] == "Casino spam"
     assert attempt.explanation["rule"]["version"] == 1
-    assert [r["id"] for r in attempt.explanation["shadow_rules"]] == [str(shadow.public_id)]
+    assert [r["id"] for r in attempt.explanation["shadow_rules"]] == [
+        str(shadow.public_id)
+    ]
     send("hello there")  # other messages go on
     assert Message.objects.filter(body="hello there").exists()
 
 
 def test_live_signal_and_flag_rules_act_and_shadow_ones_do_not(org, send) -> None:
-    make_rule(org, CASINO, {"signal": {"type": "spam", "level": "medium"}, "flag": True},
-              channel="chat_message", mode="shadow", name="shadow")  # fmt: skip
+    effect = {"signal": {"type": "spam", "level": "medium"}, "flag": True}
+    make_rule(org, CASINO, effect, channel="chat_message", mode="shadow", name="shadow")
     send("casino")
     visitor = Visitor.objects.get()
     assert not RiskSignal.objects.exists() and not ReviewItem.objects.exists()
-    make_rule(org, CASINO, {"signal": {"type": "spam", "level": "medium"}, "flag": True},
-              channel="chat_message", mode="live", name="live")  # fmt: skip
+    make_rule(org, CASINO, effect, channel="chat_message", mode="live", name="live")
     send("casino again")
     visitor.refresh_from_db()
     assert visitor.status == "flagged"
@@ -80,14 +92,29 @@ def test_live_signal_and_flag_rules_act_and_shadow_ones_do_not(org, send) -> Non
 
 
 def test_a_rule_reads_the_visitors_score_and_the_velocity(org, send) -> None:
-    make_rule(org, "visitor.messages_10m >= 3", {"block": True}, channel="chat_message", mode="live")
+    make_rule(
+        org,
+        "visitor.messages_10m >= 3",
+        {"block": True},
+        channel="chat_message",
+        mode="live",
+    )
     send("one")
     send("two")
     send("three")
-    assert list(Message.objects.values_list("body", flat=True).order_by("id")) == ["one", "two"]
+    assert list(Message.objects.values_list("body", flat=True).order_by("id")) == [
+        "one",
+        "two",
+    ]
 
 
 def test_a_rule_that_raises_does_not_stop_the_message(org, send) -> None:
-    make_rule(org, "message.length / 0 > 1", {"block": True}, channel="chat_message", mode="live")
+    make_rule(
+        org,
+        "message.length / 0 > 1",
+        {"block": True},
+        channel="chat_message",
+        mode="live",
+    )
     send("still delivered")
     assert Message.objects.filter(body="still delivered").exists()

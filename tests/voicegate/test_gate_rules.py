@@ -46,9 +46,10 @@ def test_a_shadow_rule_never_rejects_and_is_listed_next_to_the_decision(
     answer = _decide(api_client_for, org)
     assert answer["action"] == "allow"
     assert answer["explanation"]["rule"] is None
-    assert [(r["name"], r["version"], r["mode"]) for r in answer["explanation"]["shadow_rules"]] == [
-        ("Nigeria", 1, "shadow")
-    ]
+    assert [
+        (r["name"], r["version"], r["mode"])
+        for r in answer["explanation"]["shadow_rules"]
+    ] == [("Nigeria", 1, "shadow")]
     assert "Shadow rules that matched" in answer["explanation"]["sentence"]
     row = logged().get()
     assert row.decision == "allow"
@@ -80,10 +81,18 @@ def test_a_whitelisted_caller_is_never_rejected_by_a_rule(org, api_client_for) -
     assert (answer["action"], answer["reason"]) == ("allow", "whitelisted")
 
 
-def test_stir_shaken_attestation_is_a_fact_of_the_decision_api(org, api_client_for) -> None:
+def test_stir_shaken_attestation_is_a_fact_of_the_decision_api(
+    org, api_client_for
+) -> None:
     make_rule(org, 'call.attestation == "C"', {"reject": True}, mode="live")
-    assert _decide(api_client_for, org, caller="+14155550111", attestation="C")["action"] == "reject"
-    assert _decide(api_client_for, org, caller="+14155550111", attestation="A")["action"] == "allow"
+    assert (
+        _decide(api_client_for, org, caller="+14155550111", attestation="C")["action"]
+        == "reject"
+    )
+    assert (
+        _decide(api_client_for, org, caller="+14155550111", attestation="A")["action"]
+        == "allow"
+    )
 
 
 def test_a_changed_rule_applies_to_the_very_next_call(org, api_client_for) -> None:
@@ -105,10 +114,22 @@ def test_a_live_signal_rule_adds_risk_to_the_caller_and_a_shadow_one_does_not(
     monkeypatch.setattr(  # the worker's job, run here
         tasks.call_effects, "apply_async", lambda args, **kw: tasks.call_effects(*args)
     )
-    make_rule(org, REJECT_NG, {"signal": {"type": "spam", "level": "high"}}, mode="shadow", name="s")
+    make_rule(
+        org,
+        REJECT_NG,
+        {"signal": {"type": "spam", "level": "high"}},
+        mode="shadow",
+        name="s",
+    )
     _decide(api_client_for, org)
     assert not RiskSignal.objects.exists()
-    make_rule(org, REJECT_NG, {"signal": {"type": "spam", "level": "high"}}, mode="live", name="l")
+    make_rule(
+        org,
+        REJECT_NG,
+        {"signal": {"type": "spam", "level": "high"}},
+        mode="live",
+        name="l",
+    )
     answer = _decide(api_client_for, org)
     assert answer["action"] == "allow"  # a signal does not decide the call
     signal = RiskSignal.objects.get()
@@ -121,16 +142,27 @@ def test_a_twilio_webhook_passes_stir_verstat_and_a_shadow_rule_lets_the_call_th
 ) -> None:
     connection = make_connection(org, Provider.TWILIO, secret="twilio-auth-token")
     make_rule(
-        org, 'call.verstat == "TN-Validation-Failed"', {"reject": True}, mode="shadow",
+        org,
+        'call.verstat == "TN-Validation-Failed"',
+        {"reject": True},
+        mode="shadow",
         name="failed verification",
     )
-    params = {"CallSid": "CA" + uuid.uuid4().hex, "From": "+14155550111",
-              "To": "+14155550100", "StirVerstat": "TN-Validation-Failed"}
+    params = {
+        "CallSid": "CA" + uuid.uuid4().hex,
+        "From": "+14155550111",
+        "To": "+14155550100",
+        "StirVerstat": "TN-Validation-Failed",
+    }
     url = "http://testserver" + hook_path(connection)
     signature = signatures.twilio_signature(
-        auth_token="twilio-auth-token", url=url, params={k: [v] for k, v in params.items()}
+        auth_token="twilio-auth-token",
+        url=url,
+        params={k: [v] for k, v in params.items()},
     )
-    response = client.post(hook_path(connection), params, HTTP_X_TWILIO_SIGNATURE=signature)
+    response = client.post(
+        hook_path(connection), params, HTTP_X_TWILIO_SIGNATURE=signature
+    )
     assert [c.tag for c in ET.fromstring(response.content)] != ["Reject"]
     row = logged().get()
     assert row.decision == "allow"

@@ -162,9 +162,13 @@ def sentence(verdict: Verdict) -> str:
         parts.append(verdict.detail)
     text = head + (": " + ", ".join(parts) if parts else "") + "."
     if verdict.shadow_rules:
-        text += " Shadow rules that matched (not acting): " + ", ".join(
-            f"{r['name']} (version {r['version']})" for r in verdict.shadow_rules
-        ) + "."
+        text += (
+            " Shadow rules that matched (not acting): "
+            + ", ".join(
+                f"{r['name']} (version {r['version']})" for r in verdict.shadow_rules
+            )
+            + "."
+        )
     return text
 
 

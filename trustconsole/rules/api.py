@@ -124,7 +124,9 @@ class RuleDetailApi(ActorAPIView):
 
     @extend_schema(responses=RuleOutput)
     def get(self, request: Request, public_id: str) -> Response:
-        return Response(_rule_data(selectors.rule_get(actor=self.actor, public_id=public_id)))
+        return Response(
+            _rule_data(selectors.rule_get(actor=self.actor, public_id=public_id))
+        )
 
     @extend_schema(request=RuleUpdateInput, responses=RuleOutput)
     def patch(self, request: Request, public_id: str) -> Response:
@@ -163,8 +165,12 @@ class RuleModeApi(ActorAPIView):
         rule = selectors.rule_get(actor=self.actor, public_id=public_id)
         data = self.ModeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        rule = services.rule_set_mode(actor=self.actor, rule=rule, **data.validated_data)
-        return Response(_rule_data(selectors.rule_get(actor=self.actor, public_id=rule.public_id)))
+        rule = services.rule_set_mode(
+            actor=self.actor, rule=rule, **data.validated_data
+        )
+        return Response(
+            _rule_data(selectors.rule_get(actor=self.actor, public_id=rule.public_id))
+        )
 
 
 class TraceStepOutput(ExplanationRuleOutput):

@@ -14,8 +14,7 @@ class RulesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from visitors.choices import SIGNAL_TYPE_LABELS
-
         from trustconsole.rules.effects import RULE_SIGNAL
+        from visitors.choices import SIGNAL_TYPE_LABELS
 
         SIGNAL_TYPE_LABELS.setdefault(RULE_SIGNAL, "Matched an organisation rule")

@@ -72,7 +72,10 @@ def backtest_start(
             actor=actor,
             action="rule.backtest",
             target=rule,
-            after={"condition": condition, "window": f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"},
+            after={
+                "condition": condition,
+                "window": f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}",
+            },
         )
     from trustconsole.rules import tasks
 
@@ -81,7 +84,9 @@ def backtest_start(
     return backtest
 
 
-def _calls(backtest: Backtest) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+def _calls(
+    backtest: Backtest,
+) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
     from voicegate.models import CallDecision
 
     seen: dict[str, collections.deque[dt.datetime]] = collections.defaultdict(
@@ -113,10 +118,15 @@ def _calls(backtest: Backtest) -> Iterator[tuple[str, dict[str, Any], str, dict[
                 "e164": e164,
                 "status": status.get(reason, "none"),
                 "on_block_list": reason == "block_list",
-                "calls_10m": sum(1 for t in times if t >= at - dt.timedelta(minutes=10)),
+                "calls_10m": sum(
+                    1 for t in times if t >= at - dt.timedelta(minutes=10)
+                ),
                 "calls_1h": len(times),
             },
-            "callee": {"number": callee, "e164": callee if callee.startswith("+") else ""},
+            "callee": {
+                "number": callee,
+                "e164": callee if callee.startswith("+") else "",
+            },
             "call": {"provider": provider},
         }
         summary = {
@@ -189,7 +199,7 @@ def _compiled(channel: str, condition: str, name: str) -> engine.CompiledRule:
     checked = check(condition, facts.channel_facts(channel).schema())
     return engine.CompiledRule(
         0, "", name, engine.LIVE, 0, 0, 0, cel.compile(condition),
-        checked.variables, {}, acts({}),
+        checked.variables, checked.fields, {}, acts({}) or True,
     )  # fmt: skip
 
 
@@ -200,15 +210,17 @@ def backtest_run(backtest_id: int) -> str:
     ).update(status=BacktestStatus.RUNNING)
     if claimed != 1:
         return "not pending"
-    backtest = Backtest.objects.select_related("rule__current_version", "organisation").get(
-        pk=backtest_id
-    )
+    backtest = Backtest.objects.select_related(
+        "rule__current_version", "organisation"
+    ).get(pk=backtest_id)
     try:
         result = _replay(backtest)
     except Exception as exc:
         logger.exception("backtest %s failed", backtest.public_id)
         Backtest.objects.filter(pk=backtest_id).update(
-            status=BacktestStatus.FAILED, error=str(exc)[:1000], finished_at=timezone.now()
+            status=BacktestStatus.FAILED,
+            error=str(exc)[:1000],
+            finished_at=timezone.now(),
         )
         return "failed"
     Backtest.objects.filter(pk=backtest_id).update(

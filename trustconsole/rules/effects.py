@@ -204,7 +204,12 @@ def visitor_effects_apply(
         )
         visitor.refresh_from_db()
     if effect.get("flag"):
-        _flag(actor=actor, visitor=visitor, cause=f"Rule {rule_label}", conversation=conversation)
+        _flag(
+            actor=actor,
+            visitor=visitor,
+            cause=f"Rule {rule_label}",
+            conversation=conversation,
+        )
 
 
 def _flag(*, actor: Any, visitor: Any, cause: str, conversation: Any) -> None:
@@ -223,7 +228,12 @@ def _flag(*, actor: Any, visitor: Any, cause: str, conversation: Any) -> None:
     visitor.status_changed_at = timezone.now()
     visitor.status_changed_by = actor.label[:200]
     visitor.save(
-        update_fields=["status", "status_reason", "status_changed_at", "status_changed_by"]
+        update_fields=[
+            "status",
+            "status_reason",
+            "status_changed_at",
+            "status_changed_by",
+        ]
     )
     item = ReviewItem.objects.create(
         organisation_id=visitor.organisation_id,

@@ -300,7 +300,7 @@ def evaluate(
 
 def _step(
     rule: CompiledRule,
-    matched: bool | None,
+    matched: bool | None,  # noqa: FBT001 - None: the rule raised
     error: str,
     started: int,
     elapsed: int | None = None,
@@ -388,7 +388,11 @@ def hits_flush() -> int:
         return 0
     try:
         with transaction.atomic():
-            existing = set(Rule.objects.filter(pk__in={k[0] for k in pending}).values_list("pk", flat=True))
+            existing = set(
+                Rule.objects.filter(pk__in={k[0] for k in pending}).values_list(
+                    "pk", flat=True
+                )
+            )
             for (rule_pk, hour, mode), (hits, errors) in pending.items():
                 if rule_pk not in existing:
                     continue

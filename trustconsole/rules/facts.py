@@ -154,7 +154,15 @@ def _counts(
 
 # --- Groups shared by several channels ----------------------------------------------
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS = (
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+)
 
 
 def _local(ctx: EventContext) -> dict[str, Any]:
@@ -191,7 +199,7 @@ LOCAL = Group(
 VISITOR_FIELDS = (
     Fact("status", "string", "none, flagged, blacklisted or whitelisted.", "none"),
     Fact("trust_score", "int", "Trust score, 0–100 (100 for a new visitor).", 100),
-    Fact("is_new", "bool", "First seen with this message.", False),
+    Fact("is_new", "bool", "First seen with this message.", example=False),
     Fact("email", "string", "Email given in the widget (lower-cased).", "a@b.test"),
     Fact("email_domain", "string", "Domain of that email.", "b.test"),
     Fact("phone", "string", "Phone given in the widget (E.164).", "+14155550100"),
@@ -220,9 +228,11 @@ def _visitor(ctx: EventContext) -> dict[str, Any]:
         out["messages_10m"] = _int(given, "messages_10m")
         out["messages_1h"] = _int(given, "messages_1h")
     else:
-        counted = _counts(
-            ctx, "msg", key, {"messages_10m": 600, "messages_1h": 3600}
-        ) if ctx.channel == RuleChannel.CHAT_MESSAGE else {}
+        counted = (
+            _counts(ctx, "msg", key, {"messages_10m": 600, "messages_1h": 3600})
+            if ctx.channel == RuleChannel.CHAT_MESSAGE
+            else {}
+        )
         out["messages_10m"] = counted.get("messages_10m", 0)
         out["messages_1h"] = counted.get("messages_1h", 0)
     return out
@@ -247,8 +257,13 @@ MESSAGE = Group(
     "message",
     "The chat message.",
     (
-        Fact("text", "string", 'Its text. Helpers: contains_any(message.text, '
-             '["word", …]) and matches_re(message.text, "pattern").', "hello"),
+        Fact(
+            "text",
+            "string",
+            "Its text. Helpers: contains_any(message.text, "
+            '["word", …]) and matches_re(message.text, "pattern").',
+            "hello",
+        ),
         Fact("length", "int", "Number of characters.", 5),
         Fact("widget", "string", "Name of the widget it came through.", "Website"),
     ),
@@ -324,8 +339,8 @@ def _trust_score(organisation_id: int, e164: str) -> int:
 NUMBER_FIELDS = (
     Fact("number", "string", "As the provider sent it.", "+2348012345678"),
     Fact("e164", "string", 'E.164, "" when withheld or unparseable.', "+2348012345678"),
-    Fact("valid", "bool", "A valid phone number.", True),
-    Fact("anonymous", "bool", "Withheld / anonymous caller ID.", False),
+    Fact("valid", "bool", "A valid phone number.", example=True),
+    Fact("anonymous", "bool", "Withheld / anonymous caller ID.", example=False),
     Fact("country", "string", "Country of the number (ISO 3166-1).", "NG"),
 )
 
@@ -334,11 +349,21 @@ CALLER = Group(
     "Who calls.",
     (
         *NUMBER_FIELDS,
-        Fact("status", "string", "blacklisted or whitelisted when a listed visitor "
-             "has this number, else none (the gate's memory holds listed visitors "
-             "only).", "none"),
+        Fact(
+            "status",
+            "string",
+            "blacklisted or whitelisted when a listed visitor "
+            "has this number, else none (the gate's memory holds listed visitors "
+            "only).",
+            "none",
+        ),
         Fact("trust_score", "int", "Trust score of that visitor (100 if none).", 100),
-        Fact("on_block_list", "bool", "On the organisation's voice block list.", False),
+        Fact(
+            "on_block_list",
+            "bool",
+            "On the organisation's voice block list.",
+            example=False,
+        ),
         Fact("calls_10m", "int", "Calls from this number in 10 minutes.", 1),
         Fact("calls_1h", "int", "Calls from this number in 1 hour.", 1),
     ),
@@ -381,15 +406,32 @@ CALL = Group(
     "The call as the provider described it. STIR/SHAKEN may add risk; it never "
     "lets a call skip other rules.",
     (
-        Fact("provider", "string", "telnyx_call_control, telnyx_texml, twilio, "
-             "plivo or generic.", "telnyx_call_control"),
-        Fact("attestation", "string", 'STIR/SHAKEN attestation "A", "B", "C", or "" '
-             "(Telnyx shaken_stir_attestation).", "C"),
-        Fact("verstat", "string", "Verification status (Twilio StirVerstat, Telnyx "
-             "verstat), e.g. TN-Validation-Passed-A, TN-Validation-Failed.",
-             "TN-Validation-Passed-C"),
-        Fact("stir_validated", "bool", "The provider validated the signature "
-             "(Telnyx shaken_stir_validated).", False),
+        Fact(
+            "provider",
+            "string",
+            "telnyx_call_control, telnyx_texml, twilio, plivo or generic.",
+            "telnyx_call_control",
+        ),
+        Fact(
+            "attestation",
+            "string",
+            'STIR/SHAKEN attestation "A", "B", "C", or "" '
+            "(Telnyx shaken_stir_attestation).",
+            "C",
+        ),
+        Fact(
+            "verstat",
+            "string",
+            "Verification status (Twilio StirVerstat, Telnyx "
+            "verstat), e.g. TN-Validation-Passed-A, TN-Validation-Failed.",
+            "TN-Validation-Passed-C",
+        ),
+        Fact(
+            "stir_validated",
+            "bool",
+            "The provider validated the signature (Telnyx shaken_stir_validated).",
+            example=False,
+        ),
     ),
     _call,
 )
@@ -420,14 +462,26 @@ ACCOUNT = Group(
     "account",
     "The customer account.",
     (
-        Fact("status", "string", "active, on_hold, restricted, blocked, closed.", "active"),
+        Fact(
+            "status",
+            "string",
+            "active, on_hold, restricted, blocked, closed.",
+            "active",
+        ),
         Fact("age_days", "int", "Days since signup.", 3),
         Fact("country", "string", "Country (ISO 3166-1).", "GB"),
         Fact("numbers_owned", "int", "Phone numbers the account owns.", 40),
         Fact("calls_30d", "int", "Outbound calls in the last 30 days.", 2),
         Fact("complaints", "int", "Carrier complaints.", 0),
-        Fact("payment_flagged", "bool", "Payment flagged by the payment provider.", False),
-        Fact("email_domain", "string", "Domain of the account's email.", "mailinator.com"),
+        Fact(
+            "payment_flagged",
+            "bool",
+            "Payment flagged by the payment provider.",
+            example=False,
+        ),
+        Fact(
+            "email_domain", "string", "Domain of the account's email.", "mailinator.com"
+        ),
         Fact("website_domain", "string", "Domain of its website.", "example.com"),
         Fact("destination_countries", "list<string>", "Countries it calls.", ["GB"]),
         Fact("risk_score", "int", "Signup risk score.", 30),
@@ -468,7 +522,10 @@ def _caller_id(ctx: EventContext) -> dict[str, Any]:
 CALLER_ID = Group(
     "caller_id",
     "The caller ID the account wants to present.",
-    (*NUMBER_FIELDS, Fact("owned", "bool", "Owned or verified by the account.", True)),
+    (
+        *NUMBER_FIELDS,
+        Fact("owned", "bool", "Owned or verified by the account.", example=True),
+    ),
     _caller_id,
 )
 
@@ -485,8 +542,12 @@ REGISTRY: dict[str, ChannelFacts] = {
     RuleChannel.OUTBOUND_CHECK: ChannelFacts(
         RuleChannel.OUTBOUND_CHECK, (ACCOUNT, CALLER_ID, DESTINATION, LOCAL)
     ),
-    RuleChannel.ACCOUNT_SIGNUP: ChannelFacts(RuleChannel.ACCOUNT_SIGNUP, (ACCOUNT, LOCAL)),
-    RuleChannel.ACCOUNT_REVIEW: ChannelFacts(RuleChannel.ACCOUNT_REVIEW, (ACCOUNT, LOCAL)),
+    RuleChannel.ACCOUNT_SIGNUP: ChannelFacts(
+        RuleChannel.ACCOUNT_SIGNUP, (ACCOUNT, LOCAL)
+    ),
+    RuleChannel.ACCOUNT_REVIEW: ChannelFacts(
+        RuleChannel.ACCOUNT_REVIEW, (ACCOUNT, LOCAL)
+    ),
 }
 
 

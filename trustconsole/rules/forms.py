@@ -19,7 +19,9 @@ class RuleForm(forms.Form):
     """A rule as an admin edits it; `effect()` builds the effect object."""
 
     name = forms.CharField(max_length=120)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     channel = forms.ChoiceField(choices=RuleChannel.choices, label="Listens to")
     condition = forms.CharField(
         widget=forms.Textarea(
@@ -29,10 +31,15 @@ class RuleForm(forms.Form):
         help_text='CEL, e.g. caller.country == "NG" && caller.calls_10m > 5. '
         "See the facts reference below.",
     )
-    signal_level = forms.ChoiceField(choices=LEVELS, required=False, label="Risk signal")
+    signal_level = forms.ChoiceField(
+        choices=LEVELS, required=False, label="Risk signal"
+    )
     signal_type = forms.ChoiceField(choices=(), required=False, label="Signal type")
     signal_expires_hours = forms.IntegerField(
-        required=False, min_value=1, max_value=8760, label="Signal expires after (hours)"
+        required=False,
+        min_value=1,
+        max_value=8760,
+        label="Signal expires after (hours)",
     )
     flag = forms.BooleanField(required=False, label="Flag for review")
     block = forms.BooleanField(required=False, label="Block the chat message")
@@ -58,7 +65,9 @@ class RuleForm(forms.Form):
     def __init__(self, *args: Any, fixed_channel: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         types = sorted(_signal_types().items(), key=lambda kv: kv[0] != RULE_SIGNAL)
-        self.fields["signal_type"].choices = types
+        signal_type = self.fields["signal_type"]
+        assert isinstance(signal_type, forms.ChoiceField)
+        signal_type.choices = types
         if fixed_channel:
             self.fields["channel"].disabled = True
             self.fields["mode"].disabled = True
@@ -68,8 +77,10 @@ class RuleForm(forms.Form):
         data = self.cleaned_data
         out: dict[str, Any] = {}
         if data.get("signal_level"):
-            out["signal"] = {"type": data.get("signal_type") or RULE_SIGNAL,
-                             "level": data["signal_level"]}
+            out["signal"] = {
+                "type": data.get("signal_type") or RULE_SIGNAL,
+                "level": data["signal_level"],
+            }
             if data.get("signal_expires_hours"):
                 out["signal"]["expires_hours"] = data["signal_expires_hours"]
         for flag in ("flag", "block", "reject"):
@@ -114,7 +125,9 @@ class EventTestForm(forms.Form):
     """A pasted event (JSON, by fact group)."""
 
     event = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "code"}),
+        widget=forms.Textarea(
+            attrs={"rows": 8, "spellcheck": "false", "class": "code"}
+        ),
         label="Event (JSON)",
     )
 

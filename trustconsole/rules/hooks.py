@@ -89,7 +89,9 @@ def chat_message(
         },
         "message": {"text": body, "widget": widget},
     }
-    outcome = engine.evaluate(rules, EventContext(organisation_id, rules.channel, event))
+    outcome = engine.evaluate(
+        rules, EventContext(organisation_id, rules.channel, event)
+    )
     engine.hits_flush_due()
     return ChatRules(_decided(verdict, outcome), outcome)
 
@@ -171,7 +173,9 @@ def _queue_call_effects(
         return
     from trustconsole.rules import tasks
 
-    key = f"{organisation_id}:{facts.provider}:{facts.event_id}" if facts.event_id else ""
+    key = (
+        f"{organisation_id}:{facts.provider}:{facts.event_id}" if facts.event_id else ""
+    )
     try:
         tasks.call_effects.apply_async(
             (organisation_id, e164, effects, key), retry=False

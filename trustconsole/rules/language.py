@@ -126,7 +126,7 @@ def parse(source: str) -> Tree[Any]:
     except UnexpectedInput as exc:
         found = ""
         if isinstance(exc, UnexpectedCharacters):
-            found = f"unexpected character {source[exc.pos_in_stream]!r}"
+            found = f"unexpected character {source[exc.pos_in_stream or 0]!r}"
         else:
             token = getattr(exc, "token", None)
             found = (
@@ -212,14 +212,17 @@ class _Checker:
             raise _fail(node, "The condition is nested too deeply.")
         if isinstance(node, Token):  # pragma: no cover - tokens are read by parents
             raise _fail(node, f"Unexpected {node!s}.")
-        d, kids = node.data, node.children
+        d = node.data
+        kids: list[Any] = node.children
         nxt = depth + 1
         if d in ("expr",) and len(kids) == 3:
             self._want(kids[0], BOOL, scope, nxt, macros, "The condition of ?:")
             left = self.type_of(kids[1], scope, nxt, macros)
             right = self.type_of(kids[2], scope, nxt, macros)
             if DYN not in (left, right) and left != right:
-                raise _fail(node, f"Both branches of ?: must have one type ({left}, {right}).")
+                raise _fail(
+                    node, f"Both branches of ?: must have one type ({left}, {right})."
+                )
             return left if left != DYN else right
         if d in ("conditionalor", "conditionaland") and len(kids) == 2:
             op = "||" if d == "conditionalor" else "&&"
@@ -307,13 +310,16 @@ class _Checker:
         if op == "in":
             element = _element(right)
             if element is None:
-                raise _fail(right_node, f"The right side of 'in' must be a list, not {right}.")
+                raise _fail(
+                    right_node, f"The right side of 'in' must be a list, not {right}."
+                )
             if element not in (left, DYN):
                 raise _fail(node, f"{left} cannot be in a list of {element}.")
             return BOOL
         if left != right:
             hint = (
-                " (CEL does not mix int and double: write 5 or 5.0 to match, or convert with int() or double())"
+                " (CEL does not mix int and double: write 5 or 5.0 to match, "
+                "or convert with int() or double())"
                 if {left, right} == {INT, DOUBLE}
                 else ""
             )
@@ -356,7 +362,9 @@ class _Checker:
             return STRING
         if kind == "BOOL_LIT":
             return BOOL
-        raise _fail(token, f"{kind.replace('_LIT', '').lower()} literals are not supported.")
+        raise _fail(
+            token, f"{kind.replace('_LIT', '').lower()} literals are not supported."
+        )
 
     def _list(
         self,
@@ -402,7 +410,9 @@ class _Checker:
         kind = fields.get(str(name))
         if kind is None:
             raise _fail(
-                name, f"Unknown field {name!s} of {base}; it has: {', '.join(sorted(fields))}."
+                name,
+                f"Unknown field {name!s} of {base}; "
+                f"it has: {', '.join(sorted(fields))}.",
             )
         self.fields.add(f"{base}.{name}")
         return kind
@@ -436,7 +446,9 @@ class _Checker:
                 raise _fail(name, f"{method}() is a string method; this is {base}.")
             if len(args) != 1:
                 raise _fail(name, f"{method}() takes one string.")
-            self._want(args[0], STRING, scope, depth, macros, f"The argument of {method}()")
+            self._want(
+                args[0], STRING, scope, depth, macros, f"The argument of {method}()"
+            )
             return BOOL
         raise _fail(name, f"Unknown method {method}().")
 
@@ -460,7 +472,9 @@ class _Checker:
         if variable is None:
             raise _fail(node, f"Write {method}(x, condition on x).")
         inner = {**scope, variable: element}
-        self._want(args[1], BOOL, inner, depth, macros + 1, f"The condition of {method}()")
+        self._want(
+            args[1], BOOL, inner, depth, macros + 1, f"The condition of {method}()"
+        )
         return BOOL
 
     def _function(  # noqa: PLR0913
@@ -481,7 +495,9 @@ class _Checker:
         if function in _CONVERSIONS and len(args) == 1:
             base = self.type_of(args[0], scope, depth, macros)
             if base not in (INT, DOUBLE, STRING, DYN):
-                raise _fail(name, f"{function}() converts a number or a string, not {base}.")
+                raise _fail(
+                    name, f"{function}() converts a number or a string, not {base}."
+                )
             return _CONVERSIONS[function]
         if function == "has" and len(args) == 1:
             target = _unwrap(args[0])
@@ -492,16 +508,29 @@ class _Checker:
         if function == "contains_any":
             if len(args) != 2:
                 raise _fail(name, 'Write contains_any(text, ["word", ...]).')
-            self._want(args[0], STRING, scope, depth, macros, "The text of contains_any()")
-            self._want(args[1], "list<string>", scope, depth, macros, "The words of contains_any()")
+            self._want(
+                args[0], STRING, scope, depth, macros, "The text of contains_any()"
+            )
+            self._want(
+                args[1],
+                "list<string>",
+                scope,
+                depth,
+                macros,
+                "The words of contains_any()",
+            )
             return BOOL
         if function == "matches_re":
             if len(args) != 2:
                 raise _fail(name, 'Write matches_re(text, "pattern").')
-            self._want(args[0], STRING, scope, depth, macros, "The text of matches_re()")
+            self._want(
+                args[0], STRING, scope, depth, macros, "The text of matches_re()"
+            )
             literal = _string_literal(args[1])
             if literal is None:
-                raise _fail(args[1], "The pattern of matches_re() must be a string literal.")
+                raise _fail(
+                    args[1], "The pattern of matches_re() must be a string literal."
+                )
             pattern, token = literal
             problem = regex_problem(pattern)
             if problem:
@@ -514,7 +543,13 @@ class _Checker:
 def _unwrap(node: Any) -> Tree[Any] | None:
     """The single meaningful node under chains of one-child wrappers."""
     while isinstance(node, Tree):
-        if node.data in ("member_dot", "ident", "literal", "member_dot_arg", "ident_arg"):
+        if node.data in (
+            "member_dot",
+            "ident",
+            "literal",
+            "member_dot_arg",
+            "ident_arg",
+        ):
             return node
         if len(node.children) != 1:
             return None
@@ -533,8 +568,8 @@ def _string_literal(node: Any) -> tuple[str, Token] | None:
     found = _unwrap(node)
     if found is None or found.data != "literal":
         return None
-    token = found.children[0]
-    if token.type != "STRING_LIT":
+    token: Any = found.children[0]
+    if not isinstance(token, Token) or token.type != "STRING_LIT":
         return None
     return string_value(str(token)), token
 

@@ -60,7 +60,8 @@ def rule_hit_counts(
     )
     out: dict[int, dict[str, int]] = {r.pk: dict(empty) for r in rules}
     for row in rows:
-        out[row["rule_id"]] = {k: int(row[k] or 0) for k in empty}
+        values: dict[str, Any] = dict(row)
+        out[values["rule_id"]] = {k: int(values[k] or 0) for k in empty}
     return out
 
 

@@ -143,12 +143,16 @@ def rule_update(  # noqa: PLR0913
 ) -> Rule:
     """Change a rule; a new condition or effect is a new version."""
     actor.require(ADMIN)
-    rule = Rule.objects.select_for_update().select_related("current_version").get(
-        pk=rule.pk
+    rule = (
+        Rule.objects.select_for_update()
+        .select_related("current_version")
+        .get(pk=rule.pk)
     )
     before = _snapshot(rule)
     current = rule.current_version
-    new_condition = condition if condition is not None else (current.condition if current else "")
+    new_condition = (
+        condition if condition is not None else (current.condition if current else "")
+    )
     new_effect = (
         effect_clean(rule.channel, effect)
         if effect is not None
@@ -171,7 +175,10 @@ def rule_update(  # noqa: PLR0913
         rule.description = description
     if order is not None:
         rule.order = order
-    if current is None or (new_condition, new_effect) != (current.condition, current.effect):
+    if current is None or (new_condition, new_effect) != (
+        current.condition,
+        current.effect,
+    ):
         rule.current_version = _new_version(
             actor=actor, rule=rule, condition=new_condition, effect=new_effect
         )

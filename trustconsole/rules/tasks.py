@@ -77,6 +77,9 @@ def call_effects(
         visitor = visitor_upsert(actor=actor, phones=[e164])
     for item in effects:
         visitor_effects_apply(
-            actor=actor, visitor=visitor, effect=item["effect"], rule_label=item["label"]
+            actor=actor,
+            visitor=visitor,
+            effect=item["effect"],
+            rule_label=item["label"],
         )
     return str(visitor.public_id)

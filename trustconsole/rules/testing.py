@@ -21,7 +21,9 @@ from trustconsole.rules.services import condition_check
 MAX_EVENT_KEYS = 50
 
 
-def _draft(channel: str, condition: str, effect: dict[str, Any] | None) -> engine.CompiledRule:
+def _draft(
+    channel: str, condition: str, effect: dict[str, Any] | None
+) -> engine.CompiledRule:
     condition_check(channel=channel, condition=condition)
     try:
         checked = check(condition, channel_facts(channel).schema())
@@ -51,8 +53,10 @@ def event_test(
     unknown = sorted(set(event) - groups)
     if unknown:
         raise ValidationError(
-            {"event": f"Unknown fact groups {', '.join(unknown)}; this channel has "
-             f"{', '.join(sorted(groups))}."}
+            {
+                "event": f"Unknown fact groups {', '.join(unknown)}; this channel has "
+                f"{', '.join(sorted(groups))}."
+            }
         )
     bad = [k for k, v in event.items() if not isinstance(v, dict)]
     if bad:

@@ -13,13 +13,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from trustconsole.core.actor import ActorRequest
+from trustconsole.lib.views import member_required
 from trustconsole.rules import facts, selectors, services
 from trustconsole.rules.effects import describe
 from trustconsole.rules.forms import EventTestForm, RuleForm, initial_for
 from trustconsole.rules.language import ConditionError, check
 from trustconsole.rules.models import Rule, RuleMode
 from trustconsole.rules.testing import event_test
-from trustconsole.lib.views import member_required
 
 
 def _form_errors(form: RuleForm, exc: ValidationError) -> None:
@@ -37,13 +37,21 @@ def rule_list(request: ActorRequest) -> HttpResponse:
     rules = list(selectors.rule_list(actor=request.actor))
     hits = selectors.rule_hit_counts(rules=rules)
     rows = [
-        {"rule": r, "hits": hits[r.pk], "effect": describe(r.current_version.effect if r.current_version else {})}
+        {
+            "rule": r,
+            "hits": hits[r.pk],
+            "effect": describe(r.current_version.effect if r.current_version else {}),
+        }
         for r in rules
     ]
     return render(
         request,
         "rules/list.html",
-        {"rows": rows, "can_admin": request.actor.can(), "channels": facts.RuleChannel.choices},
+        {
+            "rows": rows,
+            "can_admin": request.actor.can(),
+            "channels": facts.RuleChannel.choices,
+        },
     )
 
 
@@ -74,19 +82,26 @@ def rule_new(request: ActorRequest) -> HttpResponse:
             except ValidationError as exc:
                 _form_errors(form, exc)
             else:
-                messages.success(request, f"Rule {rule.name} saved ({rule.get_mode_display()}).")
+                messages.success(
+                    request, f"Rule {rule.name} saved ({rule.get_mode_display()})."
+                )
                 return redirect("rules:rule_detail", rule.public_id)
         status = 400
     selected = form["channel"].value() or channel
     return render(
-        request, "rules/edit.html", _context(request, form, None, selected), status=status
+        request,
+        "rules/edit.html",
+        _context(request, form, None, selected),
+        status=status,
     )
 
 
 def _context(
     request: ActorRequest, form: RuleForm, rule: Rule | None, channel: str
 ) -> dict[str, Any]:
-    entry = facts.REGISTRY.get(channel) or facts.REGISTRY[facts.RuleChannel.INBOUND_CALL]
+    entry = (
+        facts.REGISTRY.get(channel) or facts.REGISTRY[facts.RuleChannel.INBOUND_CALL]
+    )
     reference = [c for c in facts.reference() if c["channel"] == entry.channel]
     example = json.dumps(entry.example(), indent=2)
     return {
@@ -136,7 +151,10 @@ def rule_detail(request: ActorRequest, public_id: str) -> HttpResponse:
                 return redirect("rules:rule_detail", rule.public_id)
         status = 400
     return render(
-        request, "rules/edit.html", _context(request, form, rule, rule.channel), status=status
+        request,
+        "rules/edit.html",
+        _context(request, form, rule, rule.channel),
+        status=status,
     )
 
 
@@ -181,7 +199,11 @@ def condition_check(request: ActorRequest) -> HttpResponse:
     return render(
         request,
         "rules/partials/_check.html",
-        {"error": error, "line": line, "pad": " " * max(0, (error or {}).get("column", 1) - 1)},
+        {
+            "error": error,
+            "line": line,
+            "pad": " " * max(0, (error or {}).get("column", 1) - 1),
+        },
     )
 
 
@@ -211,7 +233,11 @@ def rule_test(request: ActorRequest) -> HttpResponse:
     return render(
         request,
         "rules/partials/_test_result.html",
-        {"result": result, "test_form": form, "facts_json": json.dumps(result["facts"], indent=2) if result else ""},
+        {
+            "result": result,
+            "test_form": form,
+            "facts_json": json.dumps(result["facts"], indent=2) if result else "",
+        },
         status=status,
     )
 

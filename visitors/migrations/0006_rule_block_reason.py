@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('visitors', '0005_decision_explanations'),
+        ("visitors", "0005_decision_explanations"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='blockedattempt',
-            name='reason',
-            field=models.CharField(choices=[('blacklisted_visitor', 'Blacklisted visitor'), ('ip_block', 'Blocked IP address'), ('rule', 'Matched an organisation rule')], max_length=32),
+            model_name="blockedattempt",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("blacklisted_visitor", "Blacklisted visitor"),
+                    ("ip_block", "Blocked IP address"),
+                    ("rule", "Matched an organisation rule"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

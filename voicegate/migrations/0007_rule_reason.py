@@ -4,15 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('voicegate', '0006_decision_explanations'),
+        ("voicegate", "0006_decision_explanations"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='calldecision',
-            name='reason',
-            field=models.CharField(choices=[('not_listed', 'Caller not listed'), ('whitelisted', 'Whitelisted visitor'), ('blacklisted_visitor', 'Blacklisted visitor'), ('block_list', 'On the organisation block list'), ('anonymous', 'Anonymous or withheld caller ID'), ('unparseable', 'Unparseable caller ID'), ('fail_open', 'Gate unavailable, failed open'), ('fail_closed', 'Gate unavailable, failed closed'), ('rule', 'Matched an organisation rule')], max_length=32),
+            model_name="calldecision",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("not_listed", "Caller not listed"),
+                    ("whitelisted", "Whitelisted visitor"),
+                    ("blacklisted_visitor", "Blacklisted visitor"),
+                    ("block_list", "On the organisation block list"),
+                    ("anonymous", "Anonymous or withheld caller ID"),
+                    ("unparseable", "Unparseable caller ID"),
+                    ("fail_open", "Gate unavailable, failed open"),
+                    ("fail_closed", "Gate unavailable, failed closed"),
+                    ("rule", "Matched an organisation rule"),
+                ],
+                max_length=32,
+            ),
         ),
     ]
