@@ -24,7 +24,7 @@ def test_it_accepts_a_readable_call_condition_and_names_what_it_reads() -> None:
 @pytest.mark.parametrize(
     ("source", "line", "column", "words"),
     [
-        ("caller.calls_10m >", 1, 18, "ends too early"),
+        ("caller.calls_10m >", 1, 19, "ends too early"),
         ('caller.country == "NG" &&\n  caller.nope', 2, 10, "Unknown field nope"),
         ("visitor.status == 'x'", 1, 1, "Unknown fact 'visitor'"),
         ("caller.country == 5", 1, 1, "Cannot compare string with int"),

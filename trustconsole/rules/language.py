@@ -129,11 +129,15 @@ def parse(source: str) -> Tree[Any]:
             found = f"unexpected character {source[exc.pos_in_stream or 0]!r}"
         else:
             token = getattr(exc, "token", None)
-            found = (
-                "the condition ends too early"
-                if token is None or token.type == "$END"
-                else f"unexpected {str(token)!r}"
-            )
+            if token is None or token.type == "$END":
+                # Point just past the end, where something is missing.
+                lines = source.rstrip().splitlines() or [""]
+                raise ConditionError(
+                    "Syntax error: the condition ends too early.",
+                    len(lines),
+                    len(lines[-1]) + 1,
+                ) from None
+            found = f"unexpected {str(token)!r}"
         raise ConditionError(
             f"Syntax error: {found}.", exc.line or 1, exc.column or 1
         ) from None
