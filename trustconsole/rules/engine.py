@@ -89,6 +89,9 @@ class RuleSet:
     variables: frozenset[str]
     fields: frozenset[str]
     broken: dict[int, str] = field(default_factory=dict)  # rule pk → compile error
+    batch: Any = None  # one program: the list of every condition, in order
+    pks: frozenset[int] = frozenset()
+    helpers: bool = True  # some rule calls contains_any / matches_re
 
 
 @dataclass
@@ -116,13 +119,13 @@ class Outcome:
 
 # --- Compiling ----------------------------------------------------------------------
 
-_PROGRAMS: dict[int, tuple[Any, frozenset[str], frozenset[str]]] = {}
+_PROGRAMS: dict[int, tuple[Any, frozenset[str], frozenset[str], bool]] = {}
 _PROGRAMS_LOCK = threading.Lock()
 
 
 def _program(
     version_pk: int, channel: str, source: str
-) -> tuple[Any, frozenset[str], frozenset[str]]:
+) -> tuple[Any, frozenset[str], frozenset[str], bool]:
     """The compiled program of a version (compiled once per process)."""
     found = _PROGRAMS.get(version_pk)
     if found is not None:
@@ -130,7 +133,12 @@ def _program(
     checked = check(source, facts_registry.channel_facts(channel).schema())
     for pattern in checked.patterns:
         regex_compiled(pattern)
-    compiled = (cel.compile(source), checked.variables, checked.fields)
+    compiled = (
+        cel.compile(source),
+        checked.variables,
+        checked.fields,
+        checked.helpers,
+    )
     with _PROGRAMS_LOCK:
         if len(_PROGRAMS) > 20_000:
             _PROGRAMS.clear()
@@ -174,14 +182,16 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
             "current_version__effect",
         )
     )
-    compiled, broken = [], {}
+    compiled, broken, sources, helpers_of = [], {}, {}, {}
     for pk, public_id, name, mode, order, vpk, number, source, effect in rows:
         try:
-            program, variables, fields = _program(vpk, channel, source)
+            program, variables, fields, helpers = _program(vpk, channel, source)
         except ConditionError as exc:  # saved under an older registry: skip it
             broken[pk] = str(exc)
             logger.error("rule %s v%s does not compile any more: %s", name, number, exc)
             continue
+        sources[pk] = source
+        helpers_of[pk] = helpers
         compiled.append(
             CompiledRule(
                 pk, str(public_id), name, mode, order, vpk, number, program,
@@ -198,8 +208,21 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
     return RuleSet(
         organisation_id, channel, generation, time_zone, tuple(compiled),
         _union(r.variables for r in compiled), _union(r.fields for r in compiled),
-        broken,
+        broken, _batch([sources[r.pk] for r in compiled]),
+        frozenset(r.pk for r in compiled), any(helpers_of.values()),
     )  # fmt: skip
+
+
+def _batch(sources: list[str]) -> Any:
+    """One program evaluating every condition (None when it cannot compile)."""
+    if not sources:
+        return None
+    # One condition per line, so a trailing // comment ends with its line.
+    try:
+        return cel.compile("[\n" + "\n,\n".join(f"({s}\n)" for s in sources) + "\n]")
+    except ValueError:
+        logger.warning("rule set could not be compiled as one program")
+        return None
 
 
 def _union(sets: Any) -> frozenset[str]:
@@ -221,11 +244,13 @@ def _matches_re(text: Any, pattern: Any) -> bool:
     return regex_compiled(str(pattern)).search(str(text)) is not None
 
 
-def context_for(values: dict[str, Any]) -> Any:
-    """One CEL context for an event, with the helpers registered."""
+def context_for(values: dict[str, Any], *, helpers: bool = True) -> Any:
+    """One CEL context for an event, with the helpers registered when used
+    (registering them costs a little on every event)."""
     context = cel.Context(values)
-    context.add_function("contains_any", _contains_any)
-    context.add_function("matches_re", _matches_re)
+    if helpers:
+        context.add_function("contains_any", _contains_any)
+        context.add_function("matches_re", _matches_re)
     return context
 
 
@@ -239,21 +264,89 @@ def evaluate(
     trace: bool = False,
     time_zone: str | None = None,
 ) -> Outcome:
-    """Run every rule on the event; never raises because of a rule."""
+    """Run every rule on the event; never raises because of a rule.
+
+    A rule set runs as one program (`RuleSet.batch`: the list of its conditions,
+    one call into the evaluator); when that raises (a rule failed on this event)
+    or takes longer than one rule's budget, the rules run one by one, timed, so
+    the failing or slow rule is found, counted and skipped.
+    """
     if isinstance(rules, RuleSet):
         ctx.time_zone = time_zone or rules.time_zone
         compiled, variables, ctx.fields = rules.rules, rules.variables, rules.fields
+        batch, helpers = rules.batch, rules.helpers
     else:
         compiled = tuple(rules)
         variables = _union(r.variables for r in compiled)
         ctx.fields = _union(r.fields for r in compiled)
+        batch, helpers = None, True
     outcome = Outcome()
     if not compiled:
         return outcome
     values = facts_registry.build(ctx, variables)
     outcome.facts = values
-    context = context_for(values)
+    context = context_for(
+        values if trace else _pruned(values, ctx.fields), helpers=helpers
+    )
     budget = _budget_ns()
+    results: list[Any] | None = None
+    if batch is not None and not trace and not _DISABLED.intersection(rules.pks):
+        started = time.perf_counter_ns()
+        try:
+            results = batch.execute(context)
+        except Exception:  # noqa: BLE001 - one rule failed: run them one by one
+            results = None
+        else:
+            if time.perf_counter_ns() - started > budget:
+                results = None  # find the slow rule
+    if results is not None and len(results) == len(compiled):
+        for rule, result in zip(compiled, results, strict=True):
+            if result is True:
+                _matched(outcome, rule, count=True)
+    else:
+        _one_by_one(outcome, compiled, context, ctx, budget, trace=trace)
+    if outcome.shadow and not trace:
+        logger.info(
+            "shadow rules matched on %s (organisation %s): %s",
+            ctx.channel,
+            ctx.organisation_id,
+            ", ".join(f"{r.name} v{r.version}" for r in outcome.shadow),
+        )
+    return outcome
+
+
+def _pruned(values: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+    """Only the fields the rules read: converting facts for the evaluator costs
+    per field."""
+    out: dict[str, Any] = {}
+    for group, found in values.items():
+        if isinstance(found, dict):
+            out[group] = {k: v for k, v in found.items() if f"{group}.{k}" in fields}
+        else:
+            out[group] = found
+    return out
+
+
+def _matched(outcome: Outcome, rule: CompiledRule, *, count: bool) -> None:
+    if rule.mode == LIVE:
+        outcome.live.append(rule)
+        if outcome.decided_by is None and rule.acts:
+            outcome.decided_by = rule
+    else:
+        outcome.shadow.append(rule)
+    if count:
+        _count(rule)
+
+
+def _one_by_one(  # noqa: PLR0913
+    outcome: Outcome,
+    compiled: tuple[CompiledRule, ...],
+    context: Any,
+    ctx: EventContext,
+    budget: int,
+    *,
+    trace: bool,
+) -> None:
     for rule in compiled:
         if rule.pk in _DISABLED:
             continue
@@ -265,7 +358,7 @@ def evaluate(
             outcome.errors.append((rule, message))
             if trace:
                 outcome.trace.append(_step(rule, None, message, started))
-            if not trace:
+            else:
                 _count(rule, error=True)
                 logger.warning(
                     "rule %s v%s raised on %s (skipped): %s",
@@ -273,29 +366,13 @@ def evaluate(
                 )  # fmt: skip
             continue
         elapsed = time.perf_counter_ns() - started
-        if not trace:
-            _time_note(rule, elapsed, budget, ctx.organisation_id)
         matched = result is True
         if trace:
             outcome.trace.append(_step(rule, matched, "", started, elapsed))
-        if not matched:
-            continue
-        if rule.mode == LIVE:
-            outcome.live.append(rule)
-            if outcome.decided_by is None and rule.acts:
-                outcome.decided_by = rule
         else:
-            outcome.shadow.append(rule)
-        if not trace:
-            _count(rule)
-    if outcome.shadow and not trace:
-        logger.info(
-            "shadow rules matched on %s (organisation %s): %s",
-            ctx.channel,
-            ctx.organisation_id,
-            ", ".join(f"{r.name} v{r.version}" for r in outcome.shadow),
-        )
-    return outcome
+            _time_note(rule, elapsed, budget, ctx.organisation_id)
+        if matched:
+            _matched(outcome, rule, count=not trace)
 
 
 def _step(

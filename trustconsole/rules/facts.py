@@ -15,6 +15,7 @@ domain of an email, counts over sliding windows from the shared cache
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ class ChannelFacts:
 # --- Helpers ------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=65536)
 def _country(number: str) -> str:
     if not number or not number.startswith("+"):
         return ""
@@ -140,6 +142,12 @@ def _bool(data: Mapping[str, Any], key: str) -> bool:
 def _part(ctx: EventContext, key: str) -> Mapping[str, Any]:
     value = ctx.data.get(key)
     return value if isinstance(value, Mapping) else {}
+
+
+def _reads(ctx: EventContext, group: str, names: tuple[str, ...]) -> bool:
+    """Does a rule read one of these fields? (Counts cost a cache round trip, and
+    counting starts when a rule first reads the count.)"""
+    return any(f"{group}.{name}" in ctx.fields for name in names)
 
 
 def _counts(
@@ -227,6 +235,8 @@ def _visitor(ctx: EventContext) -> dict[str, Any]:
     if "messages_10m" in given or "messages_1h" in given:
         out["messages_10m"] = _int(given, "messages_10m")
         out["messages_1h"] = _int(given, "messages_1h")
+    elif not _reads(ctx, "visitor", ("messages_10m", "messages_1h")):
+        out["messages_10m"] = out["messages_1h"] = 0
     else:
         counted = (
             _counts(ctx, "msg", key, {"messages_10m": 600, "messages_1h": 3600})
@@ -315,6 +325,8 @@ def _caller(ctx: EventContext) -> dict[str, Any]:
     if "calls_10m" in given or "calls_1h" in given:
         out["calls_10m"] = _int(given, "calls_10m")
         out["calls_1h"] = _int(given, "calls_1h")
+    elif not _reads(ctx, "caller", ("calls_10m", "calls_1h")):
+        out["calls_10m"] = out["calls_1h"] = 0
     else:
         out.update(
             _counts(ctx, "caller", out["e164"], {"calls_10m": 600, "calls_1h": 3600})
@@ -378,6 +390,8 @@ def _callee(ctx: EventContext) -> dict[str, Any]:
     out = _number_facts(given)
     if "calls_1h" in given:
         out["calls_1h"] = _int(given, "calls_1h")
+    elif not _reads(ctx, "callee", ("calls_1h",)):
+        out["calls_1h"] = 0
     else:
         out.update(_counts(ctx, "callee", out["e164"], {"calls_1h": 3600}))
     return out

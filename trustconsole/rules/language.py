@@ -76,6 +76,7 @@ class Checked:
     variables: frozenset[str]  # top-level facts it reads
     patterns: tuple[str, ...]  # matches_re patterns (compiled once)
     fields: frozenset[str] = frozenset()  # "group.field" it reads
+    helpers: bool = False  # calls contains_any / matches_re
 
 
 def _lexer_literal(token: Token) -> Token:
@@ -158,6 +159,7 @@ def check(source: str, schema: Schema) -> Checked:
         frozenset(checker.used),
         tuple(checker.patterns),
         frozenset(checker.fields),
+        checker.helpers,
     )
 
 
@@ -208,6 +210,7 @@ class _Checker:
         self.used: set[str] = set()
         self.patterns: list[str] = []
         self.fields: set[str] = set()
+        self.helpers = False
 
     def type_of(  # noqa: C901, PLR0911, PLR0912 - one branch per grammar rule
         self, node: Tree[Any] | Token, scope: dict[str, str], depth: int, macros: int
@@ -509,6 +512,8 @@ class _Checker:
                 raise _fail(name, "has() takes a field: has(caller.country).")
             self.type_of(target, scope, depth, macros)
             return BOOL
+        if function in ("contains_any", "matches_re"):
+            self.helpers = True
         if function == "contains_any":
             if len(args) != 2:
                 raise _fail(name, 'Write contains_any(text, ["word", ...]).')
