@@ -61,9 +61,9 @@ def _call_condition(i: int) -> str:
     country = COUNTRIES[i % len(COUNTRIES)]
     return [
         f'caller.country == "{country}" && call.attestation == "C"',
-        f'caller.anonymous && local.hour < {i % 24}',
+        f"caller.anonymous && local.hour < {i % 24}",
         f'caller.e164.startsWith("+{200 + i}") || callee.country == "{country}"',
-        f'call.verstat == "TN-Validation-Failed" && caller.status != "whitelisted"',
+        'call.verstat == "TN-Validation-Failed" && caller.status != "whitelisted"',
         f'caller.country in ["{country}", "XX"] && !caller.valid',
     ][i % 5]
 
@@ -72,7 +72,7 @@ def _chat_condition(i: int) -> str:
     word = WORDS[i % len(WORDS)]
     return [
         f'contains_any(message.text, ["{word}{i}", "{word} now"])',
-        f'visitor.trust_score < {10 + i % 50} && message.length > {i % 40}',
+        f"visitor.trust_score < {10 + i % 50} && message.length > {i % 40}",
         f'visitor.email_domain == "spam{i}.example" || visitor.phone_country == "NG"',
         f'matches_re(message.text, "\\\\b{word}\\\\s+{i}\\\\b")',
         f'local.weekday == {1 + i % 7} && visitor.status == "flagged"',
@@ -171,7 +171,10 @@ def main() -> None:
         gc.collect()
         gc.freeze()
         rows = []
-        for label, org in (("default rule set", plain), ("100 live + 100 shadow", ruled)):
+        for label, org in (
+            ("default rule set", plain),
+            ("100 live + 100 shadow", ruled),
+        ):
             rows.append(("inbound call", label, *time_calls(org.pk, args.events)))
             rows.append(("chat message", label, *time_chat(org.pk, args.events)))
         counted = Organisation.objects.create(name="Counted", slug="counted")

@@ -62,9 +62,14 @@ def test_a_backtest_counts_hits_identities_and_samples_from_the_call_log(
 ) -> None:
     client = api_client_for(org, "operator")
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        public_id = _start(client, 'caller.country == "NG" && caller.status != "whitelisted"')
+        public_id = _start(
+            client, 'caller.country == "NG" && caller.status != "whitelisted"'
+        )
     assert len(queued) == 1  # the Celery task is queued after commit
-    assert client.get(f"/api/v1/rules/backtests/{public_id}/").json()["status"] == "pending"
+    assert (
+        client.get(f"/api/v1/rules/backtests/{public_id}/").json()["status"]
+        == "pending"
+    )
     backtest_run(Backtest.objects.get().pk)
     body = client.get(f"/api/v1/rules/backtests/{public_id}/").json()
     assert (body["status"], body["progress"], body["total"]) == ("done", 100, 8)
@@ -96,11 +101,17 @@ def test_a_draft_is_compared_with_the_rules_current_version(
     result = Backtest.objects.get().result
     assert result["hits"] == 6
     assert result["live"] == {
-        "version": 1, "hits": 2, "identities": 1, "only_draft": 6, "only_live": 2,
+        "version": 1,
+        "hits": 2,
+        "identities": 1,
+        "only_draft": 6,
+        "only_live": 2,
     }
 
 
-def test_a_backtest_runs_once_and_refuses_bad_drafts(org, history, api_client_for) -> None:
+def test_a_backtest_runs_once_and_refuses_bad_drafts(
+    org, history, api_client_for
+) -> None:
     client = api_client_for(org, "operator")
     bad = client.post(
         "/api/v1/rules/backtests/",
@@ -112,10 +123,15 @@ def test_a_backtest_runs_once_and_refuses_bad_drafts(org, history, api_client_fo
     backwards = client.post(
         "/api/v1/rules/backtests/",
         {"channel": "inbound_call", "condition": "caller.valid",
-         "start": START.isoformat(), "end": (START - dt.timedelta(hours=1)).isoformat()},
+         "start": START.isoformat(),
+         "end": (START - dt.timedelta(hours=1)).isoformat()},
         format="json",
     )  # fmt: skip
-    assert backwards.status_code == 400 and backwards.json()["errors"][0]["field"] == "end"
+    assert (
+        backwards.status_code == 400 and backwards.json()["errors"][0]["field"] == "end"
+    )
     assert not Backtest.objects.exists()
-    viewer = api_client_for(org, "viewer").post("/api/v1/rules/backtests/", {}, format="json")
+    viewer = api_client_for(org, "viewer").post(
+        "/api/v1/rules/backtests/", {}, format="json"
+    )
     assert viewer.status_code == 403

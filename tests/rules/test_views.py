@@ -57,23 +57,42 @@ def test_a_wrong_effect_for_the_channel_is_a_form_error(alice) -> None:
 
 
 def test_inline_check_points_at_the_error(alice) -> None:
-    html = _client(alice).post(
-        "/settings/rules/check/",
-        {"channel": "inbound_call", "condition": 'caller.country == "NG" &&\n  caller.x'},
-    ).content.decode()
+    html = (
+        _client(alice)
+        .post(
+            "/settings/rules/check/",
+            {
+                "channel": "inbound_call",
+                "condition": 'caller.country == "NG" &&\n  caller.x',
+            },
+        )
+        .content.decode()
+    )
     assert "Line 2, column 10" in html and "Unknown field x" in html
-    ok = _client(alice).post(
-        "/settings/rules/check/", {"channel": "inbound_call", "condition": "caller.valid"}
-    ).content.decode()
+    ok = (
+        _client(alice)
+        .post(
+            "/settings/rules/check/",
+            {"channel": "inbound_call", "condition": "caller.valid"},
+        )
+        .content.decode()
+    )
     assert "The condition checks" in ok
 
 
-def test_saving_a_change_makes_a_new_version_and_viewers_cannot(org, alice, bob) -> None:
+def test_saving_a_change_makes_a_new_version_and_viewers_cannot(
+    org, alice, bob
+) -> None:
     rule = make_rule(org, 'caller.country == "GB"', {"reject": True})
     data = dict(FORM, condition='caller.country == "NG"')
-    assert _client(bob).post(f"/settings/rules/{rule.public_id}/", data).status_code == 403
+    assert (
+        _client(bob).post(f"/settings/rules/{rule.public_id}/", data).status_code == 403
+    )
     assert RuleVersion.objects.count() == 1
-    assert _client(alice).post(f"/settings/rules/{rule.public_id}/", data).status_code == 302
+    assert (
+        _client(alice).post(f"/settings/rules/{rule.public_id}/", data).status_code
+        == 302
+    )
     assert list(rule.versions.values_list("number", flat=True)) == [2, 1]
     page = _client(bob).get(f"/settings/rules/{rule.public_id}/").content.decode()
     assert "Only admins change rules" in page
@@ -96,7 +115,12 @@ def test_the_list_shows_hit_counts(org, alice) -> None:
     rule = make_rule(org, "caller.valid", {"reject": True}, name="Valid")
     rules = engine.rule_set(core_state.current(org.pk), "inbound_call")
     for _ in range(3):
-        engine.evaluate(rules, EventContext(org.pk, "inbound_call", {"caller": {"e164": "+2348012345678"}}))
+        engine.evaluate(
+            rules,
+            EventContext(
+                org.pk, "inbound_call", {"caller": {"e164": "+2348012345678"}}
+            ),
+        )
     engine.hits_flush()
     page = _client(alice).get("/settings/rules/").content.decode()
     assert "3 (would have)" in page
@@ -110,5 +134,10 @@ def test_another_organisations_rule_page_is_404(other_org, alice) -> None:
 
 def test_the_facts_reference_lists_every_channel(bob) -> None:
     page = _client(bob).get("/settings/rules/facts/").content.decode()
-    for name in ("caller.country", "call.attestation", "message.text", "account.complaints"):
+    for name in (
+        "caller.country",
+        "call.attestation",
+        "message.text",
+        "account.complaints",
+    ):
         assert name in page

@@ -274,12 +274,12 @@ def evaluate(
     if isinstance(rules, RuleSet):
         ctx.time_zone = time_zone or rules.time_zone
         compiled, variables, ctx.fields = rules.rules, rules.variables, rules.fields
-        batch, helpers = rules.batch, rules.helpers
+        batch, helpers, pks = rules.batch, rules.helpers, rules.pks
     else:
         compiled = tuple(rules)
         variables = _union(r.variables for r in compiled)
         ctx.fields = _union(r.fields for r in compiled)
-        batch, helpers = None, True
+        batch, helpers, pks = None, True, frozenset()
     outcome = Outcome()
     if not compiled:
         return outcome
@@ -290,7 +290,7 @@ def evaluate(
     )
     budget = _budget_ns()
     results: list[Any] | None = None
-    if batch is not None and not trace and not _DISABLED.intersection(rules.pks):
+    if batch is not None and not trace and not _DISABLED.intersection(pks):
         started = time.perf_counter_ns()
         try:
             results = batch.execute(context)
