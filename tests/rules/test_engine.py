@@ -162,3 +162,47 @@ def test_rules_of_another_organisation_never_run(org, other_org) -> None:
     make_rule(other_org, "caller.valid", {"reject": True}, mode="live")
     assert not _evaluate(org).matched
     assert Rule.objects.count() == 1
+
+
+def test_guarded_rules_run_only_when_their_fact_can_match(org) -> None:
+    """GIVEN rules whose first conjunct pins a fact (caller.country == "GB") WHEN
+    a Nigerian calls THEN they are not run at all (their failing rest would count
+    an error), while an unguarded rule still is; a British caller runs them."""
+    guarded = make_rule(
+        org, 'caller.country == "GB" && caller.calls_1h / 0 > 1', {"reject": True},
+        mode="live", order=1,
+    )  # fmt: skip
+    plain = make_rule(org, "caller.valid", {"reject": True}, mode="shadow", order=2)
+    assert engine.rule_set(core_state.current(org.pk), "inbound_call").rules[0].guard
+    outcome = _evaluate(org)
+    assert not outcome.errors
+    assert [r.pk for r in outcome.shadow] == [plain.pk]
+    british = {"caller": {"number": "+442079460000", "e164": "+442079460000"}}
+    outcome = _evaluate(org, event=british)
+    assert [r.pk for r, _ in outcome.errors] == [guarded.pk]
+    assert [r.pk for r in outcome.shadow] == [plain.pk]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"caller": {"number": "anonymous"}},
+        {"caller": {"number": "+2348012345678", "e164": "+2348012345678"}},
+        {"caller": {"number": "+442079460000", "e164": "+442079460000"}},
+        {"call": {"attestation": "C"}, "caller": {"e164": "+2348012345678"}},
+    ],
+)
+def test_the_fast_path_matches_exactly_what_each_rule_says_alone(org, event) -> None:
+    conditions = [
+        'caller.country == "NG" && call.attestation == "C"',
+        "caller.anonymous && local.hour >= 0",
+        'caller.country in ["GB", "NG"] && !caller.on_block_list',
+        "!caller.valid",
+        'caller.e164.startsWith("+44") || call.attestation == "C"',
+        '(caller.country == "NG" || caller.anonymous) && call.provider == ""',
+    ]
+    for i, condition in enumerate(conditions):
+        make_rule(org, condition, {"reject": True}, mode="live", order=i, name=str(i))
+    fast = _evaluate(org, event=event)
+    traced = _evaluate(org, event=event, trace=True)  # every rule, one by one
+    assert [r.name for r in fast.live] == [r.name for r in traced.live]

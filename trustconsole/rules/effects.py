@@ -79,6 +79,8 @@ def effect_clean(channel: str, raw: Any) -> dict[str, Any]:  # noqa: C901, PLR09
             kind = signal.get("type", RULE_SIGNAL)
             level = signal.get("level")
             expires = signal.get("expires_hours")
+            kind = kind if isinstance(kind, str) else repr(kind)
+            level = level if isinstance(level, str) else repr(level)
             if kind not in _signal_types():
                 errors["effect.signal.type"] = (
                     f"Unknown signal type {kind!r}; use one of "

@@ -65,6 +65,7 @@ class CompiledRule:
     fields: frozenset[str]
     effect: dict[str, Any]
     acts: bool
+    guard: tuple[str, str, frozenset[Any]] | None = None
 
     def ref(self) -> dict[str, Any]:
         """How an explanation names the rule."""
@@ -89,7 +90,7 @@ class RuleSet:
     variables: frozenset[str]
     fields: frozenset[str]
     broken: dict[int, str] = field(default_factory=dict)  # rule pk → compile error
-    batch: Any = None  # one program: the list of every condition, in order
+    batch: Any = None  # one program: the conditions of the unguarded rules, in order
     pks: frozenset[int] = frozenset()
     helpers: bool = True  # some rule calls contains_any / matches_re
 
@@ -119,13 +120,12 @@ class Outcome:
 
 # --- Compiling ----------------------------------------------------------------------
 
-_PROGRAMS: dict[int, tuple[Any, frozenset[str], frozenset[str], bool]] = {}
+_Compiled = tuple[Any, frozenset[str], frozenset[str], bool, Any]
+_PROGRAMS: dict[int, _Compiled] = {}
 _PROGRAMS_LOCK = threading.Lock()
 
 
-def _program(
-    version_pk: int, channel: str, source: str
-) -> tuple[Any, frozenset[str], frozenset[str], bool]:
+def _program(version_pk: int, channel: str, source: str) -> _Compiled:
     """The compiled program of a version (compiled once per process)."""
     found = _PROGRAMS.get(version_pk)
     if found is not None:
@@ -138,6 +138,7 @@ def _program(
         checked.variables,
         checked.fields,
         checked.helpers,
+        checked.guard,
     )
     with _PROGRAMS_LOCK:
         if len(_PROGRAMS) > 20_000:
@@ -185,7 +186,7 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
     compiled, broken, sources, helpers_of = [], {}, {}, {}
     for pk, public_id, name, mode, order, vpk, number, source, effect in rows:
         try:
-            program, variables, fields, helpers = _program(vpk, channel, source)
+            program, variables, fields, helpers, guard = _program(vpk, channel, source)
         except ConditionError as exc:  # saved under an older registry: skip it
             broken[pk] = str(exc)
             logger.error("rule %s v%s does not compile any more: %s", name, number, exc)
@@ -195,7 +196,7 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
         compiled.append(
             CompiledRule(
                 pk, str(public_id), name, mode, order, vpk, number, program,
-                variables, fields, effect or {}, acts(effect or {}),
+                variables, fields, effect or {}, acts(effect or {}), guard,
             )
         )  # fmt: skip
     # Live rules first (in order), then shadow rules: shadow never delays acting.
@@ -208,7 +209,7 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
     return RuleSet(
         organisation_id, channel, generation, time_zone, tuple(compiled),
         _union(r.variables for r in compiled), _union(r.fields for r in compiled),
-        broken, _batch([sources[r.pk] for r in compiled]),
+        broken, _batch([sources[r.pk] for r in compiled if r.guard is None]),
         frozenset(r.pk for r in compiled), any(helpers_of.values()),
     )  # fmt: skip
 
@@ -289,22 +290,12 @@ def evaluate(
         values if trace else _pruned(values, ctx.fields), helpers=helpers
     )
     budget = _budget_ns()
-    results: list[Any] | None = None
-    if batch is not None and not trace and not _DISABLED.intersection(pks):
-        started = time.perf_counter_ns()
-        try:
-            results = batch.execute(context)
-        except Exception:  # noqa: BLE001 - one rule failed: run them one by one
-            results = None
-        else:
-            if time.perf_counter_ns() - started > budget:
-                results = None  # find the slow rule
-    if results is not None and len(results) == len(compiled):
-        for rule, result in zip(compiled, results, strict=True):
-            if result is True:
-                _matched(outcome, rule, count=True)
+    if isinstance(rules, RuleSet) and not trace:
+        matched = _fast(outcome, rules, values, context, ctx, budget, batch, pks)
     else:
-        _one_by_one(outcome, compiled, context, ctx, budget, trace=trace)
+        matched = _one_by_one(outcome, compiled, context, ctx, budget, trace=trace)
+    for rule in matched:
+        _matched(outcome, rule, count=not trace)
     if outcome.shadow and not trace:
         logger.info(
             "shadow rules matched on %s (organisation %s): %s",
@@ -313,6 +304,64 @@ def evaluate(
             ", ".join(f"{r.name} v{r.version}" for r in outcome.shadow),
         )
     return outcome
+
+
+def _fast(  # noqa: PLR0913
+    outcome: Outcome,
+    rules: RuleSet,
+    values: dict[str, Any],
+    context: Any,
+    ctx: EventContext,
+    budget: int,
+    batch: Any,
+    pks: frozenset[int],
+) -> list[CompiledRule]:
+    """The matching rules, in order: unguarded ones in one program, guarded ones
+    only when their fact has one of the guard's values."""
+    unguarded = [r for r in rules.rules if r.guard is None]
+    candidates = []
+    for rule in rules.rules:
+        guard = rule.guard
+        if guard is not None:
+            group = values.get(guard[0])
+            if isinstance(group, dict) and group.get(guard[1]) in guard[2]:
+                candidates.append(rule)
+    results = None
+    if batch is not None and not _DISABLED.intersection(pks):
+        started = time.perf_counter_ns()
+        try:
+            results = batch.execute(context)
+        except Exception:  # noqa: BLE001 - one rule failed: run them one by one
+            results = None
+        else:
+            if time.perf_counter_ns() - started > budget or len(results) != len(
+                unguarded
+            ):
+                results = None  # find the slow rule
+    if results is not None:
+        hits = {
+            r.pk for r, result in zip(unguarded, results, strict=True) if result is True
+        }
+        hits.update(
+            r.pk
+            for r in _one_by_one(
+                outcome, tuple(candidates), context, ctx, budget, trace=False
+            )
+        )
+    else:
+        chosen = {r.pk for r in unguarded} | {r.pk for r in candidates}
+        hits = {
+            r.pk
+            for r in _one_by_one(
+                outcome,
+                tuple(r for r in rules.rules if r.pk in chosen),
+                context,
+                ctx,
+                budget,
+                trace=False,
+            )
+        }
+    return [r for r in rules.rules if r.pk in hits]
 
 
 def _pruned(values: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
@@ -346,7 +395,10 @@ def _one_by_one(  # noqa: PLR0913
     budget: int,
     *,
     trace: bool,
-) -> None:
+) -> list[CompiledRule]:
+    """Each rule on its own, timed: errors counted and skipped, slow rules noted.
+    Returns the rules that matched, in order."""
+    matched_rules = []
     for rule in compiled:
         if rule.pk in _DISABLED:
             continue
@@ -372,7 +424,8 @@ def _one_by_one(  # noqa: PLR0913
         else:
             _time_note(rule, elapsed, budget, ctx.organisation_id)
         if matched:
-            _matched(outcome, rule, count=not trace)
+            matched_rules.append(rule)
+    return matched_rules
 
 
 def _step(
