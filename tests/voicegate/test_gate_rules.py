@@ -167,3 +167,22 @@ def test_a_twilio_webhook_passes_stir_verstat_and_a_shadow_rule_lets_the_call_th
     row = logged().get()
     assert row.decision == "allow"
     assert row.explanation["shadow_rules"][0]["name"] == "failed verification"
+
+
+def test_rules_that_cannot_be_read_never_stop_a_call(
+    org, api_client_for, monkeypatch, caplog
+) -> None:
+    """GIVEN the database fails while the rules are read WHEN a call comes THEN it is
+    decided without them (logged), and the rules apply once they can be read."""
+    make_rule(org, REJECT_NG, {"reject": True}, mode="live")
+
+    def down(*args, **kwargs):
+        raise RuntimeError("database unreachable")
+
+    real = engine._load
+    monkeypatch.setattr(engine, "_load", down)
+    monkeypatch.setattr(engine, "RETRY_SECONDS", 0.0)  # tried again at once
+    assert _decide(api_client_for, org)["action"] == "allow"
+    assert "could not be read" in caplog.text
+    monkeypatch.setattr(engine, "_load", real)
+    assert _decide(api_client_for, org)["action"] == "reject"

@@ -39,6 +39,7 @@ from trustconsole.rules.language import ConditionError, check, regex_compiled
 logger = logging.getLogger(__name__)
 
 LIVE, SHADOW = "live", "shadow"
+RETRY_SECONDS = 5.0  # a rule set that could not be read is tried again after this
 
 
 def _budget_ns() -> int:
@@ -93,6 +94,7 @@ class RuleSet:
     batch: Any = None  # one program: the conditions of the unguarded rules, in order
     pks: frozenset[int] = frozenset()
     helpers: bool = True  # some rule calls contains_any / matches_re
+    retry_at: float = 0.0  # monotonic: after a failed read, not before this
 
 
 @dataclass
@@ -150,10 +152,34 @@ def _program(version_pk: int, channel: str, source: str) -> _Compiled:
 def rule_set(state: OrgState, channel: str) -> RuleSet:
     """The organisation's compiled rules of `channel` (one query after a change)."""
     cached = state.rule_sets.get(channel)
-    if isinstance(cached, RuleSet) and cached.generation == state.rules_generation:
+    if isinstance(cached, RuleSet) and (
+        cached.generation == state.rules_generation
+        or time.monotonic() < cached.retry_at
+    ):
         return cached
     generation = state.rules_generation
-    built = _load(state.organisation_id, channel, generation)
+    try:
+        built = _load(state.organisation_id, channel, generation)
+    except Exception:  # noqa: BLE001 - the database is down: decide without it
+        logger.error(
+            "rules of organisation %s (%s) could not be read; deciding with %s",
+            state.organisation_id,
+            channel,
+            "the rules read before" if isinstance(cached, RuleSet) else "no rules",
+            exc_info=True,
+        )
+        built = (
+            cached
+            if isinstance(cached, RuleSet)
+            else RuleSet(
+                state.organisation_id, channel, -1, "UTC", (), frozenset(),
+                frozenset(),
+            )
+        )  # fmt: skip
+        built.retry_at = time.monotonic() + RETRY_SECONDS
+        with state.lock:
+            state.rule_sets[channel] = built  # not read again before retry_at
+        return built
     with state.lock:
         state.rule_sets[channel] = built
     return built
@@ -284,7 +310,13 @@ def evaluate(
     outcome = Outcome()
     if not compiled:
         return outcome
-    values = facts_registry.build(ctx, variables)
+    try:
+        values = facts_registry.build(ctx, variables)
+    except Exception:  # noqa: BLE001 - a fact could not be read: no rule runs
+        logger.error(
+            "facts of a %s event could not be read", ctx.channel, exc_info=True
+        )
+        return outcome
     outcome.facts = values
     context = context_for(
         values if trace else _pruned(values, ctx.fields), helpers=helpers
