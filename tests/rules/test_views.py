@@ -141,3 +141,37 @@ def test_the_facts_reference_lists_every_channel(bob) -> None:
         "account.complaints",
     ):
         assert name in page
+
+
+def test_a_backtest_from_the_rule_page_shows_its_progress_and_result(
+    org, alice, django_capture_on_commit_callbacks
+) -> None:
+    from trustconsole.rules.backtest import backtest_run
+    from trustconsole.rules.models import Backtest
+    from voicegate.models import CallDecision
+
+    CallDecision.objects.create(
+        organisation=org, provider="generic", event_id="e1", caller="+2348012345678",
+        caller_e164="+2348012345678", callee="+1", decision="allow", reason="not_listed",
+    )  # fmt: skip
+    rule = make_rule(org, 'caller.country == "GB"', {"reject": True})
+    client = _client(alice)
+    with django_capture_on_commit_callbacks(execute=False):
+        html = client.post(
+            f"/settings/rules/{rule.public_id}/backtest/",
+            {"condition": 'caller.country == "NG"', "days": "7"},
+            headers={"HX-Request": "true"},
+        ).content.decode()
+    assert 'data-status="pending"' in html and "every 1s" in html
+    found = Backtest.objects.get()
+    backtest_run(found.pk)
+    html = client.get(f"/settings/rules/backtests/{found.public_id}/").content.decode()
+    assert 'data-status="done"' in html and "every 1s" not in html
+    assert "<strong>1</strong> of 1 events" in html
+    assert "Current version 1: 0 events" in html
+    bad = client.post(
+        f"/settings/rules/{rule.public_id}/backtest/",
+        {"condition": "caller.", "days": "7"},
+        headers={"HX-Request": "true"},
+    ).content.decode()
+    assert "Line 1, column" in bad

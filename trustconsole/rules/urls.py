@@ -16,4 +16,14 @@ urlpatterns = [
     path("settings/rules/test/", views.rule_test, name="test"),
     path("settings/rules/<str:public_id>/", views.rule_detail, name="rule_detail"),
     path("settings/rules/<str:public_id>/mode/", views.rule_mode, name="rule_mode"),
+    path(
+        "settings/rules/<str:public_id>/backtest/",
+        views.rule_backtest,
+        name="rule_backtest",
+    ),
+    path(
+        "settings/rules/backtests/<str:public_id>/",
+        views.backtest_detail,
+        name="backtest_detail",
+    ),
 ]

@@ -13,7 +13,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from trustconsole.core.actor import ActorRequest
+from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required
+from trustconsole.rules import backtest as backtests
 from trustconsole.rules import facts, selectors, services
 from trustconsole.rules.effects import describe
 from trustconsole.rules.forms import EventTestForm, RuleForm, initial_for
@@ -113,6 +115,9 @@ def _context(
         "channel": entry.channel,
         "modes": RuleMode.choices,
         "versions": list(selectors.rule_versions(rule=rule)[:20]) if rule else [],
+        "backtests": list(rule.backtests.all()[:5]) if rule else [],
+        "can_backtest": request.actor.can("operator")
+        and entry.channel in backtests.SUPPORTED,
     }
 
 
@@ -246,3 +251,53 @@ def rule_test(request: ActorRequest) -> HttpResponse:
 def facts_reference(request: ActorRequest) -> HttpResponse:
     """What each channel's conditions can read, generated from the registry."""
     return render(request, "rules/facts.html", {"reference": facts.reference()})
+
+
+@member_required
+@require_POST
+def rule_backtest(request: ActorRequest, public_id: str) -> HttpResponse:
+    """Backtest the condition in the form over the last N days (operators)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    rule = selectors.rule_get(actor=request.actor, public_id=public_id)
+    condition = request.POST.get("condition") or (
+        rule.current_version.condition if rule.current_version else ""
+    )
+    try:
+        days = int(request.POST.get("days", "7"))
+    except ValueError:
+        days = 0
+    end = timezone.now()
+    try:
+        if not 1 <= days <= backtests.MAX_WINDOW_DAYS:
+            raise ValidationError(
+                {"days": f"Choose 1 to {backtests.MAX_WINDOW_DAYS} days."}
+            )
+        found = backtests.backtest_start(
+            actor=request.actor,
+            channel=rule.channel,
+            condition=condition,
+            start=end - dt.timedelta(days=days),
+            end=end,
+            rule=rule,
+        )
+    except ValidationError as exc:
+        if htmx_partial(request):  # htmx swaps 2xx answers only
+            return render(
+                request, "rules/partials/_backtest_error.html", {"errors": exc.messages}
+            )
+        messages.error(request, " ".join(exc.messages))
+        return redirect("rules:rule_detail", rule.public_id)
+    if htmx_partial(request):
+        return render(request, "rules/partials/_backtest.html", {"bt": found})
+    messages.success(request, "Backtest queued; its progress shows below.")
+    return redirect("rules:rule_detail", rule.public_id)
+
+
+@member_required
+def backtest_detail(request: ActorRequest, public_id: str) -> HttpResponse:
+    """One backtest's progress and result (the fragment the page polls)."""
+    found = selectors.backtest_get(actor=request.actor, public_id=public_id)
+    return render(request, "rules/partials/_backtest.html", {"bt": found})
