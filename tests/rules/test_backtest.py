@@ -135,3 +135,20 @@ def test_a_backtest_runs_once_and_refuses_bad_drafts(
         "/api/v1/rules/backtests/", {}, format="json"
     )
     assert viewer.status_code == 403
+
+
+def test_comparing_with_another_organisations_rule_is_a_field_error(
+    org, other_org, api_client_for
+) -> None:
+    theirs = make_rule(other_org, "caller.valid", {"reject": True})
+    response = api_client_for(org, "admin").post(
+        "/api/v1/rules/backtests/",
+        {"channel": "inbound_call", "condition": "caller.valid",
+         "start": START.isoformat(),
+         "end": (START + dt.timedelta(hours=1)).isoformat(),
+         "rule": str(theirs.public_id)},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "rule"
+    assert not Backtest.objects.exists()

@@ -152,7 +152,8 @@ def test_a_backtest_from_the_rule_page_shows_its_progress_and_result(
 
     CallDecision.objects.create(
         organisation=org, provider="generic", event_id="e1", caller="+2348012345678",
-        caller_e164="+2348012345678", callee="+1", decision="allow", reason="not_listed",
+        caller_e164="+2348012345678", callee="+1", decision="allow",
+        reason="not_listed",
     )  # fmt: skip
     rule = make_rule(org, 'caller.country == "GB"', {"reject": True})
     client = _client(alice)

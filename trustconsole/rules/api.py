@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -254,9 +255,14 @@ class BacktestListApi(ActorAPIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         rule_id = values.pop("rule", None)
-        rule = (
-            selectors.rule_get(actor=self.actor, public_id=rule_id) if rule_id else None
-        )
+        rule = None
+        if rule_id:
+            try:
+                rule = selectors.rule_get(actor=self.actor, public_id=rule_id)
+            except Http404:
+                raise serializers.ValidationError(
+                    {"rule": "No rule with this id in your organisation."}
+                ) from None
         found = backtests.backtest_start(actor=self.actor, rule=rule, **values)
         return Response(BacktestOutput(found).data, status=status.HTTP_202_ACCEPTED)
 

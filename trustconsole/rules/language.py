@@ -659,7 +659,7 @@ def _literal_value(node: Any) -> tuple[bool, Any]:
     found = _unwrap(node)
     if found is None or found.data != "literal":
         return False, None
-    token = found.children[0]
+    token: Any = found.children[0]
     if token.type == "STRING_LIT":
         return True, string_value(str(token))
     if token.type == "INT_LIT" and not str(token).lower().startswith(("0x", "-0x")):
