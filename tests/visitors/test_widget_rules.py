@@ -118,3 +118,19 @@ def test_a_rule_that_raises_does_not_stop_the_message(org, send) -> None:
     )
     send("still delivered")
     assert Message.objects.filter(body="still delivered").exists()
+
+
+def test_an_effect_that_fails_never_loses_the_message(org, send, monkeypatch) -> None:
+    make_rule(
+        org, CASINO, {"signal": {"type": "spam", "level": "low"}},
+        channel="chat_message", mode="live",
+    )  # fmt: skip
+    from visitors import services
+
+    def broken(**kwargs):
+        raise RuntimeError("signal store unavailable")
+
+    monkeypatch.setattr(services, "risk_signal_add", broken)
+    send("casino night")
+    assert Message.objects.filter(body="casino night").exists()
+    assert not RiskSignal.objects.exists()

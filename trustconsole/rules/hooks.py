@@ -104,17 +104,27 @@ def chat_effects(
     outcome = rules.outcome
     if outcome is None:
         return
+    from django.db import transaction
+
     from trustconsole.rules.effects import visitor_effects_apply
 
     for rule in outcome.live:
         if rule.effect.get("signal") or rule.effect.get("flag"):
-            visitor_effects_apply(
-                actor=actor,
-                visitor=visitor,
-                effect=rule.effect,
-                rule_label=f"{rule.name} (version {rule.version})",
-                conversation=conversation,
-            )
+            try:
+                with transaction.atomic():  # a savepoint: the message stays
+                    visitor_effects_apply(
+                        actor=actor,
+                        visitor=visitor,
+                        effect=rule.effect,
+                        rule_label=f"{rule.name} (version {rule.version})",
+                        conversation=conversation,
+                    )
+            except Exception:  # noqa: BLE001 - an effect never loses the message
+                logger.exception(
+                    "rule %s v%s: its effect could not be applied",
+                    rule.name,
+                    rule.version,
+                )
 
 
 # --- Inbound calls ------------------------------------------------------------------
