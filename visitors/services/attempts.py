@@ -6,15 +6,8 @@ from typing import Any
 
 from django.db.models import F
 
-from visitors.choices import (
-    BlockReason,
-    Channel,
-)
-from visitors.models import (
-    BlockedAttempt,
-    IPBlock,
-    Visitor,
-)
+from visitors.choices import BlockReason, Channel
+from visitors.models import BlockedAttempt, IPBlock, Visitor
 
 
 def blocked_attempt_record(

@@ -8,11 +8,7 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
-from visitors.choices import (
-    ReviewAction,
-    ReviewStatus,
-    VisitorStatus,
-)
+from visitors.choices import ReviewAction, ReviewStatus, VisitorStatus
 from visitors.models import ReviewItem
 from visitors.services.common import OPERATOR, lock_visitor
 from visitors.services.status import status_set, visitor_blacklist, visitor_whitelist

@@ -17,12 +17,7 @@ from visitors.choices import (
     VisitorStatus,
     WeightLevel,
 )
-from visitors.models import (
-    ReviewItem,
-    RiskSignal,
-    Visitor,
-    active_signals_q,
-)
+from visitors.models import ReviewItem, RiskSignal, Visitor, active_signals_q
 from visitors.services.common import OPERATOR, lock_visitor, policy_changed
 from visitors.services.scoring import score_recompute, signal_create, signals_end
 

@@ -60,7 +60,7 @@ def bump(key: str) -> None:
 
 def versioned_name(key: str) -> str:
     """The cache key under which `trustconsole.lib.versioned` keeps `key`."""
-    return versioned._PREFIX + key
+    return versioned.cache_name(key)
 
 
 def versions_get(keys: list[str]) -> dict[str, int]:
