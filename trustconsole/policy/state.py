@@ -505,7 +505,7 @@ def _load_voice(organisation_id: int) -> VoiceRules:
 
 
 def _load_do_not_contact(organisation_id: int) -> bool:
-    from voicegate.models import PolicySettings
+    from voicegate.policy.models import PolicySettings
 
     row = (
         PolicySettings.objects.filter(organisation_id=organisation_id)

@@ -21,7 +21,7 @@ from pathlib import Path
 from django.db import connection, transaction
 
 from trustconsole.lib.phones import PhoneNumberError, phone_possible_digits
-from voicegate.models import DncEntry
+from voicegate.policy.models import DncEntry
 
 BATCH = 10_000
 COPY_BATCH = 200_000  # numbers a COPY of the fast path sends at once

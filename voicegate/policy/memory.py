@@ -34,7 +34,9 @@ from django.db.models import Max
 from trustconsole.core.models import Organisation
 from trustconsole.policy import changes
 from trustconsole.policy.state import UNKNOWN
-from voicegate.models import (
+from voicegate.policy import keys, owned, registry, store
+from voicegate.policy.choices import DncKind, DncStorage
+from voicegate.policy.models import (
     ConsentRecord,
     DncChange,
     DncEntry,
@@ -42,8 +44,6 @@ from voicegate.models import (
     PolicySettings,
     VerifiedCallerId,
 )
-from voicegate.policy import keys, owned, registry, store
-from voicegate.policy.choices import DncKind, DncStorage
 
 logger = logging.getLogger(__name__)
 

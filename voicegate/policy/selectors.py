@@ -15,7 +15,9 @@ from django.utils import timezone
 from trustconsole.core.actor import Actor
 from trustconsole.core.selectors import scoped_get
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
-from voicegate.models import (
+from voicegate.policy import memory, registry, store
+from voicegate.policy.choices import DncKind, DncStorage
+from voicegate.policy.models import (
     ConsentRecord,
     DncChange,
     DncEntry,
@@ -25,8 +27,6 @@ from voicegate.models import (
     PolicySettings,
     VerifiedCallerId,
 )
-from voicegate.policy import memory, registry, store
-from voicegate.policy.choices import DncKind, DncStorage
 
 
 def policy_settings_get(*, actor: Actor) -> PolicySettings:

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audited_delete, audited_save
-from voicegate.models import ConsentRecord, VerifiedCallerId
 from voicegate.policy import keys
 from voicegate.policy.choices import VerificationMethod
+from voicegate.policy.models import ConsentRecord, VerifiedCallerId
 from voicegate.policy.services.common import ACT, clean_e164, clean_text
 
 

@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
-from voicegate.models import DncEntry, DncImport, DncList
 from voicegate.policy import importer, keys, registry
 from voicegate.policy.choices import DncStorage, ImportMode, ImportStatus
+from voicegate.policy.models import DncEntry, DncImport, DncList
 from voicegate.policy.services.common import ACT, clean_country
 from voicegate.policy.services.national import file_import
 

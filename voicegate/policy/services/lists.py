@@ -9,9 +9,9 @@ from django.db.models import F
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record, audited_save
-from voicegate.models import DncChange, DncEntry, DncImport, DncList
 from voicegate.policy import keys, repair, store
 from voicegate.policy.choices import DncKind, DncStorage, ImportMode
+from voicegate.policy.models import DncChange, DncEntry, DncImport, DncList
 from voicegate.policy.services.common import ACT, clean_country, clean_e164, clean_text
 from voicegate.policy.services.imports import import_files_forget
 from voicegate.policy.services.national import (

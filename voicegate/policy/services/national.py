@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
-from voicegate.models import DncChange, DncImport, DncList, DncListVersion
 from voicegate.policy import importer, keys, registry, repair, store
 from voicegate.policy.choices import ImportMode, ImportStatus
+from voicegate.policy.models import DncChange, DncImport, DncList, DncListVersion
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from typing import Any
 from django.db import transaction
 
 from trustconsole.core.actor import Actor
-from voicegate.models import OutboundDenial
 from voicegate.policy import check, keys
 from voicegate.policy.choices import Violation
+from voicegate.policy.models import OutboundDenial
 from voicegate.policy.services.common import ACT
 
 logger = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from django.db import transaction
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_snapshot, audited_save
 from trustconsole.policy.changes import POLICY_SETTINGS, policy_changed
-from voicegate.models import PolicySettings
 from voicegate.policy import keys, memory
 from voicegate.policy.choices import DncProblemMode, SignalWeight
+from voicegate.policy.models import PolicySettings
 
 SETTINGS_FIELDS = [
     "harassment_limit",
