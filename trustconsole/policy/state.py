@@ -583,3 +583,8 @@ def changes_prune(*, older_than: float | None = None) -> int:
     cutoff = timezone.now() - dt.timedelta(seconds=seconds)
     deleted, _ = PolicyChange.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def state_rebuild(state: OrgState) -> None:
+    """Read everything of the organisation again (the benchmark of a rebuild)."""
+    _build(state)
