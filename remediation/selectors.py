@@ -37,9 +37,11 @@ from trustconsole.core.selectors import scoped_get
 
 
 def settings_for(*, organisation: Organisation) -> RemediationSettings:
-    """The organisation's remediation settings (created with defaults on demand)."""
-    row, _ = RemediationSettings.objects.get_or_create(organisation=organisation)
-    return row
+    """The organisation's remediation settings, or an unsaved row with the defaults
+    and no signing secret yet (a read never writes; the first settings change, or
+    the first signed webhook, saves the row with a fresh secret)."""
+    row = RemediationSettings.objects.filter(organisation=organisation).first()
+    return row or RemediationSettings(organisation=organisation, webhook_secret="")
 
 
 def enterprise_list(*, actor: Actor) -> QuerySet[Enterprise]:

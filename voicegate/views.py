@@ -251,7 +251,7 @@ def block_remove(request: ActorRequest, public_id: str) -> HttpResponse:
 @member_required
 def voice_settings(request: ActorRequest) -> HttpResponse:
     """The gate settings of the organisation (admins change them)."""
-    row = services.voice_settings_for(request.actor.organisation.pk)
+    row = selectors.voice_settings_for(request.actor.organisation.pk)
     initial = {name: getattr(row, name) for name in services.SETTINGS_FIELDS}
     form = forms.VoiceSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

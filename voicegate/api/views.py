@@ -204,7 +204,7 @@ class VoiceSettingsApi(ActorAPIView):
 
     @extend_schema(responses=s.VoiceSettingsBody)
     def get(self, request: Request) -> Response:
-        row = services.voice_settings_for(self.actor.organisation.pk)
+        row = selectors.voice_settings_for(self.actor.organisation.pk)
         return Response(s.VoiceSettingsBody(row).data)
 
     @extend_schema(request=s.VoiceSettingsBody, responses=s.VoiceSettingsBody)
