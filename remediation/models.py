@@ -214,6 +214,8 @@ class OwnedNumber(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_reason = models.CharField(max_length=100, blank=True)
     verification_status = models.CharField(max_length=64, blank=True)
+    # Set on the rows `selectors.review_list` returns (not stored).
+    suggested: bool
 
     class Meta:
         ordering = ("e164",)

@@ -91,7 +91,7 @@ def snapshot(row: SandboxRemediation, now: dt.datetime | None = None) -> dict[st
     pending, tier1, tier2 = sandbox_delays()
     created = row.created_at
     tier1_at = tier2_at = None
-    results = None
+    results: dict[str, list[str]] | None = None
     updated = created
     if row.cancelled_at is not None:
         status, updated = RemediationStatus.CANCELLED, row.cancelled_at
@@ -220,6 +220,7 @@ def remediation_collection(request: HttpRequest, enterprise_id: str) -> JsonResp
     account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
+    assert account is not None  # no refusal: an account called
     try:
         if request.method == "GET":
             return _list(request, account, enterprise_id)
@@ -306,6 +307,7 @@ def remediation_item(
     account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
+    assert account is not None  # no refusal: an account called
     if request.method != "GET":
         return method_not_allowed("GET")
     row = _row(account, enterprise_id, remediation_id)
@@ -322,6 +324,7 @@ def remediation_cancel(
     account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
+    assert account is not None  # no refusal: an account called
     if request.method != "POST":
         return method_not_allowed("POST")
     with transaction.atomic():

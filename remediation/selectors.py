@@ -242,6 +242,7 @@ def review_numbers(
         .annotate(in_flight=Exists(busy))
         .order_by("-elevated_at", "e164")[:200]
     )
+    review: list[OwnedNumber] = []
     for row in rows:
         cooling = bool(
             cooldown_days
@@ -249,7 +250,8 @@ def review_numbers(
             and row.last_remediated_at >= cutoff
         )
         row.suggested = not row.in_flight and not cooling
-    return rows
+        review.append(row)
+    return review
 
 
 def observation_list(*, number: OwnedNumber) -> QuerySet[ReputationObservation]:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms import Form
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -31,7 +31,7 @@ def _add_errors(form: Form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, error)
 
 
-def webhook_url(request: ActorRequest, connection: VoiceConnection) -> str:
+def webhook_url(request: HttpRequest, connection: VoiceConnection) -> str:
     """The address a provider must call for this connection."""
     path = reverse("voicegate_hooks:hook", args=[connection.webhook_token])
     base = settings.VOICEGATE_PUBLIC_BASE_URL

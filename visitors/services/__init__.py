@@ -15,17 +15,17 @@ Callers import this package (`from visitors import services`); the modules are:
 - `ip_blocks`: IP blocks (create, remove, expire)
 - `attempts`: blocked attempts counted on a visitor
 - `widgets`: chat widgets
-- `common`: what several of them share (the operator role, identifier fields, the
+- `common`: what several of them share (the operator role, the
   row lock, the decision core's change notice)
 """
 
 from __future__ import annotations
 
+from visitors.choices import IDENTIFIER_FIELDS
 from visitors.services.attempts import (
     blocked_attempt_record,
 )
 from visitors.services.common import (
-    IDENTIFIER_FIELDS,
     OPERATOR,
     lock_visitor,
     policy_changed,

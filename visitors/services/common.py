@@ -1,19 +1,12 @@
-"""What every visitors use case shares: the operator role, the identifier
-fields, locking a visitor's row and telling the decision core it changed."""
+"""What every visitors use case shares: the operator role, locking a visitor's
+row and telling the decision core it changed."""
 
 from __future__ import annotations
 
 from trustconsole.policy import changes
-from visitors.choices import IdentifierKind
 from visitors.models import Visitor
 
 OPERATOR = "operator"
-IDENTIFIER_FIELDS: dict[str, str] = {
-    IdentifierKind.EMAIL: "emails",
-    IdentifierKind.PHONE: "phones",
-    IdentifierKind.IP: "ips",
-    IdentifierKind.WIDGET: "widget_ids",
-}
 
 
 def policy_changed(visitor: Visitor, *, pk: int | None = None) -> None:

@@ -18,6 +18,7 @@ from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
 from trustconsole.lib.phones import phone_or_field_error
 from visitors.choices import (
+    IDENTIFIER_FIELDS,
     MAPPED_STATUSES,
     IdentifierKind,
     ReviewStatus,
@@ -34,7 +35,6 @@ from visitors.models import (
     VisitorIdentifier,
 )
 from visitors.services.common import (
-    IDENTIFIER_FIELDS,
     OPERATOR,
     lock_visitor,
     policy_changed,
