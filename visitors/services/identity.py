@@ -212,7 +212,7 @@ def _upsert_once(
                 "identifiers_added": [f"{kind}:{value}" for kind, value in new_pairs],
             },
         )
-    visitor.upsert_created = created  # type: ignore[attr-defined]
+    visitor.upsert_created = created
     return visitor
 
 
