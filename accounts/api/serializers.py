@@ -6,6 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.choices import AccountStatus, EvidenceKind, RequestStatus
+from accounts.models import Evidence, PortAwayGrant, ReassessmentRequest
 
 
 class SignalOutputSerializer(serializers.Serializer):
@@ -13,9 +14,10 @@ class SignalOutputSerializer(serializers.Serializer):
 
     id = serializers.UUIDField(source="public_id")
     signal_type = serializers.CharField()
-    label = serializers.CharField(source="get_signal_type_display")
+    # Declared fields named like Field attributes (DRF takes them out of the class).
+    label = serializers.CharField(source="get_signal_type_display")  # type: ignore[assignment]
     weight = serializers.IntegerField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     note = serializers.CharField()
     created_at = serializers.DateTimeField()
 
@@ -55,7 +57,7 @@ class EvidenceOutputSerializer(serializers.Serializer):
     size = serializers.IntegerField()
     download = serializers.SerializerMethodField()
 
-    def get_download(self, obj: object) -> str | None:
+    def get_download(self, obj: Evidence) -> str | None:
         if not obj.file:
             return None
         return reverse("accounts_api:evidence_file", args=[obj.public_id])
@@ -90,7 +92,7 @@ class RequestOutputSerializer(serializers.Serializer):
     services_lifted = serializers.ListField(child=serializers.CharField())
     evidence = EvidenceOutputSerializer(many=True)
 
-    def get_sla_state(self, obj: object) -> str:
+    def get_sla_state(self, obj: ReassessmentRequest) -> str:
         return obj.sla_state()
 
 
@@ -105,7 +107,7 @@ class PortAwayOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     active = serializers.SerializerMethodField()
 
-    def get_active(self, obj: object) -> bool:
+    def get_active(self, obj: PortAwayGrant) -> bool:
         return obj.is_active()
 
 
