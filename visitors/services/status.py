@@ -98,13 +98,34 @@ def visitor_blacklist(*, actor: Actor, visitor: Visitor, reason: str) -> Visitor
             expires_at=None,
             event=None,
         )
+    return _status_finish(
+        actor=actor,
+        visitor=visitor,
+        before=before,
+        review=ReviewStatus.BLACKLISTED,
+        action="visitor.blacklist",
+        reason=reason,
+    )
+
+
+def _status_finish(
+    *,
+    actor: Actor,
+    visitor: Visitor,
+    before: dict[str, Any],
+    review: str,
+    action: str,
+    reason: str,
+) -> Visitor:
+    """After a status change: recompute the score, resolve the open review items
+    with `review`, and audit the change."""
     score_recompute(visitor=visitor)
     resolved = review_items_resolve(
-        actor=actor, visitor=visitor, status=ReviewStatus.BLACKLISTED, note=reason
+        actor=actor, visitor=visitor, status=review, note=reason
     )
     audit_record(
         actor=actor,
-        action="visitor.blacklist",
+        action=action,
         target=visitor,
         before=before,
         after={
@@ -134,24 +155,14 @@ def _lift(
     signals_end(
         blacklist_signals_active(visitor), actor=actor, reason=SignalEnd.CLEARED
     )
-    score_recompute(visitor=visitor)
-    resolved = review_items_resolve(
-        actor=actor, visitor=visitor, status=review, note=reason
-    )
-    audit_record(
+    return _status_finish(
         actor=actor,
-        action=action,
-        target=visitor,
+        visitor=visitor,
         before=before,
-        after={
-            "status": visitor.status,
-            "trust_score": visitor.trust_score,
-            "band": visitor.band,
-            "review_items_resolved": resolved,
-        },
+        review=review,
+        action=action,
         reason=reason,
     )
-    return visitor
 
 
 @transaction.atomic

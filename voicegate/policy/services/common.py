@@ -1,11 +1,20 @@
-"""What the outbound policy writes share: who may act and input cleaning."""
+"""What the outbound policy writes share: who may act, input cleaning, and how an
+import records its progress and its failure."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from trustconsole.core.choices import Role
 from trustconsole.lib.phones import phone_or_field_error
+from voicegate.policy import importer
+from voicegate.policy.choices import ImportStatus
+from voicegate.policy.models import DncImport
 
 ACT = (Role.OPERATOR, Role.SUPPORT)
 
@@ -33,3 +42,31 @@ def clean_country(value: str, field: str = "country") -> str:
     if value and value not in phonenumbers.SUPPORTED_REGIONS:
         raise ValidationError({field: f"{value!r} is not a known ISO country code."})
     return value
+
+
+def import_progress_save(
+    import_pk: int,
+    progress: importer.ImportProgress,
+    on_progress: Callable[[importer.ImportProgress], Any] | None,
+) -> None:
+    """Record how far an import got on its row (and tell the caller)."""
+    DncImport.objects.filter(pk=import_pk).update(
+        bytes_read=progress.bytes_read,
+        rows_read=progress.rows_read,
+        valid=progress.valid,
+        invalid=progress.invalid,
+    )
+    if on_progress is not None:
+        on_progress(progress)
+
+
+def import_failed(import_pk: int, exc: Exception, path: Path) -> DncImport:
+    """Record that an import failed with `exc` and delete its uploaded file."""
+    DncImport.objects.filter(pk=import_pk).update(
+        status=ImportStatus.FAILED,
+        error=f"{type(exc).__name__}: {exc}"[:2000],
+        finished_at=timezone.now(),
+        file_path="",
+    )
+    path.unlink(missing_ok=True)
+    return DncImport.objects.get(pk=import_pk)

@@ -21,7 +21,12 @@ from trustconsole.core.services import audit_record
 from voicegate.policy import importer, keys, registry
 from voicegate.policy.choices import DncStorage, ImportMode, ImportStatus
 from voicegate.policy.models import DncEntry, DncImport, DncList
-from voicegate.policy.services.common import ACT, clean_country
+from voicegate.policy.services.common import (
+    ACT,
+    clean_country,
+    import_failed,
+    import_progress_save,
+)
 from voicegate.policy.services.national import file_import
 
 logger = logging.getLogger(__name__)
@@ -181,14 +186,7 @@ def dnc_import_process(
     before = DncEntry.objects.filter(dnc_list=dnc_list).count()
 
     def report(progress: importer.ImportProgress) -> None:
-        DncImport.objects.filter(pk=row.pk).update(
-            bytes_read=progress.bytes_read,
-            rows_read=progress.rows_read,
-            valid=progress.valid,
-            invalid=progress.invalid,
-        )
-        if on_progress is not None:
-            on_progress(progress)
+        import_progress_save(row.pk, progress, on_progress)
 
     try:
         progress = importer.import_file(
@@ -200,15 +198,9 @@ def dnc_import_process(
         )
     except Exception as exc:
         logger.exception("DNC import %s failed", import_id)
-        DncImport.objects.filter(pk=row.pk).update(
-            status=ImportStatus.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=timezone.now(),
-            file_path="",
-        )
-        path.unlink(missing_ok=True)
+        failed = import_failed(row.pk, exc, path)
         _import_finished(actor, dnc_list, row.pk)
-        return DncImport.objects.get(pk=row.pk)
+        return failed
     path.unlink(missing_ok=True)
     after = DncEntry.objects.filter(dnc_list=dnc_list).count()
     added = max(0, after - before)

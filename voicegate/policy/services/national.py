@@ -18,6 +18,7 @@ from trustconsole.core.services import audit_record
 from voicegate.policy import importer, keys, registry, repair, store
 from voicegate.policy.choices import ImportMode, ImportStatus
 from voicegate.policy.models import DncChange, DncImport, DncList, DncListVersion
+from voicegate.policy.services.common import import_failed, import_progress_save
 
 logger = logging.getLogger(__name__)
 
@@ -159,14 +160,7 @@ def file_import(
         if now - last[0] < every_seconds:
             return
         last[0] = now
-        DncImport.objects.filter(pk=row.pk).update(
-            bytes_read=progress.bytes_read,
-            rows_read=progress.rows_read,
-            valid=progress.valid,
-            invalid=progress.invalid,
-        )
-        if on_progress is not None:
-            on_progress(progress)
+        import_progress_save(row.pk, progress, on_progress)
 
     region = row.region or dnc_list.country or None
     work = store.work_dir(dnc_list.public_id)
@@ -205,14 +199,7 @@ def file_import(
     except Exception as exc:
         logger.exception("DNC import %s failed", row.pk)
         shutil.rmtree(work, ignore_errors=True)
-        DncImport.objects.filter(pk=row.pk).update(
-            status=ImportStatus.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=timezone.now(),
-            file_path="",
-        )
-        path.unlink(missing_ok=True)
-        return DncImport.objects.get(pk=row.pk)
+        return import_failed(row.pk, exc, path)
     repair.keep_source(dnc_list, version, path, region=region or "")
     progress = built.progress
     dnc_list.refresh_from_db()
