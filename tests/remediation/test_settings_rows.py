@@ -16,7 +16,9 @@ def test_reading_a_fresh_organisations_settings_creates_no_row(
     WHEN the settings page, the API and the selector read them
     THEN they show the defaults (no signing secret yet) and no row is written."""
     client.force_login(alice)
-    assert client.get("/settings/remediation/").status_code == 200
+    page = client.get("/settings/remediation/")
+    assert page.status_code == 200
+    assert "None yet: Rotate makes one and shows it." in page.content.decode()
     data = api_client_for(org, "admin").get("/api/v1/remediation/settings/").json()
     assert data["cooldown_days"] == 30 and data["webhook_secret_hint"] == ""
     row = selectors.settings_for(organisation=org)
