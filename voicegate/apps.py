@@ -13,7 +13,6 @@ class VoicegateConfig(AppConfig):
 
     def ready(self) -> None:
         from voicegate import panels, rules
-        from voicegate.policy import receivers  # noqa: F401 - connects them
 
         rules.register()
         panels.register()
