@@ -197,13 +197,14 @@ def _injected_fault(request: HttpRequest, account: str) -> JsonResponse | None:
     return None
 
 
-def sandbox_gate(request: HttpRequest) -> tuple[str | None, JsonResponse | None]:
-    """The calling sandbox account, or the answer to give instead (off, 401, fault)."""
+def sandbox_gate(request: HttpRequest) -> tuple[str, JsonResponse | None]:
+    """The calling sandbox account, or ("", the answer to give instead: off, 401,
+    fault)."""
     if not settings.REMEDIATION_SANDBOX_ENABLED:
-        return None, not_found_response()
+        return "", not_found_response()
     account = _account(request)
     if account is None:
-        return None, _unauthorised()
+        return "", _unauthorised()
     return account, _injected_fault(request, account)
 
 
@@ -220,7 +221,6 @@ def remediation_collection(request: HttpRequest, enterprise_id: str) -> JsonResp
     account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
-    assert account is not None  # no refusal: an account called
     try:
         if request.method == "GET":
             return _list(request, account, enterprise_id)
@@ -307,7 +307,6 @@ def remediation_item(
     account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
-    assert account is not None  # no refusal: an account called
     if request.method != "GET":
         return method_not_allowed("GET")
     row = _row(account, enterprise_id, remediation_id)
@@ -324,7 +323,6 @@ def remediation_cancel(
     account, refusal = sandbox_gate(request)
     if refusal is not None:
         return refusal
-    assert account is not None  # no refusal: an account called
     if request.method != "POST":
         return method_not_allowed("POST")
     with transaction.atomic():
