@@ -1,5 +1,5 @@
 """What the outbound policy writes share: who may act, input cleaning, and how an
-import records its progress and its failure."""
+import records its progress, its failure and its end."""
 
 from __future__ import annotations
 
@@ -70,3 +70,27 @@ def import_failed(import_pk: int, exc: Exception, path: Path) -> DncImport:
     )
     path.unlink(missing_ok=True)
     return DncImport.objects.get(pk=import_pk)
+
+
+def import_done(
+    import_pk: int,
+    progress: importer.ImportProgress,
+    *,
+    added: int,
+    duplicates: int,
+    **extra: Any,
+) -> None:
+    """Record that an import finished, with its counts (and `extra` fields)."""
+    DncImport.objects.filter(pk=import_pk).update(
+        status=ImportStatus.DONE,
+        bytes_read=progress.bytes_read,
+        rows_read=progress.rows_read,
+        valid=progress.valid,
+        invalid=progress.invalid,
+        added=added,
+        duplicates=duplicates,
+        errors=progress.errors,
+        finished_at=timezone.now(),
+        file_path="",
+        **extra,
+    )

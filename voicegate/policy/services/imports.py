@@ -24,6 +24,7 @@ from voicegate.policy.models import DncEntry, DncImport, DncList
 from voicegate.policy.services.common import (
     ACT,
     clean_country,
+    import_done,
     import_failed,
     import_progress_save,
 )
@@ -205,17 +206,8 @@ def dnc_import_process(
     after = DncEntry.objects.filter(dnc_list=dnc_list).count()
     added = max(0, after - before)
     with transaction.atomic():
-        DncImport.objects.filter(pk=row.pk).update(
-            status=ImportStatus.DONE,
-            bytes_read=progress.bytes_read,
-            rows_read=progress.rows_read,
-            valid=progress.valid,
-            invalid=progress.invalid,
-            added=added,
-            duplicates=max(0, progress.valid - added),
-            errors=progress.errors,
-            finished_at=timezone.now(),
-            file_path="",
+        import_done(
+            row.pk, progress, added=added, duplicates=max(0, progress.valid - added)
         )
         row.refresh_from_db()
         audit_record(

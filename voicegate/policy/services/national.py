@@ -16,9 +16,13 @@ from django.utils import timezone
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
 from voicegate.policy import importer, keys, registry, repair, store
-from voicegate.policy.choices import ImportMode, ImportStatus
+from voicegate.policy.choices import ImportMode
 from voicegate.policy.models import DncChange, DncImport, DncList, DncListVersion
-from voicegate.policy.services.common import import_failed, import_progress_save
+from voicegate.policy.services.common import (
+    import_done,
+    import_failed,
+    import_progress_save,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -210,18 +214,8 @@ def file_import(
         added = max(0, dnc_list.entry_count - before)
         duplicates = 0
     with transaction.atomic():
-        DncImport.objects.filter(pk=row.pk).update(
-            status=ImportStatus.DONE,
-            bytes_read=progress.bytes_read,
-            rows_read=progress.rows_read,
-            valid=progress.valid,
-            invalid=progress.invalid,
-            added=added,
-            duplicates=duplicates,
-            errors=progress.errors,
-            finished_at=timezone.now(),
-            file_path="",
-            version=version,
+        import_done(
+            row.pk, progress, added=added, duplicates=duplicates, version=version
         )
         row.refresh_from_db()
         audit_record(
