@@ -1,8 +1,8 @@
 """The outbound call policy check itself: every violation, never only the first.
 
 `check_evaluate` reads only the in-memory snapshot (see memory.py); it does not write.
-The service `outbound_check` (services.py) wraps it: it counts allowed calls for the
-harassment limit and logs denials.
+The service `outbound_check` (services/outbound.py) wraps it: it counts allowed calls
+for the harassment limit and logs denials.
 """
 
 from __future__ import annotations
