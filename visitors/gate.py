@@ -57,7 +57,7 @@ class GateAnswer:
 
 def _owners(organisation_id: int, pairs: list[tuple[str, str]]) -> dict[str, Visitor]:
     """Kind → the visitor owning the given identifier of that kind."""
-    query = services._identifier_q(pairs)
+    query = services.identifier_filter(pairs)
     found: dict[str, Visitor] = {}
     for identifier in VisitorIdentifier.objects.filter(
         query, organisation_id=organisation_id

@@ -11,9 +11,15 @@ from tests.conftest import PASSWORD
 from tests.voicegate.factories import DncListFactory, OutboundDenialFactory
 from tests.voicegate.policy.conftest import DEST
 from trustconsole.core.actor import Actor
-from voicegate.models import ConsentRecord, DncChange, DncEntry, DncImport, DncList
 from voicegate.policy import services
 from voicegate.policy.choices import ImportStatus
+from voicegate.policy.models import (
+    ConsentRecord,
+    DncChange,
+    DncEntry,
+    DncImport,
+    DncList,
+)
 from voicegate.policy.tasks import dnc_import_task
 
 
@@ -213,7 +219,7 @@ def test_settings_page(org, alice, oscar) -> None:
     admin = logged_in(alice)
     page = admin.post("/voice/policy/settings/", form, follow=True).content.decode()
     assert "Settings saved." in page
-    from voicegate.models import PolicySettings
+    from voicegate.policy.models import PolicySettings
 
     row = PolicySettings.objects.get(organisation=org)
     assert (row.harassment_limit, row.auto_restrict_voice) == (4, False)
