@@ -206,3 +206,33 @@ def test_the_fast_path_matches_exactly_what_each_rule_says_alone(org, event) -> 
     fast = _evaluate(org, event=event)
     traced = _evaluate(org, event=event, trace=True)  # every rule, one by one
     assert [r.name for r in fast.live] == [r.name for r in traced.live]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Buy a GIFT CARD now", True),
+        ("gift\ncard", False),
+        ('say "hi"', True),
+        ("", False),
+    ],
+)
+def test_keyword_lists_run_natively_and_agree_with_the_helper(
+    org, text, expected
+) -> None:
+    """contains_any over a fact runs as plain CEL over the lower-cased text; the
+    draft path (the helper as a host function) gives the same answer."""
+    condition = 'contains_any(message.text, ["Gift Card", "SAY \\"HI\\""])'
+    make_rule(org, condition, {"block": True}, mode="live", channel="chat_message")
+    engine.rule_set(core_state.current(org.pk), "chat_message")
+    assert any("exists(kw_" in c[5] for c in engine._PROGRAMS.values())
+    event = {"message": {"text": text}}
+    native = _evaluate(org, "chat_message", event)
+    assert (native.decided_by is not None) is expected
+    from trustconsole.rules.testing import _draft
+
+    draft = engine.evaluate(
+        [_draft("chat_message", condition, None)],
+        EventContext(org.pk, "chat_message", event, count=False),
+    )
+    assert (draft.decided_by is not None) is expected

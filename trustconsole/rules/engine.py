@@ -34,7 +34,13 @@ from trustconsole.policy.state import OrgState
 from trustconsole.rules import facts as facts_registry
 from trustconsole.rules.effects import acts
 from trustconsole.rules.facts import EventContext
-from trustconsole.rules.language import ConditionError, check, regex_compiled
+from trustconsole.rules.language import (
+    LOWER_SUFFIX,
+    ConditionError,
+    check,
+    native_source,
+    regex_compiled,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +128,7 @@ class Outcome:
 
 # --- Compiling ----------------------------------------------------------------------
 
-_Compiled = tuple[Any, frozenset[str], frozenset[str], bool, Any]
+_Compiled = tuple[Any, frozenset[str], frozenset[str], bool, Any, str]
 _PROGRAMS: dict[int, _Compiled] = {}
 _PROGRAMS_LOCK = threading.Lock()
 
@@ -132,15 +138,20 @@ def _program(version_pk: int, channel: str, source: str) -> _Compiled:
     found = _PROGRAMS.get(version_pk)
     if found is not None:
         return found
-    checked = check(source, facts_registry.channel_facts(channel).schema())
+    schema = facts_registry.channel_facts(channel).schema()
+    checked = check(source, schema)
     for pattern in checked.patterns:
         regex_compiled(pattern)
+    # Keyword lists in plain CEL over lower-cased twins of the fields they read
+    # (no call back into Python per rule); checked above in their written form.
+    native, lowered = native_source(source, schema)
     compiled = (
-        cel.compile(source),
+        cel.compile(native),
         checked.variables,
-        checked.fields,
-        checked.helpers,
+        checked.fields | {f + LOWER_SUFFIX for f in lowered},
+        "contains_any(" in native or "matches_re(" in native,
         checked.guard,
+        native,
     )
     with _PROGRAMS_LOCK:
         if len(_PROGRAMS) > 20_000:
@@ -212,12 +223,14 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
     compiled, broken, sources, helpers_of = [], {}, {}, {}
     for pk, public_id, name, mode, order, vpk, number, source, effect in rows:
         try:
-            program, variables, fields, helpers, guard = _program(vpk, channel, source)
+            program, variables, fields, helpers, guard, native = _program(
+                vpk, channel, source
+            )
         except ConditionError as exc:  # saved under an older registry: skip it
             broken[pk] = str(exc)
             logger.error("rule %s v%s does not compile any more: %s", name, number, exc)
             continue
-        sources[pk] = source
+        sources[pk] = native
         helpers_of[pk] = helpers
         compiled.append(
             CompiledRule(
@@ -318,6 +331,7 @@ def evaluate(
         )
         return outcome
     outcome.facts = values
+    values = _with_lowered(values, ctx.fields)
     context = context_for(
         values if trace else _pruned(values, ctx.fields), helpers=helpers
     )
@@ -394,6 +408,20 @@ def _fast(  # noqa: PLR0913
             )
         }
     return [r for r in rules.rules if r.pk in hits]
+
+
+def _with_lowered(values: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+    """Add the lower-cased twins (`message.text__lower`) the rules read."""
+    twins = [f for f in fields if f.endswith(LOWER_SUFFIX)]
+    if not twins:
+        return values
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    for name in twins:
+        group, _, field = name[: -len(LOWER_SUFFIX)].partition(".")
+        found = out.get(group)
+        if isinstance(found, dict):
+            found[field + LOWER_SUFFIX] = str(found.get(field, "")).lower()
+    return out
 
 
 def _pruned(values: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:

@@ -728,3 +728,49 @@ def _guard(tree: Tree[Any], schema: Schema) -> tuple[str, str, frozenset[Any]] |
         if guard is not None:
             return guard
     return None
+
+
+# --- Native keyword lists -----------------------------------------------------------
+
+LOWER_SUFFIX = "__lower"  # a fact's lower-cased twin, added by the engine
+
+
+def native_source(source: str, schema: Schema) -> tuple[str, frozenset[str]]:
+    """The condition with `contains_any(group.field, ["a", …])` written in plain
+    CEL over the field's lower-cased twin (`["a", …].exists(…)`), so the evaluator
+    never calls back into Python for it; and the fields that need the twin.
+    Anything else is left as it is (the helper then runs as a host function)."""
+    tree = parse(source)
+    spans: list[tuple[int, int, str]] = []
+    lowered: set[str] = set()
+    for node in tree.iter_subtrees():
+        if node.data != "ident_arg" or str(node.children[0]) != "contains_any":
+            continue
+        if len(node.children) < 2:
+            continue
+        args = node.children[1].children
+        if len(args) != 2:
+            continue
+        path = _fact_path(args[0], schema)
+        items = _list_items(args[1])
+        if path is None or items is None:
+            continue
+        words = [_literal_value(item) for item in items]
+        if not all(ok and isinstance(v, str) for ok, v in words):
+            continue
+        start = getattr(node.meta, "start_pos", None)
+        end = getattr(node.meta, "end_pos", None)
+        if start is None or end is None:
+            continue
+        literals = ", ".join(_cel_string(v.lower()) for _, v in words if v)
+        field = f"{path[0]}.{path[1]}{LOWER_SUFFIX}"
+        spans.append((start, end, f"([{literals}].exists(kw_, {field}.contains(kw_)))"))
+        lowered.add(f"{path[0]}.{path[1]}")
+    for start, end, text in sorted(spans, reverse=True):
+        source = source[:start] + text + source[end:]
+    return source, frozenset(lowered)
+
+
+def _cel_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
