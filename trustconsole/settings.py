@@ -499,6 +499,14 @@ PRIVATE_MEDIA_ROOT = (
 # and how long one import may run on the worker.
 CSV_IMPORT_MAX_BYTES = env_int("CSV_IMPORT_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 CSV_IMPORT_TIME_LIMIT = env_int("CSV_IMPORT_TIME_LIMIT", 3600, minimum=60)
+# A dry run (and the file it keeps for "Import now") is deleted this many hours
+# after it finished; beat looks every hour.
+CSV_DRY_RUN_TTL_HOURS = env_int("CSV_DRY_RUN_TTL_HOURS", 24, minimum=1)
+CELERY_BEAT_SCHEDULE["csvio-dry-runs-remove"] = {
+    "task": "csvio.dry_runs_remove",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
+}
 ACCOUNTS_EVIDENCE_MAX_BYTES = env_int(
     "ACCOUNTS_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024, minimum=1024
 )
