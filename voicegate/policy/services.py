@@ -28,6 +28,7 @@ from trustconsole.core.services import (
     audited_delete,
     audited_save,
 )
+from trustconsole.lib.confirm import reason_required
 from trustconsole.lib.phones import phone_or_field_error
 from trustconsole.policy.changes import POLICY_SETTINGS, policy_changed
 from voicegate.models import (
@@ -261,9 +262,13 @@ def dnc_number_add(*, actor: Actor, dnc_list: DncList, number: str) -> str:
 
 
 @transaction.atomic
-def dnc_number_remove(*, actor: Actor, dnc_list: DncList, number: str) -> str:
-    """Take one number off a list (E.164 returned); 400 if it is not there."""
+def dnc_number_remove(
+    *, actor: Actor, dnc_list: DncList, number: str, reason: str
+) -> str:
+    """Take one number off a list (E.164 returned); 400 if it is not there or no
+    reason is given (trustconsole/lib/confirm.py)."""
     actor.require(*ACT)
+    reason = reason_required(reason)
     e164 = _e164(number, "number", region=dnc_list.country or None)
     digits = int(e164[1:])
     if dnc_list.storage == DncStorage.FILE:
@@ -284,6 +289,7 @@ def dnc_number_remove(*, actor: Actor, dnc_list: DncList, number: str) -> str:
         action="policy.dnc_number_remove",
         target=dnc_list,
         before={"number": e164},
+        reason=reason,
     )
     keys.bump(keys.dnc_key(actor.organisation.pk))
     return e164
