@@ -66,6 +66,7 @@ register_fields(
     labels={
         "restricted_services": "Restricted services",
         "status_reason": "Reason given",
+        "status_by": "Decided by",
         "risk_score": "Risk score",
         "signal_type": "Risk",
         "weight": "Weight",

@@ -92,6 +92,9 @@ class Account(models.Model):
     status_reason = models.TextField(blank=True)
     decision_final_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(default=timezone.now)
+    # Who or what decided the current status: the support agent's name, or the
+    # automatic rule ("the signup risk assessment") that set it. Internal only.
+    status_by = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ("-signup_at", "-id")

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts import emails
 from accounts.choices import (
+    ALL_SERVICES,
     OPEN_REQUEST_STATUSES,
     AccountStatus,
     RequestStatus,
@@ -90,6 +91,26 @@ def account_action_verdict(*, account: Account, service: str) -> Verdict:
         service=service,
     )
     return decide(state, Channel.ACCOUNT_ACTION, ids)
+
+
+def account_service_verdicts(*, account: Account) -> dict[str, Verdict]:
+    """The decision core's verdict for each service of the account, right now."""
+    return {
+        service: account_action_verdict(account=account, service=service)
+        for service in ALL_SERVICES
+    }
+
+
+def account_status_explanation(*, account: Account) -> dict[str, Any] | None:
+    """What decided the account's hold or restrictions: the precedence step, the
+    account, who or which rule set its status and when, and the reason (None when
+    no service is refused)."""
+    refused = [
+        verdict
+        for verdict in account_service_verdicts(account=account).values()
+        if not verdict.allowed
+    ]
+    return refused[0].explanation() if refused else None
 
 
 def account_voice_allowed(*, account: Account) -> tuple[bool, str]:
@@ -200,10 +221,12 @@ def account_customer_status(*, account: Account) -> dict[str, Any]:
         .order_by("-submitted_at")
         .first()
     )
-    restricted = (
-        []
-        if account.status == AccountStatus.ACTIVE
-        else sorted(account.restricted_services)
+    # The decision core's answer for each service: the account's own status and
+    # restrictions, and its email on the blacklist (the reasons stay internal).
+    restricted = sorted(
+        service
+        for service, verdict in account_service_verdicts(account=account).items()
+        if not verdict.allowed
     )
     alert: dict[str, str] | None = None
     org = account.organisation.name
@@ -216,7 +239,7 @@ def account_customer_status(*, account: Account) -> dict[str, Any]:
                 "provide service to your account at this time."
             ),
         }
-    elif account.status == AccountStatus.RESTRICTED:
+    elif account.status == AccountStatus.RESTRICTED or restricted:
         alert = {
             "level": "caution",
             "title": "Your account has restrictions",

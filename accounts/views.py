@@ -101,6 +101,7 @@ def _detail_context(
         "refunds": selectors.refund_list(actor=actor, account=account),
         "feedback": selectors.feedback_list(actor=actor, account=account),
         "customer_status": selectors.account_customer_status(account=account),
+        "status_explanation": selectors.account_status_explanation(account=account),
         "feedback_subject": services.feedback_subject(account),
         "can_act": _can_act(request),
         "refund_outcome_form": forms.RefundOutcomeForm(),

@@ -382,6 +382,7 @@ def number_update(
     if after == before:
         return number
     number.save(update_fields=["spam_risk", "spam_risk_checked_at", "monitored"])
+    enterprise_numbers_changed(number.organisation_id)
     audit_record(
         actor=actor,
         action="enterprise.number_update",
@@ -410,6 +411,7 @@ def number_remove(*, actor: Actor, number: OwnedNumber, reason: str = "") -> Non
         reason=reason,
     )
     number.delete()
+    enterprise_numbers_changed(number.organisation_id)
 
 
 # --- Remediation requests ----------------------------------------------------------

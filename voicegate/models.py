@@ -643,7 +643,3 @@ class OutboundDenial(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_number} → {self.to_number}: {self.codes}"
-
-
-# Cache invalidation of the check's in-process copies (accounts, numbers).
-from voicegate.policy import receivers as _policy_receivers  # noqa: E402, F401

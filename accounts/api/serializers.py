@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.choices import AccountStatus, EvidenceKind, RequestStatus
+from accounts import selectors
+from accounts.choices import AccountStatus, EvidenceKind, RequestStatus, Service
+from accounts.models import Account
+from trustconsole.policy.api import ExplanationOutput
 
 
 class SignalOutputSerializer(serializers.Serializer):
@@ -38,10 +44,43 @@ class AccountOutputSerializer(serializers.Serializer):
     decision_final = serializers.BooleanField()
 
 
+class ServiceDecisionOutputSerializer(serializers.Serializer):
+    """The decision core's verdict on the account using one service now."""
+
+    service = serializers.ChoiceField(choices=Service.choices)
+    allowed = serializers.BooleanField()
+    explanation = ExplanationOutput()
+
+
 class AccountDetailOutputSerializer(AccountOutputSerializer):
-    """An account with the explanation of its risk score."""
+    """An account with the explanation of its risk score and of its status."""
 
     signals = SignalOutputSerializer(many=True)
+    status_by = serializers.CharField(
+        help_text="Who or which automatic rule set the current status (internal)."
+    )
+    status_explanation = serializers.SerializerMethodField(
+        help_text="What decided the hold or restrictions (null: nothing refused)."
+    )
+    services = serializers.SerializerMethodField(
+        help_text="Each service: allowed now or not, and what decided it."
+    )
+
+    @extend_schema_field(ExplanationOutput(allow_null=True))
+    def get_status_explanation(self, obj: Account) -> dict[str, Any] | None:
+        return selectors.account_status_explanation(account=obj)
+
+    @extend_schema_field(ServiceDecisionOutputSerializer(many=True))
+    def get_services(self, obj: Account) -> list[dict[str, Any]]:
+        verdicts = selectors.account_service_verdicts(account=obj)
+        return [
+            {
+                "service": service,
+                "allowed": verdict.allowed,
+                "explanation": verdict.explanation(),
+            }
+            for service, verdict in verdicts.items()
+        ]
 
 
 class EvidenceOutputSerializer(serializers.Serializer):

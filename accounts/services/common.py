@@ -19,13 +19,14 @@ from accounts.models import Account, CustomerEmail, ReassessmentRequest
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.services import audit_record, audit_snapshot, audited_save
+from trustconsole.policy import changes
 
 logger = logging.getLogger(__name__)
 
 ACT = (Role.SUPPORT,)
 
 
-STATUS_FIELDS = ["status", "restricted_services", "status_reason"]
+STATUS_FIELDS = ["status", "restricted_services", "status_reason", "status_by"]
 
 
 def require_reason(reason: str, field: str = "reason") -> str:
@@ -99,11 +100,18 @@ def status_set(
     status: str,
     services: Iterable[str],
     reason: str,
+    decided_by: str = "",
 ) -> Account:
+    """Set the account's status: audited, and every decision reads it again.
+
+    `decided_by` names the automatic rule that decided (the signup risk
+    assessment, a restriction rule); a person's change names the actor.
+    """
     before = audit_snapshot(account, STATUS_FIELDS)
     account.status = status
     account.restricted_services = sorted(set(services))
     account.status_reason = reason
+    account.status_by = (decided_by or actor.label)[:200]
     account.status_changed_at = timezone.now()
     audited_save(
         account,
@@ -113,7 +121,20 @@ def status_set(
         snapshot=STATUS_FIELDS,
         reason=reason,
     )
+    account_status_changed(account)
     return account
+
+
+def account_status_changed(account: Account) -> None:
+    """The explicit step after an account's status or name changes: the decision
+    core (every channel) and the outbound check's account copies read it again."""
+    changes.policy_changed(account.organisation_id, changes.ACCOUNT, account.pk)
+
+
+def account_numbers_changed(account: Account) -> None:
+    """The explicit step after an account's numbers change: the outbound check's
+    copies of the organisation's owned numbers are read again."""
+    changes.policy_changed(account.organisation_id, changes.OWNED_NUMBERS, "accounts")
 
 
 def request_close(

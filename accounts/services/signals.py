@@ -130,4 +130,5 @@ def _apply_rule(
             f"Automatic rule: {signal.get_signal_type_display()} "
             f"(weight {total} ≥ {rule.min_weight}). {signal.note}"
         ).strip(),
+        decided_by=f"the restriction rule for {signal.get_signal_type_display()}",
     )

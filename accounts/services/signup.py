@@ -18,6 +18,8 @@ from accounts.services.status import account_hold
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audited_save
 
+SIGNUP_RULE = "the signup risk assessment"
+
 
 @transaction.atomic
 def account_create(
@@ -98,5 +100,6 @@ def account_create(
                 f"Signup risk score {account.risk_score} ≥ {config.hold_threshold}: "
                 f"{explanation}"
             ),
+            decided_by=SIGNUP_RULE,
         )
     return account

@@ -37,8 +37,11 @@ def account_restrict(
     services: Sequence[str],
     reason: str,
     notify_customer: bool = True,
+    decided_by: str = "",
 ) -> Account:
-    """Restrict named services of an active or restricted account; email them."""
+    """Restrict named services of an active or restricted account; email them.
+
+    `decided_by` names the automatic rule that decided (default: the actor)."""
     actor.require(*ACT)
     services = clean_services(services)
     reason = require_reason(reason)
@@ -59,6 +62,7 @@ def account_restrict(
         status=AccountStatus.RESTRICTED,
         services=merged,
         reason=reason,
+        decided_by=decided_by,
     )
     if notify_customer:
         email_customer(
@@ -75,9 +79,16 @@ def account_restrict(
 
 @transaction.atomic
 def account_hold(
-    *, actor: Actor, account: Account, reason: str, notify_customer: bool = True
+    *,
+    actor: Actor,
+    account: Account,
+    reason: str,
+    notify_customer: bool = True,
+    decided_by: str = "",
 ) -> Account:
-    """Put an account on the hold list: no service at all until a review lifts it."""
+    """Put an account on the hold list: no service at all until a review lifts it.
+
+    `decided_by` names the automatic rule that decided (default: the actor)."""
     actor.require(*ACT)
     reason = require_reason(reason)
     if account.status == AccountStatus.CLOSED:
@@ -89,6 +100,7 @@ def account_hold(
         status=AccountStatus.ON_HOLD,
         services=ALL_SERVICES,
         reason=reason,
+        decided_by=decided_by,
     )
     if notify_customer:
         email_customer(

@@ -11,7 +11,7 @@ from django.db import transaction
 from accounts import risk
 from accounts.choices import SignalSource, SignalType
 from accounts.models import Account, AccountNumber, AccountUsageDay
-from accounts.services.common import ACT
+from accounts.services.common import ACT, account_numbers_changed
 from accounts.services.signals import account_signal_add
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
@@ -105,6 +105,7 @@ def account_numbers_add(
             target=account,
             after={"added": new},
         )
+        account_numbers_changed(account)
     return new
 
 
@@ -131,4 +132,5 @@ def account_numbers_remove(
         before={"numbers": sorted(owned)},
         after={"numbers": sorted(owned - set(removed)), "removed": removed},
     )
+    account_numbers_changed(account)
     return removed

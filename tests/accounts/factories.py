@@ -105,3 +105,13 @@ def request_data(**overrides: object) -> dict:
     }
     data.update(overrides)
     return data
+
+
+def status_saved(account: Account) -> Account:
+    """Save a status set up by hand in a test and take the services' explicit step
+    after a status write (every decision reads the account again)."""
+    from accounts.services.common import account_status_changed
+
+    account.save()
+    account_status_changed(account)
+    return account

@@ -87,3 +87,87 @@ def test_a_change_here_is_applied_there_as_a_delta_and_a_gap_rebuilds(
     assert (behind["allowed"], behind["reason"]) == (False, "blacklisted_visitor")
     assert behind["rebuilds"] == 2
     assert behind["position"] > cleared["position"]
+
+
+# A second process that runs the outbound check: "<organisation id> <from> <to>
+# <account id>" per line.
+CHECKER = """
+import json, sys
+import django
+django.setup()
+from trustconsole.core.actor import Actor
+from trustconsole.core.models import Organisation
+from voicegate.policy import services
+print("ready", flush=True)
+for line in sys.stdin:
+    org_id, from_number, to_number, account = line.split()
+    actor = Actor.system_for(Organisation.objects.get(pk=int(org_id)), "dialer")
+    outcome = services.outbound_check(
+        actor=actor, from_number=from_number, to_number=to_number, account=account
+    )
+    core = outcome.snapshot.core
+    print(json.dumps({
+        "codes": [f.code for f in outcome.findings],
+        "rebuilds": core.rebuilds, "deltas": core.deltas,
+    }), flush=True)
+"""
+
+
+@pytest.fixture
+def checker(transactional_db):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHECKER],
+        cwd=ROOT,
+        env=child_env(DJANGO_SETTINGS_MODULE="trustconsole.settings"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline().strip() == "ready"
+
+    def ask(org_id: int, from_number: str, to_number: str, account: str) -> dict:
+        proc.stdin.write(f"{org_id} {from_number} {to_number} {account}\n")
+        proc.stdin.flush()
+        line = proc.stdout.readline()
+        assert line, "the checker process ended without answering"
+        return json.loads(line)
+
+    yield ask
+    proc.stdin.close()
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_outbound_checks_lists_follow_the_same_log_in_another_process(
+    org, checker
+) -> None:
+    """Do-Not-Call numbers, account numbers and account holds made here reach the
+    other process's outbound check through the one change log, as deltas."""
+    from accounts.services import account_hold, account_numbers_add
+    from tests.accounts.factories import AccountFactory
+    from voicegate.policy import services
+
+    actor = Actor.system_for(org, "support desk")
+    account = AccountFactory(organisation=org)
+    account_numbers_add(actor=actor, account=account, numbers=["+14155550100"])
+    uid = str(account.public_id)
+    first = checker(org.pk, "+14155550100", "+14155550199", uid)
+    assert first["codes"] == []
+    dnc = services.dnc_list_create(actor=actor, name="Own", kind="internal")
+    services.dnc_number_add(actor=actor, dnc_list=dnc, number="+14155550199")
+    listed = checker(org.pk, "+14155550100", "+14155550199", uid)
+    assert listed["codes"] == ["dnc"]
+    assert listed["rebuilds"] == first["rebuilds"]
+    assert listed["deltas"] > first["deltas"]
+    # A caller ID the account did not own, then owns.
+    assert checker(org.pk, "+14155550101", "+14155550188", uid)["codes"] == [
+        "caller_id_not_owned"
+    ]
+    account_numbers_add(actor=actor, account=account, numbers=["+14155550101"])
+    assert checker(org.pk, "+14155550101", "+14155550188", uid)["codes"] == []
+    account_hold(actor=actor, account=account, reason="chargebacks")
+    held = checker(org.pk, "+14155550101", "+14155550188", uid)
+    assert held["codes"] == ["account_restricted"]
+    assert held["rebuilds"] == first["rebuilds"]

@@ -21,7 +21,24 @@ BLOCKED_NUMBER = "blocked_number"  # the voice block list (E.164 number)
 VOICE_SETTINGS = "voice_settings"  # the call gate's settings
 POLICY_SETTINGS = "policy_settings"  # the outbound check's settings
 ACCOUNT = "account"  # a customer account's status or restrictions (account id)
-KINDS = (VISITOR, IP_BLOCK, BLOCKED_NUMBER, VOICE_SETTINGS, POLICY_SETTINGS, ACCOUNT)
+# The outbound check's lists, read again as a whole (or replayed from their own
+# logs, for Do-Not-Call entries) when one of these arrives:
+DNC = "dnc"  # Do-Not-Call lists, their entries and single-number changes
+CALLER_IDS = "caller_ids"  # verified caller IDs
+CONSENT = "consent"  # consent records
+OWNED_NUMBERS = "owned_numbers"  # numbers owned by accounts or enterprises (source)
+KINDS = (
+    VISITOR,
+    IP_BLOCK,
+    BLOCKED_NUMBER,
+    VOICE_SETTINGS,
+    POLICY_SETTINGS,
+    ACCOUNT,
+    DNC,
+    CALLER_IDS,
+    CONSENT,
+    OWNED_NUMBERS,
+)
 
 
 def version_key(organisation_id: int) -> str:

@@ -124,6 +124,13 @@ class OrgState:
     lock: threading.RLock = field(default_factory=threading.RLock)
     rebuilds: int = 0
     deltas: int = 0
+    stamps: dict[str, int] = field(default_factory=dict)  # kind → deltas applied
+
+    def stamp(self, kind: str) -> tuple[int, int]:
+        """Moves whenever a delta of `kind` is applied or the state is rebuilt:
+        other copies kept by the same log (the outbound check's lists) compare it
+        with the stamp they were built at."""
+        return (self.rebuilds, self.stamps.get(kind, 0))
 
     def status_of(self, kind: str, value: str) -> tuple[Entry, str, str] | None:
         """(visitor entry, kind, value) when a listed visitor carries the value."""
@@ -319,6 +326,8 @@ def apply(state: OrgState, deltas: Iterable[tuple[str, str]]) -> None:
     if not refs:
         return
     org_id = state.organisation_id
+    for kind in refs:
+        state.stamps[kind] = state.stamps.get(kind, 0) + 1
     if changes.VISITOR in refs:
         pks = {int(ref) for ref in refs[changes.VISITOR] if ref.isdigit()}
         loaded = _load_visitors(org_id, pks)
@@ -523,7 +532,6 @@ def account_entry(state: OrgState, public_id: str) -> Entry | None:
     if public_id in state.accounts:
         return state.accounts[public_id]
     from accounts.models import Account
-    from trustconsole.core.models import AuditEntry
 
     row = (
         Account.objects.filter(
@@ -531,23 +539,13 @@ def account_entry(state: OrgState, public_id: str) -> Entry | None:
         )
         .values_list(
             "pk", "company_name", "status", "restricted_services",
-            "status_reason", "status_changed_at",
+            "status_reason", "status_changed_at", "status_by",
         )
         .first()
     )  # fmt: skip
     entry = None
     if row is not None:
-        pk, name, status, services, reason, at = row
-        by = (
-            AuditEntry.objects.filter(
-                organisation_id=state.organisation_id,
-                target_type="accounts.account",
-                target_id=str(public_id),
-            )
-            .order_by("-created_at", "-id")
-            .values_list("actor_label", flat=True)
-            .first()
-        )
+        pk, name, status, services, reason, at, by = row
         entry = Entry(
             kind="account",
             id=str(public_id),

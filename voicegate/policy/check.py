@@ -24,7 +24,6 @@ from trustconsole.lib.phones import (
     phone_region,
 )
 from trustconsole.policy import decide as core
-from trustconsole.policy import state as core_state
 from trustconsole.policy.vocabulary import Channel, Step
 from voicegate.policy import keys, memory, owned
 from voicegate.policy.choices import PolicyWarning, Violation
@@ -287,7 +286,7 @@ def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
 
     # account_restricted, blacklisted_destination, blocked_destination: the
     # decision core's identity steps, from its in-memory state (one precedence).
-    state = core_state.state_for(organisation.pk, snap.policy_version)
+    state = snap.core
     ids = core.Identities(
         phones=(to,) if to is not None else (),
         account=account.public_id if account is not None else None,

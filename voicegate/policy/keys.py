@@ -1,45 +1,60 @@
-"""Version keys of the check's in-process copies and the cache counters.
+"""What the check's in-process copies are kept by, and the cache counters.
 
-Every write that changes what the check reads bumps one of these version counters
-(`trustconsole.lib.versioned`), now and again after commit: the immediate bump lets
-the writing process (and tests, which never commit) see the change at once; the
-after-commit bump makes sure no other process keeps a copy built from a state that
-was not yet committed.
+Every write that changes what the check reads takes one explicit step,
+`bump(part)`: it appends a delta of the part's kind to the decision core's change
+log (`trustconsole.policy.changes`), so one version key per organisation and one
+log keep every copy of every channel current. The check's copies remember the
+decision state's stamp of their kind (`trustconsole.policy.state.OrgState.stamp`)
+and are read again when it moves.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
-from django.db import transaction
 
-from trustconsole.lib import versioned
+from trustconsole.policy import changes
 
 
-def dnc_key(organisation_id: int) -> str:
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One kind of data the check copies, of one organisation."""
+
+    kind: str  # a `changes` kind
+    organisation_id: int
+
+
+def dnc_key(organisation_id: int) -> Part:
     """Do-Not-Call lists, their entries and single-number changes."""
-    return f"policy:dnc:{organisation_id}"
+    return Part(changes.DNC, organisation_id)
 
 
-def caller_ids_key(organisation_id: int) -> str:
+def caller_ids_key(organisation_id: int) -> Part:
     """Verified caller IDs."""
-    return f"policy:caller-ids:{organisation_id}"
+    return Part(changes.CALLER_IDS, organisation_id)
 
 
-def consent_key(organisation_id: int) -> str:
+def consent_key(organisation_id: int) -> Part:
     """Consent records."""
-    return f"policy:consent:{organisation_id}"
+    return Part(changes.CONSENT, organisation_id)
 
 
-def settings_key(organisation_id: int) -> str:
+def settings_key(organisation_id: int) -> Part:
     """The organisation's PolicySettings."""
-    return f"policy:settings:{organisation_id}"
+    return Part(changes.POLICY_SETTINGS, organisation_id)
 
 
-def accounts_key(organisation_id: int) -> str:
-    """Customer accounts' status and owned numbers (bumped by signal receivers)."""
-    return f"policy:accounts:{organisation_id}"
+def accounts_key(organisation_id: int) -> Part:
+    """Customer accounts' names and owned numbers (their status is the core's)."""
+    return Part(changes.OWNED_NUMBERS, organisation_id)
+
+
+def bump(part: Part) -> None:
+    """The check's copies of `part` are read again in every process, once the
+    current transaction commits (at once in the writing process)."""
+    changes.policy_changed(part.organisation_id, part.kind)
 
 
 def harassment_key(org_uid: str, caller: str, destination: str) -> str:
@@ -50,24 +65,6 @@ def harassment_key(org_uid: str, caller: str, destination: str) -> str:
 def denials_key(org_uid: str, account_uid: str) -> str:
     """Recent denials of one account, towards the risk-signal threshold."""
     return f"policy:denials:{org_uid}:{account_uid}"
-
-
-def bump(key: str) -> None:
-    """Bump `key` now and once more after the current transaction commits."""
-    versioned.version_bump(key)
-    transaction.on_commit(lambda: versioned.version_bump(key))
-
-
-def versioned_name(key: str) -> str:
-    """The cache key under which `trustconsole.lib.versioned` keeps `key`."""
-    return versioned._PREFIX + key
-
-
-def versions_get(keys: list[str]) -> dict[str, int]:
-    """Current versions of several keys in one cache round trip."""
-    full = {versioned_name(key): key for key in keys}
-    found = get_many(list(full))
-    return {key: int(found.get(name) or 0) for name, key in full.items()}
 
 
 def get_many(keys: list[str]) -> dict[str, object]:

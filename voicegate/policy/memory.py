@@ -1,8 +1,10 @@
-"""The check's per-process copies of its data, rebuilt only when a version moves.
+"""The check's per-process copies of its data, kept by the decision core's log.
 
-One cache round trip per check reads every version key the organisation's copies
-depend on (plus the harassment counter); a copy whose version moved is refreshed
-before it is used, so an allowed check touches no database.
+One cache round trip per check reads the organisation's one version key (plus the
+harassment counter); when it moved, the decision state reads the change log since
+its position (`trustconsole.policy.state`), and each copy here whose kind had a
+delta since it was built (`OrgState.stamp`) is refreshed before it is used, so an
+allowed check touches no database.
 
 Do-Not-Call lists are the big one. A hand-kept (database) list is a sorted
 `array('q')` of E.164 digits per process (8 bytes a number) searched with `bisect`.
@@ -33,6 +35,7 @@ from django.db.models import Max
 
 from trustconsole.core.models import Organisation
 from trustconsole.policy import changes
+from trustconsole.policy import state as core_state
 from trustconsole.policy.state import UNKNOWN
 from voicegate.models import (
     ConsentRecord,
@@ -42,7 +45,7 @@ from voicegate.models import (
     PolicySettings,
     VerifiedCallerId,
 )
-from voicegate.policy import keys, owned, registry, store
+from voicegate.policy import keys, registry, store
 from voicegate.policy.choices import DncKind, DncStorage
 
 logger = logging.getLogger(__name__)
@@ -380,7 +383,7 @@ class AccountCopy:
 @dataclass
 class _Part:
     value: Any = None
-    version: int | None = None
+    version: tuple[int, int] | None = None  # the decision state's stamp
     built_at: float = 0.0
 
 
@@ -395,7 +398,7 @@ class OrgState:
         self.caller_ids = _Part()
         self.consent = _Part()
         self.settings = _Part()
-        self.accounts_version: tuple[int, ...] | None = None
+        self.accounts_version: tuple[tuple[int, int], ...] | None = None
         self.accounts: OrderedDict[str | None, AccountCopy | frozenset[str]] = (
             OrderedDict()
         )
@@ -430,7 +433,7 @@ def _max_age() -> float:
 def _fresh(
     state: OrgState,
     part: _Part,
-    version: int,
+    version: tuple[int, int],
     build: Callable[[], Any],
     *,
     update: Callable[[Any], Any] | None = None,
@@ -479,6 +482,7 @@ class Snapshot:
     caller_ids: dict[int | None, frozenset[str]]
     consent: dict[str, tuple[ConsentGrant, ...]]
     policy_version: int  # the decision core's version, read in the same round trip
+    core: core_state.OrgState  # the decision state, caught up to that version
     counters: dict[str, int]
     cache_ok: bool = True
     counted: str | None = None  # a counter already moved on in the same round trip
@@ -499,25 +503,11 @@ def snapshot(
     org_id = organisation.pk
     state = state_for(organisation)
     policy_key = changes.version_key(org_id)
-    wanted = [
-        keys.settings_key(org_id),
-        keys.dnc_key(org_id),
-        keys.caller_ids_key(org_id),
-        keys.consent_key(org_id),
-        keys.accounts_key(org_id),
-    ]
-    source_keys = [
-        source.version_key(org_id)
-        for source in owned.owned_sources()
-        if source.version_key is not None
-    ]
-    wanted += [k for k in source_keys if k not in wanted]
-    wanted.append(policy_key)
     counters = [c for c in counters if c != count]
     cache_ok = True
     counted = None
+    name = "version:" + policy_key  # trustconsole.lib.versioned's key
     try:
-        names = {keys.versioned_name(k): k for k in wanted}
         both = None
         if count is not None:
             window = (
@@ -525,9 +515,9 @@ def snapshot(
                 if state.settings.value is not None
                 else 86400
             )
-            both = keys.get_many_and_count([*names, *counters], count, timeout=window)
+            both = keys.get_many_and_count([name, *counters], count, timeout=window)
         if both is None:
-            found = keys.get_many([*names, *counters, *([count] if count else [])])
+            found = keys.get_many([name, *counters, *([count] if count else [])])
             counts = {
                 key: keys.counter_value(found.get(key))
                 for key in [*counters, *([count] if count else [])]
@@ -537,25 +527,27 @@ def snapshot(
             counts = {key: keys.counter_value(found.get(key)) for key in counters}
             counts[count] = before
             counted = count
-        versions = {key: int(found.get(name) or 0) for name, key in names.items()}
+        policy_version = int(found.get(name) or 0)
     except Exception:
-        # The cache is down: answer from the copies we have and say so in the logs.
+        # The cache is down: the decision state reads the change log itself every
+        # few seconds (degraded mode), and these copies follow it.
         logger.exception("policy check: cache unreachable, using in-memory copies")
         cache_ok = False
-        versions = {key: _last(state, key, org_id) for key in wanted}
+        policy_version = UNKNOWN
         counts = dict.fromkeys([*counters, *([count] if count else [])], 0)
+    core = core_state.state_for(org_id, policy_version)
     max_age = _max_age()
     settings_copy = _fresh(
         state,
         state.settings,
-        versions[keys.settings_key(org_id)],
+        core.stamp(changes.POLICY_SETTINGS),
         lambda: settings_load(org_id),
         max_age=max_age,
     )
     dnc = _fresh(
         state,
         state.dnc,
-        versions[keys.dnc_key(org_id)],
+        core.stamp(changes.DNC),
         lambda: dnc_index_build(org_id),
         update=lambda index: index.refresh(),
         max_age=(
@@ -567,20 +559,18 @@ def snapshot(
     caller_ids = _fresh(
         state,
         state.caller_ids,
-        versions[keys.caller_ids_key(org_id)],
+        core.stamp(changes.CALLER_IDS),
         lambda: caller_ids_load(org_id),
         max_age=max_age,
     )
     consent = _fresh(
         state,
         state.consent,
-        versions[keys.consent_key(org_id)],
+        core.stamp(changes.CONSENT),
         lambda: consent_load(org_id),
         max_age=max_age,
     )
-    accounts_version = tuple(
-        versions[k] for k in [keys.accounts_key(org_id), *source_keys]
-    )
+    accounts_version = (core.stamp(changes.OWNED_NUMBERS), core.stamp(changes.ACCOUNT))
     with state.lock:
         if state.accounts_version != accounts_version:
             state.accounts.clear()
@@ -591,25 +581,12 @@ def snapshot(
         dnc=dnc,
         caller_ids=caller_ids,
         consent=consent,
-        policy_version=versions[policy_key] if cache_ok else UNKNOWN,
+        policy_version=policy_version,
+        core=core,
         counters=counts,
         cache_ok=cache_ok,
         counted=counted,
     )
-
-
-def _last(state: OrgState, key: str, org_id: int) -> int:
-    """The version a part was built at (used when the cache cannot be read)."""
-    parts = {
-        keys.settings_key(org_id): state.settings,
-        keys.dnc_key(org_id): state.dnc,
-        keys.caller_ids_key(org_id): state.caller_ids,
-        keys.consent_key(org_id): state.consent,
-    }
-    part = parts.get(key)
-    if part is None:
-        return 0
-    return part.version if part.version is not None else 0
 
 
 def account_copy(

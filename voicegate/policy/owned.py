@@ -1,15 +1,16 @@
 """Where "numbers owned by the caller" come from: a small registry of sources.
 
 A source is `fn(*, organisation_id, account) -> set[str]` (E.164), with `account`
-None when the organisation itself calls. Each source names the version key that moves
-whenever its answer may change; the check then keeps its answer in memory until that
-key moves. A source registered without a version key is asked on every check.
+None when the organisation itself calls. A source registered with a `version_key`
+(a `keys.Part` of kind `owned_numbers`) is kept in memory: every service that changes
+its answer bumps that part (a delta in the decision core's change log), and the check
+reads it again then. A source registered without one is asked on every check.
 
 The accounts source is registered here. Other apps register theirs at import time,
 e.g. the remediation app's enterprise numbers:
 
     owned_source_register(enterprise_numbers, name="enterprise",
-                          version_key=lambda org_id: f"enterprise-numbers:{org_id}")
+                          version_key=enterprise_key)
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from voicegate.policy.keys import accounts_key
+from trustconsole.policy import changes
+from voicegate.policy.keys import Part, accounts_key
 
 OwnedFn = Callable[..., set[str]]
+VersionKey = Callable[[int], Part]
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class OwnedSource:
 
     name: str
     fn: OwnedFn
-    version_key: Callable[[int], str] | None
+    version_key: VersionKey | None
 
 
 _SOURCES: dict[str, OwnedSource] = {}
@@ -39,7 +42,7 @@ def owned_source_register(
     fn: OwnedFn,
     *,
     name: str | None = None,
-    version_key: Callable[[int], str] | None = None,
+    version_key: VersionKey | None = None,
 ) -> OwnedFn:
     """Register (or replace, by name) a source of owned numbers; returns `fn`."""
     key = name or f"{fn.__module__}.{fn.__qualname__}"
@@ -82,9 +85,9 @@ def _account_numbers(*, organisation_id: int, account: Any) -> set[str]:
 owned_source_register(_account_numbers, name="accounts", version_key=accounts_key)
 
 
-def enterprise_key(organisation_id: int) -> str:
-    """Moves whenever an enterprise's owned numbers change."""
-    return f"policy:enterprise-numbers:{organisation_id}"
+def enterprise_key(organisation_id: int) -> Part:
+    """Enterprises' owned numbers (and their spam risk)."""
+    return Part(changes.OWNED_NUMBERS, organisation_id)
 
 
 def enterprise_numbers_changed(organisation_id: int) -> None:

@@ -11,7 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.choices import AccountStatus
-from tests.accounts.factories import AccountFactory
+from tests.accounts.factories import AccountFactory, status_saved
 from tests.voicegate.policy.conftest import DEST, OTHER_DEST, OWNED, codes
 from voicegate.models import OutboundDenial
 from voicegate.policy import services
@@ -170,7 +170,7 @@ def test_an_explicit_region_decides_which_short_numbers_are_emergencies(
 def test_it_refuses_every_call_of_a_restricted_account(check, account) -> None:
     account.status = AccountStatus.RESTRICTED
     account.restricted_services = ["voice"]
-    account.save()
+    status_saved(account)
     answer = check(OWNED, DEST, account=account)
     assert codes(answer) == ["account_restricted"]
     assert "restricted for voice" in answer["violations"][0]["detail"]
@@ -189,7 +189,7 @@ def test_held_blocked_and_closed_accounts_are_refused(
 ) -> None:
     account.status = status
     account.restricted_services = ["numbers", "sip_trunking", "sms", "voice"]
-    account.save()
+    status_saved(account)
     answer = check(OWNED, DEST, account=account)
     assert codes(answer) == ["account_restricted"]
     assert reason in answer["violations"][0]["detail"]
@@ -198,7 +198,7 @@ def test_held_blocked_and_closed_accounts_are_refused(
 def test_an_account_restricted_for_sms_only_may_still_call(check, account) -> None:
     account.status = AccountStatus.RESTRICTED
     account.restricted_services = ["sms"]
-    account.save()
+    status_saved(account)
     assert check(OWNED, DEST, account=account)["allowed"] is True
 
 
@@ -287,7 +287,7 @@ def test_every_violation_is_listed_at_once(check, op, account, dnc) -> None:
         actor=op, consent=account.consent_records.get(), reason="withdrawn"
     )
     account.status = AccountStatus.BLOCKED
-    account.save()
+    status_saved(account)
     answer = check("+14155550177", DEST, account=account)
     assert answer["allowed"] is False
     assert codes(answer) == [
@@ -304,7 +304,7 @@ def test_every_violation_is_listed_at_once(check, op, account, dnc) -> None:
 
 def test_an_emergency_call_lists_the_other_violations_too(check, account) -> None:
     account.status = AccountStatus.ON_HOLD
-    account.save()
+    status_saved(account)
     answer = check("+14155550177", "911", account=account)
     assert codes(answer) == [
         "caller_id_not_owned",

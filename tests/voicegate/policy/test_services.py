@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.choices import AccountStatus, SignalSource, SignalType
 from accounts.models import CustomerEmail
+from tests.accounts.factories import status_saved
 from tests.voicegate.policy.conftest import DEST, OTHER_DEST, OWNED, codes
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import AuditEntry
@@ -273,7 +274,7 @@ def test_denials_of_an_already_restricted_account_add_no_signal(
 ) -> None:
     services.policy_settings_update(actor=_admin(org), denial_threshold=1)
     account.status = AccountStatus.BLOCKED
-    account.save()
+    status_saved(account)
     for _ in range(3):
         assert codes(check(OWNED, DEST, account=account)) == ["account_restricted"]
     assert not account.signals.exists()
