@@ -1,5 +1,5 @@
 """Account names in global search: any part of the name, any case, from an index
-on PostgreSQL (the trigram index of accounts migration 0003)."""
+on PostgreSQL (the trigram index of accounts migration 0004)."""
 
 from __future__ import annotations
 

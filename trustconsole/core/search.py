@@ -128,7 +128,7 @@ def _accounts(
         )
     else:
         # Anywhere in the name, any case: the trigram index `account_name_trgm`
-        # on PostgreSQL (accounts migration 0003).
+        # on PostgreSQL (accounts migration 0004).
         by_name = Account.objects.filter(
             organisation=org, company_name__icontains=q
         ).order_by("company_name", "id")[:GROUP_LIMIT]

@@ -33,7 +33,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0002_customer_email_restored"),
+        ("accounts", "0003_account_status_by"),
     ]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
