@@ -284,16 +284,21 @@ def item_next(*, actor: Actor, queue: Queue) -> Any:
     return None
 
 
-@transaction.atomic
-def note_add(*, actor: Actor, target: Any, body: str) -> Note:
-    """Keep an internal note on a queue item, a visitor or an account."""
-    kind = note_target_for(target)
-    actor.require(kind.role)
+def _note_body(body: str) -> str:
     body = body.strip()
     if not body:
         raise ValidationError({"body": "Write the note."})
     if len(body) > NOTE_MAX:
         raise ValidationError({"body": f"At most {NOTE_MAX:,} characters."})
+    return body
+
+
+@transaction.atomic
+def note_add(*, actor: Actor, target: Any, body: str) -> Note:
+    """Keep an internal note on a queue item, a visitor or an account."""
+    kind = note_target_for(target)
+    actor.require(kind.role)
+    body = _note_body(body)
     note = Note(
         organisation=actor.organisation,
         content_type=ContentType.objects.get_for_model(target),
@@ -309,5 +314,33 @@ def note_add(*, actor: Actor, target: Any, body: str) -> Note:
         action="note.add",
         target=target,
         after={"about": kind.label(target), "note": body},
+    )
+    return note
+
+
+@transaction.atomic
+def note_edit(*, actor: Actor, note: Note, body: str) -> Note:
+    """Its author rewrites a note; audited on the noted record with both texts."""
+    note = Note.objects.select_for_update().get(pk=note.pk)
+    if actor.user is None or note.author_id != actor.user.pk:
+        raise PermissionDenied("Only its author can edit a note.")
+    target = note.target
+    kind = note_target_for(target)
+    actor.require(kind.role)
+    body = _note_body(body)
+    if body == note.body:
+        return note
+    before = note.body
+    note.body = body
+    note.edited_at = timezone.now()
+    note.full_clean()
+    note.save(update_fields=["body", "edited_at"])
+    about = kind.label(target)
+    audit_record(
+        actor=actor,
+        action="note.edit",
+        target=target,
+        before={"about": about, "note": before},
+        after={"about": about, "note": body},
     )
     return note
