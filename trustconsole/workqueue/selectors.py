@@ -95,7 +95,7 @@ def notes_of_related(
     return list(Note.objects.filter(where).select_related("content_type")[:100])
 
 
-def note_get(*, actor: Actor, public_id: object) -> Note:
+def note_get(*, actor: Actor, public_id: str) -> Note:
     """One note of the actor's organisation (404 for any other or a bad id)."""
     try:
         return Note.objects.select_related("content_type").get(

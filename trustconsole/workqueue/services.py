@@ -325,6 +325,8 @@ def note_edit(*, actor: Actor, note: Note, body: str) -> Note:
     if actor.user is None or note.author_id != actor.user.pk:
         raise PermissionDenied("Only its author can edit a note.")
     target = note.target
+    if target is None:  # the record is gone; its notes go with it
+        raise ValidationError("The note's record no longer exists.")
     kind = note_target_for(target)
     actor.require(kind.role)
     body = _note_body(body)
