@@ -19,10 +19,20 @@ from trustconsole.core.choices import Role
 from trustconsole.core.models import Membership
 from trustconsole.core.services import audit_record
 from trustconsole.workqueue.models import Assignment, Note
-from trustconsole.workqueue.queues import Queue, note_target_for, queue_for
+from trustconsole.workqueue.queues import (
+    Queue,
+    item_path,
+    note_target_for,
+    queue_for,
+)
 
 NOTE_MAX = 5000
 ESCALATION_ROLES = (Role.ADMIN, Role.OPERATOR, Role.SUPPORT)
+ROLE_WORDS: dict[str, str] = {
+    Role.ADMIN: "the admins",
+    Role.OPERATOR: "the operators",
+    Role.SUPPORT: "support",
+}
 
 
 def _user_label(user: Any) -> str:
@@ -265,7 +275,44 @@ def item_escalate(
         assignment=assignment,
         reason=reason,
     )
+    _notify_escalation(
+        actor=actor, queue=queue, item=item, to_user=to_user, to_role=to_role,
+        reason=reason,
+    )  # fmt: skip
     return assignment
+
+
+def _notify_escalation(
+    *, actor: Actor, queue: Queue, item: Any, to_user: Any, to_role: str, reason: str
+) -> None:
+    """Tell the people an item was escalated to: the colleague, or every member
+    of the role (not the one escalating), in the console and by email."""
+    from notifications import services as notifications
+    from notifications.choices import Trigger
+
+    if to_user is not None:
+        users = [to_user]
+        whom = "you"
+    else:
+        users = [
+            m.user
+            for m in Membership.objects.filter(
+                organisation=actor.organisation, role=to_role
+            ).select_related("user")
+        ]
+        whom = ROLE_WORDS[to_role]
+    users = [u for u in users if actor.user is None or u.pk != actor.user.pk]
+    label = queue.item_label(item)
+    notifications.notify_members(
+        organisation=actor.organisation,
+        users=users,
+        trigger=Trigger.ESCALATED,
+        subject=f"[trustconsole] {actor.organisation.name}: {actor.label} escalated "
+        f"{label} to {whom}",
+        body=f"{actor.label} escalated {label} in the {queue.label} queue to "
+        f"{whom}.\n\nWhy: {reason}",
+        path=item_path(queue, item),
+    )
 
 
 def item_next(*, actor: Actor, queue: Queue) -> Any:
