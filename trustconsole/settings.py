@@ -558,6 +558,7 @@ SPECTACULAR_SETTINGS = {
         "CallDecisionEnum": "voicegate.choices.Decision",
         "AccountDecisionEnum": "accounts.choices.Decision",
         "AccountStatusEnum": "accounts.choices.AccountStatus",
+        "AccountServiceEnum": "accounts.choices.Service",
         "ReassessmentStatusEnum": "accounts.choices.RequestStatus",
         "RefundStatusEnum": "accounts.choices.RefundStatus",
         "EvidenceKindEnum": "accounts.choices.EvidenceKind",
