@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
@@ -47,8 +49,9 @@ class BlockForm(forms.Form):
         label="I confirm: a permanent block cannot be undone",
     )
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("permanent") and not data.get("confirm_permanent"):
             self.add_error(
                 "confirm_permanent",
@@ -158,7 +161,7 @@ class RequestForm(forms.Form):
     estimated_units_per_month = forms.CharField(required=False)
     estimated_spend_per_month = forms.CharField(required=False)
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for n in range(1, EVIDENCE_SLOTS + 1):
             self.fields[f"evidence_kind_{n}"] = forms.ChoiceField(

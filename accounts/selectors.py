@@ -195,7 +195,7 @@ def account_timeline(*, actor: Actor, account: Account) -> list[TimelineItem]:
         )
         for m in account_emails(account=account)[:100]
     ]
-    from voicegate.models import OutboundDenial
+    from voicegate.policy.models import OutboundDenial
 
     for denial in OutboundDenial.objects.filter(account=account)[:100]:
         explanations = denial.explanation or [{}]

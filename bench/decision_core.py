@@ -240,7 +240,7 @@ def churn(ctx: dict, rounds: int) -> dict:
     actor = Actor.system_for(org, "bench churn")
     state = core_state.state_for(org.pk, core_state.version_read(org.pk))
     t0 = time.perf_counter()
-    core_state._build(state)
+    core_state.state_rebuild(state)
     rebuild_ms = (time.perf_counter() - t0) * 1000
     listed = sum(len(t) for t in state.idents.values())
     victims = list(Visitor.objects.filter(organisation=org, status="none")[:rounds])
@@ -274,7 +274,7 @@ def _naive_chat(organisation_id: int, pairs: list[tuple[str, str]], ip: str) -> 
     from visitors.models import VisitorIdentifier
 
     for identifier in VisitorIdentifier.objects.filter(
-        services._identifier_q(pairs), organisation_id=organisation_id
+        services.identifier_filter(organisation_id, pairs)
     ).select_related("visitor"):
         if identifier.kind != "ip" and identifier.visitor.status == "blacklisted":
             return False

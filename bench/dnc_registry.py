@@ -314,8 +314,8 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
     from trustconsole.core.actor import Actor
     from trustconsole.core.models import Organisation
     from trustconsole.core.services import token_create
-    from voicegate.models import DncImport
     from voicegate.policy import importer, memory, services
+    from voicegate.policy.models import DncImport
     from voicegate.policy.tasks import dnc_import_task
 
     org = Organisation.objects.create(name="Bench", slug=f"bench-{os.getpid()}")

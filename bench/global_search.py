@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import visitors_search as vs  # noqa: E402
 
 _ip, _phone, load, out, p95, timed = (
-    vs._ip,
-    vs._phone,
+    vs.ip_for,
+    vs.phone_for,
     vs.load,
     vs.out,
     vs.p95,

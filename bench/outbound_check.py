@@ -61,7 +61,7 @@ def _fill(list_id: int, entries: int, step: int) -> float:
     """Insert `entries` numbers straight into the table (COPY on PostgreSQL)."""
     from django.db import connection, transaction
 
-    from voicegate.models import DncEntry
+    from voicegate.policy.models import DncEntry
 
     table = DncEntry._meta.db_table
     started = time.perf_counter()
@@ -98,7 +98,7 @@ def _naive_check(org, account_id: str, from_e164: str, to_e164: str) -> list[str
     from accounts.models import Account
     from accounts.selectors import account_owned_numbers, account_voice_allowed
     from visitors.models import VisitorIdentifier
-    from voicegate.models import (
+    from voicegate.policy.models import (
         ConsentRecord,
         DncEntry,
         PolicySettings,
@@ -175,9 +175,9 @@ def main() -> None:
     from trustconsole.core.actor import Actor
     from trustconsole.core.models import Organisation
     from trustconsole.lib.phones import PhoneNumberError, phone_normalise
-    from voicegate.models import DncList
     from voicegate.policy import keys, memory, services
     from voicegate.policy.check import check_request_parse
+    from voicegate.policy.models import DncList
 
     settings.POLICY_DNC_IMPORT_DIR = tmp / "imports"
     org = Organisation.objects.create(name="Bench", slug=f"bench-{os.getpid()}")
@@ -262,7 +262,7 @@ def main() -> None:
 
     digits = [int(d[1:]) for d in (on_list + off_list) * 200]
     mem_total, mem_lat = _timed(index.lists_with, digits)
-    from voicegate.models import DncEntry
+    from voicegate.policy.models import DncEntry
 
     def db_lookup(n: int) -> None:
         DncEntry.objects.filter(dnc_list__organisation=org, number=n).exists()

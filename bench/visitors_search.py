@@ -157,9 +157,9 @@ def load(org_id: int, n: int, seed: int = 7) -> None:
                 )  # fmt: skip
                 idents.append((org_id, vid, "widget", f"wv-{vid}", created))
                 if vid % 5 < 2:
-                    idents.append((org_id, vid, "phone", _phone(vid), created))
+                    idents.append((org_id, vid, "phone", phone_for(vid), created))
                 if vid % 5 < 3:
-                    idents.append((org_id, vid, "ip", _ip(vid), created))
+                    idents.append((org_id, vid, "ip", ip_for(vid), created))
         with raw.copy(
             f"COPY visitors_visitoridentifier ({ident_cols}) FROM STDIN"
         ) as copy:
@@ -174,11 +174,13 @@ def _ts(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(epoch))
 
 
-def _phone(vid: int) -> str:
+def phone_for(vid: int) -> str:
+    """The phone number of generated visitor `vid`."""
     return f"+447{vid:09d}"
 
 
-def _ip(vid: int) -> str:
+def ip_for(vid: int) -> str:
+    """The IP address of generated visitor `vid`."""
     return f"10.{(vid >> 16) & 255}.{(vid >> 8) & 255}.{vid & 255}"
 
 
@@ -242,7 +244,7 @@ def scenarios(n: int, rng: random.Random) -> dict[str, Callable[[], dict]]:
 
     def some_phone() -> dict:
         vid = 5 * rng.randint(1, n // 5 - 1) + rng.choice([0, 1])  # has a phone
-        e164 = _phone(vid)
+        e164 = phone_for(vid)
         return {"q": f"{e164[:3]} {e164[3:7]} {e164[7:]}"}
 
     def some_name() -> dict:
@@ -255,7 +257,7 @@ def scenarios(n: int, rng: random.Random) -> dict[str, Callable[[], dict]]:
 
     def some_ip() -> dict:
         vid = 5 * rng.randint(1, n // 5 - 1) + rng.choice([0, 1, 2])  # has an IP
-        return {"q": _ip(vid)}
+        return {"q": ip_for(vid)}
 
     def status() -> dict:
         return {"status": rng.choice(["blacklisted", "flagged", "whitelisted"])}

@@ -47,7 +47,7 @@ TERMINAL_STATUSES: tuple[str, ...] = (
     RemediationStatus.CANCELLED,
 )
 # A status only ever moves forward: pending → in_progress → one terminal status.
-STATUS_RANK = {
+STATUS_RANK: dict[str, int] = {
     RemediationStatus.PENDING: 0,
     RemediationStatus.IN_PROGRESS: 1,
     RemediationStatus.COMPLETED: 2,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from typing import Any
 
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -79,6 +80,17 @@ class RemediationSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Remediation settings of {self.organisation}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A saved row always has a signing secret."""
+        self.webhook_secret_fill()
+        super().save(*args, **kwargs)
+
+    def webhook_secret_fill(self) -> None:
+        """Make the signing secret of a row that has none (the defaults read before
+        the first save have none: a read never makes one up)."""
+        if not self.webhook_secret:
+            self.webhook_secret = webhook_secret_generate()
 
     @property
     def api_key_hint(self) -> str:
@@ -202,6 +214,8 @@ class OwnedNumber(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_reason = models.CharField(max_length=100, blank=True)
     verification_status = models.CharField(max_length=64, blank=True)
+    # Set on the rows `selectors.review_list` returns (not stored).
+    suggested: bool
 
     class Meta:
         ordering = ("e164",)

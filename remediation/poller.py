@@ -109,7 +109,10 @@ class TickResult:
 
 
 def _claim_batch(
-    model: type, due: Q, now: dt.datetime, limit: int
+    model: type[RemediationRequest] | type[WebhookDelivery],
+    due: Q,
+    now: dt.datetime,
+    limit: int,
 ) -> list[tuple[int, str]]:
     ids = list(
         model.objects.filter(due)
@@ -303,9 +306,9 @@ def _merge_results(
     )
     changed = []
     for row in rows:
-        bucket = bucket_of.get(row.e164)
-        if bucket and row.outcome != bucket:
-            row.outcome, row.outcome_at = bucket, now
+        found = bucket_of.get(row.e164)
+        if found and row.outcome != found:
+            row.outcome, row.outcome_at = found, now
             changed.append(row)
     if not changed:
         return False
@@ -382,7 +385,7 @@ def _apply(
             and old_status not in TERMINAL_STATUSES
             and STATUS_RANK[status] > STATUS_RANK[old_status]
         )
-        if moves:
+        if moves and status is not None:  # (moves implies a status)
             request.status, changed = status, True
             if status == RemediationStatus.COMPLETED:
                 request.results_available = True

@@ -421,7 +421,8 @@ class TelnyxClient:
             self._reputation_path(enterprise_id, "webhook"),
             json={"webhook_url": webhook_url},
         )
-        return data.get("data") if isinstance(data.get("data"), dict) else {}
+        found = data.get("data")
+        return found if isinstance(found, dict) else {}
 
     def numbers_list(
         self, *, enterprise_id: str, page_size: int = 250, max_pages: int = 1000
@@ -439,7 +440,8 @@ class TelnyxClient:
             if not isinstance(items, list):
                 raise ProviderTransientError("provider list answer has no data array")
             found.extend(item for item in items if isinstance(item, dict))
-            meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+            answer_meta = data.get("meta")
+            meta = answer_meta if isinstance(answer_meta, dict) else {}
             total_pages = meta.get("total_pages")
             if not items or (isinstance(total_pages, int) and page >= total_pages):
                 break
@@ -531,11 +533,9 @@ def client_for(
     organisation has switched provider since.
     """
     provider = provider or settings_row.provider
-    common = {
-        "timeout": settings.REMEDIATION_HTTP_TIMEOUT,
-        "retries": settings.REMEDIATION_HTTP_RETRIES,
-        "backoff": settings.REMEDIATION_HTTP_BACKOFF_MS / 1000,
-    }
+    timeout: float = settings.REMEDIATION_HTTP_TIMEOUT
+    retries: int = settings.REMEDIATION_HTTP_RETRIES
+    backoff: float = settings.REMEDIATION_HTTP_BACKOFF_MS / 1000
     own_base = settings_row.api_base if settings_row.provider == provider else ""
     if provider == Provider.SANDBOX:
         return TelnyxClient(
@@ -543,7 +543,9 @@ def client_for(
             api_key=sandbox_api_key(settings_row),
             supports_cancel=True,
             guarded=bool(own_base),
-            **common,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
         )
     api_key = settings_row.api_key
     if is_unreadable(api_key):
@@ -557,5 +559,7 @@ def client_for(
         base_url=own_base or settings.REMEDIATION_TELNYX_API_BASE,
         api_key=api_key,
         guarded=bool(own_base),
-        **common,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
     )

@@ -91,7 +91,7 @@ def snapshot(row: SandboxRemediation, now: dt.datetime | None = None) -> dict[st
     pending, tier1, tier2 = sandbox_delays()
     created = row.created_at
     tier1_at = tier2_at = None
-    results = None
+    results: dict[str, list[str]] | None = None
     updated = created
     if row.cancelled_at is not None:
         status, updated = RemediationStatus.CANCELLED, row.cancelled_at
@@ -197,13 +197,14 @@ def _injected_fault(request: HttpRequest, account: str) -> JsonResponse | None:
     return None
 
 
-def sandbox_gate(request: HttpRequest) -> tuple[str | None, JsonResponse | None]:
-    """The calling sandbox account, or the answer to give instead (off, 401, fault)."""
+def sandbox_gate(request: HttpRequest) -> tuple[str, JsonResponse | None]:
+    """The calling sandbox account, or ("", the answer to give instead: off, 401,
+    fault)."""
     if not settings.REMEDIATION_SANDBOX_ENABLED:
-        return None, not_found_response()
+        return "", not_found_response()
     account = _account(request)
     if account is None:
-        return None, _unauthorised()
+        return "", _unauthorised()
     return account, _injected_fault(request, account)
 
 

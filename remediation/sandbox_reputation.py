@@ -169,7 +169,12 @@ def reputation_data(row: SandboxNumber, now: dt.datetime) -> dict[str, Any] | No
     risk, category = risk_at(row, at)
     slot = int(at.timestamp()) // _slot_seconds()
     seed = _hash(row.e164, slot, "scores")
-    penalty = {SpamRisk.LOW: 0, SpamRisk.MEDIUM: 25, SpamRisk.HIGH: 50}[risk]
+    penalties: dict[str, int] = {
+        SpamRisk.LOW: 0,
+        SpamRisk.MEDIUM: 25,
+        SpamRisk.HIGH: 50,
+    }
+    penalty = penalties[risk]
     return {
         "spam_risk": risk,
         "spam_category": category,
@@ -235,13 +240,14 @@ def record_json(record: SandboxReputation, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _body(request: HttpRequest) -> tuple[dict[str, Any] | None, JsonResponse | None]:
+def _body(request: HttpRequest) -> tuple[dict[str, Any], JsonResponse | None]:
+    """The JSON object sent, or ({}, the 400 to answer instead)."""
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
-        return None, error_response(400, [problem(400, "The body is not valid JSON.")])
+        return {}, error_response(400, [problem(400, "The body is not valid JSON.")])
     if not isinstance(body, dict):
-        return None, error_response(
+        return {}, error_response(
             400, [problem(400, "The body must be a JSON object.")]
         )
     return body, None
@@ -314,6 +320,7 @@ def reputation(request: HttpRequest, enterprise_id: str) -> HttpResponse:
                 [problem(400, "Number Reputation is already enabled for it.")],
             )
         record.delete()  # "a previously rejected record is replaced"
+    assert isinstance(loa, str)  # checked above: a problem otherwise
     record = SandboxReputation.objects.create(
         account_key=account,
         enterprise_id=enterprise_id,

@@ -37,9 +37,11 @@ from trustconsole.core.selectors import scoped_get
 
 
 def settings_for(*, organisation: Organisation) -> RemediationSettings:
-    """The organisation's remediation settings (created with defaults on demand)."""
-    row, _ = RemediationSettings.objects.get_or_create(organisation=organisation)
-    return row
+    """The organisation's remediation settings, or an unsaved row with the defaults
+    and no signing secret yet (a read never writes; the first settings change, or
+    the first signed webhook, saves the row with a fresh secret)."""
+    row = RemediationSettings.objects.filter(organisation=organisation).first()
+    return row or RemediationSettings(organisation=organisation, webhook_secret="")
 
 
 def enterprise_list(*, actor: Actor) -> QuerySet[Enterprise]:
@@ -240,6 +242,7 @@ def review_numbers(
         .annotate(in_flight=Exists(busy))
         .order_by("-elevated_at", "e164")[:200]
     )
+    review: list[OwnedNumber] = []
     for row in rows:
         cooling = bool(
             cooldown_days
@@ -247,7 +250,8 @@ def review_numbers(
             and row.last_remediated_at >= cutoff
         )
         row.suggested = not row.in_flight and not cooling
-    return rows
+        review.append(row)
+    return review
 
 
 def observation_list(*, number: OwnedNumber) -> QuerySet[ReputationObservation]:

@@ -35,6 +35,7 @@ from remediation.models import (
 )
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
+from trustconsole.core.models import Organisation
 from trustconsole.core.services import (
     audit_record,
     audit_snapshot,
@@ -61,6 +62,13 @@ ENTERPRISE_FIELDS = [
 
 
 # --- Settings ------------------------------------------------------------------------
+
+
+def settings_row_ensure(*, organisation: Organisation) -> RemediationSettings:
+    """The saved settings row, created with the defaults and a fresh signing secret
+    when the organisation has none yet (what signs a webhook must be kept)."""
+    row, _ = RemediationSettings.objects.get_or_create(organisation=organisation)
+    return row
 
 
 @transaction.atomic
@@ -122,6 +130,7 @@ def settings_update(
         raise ValidationError({"api_key": f"{UNREADABLE}: enter the API key again."})
     if row.provider == Provider.TELNYX and not row.api_key:
         raise ValidationError({"api_key": "Telnyx needs the organisation's API key."})
+    row.webhook_secret_fill()
     row.full_clean()
     row.save()
     after = audit_snapshot(row, ["provider", "api_base", "cooldown_days"])
@@ -148,7 +157,10 @@ def webhook_secret_rotate(*, actor: Actor, reason: str) -> RemediationSettings:
     row = selectors.settings_for(organisation=actor.organisation)
     before = row.webhook_secret_hint
     row.webhook_secret = webhook_secret_generate()
-    row.save(update_fields=["webhook_secret", "updated_at"])
+    if row.pk is None:  # the organisation's first settings change saves the row
+        row.save()
+    else:
+        row.save(update_fields=["webhook_secret", "updated_at"])
     audit_record(
         actor=actor,
         action="remediation.webhook_secret_rotate",

@@ -287,26 +287,26 @@ def settings_index(request: ActorRequest) -> HttpResponse:
                     messages.success(request, f"Enterprise {enterprise.name} added.")
                     return redirect("remediation:enterprise", enterprise.public_id)
         elif action == "settings":
-            form = forms.SettingsForm(request.POST)
-            context["settings_form"] = form
-            if form.is_valid():
+            settings_form = forms.SettingsForm(request.POST)
+            context["settings_form"] = settings_form
+            if settings_form.is_valid():
                 try:
-                    services.settings_update(actor=actor, **form.cleaned_data)
+                    services.settings_update(actor=actor, **settings_form.cleaned_data)
                 except ValidationError as exc:
-                    _form_errors(form, exc)
+                    _form_errors(settings_form, exc)
                 else:
                     messages.success(request, "Remediation settings saved.")
                     return redirect("remediation:settings")
         elif action == "monitoring":
-            form = forms.MonitoringSettingsForm(request.POST)
-            context["monitoring_form"] = form
-            if form.is_valid():
+            monitoring_form = forms.MonitoringSettingsForm(request.POST)
+            context["monitoring_form"] = monitoring_form
+            if monitoring_form.is_valid():
                 try:
                     monitoring.monitoring_settings_update(
-                        actor=actor, **form.cleaned_data
+                        actor=actor, **monitoring_form.cleaned_data
                     )
                 except ValidationError as exc:
-                    _form_errors(form, exc)
+                    _form_errors(monitoring_form, exc)
                 else:
                     messages.success(request, "Monitoring settings saved.")
                     return redirect("remediation:settings")

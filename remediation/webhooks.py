@@ -179,9 +179,9 @@ def deliver(*, delivery_id: int, token: str | None = None) -> float | None:
     delivery = WebhookDelivery.objects.select_related("organisation").get(
         pk=delivery_id
     )
-    from remediation.selectors import settings_for
+    from remediation.services import settings_row_ensure
 
-    secret = settings_for(organisation=delivery.organisation).webhook_secret
+    secret = settings_row_ensure(organisation=delivery.organisation).webhook_secret
     attempt = delivery.attempts + 1
     body = body_for(delivery, attempt)
     headers = {

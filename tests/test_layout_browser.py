@@ -11,7 +11,8 @@ from remediation.models import Enterprise, RemediationRequest
 from tests.accounts.factories import RequestFactory
 from trustconsole.csvio.models import CsvImport
 from visitors.models import Conversation, Visitor
-from voicegate.models import DncList, VoiceConnection
+from voicegate.models import VoiceConnection
+from voicegate.policy.models import DncList
 
 pytestmark = pytest.mark.browser
 

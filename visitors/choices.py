@@ -52,6 +52,15 @@ class IdentifierKind(models.TextChoices):
     WIDGET = "widget", "Widget visitor id"
 
 
+# The field (and upsert argument) each identifier kind is given in.
+IDENTIFIER_FIELDS: dict[str, str] = {
+    IdentifierKind.EMAIL: "emails",
+    IdentifierKind.PHONE: "phones",
+    IdentifierKind.IP: "ips",
+    IdentifierKind.WIDGET: "widget_ids",
+}
+
+
 class WeightLevel(models.TextChoices):
     """How much a risk signal lowers the trust score."""
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.http import QueryDict
 
 from trustconsole.lib.confirm import REASON_MISSING
 from visitors import selectors
@@ -47,7 +48,8 @@ class VisitorFilterForm(forms.Form):
     sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         low, high = data.get("score_min"), data.get("score_max")
         if low is not None and high is not None and low > high:
             self.add_error("score_max", "Must be at least the lower bound.")
@@ -118,7 +120,7 @@ class SignalAddForm(forms.Form):
     def __init__(self, *args: Any, weights: dict[str, int] | None = None, **kw: Any):
         super().__init__(*args, **kw)
         if weights:
-            self.fields["level"].choices = [
+            cast(forms.ChoiceField, self.fields["level"]).choices = [
                 (level, f"{label} (+{weights[level]})")
                 for level, label in WeightLevel.choices
             ]
@@ -196,8 +198,9 @@ class ReviewBulkForm(forms.Form):
     def __init__(self, *args: Any, actor: Any = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         # Any id may be posted; the selector keeps only the organisation's items.
-        self.fields["items"].choices = [
-            (v, v) for v in (self.data.getlist("items") if self.data else [])
+        posted = cast(QueryDict, self.data)
+        cast(forms.ChoiceField, self.fields["items"]).choices = [
+            (v, v) for v in (posted.getlist("items") if posted else [])
         ]
         self.actor = actor
 

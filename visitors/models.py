@@ -3,8 +3,10 @@ chat widgets, conversations and events."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import uuid
+from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -56,6 +58,8 @@ class Visitor(models.Model):
     blocked_attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
+    # Set by services.visitor_upsert on the visitor it returns (not stored).
+    upsert_created: bool
 
     class Meta:
         ordering = ("-last_seen_at", "-id")
@@ -89,7 +93,7 @@ class Visitor(models.Model):
     def __str__(self) -> str:
         return self.display_name
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.name_search = self.name.strip().lower()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "name" in update_fields:
@@ -371,7 +375,7 @@ class RiskSignal(models.Model):
         """The human name of the signal type."""
         return signal_type_label(self.signal_type)
 
-    def is_active(self, now: object = None) -> bool:
+    def is_active(self, now: dt.datetime | None = None) -> bool:
         """Counts towards the score: not ended and not past its expiry."""
         now = now or timezone.now()
         return self.ended_at is None and (
@@ -479,7 +483,7 @@ class IPBlock(models.Model):
             return addr
         return self.network
 
-    def is_active(self, now: object = None) -> bool:
+    def is_active(self, now: dt.datetime | None = None) -> bool:
         """Applies until its expiry (if any) passes."""
         return self.expires_at is None or self.expires_at > (now or timezone.now())
 

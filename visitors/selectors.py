@@ -23,6 +23,7 @@ from trustconsole.core.selectors import scoped_get
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 from visitors.choices import (
     DEFAULT_WEIGHTS,
+    IDENTIFIER_FIELDS,
     MAPPED_STATUSES,
     SCORE_MAX,
     Band,
@@ -264,22 +265,11 @@ def visitor_find(*, actor: Actor, text: str) -> Visitor | None:
 
 def visitor_identifiers(*, visitor: Visitor) -> dict[str, list[str]]:
     """The visitor's identifiers grouped by kind (emails, phones, ips, widget_ids)."""
-    grouped: dict[str, list[str]] = {
-        "emails": [],
-        "phones": [],
-        "ips": [],
-        "widget_ids": [],
-    }
-    names = {
-        IdentifierKind.EMAIL: "emails",
-        IdentifierKind.PHONE: "phones",
-        IdentifierKind.IP: "ips",
-        IdentifierKind.WIDGET: "widget_ids",
-    }
+    grouped: dict[str, list[str]] = {name: [] for name in IDENTIFIER_FIELDS.values()}
     for kind, value in visitor.identifiers.order_by("kind", "value").values_list(
         "kind", "value"
     ):
-        grouped[names[kind]].append(value)
+        grouped[IDENTIFIER_FIELDS[kind]].append(value)
     return grouped
 
 
@@ -513,4 +503,5 @@ def events_attach_messages(events: Iterable[Event]) -> None:
         }
     for event in events:
         detail = event.detail if isinstance(event.detail, dict) else {}
-        event.message = messages.get(str(detail.get("message_id")))
+        # The message the event is about, for the page (not a field of Event).
+        setattr(event, "message", messages.get(str(detail.get("message_id"))))  # noqa: B010

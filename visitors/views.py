@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import prefetch_related_objects
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -57,7 +57,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.cap + 1].count()
+        rows = cast(QuerySet[Any], self.object_list)
+        return rows[: self.cap + 1].count()
 
     @property
     def capped(self) -> bool:
@@ -289,7 +290,8 @@ def visitor_signal_add(request: ActorRequest, public_id: str) -> HttpResponse:
     form = forms.SignalAddForm(request.POST)
     if not form.is_valid():
         for field, errors in form.errors.items():
-            messages.error(request, f"{form.fields[field].label}: {' '.join(errors)}")
+            text = " ".join(str(error) for error in errors)
+            messages.error(request, f"{form.fields[field].label}: {text}")
     else:
         _run(
             request,
@@ -378,10 +380,10 @@ def visitor_merge(request: ActorRequest, public_id: str) -> HttpResponse:
             f"{source.display_name} merged into {target.display_name}.",
         )
         return redirect("visitors:visitor_detail", public_id=target.public_id)
-    source = selectors.visitor_find(
+    candidate = selectors.visitor_find(
         actor=request.actor, text=request.GET.get("other", "")
     )
-    if source is None or source.pk == target.pk:
+    if candidate is None or candidate.pk == target.pk:
         messages.error(
             request,
             "No other visitor has that email, phone number, IP address, widget id "
@@ -390,8 +392,8 @@ def visitor_merge(request: ActorRequest, public_id: str) -> HttpResponse:
         return redirect("visitors:visitor_detail", public_id=target.public_id)
     context = {
         "target": target,
-        "source": source,
-        "source_ids": selectors.visitor_identifiers(visitor=source),
+        "source": candidate,
+        "source_ids": selectors.visitor_identifiers(visitor=candidate),
     }
     return render(request, "visitors/merge_confirm.html", context)
 

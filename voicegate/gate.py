@@ -15,42 +15,57 @@ Only when neither the cache nor the database can be read does the connection's f
 mode decide: open (let the call through) by default, or closed (reject). Either is
 logged at CRITICAL with FAIL-OPEN / FAIL-CLOSED and counted (`failure_count()` per
 process; the CallDecision rows with reason fail_open / fail_closed persist it).
+
+What a process holds between calls is in `gate_state`; writing the call log (the
+Redis stream, rows kept while the database is down, the flush into CallDecision) is
+in `calllog`, whose public functions are importable from here too.
 """
 
 from __future__ import annotations
 
-import atexit
-import collections
 import dataclasses
-import datetime as dt
 import json
 import logging
-import os
-import socket
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from trustconsole.lib.versioned import PREFIX as VERSION_PREFIX
 from trustconsole.lib.versioned import version_bump
 from trustconsole.policy import changes
 from trustconsole.policy import decide as core
 from trustconsole.policy import state as core_state
 from trustconsole.policy.state import Entry, OrgState, VoiceRules
 from trustconsole.policy.vocabulary import Channel
+from voicegate import gate_state
+from voicegate.calllog import (
+    EPOCH_KEY,
+    STREAM_KEY,
+    decision_insert,
+    pending_add,
+    spool_note,
+)
+from voicegate.calllog import STREAM_GROUP as STREAM_GROUP
+from voicegate.calllog import decisions_flush as decisions_flush
+from voicegate.calllog import (
+    decisions_flush_quietly as decisions_flush_quietly,
+)
+from voicegate.calllog import log_later as log_later
+from voicegate.calllog import pending_flush as pending_flush
+from voicegate.calllog import row_fields as row_fields
 from voicegate.choices import CallerPolicy, CommandStatus, Decision, FailMode, Reason
-from voicegate.models import CallDecision, VoiceConnection
+from voicegate.gate_state import STATE, redis_client, redis_failed, redis_usable
+from voicegate.models import VoiceConnection
 
 logger = logging.getLogger(__name__)
 
 CONNECTIONS_VERSION_KEY = "voice:connections"
-_VERSION_PREFIX = "version:"
 # The version of state read from the database while Redis was unreachable: it
 # matches no version Redis holds, so the first check after recovery reloads it.
 UNKNOWN = core_state.UNKNOWN
@@ -135,59 +150,19 @@ class GateUnavailable(Exception):
     """The database or the cache could not be consulted."""
 
 
-@dataclass
-class _State:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    connections: dict[str, ConnectionSnapshot] = field(default_factory=dict)
-    connections_version: int | None = None
-    connections_loaded: float = 0.0
-    # organisation id -> (versions, snapshot, monotonic time it was loaded)
-    orgs: dict[int, tuple[tuple[int], OrgState, float]] = field(default_factory=dict)
-    redis: Any = None
-    claim: Any = None
-    # Redis is not tried again before this monotonic time (it just failed).
-    redis_down_until: float = 0.0
-    # The Redis data set this process last talked to (see _spool_note).
-    epoch: str | None = None
-    # Decisions this process appended to the stream that may not be stored yet:
-    # (stream id, record as JSON), oldest first.
-    spool: collections.deque[tuple[tuple[int, int], str]] = field(
-        default_factory=collections.deque
-    )
-    # Rows the database could not take yet: ("decision" | "outbox", fields).
-    pending: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    pending_retry_at: float = 0.0
-
-
-_state = _State()
 # Survives reset(): the number of fail-mode decisions of this process.
 _failures = 0
 
 
 def reset() -> None:
     """Forget every snapshot (tests; a process that wants a cold start)."""
-    global _state
-    _state = _State()
+    gate_state.reset()
     core_state.reset()
 
 
 def failure_count() -> int:
     """Decisions this process had to take in a fail mode (FAIL-OPEN/FAIL-CLOSED)."""
     return _failures
-
-
-def redis_usable() -> bool:
-    """Redis is configured and did not fail within the last retry interval."""
-    return bool(settings.REDIS_URL) and time.monotonic() >= _state.redis_down_until
-
-
-def _redis_failed(exc: BaseException) -> None:
-    """Stop trying Redis for a moment; the database carries the gate meanwhile."""
-    if time.monotonic() >= _state.redis_down_until:
-        logger.error(
-            "voice gate: Redis unreachable (%s); deciding from the database", exc
-        )
-    _state.redis_down_until = time.monotonic() + settings.VOICEGATE_REDIS_RETRY_SECONDS
 
 
 class CacheUnavailable(Exception):
@@ -201,16 +176,16 @@ def _versions(keys: list[str]) -> list[int]:
         if not redis_usable():
             raise CacheUnavailable("Redis failed a moment ago")
         try:
-            values = client.mget([cache.make_key(_VERSION_PREFIX + k) for k in keys])
+            values = client.mget([cache.make_key(VERSION_PREFIX + k) for k in keys])
         except Exception as exc:
-            _redis_failed(exc)
+            redis_failed(exc)
             raise CacheUnavailable(str(exc)) from exc
         return [int(v or 0) for v in values]
     try:
-        found = cache.get_many([_VERSION_PREFIX + k for k in keys])
+        found = cache.get_many([VERSION_PREFIX + k for k in keys])
     except Exception as exc:
         raise CacheUnavailable(str(exc)) from exc
-    return [int(found.get(_VERSION_PREFIX + k) or 0) for k in keys]
+    return [int(found.get(VERSION_PREFIX + k) or 0) for k in keys]
 
 
 def _versions_or_unknown(keys: list[str]) -> list[int]:
@@ -253,7 +228,7 @@ def _load_connections() -> dict[str, ConnectionSnapshot]:
 
 def connection_cached(token: str) -> ConnectionSnapshot | None:
     """The connection as this process last saw it (used when state is unreachable)."""
-    return _state.connections.get(token)
+    return STATE.connections.get(token)
 
 
 @dataclass(frozen=True)
@@ -283,7 +258,7 @@ def context_for_token(
     organisation's state come from the database (versions UNKNOWN). Raises
     GateUnavailable when the database fails too while loading.
     """
-    state = _state
+    state = STATE
     known = state.connections.get(token)
     if not fresh and known is not None and state.connections_version is not None:
         cached = state.orgs.get(known.organisation_id)
@@ -335,7 +310,7 @@ def context_for_org(
 ) -> Context:
     """The context to decide a call of an organisation (decision API)."""
     keys = _org_keys(organisation_id)
-    cached = _state.orgs.get(organisation_id)
+    cached = STATE.orgs.get(organisation_id)
     if not fresh and cached is not None and _trusted(cached[0], cached[2]):
         return Context(organisation_id, keys, cached[0], cached[1], fail_mode)
     try:
@@ -352,15 +327,15 @@ def _org_snapshot(organisation_id: int, versions: tuple[int]) -> OrgState:
     While Redis is known to be down the versions cannot be trusted: the change log
     is read again every VOICEGATE_DEGRADED_RELOAD_SECONDS.
     """
-    cached = _state.orgs.get(organisation_id)
+    cached = STATE.orgs.get(organisation_id)
     if cached is not None and cached[0] == versions and _trusted(versions, cached[2]):
         return cached[1]
     version = versions[0]
     if settings.REDIS_URL and not redis_usable():
         version = UNKNOWN
     org = core_state.state_for(organisation_id, version)
-    with _state.lock:
-        _state.orgs[organisation_id] = (versions, org, org.caught_up_at)
+    with STATE.lock:
+        STATE.orgs[organisation_id] = (versions, org, org.caught_up_at)
     return org
 
 
@@ -393,26 +368,6 @@ def fail_verdict(fail_mode: str, error: str) -> Verdict:
     return Verdict(Decision.ALLOW, Reason.FAIL_OPEN, core=found)
 
 
-# --- Logging, redelivery and repeated calls ---------------------------------------
-#
-# With Redis, one script call per call marks the event as seen (a redelivery is
-# answered without acting again), counts the call against its number's window and
-# appends the decision to a stream; `decisions_flush` (beat, every second) moves the
-# stream into CallDecision rows in batches. No database round trip on the hot path.
-# Without Redis (the embedded defaults), or while Redis is unreachable, the row is
-# inserted at once and its unique constraint is what makes a redelivery visible.
-#
-# A stream entry is not yet in the database. So that a Redis restart without
-# persistence loses no answered decision, each process keeps what it appended in
-# `_state.spool` until the stream shows the flusher is past it (entries older than
-# the stream's oldest were stored and deleted); the script also returns an epoch, a
-# token Redis keeps for as long as its data set lives. When the epoch changes, the
-# data set (stream included) was lost, and the process writes its spool straight
-# into the call log (rows are unique per event, so nothing is stored twice).
-
-STREAM_KEY = "voice:decisions"
-STREAM_GROUP = "decision-log"
-EPOCH_KEY = "voice:epoch"
 SEEN_TTL_SECONDS = 24 * 3600
 
 # KEYS: the n version keys, then the seen key, the counter key, the stream, the epoch.
@@ -465,18 +420,11 @@ return {count, epoch, id, oldest}
 """
 
 
-def redis_client() -> Any:
-    """This process's Redis client when REDIS_URL is set, else None."""
-    if not settings.REDIS_URL:
-        return None
-    if _state.redis is None:
-        import redis
-
-        _state.redis = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=1
-        )
-        _state.claim = _state.redis.register_script(_CLAIM_SCRIPT)
-    return _state.redis
+def _claim_script(client: Any) -> Any:
+    """The claim script registered on this process's client (no round trip)."""
+    if STATE.claim is None:
+        STATE.claim = client.register_script(_CLAIM_SCRIPT)
+    return STATE.claim
 
 
 @dataclass(frozen=True)
@@ -556,10 +504,10 @@ def _claim(
                 f"voice:seen:{facts.organisation_id}:{facts.provider}:{facts.event_id}"
             )
             try:
-                result = _state.claim(
+                result = _claim_script(client)(
                     keys=[
                         *(
-                            cache.make_key(_VERSION_PREFIX + k)
+                            cache.make_key(VERSION_PREFIX + k)
                             for k in ctx.keys[:checked]
                         ),
                         cache.make_key(seen),
@@ -578,14 +526,14 @@ def _claim(
                     client=client,
                 )
             except Exception as exc:
-                _redis_failed(exc)
+                redis_failed(exc)
             else:
                 if int(result[0]) == -2:
                     raise _Stale
                 if int(result[0]) == -1:
                     return None
                 if len(result) > 1:
-                    _spool_note(result[1], result[2], result[3], payload)
+                    spool_note(result[1], result[2], result[3], payload)
                 return int(result[0])
         # Redis is unreachable: the database takes the log and catches redeliveries.
     elif checked:
@@ -603,133 +551,6 @@ def _claim(
         except Exception:  # the file cache failed: no repeated-call count
             return 0
     return 0
-
-
-def decision_insert(record: dict[str, Any]) -> bool:
-    """Write one decision straight into the call log; False when already there.
-
-    If the database cannot be written either, the row waits in this process
-    (`pending_flush`) and the event is treated as new.
-    """
-    try:
-        with transaction.atomic():
-            CallDecision.objects.create(**row_fields(record))
-    except IntegrityError:
-        return False
-    except Exception:
-        logger.critical(
-            "voice gate could not write a decision; kept in this process until the "
-            "database answers",
-            exc_info=True,
-        )
-        pending_add("decision", record)
-    return True
-
-
-def _stream_id(raw: bytes | str) -> tuple[int, int]:
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def _spool_note(epoch: bytes, entry_id: bytes, oldest: bytes, payload: str) -> None:
-    """Keep what this process appended until the flusher is past it (see above)."""
-    state = _state
-    current = epoch.decode()
-    if state.epoch is not None and state.epoch != current and state.spool:
-        lost = [json.loads(p) for _, p in state.spool]
-        state.spool.clear()
-        logger.error(
-            "voice gate: Redis lost its data (restart without persistence); writing "
-            "%d decisions it had not stored yet straight into the call log",
-            len(lost),
-        )
-        for record in lost:
-            pending_add("decision", record)
-        pending_flush(force=True)
-    state.epoch = current
-    floor = _stream_id(oldest)
-    spool = state.spool
-    while spool and spool[0][0] < floor:
-        spool.popleft()
-    spool.append((_stream_id(entry_id), payload))
-    if len(spool) > settings.VOICEGATE_SPOOL_MAX:
-        spool.popleft()
-        logger.warning("voice gate: decision spool full; the flusher is behind")
-
-
-def pending_add(kind: str, fields: dict[str, Any]) -> None:
-    """Keep a row for the database once it answers.
-
-    Kinds: "decision" (CallDecision fields), "outbox" (OutboxItem fields), "result"
-    (how a reject command of an existing item fared).
-    """
-    pending = _state.pending
-    pending.append((kind, fields))
-    if len(pending) > settings.VOICEGATE_SPOOL_MAX:
-        lost = pending.pop(0)
-        logger.critical("voice gate: pending rows over the limit; dropped %s", lost)
-
-
-def pending_flush(*, force: bool = False) -> int:
-    """Write the rows kept while the database was down; cheap when there are none."""
-    state = _state
-    if not state.pending or (not force and time.monotonic() < state.pending_retry_at):
-        return 0
-    items, state.pending = state.pending, []
-    from voicegate import outbox
-
-    try:
-        with transaction.atomic():
-            CallDecision.objects.bulk_create(
-                [CallDecision(**row_fields(f)) for k, f in items if k == "decision"],
-                ignore_conflicts=True,
-            )
-            outbox.open_items_later([f for k, f in items if k == "outbox"])
-            for kind, fields in items:
-                if kind == "result":  # a reject sent while its row was unreachable
-                    outbox.reject_finish(fields["item_id"], outbox.result_of(fields))
-    except Exception as exc:
-        state.pending = items + state.pending
-        state.pending_retry_at = time.monotonic() + 1.0
-        logger.warning(
-            "voice gate: %d rows still wait for the database (%s)", len(items), exc
-        )
-        return 0
-    logger.warning(
-        "voice gate: wrote %d rows kept while the database was down", len(items)
-    )
-    return len(items)
-
-
-def log_later(record: dict[str, Any]) -> None:
-    """Log a decision the request could not log as its claim (database down)."""
-    client = redis_client()
-    if client is not None and redis_usable():
-        payload = json.dumps(record)
-        try:
-            entry_id = client.xadd(cache.make_key(STREAM_KEY), {"d": payload})
-        except Exception as exc:
-            _redis_failed(exc)
-        else:
-            _state.spool.append((_stream_id(entry_id), payload))
-            return
-    pending_add("decision", record)
-
-
-@atexit.register
-def _write_spool_at_exit() -> None:
-    """A stopping process writes what it still holds (rows unique per event)."""
-    state = _state
-    try:
-        for _, payload in state.spool:
-            record = json.loads(payload)
-            if record["event_id"]:  # one without an id could be stored twice
-                pending_add("decision", record)
-        state.spool.clear()
-        pending_flush(force=True)
-    except Exception:  # noqa: BLE001 - nothing else can be done while exiting
-        logger.exception("voice gate could not write its spool while stopping")
 
 
 @dataclass(frozen=True)
@@ -802,95 +623,6 @@ def _count_in_cache(key: str, window: int) -> int:
     except ValueError:  # expired between add and incr
         cache.add(key, 1, timeout=window)
         return 1
-
-
-def row_fields(record: dict[str, Any]) -> dict[str, Any]:
-    """A logged record as CallDecision's keyword arguments."""
-    fields = dict(record)
-    fields["created_at"] = dt.datetime.fromisoformat(record["created_at"])
-    return fields
-
-
-def decisions_flush(*, batch: int = 500, max_batches: int = 40) -> int:
-    """Move logged decisions from the Redis stream into CallDecision rows.
-
-    Entries another flusher read but never acknowledged (it died) are taken over
-    after 30 s. A redelivered entry changes nothing: rows are unique per event.
-    Returns the number of entries handled.
-    """
-    client = redis_client()
-    if client is None:
-        return 0
-    import redis
-
-    stream = cache.make_key(STREAM_KEY)
-    try:
-        client.xgroup_create(stream, STREAM_GROUP, id="0", mkstream=True)
-    except redis.ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
-    consumer = f"{socket.gethostname()}-{os.getpid()}"
-    handled = 0
-    _, stale, _ = client.xautoclaim(
-        stream, STREAM_GROUP, consumer, min_idle_time=30_000, count=batch
-    )
-    pending = [stale] if stale else []
-    for _ in range(max_batches):
-        if not pending:
-            answer = client.xreadgroup(
-                STREAM_GROUP, consumer, {stream: ">"}, count=batch
-            )
-            if not answer:
-                break
-            pending = [answer[0][1]]
-        entries = pending.pop()
-        handled += _store(entries)
-        ids = [entry_id for entry_id, _ in entries]
-        client.xack(stream, STREAM_GROUP, *ids)
-        client.xdel(stream, *ids)
-    return handled
-
-
-def decisions_flush_quietly() -> None:
-    """Flush before showing the call log; a failure only means a slightly older view."""
-    try:
-        decisions_flush()
-    except Exception:
-        logger.warning("could not flush logged decisions", exc_info=True)
-
-
-def _store(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
-    inserts: dict[tuple[int, str, str], CallDecision] = {}
-    loose: list[CallDecision] = []
-    updates: list[dict[str, Any]] = []
-    for _, fields in entries:
-        record = json.loads(fields[b"d"])
-        row = CallDecision(**row_fields(record))
-        if not record["event_id"]:
-            loose.append(row)
-            continue
-        key = (record["organisation_id"], record["provider"], record["event_id"])
-        if key in inserts and record["command_status"]:
-            inserts[key].command_status = record["command_status"]
-            inserts[key].command_detail = record["command_detail"]
-        elif key not in inserts:
-            inserts[key] = row
-        if record["command_status"] not in ("", CommandStatus.PENDING):
-            updates.append(record)
-    with transaction.atomic():
-        CallDecision.objects.bulk_create(
-            [*inserts.values(), *loose], ignore_conflicts=True
-        )
-        for record in updates:  # a command result logged after its decision
-            CallDecision.objects.filter(
-                organisation_id=record["organisation_id"],
-                provider=record["provider"],
-                event_id=record["event_id"],
-            ).exclude(command_status=record["command_status"]).update(
-                command_status=record["command_status"],
-                command_detail=record["command_detail"],
-            )
-    return len(entries)
 
 
 def repeated_call_note(

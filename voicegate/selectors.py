@@ -13,7 +13,14 @@ from trustconsole.core.selectors import scoped_get
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 from visitors.models import Visitor
 from voicegate.choices import Reason
-from voicegate.models import BlockedNumber, CallDecision, VoiceConnection
+from voicegate.models import BlockedNumber, CallDecision, VoiceConnection, VoiceSettings
+
+
+def voice_settings_for(organisation_id: int) -> VoiceSettings:
+    """The organisation's gate settings, or an unsaved row with the defaults (a read
+    never writes; the first settings change saves it)."""
+    row = VoiceSettings.objects.filter(organisation_id=organisation_id).first()
+    return row or VoiceSettings(organisation_id=organisation_id)
 
 
 def connection_list(*, actor: Actor) -> QuerySet[VoiceConnection]:

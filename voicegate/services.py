@@ -21,7 +21,7 @@ from trustconsole.lib.phones import (
     phone_or_field_error,
 )
 from trustconsole.policy.changes import BLOCKED_NUMBER, VOICE_SETTINGS
-from voicegate import gate
+from voicegate import gate, selectors
 from voicegate.choices import CallerPolicy, FailMode, Provider
 from voicegate.models import BlockedNumber, VoiceConnection, VoiceSettings
 from voicegate.signatures import telnyx_key_valid
@@ -233,19 +233,14 @@ def blocked_number_remove(
     gate.org_rules_changed(actor.organisation.pk, BLOCKED_NUMBER, blocked.number)
 
 
-def voice_settings_for(organisation_id: int) -> VoiceSettings:
-    """The organisation's gate settings, created with defaults on first use."""
-    row, _ = VoiceSettings.objects.get_or_create(organisation_id=organisation_id)
-    return row
-
-
 @transaction.atomic
 def voice_settings_update(
     *, actor: Actor, reason: str = "", **changes: Any
 ) -> VoiceSettings:
-    """Change the gate settings of the actor's organisation."""
+    """Change the gate settings of the actor's organisation; the first change saves
+    the organisation's row (until then it reads the defaults)."""
     actor.require()
-    row = voice_settings_for(actor.organisation.pk)
+    row = selectors.voice_settings_for(actor.organisation.pk)
     unknown = set(changes) - set(SETTINGS_FIELDS)
     if unknown:
         raise ValidationError({f: "Unknown setting." for f in unknown})
@@ -272,16 +267,17 @@ def voice_settings_update(
     before = audit_snapshot(row, SETTINGS_FIELDS)
     for name, value in changes.items():
         setattr(row, name, value)
-    row.save()
     after = audit_snapshot(row, SETTINGS_FIELDS)
-    if after != before:
-        audit_record(
-            actor=actor,
-            action="voice.settings.update",
-            target=row,
-            before=before,
-            after=after,
-            reason=reason,
-        )
-        gate.org_rules_changed(actor.organisation.pk, VOICE_SETTINGS)
+    if after == before:
+        return row
+    row.save()
+    audit_record(
+        actor=actor,
+        action="voice.settings.update",
+        target=row,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+    gate.org_rules_changed(actor.organisation.pk, VOICE_SETTINGS)
     return row

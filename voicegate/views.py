@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms import Form
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -31,7 +31,7 @@ def _add_errors(form: Form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, error)
 
 
-def webhook_url(request: ActorRequest, connection: VoiceConnection) -> str:
+def webhook_url(request: HttpRequest, connection: VoiceConnection) -> str:
     """The address a provider must call for this connection."""
     path = reverse("voicegate_hooks:hook", args=[connection.webhook_token])
     base = settings.VOICEGATE_PUBLIC_BASE_URL
@@ -251,7 +251,7 @@ def block_remove(request: ActorRequest, public_id: str) -> HttpResponse:
 @member_required
 def voice_settings(request: ActorRequest) -> HttpResponse:
     """The gate settings of the organisation (admins change them)."""
-    row = services.voice_settings_for(request.actor.organisation.pk)
+    row = selectors.voice_settings_for(request.actor.organisation.pk)
     initial = {name: getattr(row, name) for name in services.SETTINGS_FIELDS}
     form = forms.VoiceSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

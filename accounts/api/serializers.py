@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from accounts import selectors
 from accounts.choices import AccountStatus, EvidenceKind, RequestStatus, Service
-from accounts.models import Account
+from accounts.models import Account, Evidence, PortAwayGrant, ReassessmentRequest
 from trustconsole.policy.api import ExplanationOutput
 
 
@@ -19,9 +19,10 @@ class SignalOutputSerializer(serializers.Serializer):
 
     id = serializers.UUIDField(source="public_id")
     signal_type = serializers.CharField()
-    label = serializers.CharField(source="get_signal_type_display")
+    # Declared fields named like Field attributes (DRF takes them out of the class).
+    label = serializers.CharField(source="get_signal_type_display")  # type: ignore[assignment]
     weight = serializers.IntegerField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     note = serializers.CharField()
     created_at = serializers.DateTimeField()
 
@@ -94,7 +95,7 @@ class EvidenceOutputSerializer(serializers.Serializer):
     size = serializers.IntegerField()
     download = serializers.SerializerMethodField()
 
-    def get_download(self, obj: object) -> str | None:
+    def get_download(self, obj: Evidence) -> str | None:
         if not obj.file:
             return None
         return reverse("accounts_api:evidence_file", args=[obj.public_id])
@@ -129,7 +130,7 @@ class RequestOutputSerializer(serializers.Serializer):
     services_lifted = serializers.ListField(child=serializers.CharField())
     evidence = EvidenceOutputSerializer(many=True)
 
-    def get_sla_state(self, obj: object) -> str:
+    def get_sla_state(self, obj: ReassessmentRequest) -> str:
         return obj.sla_state()
 
 
@@ -144,7 +145,7 @@ class PortAwayOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     active = serializers.SerializerMethodField()
 
-    def get_active(self, obj: object) -> bool:
+    def get_active(self, obj: PortAwayGrant) -> bool:
         return obj.is_active()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -30,6 +32,7 @@ from accounts.choices import (
     SignalSource,
     SignalType,
 )
+from accounts.models import Evidence
 from accounts.services import EvidenceInput
 from trustconsole.core.api.views import ActorAPIView
 from trustconsole.lib.jsonbody import JSONBodyParser
@@ -62,7 +65,11 @@ class AccountListApi(SupportAPIView):
         website = serializers.CharField(required=False, allow_blank=True, default="")
         country = serializers.CharField(allow_blank=True, help_text="ISO code")
         balance = serializers.DecimalField(
-            max_digits=12, decimal_places=2, min_value=0, required=False, default=0
+            max_digits=12,
+            decimal_places=2,
+            min_value=0,
+            required=False,
+            default=Decimal(0),
         )
         payment_flagged = serializers.BooleanField(required=False, default=False)
 
@@ -351,7 +358,8 @@ class AccountRequestsApi(SupportAPIView):
         )
         estimated_units_per_month = serializers.CharField(required=False)
         estimated_spend_per_month = serializers.CharField(required=False)
-        evidence_links = LinkSerializer(many=True, required=False, max_length=20)
+        # many=True: the ListSerializer takes max_length (the stubs do not know).
+        evidence_links = LinkSerializer(many=True, required=False, max_length=20)  # type: ignore[call-arg]
         evidence_files = serializers.ListField(
             child=serializers.FileField(), required=False, max_length=20
         )
@@ -499,7 +507,7 @@ class EvidenceFileApi(SupportAPIView):
         return evidence_file_response(evidence)
 
 
-def evidence_file_response(evidence: object) -> FileResponse:
+def evidence_file_response(evidence: Evidence) -> FileResponse:
     """A file answer that the browser will not run as a page."""
     from django.http import Http404
 

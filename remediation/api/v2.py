@@ -69,10 +69,12 @@ def jsonapi_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         status = exc.status_code
         if isinstance(exc, exceptions.ValidationError):
             status = 422
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+        auth_header = getattr(exc, "auth_header", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
+        wait = getattr(exc, "wait", None)
+        if wait:
+            headers["Retry-After"] = str(int(wait))
         problems = [problem(status, _text(exc.detail))]
     else:
         logger.exception("unexpected error in the /v2 remediation API")

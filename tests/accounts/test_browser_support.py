@@ -11,8 +11,8 @@ from accounts.choices import AccountStatus, EmailKind
 from accounts.models import CustomerEmail, Feedback
 from tests.accounts.factories import AccountFactory
 from trustconsole.core.actor import Actor
-from voicegate.models import DncEntry
 from voicegate.policy import services as policy_services
+from voicegate.policy.models import DncEntry
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,8 @@ from tests.voicegate.factories import CallDecisionFactory, OutboundDenialFactory
 from trustconsole.core.models import Organisation
 from visitors.choices import Band, BlockReason, Channel, ReviewStatus
 from visitors.models import BlockedAttempt, ReviewItem
-from voicegate.models import CallDecision, OutboundDenial
+from voicegate.models import CallDecision
+from voicegate.policy.models import OutboundDenial
 
 
 def _at(days: int, hours: int = 0) -> dt.datetime:

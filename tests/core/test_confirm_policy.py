@@ -17,8 +17,9 @@ from trustconsole.core.models import ApiToken, AuditEntry, Membership
 from trustconsole.core.services import token_create
 from trustconsole.lib.confirm import REASON_LABEL, REASON_MISSING
 from voicegate import services as voice_services
-from voicegate.models import BlockedNumber, DncList, VoiceConnection
+from voicegate.models import BlockedNumber, VoiceConnection
 from voicegate.policy import services as policy_services
+from voicegate.policy.models import DncList
 
 
 def logged_in(user) -> Client:

@@ -24,7 +24,8 @@ from trustconsole.core.services import token_create
 from trustconsole.lib import metrics
 from visitors.models import ReviewItem
 from visitors.services import visitor_blacklist, visitor_upsert
-from voicegate.models import DncList, OutboxItem, VoiceConnection
+from voicegate.models import OutboxItem, VoiceConnection
+from voicegate.policy.models import DncList
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -190,10 +190,8 @@ def test_settings_are_for_admins(org, api_client_for) -> None:
     admin = api_client_for(org, "admin")
     data = admin.get("/api/v1/remediation/settings/").json()
     assert data["provider"] == "sandbox" and data["cooldown_days"] == 30
-    # Credentials show only their last four characters, never the value.
-    secret = settings_for(organisation=org).webhook_secret
-    assert data["webhook_secret_hint"] == "••••" + secret[-4:]
-    assert "webhook_secret" not in data and secret not in str(data)
+    # Reading the defaults makes no signing secret; the first change saves one.
+    assert data["webhook_secret_hint"] == ""
     changed = admin.patch(
         "/api/v1/remediation/settings/",
         {"provider": "telnyx", "api_key": "KEY_abcd1234", "cooldown_days": 14},
@@ -203,6 +201,12 @@ def test_settings_are_for_admins(org, api_client_for) -> None:
     assert changed.json()["api_key_hint"] == "••••1234"
     assert "KEY_abcd1234" not in changed.content.decode()
     assert settings_for(organisation=org).api_key == "KEY_abcd1234"
+    # Credentials show only their last four characters, never the value.
+    secret = settings_for(organisation=org).webhook_secret
+    data = admin.get("/api/v1/remediation/settings/").json()
+    assert secret.startswith("whsec_")
+    assert data["webhook_secret_hint"] == "••••" + secret[-4:]
+    assert "webhook_secret" not in data and secret not in str(data)
     assert (
         admin.patch(
             "/api/v1/remediation/settings/", {"cooldown_days": 400}, format="json"

@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.test import Client
 
-from remediation import webhooks
+from remediation import services, webhooks
 from remediation.models import WebhookAttempt
 from remediation.providers import ProviderError, client_for
 from remediation.selectors import settings_for
@@ -31,6 +31,8 @@ def test_a_webhook_is_not_sent_when_its_secret_is_unreadable(
     recorded with an error naming ENCRYPTION_KEYS, and it is retried later."""
     receiver = webhook_settings
     delivery = _delivery(org, enterprise, actor_for, receiver.url)
+    # The signing secret is saved under the key that is about to be lost.
+    services.settings_row_ensure(organisation=org)
     _lose_the_key(settings)
     assert webhooks.deliver(delivery_id=delivery.pk) is not None  # a retry is due
     assert receiver.received == []

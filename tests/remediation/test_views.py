@@ -301,6 +301,7 @@ def test_another_organisations_request_is_404(
 
 
 def test_admins_register_an_enterprise_and_see_the_secret_hint(alice, org) -> None:
+    services.settings_row_ensure(organisation=org)  # a signing secret exists
     client = browser(alice)
     page = client.get("/settings/remediation/").content.decode()
     secret = settings_for(organisation=org).webhook_secret
@@ -321,6 +322,7 @@ def test_admins_register_an_enterprise_and_see_the_secret_hint(alice, org) -> No
 
 
 def test_others_read_enterprises_but_not_the_secret(bob, org, enterprise) -> None:
+    services.settings_row_ensure(organisation=org)  # a signing secret exists
     client = browser(bob)
     page = client.get("/settings/remediation/").content.decode()
     assert enterprise.name in page

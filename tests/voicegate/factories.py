@@ -13,16 +13,14 @@ import datetime as dt
 import factory
 
 from voicegate.choices import Decision, Provider, Reason
-from voicegate.models import (
-    BlockedNumber,
-    CallDecision,
+from voicegate.models import BlockedNumber, CallDecision, VoiceConnection
+from voicegate.policy.choices import VerificationMethod
+from voicegate.policy.models import (
     ConsentRecord,
     DncList,
     OutboundDenial,
     VerifiedCallerId,
-    VoiceConnection,
 )
-from voicegate.policy.choices import VerificationMethod
 
 
 class VoiceConnectionFactory(factory.django.DjangoModelFactory):

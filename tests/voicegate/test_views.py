@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from trustconsole.core.actor import Actor
-from voicegate import services
+from voicegate import selectors, services
 from voicegate.models import BlockedNumber, VoiceConnection
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,7 @@ def test_admin_changes_settings_with_form_errors(client, alice) -> None:
         {"anonymous_policy": "reject", "unparseable_policy": "allow",
          "repeated_call_threshold": "9", "repeated_call_window_seconds": "600"},
     )  # fmt: skip
-    row = services.voice_settings_for(alice.memberships.first().organisation_id)
+    row = selectors.voice_settings_for(alice.memberships.first().organisation_id)
     assert (row.anonymous_policy, row.repeated_call_threshold) == ("reject", 9)
 
 

@@ -113,7 +113,8 @@ class StateCollector(Collector):
         from trustconsole.core.models import Organisation
         from visitors.choices import ReviewStatus
         from visitors.models import ReviewItem
-        from voicegate.models import DncList, OutboxItem
+        from voicegate.models import OutboxItem
+        from voicegate.policy.models import DncList
 
         now = timezone.now()
         today = timezone.localdate()

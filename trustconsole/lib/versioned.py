@@ -11,18 +11,23 @@ from __future__ import annotations
 
 from django.core.cache import cache
 
-_PREFIX = "version:"
+PREFIX = "version:"
+
+
+def cache_name(key: str) -> str:
+    """The cache key under which the version of `key` is kept."""
+    return PREFIX + key
 
 
 def version_get(key: str) -> int:
     """The current version of `key` (0 when never bumped)."""
-    value = cache.get(_PREFIX + key)
+    value = cache.get(PREFIX + key)
     return int(value) if value is not None else 0
 
 
 def version_bump(key: str) -> int:
     """Move `key` to a new version and return it."""
-    full = _PREFIX + key
+    full = PREFIX + key
     try:
         return int(cache.incr(full))
     except ValueError:

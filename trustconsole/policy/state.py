@@ -514,7 +514,7 @@ def _load_voice(organisation_id: int) -> VoiceRules:
 
 
 def _load_do_not_contact(organisation_id: int) -> bool:
-    from voicegate.models import PolicySettings
+    from voicegate.policy.models import PolicySettings
 
     row = (
         PolicySettings.objects.filter(organisation_id=organisation_id)
@@ -581,3 +581,8 @@ def changes_prune(*, older_than: float | None = None) -> int:
     cutoff = timezone.now() - dt.timedelta(seconds=seconds)
     deleted, _ = PolicyChange.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def state_rebuild(state: OrgState) -> None:
+    """Read everything of the organisation again (the benchmark of a rebuild)."""
+    _build(state)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -17,7 +17,7 @@ from visitors.choices import (
     VisitorStatus,
     WeightLevel,
 )
-from visitors.models import IPBlock, ReviewItem, RiskSignal, Visitor
+from visitors.models import Event, IPBlock, ReviewItem, RiskSignal, Visitor
 
 # One request names at most this many identifiers of each kind.
 MAX_IDENTIFIERS_PER_KIND = 50
@@ -48,12 +48,15 @@ class VisitorIdentifiersOutput(serializers.Serializer):
 class RiskSignalOutput(serializers.Serializer):
     """A risk signal: what, how heavy, from where, until when, by whom."""
 
+    # Fields named `label` and `source` here and below are declared fields, not the
+    # Field attributes of that name (DRF takes them out of the class).
+
     id = serializers.UUIDField(source="public_id")
     signal_type = serializers.CharField()
-    label = serializers.CharField(source="type_label")
+    label = serializers.CharField(source="type_label")  # type: ignore[assignment]
     level = serializers.ChoiceField(choices=WeightLevel.choices)
     weight = serializers.IntegerField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     note = serializers.CharField()
     added_by = serializers.CharField()
     event_id = serializers.SerializerMethodField()
@@ -64,7 +67,8 @@ class RiskSignalOutput(serializers.Serializer):
     active = serializers.SerializerMethodField()
 
     def get_event_id(self, signal: RiskSignal) -> str | None:
-        return str(signal.event.public_id) if signal.event_id else None
+        event = signal.event if signal.event_id else None
+        return str(event.public_id) if event is not None else None
 
     def get_active(self, signal: RiskSignal) -> bool:
         return signal.is_active()
@@ -74,7 +78,7 @@ class ScoreExplanationLine(serializers.Serializer):
     """One active signal's part of the score."""
 
     signal_id = serializers.UUIDField(source="public_id")
-    label = serializers.CharField(source="type_label")
+    label = serializers.CharField(source="type_label")  # type: ignore[assignment]
     level = serializers.CharField()
     weight = serializers.IntegerField()
 
@@ -114,9 +118,8 @@ class VisitorDetailOutput(VisitorOutput):
 
     @extend_schema_field(RiskSignalOutput(many=True))
     def get_signals(self, visitor: Visitor) -> list[dict[str, Any]]:
-        return RiskSignalOutput(
-            selectors.visitor_signals(visitor=visitor), many=True
-        ).data
+        rows = RiskSignalOutput(selectors.visitor_signals(visitor=visitor), many=True)
+        return cast(list[dict[str, Any]], rows.data)
 
 
 class VisitorUpsertInput(serializers.Serializer):
@@ -158,7 +161,7 @@ class VisitorReasonInput(serializers.Serializer):
 class VisitorMergeInput(VisitorReasonInput):
     """The visitor to merge into this one (it is deleted afterwards)."""
 
-    source = serializers.UUIDField()
+    source = serializers.UUIDField()  # type: ignore[assignment]
 
 
 class RiskSignalAddInput(serializers.Serializer):
@@ -175,7 +178,7 @@ class VisitorEventInput(serializers.Serializer):
 
     kind = serializers.CharField(max_length=64)
     detail = serializers.DictField(required=False, default=dict)
-    source = serializers.CharField(required=False, default="api", max_length=32)
+    source = serializers.CharField(required=False, default="api", max_length=32)  # type: ignore[assignment]
 
 
 class VisitorEventOutput(serializers.Serializer):
@@ -183,14 +186,14 @@ class VisitorEventOutput(serializers.Serializer):
 
     id = serializers.UUIDField(source="public_id")
     kind = serializers.CharField()
-    label = serializers.CharField(source="kind_label")
+    label = serializers.CharField(source="kind_label")  # type: ignore[assignment]
     detail = serializers.DictField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     created_at = serializers.DateTimeField()
     signals = serializers.SerializerMethodField()
 
     @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
-    def get_signals(self, event: object) -> list[str]:
+    def get_signals(self, event: Event) -> list[str]:
         return [str(s.public_id) for s in event.signals.all()]
 
 
@@ -210,13 +213,16 @@ class ReviewItemOutput(serializers.Serializer):
     resolved_by = serializers.CharField()
 
     def get_event_id(self, item: ReviewItem) -> str | None:
-        return str(item.event.public_id) if item.event_id else None
+        event = item.event if item.event_id else None
+        return str(event.public_id) if event is not None else None
 
     def get_event_kind(self, item: ReviewItem) -> str | None:
-        return item.event.kind if item.event_id else None
+        event = item.event if item.event_id else None
+        return event.kind if event is not None else None
 
     def get_conversation_id(self, item: ReviewItem) -> str | None:
-        return str(item.conversation.public_id) if item.conversation_id else None
+        conversation = item.conversation if item.conversation_id else None
+        return str(conversation.public_id) if conversation is not None else None
 
 
 class ReviewItemActionInput(serializers.Serializer):
@@ -268,7 +274,7 @@ class SignalWeightOutput(serializers.Serializer):
     """A level's weight in the organisation."""
 
     level = serializers.ChoiceField(choices=WeightLevel.choices)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     default = serializers.IntegerField()
     weight = serializers.IntegerField()
     overridden = serializers.BooleanField()

@@ -7,6 +7,7 @@ with the widget key header instead of an API token.
 from __future__ import annotations
 
 import time
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -26,6 +27,7 @@ from visitors.choices import Band, VisitorStatus
 from visitors.rules import event_record
 
 OPERATOR = ("operator",)
+AnyResponse = TypeVar("AnyResponse", bound=HttpResponse)
 
 
 class OperatorAPIView(ActorAPIView):
@@ -453,15 +455,16 @@ class WidgetMessageApi(APIView):
         )
         return _cors(response)
 
-    def options(self, request: Request, *args: object, **kwargs: object) -> Response:
+    # Django's View and DRF's stubs disagree on the request type of options().
+    def options(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         return _cors(Response(status=status.HTTP_204_NO_CONTENT))
 
     def get_authenticate_header(self, request: Request) -> str:
         return WIDGET_KEY_HEADER
 
     def finalize_response(
-        self, request: Request, response: HttpResponse, *args: object, **kwargs: object
-    ) -> HttpResponse:
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         return _cors(super().finalize_response(request, response, *args, **kwargs))
 
 
@@ -496,7 +499,7 @@ def _field_error(normalise: object, value: str, field: str) -> None:
         ) from None
 
 
-def _cors(response: HttpResponse) -> HttpResponse:
+def _cors(response: AnyResponse) -> AnyResponse:
     # The widget runs on the organisation's own sites; no cookies are involved.
     response["Access-Control-Allow-Origin"] = "*"
     response["Access-Control-Allow-Methods"] = "POST, OPTIONS"

@@ -35,5 +35,5 @@ urlpatterns = [
         name="call_detail",
     ),
     path("voice/settings", views.VoiceSettingsApi.as_view(), name="settings"),
-    path("voice/", include("voicegate.policy.api_urls")),
+    path("voice/", include("voicegate.policy.api.urls")),
 ]

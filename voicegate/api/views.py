@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -27,7 +28,7 @@ class VoiceDecideApi(ActorAPIView):
     write_roles = (Role.OPERATOR,)
 
     @extend_schema(request=s.VoiceDecideInput, responses=s.VoiceDecideOutput)
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> JsonResponse:
         started_us = gate.now_us()
         organisation_id = self.actor.organisation.pk
         return decide_api.respond(
@@ -196,7 +197,8 @@ class CallDecisionListApi(ActorAPIView):
     def paginator_for(self) -> Any:
         from rest_framework.settings import api_settings
 
-        return api_settings.DEFAULT_PAGINATION_CLASS()
+        pagination_class: Any = api_settings.DEFAULT_PAGINATION_CLASS
+        return pagination_class()
 
 
 class VoiceSettingsApi(ActorAPIView):
@@ -204,7 +206,7 @@ class VoiceSettingsApi(ActorAPIView):
 
     @extend_schema(responses=s.VoiceSettingsBody)
     def get(self, request: Request) -> Response:
-        row = services.voice_settings_for(self.actor.organisation.pk)
+        row = selectors.voice_settings_for(self.actor.organisation.pk)
         return Response(s.VoiceSettingsBody(row).data)
 
     @extend_schema(request=s.VoiceSettingsBody, responses=s.VoiceSettingsBody)

@@ -1,8 +1,8 @@
 """The outbound call policy check itself: every violation, never only the first.
 
 `check_evaluate` reads only the in-memory snapshot (see memory.py); it does not write.
-The service `outbound_check` (services.py) wraps it: it counts allowed calls for the
-harassment limit and logs denials.
+The service `outbound_check` (services/outbound.py) wraps it: it counts allowed calls
+for the harassment limit and logs denials.
 """
 
 from __future__ import annotations
@@ -185,7 +185,8 @@ def _account_load(actor: Actor, public_id: str) -> memory.AccountCopy:
     )
 
 
-def _window(seconds: int) -> str:
+def window_text(seconds: int) -> str:
+    """A window as words: "day", "2 hours", "10 minutes"."""
     if seconds % 86400 == 0:
         days = seconds // 86400
         return "day" if days == 1 else f"{days} days"
@@ -305,7 +306,7 @@ def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
                 Finding(
                     Violation.HARASSMENT,
                     f"{made} calls from {who} to {to} in the last "
-                    f"{_window(snap.settings.harassment_window_seconds)}; "
+                    f"{window_text(snap.settings.harassment_window_seconds)}; "
                     f"the limit is {limit}.",
                 )
             )

@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 
 from trustconsole.core.actor import Actor
-from voicegate.models import DncList
 from voicegate.policy import services
+from voicegate.policy.models import DncList
 
 NATIONAL = "US National DNC (sample)"
 

@@ -8,8 +8,8 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from voicegate.models import DncList
 from voicegate.policy import selectors
+from voicegate.policy.models import DncList
 
 
 def _blocks(dnc_list: DncList, size: int = 5_000) -> Iterator[str]:

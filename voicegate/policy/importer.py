@@ -21,7 +21,7 @@ from pathlib import Path
 from django.db import connection, transaction
 
 from trustconsole.lib.phones import PhoneNumberError, phone_possible_digits
-from voicegate.models import DncEntry
+from voicegate.policy.models import DncEntry
 
 BATCH = 10_000
 COPY_BATCH = 200_000  # numbers a COPY of the fast path sends at once
@@ -83,7 +83,8 @@ def _lines(handle: object, progress: ImportProgress) -> Iterator[str]:
             yield raw.decode("utf-8", errors="replace")
 
 
-def _header(row: list[str]) -> tuple[int, int | None] | None:
+def header_columns(row: list[str]) -> tuple[int, int | None] | None:
+    """(number column, region column or None) if `row` is a header row, else None."""
     names = [cell.strip().lower() for cell in row]
     number_col = next((i for i, n in enumerate(names) if n in NUMBER_HEADERS), None)
     if number_col is None:
@@ -108,7 +109,7 @@ def import_file(
     with COPY."""
     from voicegate.policy import registry_parse
 
-    if region and registry_parse._is_nanp(region):
+    if region and registry_parse.is_nanp(region):
         return _import_fast(
             path,
             list_id=list_id,
@@ -125,7 +126,7 @@ def import_file(
         for row in reader:
             line = reader.line_num
             if line == 1 and row:
-                header = _header(row)
+                header = header_columns(row)
                 if header is not None:
                     number_col, country_col = header
                     continue

@@ -37,7 +37,9 @@ from trustconsole.core.models import Organisation
 from trustconsole.policy import changes
 from trustconsole.policy import state as core_state
 from trustconsole.policy.state import UNKNOWN
-from voicegate.models import (
+from voicegate.policy import keys, registry, store
+from voicegate.policy.choices import DncKind, DncStorage
+from voicegate.policy.models import (
     ConsentRecord,
     DncChange,
     DncEntry,
@@ -45,8 +47,6 @@ from voicegate.models import (
     PolicySettings,
     VerifiedCallerId,
 )
-from voicegate.policy import keys, registry, store
-from voicegate.policy.choices import DncKind, DncStorage
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from voicegate.policy.importer import (
     ERROR_SAMPLE,
     ImportProgress,
     RowError,
-    _header,
+    header_columns,
     number_digits,
 )
 
@@ -127,7 +127,7 @@ def _blocks(source: _Source) -> Iterator[bytes]:
 
 
 @functools.cache
-def _is_nanp(region: str | None) -> bool:
+def is_nanp(region: str | None) -> bool:
     """Whether numbers without + are read in the North American plan (+1)."""
     from phonenumbers import country_code_for_region
 
@@ -222,7 +222,7 @@ def read_numbers(
 
     `on_block` is called after each block (the caller reports progress from it).
     """
-    nanp = _is_nanp(region)
+    nanp = is_nanp(region)
     source = _Source(path)
     try:
         blocks = _blocks(source)
@@ -288,7 +288,7 @@ def _read_csv(
         for row in csv.reader(io.StringIO(text)):
             line += 1
             if line == 1 and row:
-                found = _header(row)
+                found = header_columns(row)
                 if found is not None:
                     number_col, country_col = found
                     continue
@@ -300,7 +300,7 @@ def _read_csv(
             if country_col is not None and country_col < len(row):
                 row_region = row[country_col].strip().upper() or region
             try:
-                nanp = _is_nanp(row_region)
+                nanp = is_nanp(row_region)
                 numbers.append(_one(value.encode(), row_region, nanp=nanp))
             except RowError as exc:
                 _note(progress, line, value.encode(), exc.reason)
@@ -345,7 +345,7 @@ def read_changes(
     """Batches of (added, deleted) numbers from a change list: each line is a
     number (or `area code,number`) and a flag as its last field (`A`/`D`, `add`/
     `delete`, `+`/`-`); a header line is skipped."""
-    nanp = _is_nanp(region)
+    nanp = is_nanp(region)
     source = _Source(path)
     line = 0
     try:

@@ -24,9 +24,9 @@ from django.core.cache import cache
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
-from voicegate.models import DncList, DncListVersion
 from voicegate.policy import keys, registry, store
 from voicegate.policy.choices import DncStorage, ImportMode
+from voicegate.policy.models import DncList, DncListVersion
 
 logger = logging.getLogger(__name__)
 LOCK_SECONDS = 4 * 3600

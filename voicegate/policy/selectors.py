@@ -12,10 +12,13 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from accounts.models import Account
 from trustconsole.core.actor import Actor
 from trustconsole.core.selectors import scoped_get
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
-from voicegate.models import (
+from voicegate.policy import memory, registry, store
+from voicegate.policy.choices import DncKind, DncStorage
+from voicegate.policy.models import (
     ConsentRecord,
     DncChange,
     DncEntry,
@@ -25,8 +28,6 @@ from voicegate.models import (
     PolicySettings,
     VerifiedCallerId,
 )
-from voicegate.policy import memory, registry, store
-from voicegate.policy.choices import DncKind, DncStorage
 
 
 def policy_settings_get(*, actor: Actor) -> PolicySettings:
@@ -99,10 +100,10 @@ class FileEntries(Sequence):
         self.removed = {
             n for n, present in latest.items() if not present and files and n in files
         }
-        self.count = (len(files) if files else 0) + len(self.added) - len(self.removed)
+        self.total = (len(files) if files else 0) + len(self.added) - len(self.removed)
 
     def __len__(self) -> int:
-        return self.count
+        return self.total
 
     def __contains__(self, number: object) -> bool:
         if not isinstance(number, int):
@@ -127,12 +128,12 @@ class FileEntries(Sequence):
             files.adds.count or files.dels.count or self.added or self.removed
         )
         if isinstance(index, slice):
-            start, stop, _ = index.indices(self.count)
-            if plain:
+            start, stop, _ = index.indices(self.total)
+            if plain and files is not None:
                 return [FileEntry(n) for n in files.base.view[start:stop]]
             return [FileEntry(n) for n in itertools.islice(self.numbers(), start, stop)]
         if index < 0:
-            index += self.count
+            index += self.total
         found = self[index : index + 1]
         if not found:
             raise IndexError(index)
@@ -190,7 +191,7 @@ def dnc_import_get(*, actor: Actor, public_id: object) -> DncImport:
 
 
 def caller_id_list(
-    *, actor: Actor, account: object | None = None
+    *, actor: Actor, account: Account | None = None
 ) -> QuerySet[VerifiedCallerId]:
     """Verified caller IDs, newest verification first."""
     qs = VerifiedCallerId.objects.filter(organisation=actor.organisation)
@@ -205,7 +206,7 @@ def caller_id_get(*, actor: Actor, public_id: object) -> VerifiedCallerId:
 
 
 def consent_list(
-    *, actor: Actor, account: object | None = None, number: str = ""
+    *, actor: Actor, account: Account | None = None, number: str = ""
 ) -> QuerySet[ConsentRecord]:
     """Consent records, newest first."""
     qs = ConsentRecord.objects.filter(organisation=actor.organisation)
@@ -222,7 +223,7 @@ def consent_get(*, actor: Actor, public_id: object) -> ConsentRecord:
 
 
 def denial_list(
-    *, actor: Actor, account: object | None = None, code: str = ""
+    *, actor: Actor, account: Account | None = None, code: str = ""
 ) -> QuerySet[OutboundDenial]:
     """Refused outbound calls, newest first."""
     qs = OutboundDenial.objects.filter(organisation=actor.organisation)

@@ -3,8 +3,8 @@
 Each list has a directory POLICY_DNC_FILE_DIR/<list public id>/ holding the files of
 its current and previous versions (older ones are pruned after a switch). Building
 writes under new names beside the files in use; nothing a reader maps is ever
-rewritten in place. These helpers touch files only: services.py records versions,
-switches lists and audits.
+rewritten in place. These helpers touch files only: services/national.py records
+versions, switches lists and audits.
 """
 
 from __future__ import annotations

@@ -278,13 +278,15 @@ def dnc_list_empty(request: ActorRequest, public_id: str) -> HttpResponse:
     again = _confirm(request, dnc_list, "Empty", "Every number is taken off the list.")
     if again:
         return again
+
+    def empty(data: dict[str, Any]) -> str:
+        services.dnc_list_empty(actor=actor, dnc_list=dnc_list, **data)
+        return "The list is empty."
+
     _act(
         request,
         forms.ReasonForm(request.POST),
-        lambda data: (
-            services.dnc_list_empty(actor=actor, dnc_list=dnc_list, **data)
-            and "The list is empty."
-        ),
+        empty,
     )
     return redirect("voicegate:policy_dnc_list", public_id=dnc_list.public_id)
 

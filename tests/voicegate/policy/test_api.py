@@ -9,8 +9,8 @@ from tests.accounts.factories import AccountFactory
 from tests.voicegate.policy.conftest import DEST, OWNED
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import AuditEntry
-from voicegate.models import DncEntry, DncList, OutboundDenial
 from voicegate.policy import services
+from voicegate.policy.models import DncEntry, DncList, OutboundDenial
 
 CHECK = "/api/v1/voice/outbound-check"
 

@@ -7,8 +7,8 @@ from playwright.sync_api import expect
 
 from tests.waiting import page_ready
 from trustconsole.core.actor import Actor
-from voicegate.models import DncList
 from voicegate.policy import services
+from voicegate.policy.models import DncList
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 

@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 from tests.waiting import page_ready
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import AuditEntry
-from voicegate.models import DncEntry
 from voicegate.policy import services
+from voicegate.policy.models import DncEntry
 
 pytestmark = pytest.mark.browser
 REASON = "Reason (required, kept in the audit trail)"

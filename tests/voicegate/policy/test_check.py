@@ -13,9 +13,9 @@ from django.utils import timezone
 from accounts.choices import AccountStatus
 from tests.accounts.factories import AccountFactory, status_saved
 from tests.voicegate.policy.conftest import DEST, OTHER_DEST, OWNED, codes
-from voicegate.models import OutboundDenial
 from voicegate.policy import services
 from voicegate.policy.choices import VerificationMethod
+from voicegate.policy.models import OutboundDenial
 
 
 @pytest.fixture

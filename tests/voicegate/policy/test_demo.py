@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from trustconsole.core.actor import Actor
-from voicegate.models import DncList, OutboundDenial, VerifiedCallerId
 from voicegate.policy import demo
+from voicegate.policy.models import DncList, OutboundDenial, VerifiedCallerId
 
 
 def test_the_demo_seeds_lists_records_and_denials_once(org) -> None:

@@ -9,8 +9,8 @@ from django.test import Client
 
 from tests.conftest import PASSWORD
 from trustconsole.core.actor import Actor
-from voicegate.models import DncEntry
 from voicegate.policy import services
+from voicegate.policy.models import DncEntry
 
 
 def test_a_letters_number_is_refused_next_to_the_number_field(org, oscar) -> None:

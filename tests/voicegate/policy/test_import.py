@@ -13,9 +13,9 @@ from django.core.management import call_command
 from tests.conftest import wait_for
 from tests.voicegate.policy.conftest import OWNED, codes
 from trustconsole.core.models import AuditEntry
-from voicegate.models import DncEntry, DncImport, DncList
 from voicegate.policy import memory, services
 from voicegate.policy.choices import ImportStatus
+from voicegate.policy.models import DncEntry, DncImport, DncList
 from voicegate.policy.tasks import dnc_import_task
 
 

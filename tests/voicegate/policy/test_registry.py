@@ -21,9 +21,9 @@ from django.utils import timezone
 from tests.conftest import ROOT, child_env
 from tests.voicegate.policy.conftest import OWNED, codes
 from trustconsole.core.models import AuditEntry
-from voicegate.models import DncEntry, DncImport, DncList
 from voicegate.policy import memory, registry, selectors, services, store
 from voicegate.policy.choices import ImportStatus
+from voicegate.policy.models import DncEntry, DncImport, DncList
 
 START = 2_015_550_000  # (201) 555-0000: a real US area code and exchange
 

@@ -13,8 +13,8 @@ from tests.accounts.factories import status_saved
 from tests.voicegate.policy.conftest import DEST, OTHER_DEST, OWNED, codes
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import AuditEntry
-from voicegate.models import DncChange, DncEntry, DncList
 from voicegate.policy import memory, services
+from voicegate.policy.models import DncChange, DncEntry, DncList
 
 
 def _admin(org):

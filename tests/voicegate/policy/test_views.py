@@ -13,9 +13,15 @@ from tests.voicegate.policy.conftest import DEST
 from trustconsole.core.actor import Actor
 from trustconsole.core.audit_text import describe
 from trustconsole.core.models import AuditEntry
-from voicegate.models import ConsentRecord, DncChange, DncEntry, DncImport, DncList
 from voicegate.policy import services
 from voicegate.policy.choices import ImportStatus
+from voicegate.policy.models import (
+    ConsentRecord,
+    DncChange,
+    DncEntry,
+    DncImport,
+    DncList,
+)
 from voicegate.policy.tasks import dnc_import_task
 
 
@@ -233,7 +239,7 @@ def test_settings_page(org, alice, oscar) -> None:
     admin = logged_in(alice)
     page = admin.post("/voice/policy/settings/", form, follow=True).content.decode()
     assert "Settings saved." in page
-    from voicegate.models import PolicySettings
+    from voicegate.policy.models import PolicySettings
 
     row = PolicySettings.objects.get(organisation=org)
     assert (row.harassment_limit, row.auto_restrict_voice) == (4, False)

@@ -24,7 +24,7 @@ class ActorAPIView(APIView):
 
     write_roles: tuple[str, ...] = ()
     # Lists answered by `paginate` are documented with the paginated envelope.
-    pagination_class = PagePagination
+    pagination_class: type[BasePagination] | None = PagePagination
 
     @property
     def actor(self) -> Actor:

@@ -19,10 +19,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
-from voicegate.models import DncList
 from voicegate.policy import services
 from voicegate.policy.choices import DncKind, ImportMode, ImportStatus
 from voicegate.policy.importer import ImportProgress
+from voicegate.policy.models import DncList
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""The outbound policy API under /api/v1/voice/ (serializers, views, urls)."""

@@ -1,0 +1,154 @@
+"""The outbound check as a write: count an allowed call, log a denial, and raise
+an account risk signal after repeated denials."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from trustconsole.core.actor import Actor
+from voicegate.policy import check, keys
+from voicegate.policy.choices import Violation
+from voicegate.policy.models import OutboundDenial
+from voicegate.policy.services.common import ACT
+
+logger = logging.getLogger(__name__)
+
+
+def outbound_check(
+    *,
+    actor: Actor,
+    from_number: str,
+    to_number: str,
+    account: str | None = None,
+    region: str | None = None,
+) -> check.CheckOutcome:
+    """Check a proposed outbound call; count it if allowed, log it if denied.
+
+    Invalid numbers raise ValidationError naming `from` or `to`; an account of
+    another organisation is a 404.
+    """
+    actor.require(*ACT)
+    request = check.check_request_parse(
+        from_number=from_number, to_number=to_number, account_id=account, region=region
+    )
+    outcome = check.check_evaluate(actor=actor, request=request)
+    snap = outcome.snapshot
+    assert snap is not None
+    if outcome.allowed:
+        # On Redis the call was already counted in the check's one round trip.
+        if request.to_e164 is not None and snap.cache_ok and not snap.counted:
+            _count_call(actor, outcome)
+        return outcome
+    if snap.counted:
+        try:
+            keys.counter_decr(snap.counted)
+        except Exception:
+            logger.exception("policy check: could not take back a refused call")
+    _denial_log(actor=actor, outcome=outcome)
+    return outcome
+
+
+def _count_call(actor: Actor, outcome: check.CheckOutcome) -> None:
+    snap = outcome.snapshot
+    assert snap is not None  # outbound_check returned earlier without one
+    key = keys.harassment_key(
+        str(actor.organisation.public_id),
+        outcome.caller_key,
+        outcome.request.to_e164 or "",
+    )
+    try:
+        keys.counter_incr(key, timeout=snap.settings.harassment_window_seconds)
+    except Exception:
+        logger.exception("policy check: could not count an allowed call")
+
+
+@transaction.atomic
+def _denial_log(*, actor: Actor, outcome: check.CheckOutcome) -> OutboundDenial:
+    """Keep the denial with its violations; repeated denials raise a risk signal."""
+    request = outcome.request
+    account = outcome.account
+    codes = [f.code for f in outcome.findings]
+    denial = OutboundDenial.objects.create(
+        organisation=actor.organisation,
+        account_id=account.pk if account else None,
+        from_number=request.from_e164,
+        to_number=request.to_e164 or request.to_raw[:64],
+        violations=[f.as_dict() for f in outcome.findings],
+        explanation=[f.explanation() for f in outcome.findings],
+        codes=",".join(codes)[:200],
+        requested_by=actor.label[:200],
+    )
+    logger.info(
+        "outbound call refused: %s → %s (%s)",
+        request.from_e164,
+        denial.to_number,
+        denial.codes,
+    )
+    # A restricted account is refused every call: that alone is not a new offence.
+    if account is not None and set(codes) != {Violation.ACCOUNT_RESTRICTED}:
+        _denials_count(actor=actor, outcome=outcome)
+    return denial
+
+
+def _denials_count(*, actor: Actor, outcome: check.CheckOutcome) -> None:
+    snap = outcome.snapshot
+    account = outcome.account
+    assert snap is not None and account is not None  # see _denial_log
+    rules = snap.settings
+    key = keys.denials_key(str(actor.organisation.public_id), account.public_id)
+    try:
+        count = keys.counter_incr(key, timeout=rules.denial_window_seconds)
+    except Exception:
+        logger.exception("policy check: could not count a denial")
+        return
+    if count < rules.denial_threshold:
+        return
+    keys.counter_reset(key)
+    denial_signal_add(
+        organisation=actor.organisation,
+        account_pk=account.pk,
+        count=count,
+        window_seconds=rules.denial_window_seconds,
+        weight=rules.denial_signal_weight,
+        restrict=rules.auto_restrict_voice,
+    )
+
+
+def denial_signal_add(
+    *,
+    organisation: Any,
+    account_pk: int,
+    count: int,
+    window_seconds: int,
+    weight: int,
+    restrict: bool,
+) -> Any:
+    """Add an OUTBOUND_DENIALS risk signal to an account through the accounts
+    services; with `restrict`, its restriction rule may restrict voice (and email
+    the customer) exactly as every other automatic rule does."""
+    from accounts.choices import SignalSource, SignalType
+    from accounts.models import Account
+    from accounts.services import account_signal_add
+
+    account = Account.objects.select_related("organisation").get(pk=account_pk)
+    codes = (
+        OutboundDenial.objects.filter(account=account)
+        .order_by("-created_at")
+        .values_list("codes", flat=True)[:count]
+    )
+    seen = sorted({c for line in codes for c in line.split(",") if c})
+    return account_signal_add(
+        actor=Actor.system_for(organisation, "outbound policy check"),
+        account=account,
+        signal_type=SignalType.OUTBOUND_DENIALS,
+        weight=weight,
+        source=SignalSource.OUTBOUND_CHECK,
+        note=(
+            f"{count} outbound calls refused within "
+            f"{check.window_text(window_seconds)} ({', '.join(seen)})."
+        ),
+        apply_rules=restrict,
+    )
