@@ -292,9 +292,9 @@ def check_organisation(
             body=_body(trigger, items, link),
             link=link,
             email_recipients=list(row.email_recipients),
+            next_attempt_at=now,
         )
-        delivery.deliver(notification, row)
-        sent.append(notification)
+        sent.append(delivery.deliver(notification))
     return sent
 
 
@@ -314,8 +314,9 @@ def send_test(org: Organisation, *, requested_by: str) -> Notification | None:
         f"notifications reach you.\n\nSent notifications: {link}",
         link=link,
         email_recipients=list(row.email_recipients),
+        next_attempt_at=timezone.now(),
     )
-    return delivery.deliver(notification, row)
+    return delivery.deliver(notification)
 
 
 def check_all() -> dict[str, int]:

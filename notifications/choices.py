@@ -14,6 +14,7 @@ class Trigger(models.TextChoices):
     REMEDIATION_COMPLETED = "remediation_completed", "Remediation request completed"
     REMEDIATION_FAILED = "remediation_failed", "Remediation request failed"
     FAIL_MODE = "fail_mode", "Call gate decided in a fail mode"
+    ESCALATED = "escalated", "Work-queue item escalated to you"
     TEST = "test", "Test notification"
 
 
@@ -21,6 +22,7 @@ class Outcome(models.TextChoices):
     """How sending went, for one channel or the whole notification."""
 
     PENDING = "pending", "Pending"
+    RETRYING = "retrying", "Retrying"
     SENT = "sent", "Sent"
     PARTIAL = "partial", "Partly sent"
     FAILED = "failed", "Failed"

@@ -210,7 +210,9 @@ def celery_worker_queue(transactional_db: None, tmp_path: Path) -> Iterator[str]
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--hostname", f"{queue}@%h",
             ],
-            cwd=ROOT, env=child_env(), stdout=out, stderr=subprocess.STDOUT,
+            # Tasks that tasks send (a retry, a follow-up) stay on this queue too.
+            cwd=ROOT, env=child_env(CELERY_TASK_DEFAULT_QUEUE=queue),
+            stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
         wait_until(

@@ -11,9 +11,8 @@ and are read again when it moves.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
