@@ -15,4 +15,4 @@ USER trustconsole
 EXPOSE 8000
 # Collect again at start: a volume mounted on /data hides (or keeps an old copy of)
 # the files collected at build time, and a missing manifest makes every page a 500.
-CMD ["sh", "-c", "python manage.py collectstatic --noinput -v0 && exec gunicorn trustconsole.wsgi --bind 0.0.0.0:8000 --workers 3 --no-control-socket --access-logfile -"]
+CMD ["sh", "-c", "python manage.py collectstatic --noinput -v0 && exec gunicorn trustconsole.wsgi --config python:trustconsole.gunicorn_conf --bind 0.0.0.0:8000 --workers 3 --no-control-socket --access-logfile -"]

@@ -274,7 +274,7 @@ def _naive_chat(organisation_id: int, pairs: list[tuple[str, str]], ip: str) -> 
     from visitors.models import VisitorIdentifier
 
     for identifier in VisitorIdentifier.objects.filter(
-        services.identifier_filter(pairs), organisation_id=organisation_id
+        services.identifier_filter(organisation_id, pairs)
     ).select_related("visitor"):
         if identifier.kind != "ip" and identifier.visitor.status == "blacklisted":
             return False

@@ -292,9 +292,9 @@ def check_organisation(
             body=_body(trigger, items, link),
             link=link,
             email_recipients=list(row.email_recipients),
+            next_attempt_at=now,
         )
-        delivery.deliver(notification, row)
-        sent.append(notification)
+        sent.append(delivery.deliver(notification))
     return sent
 
 
@@ -314,8 +314,9 @@ def send_test(org: Organisation, *, requested_by: str) -> Notification | None:
         f"notifications reach you.\n\nSent notifications: {link}",
         link=link,
         email_recipients=list(row.email_recipients),
+        next_attempt_at=timezone.now(),
     )
-    return delivery.deliver(notification, row)
+    return delivery.deliver(notification)
 
 
 def check_all() -> dict[str, int]:
@@ -344,16 +345,18 @@ def announce(
     off). Without configured channels it goes to `fallback_emails` (the
     organisation's admins); None when there is nobody to tell."""
     row = NotificationSettings.objects.filter(organisation=org).first()
-    if row is None or not row.has_channel:
-        if not fallback_emails:
-            return None
-        row = NotificationSettings(organisation=org, email_recipients=fallback_emails)
+    if row is not None and row.has_channel:
+        recipients = list(row.email_recipients)
+    elif fallback_emails:
+        recipients = list(fallback_emails)
+    else:
+        return None
     notification = Notification.objects.create(
         organisation=org,
         trigger=trigger,
         subject=subject[:200],
         body=body,
         link=link,
-        email_recipients=list(row.email_recipients),
+        email_recipients=recipients,
     )
-    return delivery.deliver(notification, row)
+    return delivery.deliver(notification)

@@ -15,6 +15,7 @@ class Trigger(models.TextChoices):
     REMEDIATION_FAILED = "remediation_failed", "Remediation request failed"
     FAIL_MODE = "fail_mode", "Call gate decided in a fail mode"
     RULE_DISABLED = "rule_disabled", "Rule turned off (over its time budget)"
+    ESCALATED = "escalated", "Work-queue item escalated to you"
     TEST = "test", "Test notification"
 
 
@@ -22,6 +23,7 @@ class Outcome(models.TextChoices):
     """How sending went, for one channel or the whole notification."""
 
     PENDING = "pending", "Pending"
+    RETRYING = "retrying", "Retrying"
     SENT = "sent", "Sent"
     PARTIAL = "partial", "Partly sent"
     FAILED = "failed", "Failed"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from notifications.choices import Outcome, Trigger
@@ -92,6 +93,21 @@ class Notification(models.Model):
     status = models.CharField(
         max_length=16, choices=Outcome.choices, default=Outcome.PENDING
     )
+    # A notification for one member (an escalation): shown in their console and
+    # mailed to them; None for the organisation's channels (Settings → Notifications).
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    read_at = models.DateTimeField(null=True, blank=True)
+    # Delivery attempts so far, when the next one is due (or, while one runs, until
+    # when it holds the row), and the latest failure.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -100,7 +116,12 @@ class Notification(models.Model):
         indexes = [
             models.Index(
                 fields=("organisation", "-created_at"), name="notification_org_time"
-            )
+            ),
+            models.Index(
+                fields=("recipient", "organisation", "read_at"),
+                name="notification_recipient",
+            ),
+            models.Index(fields=("status", "next_attempt_at"), name="notification_due"),
         ]
 
     def __str__(self) -> str:

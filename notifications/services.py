@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from notifications.models import NotificationSettings
+from notifications import delivery
+from notifications.models import Notification, NotificationSettings
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
 from trustconsole.lib import netguard
@@ -76,3 +79,61 @@ def settings_update(
         actor=actor, action=UPDATE_ACTION, target=row, before=before, after=after
     )
     return row
+
+
+def notify_members(
+    *,
+    organisation: Any,
+    users: list[Any],
+    trigger: str,
+    subject: str,
+    body: str,
+    path: str,
+) -> list[Notification]:
+    """One notification per member: in their console at once (Notifications in
+    the header), mailed to them by the worker once this transaction commits."""
+    link = (settings.VOICEGATE_PUBLIC_BASE_URL or "").rstrip("/") + path
+    now = timezone.now()
+    rows = []
+    for user in users:
+        row = Notification.objects.create(
+            organisation=organisation,
+            trigger=trigger,
+            subject=subject[:200],
+            body=f"{body}\n\nOpen: {link}",
+            link=path,
+            recipient=user,
+            email_recipients=[user.email] if user.email else [],
+            next_attempt_at=now,
+        )
+        delivery.enqueue(row)
+        rows.append(row)
+    return rows
+
+
+def notification_open(*, actor: Actor, public_id: str) -> Notification:
+    """The actor's own notification, marked read (404 for anyone else's)."""
+    from django.http import Http404
+
+    row = (
+        Notification.objects.filter(
+            organisation=actor.organisation, recipient=actor.user, public_id=public_id
+        ).first()
+        if actor.user is not None
+        else None
+    )
+    if row is None:
+        raise Http404("No such notification.")
+    if row.read_at is None:
+        row.read_at = timezone.now()
+        row.save(update_fields=["read_at"])
+    return row
+
+
+def notifications_mark_read(*, actor: Actor) -> int:
+    """Mark every unread notification of the actor (in this organisation) read."""
+    if actor.user is None:
+        return 0
+    return Notification.objects.filter(
+        organisation=actor.organisation, recipient=actor.user, read_at__isnull=True
+    ).update(read_at=timezone.now())

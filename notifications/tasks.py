@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
-from notifications import checks
+from notifications import checks, delivery
 
 
 @shared_task(name="notifications.check")
 def check() -> dict[str, int]:
-    """Beat: announce new conditions of every organisation, forget cleared ones."""
-    return checks.check_all()
+    """Beat: announce new conditions of every organisation, forget cleared ones;
+    queue again delivery attempts that were lost."""
+    outcome = checks.check_all()
+    outcome["requeued"] = delivery.requeue_lost()
+    return outcome
+
+
+@shared_task(bind=True, name="notifications.deliver", max_retries=None)
+def deliver_task(self: Any, notification_id: int) -> None:
+    """One delivery attempt; a transient failure retries it with back-off (the
+    attempts are bounded by NOTIFICATIONS_RETRY_ATTEMPTS on the row itself)."""
+    delay = delivery.attempt(notification_id=notification_id)
+    if delay is not None:
+        raise self.retry(countdown=delay)
 
 
 @shared_task(name="notifications.send_test")

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from notifications import forms, services, tasks
 from notifications.models import Notification, NotificationSettings
@@ -51,7 +52,9 @@ def settings_index(request: ActorRequest) -> HttpResponse:
                 return redirect("notifications:settings")
         if form.errors:
             status = 400
-    recent = Notification.objects.filter(organisation=actor.organisation)[:5]
+    recent = Notification.objects.filter(
+        organisation=actor.organisation, recipient__isnull=True
+    )[:5]
     context = {
         "form": form,
         "row": row,
@@ -80,10 +83,43 @@ def _send_test(request: ActorRequest, row: NotificationSettings) -> HttpResponse
 @member_required
 def notification_list(request: ActorRequest) -> HttpResponse:
     """Every notification sent for the organisation, newest first."""
-    queryset = Notification.objects.filter(organisation=request.actor.organisation)
+    queryset = Notification.objects.filter(
+        organisation=request.actor.organisation, recipient__isnull=True
+    )
     page = paginate(request, queryset)
     return render(
         request,
         "notifications/list.html",
         {"page": page, "notifications": page.object_list},
     )
+
+
+@member_required
+def mine(request: ActorRequest) -> HttpResponse:
+    """The member's own notifications (escalations to them), newest first."""
+    actor = request.actor
+    queryset = Notification.objects.filter(
+        organisation=actor.organisation, recipient=actor.user
+    )
+    page = paginate(request, queryset)
+    return render(
+        request,
+        "notifications/mine.html",
+        {"page": page, "notifications": page.object_list},
+    )
+
+
+@member_required
+def notification_open(request: ActorRequest, public_id: str) -> HttpResponse:
+    """Mark one of the member's notifications read and go where it points."""
+    row = services.notification_open(actor=request.actor, public_id=public_id)
+    return redirect(row.link or "notifications:mine")
+
+
+@member_required
+@require_POST
+def mark_all_read(request: ActorRequest) -> HttpResponse:
+    """Mark every notification of the member read."""
+    n = services.notifications_mark_read(actor=request.actor)
+    messages.success(request, f"{n} notification{'s' if n != 1 else ''} marked read.")
+    return redirect("notifications:mine")

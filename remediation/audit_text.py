@@ -84,7 +84,7 @@ register_actions(
         "reputation.frequency_update": "{actor} changed how often the numbers of "
         "{target} are checked",
         "reputation.disable": "{actor} disabled number reputation monitoring for "
-        "{target}",
+        "{target}; {numbers_deregistered} number(s) are no longer monitored",
         "reputation.status_change": "The provider reported new monitoring gates for "
         "{target}",
         "reputation.numbers_register": "{actor} registered {count} number(s) of "

@@ -43,6 +43,7 @@ from trustconsole.core.services import (
     audited_save,
 )
 from trustconsole.lib import netguard
+from trustconsole.lib.confirm import reason_required
 from trustconsole.lib.crypto import HINT_PASTED, UNREADABLE, is_hint, is_unreadable
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 from voicegate.policy.owned import enterprise_numbers_changed
@@ -79,9 +80,11 @@ def settings_update(
     api_key: str | None = None,
     cooldown_days: int | None = None,
     webhook_secret: str | None = None,
+    reason: str = "",
 ) -> RemediationSettings:
     """Change the organisation's provider, API base, API key, cooldown or webhook
-    signing secret (admin)."""
+    signing secret (admin); replacing the secret requires a reason, since its
+    receivers must be updated."""
     actor.require()
     row = selectors.settings_for(organisation=actor.organisation)
     before = audit_snapshot(row, ["provider", "api_base", "cooldown_days"])
@@ -118,6 +121,8 @@ def settings_update(
                     "characters without spaces."
                 }
             )
+        if webhook_secret != row.webhook_secret:
+            reason = reason_required(reason)
         row.webhook_secret = webhook_secret
     if cooldown_days is not None:
         row.cooldown_days = cooldown_days
@@ -138,15 +143,19 @@ def settings_update(
             target=row,
             before=before,
             after=after,
+            reason=reason.strip(),
         )
     return row
 
 
 @transaction.atomic
-def webhook_secret_rotate(*, actor: Actor) -> RemediationSettings:
-    """Replace the webhook signing secret; later deliveries use the new one (admin)."""
+def webhook_secret_rotate(*, actor: Actor, reason: str) -> RemediationSettings:
+    """Replace the webhook signing secret; later deliveries use the new one (admin).
+    Receivers must be updated, so the reason is required."""
     actor.require()
+    reason = reason_required(reason)
     row = selectors.settings_for(organisation=actor.organisation)
+    before = row.webhook_secret_hint
     row.webhook_secret = webhook_secret_generate()
     if row.pk is None:  # the organisation's first settings change saves the row
         row.save()
@@ -156,7 +165,9 @@ def webhook_secret_rotate(*, actor: Actor) -> RemediationSettings:
         actor=actor,
         action="remediation.webhook_secret_rotate",
         target=row,
+        before={"webhook_secret": before},
         after={"webhook_secret": row.webhook_secret_hint},
+        reason=reason,
     )
     return row
 

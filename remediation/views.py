@@ -27,6 +27,13 @@ CAVEAT = (
     "downstream carriers and spam filters may still block or label calls from it."
 )
 
+# The same words in the page's question (data-confirm) and the confirmation page.
+ROTATE_CONSEQUENCE = (
+    "Receivers must be updated: status webhooks are signed with the new secret from "
+    "now on."
+)
+DISABLE_CONSEQUENCE = "The provider stops monitoring every number of this enterprise."
+
 
 def _can_submit(request: ActorRequest) -> bool:
     return request.actor.can(*services.SUBMIT_ROLES)
@@ -205,6 +212,37 @@ def _form_errors(form: Any, exc: ValidationError) -> None:
             form.add_error(target, error)
 
 
+def _rotate_confirmation() -> Confirmation:
+    settings_url = reverse("remediation:settings")
+    return Confirmation(
+        question="Rotate the webhook signing secret?",
+        consequence=ROTATE_CONSEQUENCE,
+        button="Rotate secret",
+        action=settings_url,
+        cancel=settings_url,
+        hidden=[("action", "rotate")],
+    )
+
+
+def _disable_confirmation(
+    request: ActorRequest, enterprise: Enterprise
+) -> HttpResponse | None:
+    """The confirmation again (400) unless disabling monitoring has a reason."""
+    request.actor.require()  # admins only, asked before the reason
+    _, again = confirmed_reason(
+        request,
+        Confirmation(
+            question=f"Disable monitoring of {enterprise.name}?",
+            consequence=DISABLE_CONSEQUENCE,
+            button="Disable monitoring",
+            action=request.path,
+            cancel=request.path,
+            hidden=[("action", "monitoring_disable")],
+        ),
+    )
+    return again
+
+
 @member_required
 def settings_index(request: ActorRequest) -> HttpResponse:
     """Enterprises, provider settings, webhook secret."""
@@ -221,6 +259,7 @@ def settings_index(request: ActorRequest) -> HttpResponse:
             }
         ),
         "org_settings": row,
+        "rotate_consequence": ROTATE_CONSEQUENCE,
         "monitoring_form": forms.MonitoringSettingsForm(
             initial={
                 "review_flagged": row.review_flagged,
@@ -272,8 +311,12 @@ def settings_index(request: ActorRequest) -> HttpResponse:
                     messages.success(request, "Monitoring settings saved.")
                     return redirect("remediation:settings")
         elif action == "rotate":
+            actor.require()  # admins only, asked before the reason
+            reason, again = confirmed_reason(request, _rotate_confirmation())
+            if again:
+                return again
             # Shown in this answer only: it is stored encrypted and never shown again.
-            row = services.webhook_secret_rotate(actor=actor)
+            row = services.webhook_secret_rotate(actor=actor, reason=reason)
             context["org_settings"] = row
             context["new_webhook_secret"] = row.webhook_secret
             return render(request, "remediation/settings.html", context)
@@ -353,6 +396,10 @@ def enterprise_detail(request: ActorRequest, public_id: str) -> HttpResponse:
                 )
                 messages.success(request, f"Enterprise {enterprise.name} removed.")
                 return redirect("remediation:settings")
+            elif action == "monitoring_disable" and (
+                again := _disable_confirmation(request, enterprise)
+            ):
+                return again
             elif action and action.startswith("monitoring_"):
                 done = _monitoring_action(request, enterprise, action, monitor_forms)
                 if done:
@@ -377,6 +424,7 @@ def enterprise_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     query.pop("page", None)
     context = {
         "enterprise": enterprise,
+        "disable_consequence": DISABLE_CONSEQUENCE,
         "gates_form": gates_form,
         "add_form": add_form,
         "page": paginate(request, numbers, per_page=100),
@@ -439,7 +487,11 @@ def _monitoring_action(
     name = action.removeprefix("monitoring_")
     if name == "disable":
         try:
-            monitoring.reputation_disable(actor=actor, enterprise=enterprise)
+            monitoring.reputation_disable(
+                actor=actor,
+                enterprise=enterprise,
+                reason=request.POST.get("reason", ""),
+            )
         except RemediationError as exc:
             raise ValidationError(exc.messages) from None
         return "Monitoring disabled; the provider stopped monitoring every number."

@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 from tests.waiting import page_ready, wait_until
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
-from trustconsole.core.models import Membership, Organisation
+from trustconsole.core.models import Organisation
 from trustconsole.core.services import token_create
 
 PASSWORD = "correct-horse-battery"
@@ -85,13 +85,9 @@ def _fresh_decision_state() -> Iterator[None]:
 
 
 def _member(org: Organisation, email: str, role: str) -> Any:
-    from django.contrib.auth import get_user_model
+    from tests.core.factories import MembershipFactory
 
-    user = get_user_model().objects.create_user(
-        username=email, email=email, password=PASSWORD
-    )
-    Membership.objects.create(user=user, organisation=org, role=role)
-    return user
+    return MembershipFactory(user__email=email, organisation=org, role=role).user
 
 
 @pytest.fixture
@@ -104,12 +100,16 @@ def loopback_targets(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def org(db: None) -> Organisation:
-    return Organisation.objects.create(name="Alpha", slug="alpha")
+    from tests.core.factories import OrganisationFactory
+
+    return OrganisationFactory(name="Alpha", slug="alpha")
 
 
 @pytest.fixture
 def other_org(db: None) -> Organisation:
-    return Organisation.objects.create(name="Beta", slug="beta")
+    from tests.core.factories import OrganisationFactory
+
+    return OrganisationFactory(name="Beta", slug="beta")
 
 
 @pytest.fixture
@@ -210,7 +210,9 @@ def celery_worker_queue(transactional_db: None, tmp_path: Path) -> Iterator[str]
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--hostname", f"{queue}@%h",
             ],
-            cwd=ROOT, env=child_env(), stdout=out, stderr=subprocess.STDOUT,
+            # Tasks that tasks send (a retry, a follow-up) stay on this queue too.
+            cwd=ROOT, env=child_env(CELERY_TASK_DEFAULT_QUEUE=queue),
+            stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
         wait_until(

@@ -190,6 +190,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
+# The queue tasks go to unless routed elsewhere (workers consume it by default).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE") or "celery"
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360, minimum=1)
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 500
@@ -399,6 +401,14 @@ CELERY_BEAT_SCHEDULE["remediation-tick"] = {
 NOTIFICATIONS_CHECK_INTERVAL = env_int("NOTIFICATIONS_CHECK_INTERVAL", 60, minimum=5)
 # Seconds to wait for the mail server or the webhook per notification.
 NOTIFICATIONS_TIMEOUT = env_int("NOTIFICATIONS_TIMEOUT", 10, minimum=1)
+# A delivery that failed for a transient reason (mail server down, webhook 5xx) is
+# tried again by Celery: at most this many attempts in all, the first retry after
+# about NOTIFICATIONS_RETRY_BACKOFF seconds, doubling, at most ..._MAX_DELAY apart.
+NOTIFICATIONS_RETRY_ATTEMPTS = env_int("NOTIFICATIONS_RETRY_ATTEMPTS", 5, minimum=1)
+NOTIFICATIONS_RETRY_BACKOFF = env_int("NOTIFICATIONS_RETRY_BACKOFF", 30, minimum=1)
+NOTIFICATIONS_RETRY_MAX_DELAY = env_int(
+    "NOTIFICATIONS_RETRY_MAX_DELAY", 3600, minimum=1
+)
 CELERY_BEAT_SCHEDULE["notifications-check"] = {
     "task": "notifications.check",
     "schedule": NOTIFICATIONS_CHECK_INTERVAL,
@@ -506,6 +516,14 @@ PRIVATE_MEDIA_ROOT = (
 # and how long one import may run on the worker.
 CSV_IMPORT_MAX_BYTES = env_int("CSV_IMPORT_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 CSV_IMPORT_TIME_LIMIT = env_int("CSV_IMPORT_TIME_LIMIT", 3600, minimum=60)
+# A dry run (and the file it keeps for "Import now") is deleted this many hours
+# after it finished; beat looks every hour.
+CSV_DRY_RUN_TTL_HOURS = env_int("CSV_DRY_RUN_TTL_HOURS", 24, minimum=1)
+CELERY_BEAT_SCHEDULE["csvio-dry-runs-remove"] = {
+    "task": "csvio.dry_runs_remove",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
+}
 ACCOUNTS_EVIDENCE_MAX_BYTES = env_int(
     "ACCOUNTS_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024, minimum=1024
 )

@@ -39,7 +39,6 @@ from visitors.models import (
     Event,
     Message,
     Visitor,
-    VisitorIdentifier,
     Widget,
 )
 from visitors.rules import event_record
@@ -55,59 +54,7 @@ class GateAnswer:
     blocked: bool = False
 
 
-def _owners(organisation_id: int, pairs: list[tuple[str, str]]) -> dict[str, Visitor]:
-    """Kind → the visitor owning the given identifier of that kind."""
-    query = services.identifier_filter(pairs)
-    found: dict[str, Visitor] = {}
-    for identifier in VisitorIdentifier.objects.filter(
-        query, organisation_id=organisation_id
-    ).select_related("visitor"):
-        found[identifier.kind] = identifier.visitor
-    return found
-
-
-def _identify(
-    *,
-    actor: Actor,
-    owners: dict[str, Visitor],
-    pairs: list[tuple[str, str]],
-    name: str,
-    now: dt.datetime,
-) -> Visitor:
-    """The widget's visitor: by widget id, else email, else phone, else new.
-
-    Identifiers that another visitor already owns are left with that visitor
-    (a shared office IP, an email typed by someone else), so the gate never fails
-    on a conflict.
-    """
-    for kind in (IdentifierKind.WIDGET, IdentifierKind.EMAIL, IdentifierKind.PHONE):
-        if kind in owners:
-            visitor = owners[kind]
-            break
-    else:
-        visitor = None
-    taken = {
-        (kind, value)
-        for kind, value in pairs
-        if kind in owners and (visitor is None or owners[kind].pk != visitor.pk)
-    }
-    free = [pair for pair in pairs if pair not in taken]
-    return services.visitor_upsert(
-        actor=actor,
-        name=name if visitor is None or not visitor.name else "",
-        **_kwargs(free),
-        seen_at=now,
-    )
-
-
-def _kwargs(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for kind, value in pairs:
-        out.setdefault(services.IDENTIFIER_FIELDS[kind], []).append(value)
-    return out
-
-
-def _blocked(
+def _attempt_record(
     *,
     organisation_id: int,
     visitor_id: int | None,
@@ -115,6 +62,8 @@ def _blocked(
     ip: str | None,
     widget: Widget,
 ) -> GateAnswer:
+    """Count a silently blocked message on the visitor (with the decision's
+    explanation) and answer the widget as if it had been stored."""
     entry = verdict.entry
     services.blocked_attempt_record(
         visitor=None,
@@ -167,15 +116,16 @@ def widget_message_receive(
     if not verdict.allowed and verdict.step == Step.BLACKLIST:
         # Any identifier of a blacklisted visitor blocks, whoever claims it; the
         # attempt is counted on that visitor (known from memory, no lookup).
-        return _blocked(
+        return _attempt_record(
             organisation_id=organisation.pk,
             visitor_id=verdict.visitor_id,
             verdict=verdict,
             ip=ip,
             widget=widget,
         )
-    owners = _owners(organisation.pk, pairs)
-    visitor = _identify(actor=actor, owners=owners, pairs=pairs, name=name, now=now)
+    visitor = services.visitor_identify(
+        actor=actor, pairs=pairs, name=name, seen_at=now
+    )
     # The organisation's chat-message rules (rules as data) after the identity
     # steps; a live rule may block, shadow rules are only listed and counted.
     rules = rule_hooks.chat_message(
@@ -188,7 +138,7 @@ def widget_message_receive(
     )
     verdict = rules.verdict
     if not verdict.allowed:  # an IP block or a rule: counted on whoever sent it
-        return _blocked(
+        return _attempt_record(
             organisation_id=organisation.pk,
             visitor_id=visitor.pk,
             verdict=verdict,

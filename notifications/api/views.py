@@ -33,6 +33,9 @@ class NotificationOutput(serializers.Serializer):
     )
     webhook_detail = serializers.CharField(source="slack_detail")
     status = serializers.ChoiceField(choices=Outcome.choices)
+    attempts = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
     created_at = serializers.DateTimeField()
     sent_at = serializers.DateTimeField(allow_null=True)
 
@@ -53,7 +56,9 @@ class NotificationListApi(ActorAPIView):
     )
     def get(self, request: Request) -> Response:
         params = self.query(NotificationListParams)
-        queryset = Notification.objects.filter(organisation=self.actor.organisation)
+        queryset = Notification.objects.filter(
+            organisation=self.actor.organisation, recipient__isnull=True
+        )
         if params.get("trigger"):
             queryset = queryset.filter(trigger=params["trigger"])
         if params.get("status"):

@@ -18,6 +18,7 @@ from remediation.choices import CheckFrequency, RefreshKind, RefreshStatus, Spam
 from remediation.errors import RateLimited, RemediationError
 from remediation.models import Enterprise, ReputationObservation, ReputationRefresh
 from trustconsole.core.api.views import ActorAPIView, ReasonSerializer
+from trustconsole.lib.confirm import ConfirmReasonInput
 
 
 def _field(pointer: str | None) -> str | None:
@@ -165,10 +166,10 @@ class EnterpriseReputationApi(MonitoringApiView):
             ReputationOutput(enterprise).data, status=status.HTTP_201_CREATED
         )
 
-    @extend_schema(request=ReasonSerializer, responses={200: ReputationOutput})
+    @extend_schema(request=ConfirmReasonInput, responses={200: ReputationOutput})
     def delete(self, request: Request, public_id: str) -> Response:
         enterprise = self.enterprise(public_id)
-        data = ReasonSerializer(data=request.data)
+        data = ConfirmReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         enterprise = monitoring.reputation_disable(
             actor=self.actor, enterprise=enterprise, **data.validated_data

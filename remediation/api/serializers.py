@@ -231,5 +231,13 @@ class RemediationSettingsInput(serializers.Serializer):
         required=False,
         allow_blank=True,
         write_only=True,
-        help_text="Your own signing secret for status webhooks (24+ characters).",
+        help_text="Your own signing secret for status webhooks (24+ characters); "
+        "replacing it requires `reason`.",
+    )
+    reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why; required when the webhook secret is replaced.",
     )

@@ -55,4 +55,9 @@ urlpatterns = [
         views.RemediationSettingsApi.as_view(),
         name="settings",
     ),
+    path(
+        "remediation/settings/webhook-secret/rotate/",
+        views.WebhookSecretRotateApi.as_view(),
+        name="webhook_secret_rotate",
+    ),
 ]

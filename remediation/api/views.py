@@ -20,6 +20,7 @@ from remediation.api.serializers import (
 )
 from remediation.choices import SpamRisk
 from trustconsole.core.api.views import ActorAPIView, ReasonSerializer
+from trustconsole.lib.confirm import ConfirmReasonInput
 
 
 class EnterpriseListApi(ActorAPIView):
@@ -180,3 +181,23 @@ class RemediationSettingsApi(ActorAPIView):
         data.is_valid(raise_exception=True)
         row = services.settings_update(actor=self.actor, **data.validated_data)
         return Response(RemediationSettingsOutput(row).data)
+
+
+class WebhookSecretRotateApi(ActorAPIView):
+    """Replace the status webhook signing secret with a new random one (admins).
+
+    The new secret is in this answer only (it is stored encrypted); the required
+    `reason` is kept in the audit trail.
+    """
+
+    class RotatedOutput(serializers.Serializer):
+        webhook_secret = serializers.CharField()
+        webhook_secret_hint = serializers.CharField()
+
+    @extend_schema(request=ConfirmReasonInput, responses=RotatedOutput)
+    def post(self, request: Request) -> Response:
+        self.actor.require()  # before the body: settings are admin-only
+        data = ConfirmReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = services.webhook_secret_rotate(actor=self.actor, **data.validated_data)
+        return Response(self.RotatedOutput(row).data)

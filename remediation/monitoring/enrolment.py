@@ -34,6 +34,7 @@ from remediation.monitoring.observations import apply_numbers
 from remediation.monitoring.schedule import sync_schedule
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
+from trustconsole.lib.confirm import reason_required
 from voicegate.policy.owned import enterprise_numbers_changed
 
 logger = logging.getLogger(__name__)
@@ -165,10 +166,13 @@ def reputation_frequency_update(
 
 
 def reputation_disable(
-    *, actor: Actor, enterprise: Enterprise, reason: str = ""
+    *, actor: Actor, enterprise: Enterprise, reason: str
 ) -> Enterprise:
-    """Disable monitoring; the provider de-registers every number with it (admin)."""
+    """Disable monitoring; the provider de-registers every number with it (admin).
+    The reason is required (trustconsole/lib/confirm.py), checked before the
+    provider is called."""
     actor.require()
+    reason = reason_required(reason)
     if not enterprise.monitoring_enabled:
         raise BadRequest([problem(400, "Monitoring is not enabled for it.")])
     try:
@@ -199,9 +203,7 @@ def reputation_disable(
             target=enterprise,
             before=before,
             after={**gate_words(enterprise), "numbers_deregistered": count},
-            reason=reason
-            or f"Number reputation monitoring disabled; {count} number(s) are no "
-            "longer monitored.",
+            reason=reason,
         )
     return enterprise
 

@@ -89,4 +89,22 @@ def test_both_badges_cost_one_query(org, rf, django_assert_num_queries) -> None:
             "review_queue_overdue": 1,
             "account_review_count": 1,
             "account_review_overdue": 1,
+            "notifications_unread": 0,  # a system actor has no notifications
         }
+
+
+def test_a_members_unread_notifications_are_in_the_same_query(
+    org, alice, rf, django_assert_num_queries
+) -> None:
+    from notifications.services import notify_members
+    from trustconsole.core.actor import Actor
+    from trustconsole.core.context_processors import nav_badges
+
+    notify_members(
+        organisation=org, users=[alice], trigger="escalated", subject="s", body="b",
+        path="/review/",
+    )  # fmt: skip
+    request = rf.get("/")
+    request.actor = Actor(organisation=org, role="admin", user=alice)
+    with django_assert_num_queries(1):
+        assert nav_badges(request)["notifications_unread"] == 1

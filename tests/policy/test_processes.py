@@ -35,10 +35,10 @@ for line in sys.stdin:
 """
 
 
-@pytest.fixture
-def decider(transactional_db):
+def _child(script: str):
+    """Start `script` in a second process; yields ask(*words) → its JSON answer."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", DECIDER],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env=child_env(DJANGO_SETTINGS_MODULE="trustconsole.settings"),
         stdin=subprocess.PIPE,
@@ -48,15 +48,22 @@ def decider(transactional_db):
     assert proc.stdout is not None and proc.stdin is not None
     assert proc.stdout.readline().strip() == "ready"
 
-    def ask(org_id: int, caller: str) -> dict:
-        proc.stdin.write(f"{org_id} {caller}\n")
+    def ask(*words: object) -> dict:
+        proc.stdin.write(" ".join(str(w) for w in words) + "\n")
         proc.stdin.flush()
-        return json.loads(proc.stdout.readline())
+        line = proc.stdout.readline()
+        assert line, "the second process ended without answering"
+        return json.loads(line)
 
     yield ask
     proc.stdin.close()
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture
+def decider(transactional_db):
+    yield from _child(DECIDER)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -115,28 +122,7 @@ for line in sys.stdin:
 
 @pytest.fixture
 def checker(transactional_db):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHECKER],
-        cwd=ROOT,
-        env=child_env(DJANGO_SETTINGS_MODULE="trustconsole.settings"),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    assert proc.stdout.readline().strip() == "ready"
-
-    def ask(org_id: int, from_number: str, to_number: str, account: str) -> dict:
-        proc.stdin.write(f"{org_id} {from_number} {to_number} {account}\n")
-        proc.stdin.flush()
-        line = proc.stdout.readline()
-        assert line, "the checker process ended without answering"
-        return json.loads(line)
-
-    yield ask
-    proc.stdin.close()
-    proc.terminate()
-    proc.wait(timeout=10)
+    yield from _child(CHECKER)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from playwright.sync_api import expect
 
@@ -74,12 +76,25 @@ def test_a_rotated_webhook_secret_is_shown_once_then_only_its_end(
     page = login(alice)
     page.goto("/settings/remediation/")
     page_ready(page)
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Rotate secret").click()
+    questions: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.get_by_label("Reason (required, kept in the audit trail)").fill(
+        "Receiver rebuilt"
+    )
+    page.once("dialog", accept)
+    page.get_by_role("button", name="Rotate the webhook signing secret").click()
     shown = page.get_by_test_id("new-webhook-secret")
     expect(shown).to_be_visible()
     secret = settings_for(organisation=org).webhook_secret
     assert shown.inner_text() == secret
+    assert questions == [
+        "Rotate the webhook signing secret? Receivers must be updated: status "
+        "webhooks are signed with the new secret from now on."
+    ]
     page.screenshot(path=str(tmp_path / "rotated.png"), full_page=True)
     page.goto("/settings/remediation/")
     expect(page.get_by_test_id("webhook-secret")).to_have_text("••••" + secret[-4:])

@@ -34,6 +34,7 @@ from remediation.models import (
     SandboxRemediation,
 )
 from tests.remediation.conftest import make_enterprise, numbers, own
+from trustconsole.core.audit_text import describe
 from trustconsole.core.choices import Role
 from trustconsole.core.models import AuditEntry
 
@@ -302,14 +303,19 @@ def test_deregister_and_disable(monitored, org, actor_for) -> None:
     one.refresh_from_db()
     assert not one.is_registered and one.removed_reason == "deregistered"
     assert SandboxNumber.objects.count() == 4
-    monitoring.reputation_disable(actor=admin, enterprise=monitored)
+    monitoring.reputation_disable(
+        actor=admin, enterprise=monitored, reason="Contract ended"
+    )
     monitored.refresh_from_db()
     assert not monitored.monitoring_enabled
     assert monitored.reputation_status == GateStatus.DELETED
     assert not OwnedNumber.objects.filter(registered_at__isnull=False).exists()
     assert not SandboxNumber.objects.exists()
     entry = AuditEntry.objects.get(action="reputation.disable")
-    assert "4 number(s) are no longer monitored" in entry.reason
+    assert entry.reason == "Contract ended"
+    assert describe(entry).sentence.endswith("; 4 number(s) are no longer monitored"), (
+        describe(entry).sentence
+    )
 
 
 # --- The sandbox's data ----------------------------------------------------------

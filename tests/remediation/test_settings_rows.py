@@ -37,7 +37,9 @@ def test_the_first_change_saves_the_row_with_a_secret_audited(org, actor_for) ->
 def test_rotating_the_secret_of_a_fresh_organisation_saves_the_row(
     org, actor_for
 ) -> None:
-    row = services.webhook_secret_rotate(actor=actor_for(org, "admin"))
+    row = services.webhook_secret_rotate(
+        actor=actor_for(org, "admin"), reason="First receiver"
+    )
     saved = RemediationSettings.objects.get(organisation=org)
     assert saved.webhook_secret == row.webhook_secret
     assert AuditEntry.objects.filter(

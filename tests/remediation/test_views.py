@@ -376,7 +376,14 @@ def test_provider_settings_and_secret_rotation(alice, org) -> None:
     page = saved.content.decode()
     assert "KEY0123456789abcd" not in page and "••••abcd" in page
     before = row.webhook_secret
-    rotated = client.post("/settings/remediation/", {"action": "rotate"})
+    refused = client.post("/settings/remediation/", {"action": "rotate"})
+    assert (
+        refused.status_code == 400 and b'data-testid="confirm-page"' in refused.content
+    )
+    assert settings_for(organisation=org).webhook_secret == before
+    rotated = client.post(
+        "/settings/remediation/", {"action": "rotate", "reason": "Receiver rebuilt"}
+    )
     after = settings_for(organisation=org).webhook_secret
     assert after != before
     # The new secret is shown once, in the answer to the rotation, then only its end.
@@ -385,6 +392,7 @@ def test_provider_settings_and_secret_rotation(alice, org) -> None:
     assert after not in again and "••••" + after[-4:] in again
     entry = AuditEntry.objects.get(action="remediation.webhook_secret_rotate")
     assert after not in str(entry.after) and after[:10] not in str(entry.after)
+    assert entry.reason == "Receiver rebuilt"
 
 
 def test_admins_manage_gates_terms_and_numbers(alice, org) -> None:

@@ -250,6 +250,6 @@ def test_no_webhook_url_means_no_deliveries(org, enterprise, actor_for) -> None:
 
 def test_rotating_the_secret_changes_the_signature(org, actor_for) -> None:
     before = settings_for(organisation=org).webhook_secret
-    services.webhook_secret_rotate(actor=actor_for(org, "admin"))
+    services.webhook_secret_rotate(actor=actor_for(org, "admin"), reason="leaked")
     after = settings_for(organisation=org).webhook_secret
     assert after != before and after.startswith("whsec_")

@@ -268,3 +268,68 @@ def test_the_ip_limit_reads_the_client_address_as_the_gate_does(send, settings) 
     assert send("d", ip="192.0.2.7").status_code == 202
     forged = send("e", ip="192.0.2.7", headers={"X-Forwarded-For": "198.51.100.9"})
     assert forged.status_code == 429
+
+
+def test_a_known_visitors_message_reads_its_identifiers_once(send) -> None:
+    """GIVEN a visitor known by widget id and email WHEN they write again THEN the
+    gate finds them with one identifier query, adds the new phone to them, and
+    leaves an email another visitor owns with that visitor."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    send("first", visitor_id="w-known", email="known@example.com")
+    send("other", visitor_id="w-someone", email="someone@example.com")
+    with CaptureQueriesContext(connection) as ctx:
+        response = send(
+            "again",
+            visitor_id="w-known",
+            email="someone@example.com",
+            phone="+14155550123",
+        )
+    assert response.status_code == 202
+    lookups = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].lstrip().startswith("SELECT")
+        and "visitoridentifier" in q["sql"]
+        and '"value" =' in q["sql"]
+    ]
+    assert len(lookups) == 1, lookups
+    known = Visitor.objects.get(identifiers__value="w-known")
+    assert {i.value for i in known.identifiers.all()} >= {
+        "known@example.com",
+        "+14155550123",
+    }
+    assert not known.identifiers.filter(value="someone@example.com").exists()
+    assert Message.objects.filter(conversation__visitor=known).count() == 2
+
+
+def test_the_identifier_lookup_uses_the_unique_index_for_every_term(org) -> None:
+    """Each (kind, value) term is a lookup of the (organisation, kind, value)
+    index, never a walk over all of the organisation's identifiers (with a few
+    thousand of them, and PostgreSQL's statistics taken)."""
+    from django.db import connection
+
+    from visitors.models import VisitorIdentifier
+
+    owner = Visitor.objects.create(organisation=org, last_seen_at=timezone.now())
+    VisitorIdentifier.objects.bulk_create(
+        VisitorIdentifier(organisation=org, visitor=owner, kind=kind, value=f"v{n}")
+        for n in range(1500)
+        for kind in ("widget", "email")
+    )
+    pairs = [("widget", "v1"), ("email", "v2"), ("ip", "192.0.2.1")]
+    query = VisitorIdentifier.objects.filter(
+        services.identifier_filter(org.pk, pairs)
+    ).select_related("visitor")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE visitors_visitoridentifier")
+        plan = query.explain()
+        lines = [line for line in plan.splitlines() if "Index Cond" in line]
+        lines = [line for line in lines if "organisation_id" in line]
+        assert lines and all("value" in line for line in lines), plan
+    else:
+        plan = query.explain()
+        lines = [line for line in plan.splitlines() if "visitoridentifier" in line]
+        assert lines and all("value=?" in line for line in lines), plan

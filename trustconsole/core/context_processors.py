@@ -27,13 +27,22 @@ def console(request: HttpRequest) -> dict[str, Any]:
 
 
 def nav_badges(request: HttpRequest) -> dict[str, Any]:
-    """Counts of both review queues (and how many are overdue), in one query."""
+    """Counts of both review queues (and how many are overdue) and the member's
+    unread notifications, in one query."""
     from accounts.selectors import review_badge_counts
+    from notifications.models import Notification
+    from trustconsole.lib.timeseries import count_subquery
     from visitors.selectors import review_queue_badge_counts
 
     counts = {**review_queue_badge_counts(), **review_badge_counts()}
     actor = getattr(request, "actor", None)
+    empty = {**dict.fromkeys(counts, 0), "notifications_unread": 0}
     if actor is None:
-        return dict.fromkeys(counts, 0)
+        return empty
+    if actor.user is not None:
+        # The member's unread notifications (escalations to them), same query.
+        counts["notifications_unread"] = count_subquery(
+            Notification.objects.filter(recipient=actor.user, read_at__isnull=True)
+        )
     row = Organisation.objects.filter(pk=actor.organisation.pk).values(**counts)
-    return row.first() or dict.fromkeys(counts, 0)
+    return {**empty, **(row.first() or {})}

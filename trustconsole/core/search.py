@@ -4,9 +4,9 @@ customer accounts, remediation and reassessment requests and voice calls.
 Every lookup is scoped to the actor's organisation and answered from an index:
 visitors through the Security → Visitors search (identifier prefixes, name
 prefix), accounts by an email prefix or an owned number, requests by their id,
-calls and block-list entries by an exact E.164 number. Only account names are
-matched case-insensitively anywhere in the name's start, on the organisation's
-accounts (a far smaller table than visitors).
+calls and block-list entries by an exact E.164 number. Account names are
+matched case-insensitively anywhere in the name, through a trigram index on
+PostgreSQL (`account_name_trgm`).
 """
 
 from __future__ import annotations
@@ -127,8 +127,10 @@ def _accounts(
             ).order_by("email")[:GROUP_LIMIT]
         )
     else:
+        # Anywhere in the name, any case: the trigram index `account_name_trgm`
+        # on PostgreSQL (accounts migration 0004).
         by_name = Account.objects.filter(
-            organisation=org, company_name__istartswith=q
+            organisation=org, company_name__icontains=q
         ).order_by("company_name", "id")[:GROUP_LIMIT]
         by_email = Account.objects.filter(
             organisation=org, email__startswith=q.lower()

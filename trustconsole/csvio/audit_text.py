@@ -16,6 +16,8 @@ register_actions(
         "{updated} updated, {unchanged} unchanged, {invalid} rows with errors",
         "csv_import.fail": "{actor}'s import of {file} into {kind} failed after "
         "{rows} rows ({created} created, {updated} updated)",
+        "csv_import.dry_runs_remove": "{actor} removed {removed} CSV dry run(s) "
+        "older than {ttl_hours} hours",
     }
 )
 register_fields(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import _csv
 import csv
+import datetime as dt
 import io
 import logging
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
-from trustconsole.core.models import Membership
+from trustconsole.core.models import Membership, Organisation
 from trustconsole.core.services import audit_record
 from trustconsole.csvio.exports import unsafe
 from trustconsole.csvio.kinds import CREATE, KINDS, UPDATE, Kind, Plan, RowError, Run
@@ -369,4 +370,51 @@ def import_fail(*, import_id: int, error: str) -> None:
     ).update(status=ImportStatus.FAILED, error=error, finished_at=timezone.now())
 
 
-__all__ = ["ImportKind", "import_apply", "import_process", "import_start"]
+def dry_runs_remove(*, now: Any = None) -> dict[str, int]:
+    """Delete dry runs older than CSV_DRY_RUN_TTL_HOURS (beat); audited per
+    organisation. Returns the number removed per organisation slug.
+
+    A finished dry run is kept that long after it finished, so that "Import now"
+    can still use its file; one still waiting or running that long after its time
+    limit has passed is gone too (no worker will finish it).
+    """
+    from django.db.models import Count, Q
+
+    now = now or timezone.now()
+    ttl = dt.timedelta(hours=settings.CSV_DRY_RUN_TTL_HOURS)
+    stuck = ttl + dt.timedelta(seconds=settings.CSV_IMPORT_TIME_LIMIT)
+    expired = CsvImport.objects.filter(dry_run=True).filter(
+        Q(
+            status__in=(ImportStatus.DONE, ImportStatus.FAILED),
+            finished_at__lt=now - ttl,
+        )
+        | Q(created_at__lt=now - stuck)
+    )
+    counts = {
+        row["organisation"]: row["n"]
+        for row in expired.values("organisation").annotate(n=Count("id")).order_by()
+    }
+    if not counts:
+        return {}
+    removed: dict[str, int] = {}
+    with transaction.atomic():
+        expired.delete()
+        for organisation in Organisation.objects.filter(pk__in=counts):
+            n = removed[organisation.slug] = counts[organisation.pk]
+            audit_record(
+                actor=Actor.system_for(organisation, "CSV dry-run cleanup"),
+                action="csv_import.dry_runs_remove",
+                target=organisation,
+                after={"removed": n, "ttl_hours": settings.CSV_DRY_RUN_TTL_HOURS},
+            )
+    logger.info("csv dry runs removed: %s", removed)
+    return removed
+
+
+__all__ = [
+    "ImportKind",
+    "dry_runs_remove",
+    "import_apply",
+    "import_process",
+    "import_start",
+]

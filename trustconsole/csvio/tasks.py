@@ -30,3 +30,9 @@ def csv_import_task(import_id: int) -> dict[str, int] | None:
     if job is None:
         return None
     return {"rows": job.rows_done, "created": job.created, "invalid": job.invalid}
+
+
+@shared_task(name="csvio.dry_runs_remove")  # type: ignore[untyped-decorator]
+def dry_runs_remove_task() -> dict[str, int]:
+    """Beat: delete dry runs older than CSV_DRY_RUN_TTL_HOURS."""
+    return services.dry_runs_remove()

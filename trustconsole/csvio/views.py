@@ -61,6 +61,7 @@ def import_form(request: ActorRequest, kind: str) -> HttpResponse:
         "spec": spec,
         "imports": selectors.import_list(actor=request.actor, kind=kind)[:10],
         "max_bytes": settings.CSV_IMPORT_MAX_BYTES,
+        "dry_run_ttl_hours": settings.CSV_DRY_RUN_TTL_HOURS,
     }
     return render(
         request, "csvio/import_form.html", context, status=400 if form.errors else 200

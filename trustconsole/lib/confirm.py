@@ -7,15 +7,22 @@ and `static/js/console.js` asks the form's `data-confirm` question before it is
 sent. The server requires the reason too: without one nothing changes and the
 confirmation comes back with the error beside the field (`confirmed_reason`).
 Blacklist uses the same reason field inside its own confirmation step.
+
+The API of such an action requires the reason too: `ConfirmReasonInput` in the
+view (400 `{"field": "reason", "reason": …}` before anything happens) and
+`reason_required` in the service, so no caller can skip it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from rest_framework import serializers
 
 REASON_LABEL = "Reason (required, kept in the audit trail)"
 REASON_MISSING = "Give the reason; it is kept in the audit trail."
@@ -29,6 +36,24 @@ class ConfirmReasonForm(forms.Form):
         max_length=2000,
         error_messages={"required": REASON_MISSING},
     )
+
+
+class ConfirmReasonInput(serializers.Serializer[Any]):
+    """The API's half of the policy: the reason the action requires."""
+
+    reason = serializers.CharField(
+        max_length=2000,
+        help_text="Why; kept in the audit trail (required).",
+        error_messages={"required": REASON_MISSING, "blank": REASON_MISSING},
+    )
+
+
+def reason_required(reason: str) -> str:
+    """The stripped reason; a ValidationError on `reason` when there is none."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": REASON_MISSING})
+    return reason
 
 
 @dataclass(frozen=True)

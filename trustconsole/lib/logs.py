@@ -11,7 +11,9 @@ With `LOG_FORMAT=json`, `JsonFormatter` writes each record as one JSON object:
      "request_id": "...", "organisation": "alpha", "user": "a@x.test",
      "task_id": "...", "task": "..."}
 
-(keys without a value are left out; an exception adds "exc_info").
+(keys without a value are left out; an exception adds "exc_info"). gunicorn's
+access log lines have the same keys plus the request's method, path, status, …
+(`trustconsole.lib.gunicorn_log`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "X-Request-ID"
+# The WSGI environ key that carries a request's log context to the access log.
+ACCESS_KEY = "trustconsole.log"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 _request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
@@ -69,6 +73,14 @@ class RequestIdMiddleware:
         _request_id.set(request_id)
         response = self.get_response(request)
         response[HEADER] = request_id
+        # For the server's access log line (trustconsole.lib.gunicorn_log): the
+        # WSGI environ is the server's own dict, so it sees who the request was.
+        organisation, user = _who(request)
+        request.META[ACCESS_KEY] = {
+            "request_id": request_id,
+            "organisation": organisation,
+            "user": user,
+        }
         return response
 
 
@@ -136,6 +148,8 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, key, "")
             if value:
                 line[key] = value
+        # Further fields of one kind of line (the access log's method, status…).
+        line.update(getattr(record, "fields", None) or {})
         if record.exc_info:
             line["exc_info"] = self.formatException(record.exc_info)
         elif record.exc_text:

@@ -12,6 +12,7 @@ register_actions(
         "queue.escalate": "{actor} escalated {item} in the {queue} queue "
         "to {escalated_to}",
         "note.add": "{actor} added an internal note on {about}",
+        "note.edit": "{actor} edited their internal note on {about}",
     }
 )
 register_fields(

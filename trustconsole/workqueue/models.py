@@ -90,6 +90,8 @@ class Note(models.Model):
     author_label = models.CharField(max_length=200)
     body = models.TextField(max_length=5000)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when its author rewrote it (the audit trail keeps both texts).
+    edited_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -166,3 +166,12 @@ def note_target_for(obj: models.Model) -> NoteTarget:
         "accounts.reassessmentrequest": "reassessment_request",
     }
     return NOTE_TARGETS[keys[obj._meta.label_lower]]
+
+
+def item_path(queue: Queue, item: Any) -> str:
+    """Where an item is worked: its request page, or its row on the queue page."""
+    from django.urls import reverse
+
+    if queue.key == "accounts":
+        return reverse("accounts:request_detail", kwargs={"public_id": item.public_id})
+    return f"{reverse(queue.url_name)}?item={item.public_id}#item-{item.public_id}"

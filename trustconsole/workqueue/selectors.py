@@ -7,8 +7,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
@@ -91,3 +93,13 @@ def notes_of_related(
             object_id__in=related.values("pk"),
         )
     return list(Note.objects.filter(where).select_related("content_type")[:100])
+
+
+def note_get(*, actor: Actor, public_id: str) -> Note:
+    """One note of the actor's organisation (404 for any other or a bad id)."""
+    try:
+        return Note.objects.select_related("content_type").get(
+            organisation=actor.organisation, public_id=public_id
+        )
+    except (Note.DoesNotExist, ValueError, ValidationError):
+        raise Http404("No such note.") from None

@@ -19,10 +19,20 @@ from trustconsole.core.choices import Role
 from trustconsole.core.models import Membership
 from trustconsole.core.services import audit_record
 from trustconsole.workqueue.models import Assignment, Note
-from trustconsole.workqueue.queues import Queue, note_target_for, queue_for
+from trustconsole.workqueue.queues import (
+    Queue,
+    item_path,
+    note_target_for,
+    queue_for,
+)
 
 NOTE_MAX = 5000
 ESCALATION_ROLES = (Role.ADMIN, Role.OPERATOR, Role.SUPPORT)
+ROLE_WORDS: dict[str, str] = {
+    Role.ADMIN: "the admins",
+    Role.OPERATOR: "the operators",
+    Role.SUPPORT: "support",
+}
 
 
 def _user_label(user: Any) -> str:
@@ -265,7 +275,44 @@ def item_escalate(
         assignment=assignment,
         reason=reason,
     )
+    _notify_escalation(
+        actor=actor, queue=queue, item=item, to_user=to_user, to_role=to_role,
+        reason=reason,
+    )  # fmt: skip
     return assignment
+
+
+def _notify_escalation(
+    *, actor: Actor, queue: Queue, item: Any, to_user: Any, to_role: str, reason: str
+) -> None:
+    """Tell the people an item was escalated to: the colleague, or every member
+    of the role (not the one escalating), in the console and by email."""
+    from notifications import services as notifications
+    from notifications.choices import Trigger
+
+    if to_user is not None:
+        users = [to_user]
+        whom = "you"
+    else:
+        users = [
+            m.user
+            for m in Membership.objects.filter(
+                organisation=actor.organisation, role=to_role
+            ).select_related("user")
+        ]
+        whom = ROLE_WORDS[to_role]
+    users = [u for u in users if actor.user is None or u.pk != actor.user.pk]
+    label = queue.item_label(item)
+    notifications.notify_members(
+        organisation=actor.organisation,
+        users=users,
+        trigger=Trigger.ESCALATED,
+        subject=f"[trustconsole] {actor.organisation.name}: {actor.label} escalated "
+        f"{label} to {whom}",
+        body=f"{actor.label} escalated {label} in the {queue.label} queue to "
+        f"{whom}.\n\nWhy: {reason}",
+        path=item_path(queue, item),
+    )
 
 
 def item_next(*, actor: Actor, queue: Queue) -> Any:
@@ -284,16 +331,21 @@ def item_next(*, actor: Actor, queue: Queue) -> Any:
     return None
 
 
-@transaction.atomic
-def note_add(*, actor: Actor, target: Any, body: str) -> Note:
-    """Keep an internal note on a queue item, a visitor or an account."""
-    kind = note_target_for(target)
-    actor.require(kind.role)
+def _note_body(body: str) -> str:
     body = body.strip()
     if not body:
         raise ValidationError({"body": "Write the note."})
     if len(body) > NOTE_MAX:
         raise ValidationError({"body": f"At most {NOTE_MAX:,} characters."})
+    return body
+
+
+@transaction.atomic
+def note_add(*, actor: Actor, target: Any, body: str) -> Note:
+    """Keep an internal note on a queue item, a visitor or an account."""
+    kind = note_target_for(target)
+    actor.require(kind.role)
+    body = _note_body(body)
     note = Note(
         organisation=actor.organisation,
         content_type=ContentType.objects.get_for_model(target),
@@ -309,5 +361,35 @@ def note_add(*, actor: Actor, target: Any, body: str) -> Note:
         action="note.add",
         target=target,
         after={"about": kind.label(target), "note": body},
+    )
+    return note
+
+
+@transaction.atomic
+def note_edit(*, actor: Actor, note: Note, body: str) -> Note:
+    """Its author rewrites a note; audited on the noted record with both texts."""
+    note = Note.objects.select_for_update().get(pk=note.pk)
+    if actor.user is None or note.author_id != actor.user.pk:
+        raise PermissionDenied("Only its author can edit a note.")
+    target = note.target
+    if target is None:  # the record is gone; its notes go with it
+        raise ValidationError("The note's record no longer exists.")
+    kind = note_target_for(target)
+    actor.require(kind.role)
+    body = _note_body(body)
+    if body == note.body:
+        return note
+    before = note.body
+    note.body = body
+    note.edited_at = timezone.now()
+    note.full_clean()
+    note.save(update_fields=["body", "edited_at"])
+    about = kind.label(target)
+    audit_record(
+        actor=actor,
+        action="note.edit",
+        target=target,
+        before={"about": about, "note": before},
+        after={"about": about, "note": body},
     )
     return note

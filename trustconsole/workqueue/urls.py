@@ -16,5 +16,7 @@ urlpatterns = [
     path(f"{Q}/release/", views.item_release, name="item_release"),
     path(f"{Q}/assign/", views.item_assign, name="item_assign"),
     path(f"{Q}/escalate/", views.item_escalate, name="item_escalate"),
+    # Before note_add, whose two path segments "<id>/edit" would also match.
+    path("notes/<str:public_id>/edit/", views.note_edit, name="note_edit"),
     path("notes/<str:kind>/<str:public_id>/", views.note_add, name="note_add"),
 ]

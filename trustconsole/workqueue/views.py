@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from trustconsole.core.actor import ActorRequest
 from trustconsole.lib.views import member_required
-from trustconsole.workqueue import forms, services
+from trustconsole.workqueue import forms, selectors, services
 from trustconsole.workqueue.queues import note_target_get, queue_get
 
 
@@ -160,6 +160,25 @@ def note_add(request: ActorRequest, kind: str, public_id: str) -> HttpResponse:
             "Note added.",
         )
     return _back(request, _page_of(kind, target))
+
+
+@member_required
+@require_POST
+def note_edit(request: ActorRequest, public_id: str) -> HttpResponse:
+    """Its author rewrites a note (others: 403)."""
+    note = selectors.note_get(actor=request.actor, public_id=public_id)
+    form = forms.NoteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A note is at most 5,000 characters.")
+    else:
+        _run(
+            request,
+            lambda: services.note_edit(
+                actor=request.actor, note=note, body=form.cleaned_data["body"]
+            ),
+            "Note saved.",
+        )
+    return _back(request, reverse("visitors:review_queue"))
 
 
 def _page_of(kind: str, target: Any) -> str:

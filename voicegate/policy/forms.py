@@ -34,6 +34,12 @@ class DncNumberForm(forms.Form):
     number = forms.CharField(max_length=64, label="Number")
 
 
+class DncNumberRemoveForm(DncNumberForm):
+    """One number to take off a list, and why (trustconsole/lib/confirm.py)."""
+
+    reason = forms.CharField(max_length=2000)
+
+
 class DncSearchForm(forms.Form):
     """Find a number on a list."""
 

@@ -11,9 +11,13 @@ and are read again when it moves.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
+from redis import Redis
 
 from trustconsole.policy import changes
 
@@ -74,7 +78,7 @@ def get_many(keys: list[str]) -> dict[str, object]:
     if client is None:
         return cache.get_many(keys)
     names = [cache.make_and_validate_key(key) for key in keys]
-    loads = cache._cache._serializer.loads
+    loads = _loads()
     return {
         key: loads(value)
         for key, value in zip(keys, client.mget(names), strict=True)
@@ -101,7 +105,7 @@ def get_many_and_count(
     pipe.set(name, 0, ex=timeout, nx=True)
     pipe.incr(name)
     values, _, count = pipe.execute()
-    loads = cache._cache._serializer.loads
+    loads = _loads()
     found = {
         key: loads(value)
         for key, value in zip(keys, values, strict=True)
@@ -137,8 +141,8 @@ def counter_incr(key: str, *, timeout: int) -> int:
     count, until = (current if isinstance(current, list) else [0, now + timeout])[:2]
     if until <= now:
         count, until = 0, now + timeout
-    cache.set(key, [count + 1, until], timeout=max(1, int(until - now) + 1))
-    return count + 1
+    cache.set(key, [int(count) + 1, until], timeout=max(1, int(until - now) + 1))
+    return int(count) + 1
 
 
 def counter_value(raw: object) -> int:
@@ -146,7 +150,7 @@ def counter_value(raw: object) -> int:
     if isinstance(raw, list):
         count, until = raw[:2]
         return int(count) if until > time.time() else 0
-    return int(raw or 0)
+    return int(raw) if isinstance(raw, int | str | float) else 0
 
 
 def counter_reset(key: str) -> None:
@@ -154,17 +158,26 @@ def counter_reset(key: str) -> None:
     cache.delete(key)
 
 
-_CLIENTS: dict[tuple[str, ...], object] = {}
+_CLIENTS: dict[tuple[str, ...], Redis] = {}
 
 
-def _redis_client() -> object | None:
+def _redis_client() -> Redis | None:
     """One redis client per process and server (thread-safe: redis-py clients share
     a connection pool, which also notices a fork); None for other backends."""
     backend = caches[DEFAULT_CACHE_ALIAS]
-    if "redis" not in type(backend).__module__:
+    if not isinstance(backend, RedisCache):
         return None
-    servers = tuple(backend._servers)
+    servers = tuple(cast(list[str], backend._servers))  # type: ignore[attr-defined]
     found = _CLIENTS.get(servers)
     if found is None:
         found = _CLIENTS[servers] = backend._cache.get_client(write=True)
     return found
+
+
+def _loads() -> Callable[[bytes | str], object]:
+    """How Django's Redis cache reads back what it stored (its serializer)."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    assert isinstance(backend, RedisCache)
+    serializer: Any = backend._cache._serializer  # type: ignore[attr-defined]
+    loads: Callable[[bytes | str], object] = serializer.loads
+    return loads

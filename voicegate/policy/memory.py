@@ -214,7 +214,7 @@ class DncIndex:
             copy = self.lists.get(list_id)
             if copy is None or copy.generation != generation or copy.problem:
                 if row["storage"] == DncStorage.FILE:
-                    copy = _file_copy(row)
+                    copy = _file_copy(dict(row))
                 else:
                     copy = DncListCopy(
                         list_id, row["name"], generation, dnc_load_numbers(list_id)
@@ -233,14 +233,14 @@ class DncIndex:
             else:
                 touched.setdefault(list_id, set()).add(number)
         for list_id, numbers in touched.items():
-            present = set(
+            listed = set(
                 DncEntry.objects.filter(
                     dnc_list_id=list_id, number__in=numbers
                 ).values_list("number", flat=True)
             )
             overlay = lists[list_id].overlay
             for number in numbers:
-                overlay[number] = number in present
+                overlay[number] = number in listed
         self.lists = lists
         if changes:
             self.last_change_id = changes[-1][0]
@@ -525,9 +525,10 @@ def snapshot(
         else:
             found, before = both
             counts = {key: keys.counter_value(found.get(key)) for key in counters}
-            counts[count] = before
+            if count is not None:
+                counts[count] = before
             counted = count
-        policy_version = int(found.get(name) or 0)
+        policy_version = keys.counter_value(found.get(name))
     except Exception:
         # The cache is down: the decision state reads the change log itself every
         # few seconds (degraded mode), and these copies follow it.

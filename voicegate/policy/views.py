@@ -172,12 +172,23 @@ def dnc_number_add(request: ActorRequest, public_id: str) -> HttpResponse:
 @member_required
 @require_POST
 def dnc_number_remove(request: ActorRequest, public_id: str) -> HttpResponse:
-    """Take one number off the list."""
+    """Take one number off the list, with the reason the confirmation asks."""
     actor = request.actor
     dnc_list = selectors.dnc_list_get(actor=actor, public_id=public_id)
+    number = request.POST.get("number", "")[:64]
+    again = _confirm(
+        request,
+        dnc_list,
+        "Remove",
+        "Calls to it are no longer refused by this list.",
+        subject=f"{number or 'the number'} from {dnc_list.name}",
+        hidden=[("number", number)],
+    )
+    if again:
+        return again
     _act(
         request,
-        forms.DncNumberForm(request.POST),
+        forms.DncNumberRemoveForm(request.POST),
         lambda data: (
             f"{services.dnc_number_remove(actor=actor, dnc_list=dnc_list, **data)}"
             " was taken off the list."
@@ -235,18 +246,24 @@ def dnc_export(request: ActorRequest, public_id: str) -> StreamingHttpResponse:
 
 
 def _confirm(
-    request: ActorRequest, dnc_list: Any, verb: str, consequence: str
+    request: ActorRequest,
+    dnc_list: Any,
+    verb: str,
+    consequence: str,
+    subject: str = "",
+    hidden: list[tuple[str, str]] | None = None,
 ) -> HttpResponse | None:
     """The confirmation page again (with its error) unless a reason was given."""
     request.actor.require(*services.ACT)
     _, again = confirmed_reason(
         request,
         Confirmation(
-            question=f"{verb} {dnc_list.name}?",
+            question=f"{verb} {subject or dnc_list.name}?",
             consequence=consequence,
             button=verb,
             action=request.path,
             cancel=reverse("voicegate:policy_dnc_list", args=[dnc_list.public_id]),
+            hidden=hidden or [],
         ),
     )
     return again

@@ -8,6 +8,7 @@ import pytest
 from tests.accounts.factories import AccountFactory
 from tests.voicegate.policy.conftest import DEST, OWNED
 from trustconsole.core.actor import Actor
+from trustconsole.core.models import AuditEntry
 from voicegate.policy import services
 from voicegate.policy.models import DncEntry, DncList, OutboundDenial
 
@@ -130,8 +131,19 @@ def test_lists_entries_export_and_removal(client, op) -> None:
     detail = client.get(base).json()
     assert detail["entry_count"] == 2
     assert detail["last_import"] is None
-    assert client.delete(f"{base}/entries/%2B14155550199").status_code == 204
-    gone = client.delete(f"{base}/entries/%2B14155550199")
+    entry = f"{base}/entries/%2B14155550199"
+    refused = client.delete(entry)
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == [
+        {"field": "reason", "reason": "Give the reason; it is kept in the audit trail."}
+    ]
+    assert client.get(f"{base}/entries").json()["count"] == 2
+    why = {"reason": "Opted in again"}
+    assert client.delete(entry, why, format="json").status_code == 204
+    assert AuditEntry.objects.get(action="policy.dnc_number_remove").reason == (
+        "Opted in again"
+    )
+    gone = client.delete(entry, why, format="json")
     assert gone.status_code == 400
     assert gone.json()["errors"][0]["field"] == "number"
     assert (

@@ -257,7 +257,7 @@ def test_refused_checks_do_not_count_towards_harassment(
     for _ in range(3):
         assert codes(check(OWNED, DEST, account=account)) == ["dnc"]
     services.dnc_number_remove(
-        actor=op, dnc_list=dnc, number=DEST
+        actor=op, dnc_list=dnc, number=DEST, reason="consented"
     )  # now it may be called once
     assert check(OWNED, DEST, account=account)["allowed"] is True
     assert codes(check(OWNED, DEST, account=account)) == ["harassment"]

@@ -170,9 +170,13 @@ def test_single_numbers_on_a_national_list_survive_a_change_list(
     path.write_text("2015550100\n2015550101\n")
     _import(op, national, path)
     services.dnc_number_add(actor=op, dnc_list=national, number="+12025550177")
-    services.dnc_number_remove(actor=op, dnc_list=national, number="+12015550100")
+    services.dnc_number_remove(
+        actor=op, dnc_list=national, number="+12015550100", reason="x"
+    )
     with pytest.raises(ValidationError):
-        services.dnc_number_remove(actor=op, dnc_list=national, number="+12015550100")
+        services.dnc_number_remove(
+            actor=op, dnc_list=national, number="+12015550100", reason="x"
+        )
     national.refresh_from_db()
     assert national.entry_count == 2
     assert _on(op, 2025550177) and not _on(op, 2015550100)

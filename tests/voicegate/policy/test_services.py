@@ -25,7 +25,9 @@ def test_list_changes_are_audited(op) -> None:
     dnc_list = services.dnc_list_create(actor=op, name="Own list", country="gb")
     assert dnc_list.country == "GB"
     assert services.dnc_number_add(actor=op, dnc_list=dnc_list, number="020 7946 0123")
-    services.dnc_number_remove(actor=op, dnc_list=dnc_list, number="+442079460123")
+    services.dnc_number_remove(
+        actor=op, dnc_list=dnc_list, number="+442079460123", reason="no longer asked"
+    )
     services.dnc_list_empty(actor=op, dnc_list=dnc_list, reason="refresh")
     services.dnc_list_delete(actor=op, dnc_list=dnc_list, reason="obsolete")
     actions = list(
@@ -57,7 +59,7 @@ def test_bad_list_input_changes_nothing(op) -> None:
         services.dnc_number_add(actor=op, dnc_list=dnc_list, number="not a number")
     assert "number" in exc.value.message_dict
     with pytest.raises(ValidationError) as exc:
-        services.dnc_number_remove(actor=op, dnc_list=dnc_list, number=DEST)
+        services.dnc_number_remove(actor=op, dnc_list=dnc_list, number=DEST, reason="x")
     assert "not on the list" in exc.value.message_dict["number"][0]
     assert DncList.objects.count() == 1
     assert not DncEntry.objects.exists()
@@ -101,7 +103,9 @@ def test_single_changes_are_replayed_without_reloading_the_list(
     index = memory.state_for(op.organisation).dnc.value
     loaded = index.lists[dnc_list.pk].numbers
     services.dnc_number_add(actor=op, dnc_list=dnc_list, number=DEST)
-    services.dnc_number_remove(actor=op, dnc_list=dnc_list, number="+14155550007")
+    services.dnc_number_remove(
+        actor=op, dnc_list=dnc_list, number="+14155550007", reason="opted in"
+    )
     assert codes(check(OWNED, DEST, account=account)) == ["dnc"]
     assert check(OWNED, "+14155550007", account=account)["allowed"] is True
     assert memory.state_for(op.organisation).dnc.value.lists[dnc_list.pk].numbers is (
@@ -136,7 +140,7 @@ def test_a_number_on_two_lists_stays_refused_when_one_drops_it(
         services.dnc_number_add(actor=op, dnc_list=dnc_list, number=DEST)
     answer = check(OWNED, DEST, account=account)
     assert "“National”, “Own”" in answer["violations"][0]["detail"]
-    services.dnc_number_remove(actor=op, dnc_list=own, number=DEST)
+    services.dnc_number_remove(actor=op, dnc_list=own, number=DEST, reason="x")
     answer = check(OWNED, DEST, account=account)
     assert codes(answer) == ["dnc"]
     assert "“Own”" not in answer["violations"][0]["detail"]

@@ -11,6 +11,8 @@ from tests.conftest import PASSWORD
 from tests.voicegate.factories import DncListFactory, OutboundDenialFactory
 from tests.voicegate.policy.conftest import DEST
 from trustconsole.core.actor import Actor
+from trustconsole.core.audit_text import describe
+from trustconsole.core.models import AuditEntry
 from voicegate.policy import services
 from voicegate.policy.choices import ImportStatus
 from voicegate.policy.models import (
@@ -83,9 +85,27 @@ def test_an_operator_creates_a_list_and_adds_and_removes_numbers(org, oscar) -> 
     assert "is not a phone number" in bad.content.decode()
     found = client.get(f"{base}/", {"number": "+44 20 7946 0321"}).content.decode()
     assert "<code>+442079460321</code>" in found
-    page = client.post(f"{base}/remove/", {"number": "+442079460321"}, follow=True)
+    # Taking a number off asks for the reason: without one the confirmation
+    # comes back (the number kept in it) and nothing changes.
+    refused = client.post(f"{base}/remove/", {"number": "+442079460321"})
+    html = refused.content.decode()
+    assert refused.status_code == 400 and 'data-testid="confirm-page"' in html
+    assert "Remove +442079460321 from Own list?" in html
+    assert 'name="number" value="+442079460321"' in html
+    assert "Give the reason; it is kept in the audit trail." in html
+    assert DncEntry.objects.count() == 1
+    page = client.post(
+        f"{base}/remove/",
+        {"number": "+442079460321", "reason": "Customer opted in"},
+        follow=True,
+    )
     assert "was taken off the list" in page.content.decode()
     assert not DncEntry.objects.exists()
+    entry = AuditEntry.objects.get(action="policy.dnc_number_remove")
+    assert entry.reason == "Customer opted in"
+    assert describe(entry).sentence.endswith(
+        "removed +442079460321 from the Do-Not-Call list Own list"
+    ), describe(entry).sentence
 
 
 def test_another_organisations_pages_are_404(oscar, other_org) -> None:

@@ -81,3 +81,4 @@ class NoteOutput(serializers.Serializer[Any]):
     author = serializers.CharField(source="author_label")
     body = serializers.CharField()
     created_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True)

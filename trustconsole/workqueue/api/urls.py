@@ -20,4 +20,5 @@ urlpatterns = [
     path(
         "notes/<str:kind>/<str:public_id>/", views.NoteListApi.as_view(), name="notes"
     ),
+    path("notes/<str:public_id>/", views.NoteDetailApi.as_view(), name="note"),
 ]

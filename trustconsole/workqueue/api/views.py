@@ -176,3 +176,22 @@ class NoteListApi(_QueueApi):
         data.is_valid(raise_exception=True)
         note = services.note_add(actor=self.actor, target=target, **data.validated_data)
         return Response(s.NoteOutput(note).data, status=status.HTTP_201_CREATED)
+
+
+class NoteDetailApi(_QueueApi):
+    """One internal note: read it; its author edits it (PATCH; others 403)."""
+
+    @extend_schema(operation_id="notes_read", responses=s.NoteOutput)
+    def get(self, request: Request, public_id: str) -> Response:
+        note = selectors.note_get(actor=self.actor, public_id=public_id)
+        return Response(s.NoteOutput(note).data)
+
+    @extend_schema(
+        operation_id="notes_edit", request=s.NoteInput, responses=s.NoteOutput
+    )
+    def patch(self, request: Request, public_id: str) -> Response:
+        note = selectors.note_get(actor=self.actor, public_id=public_id)
+        data = s.NoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        note = services.note_edit(actor=self.actor, note=note, **data.validated_data)
+        return Response(s.NoteOutput(note).data)

@@ -20,6 +20,7 @@ from rest_framework.settings import api_settings
 
 from trustconsole.core.api.views import ActorAPIView
 from trustconsole.lib import metrics
+from trustconsole.lib.confirm import ConfirmReasonInput
 from trustconsole.lib.jsonbody import JSONBodyParser
 from voicegate.policy import selectors, services
 from voicegate.policy.api.serializers import (
@@ -158,12 +159,17 @@ class DncEntriesApi(PolicyAPIView):
 
 
 class DncEntryDeleteApi(PolicyAPIView):
-    """Take one number off a list (the number in the path, e.g. %2B14155550123)."""
+    """Take one number off a list (the number in the path, e.g. %2B14155550123);
+    the body's `reason` is required and kept in the audit trail."""
 
-    @extend_schema(responses={204: None})
+    @extend_schema(request=ConfirmReasonInput, responses={204: None})
     def delete(self, request: Request, public_id: str, number: str) -> Response:
         row = selectors.dnc_list_get(actor=self.actor, public_id=public_id)
-        services.dnc_number_remove(actor=self.actor, dnc_list=row, number=number)
+        data = ConfirmReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.dnc_number_remove(
+            actor=self.actor, dnc_list=row, number=number, **data.validated_data
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -9,6 +9,7 @@ from django.db.models import F
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record, audited_save
+from trustconsole.lib.confirm import reason_required
 from voicegate.policy import keys, repair, store
 from voicegate.policy.choices import DncKind, DncStorage, ImportMode
 from voicegate.policy.models import DncChange, DncEntry, DncImport, DncList
@@ -153,9 +154,13 @@ def dnc_number_add(*, actor: Actor, dnc_list: DncList, number: str) -> str:
 
 
 @transaction.atomic
-def dnc_number_remove(*, actor: Actor, dnc_list: DncList, number: str) -> str:
-    """Take one number off a list (E.164 returned); 400 if it is not there."""
+def dnc_number_remove(
+    *, actor: Actor, dnc_list: DncList, number: str, reason: str
+) -> str:
+    """Take one number off a list (E.164 returned); 400 if it is not there or no
+    reason is given (trustconsole/lib/confirm.py)."""
     actor.require(*ACT)
+    reason = reason_required(reason)
     e164 = clean_e164(number, "number", region=dnc_list.country or None)
     digits = int(e164[1:])
     deleted: int | bool
@@ -177,6 +182,7 @@ def dnc_number_remove(*, actor: Actor, dnc_list: DncList, number: str) -> str:
         action="policy.dnc_number_remove",
         target=dnc_list,
         before={"number": e164},
+        reason=reason,
     )
     keys.bump(keys.dnc_key(actor.organisation.pk))
     return e164

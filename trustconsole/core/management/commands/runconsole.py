@@ -84,6 +84,7 @@ class Command(BaseCommand):
         commands = {
             "web": [
                 py, "-m", "gunicorn", "trustconsole.wsgi",
+                "--config", "python:trustconsole.gunicorn_conf",
                 "--bind", f"{host}:{port}",
                 "--workers", str(options["web_workers"]),
                 "--no-control-socket",
