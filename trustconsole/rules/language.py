@@ -2,9 +2,10 @@
 
 Two libraries, one language:
 
-- **Checking** (on save): the condition is parsed with the CEL grammar of cel-python
-  (`cel.lark`, read by lark) and every node is type-checked against the channel's
-  facts (`facts.py`). An error names its line, column and reason.
+- **Checking** (on save): the condition is parsed with the CEL grammar that
+  cel-python ships (`celpy/cel.lark`, read by lark) and every node is
+  type-checked against the channel's facts (`facts.py`). An error names its
+  line, column and reason.
 - **Evaluating** (per event): `common-expression-language` (Rust bindings of the
   `cel-interpreter` crate) compiles the condition once per rule version; one
   `cel.Context` is built per event and shared by every rule of it.
@@ -30,7 +31,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import cel
@@ -92,7 +93,8 @@ def _lexer_literal(token: Token) -> Token:
 
 @functools.cache
 def _parser() -> Lark:
-    grammar = (Path(__file__).parent / "cel.lark").read_text()
+    # The CEL grammar as cel-python ships it (the dependency's own file).
+    grammar = resources.files("celpy").joinpath("cel.lark").read_text()
     return Lark(
         grammar,
         parser="lalr",
