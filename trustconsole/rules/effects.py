@@ -206,53 +206,11 @@ def visitor_effects_apply(
         )
         visitor.refresh_from_db()
     if effect.get("flag"):
-        _flag(
+        from visitors.services import visitor_flag
+
+        visitor_flag(
             actor=actor,
             visitor=visitor,
             cause=f"Rule {rule_label}",
             conversation=conversation,
         )
-
-
-def _flag(*, actor: Any, visitor: Any, cause: str, conversation: Any) -> None:
-    """Flag a visitor with no status and open a review item (as automatic flagging
-    does, without waiting for the danger band)."""
-    from django.utils import timezone
-
-    from trustconsole.core.services import audit_record
-    from visitors.choices import VisitorStatus
-    from visitors.models import ReviewItem
-
-    if visitor.status != VisitorStatus.NONE:
-        return  # never a whitelisted, blacklisted or already flagged visitor
-    visitor.status = VisitorStatus.FLAGGED
-    visitor.status_reason = cause
-    visitor.status_changed_at = timezone.now()
-    visitor.status_changed_by = actor.label[:200]
-    visitor.save(
-        update_fields=[
-            "status",
-            "status_reason",
-            "status_changed_at",
-            "status_changed_by",
-        ]
-    )
-    item = ReviewItem.objects.create(
-        organisation_id=visitor.organisation_id,
-        visitor=visitor,
-        conversation=conversation,
-        reason=cause,
-        score_at_flag=visitor.trust_score,
-    )
-    audit_record(
-        actor=actor,
-        action="visitor.flag",
-        target=visitor,
-        before={"status": VisitorStatus.NONE},
-        after={
-            "status": visitor.status,
-            "trust_score": visitor.trust_score,
-            "review_item": item.public_id,
-        },
-        reason=cause,
-    )
