@@ -203,6 +203,12 @@ class RemediationSettingsOutput(serializers.ModelSerializer):
         help_text="The webhook signing secret's last four characters; the secret is "
         "shown once, when rotated in Settings → Remediation, or is the one you set.",
     )
+    updated_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the settings were last changed; null while the organisation "
+        "still has the defaults.",
+    )
 
     class Meta:
         model = RemediationSettings
