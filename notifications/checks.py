@@ -330,3 +330,33 @@ def check_all() -> dict[str, int]:
             failed += 1
             logger.exception("notifications: check of %s failed", row.organisation)
     return {"sent": sent, "organisations_failed": failed}
+
+
+def announce(
+    org: Organisation,
+    *,
+    trigger: str,
+    subject: str,
+    body: str,
+    link: str,
+    fallback_emails: list[str],
+) -> Notification | None:
+    """Send one event notification now (another app's event, e.g. a rule turned
+    off). Without configured channels it goes to `fallback_emails` (the
+    organisation's admins); None when there is nobody to tell."""
+    row = NotificationSettings.objects.filter(organisation=org).first()
+    if row is not None and row.has_channel:
+        recipients = list(row.email_recipients)
+    elif fallback_emails:
+        recipients = list(fallback_emails)
+    else:
+        return None
+    notification = Notification.objects.create(
+        organisation=org,
+        trigger=trigger,
+        subject=subject[:200],
+        body=body,
+        link=link,
+        email_recipients=recipients,
+    )
+    return delivery.deliver(notification)

@@ -14,6 +14,7 @@ class Trigger(models.TextChoices):
     REMEDIATION_COMPLETED = "remediation_completed", "Remediation request completed"
     REMEDIATION_FAILED = "remediation_failed", "Remediation request failed"
     FAIL_MODE = "fail_mode", "Call gate decided in a fail mode"
+    RULE_DISABLED = "rule_disabled", "Rule turned off (over its time budget)"
     ESCALATED = "escalated", "Work-queue item escalated to you"
     TEST = "test", "Test notification"
 

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "trustconsole.core",
     "trustconsole.policy",
+    "trustconsole.rules",
     "trustconsole.workqueue",
     "visitors",
     "voicegate",
@@ -257,6 +258,12 @@ VISITORS_FLAGGED_KEYWORDS = env_list(
 # More than MAX messages from one visitor within WINDOW seconds: "message velocity".
 VISITORS_VELOCITY_MAX = env_int("VISITORS_VELOCITY_MAX", 10, minimum=1)
 VISITORS_VELOCITY_WINDOW = env_int("VISITORS_VELOCITY_WINDOW", 60, minimum=1)
+
+# Rules as data (trustconsole/rules): a rule over its time budget this many
+# evaluations in a row is turned off; hit counts are written this often.
+RULES_TIME_BUDGET_US = env_int("RULES_TIME_BUDGET_US", 2000, minimum=10)
+RULES_BUDGET_STRIKES = env_int("RULES_BUDGET_STRIKES", 3, minimum=1)
+RULES_HITS_FLUSH_SECONDS = env_int("RULES_HITS_FLUSH_SECONDS", 10, minimum=0)
 # A visitor review item waiting longer than this is overdue (red nav badge).
 VISITORS_REVIEW_OVERDUE_HOURS = env_int("VISITORS_REVIEW_OVERDUE_HOURS", 24, minimum=1)
 

@@ -42,6 +42,7 @@ urlpatterns = [
     path("api/v1/", include("trustconsole.csvio.api_urls")),
     path("api/v1/", include("trustconsole.workqueue.api.urls")),
     path("api/v1/", include("notifications.api.urls")),
+    path("api/v1/", include("trustconsole.rules.api")),
     # The provider-compatible remediation API and the built-in sandbox provider.
     path("v2/", include("remediation.api.v2_urls")),
     path("sandbox/telnyx/", include("remediation.sandbox_urls")),
@@ -58,5 +59,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("remediation.urls")),
     path("", include("notifications.urls")),
+    path("", include("trustconsole.rules.urls")),
     path("", include("trustconsole.core.urls")),
 ]

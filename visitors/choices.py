@@ -150,6 +150,7 @@ class BlockReason(models.TextChoices):
 
     BLACKLISTED = _Reason.BLACKLISTED_VISITOR.value, _Reason.BLACKLISTED_VISITOR.label
     IP_BLOCK = _Reason.IP_BLOCK.value, _Reason.IP_BLOCK.label
+    RULE = _Reason.RULE.value, _Reason.RULE.label
 
 
 class ConversationStatus(models.TextChoices):

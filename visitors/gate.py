@@ -26,6 +26,7 @@ from trustconsole.policy import decide as core
 from trustconsole.policy import state as core_state
 from trustconsole.policy.vocabulary import Channel as CoreChannel
 from trustconsole.policy.vocabulary import Step
+from trustconsole.rules import hooks as rule_hooks
 from visitors import services
 from visitors.choices import (
     Channel,
@@ -125,7 +126,18 @@ def widget_message_receive(
     visitor = services.visitor_identify(
         actor=actor, pairs=pairs, name=name, seen_at=now
     )
-    if not verdict.allowed:  # an IP block: counted on whoever sent it
+    # The organisation's chat-message rules (rules as data) after the identity
+    # steps; a live rule may block, shadow rules are only listed and counted.
+    rules = rule_hooks.chat_message(
+        organisation_id=organisation.pk,
+        verdict=verdict,
+        visitor=visitor,
+        body=body,
+        widget=widget.name,
+        pairs=pairs,
+    )
+    verdict = rules.verdict
+    if not verdict.allowed:  # an IP block or a rule: counted on whoever sent it
         return _attempt_record(
             organisation_id=organisation.pk,
             visitor_id=visitor.pk,
@@ -160,6 +172,9 @@ def widget_message_receive(
         conversation=conversation,
         message=message,
         now=now,
+    )
+    rule_hooks.chat_effects(
+        actor=actor, visitor=visitor, conversation=conversation, rules=rules
     )
     return GateAnswer(
         conversation_id=conversation.public_id, message_id=message.public_id

@@ -49,6 +49,7 @@ class Reason(models.TextChoices):
     UNPARSEABLE = _R.UNPARSEABLE.value, _R.UNPARSEABLE.label
     FAIL_OPEN = _R.FAIL_OPEN.value, _R.FAIL_OPEN.label
     FAIL_CLOSED = _R.FAIL_CLOSED.value, _R.FAIL_CLOSED.label
+    RULE = _R.RULE.value, _R.RULE.label
 
 
 class CommandStatus(models.TextChoices):

@@ -95,6 +95,10 @@ def respond(
     call_id = body.get("call_id", "")
     if not isinstance(call_id, str) or len(call_id) > 200:
         return _field_error("call_id", "Must be a string of at most 200 characters.")
+    stir = {key: body.get(key, "") for key in ("attestation", "verstat")}
+    for key, value in stir.items():
+        if not isinstance(value, str) or len(value) > 64:
+            return _field_error(key, "Must be a string of at most 64 characters.")
     facts = CallFacts(
         organisation_id=ctx.organisation_id,
         connection_id=connection_id,
@@ -103,6 +107,8 @@ def respond(
         call_id=call_id,
         caller=body["from"],
         callee=body["to"],
+        attestation=stir["attestation"].upper()[:8],
+        verstat=stir["verstat"],
     )
     try:
         claimed = gate.decide_and_claim(

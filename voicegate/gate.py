@@ -43,6 +43,7 @@ from trustconsole.policy import decide as core
 from trustconsole.policy import state as core_state
 from trustconsole.policy.state import Entry, OrgState, VoiceRules
 from trustconsole.policy.vocabulary import Channel
+from trustconsole.rules import hooks as rule_hooks
 from voicegate import gate_state
 from voicegate.calllog import (
     EPOCH_KEY,
@@ -438,6 +439,10 @@ class CallFacts:
     call_id: str
     caller: str
     callee: str
+    # STIR/SHAKEN as the provider passed it (facts for rules; never skips one).
+    attestation: str = ""
+    verstat: str = ""
+    stir_validated: bool = False
 
 
 def call_record(
@@ -587,6 +592,7 @@ def decide_and_claim(
             verdict = fail_verdict(ctx.fail_mode, ctx.error)
         else:
             verdict = decide(ctx.org, facts.caller)
+            verdict = rule_hooks.inbound_call(ctx.org, facts, verdict)  # rules as data
         record = call_record(
             facts,
             verdict,

@@ -105,6 +105,9 @@ def _telnyx_call_control(
         call_id=str(payload.get("call_control_id") or ""),
         caller=str(payload.get("from") or ""),
         callee=str(payload.get("to") or ""),
+        attestation=str(payload.get("shaken_stir_attestation") or "")[:8],
+        verstat=str(payload.get("verstat") or "")[:64],
+        stir_validated=payload.get("shaken_stir_validated") is True,
     )
     # A rejection is logged by `_reject`, as its claim on the event; an allow here.
     claimed = _decide(request, token, ctx, facts, defer_reject_log=True)
@@ -305,6 +308,12 @@ def _verify_xml_request(
     )
 
 
+def _attestation_of(verstat: str) -> str:
+    """The attestation level at the end of a verstat (TN-Validation-Passed-A → A)."""
+    tail = verstat.rsplit("-", 1)[-1] if "-Validation-" in verstat else ""
+    return tail if tail in ("A", "B", "C") else ""
+
+
 def xml_answer(provider: str, decision: str, downstream_url: str) -> str:
     """The XML document answering a voice request."""
     if decision == Decision.REJECT:
@@ -343,6 +352,15 @@ def _xml_voice(
         call_id=params.get(id_field, ""),
         caller=params.get("From", ""),
         callee=params.get("To", ""),
+        # Twilio: StirVerstat (e.g. TN-Validation-Passed-A); Telnyx TeXML:
+        # ShakenStirAttestation / ShakenStirValidated.
+        attestation=(
+            params.get("ShakenStirAttestation", "")
+            or _attestation_of(params.get("StirVerstat", ""))
+        )[:8],
+        verstat=params.get("StirVerstat", "")[:64],
+        stir_validated=params.get("ShakenStirValidated", "").lower() == "true"
+        or "-Passed-" in params.get("StirVerstat", ""),
     )
     claimed = _decide(request, token, ctx, facts)
     if claimed is None:

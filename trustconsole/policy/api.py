@@ -33,6 +33,16 @@ class ExplanationEntryOutput(serializers.Serializer[Any]):
     reason = serializers.CharField(allow_blank=True)
 
 
+class ExplanationRuleOutput(serializers.Serializer[Any]):
+    """A rule (rules as data) in an explanation."""
+
+    id = serializers.CharField(help_text="The rule's public id.")
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    mode = serializers.ChoiceField(choices=(("live", "live"), ("shadow", "shadow")))
+    effect = serializers.DictField(help_text="What it does (or would do, in shadow).")
+
+
 class ExplanationOutput(serializers.Serializer[Any]):
     """What decided: the precedence step, the identity that matched, the entry."""
 
@@ -47,4 +57,10 @@ class ExplanationOutput(serializers.Serializer[Any]):
     )
     identity = ExplanationIdentityOutput(allow_null=True)
     entry = ExplanationEntryOutput(allow_null=True)
+    rule = ExplanationRuleOutput(
+        allow_null=True, required=False, help_text="The rule that decided, if one did."
+    )
+    shadow_rules = ExplanationRuleOutput(
+        many=True, required=False, help_text="Shadow rules that matched (never act)."
+    )
     sentence = serializers.CharField()

@@ -27,6 +27,7 @@ DNC = "dnc"  # Do-Not-Call lists, their entries and single-number changes
 CALLER_IDS = "caller_ids"  # verified caller IDs
 CONSENT = "consent"  # consent records
 OWNED_NUMBERS = "owned_numbers"  # numbers owned by accounts or enterprises (source)
+RULES = "rules"  # an organisation's rules as data (rule id)
 KINDS = (
     VISITOR,
     IP_BLOCK,
@@ -38,6 +39,7 @@ KINDS = (
     CALLER_IDS,
     CONSENT,
     OWNED_NUMBERS,
+    RULES,
 )
 
 

@@ -20,9 +20,12 @@ from trustconsole.policy.vocabulary import Channel, Reason, Step
 
 # Steps in the order they are tried, per channel (docs/architecture.md).
 PRECEDENCE: dict[str, tuple[str, ...]] = {
-    Channel.CHAT: (Step.BLACKLIST, Step.WHITELIST, Step.IP_BLOCK, Step.DEFAULT),
+    Channel.CHAT: (
+        Step.BLACKLIST, Step.WHITELIST, Step.IP_BLOCK, Step.RULE, Step.DEFAULT,
+    ),
     Channel.INBOUND_CALL: (
-        Step.CALLER_ID, Step.BLACKLIST, Step.WHITELIST, Step.BLOCK_LIST, Step.DEFAULT,
+        Step.CALLER_ID, Step.BLACKLIST, Step.WHITELIST, Step.BLOCK_LIST, Step.RULE,
+        Step.DEFAULT,
     ),
     Channel.OUTBOUND_CALL: (
         Step.ACCOUNT_STATUS, Step.BLACKLIST, Step.WHITELIST, Step.BLOCK_LIST,
@@ -61,6 +64,10 @@ class Verdict:
     entry: Entry | None = None
     e164: str = ""  # inbound: the caller as E.164 ("" when withheld/unparseable)
     detail: str = ""
+    # Rules as data (`trustconsole.rules`): the rule that decided, and the shadow
+    # rules that matched too (each {id, name, version, mode, effect}).
+    rule: dict[str, Any] | None = None
+    shadow_rules: tuple[dict[str, Any], ...] = ()
 
     @property
     def visitor_id(self) -> int | None:
@@ -97,6 +104,8 @@ def explanation(verdict: Verdict) -> dict[str, Any]:
             else None
         ),
         "entry": verdict.entry.as_dict() if verdict.entry is not None else None,
+        "rule": verdict.rule,
+        "shadow_rules": list(verdict.shadow_rules),
         "sentence": sentence(verdict),
     }
 
@@ -110,6 +119,7 @@ _STEP_WORDS: dict[str, str] = {
     Step.BLOCK_LIST: "the voice block list",
     Step.DNC: "a Do-Not-Call list",
     Step.OUTBOUND_RULE: "an outbound call rule",
+    Step.RULE: "an organisation rule",
     Step.DEFAULT: "no rule (nothing matched)",
     Step.FAIL_MODE: "the fail mode (state unreachable)",
 }
@@ -126,6 +136,8 @@ def sentence(verdict: Verdict) -> str:
     if verdict.identity:
         parts.append(f"{verdict.identity[0]} {verdict.identity[1]}")
     entry = verdict.entry
+    if verdict.rule is not None and verdict.step == Step.RULE:
+        parts.append(f"rule {verdict.rule['name']} (version {verdict.rule['version']})")
     if entry is not None:
         what = {
             "visitor": f"visitor {entry.label or entry.id[:8]} ({entry.status})",
@@ -148,7 +160,16 @@ def sentence(verdict: Verdict) -> str:
             parts.append(f"reason: {entry.reason}")
     elif verdict.detail:
         parts.append(verdict.detail)
-    return head + (": " + ", ".join(parts) if parts else "") + "."
+    text = head + (": " + ", ".join(parts) if parts else "") + "."
+    if verdict.shadow_rules:
+        text += (
+            " Shadow rules that matched (not acting): "
+            + ", ".join(
+                f"{r['name']} (version {r['version']})" for r in verdict.shadow_rules
+            )
+            + "."
+        )
+    return text
 
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")

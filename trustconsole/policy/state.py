@@ -121,6 +121,10 @@ class OrgState:
     accounts: dict[str, Entry | None] = field(default_factory=dict)
     account_ids: dict[int, str] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)  # ids applied within the lookback
+    # Moves when the organisation's rules change (`trustconsole.rules.engine`
+    # recompiles a rule set built at another generation).
+    rules_generation: int = 0
+    rule_sets: dict[str, Any] = field(default_factory=dict)  # channel → compiled set
     lock: threading.RLock = field(default_factory=threading.RLock)
     rebuilds: int = 0
     deltas: int = 0
@@ -276,6 +280,7 @@ def _build(state: OrgState) -> None:
     state.position = position
     state.seen = set(recent)
     state.caught_up_at = time.monotonic()
+    state.rules_generation += 1
     state.rebuilds += 1
 
 
@@ -351,6 +356,8 @@ def apply(state: OrgState, deltas: Iterable[tuple[str, str]]) -> None:
         state.voice = _load_voice(org_id)
     if changes.POLICY_SETTINGS in refs:
         state.do_not_contact = _load_do_not_contact(org_id)
+    if changes.RULES in refs:
+        state.rules_generation += 1
     if changes.ACCOUNT in refs:
         for ref in refs[changes.ACCOUNT]:
             public_id = state.account_ids.pop(int(ref), None) if ref.isdigit() else None

@@ -30,6 +30,7 @@ class Step(models.TextChoices):
     BLOCK_LIST = "block_list", "Voice block list"
     DNC = "dnc", "Do-Not-Call list"
     OUTBOUND_RULE = "outbound_rule", "Outbound rule (caller ID, emergency, limit)"
+    RULE = "rule", "Organisation rule (rules as data)"
     DEFAULT = "default", "Nothing matched"
     FAIL_MODE = "fail_mode", "State unreachable (fail mode)"
 
@@ -47,6 +48,7 @@ class Reason(models.TextChoices):
     FAIL_OPEN = "fail_open", "Gate unavailable, failed open"
     FAIL_CLOSED = "fail_closed", "Gate unavailable, failed closed"
     ACCOUNT_RESTRICTED = "account_restricted", "Account restricted"
+    RULE = "rule", "Matched an organisation rule"
     # Outbound check codes (the API's violation codes).
     DNC = "dnc", "Destination on a Do-Not-Call list"
     CALLER_ID_NOT_OWNED = "caller_id_not_owned", "Caller ID not owned or verified"

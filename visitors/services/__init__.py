@@ -64,6 +64,7 @@ from visitors.services.scoring import (
     signal_create,
     signal_weight_set,
     signals_end,
+    visitor_flag,
     weight_for,
 )
 from visitors.services.status import (
@@ -85,6 +86,7 @@ __all__ = [
     "blacklist_signals_active",
     "blocked_attempt_record",
     "flag_if_danger",
+    "visitor_flag",
     "identifier_filter",
     "ip_block_create",
     "ip_block_remove",

@@ -61,7 +61,28 @@ def flag_if_danger(
     cause: str,
 ) -> ReviewItem | None:
     """Flag a visitor that fell into the danger band (never a whitelisted one)."""
-    if visitor.band != Band.DANGER or visitor.status != VisitorStatus.NONE:
+    if visitor.band != Band.DANGER:
+        return None
+    return visitor_flag(
+        actor=actor,
+        visitor=visitor,
+        event=event,
+        conversation=conversation,
+        cause=cause,
+    )
+
+
+def visitor_flag(
+    *,
+    actor: Actor,
+    visitor: Visitor,
+    cause: str,
+    event: Event | None = None,
+    conversation: Conversation | None = None,
+) -> ReviewItem | None:
+    """Flag a visitor with no status for review and open its review item (None
+    for a whitelisted, blacklisted or already flagged visitor)."""
+    if visitor.status != VisitorStatus.NONE:
         return None
     before = {"status": visitor.status}
     visitor.status = VisitorStatus.FLAGGED

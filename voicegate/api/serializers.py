@@ -170,6 +170,14 @@ class VoiceDecideInput(serializers.Serializer):
 
     to = serializers.CharField()
     call_id = serializers.CharField(required=False, max_length=200)
+    attestation = serializers.CharField(
+        required=False, max_length=64, help_text="STIR/SHAKEN attestation: A, B or C."
+    )
+    verstat = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="STIR/SHAKEN verification, e.g. TN-Validation-Passed-A.",
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()

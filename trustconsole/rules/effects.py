@@ -1,0 +1,216 @@
+"""What a matching rule does: its effect, validated per channel and applied.
+
+An effect is a JSON object with any of:
+
+- `signal`: `{"type": <signal type>, "level": low|medium|high|extreme,
+  "expires_hours": <int, optional>}` — a risk signal on the visitor (chat, inbound
+  calls: the caller's visitor, created if needed), weighted on the one scale
+  (`trustconsole.policy.vocabulary.Weight`, the organisation's overrides apply);
+- `flag`: true — the visitor is flagged and lands in the review queue;
+- `block`: true — the chat message is blocked (chat message channel);
+- `reject`: true — the call is rejected (inbound call channel);
+- `refuse`: `{"code": <violation code>}` — the outbound call is refused;
+- `account`: `{"action": hold|restrict, "services": [...], "email_customer": bool}`.
+
+Several may be given; a shadow rule's effect is only logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from trustconsole.policy.vocabulary import DEFAULT_WEIGHTS, Reason
+from trustconsole.rules.facts import RuleChannel
+
+RULE_SIGNAL = "rule_match"
+KEYS = ("signal", "flag", "block", "reject", "refuse", "account")
+ACTING = {
+    "block": (RuleChannel.CHAT_MESSAGE,),
+    "reject": (RuleChannel.INBOUND_CALL,),
+    "refuse": (RuleChannel.OUTBOUND_CHECK,),
+    "account": (
+        RuleChannel.OUTBOUND_CHECK,
+        RuleChannel.ACCOUNT_SIGNUP,
+        RuleChannel.ACCOUNT_REVIEW,
+    ),
+}
+VISITOR_CHANNELS = (
+    RuleChannel.CHAT_MESSAGE,
+    RuleChannel.CHAT_EVENT,
+    RuleChannel.INBOUND_CALL,
+)
+SERVICES = ("sms", "voice", "numbers", "sip_trunking")
+_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+def _signal_types() -> dict[str, str]:
+    from visitors.choices import BLACKLISTED_SIGNAL, SIGNAL_TYPE_LABELS
+
+    return {k: v for k, v in SIGNAL_TYPE_LABELS.items() if k != BLACKLISTED_SIGNAL}
+
+
+def effect_clean(channel: str, raw: Any) -> dict[str, Any]:  # noqa: C901, PLR0912
+    """The effect as stored, or a ValidationError naming each bad part."""
+    errors: dict[str, str] = {}
+    if not isinstance(raw, dict) or not raw:
+        raise ValidationError({"effect": "Give at least one effect (a JSON object)."})
+    unknown = sorted(set(raw) - set(KEYS))
+    if unknown:
+        errors["effect"] = (
+            f"Unknown effect {', '.join(unknown)}; use {', '.join(KEYS)}."
+        )
+    out: dict[str, Any] = {}
+    for key, channels in ACTING.items():
+        if key in raw and raw[key] not in (None, False) and channel not in channels:
+            errors[f"effect.{key}"] = (
+                f"{key!r} does not apply to {RuleChannel(channel).label.lower()} rules."
+            )
+    if "signal" in raw:
+        signal = raw["signal"]
+        if channel not in VISITOR_CHANNELS:
+            errors["effect.signal"] = "Risk signals apply to visitors (chat, calls)."
+        elif not isinstance(signal, dict):
+            errors["effect.signal"] = 'Write {"type": …, "level": …}.'
+        else:
+            kind = signal.get("type", RULE_SIGNAL)
+            level = signal.get("level")
+            expires = signal.get("expires_hours")
+            kind = kind if isinstance(kind, str) else repr(kind)
+            level = level if isinstance(level, str) else repr(level)
+            if kind not in _signal_types():
+                errors["effect.signal.type"] = (
+                    f"Unknown signal type {kind!r}; use one of "
+                    f"{', '.join(sorted(_signal_types()))}."
+                )
+            if level not in DEFAULT_WEIGHTS:
+                errors["effect.signal.level"] = (
+                    f"Choose a level: {', '.join(DEFAULT_WEIGHTS)}."
+                )
+            if expires is not None and (
+                isinstance(expires, bool)
+                or not isinstance(expires, int)
+                or not 1 <= expires <= 24 * 365
+            ):
+                errors["effect.signal.expires_hours"] = (
+                    "A whole number of hours, 1–8760 (or leave it out)."
+                )
+            out["signal"] = {"type": kind, "level": level}
+            if expires is not None:
+                out["signal"]["expires_hours"] = expires
+    for flag in ("flag", "block", "reject"):
+        if flag in raw:
+            if not isinstance(raw[flag], bool):
+                errors[f"effect.{flag}"] = "true or false."
+            elif raw[flag]:
+                out[flag] = True
+    if "flag" in out and channel not in VISITOR_CHANNELS:
+        errors["effect.flag"] = "Flagging applies to visitors (chat, calls)."
+    if "refuse" in raw and channel == RuleChannel.OUTBOUND_CHECK:
+        refuse = raw["refuse"]
+        code = refuse.get("code") if isinstance(refuse, dict) else None
+        if not isinstance(code, str) or not _CODE.match(code):
+            errors["effect.refuse.code"] = (
+                "A violation code: lower-case letters, digits and _, e.g. "
+                f"{Reason.HARASSMENT.value}."
+            )
+        else:
+            out["refuse"] = {"code": code}
+    if "account" in raw and channel in ACTING["account"]:
+        account = raw["account"]
+        action = account.get("action") if isinstance(account, dict) else None
+        services = account.get("services", []) if isinstance(account, dict) else []
+        if action not in ("hold", "restrict"):
+            errors["effect.account.action"] = "hold or restrict."
+        elif action == "restrict" and (
+            not isinstance(services, list)
+            or not services
+            or any(s not in SERVICES for s in services)
+        ):
+            errors["effect.account.services"] = (
+                f"Name the services to restrict: {', '.join(SERVICES)}."
+            )
+        else:
+            out["account"] = {
+                "action": action,
+                "services": list(services) if action == "restrict" else [],
+                "email_customer": bool(account.get("email_customer", True)),
+            }
+    if errors:
+        raise ValidationError(errors)
+    if not out:
+        raise ValidationError({"effect": "Give at least one effect."})
+    return out
+
+
+def acts(effect: dict[str, Any]) -> bool:
+    """Does the effect change the decision (block, reject, refuse, hold)?"""
+    return any(effect.get(key) for key in ("block", "reject", "refuse", "account"))
+
+
+def describe(effect: dict[str, Any]) -> str:
+    """The effect in words ("add a High risk signal (Spam), reject the call")."""
+    parts = []
+    signal = effect.get("signal")
+    if signal:
+        label = _signal_types().get(signal.get("type", ""), signal.get("type", ""))
+        words = f"add a {str(signal.get('level', '')).title()} risk signal ({label})"
+        if signal.get("expires_hours"):
+            words += f" for {signal['expires_hours']} h"
+        parts.append(words)
+    if effect.get("flag"):
+        parts.append("flag for review")
+    if effect.get("block"):
+        parts.append("block the message")
+    if effect.get("reject"):
+        parts.append("reject the call")
+    if effect.get("refuse"):
+        parts.append(f"refuse the call ({effect['refuse'].get('code')})")
+    account = effect.get("account")
+    if account:
+        if account.get("action") == "hold":
+            parts.append("hold the account")
+        else:
+            parts.append("restrict " + ", ".join(account.get("services", [])))
+    return ", ".join(parts) or "nothing"
+
+
+def visitor_effects_apply(
+    *,
+    actor: Any,
+    visitor: Any,
+    effect: dict[str, Any],
+    rule_label: str,
+    conversation: Any = None,
+) -> None:
+    """A live rule's signal and flag on `visitor` (inside the caller's transaction)."""
+    from visitors import services
+
+    signal = effect.get("signal")
+    if signal:
+        hours = signal.get("expires_hours")
+        services.risk_signal_add(
+            actor=actor,
+            visitor=visitor,
+            signal_type=signal.get("type", RULE_SIGNAL),
+            level=signal["level"],
+            source="rule",
+            note=f"Rule {rule_label}",
+            expires_at=(
+                dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours) if hours else None
+            ),
+            conversation=conversation,
+        )
+        visitor.refresh_from_db()
+    if effect.get("flag"):
+        from visitors.services import visitor_flag
+
+        visitor_flag(
+            actor=actor,
+            visitor=visitor,
+            cause=f"Rule {rule_label}",
+            conversation=conversation,
+        )

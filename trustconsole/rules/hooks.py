@@ -1,0 +1,194 @@
+"""What the gates call: the organisation's rules on a chat message or an inbound call.
+
+Rules run after the identity steps of the precedence (blacklist, whitelist, IP
+block, block list): only an event those steps allowed, and not by the whitelist,
+is evaluated (a whitelisted visitor is never blocked or flagged by automation).
+A live rule that blocks or rejects decides (`Step.RULE`); shadow rules only appear
+in the explanation (`shadow_rules`), the log and the hit counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from trustconsole.policy import decide as core
+from trustconsole.policy import state as core_state
+from trustconsole.policy.vocabulary import Reason, Step
+from trustconsole.rules import engine
+from trustconsole.rules.facts import EventContext, RuleChannel
+
+logger = logging.getLogger(__name__)
+
+
+def _decided(verdict: core.Verdict, outcome: engine.Outcome) -> core.Verdict:
+    shadow = tuple(r.ref() for r in outcome.shadow)
+    rule = outcome.decided_by
+    if rule is not None:
+        return dataclasses.replace(
+            verdict,
+            allowed=False,
+            reason=Reason.RULE,
+            step=Step.RULE,
+            identity=verdict.identity,
+            rule=rule.ref(),
+            shadow_rules=shadow,
+        )
+    if shadow:
+        return dataclasses.replace(verdict, shadow_rules=shadow)
+    return verdict
+
+
+def _applies(verdict: core.Verdict) -> bool:
+    return verdict.allowed and verdict.step != Step.WHITELIST
+
+
+# --- Chat ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ChatRules:
+    """The rules' answer for one chat message."""
+
+    verdict: core.Verdict
+    outcome: engine.Outcome | None
+
+    @property
+    def blocked(self) -> bool:
+        return not self.verdict.allowed and self.verdict.step == Step.RULE
+
+
+def chat_message(
+    *,
+    organisation_id: int,
+    verdict: core.Verdict,
+    visitor: Any,
+    body: str,
+    widget: str,
+    pairs: list[tuple[str, str]],
+    is_new: bool = False,
+) -> ChatRules:
+    """Evaluate the chat-message rules for a message the identity steps allowed."""
+    if not _applies(verdict):
+        return ChatRules(verdict, None)
+    state = core_state.state_get(organisation_id) or core_state.current(organisation_id)
+    rules = engine.rule_set(state, RuleChannel.CHAT_MESSAGE)
+    if not rules.rules:
+        return ChatRules(verdict, None)
+    given = dict(pairs)
+    event = {
+        "visitor": {
+            "id": str(visitor.public_id),
+            "status": visitor.status,
+            "trust_score": visitor.trust_score,
+            "is_new": is_new,
+            "email": given.get("email", ""),
+            "phone": given.get("phone", ""),
+            "ip": given.get("ip", ""),
+        },
+        "message": {"text": body, "widget": widget},
+    }
+    outcome = engine.evaluate(
+        rules, EventContext(organisation_id, rules.channel, event)
+    )
+    engine.hits_flush_due()
+    return ChatRules(_decided(verdict, outcome), outcome)
+
+
+def chat_effects(
+    *, actor: Any, visitor: Any, conversation: Any, rules: ChatRules
+) -> None:
+    """The signals and flags of the live rules that matched (in the gate's
+    transaction). Shadow rules never act."""
+    outcome = rules.outcome
+    if outcome is None:
+        return
+    from django.db import transaction
+
+    from trustconsole.rules.effects import visitor_effects_apply
+
+    for rule in outcome.live:
+        if rule.effect.get("signal") or rule.effect.get("flag"):
+            try:
+                with transaction.atomic():  # a savepoint: the message stays
+                    visitor_effects_apply(
+                        actor=actor,
+                        visitor=visitor,
+                        effect=rule.effect,
+                        rule_label=f"{rule.name} (version {rule.version})",
+                        conversation=conversation,
+                    )
+            except Exception:  # noqa: BLE001 - an effect never loses the message
+                logger.exception(
+                    "rule %s v%s: its effect could not be applied",
+                    rule.name,
+                    rule.version,
+                )
+
+
+# --- Inbound calls ------------------------------------------------------------------
+
+
+def inbound_call(state: Any, facts: Any, verdict: Any) -> Any:
+    """The call gate's verdict after the inbound-call rules (`voicegate.gate`).
+
+    `facts` is the gate's CallFacts, `verdict` its Verdict (with `.core`). Pure
+    and in memory, apart from the shared-cache counts a rule reads; signals and
+    flags of live rules are queued for a worker.
+    """
+    found = verdict.core
+    if state is None or found is None or not _applies(found):
+        return verdict
+    rules = engine.rule_set(state, RuleChannel.INBOUND_CALL)
+    if not rules.rules:
+        return verdict
+    event = {
+        "caller": {"number": facts.caller, "e164": verdict.caller_e164},
+        "callee": {
+            "number": facts.callee,
+            "e164": core.caller_normalised(facts.callee) or "" if facts.callee else "",
+        },
+        "call": {
+            "provider": facts.provider,
+            "attestation": getattr(facts, "attestation", ""),
+            "verstat": getattr(facts, "verstat", ""),
+            "stir_validated": getattr(facts, "stir_validated", False),
+        },
+    }
+    outcome = engine.evaluate(
+        rules, EventContext(state.organisation_id, rules.channel, event)
+    )
+    _queue_call_effects(state.organisation_id, facts, verdict.caller_e164, outcome)
+    engine.hits_flush_due()
+    decided = _decided(found, outcome)
+    if decided is found:
+        return verdict
+    if not decided.allowed:
+        return dataclasses.replace(
+            verdict, decision="reject", reason=Reason.RULE, core=decided
+        )
+    return dataclasses.replace(verdict, core=decided)
+
+
+def _queue_call_effects(
+    organisation_id: int, facts: Any, e164: str, outcome: engine.Outcome
+) -> None:
+    effects = [
+        {"effect": r.effect, "label": f"{r.name} (version {r.version})"}
+        for r in outcome.live
+        if r.effect.get("signal") or r.effect.get("flag")
+    ]
+    if not effects or not e164:
+        return
+    from trustconsole.rules import tasks
+
+    key = (
+        f"{organisation_id}:{facts.provider}:{facts.event_id}" if facts.event_id else ""
+    )
+    try:
+        tasks.call_effects.apply_async(
+            (organisation_id, e164, effects, key), retry=False
+        )
+    except Exception as exc:  # noqa: BLE001 - the broker is down: not worth a 5xx
+        logger.warning("could not queue a rule's effects on a caller: %s", exc)

@@ -1,0 +1,157 @@
+"""Rules, their versions (every change is a new one) and their hit counts."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from trustconsole.core.models import Organisation
+from trustconsole.rules.facts import RuleChannel
+
+
+class RuleMode(models.TextChoices):
+    """What a rule does with live traffic."""
+
+    LIVE = "live", "Live (acts)"
+    SHADOW = "shadow", "Shadow (logged, never acts)"
+    OFF = "off", "Off"
+
+
+class Rule(models.Model):
+    """An organisation's rule: a condition over one channel's facts and an effect.
+
+    The condition and effect live on its versions; `current_version` is the one
+    that runs. `disabled_reason` is set when the engine turned the rule off (over
+    its time budget).
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="rules"
+    )
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    channel = models.CharField(max_length=24, choices=RuleChannel.choices)
+    mode = models.CharField(
+        max_length=8, choices=RuleMode.choices, default=RuleMode.SHADOW
+    )
+    order = models.PositiveIntegerField(default=100)
+    current_version = models.ForeignKey(
+        "RuleVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    disabled_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("channel", "order", "name")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("organisation", "name"), name="rule_name_once"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=("organisation", "channel", "mode"), name="rule_org_channel"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RuleVersion(models.Model):
+    """One version of a rule's condition and effect (never changed once saved)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    condition = models.TextField()
+    effect = models.JSONField(default=dict)
+    created_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("rule", "-number")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("rule", "number"), name="rule_version_number_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule.name} v{self.number}"
+
+
+class RuleHitCount(models.Model):
+    """How often a rule matched (and failed) in one hour, per mode."""
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="hits")
+    hour = models.DateTimeField()
+    mode = models.CharField(max_length=8, choices=RuleMode.choices)
+    hits = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("rule", "hour", "mode"), name="rule_hits_hour_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.hour:%Y-%m-%d %H}:00 {self.mode}: {self.hits}"
+
+
+class BacktestStatus(models.TextChoices):
+    """Where a backtest is."""
+
+    PENDING = "pending", "Waiting for a worker"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Backtest(models.Model):
+    """A draft condition run over the logged history of its channel."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="rule_backtests"
+    )
+    rule = models.ForeignKey(
+        Rule, on_delete=models.CASCADE, null=True, blank=True, related_name="backtests"
+    )
+    channel = models.CharField(max_length=24, choices=RuleChannel.choices)
+    condition = models.TextField()
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    status = models.CharField(
+        max_length=8, choices=BacktestStatus.choices, default=BacktestStatus.PENDING
+    )
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"backtest {self.public_id} ({self.status})"
+
+    @property
+    def progress(self) -> int:
+        """Per cent done."""
+        if self.status == BacktestStatus.DONE:
+            return 100
+        return int(self.done * 100 / self.total) if self.total else 0
