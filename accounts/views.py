@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -15,12 +16,16 @@ from accounts import forms, selectors, services
 from accounts.api.views import evidence_file_response
 from accounts.choices import ALL_SERVICES, Service
 from accounts.services import EvidenceInput
+from accounts.services.common import ACT
 from trustconsole.core.actor import ActorRequest
 from trustconsole.core.selectors import audit_for_object
+from trustconsole.lib.confirm import Confirmation, confirmed_reason
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 from trustconsole.workqueue.pages import queue_context
 from trustconsole.workqueue.panels import notes_context
+
+NUMBER_REMOVED = "It is no longer counted as a number the account owns."
 
 
 def _add_errors(form: Any, exc: ValidationError) -> None:
@@ -214,13 +219,31 @@ def account_numbers_add(request: ActorRequest, public_id: str) -> HttpResponse:
 @member_required
 @require_POST
 def account_number_remove(request: ActorRequest, public_id: str) -> HttpResponse:
-    """Remove one of the account's numbers (support)."""
+    """Remove one of the account's numbers (support), with the reason the
+    confirmation asks (trustconsole/lib/confirm.py)."""
     account = selectors.account_get(actor=request.actor, public_id=public_id)
+    request.actor.require(*ACT)
     form = forms.NumberRemoveForm(request.POST)
     number = form.cleaned_data["number"] if form.is_valid() else ""
+    reason, again = confirmed_reason(
+        request,
+        Confirmation(
+            question=f"Remove {number or 'the number'} from {account.company_name}?",
+            consequence=NUMBER_REMOVED,
+            button="Remove",
+            action=request.path,
+            cancel=reverse("accounts:account_detail", args=[account.public_id]),
+            hidden=[("number", number)],
+        ),
+    )
+    if again:
+        return again
     try:
         services.account_numbers_remove(
-            actor=request.actor, account=account, numbers=[number] if number else []
+            actor=request.actor,
+            account=account,
+            numbers=[number] if number else [],
+            reason=reason,
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

@@ -231,7 +231,9 @@ def enterprise_update(
     terms_accepted: bool | None = None,
     reason: str = "",
 ) -> Enterprise:
-    """Change an enterprise's name, upstream id, gates or terms acceptance (admin)."""
+    """Change an enterprise's name, upstream id, gates or terms acceptance (admin).
+    Withdrawing an accepted Terms of Service requires the reason
+    (trustconsole/lib/confirm.py)."""
     actor.require()
     before = audit_snapshot(enterprise, ENTERPRISE_FIELDS)
     if name is not None:
@@ -254,6 +256,8 @@ def enterprise_update(
         enterprise.terms_accepted_at = timezone.now()
         enterprise.terms_accepted_by = actor.label[:200]
     elif terms_accepted is False:
+        if enterprise.terms_accepted_at is not None:
+            reason = reason_required(reason)
         enterprise.terms_accepted_at = None
         enterprise.terms_accepted_by = ""
     after = audit_snapshot(enterprise, ENTERPRISE_FIELDS)
@@ -406,9 +410,11 @@ def number_update(
 
 
 @transaction.atomic
-def number_remove(*, actor: Actor, number: OwnedNumber, reason: str = "") -> None:
-    """Stop owning a number (admin); refused while a request holds it."""
+def number_remove(*, actor: Actor, number: OwnedNumber, reason: str) -> None:
+    """Stop owning a number (admin); refused while a request holds it or without
+    a reason (trustconsole/lib/confirm.py)."""
     actor.require()
+    reason = reason_required(reason)
     if RemediationNumber.objects.filter(
         enterprise=number.enterprise, e164=number.e164, in_flight=True
     ).exists():

@@ -33,6 +33,10 @@ ROTATE_CONSEQUENCE = (
     "now on."
 )
 DISABLE_CONSEQUENCE = "The provider stops monitoring every number of this enterprise."
+TERMS_WITHDRAWN = (
+    "Its numbers cannot be sent for remediation until they are accepted again."
+)
+NUMBER_REMOVED = "It is no longer an owned number of this enterprise."
 
 
 def _can_submit(request: ActorRequest) -> bool:
@@ -356,13 +360,35 @@ def enterprise_detail(request: ActorRequest, public_id: str) -> HttpResponse:
                     )
                     messages.success(request, "Enterprise saved.")
                     return redirect("remediation:enterprise", enterprise.public_id)
-            elif action in ("accept_terms", "revoke_terms"):
+            elif action == "accept_terms":
+                services.enterprise_update(
+                    actor=actor, enterprise=enterprise, terms_accepted=True
+                )
+                messages.success(request, "Terms of Service acceptance recorded.")
+                return redirect("remediation:enterprise", enterprise.public_id)
+            elif action == "revoke_terms":
+                actor.require()
+                reason, again = confirmed_reason(
+                    request,
+                    Confirmation(
+                        question="Withdraw the Terms of Service acceptance of "
+                        f"{enterprise.name}?",
+                        consequence=TERMS_WITHDRAWN,
+                        button="Withdraw",
+                        action=request.path,
+                        cancel=request.path,
+                        hidden=[("action", "revoke_terms")],
+                    ),
+                )
+                if again:
+                    return again
                 services.enterprise_update(
                     actor=actor,
                     enterprise=enterprise,
-                    terms_accepted=action == "accept_terms",
+                    terms_accepted=False,
+                    reason=reason,
                 )
-                messages.success(request, "Terms of Service acceptance recorded.")
+                messages.success(request, "Terms of Service acceptance withdrawn.")
                 return redirect("remediation:enterprise", enterprise.public_id)
             elif action == "add_numbers":
                 add_form = forms.NumbersAddForm(request.POST)
@@ -425,6 +451,7 @@ def enterprise_detail(request: ActorRequest, public_id: str) -> HttpResponse:
     context = {
         "enterprise": enterprise,
         "disable_consequence": DISABLE_CONSEQUENCE,
+        "terms_withdrawn": TERMS_WITHDRAWN,
         "gates_form": gates_form,
         "add_form": add_form,
         "page": paginate(request, numbers, per_page=100),
@@ -449,7 +476,21 @@ def number_change(request: ActorRequest, public_id: str, e164: str) -> HttpRespo
     back = reverse("remediation:enterprise", args=[enterprise.public_id])
     try:
         if request.POST.get("action") == "remove":
-            services.number_remove(actor=actor, number=number)
+            actor.require()
+            reason, again = confirmed_reason(
+                request,
+                Confirmation(
+                    question=f"Remove {e164} from {enterprise.name}?",
+                    consequence=NUMBER_REMOVED,
+                    button="Remove",
+                    action=request.path,
+                    cancel=back,
+                    hidden=[("action", "remove")],
+                ),
+            )
+            if again:
+                return again
+            services.number_remove(actor=actor, number=number, reason=reason)
             messages.success(request, f"{e164} removed.")
         elif request.POST.get("action") == "deregister":
             monitoring.reputation_number_deregister(actor=actor, number=number)

@@ -23,7 +23,11 @@ from django.views.decorators.http import require_POST
 from trustconsole.core.actor import ActorRequest
 from trustconsole.core.selectors import audit_for_object
 from trustconsole.lib.charts import Band, step_line
-from trustconsole.lib.confirm import REASON_MISSING
+from trustconsole.lib.confirm import (
+    REASON_MISSING,
+    Confirmation,
+    confirmed_reason,
+)
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 from trustconsole.workqueue.pages import queue_context
@@ -80,6 +84,35 @@ def _run(request: ActorRequest, act: Callable[[], Any], done: str) -> bool:
 def _reason(request: ActorRequest) -> str:
     form = forms.ReasonForm(request.POST)
     return form.cleaned_data["reason"] if form.is_valid() else ""
+
+
+def _confirm_removal(
+    request: ActorRequest,
+    *,
+    question: str,
+    consequence: str,
+    cancel: str,
+    hidden: list[tuple[str, str]] | None = None,
+) -> tuple[str, HttpResponse | None]:
+    """(reason, None) once a removal carries its reason; else the confirmation
+    page (again with the error), nothing changed (trustconsole/lib/confirm.py)."""
+    request.actor.require(OPERATOR)
+    return confirmed_reason(
+        request,
+        Confirmation(
+            question=question,
+            consequence=consequence,
+            button="Remove",
+            action=request.path,
+            cancel=cancel,
+            hidden=hidden or [],
+        ),
+    )
+
+
+SIGNAL_REMOVED = "It stops counting and the trust score is recomputed."
+IDENTIFIER_REMOVED = "The visitor is no longer recognised by it."
+IP_BLOCK_REMOVED = "Requests from it are no longer refused."
 
 
 # --- The one Blacklist confirmation ----------------------------------------------
@@ -309,12 +342,22 @@ def visitor_signal_add(request: ActorRequest, public_id: str) -> HttpResponse:
 @member_required
 @require_POST
 def signal_remove(request: ActorRequest, public_id: str) -> HttpResponse:
-    """Remove a risk signal (the score is recomputed)."""
+    """Remove a risk signal (the score is recomputed), with the reason the
+    confirmation asks."""
     signal = selectors.signal_get(actor=request.actor, public_id=public_id)
+    visitor = signal.visitor
+    reason, again = _confirm_removal(
+        request,
+        question=f"Remove the {signal.type_label} signal of {visitor.display_name}?",
+        consequence=SIGNAL_REMOVED,
+        cancel=reverse("visitors:visitor_detail", args=[visitor.public_id]),
+    )
+    if again:
+        return again
     _run(
         request,
         lambda: services.risk_signal_remove(
-            actor=request.actor, signal=signal, reason=_reason(request)
+            actor=request.actor, signal=signal, reason=reason
         ),
         f"{signal.type_label} removed.",
     )
@@ -344,16 +387,24 @@ def visitor_identifier_add(request: ActorRequest, public_id: str) -> HttpRespons
 @member_required
 @require_POST
 def visitor_identifier_remove(request: ActorRequest, public_id: str) -> HttpResponse:
-    """Take an identifier off the visitor's record."""
+    """Take an identifier off the visitor's record, with the reason the
+    confirmation asks."""
     visitor = selectors.visitor_get(actor=request.actor, public_id=public_id)
+    kind = request.POST.get("kind", "")
+    value = request.POST.get("value", "")
+    reason, again = _confirm_removal(
+        request,
+        question=f"Remove {value} from {visitor.display_name}?",
+        consequence=IDENTIFIER_REMOVED,
+        cancel=reverse("visitors:visitor_detail", args=[visitor.public_id]),
+        hidden=[("kind", kind), ("value", value)],
+    )
+    if again:
+        return again
     _run(
         request,
         lambda: services.visitor_identifier_remove(
-            actor=request.actor,
-            visitor=visitor,
-            kind=request.POST.get("kind", ""),
-            value=request.POST.get("value", ""),
-            reason=_reason(request),
+            actor=request.actor, visitor=visitor, kind=kind, value=value, reason=reason
         ),
         "Identifier removed.",
     )
@@ -682,12 +733,20 @@ def ip_block_list(request: ActorRequest) -> HttpResponse:
 @member_required
 @require_POST
 def ip_block_remove(request: ActorRequest, public_id: str) -> HttpResponse:
-    """Lift an IP block."""
+    """Lift an IP block, with the reason the confirmation asks."""
     block = selectors.ip_block_get(actor=request.actor, public_id=public_id)
+    reason, again = _confirm_removal(
+        request,
+        question=f"Remove the block of {block.display}?",
+        consequence=IP_BLOCK_REMOVED,
+        cancel=reverse("visitors:ip_block_list"),
+    )
+    if again:
+        return again
     _run(
         request,
         lambda: services.ip_block_remove(
-            actor=request.actor, block=block, reason=_reason(request)
+            actor=request.actor, block=block, reason=reason
         ),
         f"{block.display} is no longer blocked.",
     )

@@ -15,6 +15,7 @@ from accounts.services.common import ACT, account_numbers_changed
 from accounts.services.signals import account_signal_add
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
+from trustconsole.lib.confirm import reason_required
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
 
 
@@ -111,10 +112,12 @@ def account_numbers_add(
 
 @transaction.atomic
 def account_numbers_remove(
-    *, actor: Actor, account: Account, numbers: Sequence[str]
+    *, actor: Actor, account: Account, numbers: Sequence[str], reason: str
 ) -> list[str]:
-    """Remove owned phone numbers from an account (each must be one of its own)."""
+    """Remove owned phone numbers from an account (each must be one of its own);
+    the reason is required (trustconsole/lib/confirm.py)."""
     actor.require(*ACT)
+    reason = reason_required(reason)
     if not numbers:
         raise ValidationError({"numbers": "Choose at least one number."})
     owned = set(account.numbers.values_list("e164", flat=True))
@@ -131,6 +134,7 @@ def account_numbers_remove(
         target=account,
         before={"numbers": sorted(owned)},
         after={"numbers": sorted(owned - set(removed)), "removed": removed},
+        reason=reason,
     )
     account_numbers_changed(account)
     return removed

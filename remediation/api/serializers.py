@@ -147,7 +147,14 @@ class RemediationEnterpriseUpdateInput(serializers.Serializer):
     )
     loa_status = serializers.ChoiceField(choices=GateStatus.choices, required=False)
     terms_accepted = serializers.BooleanField(required=False)
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Why; kept in the audit trail. Required to withdraw accepted "
+        "terms (`terms_accepted: false`).",
+    )
 
 
 class RemediationOwnedNumberOutput(serializers.ModelSerializer):

@@ -127,7 +127,8 @@ class EnterpriseNumbersApi(ActorAPIView):
 
 
 class EnterpriseNumberDetailApi(ActorAPIView):
-    """One owned number (E.164, `+` as %2B): read; admins set risk or remove it."""
+    """One owned number (E.164, `+` as %2B): read; admins set risk or remove it
+    (the body's `reason` is required to remove it and kept in the audit trail)."""
 
     @extend_schema(responses=RemediationOwnedNumberOutput)
     def get(self, request: Request, public_id: str, e164: str) -> Response:
@@ -152,13 +153,13 @@ class EnterpriseNumberDetailApi(ActorAPIView):
         )
         return Response(RemediationOwnedNumberOutput(number).data)
 
-    @extend_schema(request=ReasonSerializer, responses={204: None})
+    @extend_schema(request=ConfirmReasonInput, responses={204: None})
     def delete(self, request: Request, public_id: str, e164: str) -> Response:
         enterprise = selectors.enterprise_get(actor=self.actor, public_id=public_id)
         number = selectors.number_get(
             actor=self.actor, enterprise=enterprise, e164=e164
         )
-        data = ReasonSerializer(data=request.data)
+        data = ConfirmReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.number_remove(actor=self.actor, number=number, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -82,6 +82,14 @@ def test_feedback_numbers_port_away_and_refund_on_a_closed_account(
     ).click()
     expect(page.get_by_text("Numbers added.")).to_be_visible()
     page.get_by_role("button", name="Remove +12025550178").click()
+    # The confirmation asks why before the number goes (the one policy).
+    confirm = page.get_by_test_id("confirm-page")
+    expect(confirm).to_contain_text("Remove +12025550178 from")
+    confirm.get_by_label("Reason (required, kept in the audit trail)").fill(
+        "Ported to another carrier"
+    )
+    page.once("dialog", lambda dialog: dialog.accept())
+    confirm.get_by_role("button", name="Remove").click()
     expect(page.get_by_text("+12025550178 removed.")).to_be_visible()
     expect(page.get_by_test_id("account-numbers").locator("li")).to_have_count(1)
     expect(page.get_by_test_id("port-away-form")).to_contain_text("For 1 number")

@@ -141,7 +141,8 @@ def test_support_adds_and_removes_numbers(org, sue) -> None:
         "+14155550101",
     }
     remove = f"/accounts/{account.public_id}/numbers/remove/"
-    assert client.post(remove, {"number": "+14155550100"}).status_code == 302
+    removed = client.post(remove, {"number": "+14155550100", "reason": "Ported"})
+    assert removed.status_code == 302
     assert list(account.numbers.values_list("e164", flat=True)) == ["+14155550101"]
     entry = AuditEntry.objects.get(action="account.numbers_remove")
     assert entry.after["removed"] == ["+14155550100"]

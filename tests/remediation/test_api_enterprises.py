@@ -151,7 +151,7 @@ def test_a_numbers_risk_is_set_and_it_can_be_removed(org, api_client_for) -> Non
     cleared = client.patch(url, {"spam_risk": None}, format="json")
     assert cleared.json()["spam_risk"] is None
     assert client.patch(url, {"spam_risk": "huge"}, format="json").status_code == 400
-    assert client.delete(url).status_code == 204
+    assert client.delete(url, {"reason": "Ported"}, format="json").status_code == 204
     assert client.get(url).status_code == 404
 
 
@@ -168,7 +168,7 @@ def test_a_number_in_flight_cannot_be_removed(org, api_client_for, actor_for) ->
     )
     client = api_client_for(org, "admin")
     url = f"/api/v1/enterprises/{enterprise.public_id}/numbers/{quote(numbers(1)[0])}/"
-    response = client.delete(url)
+    response = client.delete(url, {"reason": "Ported"}, format="json")
     assert response.status_code == 400
     assert "in-flight" in response.json()["errors"][0]["reason"]
     assert (

@@ -435,7 +435,9 @@ def test_admins_manage_gates_terms_and_numbers(alice, org) -> None:
         "+12025550143",
     ]
     client.post(f"{page_url}numbers/+12025550143/", {"spam_risk": "low"})
-    client.post(f"{page_url}numbers/+12025550142/", {"action": "remove"})
+    client.post(
+        f"{page_url}numbers/+12025550142/", {"action": "remove", "reason": "Ported"}
+    )
     assert list(enterprise.numbers.values_list("e164", "spam_risk")) == [
         ("+12025550143", "low")
     ]

@@ -247,7 +247,10 @@ def test_ip_blocks_by_api(operator_api) -> None:
     assert fields == {"network", "reason"}
     block_id = created.json()["id"]
     assert operator_api.get("/api/v1/ip-blocks/").json()["count"] == 1
-    assert operator_api.delete(f"/api/v1/ip-blocks/{block_id}/").status_code == 204
+    lifted = operator_api.delete(
+        f"/api/v1/ip-blocks/{block_id}/", {"reason": "Abuse stopped"}, format="json"
+    )
+    assert lifted.status_code == 204
     assert operator_api.get("/api/v1/ip-blocks/").json()["count"] == 0
 
 

@@ -51,7 +51,11 @@ def test_every_change_to_a_listed_visitor_is_a_delta_and_moves_the_version(
         lambda v: services.visitor_clear_status(actor=operator, visitor=v, reason=""),
         lambda v: services.visitor_whitelist(actor=operator, visitor=v, reason=""),
         lambda v: services.visitor_identifier_remove(
-            actor=operator, visitor=v, kind=IdentifierKind.PHONE, value="+12025550199"
+            actor=operator,
+            visitor=v,
+            kind=IdentifierKind.PHONE,
+            value="+12025550199",
+            reason="wrong number",
         ),
         lambda v: services.visitor_delete(
             actor=_admin(org), visitor=v, reason="gdpr request"

@@ -319,7 +319,7 @@ def test_the_blacklist_signal_cannot_be_removed_on_its_own(operator, org) -> Non
     services.visitor_blacklist(actor=operator, visitor=visitor, reason="threats")
     with pytest.raises(ValidationError, match="Clear status"):
         services.risk_signal_remove(
-            actor=operator, signal=RiskSignal.objects.get(), reason=""
+            actor=operator, signal=RiskSignal.objects.get(), reason="mistake"
         )
 
 

@@ -335,7 +335,7 @@ def test_ip_blocks_are_added_listed_and_removed(org, oscar) -> None:
     assert ok.status_code == 302
     block = IPBlock.objects.get()
     assert "2001:db8::/48" in client.get("/security/ip-blocks/").content.decode()
-    client.post(f"/security/ip-blocks/{block.public_id}/remove/")
+    client.post(f"/security/ip-blocks/{block.public_id}/remove/", {"reason": "ok"})
     assert not IPBlock.objects.exists()
 
 

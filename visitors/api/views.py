@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from trustconsole.core.api.schema import ErrorOutput
 from trustconsole.core.api.views import ActorAPIView
 from trustconsole.lib import metrics, ratelimit
+from trustconsole.lib.confirm import ConfirmReasonInput
 from visitors import gate, selectors, services
 from visitors.api import serializers as s
 from visitors.choices import Band, VisitorStatus
@@ -194,7 +195,8 @@ class VisitorSignalListApi(OperatorAPIView):
 
 
 class RiskSignalDetailApi(OperatorAPIView):
-    """One risk signal; DELETE stops it counting (the score is recomputed)."""
+    """One risk signal; DELETE stops it counting (the score is recomputed). The
+    body's `reason` is required and kept in the audit trail."""
 
     @extend_schema(operation_id="signals_retrieve", responses=s.RiskSignalOutput)
     def get(self, request: Request, public_id: str) -> Response:
@@ -203,12 +205,12 @@ class RiskSignalDetailApi(OperatorAPIView):
 
     @extend_schema(
         operation_id="signals_remove",
-        request=s.VisitorReasonInput,
+        request=ConfirmReasonInput,
         responses=s.RiskSignalOutput,
     )
     def delete(self, request: Request, public_id: str) -> Response:
         signal = selectors.signal_get(actor=self.actor, public_id=public_id)
-        data = s.VisitorReasonInput(data=request.data)
+        data = ConfirmReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         signal = services.risk_signal_remove(
             actor=self.actor, signal=signal, reason=data.validated_data["reason"]
@@ -343,7 +345,8 @@ class IPBlockListApi(OperatorAPIView):
 
 
 class IPBlockDetailApi(OperatorAPIView):
-    """One IP block; DELETE lifts it."""
+    """One IP block; DELETE lifts it (the body's `reason` is required and kept
+    in the audit trail)."""
 
     @extend_schema(operation_id="ip_blocks_retrieve", responses=s.IPBlockOutput)
     def get(self, request: Request, public_id: str) -> Response:
@@ -352,12 +355,12 @@ class IPBlockDetailApi(OperatorAPIView):
 
     @extend_schema(
         operation_id="ip_blocks_remove",
-        request=s.VisitorReasonInput,
+        request=ConfirmReasonInput,
         responses={204: None},
     )
     def delete(self, request: Request, public_id: str) -> Response:
         block = selectors.ip_block_get(actor=self.actor, public_id=public_id)
-        data = s.VisitorReasonInput(data=request.data)
+        data = ConfirmReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.ip_block_remove(
             actor=self.actor, block=block, reason=data.validated_data["reason"]

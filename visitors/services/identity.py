@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
+from trustconsole.lib.confirm import reason_required
 from trustconsole.lib.phones import phone_or_field_error
 from visitors.choices import (
     IDENTIFIER_FIELDS,
@@ -391,10 +392,12 @@ def visitor_identifier_add(
 
 @transaction.atomic
 def visitor_identifier_remove(
-    *, actor: Actor, visitor: Visitor, kind: str, value: str, reason: str = ""
+    *, actor: Actor, visitor: Visitor, kind: str, value: str, reason: str
 ) -> Visitor:
-    """Take one identifier off a visitor's record."""
+    """Take one identifier off a visitor's record; the reason is required
+    (trustconsole/lib/confirm.py)."""
     actor.require(OPERATOR)
+    reason = reason_required(reason)
     visitor = lock_visitor(visitor)
     identifier = visitor.identifiers.filter(kind=kind, value=value).first()
     if identifier is None:

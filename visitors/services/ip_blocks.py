@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
+from trustconsole.lib.confirm import reason_required
 from trustconsole.policy import changes
 from visitors.models import IPBlock
 from visitors.services.common import OPERATOR
@@ -92,9 +93,10 @@ def ip_block_create(
 
 
 @transaction.atomic
-def ip_block_remove(*, actor: Actor, block: IPBlock, reason: str = "") -> None:
-    """Lift an IP block."""
+def ip_block_remove(*, actor: Actor, block: IPBlock, reason: str) -> None:
+    """Lift an IP block; the reason is required (trustconsole/lib/confirm.py)."""
     actor.require(OPERATOR)
+    reason = reason_required(reason)
     audit_record(
         actor=actor,
         action="ip_block.remove",

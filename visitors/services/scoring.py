@@ -13,6 +13,7 @@ from django.utils import timezone
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
 from trustconsole.core.services import audit_record
+from trustconsole.lib.confirm import reason_required
 from visitors import selectors
 from visitors.choices import (
     BLACKLISTED_SIGNAL,
@@ -238,11 +239,11 @@ def signals_end(
 
 
 @transaction.atomic
-def risk_signal_remove(
-    *, actor: Actor, signal: RiskSignal, reason: str = ""
-) -> RiskSignal:
-    """Stop a signal counting and recompute the score."""
+def risk_signal_remove(*, actor: Actor, signal: RiskSignal, reason: str) -> RiskSignal:
+    """Stop a signal counting and recompute the score; the reason is required
+    (trustconsole/lib/confirm.py)."""
     actor.require(OPERATOR)
+    reason = reason_required(reason)
     visitor = lock_visitor(signal.visitor)
     if (
         signal.signal_type == BLACKLISTED_SIGNAL

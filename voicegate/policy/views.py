@@ -15,7 +15,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from trustconsole.core.actor import ActorRequest
-from trustconsole.lib.confirm import Confirmation, confirmed_reason
+from trustconsole.lib.confirm import (
+    Confirmation,
+    ConfirmReasonForm,
+    confirmed_reason,
+)
 from trustconsole.lib.htmx import htmx_partial
 from trustconsole.lib.views import member_required, paginate
 from voicegate.policy import forms, selectors, services
@@ -23,6 +27,8 @@ from voicegate.policy.choices import Violation
 from voicegate.policy.export import csv_lines
 
 ACCOUNT_CHOICES_LIMIT = 500
+CALLER_ID_WITHDRAWN = "Outbound calls showing it are refused unless it is owned."
+CONSENT_WITHDRAWN = "Calls to it are checked against the Do-Not-Call lists again."
 
 
 class _KnownCountPaginator(Paginator):
@@ -335,23 +341,49 @@ def caller_ids(request: ActorRequest) -> HttpResponse:
     context = {
         "page": paginate(request, selectors.caller_id_list(actor=actor)),
         "form": form,
-        "reason_form": forms.ReasonForm(),
         "can_act": _can_act(request),
+        "withdrawn": CALLER_ID_WITHDRAWN,
         "section": "policy",
         "policy_section": "caller_ids",
     }
     return render(request, "voicegate/policy/caller_ids.html", context)
 
 
+def _confirm_withdraw(
+    request: ActorRequest, subject: str, consequence: str, cancel: str
+) -> tuple[str, HttpResponse | None]:
+    """(reason, None) once the withdrawal carries its reason; else the
+    confirmation page again with the error (trustconsole/lib/confirm.py)."""
+    request.actor.require(*services.ACT)
+    return confirmed_reason(
+        request,
+        Confirmation(
+            question=f"Withdraw {subject}?",
+            consequence=consequence,
+            button="Withdraw",
+            action=request.path,
+            cancel=reverse(cancel),
+        ),
+    )
+
+
 @member_required
 @require_POST
 def caller_id_remove(request: ActorRequest, public_id: str) -> HttpResponse:
-    """Withdraw a verified caller ID."""
+    """Withdraw a verified caller ID, with the reason the confirmation asks."""
     actor = request.actor
     row = selectors.caller_id_get(actor=actor, public_id=public_id)
+    _, again = _confirm_withdraw(
+        request,
+        row.number,
+        CALLER_ID_WITHDRAWN,
+        "voicegate:policy_caller_ids",
+    )
+    if again:
+        return again
     _act(
         request,
-        forms.ReasonForm(request.POST),
+        ConfirmReasonForm(request.POST),
         lambda data: (
             services.caller_id_remove(actor=actor, caller_id=row, **data)
             or f"{row.number} is no longer a verified caller ID."
@@ -379,8 +411,8 @@ def consents(request: ActorRequest) -> HttpResponse:
     context = {
         "page": paginate(request, selectors.consent_list(actor=actor)),
         "form": form,
-        "reason_form": forms.ReasonForm(),
         "can_act": _can_act(request),
+        "withdrawn": CONSENT_WITHDRAWN,
         "section": "policy",
         "policy_section": "consents",
     }
@@ -390,12 +422,20 @@ def consents(request: ActorRequest) -> HttpResponse:
 @member_required
 @require_POST
 def consent_remove(request: ActorRequest, public_id: str) -> HttpResponse:
-    """Withdraw a consent record."""
+    """Withdraw a consent record, with the reason the confirmation asks."""
     actor = request.actor
     row = selectors.consent_get(actor=actor, public_id=public_id)
+    _, again = _confirm_withdraw(
+        request,
+        f"the consent of {row.number}",
+        CONSENT_WITHDRAWN,
+        "voicegate:policy_consents",
+    )
+    if again:
+        return again
     _act(
         request,
-        forms.ReasonForm(request.POST),
+        ConfirmReasonForm(request.POST),
         lambda data: (
             services.consent_remove(actor=actor, consent=row, **data)
             or f"Consent of {row.number} withdrawn."

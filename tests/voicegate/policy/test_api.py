@@ -221,9 +221,11 @@ def test_caller_ids_and_consent_records(client, account) -> None:
     assert consent.json()["account"] is None
     assert client.get("/api/v1/voice/consents", {"number": "555"}).json()["count"] == 1
     consent_id = consent.json()["id"]
-    assert client.delete(f"/api/v1/voice/consents/{consent_id}").status_code == 204
-    caller_id = body["id"]
-    assert client.delete(f"/api/v1/voice/caller-ids/{caller_id}").status_code == 204
+    why = {"reason": "Opt-in withdrawn by phone"}
+    url = f"/api/v1/voice/consents/{consent_id}"
+    assert client.delete(url, why, format="json").status_code == 204
+    url = f"/api/v1/voice/caller-ids/{body['id']}"
+    assert client.delete(url, why, format="json").status_code == 204
 
 
 def test_bad_records_are_a_400_naming_the_field(client) -> None:

@@ -488,7 +488,9 @@ def test_the_organisation_calls_from_its_enterprises_numbers(check, org) -> None
     )
     assert check("+14155550166", DEST)["allowed"] is True
     remediation_services.number_remove(
-        actor=admin, number=OwnedNumber.objects.get(e164="+14155550166")
+        actor=admin,
+        number=OwnedNumber.objects.get(e164="+14155550166"),
+        reason="Ported away",
     )
     assert codes(check("+14155550166", DEST)) == ["caller_id_not_owned"]
 

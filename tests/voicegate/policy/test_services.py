@@ -173,7 +173,7 @@ def test_a_withdrawn_caller_id_is_spoofing_again(check, op, account) -> None:
         actor=op, number="+14155550177", account=account, method="call"
     )
     assert check("+14155550177", DEST, account=account)["allowed"] is True
-    services.caller_id_remove(actor=op, caller_id=row)
+    services.caller_id_remove(actor=op, caller_id=row, reason="number ported")
     assert codes(check("+14155550177", DEST, account=account)) == [
         "caller_id_not_owned"
     ]

@@ -247,17 +247,18 @@ class CallerIdsApi(PolicyAPIView):
 
 
 class CallerIdDetailApi(PolicyAPIView):
-    """One verified caller ID; DELETE withdraws it."""
+    """One verified caller ID; DELETE withdraws it (the body's `reason` is
+    required and kept in the audit trail)."""
 
     @extend_schema(responses=CallerIdOutput)
     def get(self, request: Request, public_id: str) -> Response:
         row = selectors.caller_id_get(actor=self.actor, public_id=public_id)
         return Response(CallerIdOutput(row).data)
 
-    @extend_schema(request=PolicyReasonInput, responses={204: None})
+    @extend_schema(request=ConfirmReasonInput, responses={204: None})
     def delete(self, request: Request, public_id: str) -> Response:
         row = selectors.caller_id_get(actor=self.actor, public_id=public_id)
-        data = PolicyReasonInput(data=request.data)
+        data = ConfirmReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.caller_id_remove(
             actor=self.actor, caller_id=row, **data.validated_data
@@ -288,17 +289,18 @@ class ConsentsApi(PolicyAPIView):
 
 
 class ConsentDetailApi(PolicyAPIView):
-    """One consent record; DELETE withdraws it."""
+    """One consent record; DELETE withdraws it (the body's `reason` is required
+    and kept in the audit trail)."""
 
     @extend_schema(responses=ConsentOutput)
     def get(self, request: Request, public_id: str) -> Response:
         row = selectors.consent_get(actor=self.actor, public_id=public_id)
         return Response(ConsentOutput(row).data)
 
-    @extend_schema(request=PolicyReasonInput, responses={204: None})
+    @extend_schema(request=ConfirmReasonInput, responses={204: None})
     def delete(self, request: Request, public_id: str) -> Response:
         row = selectors.consent_get(actor=self.actor, public_id=public_id)
-        data = PolicyReasonInput(data=request.data)
+        data = ConfirmReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.consent_remove(actor=self.actor, consent=row, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)

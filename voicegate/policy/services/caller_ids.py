@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audited_delete, audited_save
+from trustconsole.lib.confirm import reason_required
 from voicegate.policy import keys
 from voicegate.policy.choices import VerificationMethod
 from voicegate.policy.models import ConsentRecord, VerifiedCallerId
@@ -86,11 +87,11 @@ def caller_id_verify(
 
 
 @transaction.atomic
-def caller_id_remove(
-    *, actor: Actor, caller_id: VerifiedCallerId, reason: str = ""
-) -> None:
-    """Withdraw a verified caller ID."""
+def caller_id_remove(*, actor: Actor, caller_id: VerifiedCallerId, reason: str) -> None:
+    """Withdraw a verified caller ID; the reason is required
+    (trustconsole/lib/confirm.py)."""
     actor.require(*ACT)
+    reason = reason_required(reason)
     audited_delete(
         caller_id,
         actor=actor,
@@ -157,9 +158,11 @@ def consent_record(
 
 
 @transaction.atomic
-def consent_remove(*, actor: Actor, consent: ConsentRecord, reason: str = "") -> None:
-    """Withdraw a consent record (the destination is protected by DNC again)."""
+def consent_remove(*, actor: Actor, consent: ConsentRecord, reason: str) -> None:
+    """Withdraw a consent record (the destination is protected by DNC again); the
+    reason is required (trustconsole/lib/confirm.py)."""
     actor.require(*ACT)
+    reason = reason_required(reason)
     audited_delete(
         consent,
         actor=actor,
