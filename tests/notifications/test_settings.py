@@ -8,6 +8,7 @@ from django.test import Client
 from notifications.choices import Outcome, Trigger
 from notifications.models import Notification, NotificationSettings
 from tests.conftest import PASSWORD
+from tests.notifications.factories import NotificationFactory
 from trustconsole.core.audit_text import describe
 from trustconsole.core.choices import Role
 from trustconsole.core.models import AuditEntry
@@ -138,14 +139,7 @@ def test_other_roles_read_but_cannot_change(org, oscar) -> None:
 
 
 def _notification(org, trigger: str = Trigger.QUEUE_SIZE, **fields) -> Notification:
-    defaults = {
-        "subject": f"[trustconsole] {org.name}: visitor review queue is long",
-        "body": "25 visitor reviews are waiting (notify at 20).",
-        "status": Outcome.SENT,
-        "email_status": Outcome.SENT,
-    }
-    defaults.update(fields)
-    return Notification.objects.create(organisation=org, trigger=trigger, **defaults)
+    return NotificationFactory(organisation=org, trigger=trigger, **fields)
 
 
 def test_sent_notifications_are_listed_with_their_outcome(org, other_org, bob) -> None:

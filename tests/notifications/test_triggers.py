@@ -14,6 +14,7 @@ from notifications.models import Condition, Notification, NotificationSettings
 from remediation.choices import RemediationStatus
 from remediation.models import RemediationRequest
 from tests.accounts.factories import RequestFactory, days_ago
+from tests.notifications.factories import NotificationSettingsFactory
 from tests.remediation.conftest import make_enterprise
 from tests.visitors.factories import VisitorFactory
 from visitors.choices import ReviewStatus
@@ -23,16 +24,9 @@ from voicegate.models import CallDecision
 
 
 def configure(org, **fields) -> NotificationSettings:
-    defaults = {
-        "email_recipients": ["ops@alpha.test", "lead@alpha.test"],
-        "queue_size_threshold": 0,
-        "queue_age_hours": 0,
-        "notify_account_overdue": False,
-        "notify_remediation": False,
-        "notify_fail_mode": False,
-    }
-    return NotificationSettings.objects.create(
-        organisation=org, **{**defaults, **fields}
+    return NotificationSettingsFactory(
+        organisation=org,
+        **{"email_recipients": ["ops@alpha.test", "lead@alpha.test"], **fields},
     )
 
 

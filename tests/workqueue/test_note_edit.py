@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.conftest import PASSWORD, _member
 from tests.waiting import page_ready
 from tests.workqueue.conftest import as_actor, flagged_item
+from tests.workqueue.factories import NoteFactory
 from trustconsole.core.audit_text import describe
 from trustconsole.core.choices import Role
 from trustconsole.core.models import AuditEntry
@@ -97,7 +98,7 @@ def test_the_api_edits_for_the_author_and_refuses_the_others(
 
 def test_the_form_edits_and_others_see_no_edit_control(oscar_actor, oscar, alice, org):
     item = flagged_item(org, "Pat")
-    note = services.note_add(actor=oscar_actor, target=item.visitor, body="first")
+    note = NoteFactory(target=item.visitor, author=oscar, body="first")
     profile = f"/security/visitors/{item.visitor.public_id}/"
     client = logged_in(oscar)
     assert "Edit your note" in client.get(profile).content.decode()
