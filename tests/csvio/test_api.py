@@ -9,6 +9,7 @@ import io
 import pytest
 
 from tests.csvio.test_import import upload
+from tests.voicegate.factories import BlockedNumberFactory
 from trustconsole.core.choices import Role
 from trustconsole.csvio import services
 from trustconsole.csvio.models import CsvImport
@@ -81,9 +82,9 @@ def test_other_organisations_imports_are_404(api_client_for, org, other_org) -> 
 
 
 def test_exports_stream_csv_with_filters(api_client_for, org, other_org) -> None:
-    BlockedNumber.objects.create(organisation=org, number="+12025550100", reason="a")
-    BlockedNumber.objects.create(organisation=org, number="+14155550100", reason="b")
-    BlockedNumber.objects.create(organisation=other_org, number="+12025550101")
+    BlockedNumberFactory(organisation=org, number="+12025550100", reason="a")
+    BlockedNumberFactory(organisation=org, number="+14155550100", reason="b")
+    BlockedNumberFactory(organisation=other_org, number="+12025550101")
     client = api_client_for(org, Role.VIEWER)
     response = client.get("/api/v1/exports/block-list/", {"q": "415"})
     assert response.status_code == 200

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from tests.voicegate.factories import BlockedNumberFactory
 from trustconsole.core.actor import Actor
 from trustconsole.core.audit_text import describe
 from trustconsole.core.choices import Role
@@ -150,7 +151,7 @@ def test_only_a_finished_dry_run_can_be_applied(oscar_actor) -> None:
 
 
 def test_block_list_rows(oscar_actor, org) -> None:
-    BlockedNumber.objects.create(organisation=org, number="+12025550100")
+    BlockedNumberFactory(organisation=org, number="+12025550100")
     job = start(
         oscar_actor,
         "number,reason\n+12025550100,old\n555-CALL-NOW,x\n+1 202 555 0143,Robocalls\n"

@@ -10,12 +10,12 @@ import pytest
 from django.http import StreamingHttpResponse
 
 from tests.csvio.test_import import upload
+from tests.voicegate.factories import BlockedNumberFactory
 from trustconsole.core.actor import Actor
 from trustconsole.csvio import services
 from trustconsole.csvio.models import CsvImport
 from visitors import services as visitor_services
 from visitors.models import IPBlock
-from voicegate.models import BlockedNumber
 
 pytestmark = pytest.mark.django_db
 
@@ -88,9 +88,9 @@ def test_bad_export_filters_are_a_400(client, bob, people) -> None:
 
 
 def test_block_list_and_ip_block_exports(client, bob, org, other_org) -> None:
-    BlockedNumber.objects.create(organisation=org, number="+12025550100", reason="spam")
-    BlockedNumber.objects.create(organisation=org, number="+14155550100")
-    BlockedNumber.objects.create(organisation=other_org, number="+12025550199")
+    BlockedNumberFactory(organisation=org, number="+12025550100", reason="spam")
+    BlockedNumberFactory(organisation=org, number="+14155550100")
+    BlockedNumberFactory(organisation=other_org, number="+12025550199")
     visitor_services.ip_block_create(
         actor=Actor.system_for(org, "t"), network="198.51.100.7", reason="Scraper"
     )
