@@ -276,11 +276,11 @@ def enterprise_update(
 
 
 @transaction.atomic
-def enterprise_delete(
-    *, actor: Actor, enterprise: Enterprise, reason: str = ""
-) -> None:
-    """Remove an enterprise and its numbers; refused once it has requests (admin)."""
+def enterprise_delete(*, actor: Actor, enterprise: Enterprise, reason: str) -> None:
+    """Remove an enterprise and its numbers; refused once it has requests (admin).
+    The reason is required (kept in the audit trail)."""
     actor.require()
+    reason = reason_required(reason)
     if enterprise.remediation_requests.exists():
         raise ValidationError(
             {"enterprise": "It has remediation requests, which must stay on record."}

@@ -19,7 +19,7 @@ from remediation.api.serializers import (
     RemediationSettingsOutput,
 )
 from remediation.choices import SpamRisk
-from trustconsole.core.api.views import ActorAPIView, ReasonSerializer
+from trustconsole.core.api.views import ActorAPIView
 from trustconsole.lib.confirm import ConfirmReasonInput
 
 
@@ -65,10 +65,10 @@ class EnterpriseDetailApi(ActorAPIView):
         )
         return Response(RemediationEnterpriseOutput(enterprise).data)
 
-    @extend_schema(request=ReasonSerializer, responses={204: None})
+    @extend_schema(request=ConfirmReasonInput, responses={204: None})
     def delete(self, request: Request, public_id: str) -> Response:
         enterprise = selectors.enterprise_get(actor=self.actor, public_id=public_id)
-        data = ReasonSerializer(data=request.data)
+        data = ConfirmReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.enterprise_delete(
             actor=self.actor, enterprise=enterprise, **data.validated_data

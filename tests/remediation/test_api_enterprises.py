@@ -180,10 +180,16 @@ def test_an_enterprise_without_requests_can_be_removed(org, api_client_for) -> N
     enterprise = make_enterprise(org)
     own(enterprise, numbers(2))
     client = api_client_for(org, "admin")
-    assert (
-        client.delete(f"/api/v1/enterprises/{enterprise.public_id}/").status_code == 204
-    )
+    path = f"/api/v1/enterprises/{enterprise.public_id}/"
+    refused = client.delete(path, {}, format="json")
+    assert refused.status_code == 400
+    assert [e["field"] for e in refused.json()["errors"]] == ["reason"]
+    assert Enterprise.objects.exists()
+    done = client.delete(path, {"reason": "duplicate entry"}, format="json")
+    assert done.status_code == 204
     assert not Enterprise.objects.exists() and not OwnedNumber.objects.exists()
+    entry = AuditEntry.objects.get(action="enterprise.delete")
+    assert entry.reason == "duplicate entry"
 
 
 def test_settings_are_for_admins(org, api_client_for) -> None:

@@ -416,9 +416,11 @@ def visitor_identifier_remove(
 
 
 @transaction.atomic
-def visitor_delete(*, actor: Actor, visitor: Visitor, reason: str = "") -> None:
-    """Delete a visitor with everything recorded about them (admin only)."""
+def visitor_delete(*, actor: Actor, visitor: Visitor, reason: str) -> None:
+    """Delete a visitor with everything recorded about them (admin only); the
+    reason is required."""
     actor.require()
+    reason = reason_required(reason)
     audit_record(
         actor=actor,
         action="visitor.delete",

@@ -146,6 +146,14 @@ def test_lists_entries_export_and_removal(client, op) -> None:
     gone = client.delete(entry, why, format="json")
     assert gone.status_code == 400
     assert gone.json()["errors"][0]["field"] == "number"
+    # Emptying or deleting a whole list asks for the reason first.
+    for refused in (
+        client.post(f"{base}/empty", {}, format="json"),
+        client.delete(base, {"reason": " "}, format="json"),
+    ):
+        assert refused.status_code == 400
+        assert [e["field"] for e in refused.json()["errors"]] == ["reason"]
+    assert DncList.objects.get().entry_count > 0
     assert (
         client.post(f"{base}/empty", {"reason": "x"}, format="json").json()[
             "entry_count"

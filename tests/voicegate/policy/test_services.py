@@ -28,6 +28,10 @@ def test_list_changes_are_audited(op) -> None:
     services.dnc_number_remove(
         actor=op, dnc_list=dnc_list, number="+442079460123", reason="no longer asked"
     )
+    for remove in (services.dnc_list_empty, services.dnc_list_delete):
+        with pytest.raises(ValidationError) as exc:
+            remove(actor=op, dnc_list=dnc_list, reason="  ")
+        assert "reason" in exc.value.message_dict
     services.dnc_list_empty(actor=op, dnc_list=dnc_list, reason="refresh")
     services.dnc_list_delete(actor=op, dnc_list=dnc_list, reason="obsolete")
     actions = list(
@@ -118,7 +122,7 @@ def test_a_deleted_list_stops_applying(check, op, account) -> None:
     dnc_list = services.dnc_list_create(actor=op, name="Own")
     services.dnc_number_add(actor=op, dnc_list=dnc_list, number=DEST)
     assert codes(check(OWNED, DEST, account=account)) == ["dnc"]
-    services.dnc_list_delete(actor=op, dnc_list=dnc_list)
+    services.dnc_list_delete(actor=op, dnc_list=dnc_list, reason="retired")
     assert check(OWNED, DEST, account=account)["allowed"] is True
 
 
@@ -126,7 +130,7 @@ def test_an_emptied_list_is_read_again(check, op, account) -> None:
     dnc_list = services.dnc_list_create(actor=op, name="Own")
     services.dnc_number_add(actor=op, dnc_list=dnc_list, number=DEST)
     assert codes(check(OWNED, DEST, account=account)) == ["dnc"]
-    services.dnc_list_empty(actor=op, dnc_list=dnc_list)
+    services.dnc_list_empty(actor=op, dnc_list=dnc_list, reason="new file")
     assert check(OWNED, DEST, account=account)["allowed"] is True
     assert DncList.objects.get().entry_count == 0
 

@@ -164,12 +164,6 @@ class DncImportInput(serializers.Serializer):
     as_of = serializers.DateField(required=False, allow_null=True, default=None)
 
 
-class PolicyReasonInput(serializers.Serializer):
-    """An optional reason, kept in the audit trail."""
-
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
-
-
 class CallerIdOutput(serializers.Serializer):
     """A verified caller ID."""
 

@@ -40,7 +40,6 @@ from voicegate.policy.api.serializers import (
     NumberParams,
     OutboundCheckInput,
     OutboundCheckOutput,
-    PolicyReasonInput,
     PolicySettingsIO,
 )
 from voicegate.policy.choices import (
@@ -113,10 +112,10 @@ class DncListDetailApi(PolicyAPIView):
         row = selectors.dnc_list_get(actor=self.actor, public_id=public_id)
         return Response(DncListOutput(row).data)
 
-    @extend_schema(request=PolicyReasonInput, responses={204: None})
+    @extend_schema(request=ConfirmReasonInput, responses={204: None})
     def delete(self, request: Request, public_id: str) -> Response:
         row = selectors.dnc_list_get(actor=self.actor, public_id=public_id)
-        data = PolicyReasonInput(data=request.data)
+        data = ConfirmReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.dnc_list_delete(actor=self.actor, dnc_list=row, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -125,10 +124,10 @@ class DncListDetailApi(PolicyAPIView):
 class DncListEmptyApi(PolicyAPIView):
     """Remove every number of a list."""
 
-    @extend_schema(request=PolicyReasonInput, responses=DncListOutput)
+    @extend_schema(request=ConfirmReasonInput, responses=DncListOutput)
     def post(self, request: Request, public_id: str) -> Response:
         row = selectors.dnc_list_get(actor=self.actor, public_id=public_id)
-        data = PolicyReasonInput(data=request.data)
+        data = ConfirmReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         row = services.dnc_list_empty(
             actor=self.actor, dnc_list=row, **data.validated_data

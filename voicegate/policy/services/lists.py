@@ -59,9 +59,11 @@ def dnc_list_create(
 
 
 @transaction.atomic
-def dnc_list_delete(*, actor: Actor, dnc_list: DncList, reason: str = "") -> None:
-    """Delete a list with all its numbers (one DELETE, however long the list)."""
+def dnc_list_delete(*, actor: Actor, dnc_list: DncList, reason: str) -> None:
+    """Delete a list with all its numbers (one DELETE, however long the list); the
+    reason is required."""
     actor.require(*ACT)
+    reason = reason_required(reason)
     audit_record(
         actor=actor,
         action="policy.dnc_list_delete",
@@ -80,9 +82,11 @@ def dnc_list_delete(*, actor: Actor, dnc_list: DncList, reason: str = "") -> Non
 
 
 @transaction.atomic
-def dnc_list_empty(*, actor: Actor, dnc_list: DncList, reason: str = "") -> DncList:
-    """Remove every number of a list (e.g. before importing a new registry file)."""
+def dnc_list_empty(*, actor: Actor, dnc_list: DncList, reason: str) -> DncList:
+    """Remove every number of a list (e.g. before importing a new registry file);
+    the reason is required."""
     actor.require(*ACT)
+    reason = reason_required(reason)
     dnc_list.refresh_from_db()
     before = dnc_list.entry_count
     if dnc_list.storage == DncStorage.FILE:
