@@ -9,6 +9,9 @@ from rest_framework import serializers
 from trustconsole.policy.decide import PRECEDENCE
 from trustconsole.policy.vocabulary import Channel, Step
 
+# The modes a rule that matched a decision can be in (off rules never match).
+RULE_MATCH_MODES = (("live", "live"), ("shadow", "shadow"))
+
 
 class ExplanationIdentityOutput(serializers.Serializer[Any]):
     """The identity that matched."""
@@ -39,7 +42,7 @@ class ExplanationRuleOutput(serializers.Serializer[Any]):
     id = serializers.CharField(help_text="The rule's public id.")
     name = serializers.CharField()
     version = serializers.IntegerField()
-    mode = serializers.ChoiceField(choices=(("live", "live"), ("shadow", "shadow")))
+    mode = serializers.ChoiceField(choices=RULE_MATCH_MODES)
     effect = serializers.DictField(help_text="What it does (or would do, in shadow).")
 
 
