@@ -144,7 +144,9 @@ def rule_update(  # noqa: PLR0913
     """Change a rule; a new condition or effect is a new version."""
     actor.require(ADMIN)
     rule = (
-        Rule.objects.select_for_update()
+        # Lock the rule's row only: PostgreSQL refuses FOR UPDATE on the nullable
+        # side of the join to its current version.
+        Rule.objects.select_for_update(of=("self",))
         .select_related("current_version")
         .get(pk=rule.pk)
     )
@@ -239,7 +241,7 @@ def rule_disable_over_budget(*, rule_pk: int, microseconds: int, budget: int) ->
     admins (after commit). False when it was already off or is gone."""
     with transaction.atomic():
         rule = (
-            Rule.objects.select_for_update()
+            Rule.objects.select_for_update(of=("self",))
             .select_related("organisation")
             .filter(pk=rule_pk)
             .first()
