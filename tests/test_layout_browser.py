@@ -60,6 +60,10 @@ def _pages() -> list[str]:
         f"/csv/imports/{CsvImport.objects.first().public_id}/",
         "/settings/notifications/",
         "/settings/notifications/sent/",
+        "/notifications/",
+        "/settings/rules/",
+        "/settings/rules/new/",
+        "/settings/rules/facts/",
     ]
 
 
