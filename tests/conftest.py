@@ -78,10 +78,13 @@ def _fresh_decision_state() -> Iterator[None]:
     """Every test starts with no decision-core state (ids are reused between
     tests, which a real database never does with a live process)."""
     from trustconsole.policy import state
+    from visitors.selectors import widget_cache
 
     state.reset()
+    widget_cache.clear()
     yield
     state.reset()
+    widget_cache.clear()
 
 
 def _member(org: Organisation, email: str, role: str) -> Any:

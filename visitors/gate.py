@@ -16,8 +16,8 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from trustconsole.core.actor import Actor
@@ -27,16 +27,17 @@ from trustconsole.policy import state as core_state
 from trustconsole.policy.vocabulary import Channel as CoreChannel
 from trustconsole.policy.vocabulary import Step
 from trustconsole.rules import hooks as rule_hooks
+from trustconsole.rules import windows
 from visitors import services
 from visitors.choices import (
     Channel,
+    ConversationStatus,
     IdentifierKind,
     Sender,
     SignalSource,
 )
 from visitors.models import (
     Conversation,
-    Event,
     Message,
     Visitor,
     Widget,
@@ -145,14 +146,20 @@ def widget_message_receive(
             ip=ip,
             widget=widget,
         )
-    conversation = None
-    if conversation_id is not None:
-        conversation = Conversation.objects.filter(
-            organisation=organisation, public_id=conversation_id, visitor=visitor
-        ).first()
+    conversation = _conversation_continue(
+        organisation_id=organisation.pk,
+        visitor_id=visitor.pk,
+        public_id=conversation_id,
+        now=now,
+    )
     if conversation is None:
         conversation = Conversation.objects.create(
-            organisation=organisation, visitor=visitor, widget=widget, created_at=now
+            organisation=organisation,
+            visitor=visitor,
+            widget=widget,
+            created_at=now,
+            last_message_at=now,
+            message_count=1,
         )
     message = Message.objects.create(
         organisation=organisation,
@@ -162,9 +169,6 @@ def widget_message_receive(
         body=body,
         ip=ip,
         created_at=now,
-    )
-    Conversation.objects.filter(pk=conversation.pk).update(
-        last_message_at=now, message_count=F("message_count") + 1, status="open"
     )
     _apply_chat_rules(
         actor=actor,
@@ -179,6 +183,39 @@ def widget_message_receive(
     return GateAnswer(
         conversation_id=conversation.public_id, message_id=message.public_id
     )
+
+
+def _conversation_continue(
+    *,
+    organisation_id: int,
+    visitor_id: int,
+    public_id: uuid.UUID | None,
+    now: dt.datetime,
+) -> Conversation | None:
+    """The visitor's conversation with this id, its count and time moved on in one
+    statement (`UPDATE … RETURNING`); None when there is none to continue (no id,
+    or the id of another visitor's conversation: a new one starts)."""
+    if public_id is None:
+        return None
+    q = connection.ops.quote_name
+    table = q(Conversation._meta.db_table)
+    field = Conversation._meta.get_field("public_id")
+    found = list(
+        Conversation.objects.raw(
+            f"UPDATE {table} SET last_message_at = %s, "
+            "message_count = message_count + 1, status = %s "
+            "WHERE organisation_id = %s AND public_id = %s AND visitor_id = %s "
+            "RETURNING id, public_id, organisation_id, visitor_id, widget_id",
+            [
+                connection.ops.adapt_datetimefield_value(now),
+                ConversationStatus.OPEN.value,
+                organisation_id,
+                field.get_db_prep_value(public_id, connection),
+                visitor_id,
+            ],
+        )
+    )
+    return found[0] if found else None
 
 
 def chat_decide(organisation_id: int, pairs: list[tuple[str, str]]) -> core.Verdict:
@@ -215,25 +252,27 @@ def _apply_chat_rules(
                 conversation=conversation,
             )
             break
-    window_start = now - dt.timedelta(seconds=settings.VISITORS_VELOCITY_WINDOW)
-    recent = Message.objects.filter(
-        conversation__visitor=visitor,
-        sender=Sender.VISITOR,
-        created_at__gte=window_start,
-    ).count()
-    if recent > settings.VISITORS_VELOCITY_MAX:
-        already = Event.objects.filter(
-            visitor=visitor, kind=MESSAGE_VELOCITY.kind, created_at__gte=window_start
-        ).exists()
-        if not already:
-            event_record(
-                actor=actor,
-                visitor=visitor,
-                kind=MESSAGE_VELOCITY.kind,
-                detail={
-                    "messages": recent,
-                    "window_seconds": settings.VISITORS_VELOCITY_WINDOW,
-                },
-                source=SignalSource.WIDGET,
-                conversation=conversation,
-            )
+    # Message velocity: counted in the shared cache (no query per message); the
+    # event is recorded once per window, by whichever process first sees the
+    # count pass the limit.
+    window = settings.VISITORS_VELOCITY_WINDOW
+    recent = windows.hit_and_count(f"chat:{visitor.public_id.hex}", window, now=now)
+    if recent > settings.VISITORS_VELOCITY_MAX and _once_per_window(
+        f"visitors:velocity:{visitor.public_id.hex}", window
+    ):
+        event_record(
+            actor=actor,
+            visitor=visitor,
+            kind=MESSAGE_VELOCITY.kind,
+            detail={"messages": recent, "window_seconds": window},
+            source=SignalSource.WIDGET,
+            conversation=conversation,
+        )
+
+
+def _once_per_window(key: str, seconds: int) -> bool:
+    """True for the first caller in `seconds` (shared across processes)."""
+    try:
+        return bool(cache.add(key, 1, timeout=seconds))
+    except Exception:  # noqa: BLE001 - the cache is down: no count, no event
+        return False

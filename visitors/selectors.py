@@ -21,6 +21,7 @@ from django.utils import timezone
 from trustconsole.core.actor import Actor
 from trustconsole.core.selectors import scoped_get
 from trustconsole.lib.phones import PhoneNumberError, phone_normalise
+from trustconsole.lib.processcache import GenerationCache
 from visitors.choices import (
     DEFAULT_WEIGHTS,
     IDENTIFIER_FIELDS,
@@ -405,15 +406,28 @@ def ip_block_match(*, organisation_id: int, ip: str) -> IPBlock | None:
 # --- Widgets, conversations, inbox ----------------------------------------------------
 
 
+# Active widgets of this process by key: the gate reads a known key with no query.
+# Any change to a widget (deactivated, deleted, its key replaced) moves the
+# generation (visitors/receivers.py), so it applies in every process within a
+# second; an entry is read from the database again after 30 s.
+widget_cache: GenerationCache[Widget] = GenerationCache("visitors:widget-generation")
+
+
 def widget_by_key(key: str) -> Widget | None:
     """The active widget with this key (the gate's only way in)."""
     if not key:
         return None
-    return (
+    widget = widget_cache.get(key)
+    if widget is not None:
+        return widget
+    widget = (
         Widget.objects.select_related("organisation")
         .filter(key=key, is_active=True)
         .first()
     )
+    if widget is not None:
+        widget_cache.put(key, widget)
+    return widget
 
 
 def widget_list(*, actor: Actor) -> QuerySet[Widget]:

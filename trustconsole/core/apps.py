@@ -24,15 +24,10 @@ class CoreConfig(AppConfig):
 
         from trustconsole.core.api.auth import token_cache
         from trustconsole.core.models import ApiToken
-        from trustconsole.core.tokens import token_generation_bump
-
-        def committed() -> None:
-            token_generation_bump()
-            token_cache.clear()
 
         def changed(sender: object, **kwargs: object) -> None:
             token_cache.clear()  # this process at once, the others within 1 s
-            transaction.on_commit(committed)
+            transaction.on_commit(token_cache.bump)
 
         post_save.connect(changed, sender=ApiToken, weak=False)
         post_delete.connect(changed, sender=ApiToken, weak=False)

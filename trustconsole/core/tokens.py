@@ -40,16 +40,3 @@ def token_prefix(raw: str) -> str | None:
 def token_matches(raw: str, stored_hash: str) -> bool:
     """Constant-time comparison of a presented token with a stored hash."""
     return hmac.compare_digest(token_hash(raw), stored_hash)
-
-
-def token_generation_bump() -> None:
-    """Make every process drop its cached tokens within a second (after commit)."""
-    from django.core.cache import cache
-
-    try:
-        cache.set(GENERATION_KEY, secrets.token_hex(8), None)
-    except Exception:  # noqa: BLE001 - the cache is down: processes fall back on
-        # their own (they re-read tokens when the generation cannot be read)
-        import logging
-
-        logging.getLogger(__name__).warning("API token generation not bumped")

@@ -4,6 +4,9 @@ A count is kept in one-minute buckets (`rules:w:<key>:<minute>`, expiring after
 the longest window); a window of N minutes is the sum of its N buckets, read in
 one `get_many`. Counting starts when a rule first reads the count. A cache that
 cannot be reached gives 0 (the decision goes on, the rule sees no history).
+
+`hit_and_count` is the same for one short window with finer buckets (a tenth of
+the window), for the gates' own triggers such as message velocity.
 """
 
 from __future__ import annotations
@@ -56,3 +59,29 @@ def counts(
         n = max(1, seconds // BUCKET_SECONDS)
         out[name] = sum(int(found.get(bucket) or 0) for bucket in names[:n])
     return out
+
+
+def hit_and_count(key: str, seconds: int, *, now: dt.datetime | None = None) -> int:
+    """Count one event of `key` and return the events of the last `seconds`.
+
+    Buckets are a tenth of the window (at least a second) and the oldest one is
+    counted whole, so the count never misses an event of the window and may
+    include one bucket's worth from just before it. Two cache round trips; 0
+    when the cache cannot be reached.
+    """
+    size = max(1, seconds // 10)
+    at = now.timestamp() if now is not None else time.time()
+    current = int(at // size)
+    names = [f"rules:h:{key}:{size}:{current - i}" for i in range(seconds // size + 1)]
+    timeout = seconds + 2 * size
+    try:
+        if not cache.add(names[0], 1, timeout=timeout):
+            try:
+                cache.incr(names[0])
+            except ValueError:  # expired between add and incr
+                cache.add(names[0], 1, timeout=timeout)
+        found = cache.get_many(names)
+    except Exception as exc:  # noqa: BLE001 - counts are advisory
+        logger.warning("window count unavailable: %s", exc)
+        return 0
+    return sum(int(found.get(name) or 0) for name in names)

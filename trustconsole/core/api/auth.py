@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import hmac
-import threading
-import time
 from typing import TYPE_CHECKING
 
-from django.core.cache import cache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
@@ -15,6 +12,7 @@ from trustconsole.core.actor import Actor
 from trustconsole.core.models import ApiToken
 from trustconsole.core.services import token_touch
 from trustconsole.core.tokens import GENERATION_KEY, token_hash, token_prefix
+from trustconsole.lib.processcache import GenerationCache
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
@@ -35,58 +33,13 @@ class TokenPrincipal:
 
 CACHE_SECONDS = 30.0  # a cached token is read from the database again after this
 CHECK_SECONDS = 1.0  # how often the shared token generation is read (revocation delay)
-CACHE_LIMIT = 10_000  # tokens held per process
 
-
-class _TokenCache:
-    """Authenticated tokens of this process, by the SHA-256 of the raw value.
-
-    A hit costs a hash and a dict lookup; no database query, no cache round trip
-    per request. Revocation reaches every process within CHECK_SECONDS: the shared
-    generation (tokens.GENERATION_KEY) is read at most that often, and when it
-    moved — or cannot be read — the cached tokens are dropped.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.tokens: dict[str, tuple[ApiToken, float]] = {}
-        self.generation: object = None
-        self.checked = -CHECK_SECONDS
-
-    def _check(self, now: float) -> None:
-        if now - self.checked < CHECK_SECONDS:
-            return
-        try:
-            generation = cache.get(GENERATION_KEY, 0)
-        except Exception:  # noqa: BLE001 - cannot tell: trust nothing cached
-            generation = object()
-        with self.lock:
-            if generation != self.generation:
-                self.tokens.clear()
-                self.generation = generation
-            self.checked = now
-
-    def get(self, digest: str) -> ApiToken | None:
-        now = time.monotonic()
-        self._check(now)
-        hit = self.tokens.get(digest)
-        if hit is None or now - hit[1] >= CACHE_SECONDS:
-            return None
-        return hit[0]
-
-    def put(self, digest: str, token: ApiToken) -> None:
-        with self.lock:
-            if len(self.tokens) >= CACHE_LIMIT:
-                self.tokens.clear()
-            self.tokens[digest] = (token, time.monotonic())
-
-    def clear(self) -> None:
-        with self.lock:
-            self.tokens.clear()
-            self.checked = -CHECK_SECONDS
-
-
-token_cache = _TokenCache()
+# Authenticated tokens of this process, by the SHA-256 of the raw value: a hit
+# costs a hash and a dict lookup. Any change to a token moves GENERATION_KEY
+# (core/apps.py), so a revocation reaches every process within CHECK_SECONDS.
+token_cache: GenerationCache[ApiToken] = GenerationCache(
+    GENERATION_KEY, max_age=CACHE_SECONDS, check_seconds=CHECK_SECONDS
+)
 
 
 def token_authenticate(raw: str) -> ApiToken | None:
