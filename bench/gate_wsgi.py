@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 _DIR = os.environ.get("BENCH_TIMING_DIR")
+_COUNT_QUERIES = os.environ.get("BENCH_COUNT_QUERIES") == "1"
 _samples: list[int] = []
+_queries: list[int] = []
 
 
 def _flush() -> None:
@@ -28,6 +30,10 @@ def _flush() -> None:
         with (Path(_DIR) / f"{os.getpid()}.txt").open("a") as out:
             out.write("".join(f"{us}\n" for us in _samples))
         _samples.clear()
+    if _DIR and _queries:
+        with (Path(_DIR) / f"{os.getpid()}.queries").open("a") as out:
+            out.write("".join(f"{n}\n" for n in _queries))
+        _queries.clear()
 
 
 atexit.register(_flush)
@@ -59,9 +65,29 @@ def timed(app):
         started = time.perf_counter()
         if environ.get("HTTP_X_BENCH_PHASE") == "warm":
             return app(environ, start_response)  # the warm-up: not timed
+        if _COUNT_QUERIES:
+            return _Closing(_counted(app, environ, start_response), started)
         return _Closing(app(environ, start_response), started)
 
     return wrapper
+
+
+def _counted(app, environ, start_response):
+    """The app's response, counting the SQL statements it sent (BEGIN, COMMIT and
+    savepoints are not statements of the work and are left out)."""
+    from django.db import connection
+
+    sent = [0]
+
+    def count(execute, sql, params, many, context):
+        if not sql.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            sent[0] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        response = app(environ, start_response)
+    _queries.append(sent[0])
+    return response
 
 
 def _raw_app():

@@ -19,6 +19,10 @@ pre-signed Telnyx `call.initiated` events at it with wrk on loopback:
   (b1) the same naive gate with a new database connection per request (labelled:
       what Django does when nothing is configured)
   (c) bare Django view: parse the body, in-memory set, no signature
+  (w) the chat widget gate: POST /widget/v1/messages over the same visitors (each
+      has a widget id too), 2 % blacklisted, 68 % known, 30 % new
+  (wn) naive chat gate: one query per check, then the message stored as a first
+      version would (bench/chat_gate.py)
 
 Latency is taken twice: by wrk (client side) and in the server from the moment
 the worker hands the request to the WSGI app until the response is written
@@ -56,6 +60,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import chat_gate  # noqa: E402
 
 DB_NAME = os.environ.get("BENCH_DB_NAME", "tc_bench_voicegate")
 AREAS = (201, 202, 212, 213, 305, 312, 415, 617, 646, 718, 917, 206)
@@ -258,11 +264,18 @@ def serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
     raise SystemExit(f"gunicorn did not start; see {log}")
 
 
-def wrk(
-    port: int, path: str, events: Path, duration: int, conns: int, phase: str
+def wrk(  # noqa: PLR0913
+    port: int,
+    path: str,
+    events: Path,
+    duration: int,
+    conns: int,
+    phase: str,
+    extra: dict[str, str] | None = None,
 ) -> dict:
     env = {
         **os.environ,
+        **(extra or {}),
         "WRK_PHASE": phase,
         "WRK_EVENTS": str(events),
         "WRK_PATH": path,
@@ -305,6 +318,7 @@ def scenario(
     args: argparse.Namespace,
     tmp: Path,
     during=None,
+    wrk_env: dict[str, str] | None = None,
 ) -> dict:
     """One gunicorn, a warm-up, then the measured wrk run (with `during`, a
     callable given a stop event and a dict for its figures, running in a thread
@@ -315,13 +329,15 @@ def scenario(
     proc, port = serve(env, tmp / f"gunicorn-{uuid.uuid4().hex[:8]}.log")
     extra: dict = {}
     try:
-        wrk(port, path, warm, 2, args.connections, "warm")
+        wrk(port, path, warm, 2, args.connections, "warm", wrk_env)
         stop = threading.Event()
         worker = None
         if during is not None:
             worker = threading.Thread(target=during, args=(stop, extra))
             worker.start()
-        result = wrk(port, path, events, args.duration, args.connections, "measure")
+        result = wrk(
+            port, path, events, args.duration, args.connections, "measure", wrk_env
+        )
         stop.set()
         if worker is not None:
             worker.join()
@@ -333,12 +349,18 @@ def scenario(
     )
     result["server_p50"] = percentile(samples, 0.50) / 1000
     result["server_p99"] = percentile(samples, 0.99) / 1000
+    result["server_mean"] = sum(samples) / len(samples) / 1000 if samples else 0.0
+    result["server_max"] = samples[-1] / 1000 if samples else 0.0
+    counted = [int(n) for f in timing.glob("*.queries") for n in f.read_text().split()]
+    if counted:
+        result["queries"] = sum(counted) / len(counted)
     result.update(extra)
     print(
         f"{name:<58} {result['rps']:>7.0f} req/s  p50 {result['p50']:>6.2f} ms  "
         f"p99 {result['p99']:>7.2f} ms  server p50 {result['server_p50']:>6.2f} / "
         f"p99 {result['server_p99']:>7.2f} ms  ({result['requests']:,} requests, "
-        f"{result['errors']} non-2xx)"
+        f"{result['errors']} non-2xx; server mean {result['server_mean']:.2f}, "
+        f"max {result['server_max']:.0f} ms)"
     )
     return result
 
@@ -407,6 +429,9 @@ def main() -> None:
 
     django.setup()
     connection, blacklisted, known = seed(args.visitors)
+    widget_key, chat_blocked, chat_known = chat_gate.seed_chat(
+        connection.org_id, args.visitors
+    )
     token = connection.webhook_token
     rng = random.Random(7)
 
@@ -431,6 +456,13 @@ def main() -> None:
         f"gunicorn 2 sync workers, PostgreSQL + Redis; load average {load()}\n"
     )
     hook = f"/voice/hooks/{token}/"
+    # Every message comes from 127.0.0.1 with one key: the widget's rate limits
+    # are checked but set so that they never refuse.
+    chat_env = {
+        "VISITORS_WIDGET_RATE_PER_KEY": "100000000/60",
+        "VISITORS_WIDGET_RATE_PER_IP": "100000000/60",
+        "BENCH_COUNT_QUERIES": "1",
+    }
     runs = [
         ("L", "(L) raw WSGI: Ed25519 (PyNaCl) + JSON + set, no Django", hook,
          {"BENCH_RAW_WSGI": "1"}, 0.0, None),
@@ -448,14 +480,28 @@ def main() -> None:
          None),
         ("c", "(c) bare Django view: parse + in-memory set", f"/bench/bare/{token}/",
          {}, 0.0, None),
+        ("w", "(w) chat widget gate: POST /widget/v1/messages", "/widget/v1/messages",
+         chat_env, 0.0, None),
+        ("wn", "(wn) naive chat gate: one query per check", "/bench/naive-chat/",
+         chat_env, 0.0, None),
     ]  # fmt: skip
     only = set(filter(None, args.only.split(",")))
     results = {}
     for key, name, path, extra, delay, during in runs:
         if only and key not in only:
             continue
-        # Fresh signatures per run: they must be within Telnyx's 300 s window.
         events, warm = tmp / "events.tsv", tmp / "warm.tsv"
+        TelnyxStandIn.delay = delay
+        before = TelnyxStandIn.commands
+        if key in ("w", "wn"):
+            chat_gate.write_messages(warm, 2_000, chat_blocked, chat_known, rng)
+            chat_gate.write_messages(events, args.events, chat_blocked, chat_known, rng)
+            results[key] = scenario(
+                name, path, {**common, **extra}, events, warm, args, tmp,
+                wrk_env={"WRK_WIDGET_KEY": widget_key},
+            )  # fmt: skip
+            continue
+        # Fresh signatures per run: they must be within Telnyx's 300 s window.
         write_events(
             warm, connection.signing_key, callers_mix(2_000, blacklisted, known, rng)
         )
@@ -464,8 +510,6 @@ def main() -> None:
             connection.signing_key,
             callers_mix(args.events, blacklisted, known, rng),
         )
-        TelnyxStandIn.delay = delay
-        before = TelnyxStandIn.commands
         results[key] = scenario(
             name, path, {**common, **extra}, events, warm, args, tmp, during
         )
@@ -500,6 +544,11 @@ def report(r: dict, args: argparse.Namespace) -> None:
         print(f"(a100) / (a): {ratio('a100', 'a')} of the req/s with the stand-in at "
               f"{args.slow_ms:.0f} ms (target >= 90%); reject commands received "
               f"{r['a100']['commands']:,} vs {r['a']['commands']:,}")  # fmt: skip
+    for key in ("w", "wn"):
+        if key in r and "queries" in r[key]:
+            print(f"({key}) SQL statements per message: {r[key]['queries']:.2f}")
+    print(f"(w) / (wn) naive chat gate: {ratio('w', 'wn', '.2f')}x")
+    print(f"(w) / (a) call gate: {ratio('w', 'a')} (target >= 40%)")
     if "ac" in r and "a" in r:
         ac, a = r["ac"], r["a"]
         print(f"(ac) churn, {ac.get('changes', 0)} blacklist/clear changes: req/s "

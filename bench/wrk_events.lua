@@ -1,6 +1,8 @@
 -- Replays pre-signed Telnyx call.initiated events, each thread its own share.
 -- WRK_EVENTS: file of "signature<TAB>timestamp<TAB>body" lines; WRK_PATH: URL path;
 -- WRK_PHASE: sent as x-bench-phase ("warm" requests are not timed by the server).
+-- With WRK_WIDGET_KEY set, each line is a chat widget message body instead, sent
+-- with that X-Widget-Key.
 local threads_made = 0
 
 function setup(thread)
@@ -15,9 +17,16 @@ function init(args)
   local nthreads = tonumber(os.getenv("WRK_THREADS") or "1")
   local path = os.getenv("WRK_PATH")
   local phase = os.getenv("WRK_PHASE") or "measure"
+  local widget_key = os.getenv("WRK_WIDGET_KEY")
   local index = 0
   for line in io.lines(os.getenv("WRK_EVENTS")) do
-    if index % nthreads == id then
+    if index % nthreads == id and widget_key then
+      requests[#requests + 1] = wrk.format("POST", path, {
+        ["Content-Type"] = "application/json",
+        ["X-Widget-Key"] = widget_key,
+        ["x-bench-phase"] = phase,
+      }, line)
+    elseif index % nthreads == id then
       local sig, ts, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
       requests[#requests + 1] = wrk.format("POST", path, {
         ["Content-Type"] = "application/json",

@@ -192,7 +192,10 @@ def _upsert_once(
             name=name,
             last_seen_at=seen_at or timezone.now(),
         )
-        visitor.full_clean()
+        # The organisation is the actor's and the public id a fresh UUID (the
+        # database's unique index still guards it): validating those would be
+        # two queries per new visitor for nothing.
+        visitor.full_clean(exclude=["organisation"], validate_unique=False)
         visitor.save()
         before: dict[str, Any] = {}
     else:
