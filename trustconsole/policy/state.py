@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 
+from trustconsole.lib import sharedcache
 from trustconsole.policy import changes
 from trustconsole.policy.models import PolicyChange
 
@@ -193,7 +193,7 @@ def state_get(organisation_id: int) -> OrgState | None:
 def version_read(organisation_id: int) -> int:
     """The organisation's current version, or UNKNOWN if the cache cannot say."""
     try:
-        value = cache.get("version:" + changes.version_key(organisation_id))
+        value = sharedcache.get("version:" + changes.version_key(organisation_id))
     except Exception:
         return UNKNOWN
     return int(value or 0)

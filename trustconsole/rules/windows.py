@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Mapping
 
-from django.core.cache import cache
+from trustconsole.lib import sharedcache
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +44,11 @@ def counts(
     names = [f"rules:w:{key}:{minute - i}" for i in range(buckets)]
     try:
         if hit:
-            current = names[0]
-            if not cache.add(current, 1, timeout=longest + BUCKET_SECONDS):
-                try:
-                    cache.incr(current)
-                except ValueError:  # expired between add and incr
-                    cache.add(current, 1, timeout=longest + BUCKET_SECONDS)
-        found = cache.get_many(names)
+            found = sharedcache.hit_and_read(
+                names[0], names, timeout=longest + BUCKET_SECONDS
+            )
+        else:
+            found = sharedcache.get_many(names)
     except Exception as exc:  # noqa: BLE001 - counts are advisory
         logger.warning("rule window counts unavailable: %s", exc)
         return dict.fromkeys(spans, 0)
@@ -66,21 +64,15 @@ def hit_and_count(key: str, seconds: int, *, now: dt.datetime | None = None) -> 
 
     Buckets are a tenth of the window (at least a second) and the oldest one is
     counted whole, so the count never misses an event of the window and may
-    include one bucket's worth from just before it. Two cache round trips; 0
+    include one bucket's worth from just before it. One round trip on Redis; 0
     when the cache cannot be reached.
     """
     size = max(1, seconds // 10)
     at = now.timestamp() if now is not None else time.time()
     current = int(at // size)
     names = [f"rules:h:{key}:{size}:{current - i}" for i in range(seconds // size + 1)]
-    timeout = seconds + 2 * size
     try:
-        if not cache.add(names[0], 1, timeout=timeout):
-            try:
-                cache.incr(names[0])
-            except ValueError:  # expired between add and incr
-                cache.add(names[0], 1, timeout=timeout)
-        found = cache.get_many(names)
+        found = sharedcache.hit_and_read(names[0], names, timeout=seconds + 2 * size)
     except Exception as exc:  # noqa: BLE001 - counts are advisory
         logger.warning("window count unavailable: %s", exc)
         return 0
