@@ -82,6 +82,12 @@ class StandIn:
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     open_sockets: set[socket.socket] = field(default_factory=set)
+    # Cleared: every POST is recorded at once but answered only once it is set
+    # again (a provider that is slow to answer, for as long as a test needs).
+    answering: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.answering.set()
 
     @property
     def url(self) -> str:
@@ -113,6 +119,7 @@ class StandIn:
                             body,
                         )
                     )
+                owner.answering.wait(timeout=60)
                 data = b'{"data":{"result":"ok"}}'
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

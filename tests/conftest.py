@@ -74,6 +74,14 @@ def _fresh_rate_limits(settings: Any) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _rejects_in_the_request(settings: Any) -> None:
+    """In this process reject commands are sent in the request: a sender thread
+    could not see the test's uncommitted transaction. The servers tests start
+    (gunicorn, runconsole) use the sender threads, as production does."""
+    settings.VOICEGATE_REJECT_SENDERS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fresh_decision_state() -> Iterator[None]:
     """Every test starts with no decision-core state (ids are reused between
     tests, which a real database never does with a live process)."""

@@ -275,6 +275,11 @@ VOICEGATE_TELNYX_API_BASE = env_str(
     "VOICEGATE_TELNYX_API_BASE", "https://api.telnyx.com/v2"
 )
 VOICEGATE_TELNYX_TIMEOUT = float(env_str("VOICEGATE_TELNYX_TIMEOUT", "2.0"))
+# Reject commands are sent by this many threads per process beside the request
+# (voicegate/sender.py); 0 sends them in the request. A full queue sends in the
+# request too.
+VOICEGATE_REJECT_SENDERS = env_int("VOICEGATE_REJECT_SENDERS", 4, minimum=0)
+VOICEGATE_REJECT_QUEUE = env_int("VOICEGATE_REJECT_QUEUE", 256, minimum=1)
 VOICEGATE_FORWARD_TIMEOUT = float(env_str("VOICEGATE_FORWARD_TIMEOUT", "5.0"))
 # Faults: after a Redis error the gate decides from the database and tries Redis
 # again after RETRY seconds; state read from the database then is re-read every

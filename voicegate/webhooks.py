@@ -21,6 +21,7 @@ from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 from voicegate import gate, outbox, signatures, tasks, telnyx
 from voicegate.choices import CommandStatus, Decision, Provider
 from voicegate.gate import CallFacts, ConnectionSnapshot, Context
+from voicegate.sender import sender
 
 logger = logging.getLogger(__name__)
 
@@ -202,22 +203,23 @@ def _reject(
     else:
         if item_id is None:
             return False
-    result = telnyx.reject_call(
-        api_key=connection.api_key,
-        call_control_id=facts.call_id,
-        event_id=facts.event_id,
-        attempts=2,
-    )
+
+    def send() -> telnyx.CommandResult:
+        return telnyx.reject_call(
+            api_key=connection.api_key,
+            call_control_id=facts.call_id,
+            event_id=facts.event_id,
+            attempts=2,
+        )
+
     if item_id:
-        try:
-            delay = outbox.reject_finish(item_id, result)
-        except Exception:  # recorded by this process's next request instead
-            logger.critical("voice gate could not record a reject", exc_info=True)
-            gate.pending_add("result", outbox.result_fields(item_id, result))
-        else:
-            if delay is not None:
-                outbox.hand_to_worker(item_id, countdown=delay)
+        # The item is leased to this process: a sender thread posts the command
+        # while the caller gets the answer now (in the request when the senders
+        # are off or full).
+        if not sender.submit(lambda: _reject_recorded(item_id, send())):
+            _reject_recorded(item_id, send())
         return True
+    result = send()
     gate.log_later(
         {**record, "command_status": result.status, "command_detail": result.detail}
     )
@@ -227,6 +229,18 @@ def _reject(
             outbox.reject_item_fields(record=record, call_control_id=facts.call_id),
         )
     return True
+
+
+def _reject_recorded(item_id: int, result: telnyx.CommandResult) -> None:
+    """Store how a reject command fared; a retry goes to the worker."""
+    try:
+        delay = outbox.reject_finish(item_id, result)
+    except Exception:  # recorded by this process's next request instead
+        logger.critical("voice gate could not record a reject", exc_info=True)
+        gate.pending_add("result", outbox.result_fields(item_id, result))
+    else:
+        if delay is not None:
+            outbox.hand_to_worker(item_id, countdown=delay)
 
 
 def _forward(

@@ -15,6 +15,8 @@ from tests.voicegate.conftest import call_initiated, hook_path
 from trustconsole.core.actor import Actor
 from visitors.services import visitor_clear_status, visitor_upsert
 from voicegate import services
+from voicegate.choices import CommandStatus
+from voicegate.models import CallDecision
 
 CALLER = "+14155550123"
 
@@ -80,6 +82,15 @@ def test_blacklist_in_one_process_rejects_the_next_call_in_another(
         assert call() == "allow"
         services.blocked_number_add(actor=actor, number=CALLER, reason="abuse")
         assert call() == "reject"
+        # The commands leave on the gate's sender threads: each is recorded as
+        # sent once Telnyx answered it, and there is one per rejected call.
+        wait_for(
+            lambda: (
+                CallDecision.objects.filter(command_status=CommandStatus.SENT).count()
+                == 5
+            ),
+            what="five reject commands recorded as sent",
+        )
         assert len(telnyx_api.requests) == 5
     finally:
         proc.terminate()

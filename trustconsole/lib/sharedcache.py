@@ -47,7 +47,7 @@ def name(key: str) -> str:
     return cache.make_and_validate_key(key)
 
 
-def get(key: str) -> object:
+def get(key: str) -> Any:
     """`cache.get(key)` in one GET."""
     client = redis_client()
     if client is None:
@@ -56,7 +56,7 @@ def get(key: str) -> object:
     return None if value is None else loads()(cast(bytes, value))
 
 
-def get_many(keys: list[str]) -> dict[str, object]:
+def get_many(keys: list[str]) -> dict[str, Any]:
     """`cache.get_many(keys)` in one MGET."""
     client = redis_client()
     if client is None:
@@ -69,7 +69,7 @@ def get_many(keys: list[str]) -> dict[str, object]:
     }
 
 
-def hit_and_read(counter: str, keys: list[str], *, timeout: int) -> dict[str, object]:
+def hit_and_read(counter: str, keys: list[str], *, timeout: int) -> dict[str, Any]:
     """Add one to `counter` (created with `timeout` on first use) and read `keys`
     (which may include it), in one round trip on Redis."""
     client = redis_client()
