@@ -12,6 +12,9 @@ pre-signed Telnyx `call.initiated` events at it with wrk on loopback:
       answering at once
   (a0) the gate with its per-token rate limit off (what the limiter costs)
   (a100) the gate when the stand-in answers in 100 ms (--slow-ms)
+  (as) the gate sending reject commands in the request (VOICEGATE_REJECT_SENDERS=0);
+      after (a) and (as), 100 blacklisted calls one at a time on the idle gate, each
+      timed from its webhook to its command reaching the stand-in
   (ac) churn: the gate while one visitor a second is blacklisted, then cleared,
       through the real services (visitor_blacklist / visitor_clear_status)
   (b) naive gate: verify, one indexed ORM query per request, the project's own
@@ -57,6 +60,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -223,9 +227,15 @@ class TelnyxStandIn(BaseHTTPRequestHandler):
 
     delay = 0.0
     commands = 0
+    received: dict[str, float] = {}  # call control id -> when its command arrived
+    arrived = threading.Condition()
 
     def do_POST(self) -> None:  # noqa: N802
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        call_id = unquote(self.path.split("/calls/", 1)[-1].split("/", 1)[0])
+        with TelnyxStandIn.arrived:
+            TelnyxStandIn.received[call_id] = time.time()
+            TelnyxStandIn.arrived.notify_all()
         if TelnyxStandIn.delay:
             time.sleep(TelnyxStandIn.delay)
         TelnyxStandIn.commands += 1
@@ -319,6 +329,7 @@ def scenario(
     tmp: Path,
     during=None,
     wrk_env: dict[str, str] | None = None,
+    probe=None,
 ) -> dict:
     """One gunicorn, a warm-up, then the measured wrk run (with `during`, a
     callable given a stop event and a dict for its figures, running in a thread
@@ -341,6 +352,8 @@ def scenario(
         stop.set()
         if worker is not None:
             worker.join()
+        if probe is not None:
+            extra.update(probe(port, path))
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -363,6 +376,72 @@ def scenario(
         f"max {result['server_max']:.0f} ms)"
     )
     return result
+
+
+def idle_probe(key: object, blacklisted: list[str], n: int = 100):
+    """After the load: `n` blacklisted calls one at a time, 20 ms apart (an idle
+    gate), each timed from sending its webhook until its reject command reaches the
+    stand-in."""
+
+    def run(port: int, path: str) -> dict:
+        import httpx
+
+        events = Path(tempfile.mkdtemp()) / "probe.tsv"
+        write_events(events, key, blacklisted[:n])
+        lags = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            for line in events.read_text().splitlines():
+                signature, ts, body = line.split("\t", 2)
+                call_id = json.loads(body)["data"]["payload"]["call_control_id"]
+                sent = time.time()
+                client.post(
+                    path, content=body,
+                    headers={"telnyx-signature-ed25519": signature,
+                             "telnyx-timestamp": ts, "x-bench-phase": "warm",
+                             "content-type": "application/json"},
+                )  # fmt: skip
+                with TelnyxStandIn.arrived:
+                    TelnyxStandIn.arrived.wait_for(
+                        lambda c=call_id: c in TelnyxStandIn.received, timeout=5
+                    )
+                if call_id in TelnyxStandIn.received:
+                    lags.append(int((TelnyxStandIn.received[call_id] - sent) * 1e6))
+                time.sleep(0.02)
+        lags.sort()
+        out = {"idle_lag_p50": percentile(lags, 0.5) / 1000,
+               "idle_lag_p99": percentile(lags, 0.99) / 1000}  # fmt: skip
+        print(f"    idle gate, webhook to reject command: p50 "
+              f"{out['idle_lag_p50']:.1f} ms, p99 {out['idle_lag_p99']:.1f} ms "
+              f"({len(lags)} of {n} calls)")  # fmt: skip
+        return out
+
+    return run
+
+
+def command_lag(received: dict[str, float]) -> dict[str, float]:
+    """How long after its decision was logged each reject command reached the
+    stand-in (the webhook's row is written before the command is handed off)."""
+    from voicegate.models import CallDecision
+
+    if not received:
+        return {}
+    logged = dict(
+        CallDecision.objects.filter(call_id__in=list(received)).values_list(
+            "call_id", "created_at"
+        )
+    )
+    lags = sorted(
+        int((received[call] - at.timestamp()) * 1e6)
+        for call, at in logged.items()
+        if call in received
+    )
+    lag = {
+        "lag_p50": percentile(lags, 0.5) / 1000,
+        "lag_p99": percentile(lags, 0.99) / 1000,
+    }
+    print(f"    reject command after its logged decision: p50 {lag['lag_p50']:.1f} ms, "
+          f"p99 {lag['lag_p99']:.1f} ms ({len(lags)} commands)")  # fmt: skip
+    return lag
 
 
 def percentile(samples: list[int], q: float) -> float:
@@ -471,6 +550,8 @@ def main() -> None:
          {"VOICEGATE_HOOK_RATE": "0/60"}, 0.0, None),
         ("a100", f"(a100) the gate, stand-in answers in {args.slow_ms:.0f} ms", hook,
          {}, args.slow_ms / 1000, None),
+        ("as", "(as) the gate, rejects sent in the request (no sender threads)",
+         hook, {"VOICEGATE_REJECT_SENDERS": "0"}, 0.0, None),
         ("ac", "(ac) the gate, 1 blacklist/clear a second (churn)", hook, {}, 0.0,
          churn(connection.org_id, known)),
         ("b", "(b) naive gate: ORM query, own settings (CONN_MAX_AGE)",
@@ -511,9 +592,13 @@ def main() -> None:
             callers_mix(args.events, blacklisted, known, rng),
         )
         results[key] = scenario(
-            name, path, {**common, **extra}, events, warm, args, tmp, during
-        )
+            name, path, {**common, **extra}, events, warm, args, tmp, during,
+            probe=idle_probe(connection.signing_key, blacklisted)
+            if key in ("a", "as") else None,
+        )  # fmt: skip
         results[key]["commands"] = TelnyxStandIn.commands - before
+        results[key].update(command_lag(TelnyxStandIn.received))
+        TelnyxStandIn.received = {}
     TelnyxStandIn.delay = 0.0
     report(results, args)
     stand_in.shutdown()
@@ -540,6 +625,7 @@ def report(r: dict, args: argparse.Namespace) -> None:
     print(f"(a) / (b1) naive, new connection per request (labelled): "
           f"{ratio('a', 'b1', '.2f')}x")  # fmt: skip
     print(f"(a0) / (a): {ratio('a0', 'a')} (the rate limit's cost)")
+    print(f"(a) / (as): {ratio('a', 'as')} (sender threads vs rejects in the request)")
     if "a100" in r and "a" in r:
         print(f"(a100) / (a): {ratio('a100', 'a')} of the req/s with the stand-in at "
               f"{args.slow_ms:.0f} ms (target >= 90%); reject commands received "
