@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -137,6 +137,8 @@ class Verdict:
     caller_e164: str = ""
     visitor_id: int | None = None
     core: core.Verdict | None = None
+    # The inbound-call rules' outcome, counted once the event proves new.
+    rules: Any = field(default=None, compare=False, repr=False)
 
     @property
     def rejected(self) -> bool:
@@ -616,6 +618,8 @@ def decide_and_claim(
             if log:
                 pending_add("decision", record)
             count = 0
+        if count is not None:  # a new event (not a redelivery): the rules count it
+            rule_hooks.inbound_call_counted(verdict)
         return Claimed(verdict, count, record)
     logger.warning("voice gate state kept moving; answering with the last decision")
     return Claimed(verdict, 0, record)

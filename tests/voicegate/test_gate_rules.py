@@ -11,7 +11,9 @@ import pytest
 from tests.rules.factories import make_rule
 from tests.voicegate.conftest import hook_path, logged
 from trustconsole.core.actor import Actor
+from trustconsole.policy import state as core_state
 from trustconsole.rules import engine
+from trustconsole.rules.facts import EventContext
 from trustconsole.rules.models import RuleHitCount
 from visitors.models import RiskSignal
 from visitors.services import visitor_upsert, visitor_whitelist
@@ -186,3 +188,33 @@ def test_rules_that_cannot_be_read_never_stop_a_call(
     assert "could not be read" in caplog.text
     monkeypatch.setattr(engine, "_load", real)
     assert _decide(api_client_for, org)["action"] == "reject"
+
+
+def test_a_redelivered_call_is_counted_once_in_windows_and_rule_hits(
+    org, api_client_for
+) -> None:
+    """GIVEN a live rule rejecting a caller's second call within 10 minutes and a
+    shadow rule on any call WHEN one call is delivered three times THEN the first
+    answer is allow and the call is counted once (one call in the window, one
+    shadow hit); the caller's next, new call is the second and is rejected."""
+    caller = f"+23480{uuid.uuid4().int % 10**8:08d}"  # counters outlive a test
+    make_rule(org, "caller.calls_10m >= 2", {"reject": True}, name="Twice", mode="live")
+    shadow = make_rule(org, "caller.calls_10m >= 1", {"reject": True}, mode="shadow")
+    call_id = uuid.uuid4().hex
+    first = _decide(api_client_for, org, caller=caller, call_id=call_id)
+    assert first["action"] == "allow"
+    for _ in range(2):
+        _decide(api_client_for, org, caller=caller, call_id=call_id)
+
+    rules = engine.rule_set(core_state.current(org.pk), "inbound_call")
+    event = {"caller": {"number": caller, "e164": caller}}
+    looked = engine.evaluate(
+        rules, EventContext(org.pk, "inbound_call", event, count=False), trace=True
+    )
+    assert looked.facts["caller"]["calls_10m"] == 1
+    engine.hits_flush()
+    assert RuleHitCount.objects.get(rule=shadow).hits == 1
+
+    second = _decide(api_client_for, org, caller=caller)
+    assert second["action"] == "reject"
+    assert second["explanation"]["rule"]["name"] == "Twice"

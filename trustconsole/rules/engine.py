@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from django.conf import settings
 
 from trustconsole.policy.state import OrgState
 from trustconsole.rules import facts as facts_registry
+from trustconsole.rules import windows
 from trustconsole.rules.effects import acts
 from trustconsole.rules.facts import EventContext
 from trustconsole.rules.language import (
@@ -113,6 +115,9 @@ class Outcome:
     errors: list[tuple[CompiledRule, str]] = field(default_factory=list)
     trace: list[dict[str, Any]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    # With a deferring context: the window counts and rule hits `commit` records.
+    windows: list[tuple[str, Mapping[str, int]]] = field(default_factory=list)
+    hits: list[CompiledRule] = field(default_factory=list)
 
     @property
     def matched(self) -> bool:
@@ -340,8 +345,11 @@ def evaluate(
         matched = _fast(outcome, rules, values, context, ctx, budget, batch, pks)
     else:
         matched = _one_by_one(outcome, compiled, context, ctx, budget, trace=trace)
+    defer = ctx.defer and ctx.count
     for rule in matched:
-        _matched(outcome, rule, count=not trace)
+        _matched(outcome, rule, count=not trace and not defer)
+    if defer and not trace:
+        outcome.windows, outcome.hits = list(ctx.deferred), list(matched)
     if outcome.shadow and not trace:
         logger.info(
             "shadow rules matched on %s (organisation %s): %s",
@@ -350,6 +358,16 @@ def evaluate(
             ", ".join(f"{r.name} v{r.version}" for r in outcome.shadow),
         )
     return outcome
+
+
+def commit(outcome: Outcome) -> None:
+    """Count a deferred event once it is known to be new: its sliding windows and
+    the hits of the rules it matched (a redelivery or a second look counts nothing)."""
+    for key, spans in outcome.windows:
+        windows.counts(key, spans, hit=True)
+    for rule in outcome.hits:
+        _count(rule)
+    outcome.windows, outcome.hits = [], []
 
 
 def _fast(  # noqa: PLR0913

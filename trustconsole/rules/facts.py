@@ -61,6 +61,11 @@ class EventContext:
     # Sliding-window counts: count this event (live traffic) or only read (tests
     # and backtests never move the shared counters).
     count: bool = True
+    # Live traffic that may be decided more than once (a redelivered webhook, a
+    # decision taken again on fresher state): counts are read with this event
+    # included but moved only by `engine.commit`, once the event is known new.
+    defer: bool = False
+    deferred: list[tuple[str, Mapping[str, int]]] = field(default_factory=list)
     # "group.field" names the rules read (costly facts are read only then).
     fields: frozenset[str] = frozenset()
 
@@ -157,6 +162,10 @@ def _counts(
     if not value:
         return dict.fromkeys(spans, 0)
     key = f"{ctx.organisation_id}:{scope}:{value}"
+    if ctx.count and ctx.defer:
+        ctx.deferred.append((key, spans))
+        found = windows.counts(key, spans, hit=False, now=ctx.now)
+        return {name: n + 1 for name, n in found.items()}
     return windows.counts(key, spans, hit=ctx.count, now=ctx.now)
 
 

@@ -156,19 +156,28 @@ def inbound_call(state: Any, facts: Any, verdict: Any) -> Any:
             "stir_validated": getattr(facts, "stir_validated", False),
         },
     }
+    # Deferred: the gate may decide one event twice (fresher state, a redelivery);
+    # its counts move once, when the claim shows it new (`inbound_call_counted`).
     outcome = engine.evaluate(
-        rules, EventContext(state.organisation_id, rules.channel, event)
+        rules, EventContext(state.organisation_id, rules.channel, event, defer=True)
     )
     _queue_call_effects(state.organisation_id, facts, verdict.caller_e164, outcome)
     engine.hits_flush_due()
     decided = _decided(found, outcome)
     if decided is found:
-        return verdict
+        return dataclasses.replace(verdict, rules=outcome)
     if not decided.allowed:
         return dataclasses.replace(
-            verdict, decision="reject", reason=Reason.RULE, core=decided
+            verdict, decision="reject", reason=Reason.RULE, core=decided, rules=outcome
         )
-    return dataclasses.replace(verdict, core=decided)
+    return dataclasses.replace(verdict, core=decided, rules=outcome)
+
+
+def inbound_call_counted(verdict: Any) -> None:
+    """The call was new: count it in the rules' windows and hit counts."""
+    outcome = getattr(verdict, "rules", None)
+    if outcome is not None:
+        engine.commit(outcome)
 
 
 def _queue_call_effects(
