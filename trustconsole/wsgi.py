@@ -1,4 +1,8 @@
-"""WSGI entry point (gunicorn trustconsole.wsgi)."""
+"""WSGI entry point (gunicorn trustconsole.wsgi).
+
+Provider webhooks take a short path to their view (`trustconsole.hotpath`);
+everything else is the Django application.
+"""
 
 from __future__ import annotations
 
@@ -7,4 +11,8 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trustconsole.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from trustconsole.hotpath import HotRouter  # noqa: E402 - after Django is set up
+
+application = HotRouter(django_application)

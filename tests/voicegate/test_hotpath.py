@@ -1,0 +1,150 @@
+"""The WSGI application sends provider webhooks down a short path (no sessions,
+auth, CSRF or URL resolver) that answers exactly as the full stack does, with the
+request id, the security headers, host checking and error logging kept."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core import signals
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
+
+from tests.voicegate.conftest import call_initiated, hook_path, logged
+from trustconsole.core.actor import Actor
+from trustconsole.hotpath import HotRouter, hook_token
+from visitors.services import visitor_blacklist, visitor_upsert
+from voicegate.choices import CommandStatus
+
+pytestmark = pytest.mark.django_db
+
+BLOCKED = "+14155550123"
+
+
+def _call(app: Any, method: str, path: str, body: bytes = b"", **headers: str):
+    """One request through a WSGI app: (status, headers, body)."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+        **headers,
+    }
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
+        seen["status"], seen["headers"] = status, dict(response_headers)
+
+    result = app(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        result.close()
+    return int(seen["status"].split()[0]), seen["headers"], content
+
+
+@pytest.fixture
+def router() -> Iterator[HotRouter]:
+    """The router, called in this test's transaction: like Django's test client,
+    requests here do not close the database connection when they start and end."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield HotRouter(WSGIHandler())
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def hook(org, telnyx_signer, make_connection):
+    actor = Actor.system_for(org, "test")
+    visitor = visitor_upsert(actor=actor, name="Spammer", phones=[BLOCKED])
+    visitor_blacklist(actor=actor, visitor=visitor, reason="spam calls")
+    return make_connection(org, secret=telnyx_signer.public_b64)
+
+
+def test_only_provider_webhooks_take_the_short_path() -> None:
+    def env(method: str, path: str) -> dict[str, str]:
+        return {"REQUEST_METHOD": method, "PATH_INFO": path}
+
+    assert hook_token(env("POST", "/voice/hooks/abc123/")) == "abc123"
+    assert hook_token(env("GET", "/voice/hooks/abc123/")) is None
+    assert hook_token(env("POST", "/voice/hooks/abc123")) is None
+    assert hook_token(env("POST", "/voice/hooks/a/b/")) is None
+    assert hook_token(env("POST", "/voice/hooks//")) is None
+    assert hook_token(env("POST", "/api/v1/voice/decide")) is None
+
+
+def test_a_blacklisted_caller_is_rejected_on_the_short_path(
+    router, hook, telnyx_signer, telnyx_api
+) -> None:
+    """GIVEN a blacklisted caller WHEN the webhook reaches the WSGI app THEN the
+    answer, the call log and the reject command are those of the full stack, the
+    request id is echoed and the security headers are set; no session cookie."""
+    body = json.dumps(call_initiated(BLOCKED)).encode()
+    status, headers, content = _call(
+        router, "POST", hook_path(hook), body,
+        HTTP_X_REQUEST_ID="lb-42", **telnyx_signer.headers(body),
+    )  # fmt: skip
+    assert status == 200
+    assert json.loads(content) == {
+        "decision": "reject",
+        "reason": "blacklisted_visitor",
+    }
+    assert headers["X-Request-ID"] == "lb-42"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "Set-Cookie" not in headers
+    decision = logged().get()
+    assert decision.caller_e164 == BLOCKED
+    assert decision.command_status == CommandStatus.SENT
+    assert len(telnyx_api.requests) == 1
+
+
+def test_a_bad_signature_is_refused_and_logged_as_on_the_full_stack(
+    router, hook, telnyx_signer, caplog
+) -> None:
+    body = json.dumps(call_initiated(BLOCKED)).encode()
+    forged = {**telnyx_signer.headers(body + b" ")}
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        status, _, content = _call(router, "POST", hook_path(hook), body, **forged)
+    full, _, full_content = _call(
+        WSGIHandler(), "POST", hook_path(hook), body, **forged
+    )
+    assert status == full == 403
+    assert content == full_content
+    assert any("Forbidden: /voice/hooks/" in r.getMessage() for r in caplog.records)
+    assert not logged().exists()
+
+
+def test_an_unknown_host_is_refused(router, hook, telnyx_signer) -> None:
+    body = json.dumps(call_initiated(BLOCKED)).encode()
+    status, _, _ = _call(
+        router, "POST", hook_path(hook), body,
+        HTTP_HOST="attacker.example", **telnyx_signer.headers(body),
+    )  # fmt: skip
+    assert status == 400
+    assert not logged().exists()
+
+
+def test_everything_else_is_the_django_application(router, hook) -> None:
+    for method, path in (("GET", hook_path(hook)), ("GET", "/healthz")):
+        status, headers, content = _call(router, method, path)
+        full, full_headers, full_content = _call(WSGIHandler(), method, path)
+        assert (status, content) == (full, full_content)
+        # The full stack's headers (its CSP and frame options among them).
+        assert set(headers) == set(full_headers)

@@ -1,0 +1,95 @@
+"""A thin WSGI router in front of the console for its hottest endpoint.
+
+Provider webhooks (`POST /voice/hooks/<token>/`) are answered many times a second
+and need none of what the console's pages need: sessions, authentication, CSRF,
+messages, htmx, the actor, static files, the URL resolver. `HotRouter` sends them
+straight to the webhook view through the two middlewares they do need — the
+request id (`trustconsole.lib.logs`: echoed, logged, in the access log) and
+Django's security headers — with Django's own exception handling, request signals
+(database connections are opened and recycled as for any request) and error
+logging. Everything else, including any other method on the same path, goes to
+the Django application unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.core import signals
+from django.core.handlers.exception import convert_exception_to_response
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_script_name
+from django.http import HttpRequest, HttpResponse
+from django.urls import set_script_prefix
+from django.utils.log import log_response
+
+HOOK_PREFIX = "/voice/hooks/"
+
+# Outermost first, as in settings.MIDDLEWARE.
+HOT_MIDDLEWARE = (
+    "trustconsole.lib.logs.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+)
+
+
+def hook_token(environ: dict[str, Any]) -> str | None:
+    """The webhook token when this request is a provider webhook, else None."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        return None
+    path = environ.get("PATH_INFO", "")
+    if not path.startswith(HOOK_PREFIX) or not path.endswith("/"):
+        return None
+    token = path[len(HOOK_PREFIX) : -1]
+    return token if token and "/" not in token else None
+
+
+class HotRouter:
+    """The WSGI application: webhooks on the short path, the rest to Django."""
+
+    def __init__(self, django_app: WSGIHandler) -> None:
+        from django.utils.module_loading import import_string
+
+        from voicegate import webhooks
+
+        self.django_app = django_app
+
+        def view(request: HttpRequest) -> HttpResponse:
+            request.get_host()  # ALLOWED_HOSTS, as on every path (400 otherwise)
+            return webhooks.voice_hook(request, request.hook_token)  # type: ignore[attr-defined]
+
+        chain: Callable[[HttpRequest], Any] = convert_exception_to_response(view)
+        for path in reversed(HOT_MIDDLEWARE):
+            chain = convert_exception_to_response(import_string(path)(chain))
+        self.chain: Callable[[HttpRequest], HttpResponse] = chain
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        token = hook_token(environ)
+        if token is None:
+            return self.django_app(environ, start_response)
+        set_script_prefix(get_script_name(environ))
+        signals.request_started.send(sender=self.__class__, environ=environ)
+        request = WSGIRequest(environ)
+        request.hook_token = token  # type: ignore[attr-defined]
+        response = self.chain(request)
+        response._resource_closers.append(request.close)  # type: ignore[attr-defined]
+        if response.status_code >= 400:
+            log_response(
+                "%s: %s", response.reason_phrase, request.path,
+                response=response, request=request,
+            )  # fmt: skip
+        start_response(
+            f"{response.status_code} {response.reason_phrase}",
+            [
+                *response.items(),
+                *(
+                    ("Set-Cookie", c.output(header=""))
+                    for c in response.cookies.values()
+                ),
+            ],
+        )
+        # The server closes the response when it is done; that sends
+        # request_finished (database connections recycled, the request id
+        # forgotten), as for every Django response.
+        return response
