@@ -61,7 +61,15 @@ from bench.loopback import (  # noqa: E402
 
 
 class Stack:
-    """gunicorn, a Celery worker and beat, sharing one environment."""
+    """gunicorn, a Celery worker and beat, sharing one environment.
+
+    Supervised as `runconsole` (and the compose file's restart policy) supervises
+    them in production: a worker or beat that exits on its own is started again
+    after a second. The Celery worker can exit on a broker connection lost at the
+    wrong moment (kombu's redis transport, "Unrecoverable error: AttributeError
+    ... 'hostname'" while it closes its channel); the promise is kept by the
+    restart. Restarts are counted in `restarts` and written to the process's log.
+    """
 
     def __init__(self, env: dict[str, str], workdir: Path, *, workers: int = 2) -> None:
         self.env = env
@@ -71,6 +79,10 @@ class Stack:
         self.web: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
         self.beat: subprocess.Popen | None = None
+        self.restarts: dict[str, int] = {"worker": 0, "beat": 0}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.watcher: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -80,6 +92,25 @@ class Stack:
         self.start_web()
         self.start_worker()
         self.start_beat()
+        self.watcher = threading.Thread(target=self._supervise, daemon=True)
+        self.watcher.start()
+
+    def _supervise(self) -> None:
+        while not self.stopping.wait(0.5):
+            for name in ("worker", "beat"):
+                with self.lock:
+                    proc = getattr(self, name)
+                    if proc is None or proc.poll() is None:
+                        continue
+                    with (self.workdir / f"{name}.log").open("a") as log:
+                        log.write(
+                            f"stack: the {name} exited with {proc.returncode}; "
+                            "starting it again in 1 s, as runconsole does\n"
+                        )
+                    if self.stopping.wait(1.0):
+                        return
+                    self.restarts[name] += 1
+                    getattr(self, f"start_{name}")()
 
     def start_web(self) -> None:
         self.web = subprocess.Popen(
@@ -137,12 +168,17 @@ class Stack:
             os.kill(self.web.pid, signal.SIGTTOU)
 
     def kill_worker(self) -> None:
-        if self.worker is not None:
-            os.killpg(self.worker.pid, signal.SIGKILL)
-            self.worker.wait(timeout=10)
-            self.worker = None
+        """Kill the worker on purpose (not started again until `start_worker`)."""
+        with self.lock:
+            if self.worker is not None:
+                os.killpg(self.worker.pid, signal.SIGKILL)
+                self.worker.wait(timeout=10)
+                self.worker = None
 
     def stop(self) -> None:
+        self.stopping.set()
+        if self.watcher is not None:
+            self.watcher.join(timeout=10)
         for proc in (self.web, self.worker, self.beat):
             if proc is None or proc.poll() is not None:
                 continue
