@@ -13,7 +13,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD
-from tests.visitors.factories import WidgetFactory
 from trustconsole.core.actor import Actor
 from visitors import services
 from visitors.choices import BlockReason, VisitorStatus
@@ -27,28 +26,6 @@ from visitors.models import (
 )
 
 URL = "/widget/v1/messages"
-
-
-@pytest.fixture
-def widget(org):
-    return WidgetFactory(organisation=org, name="Main website")
-
-
-@pytest.fixture
-def send(widget):
-    client = APIClient()
-
-    def post(body: str = "Hello", ip: str = "192.0.2.10", headers=None, **fields):
-        payload = {"visitor_id": "w-1", "body": body, **fields}
-        return client.post(
-            URL,
-            payload,
-            format="json",
-            REMOTE_ADDR=ip,
-            headers={"X-Widget-Key": widget.key, **(headers or {})},
-        )
-
-    return post
 
 
 # CSRF tokens are random letters and may spell any name a test looks for.

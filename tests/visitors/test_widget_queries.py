@@ -6,39 +6,14 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.test import APIClient
 
-from tests.visitors.factories import WidgetFactory
 from trustconsole.core.actor import Actor
 from visitors import services
 from visitors.models import BlockedAttempt, Conversation, Message, Visitor
 
 URL = "/widget/v1/messages"
-
-
-@pytest.fixture
-def widget(org):
-    return WidgetFactory(organisation=org, name="Main website")
-
-
-@pytest.fixture
-def send(widget):
-    client = APIClient()
-
-    def post(body: str, **fields):
-        payload = {"visitor_id": "w-1", "body": body, **fields}
-        return client.post(
-            URL,
-            payload,
-            format="json",
-            REMOTE_ADDR="192.0.2.10",
-            headers={"X-Widget-Key": widget.key},
-        )
-
-    return post
 
 
 STATEMENT = re.compile(r'^(UPDATE|INSERT INTO|DELETE FROM|SELECT .*? FROM) "(\w+)"')
