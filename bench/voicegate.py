@@ -22,6 +22,8 @@ pre-signed Telnyx `call.initiated` events at it with wrk on loopback:
   (b1) the same naive gate with a new database connection per request (labelled:
       what Django does when nothing is configured)
   (c) bare Django view: parse the body, in-memory set, no signature
+  (o) the outbound check over HTTP: POST /api/v1/voice/outbound-check with an
+      operator API token, from an owned number to the same mix of destinations
   (w) the chat widget gate: POST /widget/v1/messages over the same visitors (each
       has a widget id too), 2 % blacklisted, 68 % known, 30 % new
   (wn) naive chat gate: one query per check, then the message stored as a first
@@ -66,6 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import chat_gate  # noqa: E402
+from bench import outbound_http as outbound  # noqa: E402
 
 DB_NAME = os.environ.get("BENCH_DB_NAME", "tc_bench_voicegate")
 AREAS = (201, 202, 212, 213, 305, 312, 415, 617, 646, 718, 917, 206)
@@ -511,6 +514,7 @@ def main() -> None:
     widget_key, chat_blocked, chat_known = chat_gate.seed_chat(
         connection.org_id, args.visitors
     )
+    dialer_token = outbound.seed_dialer(connection.org_id)
     token = connection.webhook_token
     rng = random.Random(7)
 
@@ -561,6 +565,8 @@ def main() -> None:
          None),
         ("c", "(c) bare Django view: parse + in-memory set", f"/bench/bare/{token}/",
          {}, 0.0, None),
+        ("o", "(o) outbound check over HTTP (API token)",
+         "/api/v1/voice/outbound-check", {}, 0.0, None),
         ("w", "(w) chat widget gate: POST /widget/v1/messages", "/widget/v1/messages",
          chat_env, 0.0, None),
         ("wn", "(wn) naive chat gate: one query per check", "/bench/naive-chat/",
@@ -574,12 +580,22 @@ def main() -> None:
         events, warm = tmp / "events.tsv", tmp / "warm.tsv"
         TelnyxStandIn.delay = delay
         before = TelnyxStandIn.commands
+        if key == "o":
+            outbound.write_checks(warm, callers_mix(2_000, blacklisted, known, rng))
+            outbound.write_checks(
+                events, callers_mix(args.events, blacklisted, known, rng)
+            )
+            results[key] = scenario(
+                name, path, {**common, **extra}, events, warm, args, tmp,
+                wrk_env={"WRK_HEADER": f"Authorization: Bearer {dialer_token}"},
+            )  # fmt: skip
+            continue
         if key in ("w", "wn"):
             chat_gate.write_messages(warm, 2_000, chat_blocked, chat_known, rng)
             chat_gate.write_messages(events, args.events, chat_blocked, chat_known, rng)
             results[key] = scenario(
                 name, path, {**common, **extra}, events, warm, args, tmp,
-                wrk_env={"WRK_WIDGET_KEY": widget_key},
+                wrk_env={"WRK_HEADER": f"X-Widget-Key: {widget_key}"},
             )  # fmt: skip
             continue
         # Fresh signatures per run: they must be within Telnyx's 300 s window.
@@ -635,6 +651,7 @@ def report(r: dict, args: argparse.Namespace) -> None:
             print(f"({key}) SQL statements per message: {r[key]['queries']:.2f}")
     print(f"(w) / (wn) naive chat gate: {ratio('w', 'wn', '.2f')}x")
     print(f"(w) / (a) call gate: {ratio('w', 'a')} (target >= 40%)")
+    print(f"(o) / (a) outbound check over HTTP: {ratio('o', 'a')} (target >= 100%)")
     if "ac" in r and "a" in r:
         ac, a = r["ac"], r["a"]
         print(f"(ac) churn, {ac.get('changes', 0)} blacklist/clear changes: req/s "

@@ -1,8 +1,8 @@
 -- Replays pre-signed Telnyx call.initiated events, each thread its own share.
 -- WRK_EVENTS: file of "signature<TAB>timestamp<TAB>body" lines; WRK_PATH: URL path;
 -- WRK_PHASE: sent as x-bench-phase ("warm" requests are not timed by the server).
--- With WRK_WIDGET_KEY set, each line is a chat widget message body instead, sent
--- with that X-Widget-Key.
+-- With WRK_HEADER set ("Name: value"), each line is a JSON body instead, sent with
+-- that header (a chat widget's X-Widget-Key, an API token's Authorization).
 local threads_made = 0
 
 function setup(thread)
@@ -17,13 +17,15 @@ function init(args)
   local nthreads = tonumber(os.getenv("WRK_THREADS") or "1")
   local path = os.getenv("WRK_PATH")
   local phase = os.getenv("WRK_PHASE") or "measure"
-  local widget_key = os.getenv("WRK_WIDGET_KEY")
+  local header = os.getenv("WRK_HEADER")
+  local name, value
+  if header then name, value = header:match("^([^:]+):%s*(.*)$") end
   local index = 0
   for line in io.lines(os.getenv("WRK_EVENTS")) do
-    if index % nthreads == id and widget_key then
+    if index % nthreads == id and name then
       requests[#requests + 1] = wrk.format("POST", path, {
         ["Content-Type"] = "application/json",
-        ["X-Widget-Key"] = widget_key,
+        [name] = value,
         ["x-bench-phase"] = phase,
       }, line)
     elseif index % nthreads == id then

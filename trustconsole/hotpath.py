@@ -1,14 +1,17 @@
-"""A thin WSGI router in front of the console for its hottest endpoint.
+"""A thin WSGI router in front of the console for its hottest endpoints.
 
-Provider webhooks (`POST /voice/hooks/<token>/`) are answered many times a second
-and need none of what the console's pages need: sessions, authentication, CSRF,
-messages, htmx, the actor, static files, the URL resolver. `HotRouter` sends them
-straight to the webhook view through the two middlewares they do need — the
-request id (`trustconsole.lib.logs`: echoed, logged, in the access log) and
-Django's security headers — with Django's own exception handling, request signals
-(database connections are opened and recycled as for any request) and error
-logging. Everything else, including any other method on the same path, goes to
-the Django application unchanged.
+Provider webhooks (`POST /voice/hooks/<token>/`) and the dialer's outbound check
+(`POST /api/v1/voice/outbound-check`) are answered many times a second and need
+none of what the console's pages need: sessions, CSRF, messages, htmx, the
+session actor, static files, the URL resolver walking every pattern. `HotRouter`
+sends them straight to their views — the same view functions the URL patterns
+name — through the two middlewares they do need: the request id
+(`trustconsole.lib.logs`: echoed, logged, in the access log) and Django's security
+headers, with Django's own exception handling, request signals (database
+connections are opened and recycled as for any request) and error logging. The
+outbound check authenticates its API token in the view, as always (DRF). Anything
+else, including any other method on those paths, goes to the Django application
+unchanged.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ HOT_MIDDLEWARE = (
 )
 
 
+OUTBOUND_CHECK = "/api/v1/voice/outbound-check"
+
+
 def hook_token(environ: dict[str, Any]) -> str | None:
     """The webhook token when this request is a provider webhook, else None."""
     if environ.get("REQUEST_METHOD") != "POST":
@@ -50,12 +56,19 @@ class HotRouter:
         from django.utils.module_loading import import_string
 
         from voicegate import webhooks
+        from voicegate.policy.api.views import OutboundCheckApi
 
         self.django_app = django_app
+        outbound_check = OutboundCheckApi.as_view()
 
         def view(request: HttpRequest) -> HttpResponse:
             request.get_host()  # ALLOWED_HOSTS, as on every path (400 otherwise)
-            return webhooks.voice_hook(request, request.hook_token)  # type: ignore[attr-defined]
+            token = request.hook_token  # type: ignore[attr-defined]
+            if token is None:
+                response = outbound_check(request)
+                response.render()  # a DRF response, rendered as Django's handler does
+                return response
+            return webhooks.voice_hook(request, token)
 
         chain: Callable[[HttpRequest], Any] = convert_exception_to_response(view)
         for path in reversed(HOT_MIDDLEWARE):
@@ -66,7 +79,10 @@ class HotRouter:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         token = hook_token(environ)
-        if token is None:
+        if token is None and not (
+            environ.get("PATH_INFO") == OUTBOUND_CHECK
+            and environ.get("REQUEST_METHOD") == "POST"
+        ):
             return self.django_app(environ, start_response)
         set_script_prefix(get_script_name(environ))
         signals.request_started.send(sender=self.__class__, environ=environ)

@@ -109,6 +109,7 @@ def test_a_blacklisted_caller_is_rejected_on_the_short_path(
     assert headers["X-Request-ID"] == "lb-42"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert "Set-Cookie" not in headers
+    assert "X-Frame-Options" not in headers  # the short path: no page middlewares
     decision = logged().get()
     assert decision.caller_e164 == BLOCKED
     assert decision.command_status == CommandStatus.SENT
@@ -148,3 +149,42 @@ def test_everything_else_is_the_django_application(router, hook) -> None:
         assert (status, content) == (full, full_content)
         # The full stack's headers (its CSP and frame options among them).
         assert set(headers) == set(full_headers)
+
+
+def test_the_outbound_check_takes_the_short_path_and_answers_as_the_api_does(
+    router, org
+) -> None:
+    """The dialer's outbound check through the WSGI app: the same answers as the
+    full stack for an allowed call, a bad body, no token and a viewer's token."""
+    from rest_framework.test import APIClient
+
+    from trustconsole.core.services import token_create
+
+    actor = Actor.system_for(org, "test")
+    _, operator = token_create(actor=actor, name="dialer", role="operator")
+    _, viewer = token_create(actor=actor, name="reader", role="viewer")
+    path = "/api/v1/voice/outbound-check"
+    good = json.dumps({"from": "+14155550100", "to": "+12025550199"}).encode()
+    bad = json.dumps({"to": "+12025550199"}).encode()
+    cases = ((good, operator), (bad, operator), (good, ""), (good, viewer))
+
+    def auth(token: str) -> dict[str, str]:
+        return {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+
+    # The full stack first: Django's test client reconnects the signals that
+    # close database connections, which the router's requests here must not do.
+    full = [
+        APIClient().post(path, body, content_type="application/json", **auth(token))
+        for body, token in cases
+    ]
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    for (body, token), expected in zip(cases, full, strict=True):
+        status, headers, content = _call(router, "POST", path, body, **auth(token))
+        assert status == expected.status_code, (status, content)
+        assert json.loads(content) == expected.json()
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert "X-Request-ID" in headers
+        # The page middlewares did not run (they add frame options to everything).
+        assert "X-Frame-Options" not in headers and expected["X-Frame-Options"]
+    assert [r.status_code for r in full] == [200, 400, 401, 403]
