@@ -423,3 +423,32 @@ def review_badge_counts(*, today: dt.date | None = None) -> dict[str, Any]:
         "account_review_count": count_subquery(pending),
         "account_review_overdue": count_subquery(pending.filter(due_on__lte=today)),
     }
+
+
+RULE_FACTS_DAYS = 30
+
+
+def account_rule_facts(
+    *, account: Account, today: dt.date | None = None
+) -> dict[str, Any]:
+    """The `account` facts a rule reads (`trustconsole.rules.facts.ACCOUNT`): its
+    row, the numbers it owns and its usage over the last 30 days (two queries)."""
+    from django.db.models import Sum
+
+    today = today or timezone.localdate()
+    usage = account.usage.filter(
+        day__gt=today - dt.timedelta(days=RULE_FACTS_DAYS), day__lte=today
+    ).aggregate(calls=Sum("outbound_calls"), complaints=Sum("carrier_complaints"))
+    signed_up = timezone.localdate(account.signup_at)
+    return {
+        "status": account.status,
+        "age_days": max(0, (today - signed_up).days),
+        "country": account.country,
+        "numbers_owned": AccountNumber.objects.filter(account=account).count(),
+        "calls_30d": usage["calls"] or 0,
+        "complaints": usage["complaints"] or 0,
+        "payment_flagged": account.payment_flagged,
+        "email": account.email,
+        "website": account.website,
+        "risk_score": account.risk_score,
+    }

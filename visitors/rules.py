@@ -128,4 +128,15 @@ def event_record(
             event=event,
             conversation=conversation,
         )
+    # The organisation's chat-event rules (trustconsole.rules) on the same event.
+    from trustconsole.rules import hooks as rule_hooks
+
+    note = detail.get("note") or detail.get("reason") or ""
+    rule_hooks.chat_event(
+        actor=actor,
+        visitor=visitor,
+        kind=kind,
+        note=note if isinstance(note, str) else str(note),
+        conversation=conversation,
+    )
     return event

@@ -11,10 +11,12 @@ from django.utils import timezone
 from accounts import risk
 from accounts.choices import AccountStatus, SignalSource, SignalType
 from accounts.models import Account, AccountNumber, AccountSettings, AccountUsageDay
-from accounts.selectors import account_settings_for
+from accounts.selectors import account_rule_facts, account_settings_for
 from accounts.services.signals import account_signal_add
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
+from trustconsole.rules import hooks as rule_hooks
+from trustconsole.rules.facts import RuleChannel
 
 
 def _recent_signal(account: Account, signal_type: str, since: dt.datetime) -> bool:
@@ -80,9 +82,29 @@ def account_review_run(
                     source=SignalSource.CONTINUOUS_REVIEW,
                     note=note,
                 )
+        _review_rules(organisation, account, today)
         if account.status == AccountStatus.RESTRICTED:
             restricted.append(str(account.public_id))
     return restricted
+
+
+def _review_rules(organisation: Organisation, account: Account, today: dt.date) -> None:
+    """The organisation's usage-review rules (trustconsole.rules) on one account:
+    a live rule may hold or restrict it; shadow rules are only logged."""
+    outcome = rule_hooks.account_event(
+        organisation_id=organisation.pk,
+        channel=RuleChannel.ACCOUNT_REVIEW,
+        facts=lambda: account_rule_facts(account=account, today=today),
+    )
+    if outcome is None or not outcome.live:
+        return
+    with transaction.atomic():
+        rule_hooks.account_effects(
+            actor=Actor.system_for(organisation, "usage review rules"),
+            account=account,
+            outcome=outcome,
+            why=f"usage review of {today:%Y-%m-%d}.",
+        )
 
 
 def _anomalies(

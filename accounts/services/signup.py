@@ -11,12 +11,14 @@ from django.db import transaction
 from accounts import risk
 from accounts.choices import SignalSource
 from accounts.models import Account
-from accounts.selectors import account_settings_for
+from accounts.selectors import account_rule_facts, account_settings_for
 from accounts.services.common import ACT, clean_country, clean_url
 from accounts.services.signals import account_signal_add
 from accounts.services.status import account_hold
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audited_save
+from trustconsole.rules import hooks as rule_hooks
+from trustconsole.rules.facts import RuleChannel
 
 SIGNUP_RULE = "the signup risk assessment"
 
@@ -102,4 +104,17 @@ def account_create(
             ),
             decided_by=SIGNUP_RULE,
         )
+    # The organisation's signup rules (trustconsole.rules) after the built-in
+    # assessment: a live rule may hold or restrict; shadow rules are only logged.
+    outcome = rule_hooks.account_event(
+        organisation_id=account.organisation_id,
+        channel=RuleChannel.ACCOUNT_SIGNUP,
+        facts=lambda: account_rule_facts(account=account),
+    )
+    rule_hooks.account_effects(
+        actor=Actor.system_for(actor.organisation, "signup rules"),
+        account=account,
+        outcome=outcome,
+        why=f"signup of {account.company_name} ({account.email}).",
+    )
     return account

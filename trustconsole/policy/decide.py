@@ -136,7 +136,7 @@ def sentence(verdict: Verdict) -> str:
     if verdict.identity:
         parts.append(f"{verdict.identity[0]} {verdict.identity[1]}")
     entry = verdict.entry
-    if verdict.rule is not None and verdict.step == Step.RULE:
+    if verdict.rule is not None and verdict.step in (Step.RULE, Step.OUTBOUND_RULE):
         parts.append(f"rule {verdict.rule['name']} (version {verdict.rule['version']})")
     if entry is not None:
         what = {

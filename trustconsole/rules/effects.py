@@ -214,3 +214,46 @@ def visitor_effects_apply(
             cause=f"Rule {rule_label}",
             conversation=conversation,
         )
+
+
+def account_effects_apply(
+    *, actor: Any, account: Any, effect: dict[str, Any], rule_label: str, why: str
+) -> bool:
+    """A live rule's hold or restriction of a customer account, through the
+    accounts services (audited, the customer emailed unless the effect says not).
+    False when the account's status already covers it."""
+    from accounts.choices import AccountStatus
+    from accounts.services import account_hold, account_restrict
+
+    action = effect.get("account")
+    if not action:
+        return False
+    notify = bool(action.get("email_customer", True))
+    reason = f"Rule {rule_label}: {why}"
+    decided_by = f"the rule {rule_label}"
+    if action.get("action") == "hold":
+        if account.status not in (AccountStatus.ACTIVE, AccountStatus.RESTRICTED):
+            return False
+        account_hold(
+            actor=actor,
+            account=account,
+            reason=reason,
+            notify_customer=notify,
+            decided_by=decided_by,
+        )
+        return True
+    services = list(action.get("services") or ())
+    if account.status not in (AccountStatus.ACTIVE, AccountStatus.RESTRICTED) or (
+        account.status == AccountStatus.RESTRICTED
+        and set(services) <= set(account.restricted_services)
+    ):
+        return False
+    account_restrict(
+        actor=actor,
+        account=account,
+        services=services,
+        reason=reason,
+        notify_customer=notify,
+        decided_by=decided_by,
+    )
+    return True

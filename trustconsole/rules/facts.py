@@ -513,13 +513,31 @@ ACCOUNT = Group(
 )
 
 
+DAY = {"n": 24 * 3600}
+
+
 def _outbound(ctx: EventContext) -> dict[str, Any]:
     given = _part(ctx, "destination")
     out = _number_facts(given)
     out["status"] = _str(given, "status")
-    out["calls_24h"] = _int(given, "calls_24h")
-    out["denials_24h"] = _int(given, "denials_24h")
+    caller = _str(given, "account_key") or "org"
+    if "calls_24h" in given or not _reads(ctx, "destination", ("calls_24h",)):
+        out["calls_24h"] = _int(given, "calls_24h")
+    else:  # this call included; moved once the service knows it is made
+        out["calls_24h"] = _counts(ctx, "out_calls", f"{caller}:{out['e164']}", DAY)[
+            "n"
+        ]
+    if "denials_24h" in given or not _reads(ctx, "destination", ("denials_24h",)):
+        out["denials_24h"] = _int(given, "denials_24h")
+    else:
+        key = f"{ctx.organisation_id}:out_denials:{caller}"
+        out["denials_24h"] = windows.counts(key, DAY, hit=False, now=ctx.now)["n"]
     return out
+
+
+def denial_count(organisation_id: int, account_key: str) -> None:
+    """Count one refused outbound check of `account_key` ("account:<id>", "org")."""
+    windows.counts(f"{organisation_id}:out_denials:{account_key}", DAY, hit=True)
 
 
 DESTINATION = Group(

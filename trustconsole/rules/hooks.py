@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from trustconsole.policy import decide as core
@@ -201,3 +203,169 @@ def _queue_call_effects(
         )
     except Exception as exc:  # noqa: BLE001 - the broker is down: not worth a 5xx
         logger.warning("could not queue a rule's effects on a caller: %s", exc)
+
+
+# --- Outbound checks ----------------------------------------------------------------
+
+ACCOUNT_FACTS_SECONDS = 30.0  # account facts beyond its status may be this old
+
+
+def outbound_check(
+    *,
+    state: Any,
+    account: Mapping[str, Any] | None,
+    account_facts: Callable[[], Mapping[str, Any]] | None,
+    caller_id: Mapping[str, Any],
+    destination: Mapping[str, Any],
+    skip: bool = False,
+) -> engine.Outcome | None:
+    """The outbound-check rules' outcome for a proposed call (None: no rules ran).
+
+    In memory apart from what a rule reads: the account's facts beyond its status
+    (`account_facts`, kept ACCOUNT_FACTS_SECONDS per process) and the sliding-window
+    counts in the shared cache. Counts are deferred: the service commits them for
+    an allowed call (`outbound_counted`). `skip`: a whitelisted destination, never
+    refused by automation.
+    """
+    if state is None or skip:
+        return None
+    rules = engine.rule_set(state, RuleChannel.OUTBOUND_CHECK)
+    if not rules.rules:
+        return None
+    facts = dict(account or {})
+    if account_facts is not None and any(
+        f.startswith("account.") and f != "account.status" for f in rules.fields
+    ):
+        facts = {**_account_facts_cached(facts.get("id", ""), account_facts), **facts}
+    event = {
+        "account": facts,
+        "caller_id": dict(caller_id),
+        "destination": dict(destination),
+    }
+    outcome = engine.evaluate(
+        rules, EventContext(state.organisation_id, rules.channel, event, defer=True)
+    )
+    engine.hits_flush_due()
+    return outcome
+
+
+def outbound_counted(outcome: engine.Outcome | None, *, allowed: bool) -> None:
+    """Record a check once: rule hits always, window counts only for a call that
+    will be made (a refused call is no call to count)."""
+    if outcome is None:
+        return
+    if not allowed:
+        outcome.windows = []
+    engine.commit(outcome)
+
+
+def outbound_denied(organisation_id: int, account_key: str) -> None:
+    """Count a denial in the window `destination.denials_24h` reads."""
+    from trustconsole.rules import facts as facts_registry
+
+    facts_registry.denial_count(organisation_id, account_key)
+
+
+_ACCOUNT_FACTS: dict[str, tuple[float, Mapping[str, Any]]] = {}
+
+
+def _account_facts_cached(
+    key: str, load: Callable[[], Mapping[str, Any]]
+) -> Mapping[str, Any]:
+    now = time.monotonic()
+    found = _ACCOUNT_FACTS.get(key) if key else None
+    if found is not None and now - found[0] < ACCOUNT_FACTS_SECONDS:
+        return found[1]
+    facts = load()
+    if key:
+        if len(_ACCOUNT_FACTS) > 10_000:
+            _ACCOUNT_FACTS.clear()
+        _ACCOUNT_FACTS[key] = (now, facts)
+    return facts
+
+
+# --- Customer accounts: signup and continuous review --------------------------------
+
+
+def account_event(
+    *, organisation_id: int, channel: str, facts: Callable[[], Mapping[str, Any]]
+) -> engine.Outcome | None:
+    """The signup or usage-review rules' outcome for one account (None: no rules;
+    `facts` is read only when some rule runs). Counted at once: these events are
+    decided once."""
+    state = core_state.state_get(organisation_id) or core_state.current(organisation_id)
+    rules = engine.rule_set(state, channel)
+    if not rules.rules:
+        return None
+    outcome = engine.evaluate(
+        rules, EventContext(organisation_id, channel, {"account": dict(facts())})
+    )
+    engine.hits_flush_due()
+    return outcome
+
+
+def account_effects(
+    *, actor: Any, account: Any, outcome: engine.Outcome | None, why: str
+) -> list[str]:
+    """Apply the holds and restrictions of the live rules that matched, in order;
+    the labels of the rules that changed the account. Shadow rules never act."""
+    from trustconsole.rules.effects import account_effects_apply
+
+    if outcome is None:
+        return []
+    done = []
+    for rule in outcome.live:
+        if not rule.effect.get("account"):
+            continue
+        label = f"{rule.name} (version {rule.version})"
+        account.refresh_from_db()
+        if account_effects_apply(
+            actor=actor, account=account, effect=rule.effect, rule_label=label, why=why
+        ):
+            done.append(label)
+    return done
+
+
+# --- Chat events (a user report, …) -------------------------------------------------
+
+
+def chat_event(
+    *, actor: Any, visitor: Any, kind: str, note: str, conversation: Any = None
+) -> engine.Outcome | None:
+    """Run the chat-event rules on an event recorded on a visitor; apply the live
+    ones' signals and flags (never on a whitelisted visitor)."""
+    from visitors.choices import VisitorStatus
+
+    if visitor.status == VisitorStatus.WHITELISTED:
+        return None
+    state = core_state.state_get(visitor.organisation_id) or core_state.current(
+        visitor.organisation_id
+    )
+    rules = engine.rule_set(state, RuleChannel.CHAT_EVENT)
+    if not rules.rules:
+        return None
+    known = dict(
+        visitor.identifiers.filter(kind__in=("email", "phone", "ip")).values_list(
+            "kind", "value"
+        )
+    )
+    event = {
+        "visitor": {
+            "id": str(visitor.public_id),
+            "status": visitor.status,
+            "trust_score": visitor.trust_score,
+            **known,
+        },
+        "event": {"kind": kind, "note": note},
+    }
+    outcome = engine.evaluate(
+        rules, EventContext(visitor.organisation_id, rules.channel, event)
+    )
+    engine.hits_flush_due()
+    chat_effects(
+        actor=actor,
+        visitor=visitor,
+        conversation=conversation,
+        rules=ChatRules(core.Verdict("chat", True, "", ""), outcome),  # noqa: FBT003
+    )
+    return outcome

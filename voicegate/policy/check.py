@@ -7,6 +7,7 @@ for the harassment limit and logs denials.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,10 @@ from trustconsole.lib.phones import (
     phone_region,
 )
 from trustconsole.policy import decide as core
+from trustconsole.policy import state as core_state
 from trustconsole.policy.vocabulary import Channel, Step
+from trustconsole.rules import engine
+from trustconsole.rules import hooks as rule_hooks
 from voicegate.policy import keys, memory, owned
 from voicegate.policy.choices import PolicyWarning, Violation
 
@@ -92,6 +96,7 @@ class CheckOutcome:
     snapshot: memory.Snapshot | None = None
     caller_key: str = ""
     verdict: core.Verdict | None = None  # the identity steps' verdict
+    rules: engine.Outcome | None = None  # the outbound-check rules, when any ran
 
     @property
     def allowed(self) -> bool:
@@ -108,6 +113,19 @@ class CheckOutcome:
             )
         else:
             explanation = self.verdict.explanation() if self.verdict else None
+        shadow = tuple(r.ref() for r in self.rules.shadow) if self.rules else ()
+        if shadow and not violations and self.verdict is not None:
+            explanation = dataclasses.replace(
+                self.verdict, shadow_rules=shadow
+            ).explanation()
+        elif shadow and explanation is not None and not explanation["shadow_rules"]:
+            words = ", ".join(f"{r['name']} (version {r['version']})" for r in shadow)
+            explanation = {
+                **explanation,
+                "shadow_rules": list(shadow),
+                "sentence": explanation["sentence"]
+                + f" Shadow rules that matched (not acting): {words}.",
+            }
         return {
             "allowed": self.allowed,
             "violations": violations,
@@ -310,7 +328,97 @@ def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
                     f"the limit is {limit}.",
                 )
             )
+
+    # The organisation's outbound-check rules (trustconsole.rules): a live rule
+    # refuses with its own violation code or holds/restricts the account; shadow
+    # rules are only listed. A whitelisted destination is never refused by a rule.
+    outcome.rules = rule_hooks.outbound_check(
+        state=state,
+        account=_account_event(state, account),
+        account_facts=(
+            (lambda: _account_rule_facts(actor, account)) if account else None
+        ),
+        caller_id={
+            "number": request.from_raw,
+            "e164": request.from_e164,
+            "owned": request.from_e164 in allowed_ids,
+        },
+        destination={
+            "number": request.to_raw,
+            "e164": to or "",
+            "status": _visitor_status(state, to),
+            "account_key": caller_key,
+        },
+        skip=outcome.verdict.step == Step.WHITELIST,
+    )
+    if outcome.rules is not None:
+        shadow = tuple(r.ref() for r in outcome.rules.shadow)
+        for rule in outcome.rules.live:
+            finding = _rule_finding(rule, shadow, account)
+            if finding is not None:
+                findings.append(finding)
     return outcome
+
+
+def _account_event(
+    state: core_state.OrgState, account: memory.AccountCopy | None
+) -> dict:
+    if account is None:
+        return {}
+    entry = core_state.account_entry(state, account.public_id)
+    return {
+        "id": account.public_id,
+        "status": entry.status if entry is not None else "",
+        "numbers_owned": len(account.owned),
+    }
+
+
+def _account_rule_facts(actor: Actor, account: memory.AccountCopy) -> dict:
+    from accounts.models import Account
+    from accounts.selectors import account_rule_facts
+
+    row = Account.objects.get(pk=account.pk, organisation=actor.organisation)
+    return account_rule_facts(account=row)
+
+
+def _visitor_status(state: core_state.OrgState, e164: str | None) -> str:
+    """The status of the visitor with this number ("" when none is listed)."""
+    if not e164:
+        return ""
+    visitor_id = state.idents.get("phone", {}).get(e164)
+    found = state.visitors.get(visitor_id) if visitor_id else None
+    return found[0].status if found else ""
+
+
+def _rule_finding(
+    rule: engine.CompiledRule,
+    shadow: tuple[dict, ...],
+    account: memory.AccountCopy | None,
+) -> Finding | None:
+    """What a matching live rule refuses: its own code, or (holding the account,
+    or restricting its voice) `account_restricted`."""
+    effect = rule.effect
+    label = f"“{rule.name}” (version {rule.version})"
+    refuse = effect.get("refuse")
+    held = effect.get("account") if account is not None else None
+    if refuse:
+        code, detail = refuse["code"], f"Refused by the rule {label}."
+    elif (
+        held
+        and account is not None
+        and (held["action"] == "hold" or "voice" in held.get("services", ()))
+    ):
+        what = "holds" if held["action"] == "hold" else "restricts voice calls of"
+        code = Violation.ACCOUNT_RESTRICTED
+        detail = f"The rule {label} {what} the account {account.name}."
+    else:
+        return None
+    verdict = dataclasses.replace(
+        core.rule_verdict(Channel.OUTBOUND_CALL, code, Step.OUTBOUND_RULE, detail),
+        rule=rule.ref(),
+        shadow_rules=shadow,
+    )
+    return Finding(code, detail, verdict)
 
 
 def _sentence(verdict: core.Verdict, to: str | None) -> str:

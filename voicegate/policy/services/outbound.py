@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from trustconsole.core.actor import Actor
+from trustconsole.rules import hooks as rule_hooks
 from voicegate.policy import check, keys
 from voicegate.policy.choices import Violation
 from voicegate.policy.models import OutboundDenial
@@ -37,6 +38,7 @@ def outbound_check(
     outcome = check.check_evaluate(actor=actor, request=request)
     snap = outcome.snapshot
     assert snap is not None
+    rule_hooks.outbound_counted(outcome.rules, allowed=outcome.allowed)
     if outcome.allowed:
         # On Redis the call was already counted in the check's one round trip.
         if request.to_e164 is not None and snap.cache_ok and not snap.counted:
@@ -48,7 +50,31 @@ def outbound_check(
         except Exception:
             logger.exception("policy check: could not take back a refused call")
     _denial_log(actor=actor, outcome=outcome)
+    rule_hooks.outbound_denied(actor.organisation.pk, outcome.caller_key)
+    _rule_account_effects(actor, outcome)
     return outcome
+
+
+def _rule_account_effects(actor: Actor, outcome: check.CheckOutcome) -> None:
+    """Holds and restrictions of the live outbound rules that matched (the call
+    itself is already refused by them)."""
+    rules, copy = outcome.rules, outcome.account
+    if (
+        rules is None
+        or copy is None
+        or not any(r.effect.get("account") for r in rules.live)
+    ):
+        return
+    from accounts.models import Account
+
+    account = Account.objects.select_related("organisation").get(pk=copy.pk)
+    request = outcome.request
+    rule_hooks.account_effects(
+        actor=Actor.system_for(actor.organisation, "outbound call rules"),
+        account=account,
+        outcome=rules,
+        why=f"outbound call {request.from_e164} → {request.to_e164 or request.to_raw}.",
+    )
 
 
 def _count_call(actor: Actor, outcome: check.CheckOutcome) -> None:
