@@ -18,6 +18,12 @@ register_actions(
         "voice.connection.update": "{actor} changed the voice connection {target}",
         "voice.connection.delete": "{actor} deleted the voice connection {target}",
         "voice.block_list.add": "{actor} added {number} to the call block list",
+        "voice.block_list.shadow_add": "{actor} added {number} to the call block "
+        "list in shadow (logged, not rejected)",
+        "voice.block_list.live": "{actor} put the block-list entry {number} live: "
+        "its calls are rejected",
+        "voice.block_list.shadow": "{actor} put the block-list entry {number} back "
+        "into shadow: its calls are only logged",
         "voice.block_list.remove": "{actor} removed {before_number} from the call "
         "block list",
         "voice.settings.update": "{actor} changed the call gate settings",

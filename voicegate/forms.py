@@ -44,6 +44,12 @@ class BlockNumberForm(forms.Form):
         max_length=40, help_text="International format, e.g. +14155550123"
     )
     reason = forms.CharField(max_length=500, required=False)
+    shadow = forms.BooleanField(
+        label="Shadow (log only)",
+        required=False,
+        help_text="Calls are logged as “would have been rejected” and let through: "
+        "try a block before it acts.",
+    )
 
 
 class VoiceSettingsForm(forms.Form):

@@ -131,6 +131,8 @@ class BlockedNumber(models.Model):
     reason = models.CharField(max_length=500, blank=True)
     added_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Shadow: the gate only logs "would have rejected" (a safe way to try a block).
+    shadow = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -192,8 +192,11 @@ def _normalised_or_error(number: str, field: str = "number") -> str:
 
 
 @transaction.atomic
-def blocked_number_add(*, actor: Actor, number: str, reason: str = "") -> BlockedNumber:
-    """Put a number on the organisation block list."""
+def blocked_number_add(
+    *, actor: Actor, number: str, reason: str = "", shadow: bool = False
+) -> BlockedNumber:
+    """Put a number on the organisation block list (in shadow: the gate only logs
+    that it would have rejected the call)."""
     actor.require(Role.OPERATOR)
     e164 = _normalised_or_error(number)
     if BlockedNumber.objects.filter(
@@ -205,15 +208,39 @@ def blocked_number_add(*, actor: Actor, number: str, reason: str = "") -> Blocke
         number=e164,
         reason=reason.strip()[:500],
         added_by=actor.label[:200],
+        shadow=bool(shadow),
     )
     audit_record(
         actor=actor,
-        action="voice.block_list.add",
+        action="voice.block_list.shadow_add" if shadow else "voice.block_list.add",
         target=blocked,
         after={"number": e164},
         reason=blocked.reason,
     )
     gate.org_rules_changed(actor.organisation.pk, BLOCKED_NUMBER, e164)
+    return blocked
+
+
+@transaction.atomic
+def blocked_number_set_shadow(
+    *, actor: Actor, blocked: BlockedNumber, shadow: bool, reason: str = ""
+) -> BlockedNumber:
+    """Put a shadow block-list entry live (it rejects from the next call), or back
+    into shadow."""
+    actor.require(Role.OPERATOR)
+    if blocked.shadow == bool(shadow):
+        return blocked
+    blocked.shadow = bool(shadow)
+    blocked.save(update_fields=["shadow"])
+    audit_record(
+        actor=actor,
+        action="voice.block_list.shadow" if shadow else "voice.block_list.live",
+        target=blocked,
+        before={"shadow": not blocked.shadow},
+        after={"number": blocked.number, "shadow": blocked.shadow},
+        reason=reason.strip(),
+    )
+    gate.org_rules_changed(actor.organisation.pk, BLOCKED_NUMBER, blocked.number)
     return blocked
 
 

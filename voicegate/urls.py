@@ -28,6 +28,11 @@ urlpatterns = [
         views.block_remove,
         name="block_remove",
     ),
+    path(
+        "voice/block-list/<str:public_id>/mode/",
+        views.block_mode,
+        name="block_mode",
+    ),
     path("voice/settings/", views.voice_settings, name="settings"),
     path("voice/policy/", include("voicegate.policy.urls")),
 ]

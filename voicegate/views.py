@@ -249,6 +249,25 @@ def block_remove(request: ActorRequest, public_id: str) -> HttpResponse:
 
 
 @member_required
+@require_POST
+def block_mode(request: ActorRequest, public_id: str) -> HttpResponse:
+    """Put a block-list entry live, or back into shadow (operators)."""
+    blocked = selectors.blocked_number_get(actor=request.actor, public_id=public_id)
+    request.actor.require("operator")
+    shadow = request.POST.get("shadow") == "1"
+    services.blocked_number_set_shadow(
+        actor=request.actor, blocked=blocked, shadow=shadow
+    )
+    messages.success(
+        request,
+        f"{blocked.number} is in shadow: its calls are only logged."
+        if shadow
+        else f"{blocked.number} is live: its calls are rejected.",
+    )
+    return redirect("voicegate:block_list")
+
+
+@member_required
 def voice_settings(request: ActorRequest) -> HttpResponse:
     """The gate settings of the organisation (admins change them)."""
     row = selectors.voice_settings_for(request.actor.organisation.pk)

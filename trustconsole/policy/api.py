@@ -34,6 +34,9 @@ class ExplanationEntryOutput(serializers.Serializer[Any]):
     added_by = serializers.CharField(allow_blank=True)
     added_at = serializers.CharField(allow_null=True, help_text="ISO 8601.")
     reason = serializers.CharField(allow_blank=True)
+    shadow = serializers.BooleanField(
+        required=False, help_text="Present (true) on a shadow block-list entry."
+    )
 
 
 class ExplanationRuleOutput(serializers.Serializer[Any]):
@@ -65,5 +68,11 @@ class ExplanationOutput(serializers.Serializer[Any]):
     )
     shadow_rules = ExplanationRuleOutput(
         many=True, required=False, help_text="Shadow rules that matched (never act)."
+    )
+    shadow_entries = ExplanationEntryOutput(
+        many=True,
+        required=False,
+        help_text="Shadow block-list entries that matched: the call would have been "
+        "rejected, and was not.",
     )
     sentence = serializers.CharField()

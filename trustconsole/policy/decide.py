@@ -68,6 +68,8 @@ class Verdict:
     # rules that matched too (each {id, name, version, mode, effect}).
     rule: dict[str, Any] | None = None
     shadow_rules: tuple[dict[str, Any], ...] = ()
+    # Shadow block-list entries that matched: what they would have rejected.
+    shadow_entries: tuple[dict[str, Any], ...] = ()
 
     @property
     def visitor_id(self) -> int | None:
@@ -106,6 +108,7 @@ def explanation(verdict: Verdict) -> dict[str, Any]:
         "entry": verdict.entry.as_dict() if verdict.entry is not None else None,
         "rule": verdict.rule,
         "shadow_rules": list(verdict.shadow_rules),
+        "shadow_entries": list(verdict.shadow_entries),
         "sentence": sentence(verdict),
     }
 
@@ -161,6 +164,12 @@ def sentence(verdict: Verdict) -> str:
     elif verdict.detail:
         parts.append(verdict.detail)
     text = head + (": " + ", ".join(parts) if parts else "") + "."
+    if verdict.shadow_entries:
+        text += (
+            " Would have been rejected by the shadow block-list entry "
+            + ", ".join(e["label"] for e in verdict.shadow_entries)
+            + " (not acting)."
+        )
     if verdict.shadow_rules:
         text += (
             " Shadow rules that matched (not acting): "
@@ -288,7 +297,7 @@ def _evaluate(
     if Step.BLOCK_LIST in steps and do_not_contact and state.blocked:
         for phone in ids.phones:
             listed = state.blocked.get(phone)
-            if listed is not None:
+            if listed is not None and not listed.shadow:  # shadow: inbound only
                 reason = (
                     Reason.BLOCKED_DESTINATION
                     if channel == Channel.OUTBOUND_CALL
@@ -374,6 +383,14 @@ def decide_call(state: OrgState, caller: str) -> Verdict:
         )
     listed = state.blocked.get(e164)
     if listed is not None:
+        if listed.shadow:  # logged as what it would have done; the call goes on
+            return _allow(
+                channel,
+                Reason.NOT_LISTED,
+                Step.DEFAULT,
+                e164=e164,
+                shadow_entries=(listed.as_dict(),),
+            )
         return _deny(
             channel,
             Reason.BLOCK_LIST,

@@ -73,10 +73,11 @@ class Entry:
     label: str = ""  # what an operator recognises: a network, a number, a name
     expires: float | None = None  # epoch seconds (IP blocks)
     services: frozenset[str] = frozenset()  # restricted services (accounts)
+    shadow: bool = False  # a shadow block: logged as "would have rejected" only
 
     def as_dict(self) -> dict[str, Any]:
         """The explanation's `entry`."""
-        return {
+        found: dict[str, Any] = {
             "kind": self.kind,
             "id": self.id,
             "label": self.label,
@@ -85,6 +86,9 @@ class Entry:
             "added_at": self.added_at or None,
             "reason": self.reason,
         }
+        if self.shadow:
+            found["shadow"] = True
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,9 +501,10 @@ def _load_blocked(
             added_at=_iso(at),
             reason=reason,
             label=number,
+            shadow=shadow,
         )
-        for pk, public_id, number, by, at, reason in rows.values_list(
-            "pk", "public_id", "number", "added_by", "created_at", "reason"
+        for pk, public_id, number, by, at, reason, shadow in rows.values_list(
+            "pk", "public_id", "number", "added_by", "created_at", "reason", "shadow"
         )
     }
 

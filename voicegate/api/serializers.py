@@ -94,12 +94,25 @@ class BlockedNumberOutput(serializers.Serializer):
     reason = serializers.CharField()
     added_by = serializers.CharField()
     created_at = serializers.DateTimeField()
+    shadow = serializers.BooleanField(
+        help_text="In shadow the gate only logs that it would have rejected the call."
+    )
 
 
 class BlockedNumberInput(serializers.Serializer):
     """A number to block."""
 
     number = serializers.CharField(max_length=40)
+    reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default=""
+    )
+    shadow = serializers.BooleanField(required=False, default=False)
+
+
+class BlockedNumberChange(serializers.Serializer):
+    """Put an entry live or into shadow."""
+
+    shadow = serializers.BooleanField()
     reason = serializers.CharField(
         max_length=500, required=False, allow_blank=True, default=""
     )

@@ -140,13 +140,23 @@ class BlockedNumberListApi(ActorAPIView):
 
 
 class BlockedNumberDetailApi(ActorAPIView):
-    """One block-list entry: read or remove (operators)."""
+    """One block-list entry: read, put live or into shadow, remove (operators)."""
 
     write_roles = (Role.OPERATOR,)
 
     @extend_schema(responses=s.BlockedNumberOutput)
     def get(self, request: Request, public_id: str) -> Response:
         blocked = selectors.blocked_number_get(actor=self.actor, public_id=public_id)
+        return Response(s.BlockedNumberOutput(blocked).data)
+
+    @extend_schema(request=s.BlockedNumberChange, responses=s.BlockedNumberOutput)
+    def patch(self, request: Request, public_id: str) -> Response:
+        blocked = selectors.blocked_number_get(actor=self.actor, public_id=public_id)
+        data = s.BlockedNumberChange(data=request.data)
+        data.is_valid(raise_exception=True)
+        blocked = services.blocked_number_set_shadow(
+            actor=self.actor, blocked=blocked, **data.validated_data
+        )
         return Response(s.BlockedNumberOutput(blocked).data)
 
     @extend_schema(request=ReasonSerializer, responses={204: None})
