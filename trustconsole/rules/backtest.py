@@ -1,7 +1,12 @@
 """Backtests: a draft condition over the logged history of its channel.
 
-Inbound calls replay the call decision log (`voicegate.CallDecision`), chat
-messages replay the visitors' messages (`visitors.Message`). Sliding-window
+Each channel replays its own history: inbound calls the call decision log
+(`voicegate.CallDecision`), chat messages the visitors' messages
+(`visitors.Message`), chat events the events recorded on visitors
+(`visitors.Event`), outbound checks the denial log (`OutboundDenial`: allowed
+checks are not stored, so a draft shows which refused calls it matches), account
+signups the accounts that signed up in the window and the usage review each
+account's usage days in the window (account facts as of that day). Sliding-window
 counts are recomputed from the history itself (as of each event), never read
 from or written to the live counters. The result: hits, the identities
 affected, a sample of matching events and, for an existing rule, the same for
@@ -31,7 +36,7 @@ from trustconsole.rules.services import condition_check
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED = (RuleChannel.INBOUND_CALL, RuleChannel.CHAT_MESSAGE)
+SUPPORTED = tuple(RuleChannel.values)
 SAMPLE = 20
 PROGRESS_EVERY = 200
 MAX_WINDOW_DAYS = 90
@@ -51,7 +56,7 @@ def backtest_start(
     actor.require("operator")
     if channel not in SUPPORTED:
         raise ValidationError(
-            {"channel": "Backtests replay inbound calls and chat messages for now."}
+            {"channel": f"Unknown channel {channel!r}; use {', '.join(SUPPORTED)}."}
         )
     condition_check(channel=channel, condition=condition)
     if end <= start:
@@ -193,6 +198,184 @@ def _messages(
         yield str(vpublic), event, at.isoformat(), summary
 
 
+def _chat_events(
+    backtest: Backtest,
+) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+    from visitors.models import Event
+
+    rows = (
+        _window(Event.objects, backtest)
+        .order_by("created_at", "id")
+        .values_list(
+            "id", "created_at", "kind", "detail", "visitor__public_id",
+            "visitor__status", "visitor__trust_score", "visitor__name",
+        )
+    )  # fmt: skip
+    for pk, at, kind, detail, vpublic, status, score, name in rows.iterator(
+        chunk_size=1000
+    ):
+        detail = detail if isinstance(detail, dict) else {}
+        note = detail.get("note") or detail.get("reason") or ""
+        event = {
+            "visitor": {"id": str(vpublic), "status": status, "trust_score": score},
+            "event": {"kind": kind, "note": str(note)},
+        }
+        summary = {
+            "kind": "chat_event",
+            "id": pk,
+            "at": at.isoformat(),
+            "visitor": name or str(vpublic),
+            "event": kind,
+        }
+        yield str(vpublic), event, at.isoformat(), summary
+
+
+def _denials(
+    backtest: Backtest,
+) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+    from voicegate.policy.models import OutboundDenial
+
+    rows = (
+        _window(OutboundDenial.objects, backtest)
+        .order_by("created_at", "id")
+        .values_list(
+            "id", "created_at", "from_number", "to_number", "codes",
+            "account__public_id", "account__status", "account__country",
+            "account__company_name",
+        )
+    )  # fmt: skip
+    for pk, at, caller, callee, codes, apublic, astatus, country, name in rows.iterator(
+        chunk_size=1000
+    ):
+        event = {
+            "account": {"status": astatus or "", "country": country or ""},
+            "caller_id": {
+                "number": caller,
+                "e164": caller if caller.startswith("+") else "",
+                "owned": "caller_id_not_owned" not in codes.split(","),
+            },
+            "destination": {
+                "number": callee,
+                "e164": callee if callee.startswith("+") else "",
+            },
+        }
+        summary = {
+            "kind": "outbound_denial",
+            "id": pk,
+            "at": at.isoformat(),
+            "account": name or "",
+            "from": caller,
+            "to": callee,
+            "codes": codes,
+        }
+        yield str(apublic or caller), event, at.isoformat(), summary
+
+
+def _signups(
+    backtest: Backtest,
+) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+    from accounts.models import Account
+    from accounts.selectors import account_rule_facts
+
+    rows = _accounts_signed_up(Account.objects, backtest).order_by("signup_at", "id")
+    for account in rows.iterator(chunk_size=500):
+        at = account.signup_at
+        facts_now = account_rule_facts(account=account, today=at.date())
+        summary = {
+            "kind": "account_signup",
+            "id": str(account.public_id),
+            "at": at.isoformat(),
+            "account": account.company_name,
+            "email": account.email,
+        }
+        yield str(account.public_id), {"account": facts_now}, at.isoformat(), summary
+
+
+def _usage_days(
+    backtest: Backtest,
+) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+    from accounts.models import AccountUsageDay
+    from accounts.selectors import account_rule_facts
+
+    rows = (
+        _days(AccountUsageDay.objects, backtest)
+        .select_related("account")
+        .order_by("day", "id")
+    )
+    for row in rows.iterator(chunk_size=500):
+        account = row.account
+        at = dt.datetime.combine(row.day, dt.time(23, 59), tzinfo=dt.UTC)
+        summary = {
+            "kind": "account_usage_day",
+            "id": row.pk,
+            "at": at.isoformat(),
+            "account": account.company_name,
+            "day": row.day.isoformat(),
+            "calls": row.outbound_calls,
+        }
+        facts_then = account_rule_facts(account=account, today=row.day)
+        yield str(account.public_id), {"account": facts_then}, at.isoformat(), summary
+
+
+def _window(manager: Any, backtest: Backtest) -> Any:
+    return manager.filter(
+        organisation_id=backtest.organisation_id,
+        created_at__gte=backtest.window_start,
+        created_at__lt=backtest.window_end,
+    )
+
+
+def _accounts_signed_up(manager: Any, backtest: Backtest) -> Any:
+    return manager.filter(
+        organisation_id=backtest.organisation_id,
+        signup_at__gte=backtest.window_start,
+        signup_at__lt=backtest.window_end,
+    )
+
+
+def _days(manager: Any, backtest: Backtest) -> Any:
+    return manager.filter(
+        account__organisation_id=backtest.organisation_id,
+        day__gte=backtest.window_start.date(),
+        day__lt=backtest.window_end.date() + dt.timedelta(days=1),
+    )
+
+
+def _source(channel: str) -> tuple[Any, Any]:
+    """(the channel's history as events, how many rows it holds in a window)."""
+    from accounts.models import Account, AccountUsageDay
+    from visitors.models import Event, Message
+    from voicegate.models import CallDecision
+    from voicegate.policy.models import OutboundDenial
+
+    return {
+        RuleChannel.INBOUND_CALL: (
+            _calls,
+            lambda b: _window(CallDecision.objects, b).count(),
+        ),
+        RuleChannel.CHAT_MESSAGE: (
+            _messages,
+            lambda b: _window(Message.objects, b).filter(sender="visitor").count(),
+        ),
+        RuleChannel.CHAT_EVENT: (
+            _chat_events,
+            lambda b: _window(Event.objects, b).count(),
+        ),
+        RuleChannel.OUTBOUND_CHECK: (
+            _denials,
+            lambda b: _window(OutboundDenial.objects, b).count(),
+        ),
+        RuleChannel.ACCOUNT_SIGNUP: (
+            _signups,
+            lambda b: _accounts_signed_up(Account.objects, b).count(),
+        ),
+        RuleChannel.ACCOUNT_REVIEW: (
+            _usage_days,
+            lambda b: _days(AccountUsageDay.objects, b).count(),
+        ),
+    }[channel]
+
+
 def _compiled(channel: str, condition: str, name: str) -> engine.CompiledRule:
     import cel
 
@@ -236,17 +419,8 @@ def _replay(backtest: Backtest) -> dict[str, Any]:
     version = backtest.rule.current_version if backtest.rule else None
     if version is not None:
         live = _compiled(backtest.channel, version.condition, "current")
-    source = _calls if backtest.channel == RuleChannel.INBOUND_CALL else _messages
-    if backtest.channel == RuleChannel.INBOUND_CALL:
-        from voicegate.models import CallDecision as Model
-    else:
-        from visitors.models import Message as Model  # type: ignore[assignment]
-    total = Model.objects.filter(
-        organisation_id=backtest.organisation_id,
-        created_at__gte=backtest.window_start,
-        created_at__lt=backtest.window_end,
-    ).count()
-    Backtest.objects.filter(pk=backtest.pk).update(total=total)
+    source, counted = _source(backtest.channel)
+    Backtest.objects.filter(pk=backtest.pk).update(total=counted(backtest))
     tz = backtest.organisation.time_zone
     hits = live_hits = only_draft = only_live = errors = events = 0
     identities: set[str] = set()
