@@ -373,7 +373,7 @@ def _source(channel: str) -> tuple[Any, Any]:
             _usage_days,
             lambda b: _days(AccountUsageDay.objects, b).count(),
         ),
-    }[channel]
+    }[RuleChannel(channel)]
 
 
 def _compiled(channel: str, condition: str, name: str) -> engine.CompiledRule:

@@ -116,6 +116,7 @@ def _context(
         "modes": RuleMode.choices,
         "versions": list(selectors.rule_versions(rule=rule)[:20]) if rule else [],
         "backtests": list(rule.backtests.all()[:5]) if rule else [],
+        "matches": selectors.rule_matches(rule=rule) if rule else None,
         "can_backtest": request.actor.can("operator")
         and entry.channel in backtests.SUPPORTED,
     }
