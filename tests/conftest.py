@@ -319,3 +319,14 @@ def login(page: Any, live_server: Any) -> Callable[[Any], Any]:
         return page_ready(page, f"{live_server.url}/")
 
     return do
+
+
+@pytest.fixture
+def rules_engine_fresh() -> Iterator[None]:
+    """No compiled rule programs, budget strikes or hit counts left in this
+    process by another test, before and after."""
+    from trustconsole.rules import engine
+
+    engine.reset()
+    yield
+    engine.reset()

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def _fresh_engine() -> Iterator[None]:
-    from trustconsole.rules import engine
-
-    engine.reset()
-    yield
-    engine.reset()
+def _fresh_engine(rules_engine_fresh: None) -> None:
+    """Every rules test (see `rules_engine_fresh` in tests/conftest.py)."""

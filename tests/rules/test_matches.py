@@ -11,17 +11,9 @@ from django.test import Client
 from tests.rules.factories import make_rule
 from tests.voicegate.conftest import logged
 from trustconsole.core.actor import Actor
-from trustconsole.rules import engine
 from visitors.services import visitor_upsert, visitor_whitelist
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engine():
-    engine.reset()
-    yield
-    engine.reset()
 
 
 def _call(api, caller):

@@ -12,15 +12,10 @@ from trustconsole.rules import engine
 from trustconsole.rules.models import RuleHitCount
 from visitors.models import BlockedAttempt, Message, ReviewItem, RiskSignal, Visitor
 
+pytestmark = pytest.mark.usefixtures("rules_engine_fresh")
+
 URL = "/widget/v1/messages"
 CASINO = 'contains_any(message.text, ["casino"])'
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engine():
-    engine.reset()
-    yield
-    engine.reset()
 
 
 @pytest.fixture

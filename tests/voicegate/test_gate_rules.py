@@ -20,17 +20,10 @@ from visitors.services import visitor_upsert, visitor_whitelist
 from voicegate import signatures
 from voicegate.choices import Provider
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rules_engine_fresh")]
 
 NIGERIA = "+2348012345678"
 REJECT_NG = 'caller.country == "NG"'
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engine():
-    engine.reset()
-    yield
-    engine.reset()
 
 
 def _decide(api_client_for, org, caller=NIGERIA, **extra):

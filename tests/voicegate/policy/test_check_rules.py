@@ -15,17 +15,10 @@ from trustconsole.rules.models import RuleHitCount
 from visitors.services import visitor_upsert, visitor_whitelist
 from voicegate.policy.models import OutboundDenial
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rules_engine_fresh")]
 
 LONDON = "+442079460123"
 TO_GB = 'destination.country == "GB"'
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engine():
-    engine.reset()
-    yield
-    engine.reset()
 
 
 def _rule(org, condition, effect, mode="live", **kw):
