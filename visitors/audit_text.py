@@ -54,6 +54,9 @@ register_actions(
         "(trust score {trust_score})",
         "visitor.event_record": "{actor} recorded a {kind} event for {target}",
         "visitor.blacklist": "{actor} blacklisted {target}",
+        "visitor.shadow_blacklist": "{actor} put {target} on a shadow blacklist "
+        "(calls logged as would-be rejections, not rejected)",
+        "visitor.shadow_clear": "{actor} ended the shadow blacklist of {target}",
         "conversation.resolve": "{actor} marked the conversation with {visitor} "
         "resolved",
         "conversation.reopen": "{actor} reopened the conversation with {visitor}",

@@ -51,6 +51,11 @@ class Visitor(models.Model):
     status_changed_at = models.DateTimeField(null=True, blank=True)
     # Who set the status (shown in decision explanations).
     status_changed_by = models.CharField(max_length=200, blank=True, db_default="")
+    # A shadow blacklist (voice gate only): its calls are let through and logged as
+    # "would have been rejected"; nothing else about the visitor changes.
+    shadow_blacklisted_at = models.DateTimeField(null=True, blank=True)
+    shadow_blacklisted_by = models.CharField(max_length=200, blank=True, db_default="")
+    shadow_blacklist_reason = models.TextField(blank=True, db_default="")
     trust_score = models.PositiveSmallIntegerField(
         default=100, validators=[MaxValueValidator(100)]
     )

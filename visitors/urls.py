@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from visitors import views
+from visitors import shadow_views, views
 from visitors.api.views import WidgetMessageApi
 
 app_name = "visitors"
@@ -18,6 +18,11 @@ urlpatterns = [
     path(f"{V}/blacklist/", views.visitor_blacklist, name="visitor_blacklist"),
     path(f"{V}/whitelist/", views.visitor_whitelist, name="visitor_whitelist"),
     path(f"{V}/clear-status/", views.visitor_clear_status, name="visitor_clear_status"),
+    path(
+        f"{V}/shadow-blacklist/",
+        shadow_views.visitor_shadow_blacklist,
+        name="visitor_shadow_blacklist",
+    ),
     path(f"{V}/merge/", views.visitor_merge, name="visitor_merge"),
     path(f"{V}/signals/", views.visitor_signal_add, name="visitor_signal_add"),
     path(

@@ -166,8 +166,13 @@ def sentence(verdict: Verdict) -> str:
     text = head + (": " + ", ".join(parts) if parts else "") + "."
     if verdict.shadow_entries:
         text += (
-            " Would have been rejected by the shadow block-list entry "
-            + ", ".join(e["label"] for e in verdict.shadow_entries)
+            " Would have been rejected by "
+            + ", ".join(
+                f"the shadow blacklist of visitor {e['label'] or e['id'][:8]}"
+                if e["kind"] == "visitor"
+                else f"the shadow block-list entry {e['label']}"
+                for e in verdict.shadow_entries
+            )
             + " (not acting)."
         )
     if verdict.shadow_rules:
@@ -215,11 +220,13 @@ def _visitor_matches(state: OrgState, ids: Identities) -> tuple[Match | None, ..
             found = visitors.get(table.get(value, -1))
             if found is None:
                 continue
-            if found[0].status == "blacklisted":
+            status = found[0].status
+            if status == "blacklisted":
                 if black is None:
                     black = (found[0], kind, value)
-            elif white is None:
+            elif status == "whitelisted" and white is None:
                 white = (found[0], kind, value)
+            # a shadow blacklist (any other status) acts on nothing here
     return black, white
 
 
@@ -367,6 +374,9 @@ def decide_call(state: OrgState, caller: str) -> Verdict:
             detail=f"caller ID {caller!r} is not a phone number",
         )
     found = state.visitors.get(phones.get(e164, -1))
+    shadow: tuple[dict[str, Any], ...] = ()
+    if found is not None and found[0].shadow:  # logged, then decided as unlisted
+        shadow, found = (found[0].as_dict(),), None
     if found is not None:
         entry = found[0]
         if entry.status == "blacklisted":
@@ -389,7 +399,7 @@ def decide_call(state: OrgState, caller: str) -> Verdict:
                 Reason.NOT_LISTED,
                 Step.DEFAULT,
                 e164=e164,
-                shadow_entries=(listed.as_dict(),),
+                shadow_entries=(*shadow, listed.as_dict()),
             )
         return _deny(
             channel,
@@ -398,8 +408,11 @@ def decide_call(state: OrgState, caller: str) -> Verdict:
             ("phone", e164),
             listed,
             e164,
+            shadow_entries=shadow,
         )
-    return _allow(channel, Reason.NOT_LISTED, Step.DEFAULT, e164=e164)
+    return _allow(
+        channel, Reason.NOT_LISTED, Step.DEFAULT, e164=e164, shadow_entries=shadow
+    )
 
 
 def rule_verdict(channel: str, reason: str, step: str, detail: str) -> Verdict:

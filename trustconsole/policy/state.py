@@ -420,18 +420,45 @@ def _iso(value: Any) -> str:
 def _load_visitors(
     organisation_id: int, pks: set[int] | None
 ) -> dict[int, tuple[Entry, tuple[tuple[str, str], ...]]]:
-    """Listed (blacklisted/whitelisted) visitors → entry and identities."""
+    """Listed (blacklisted/whitelisted) visitors → entry and identities, and the
+    visitors on a shadow blacklist (`Entry.shadow`, their own status)."""
     from visitors.models import VisitorIdentifier
 
+    if pks is not None and not pks:
+        return {}
+    found: dict[int, tuple[Entry, list[tuple[str, str]]]] = {}
+    rows = VisitorIdentifier.objects.filter(
+        visitor__organisation_id=organisation_id,
+        visitor__shadow_blacklisted_at__isnull=False,
+    ).exclude(visitor__status__in=MAPPED_STATUSES)
+    if pks is not None:
+        rows = rows.filter(visitor_id__in=pks)
+    for pk, kind, value, status, public_id, name, by, at, reason in rows.values_list(
+        "visitor_id",
+        "kind",
+        "value",
+        "visitor__status",
+        "visitor__public_id",
+        "visitor__name",
+        "visitor__shadow_blacklisted_by",
+        "visitor__shadow_blacklisted_at",
+        "visitor__shadow_blacklist_reason",
+    ):
+        item = found.get(pk)
+        if item is None:
+            entry = Entry(
+                kind="visitor", id=str(public_id), pk=pk, status=status,
+                added_by=by, added_at=_iso(at), reason=reason, label=name,
+                shadow=True,
+            )  # fmt: skip
+            item = found[pk] = (entry, [])
+        item[1].append((kind, value))
     rows = VisitorIdentifier.objects.filter(
         visitor__organisation_id=organisation_id,
         visitor__status__in=MAPPED_STATUSES,
     )
     if pks is not None:
-        if not pks:
-            return {}
         rows = rows.filter(visitor_id__in=pks)
-    found: dict[int, tuple[Entry, list[tuple[str, str]]]] = {}
     for pk, kind, value, status, public_id, name, by, at, reason in rows.values_list(
         "visitor_id",
         "kind",

@@ -104,6 +104,12 @@ class VisitorDetailOutput(VisitorOutput):
     """A visitor with identifiers, signals and the explanation of the score."""
 
     status_reason = serializers.CharField()
+    shadow_blacklisted_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Set while the visitor is on a shadow blacklist (voice gate: calls "
+        "logged as would-be rejections, not rejected).",
+    )
+    shadow_blacklist_reason = serializers.CharField()
     identifiers = serializers.SerializerMethodField()
     explanation = serializers.SerializerMethodField()
     signals = serializers.SerializerMethodField()

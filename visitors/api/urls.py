@@ -26,6 +26,16 @@ urlpatterns = [
         name="visitor_whitelist",
     ),
     path(
+        "visitors/<str:public_id>/shadow-blacklist/",
+        views.VisitorShadowBlacklistApi.as_view(),
+        name="visitor_shadow_blacklist",
+    ),
+    path(
+        "visitors/<str:public_id>/shadow-blacklist/clear/",
+        views.VisitorShadowClearApi.as_view(),
+        name="visitor_shadow_clear",
+    ),
+    path(
         "visitors/<str:public_id>/clear-status/",
         views.VisitorClearStatusApi.as_view(),
         name="visitor_clear_status",

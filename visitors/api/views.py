@@ -137,6 +137,21 @@ class VisitorWhitelistApi(_VisitorStatusApi):
 
 
 @extend_schema(request=s.VisitorReasonInput, responses=s.VisitorDetailOutput)
+class VisitorShadowBlacklistApi(_VisitorStatusApi):
+    """Shadow blacklist (voice gate): calls are logged as would-be rejections and
+    let through; nothing else changes."""
+
+    action_fn = staticmethod(services.visitor_shadow_blacklist)
+
+
+@extend_schema(request=s.VisitorReasonInput, responses=s.VisitorDetailOutput)
+class VisitorShadowClearApi(_VisitorStatusApi):
+    """End the visitor's shadow blacklist."""
+
+    action_fn = staticmethod(services.visitor_shadow_clear)
+
+
+@extend_schema(request=s.VisitorReasonInput, responses=s.VisitorDetailOutput)
 class VisitorClearStatusApi(_VisitorStatusApi):
     """Clear status: back to no status; the blacklist signal is removed."""
 

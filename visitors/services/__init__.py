@@ -73,6 +73,8 @@ from visitors.services.status import (
     status_set,
     visitor_blacklist,
     visitor_clear_status,
+    visitor_shadow_blacklist,
+    visitor_shadow_clear,
     visitor_whitelist,
 )
 from visitors.services.widgets import (
@@ -110,6 +112,8 @@ __all__ = [
     "signals_end",
     "status_set",
     "visitor_blacklist",
+    "visitor_shadow_blacklist",
+    "visitor_shadow_clear",
     "visitor_clear_status",
     "visitor_delete",
     "visitor_identifier_add",

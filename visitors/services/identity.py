@@ -150,7 +150,7 @@ def _add_identifiers(visitor: Visitor, pairs: list[tuple[str, str]]) -> None:
             for kind, value in pairs
         ]
     )
-    if visitor.status in MAPPED_STATUSES:
+    if visitor.status in MAPPED_STATUSES or visitor.shadow_blacklisted_at:
         policy_changed(visitor)
 
 
@@ -467,7 +467,7 @@ def visitor_identifier_remove(
     if identifier is None:
         raise ValidationError({"value": f"{value} is not on this visitor's record."})
     identifier.delete()
-    if visitor.status in MAPPED_STATUSES:
+    if visitor.status in MAPPED_STATUSES or visitor.shadow_blacklisted_at:
         policy_changed(visitor)
     audit_record(
         actor=actor,

@@ -11,6 +11,7 @@ from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
 from visitors.choices import (
     BLACKLISTED_SIGNAL,
+    MAPPED_STATUSES,
     ReviewStatus,
     SignalEnd,
     SignalSource,
@@ -48,15 +49,17 @@ def status_set(
     visitor.status_reason = reason
     visitor.status_changed_at = timezone.now()
     visitor.status_changed_by = actor.label[:200]
+    fields = ["status", "status_reason", "status_changed_at", "status_changed_by"]
+    if status in MAPPED_STATUSES and visitor.shadow_blacklisted_at is not None:
+        # A real list status ends a trial blacklist (it never comes back after).
+        before["shadow"] = True
+        visitor.shadow_blacklisted_at = None
+        visitor.shadow_blacklisted_by = visitor.shadow_blacklist_reason = ""
+        fields += [
+            "shadow_blacklisted_at", "shadow_blacklisted_by", "shadow_blacklist_reason",
+        ]  # fmt: skip
     visitor.full_clean()
-    visitor.save(
-        update_fields=[
-            "status",
-            "status_reason",
-            "status_changed_at",
-            "status_changed_by",
-        ]
-    )
+    visitor.save(update_fields=fields)
     policy_changed(visitor)
     return before
 
@@ -197,3 +200,69 @@ def visitor_clear_status(*, actor: Actor, visitor: Visitor, reason: str) -> Visi
         action="visitor.clear_status",
         reason=reason,
     )
+
+
+@transaction.atomic
+def visitor_shadow_blacklist(*, actor: Actor, visitor: Visitor, reason: str) -> Visitor:
+    """A trial blacklist for the voice gate: calls from the visitor's numbers are
+    let through and logged as "would have been rejected"; chat, outbound checks,
+    the status and the score are untouched. Refused on a blacklisted or
+    whitelisted visitor (the real status decides)."""
+    from django.core.exceptions import ValidationError
+
+    actor.require(OPERATOR)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why (it is kept in the audit trail)."})
+    visitor = lock_visitor(visitor)
+    if visitor.status in MAPPED_STATUSES:
+        raise ValidationError(
+            {"status": f"The visitor is {visitor.get_status_display().lower()}; "
+             "a shadow blacklist only applies to a visitor with no list status."}
+        )  # fmt: skip
+    visitor.shadow_blacklisted_at = timezone.now()
+    visitor.shadow_blacklisted_by = actor.label[:200]
+    visitor.shadow_blacklist_reason = reason
+    visitor.save(
+        update_fields=[
+            "shadow_blacklisted_at", "shadow_blacklisted_by", "shadow_blacklist_reason",
+        ]
+    )  # fmt: skip
+    audit_record(
+        actor=actor,
+        action="visitor.shadow_blacklist",
+        target=visitor,
+        after={"shadow": True},
+        reason=reason,
+    )
+    policy_changed(visitor)
+    return visitor
+
+
+@transaction.atomic
+def visitor_shadow_clear(
+    *, actor: Actor, visitor: Visitor, reason: str = ""
+) -> Visitor:
+    """End a visitor's shadow blacklist."""
+    actor.require(OPERATOR)
+    visitor = lock_visitor(visitor)
+    if visitor.shadow_blacklisted_at is None:
+        return visitor
+    visitor.shadow_blacklisted_at = None
+    visitor.shadow_blacklisted_by = ""
+    visitor.shadow_blacklist_reason = ""
+    visitor.save(
+        update_fields=[
+            "shadow_blacklisted_at", "shadow_blacklisted_by", "shadow_blacklist_reason",
+        ]
+    )  # fmt: skip
+    audit_record(
+        actor=actor,
+        action="visitor.shadow_clear",
+        target=visitor,
+        before={"shadow": True},
+        after={"shadow": False},
+        reason=(reason or "").strip(),
+    )
+    policy_changed(visitor)
+    return visitor
