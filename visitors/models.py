@@ -93,6 +93,12 @@ class Visitor(models.Model):
                 condition=Q(status__in=("blacklisted", "whitelisted")),
                 name="visitor_org_mapped_idx",
             ),
+            # The few visitors on a shadow blacklist, read when the state is built.
+            models.Index(
+                fields=("organisation", "id"),
+                condition=Q(shadow_blacklisted_at__isnull=False),
+                name="visitor_org_shadow_idx",
+            ),
         ]
 
     def __str__(self) -> str:
