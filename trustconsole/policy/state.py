@@ -427,63 +427,37 @@ def _load_visitors(
     if pks is not None and not pks:
         return {}
     found: dict[int, tuple[Entry, list[tuple[str, str]]]] = {}
-    rows = VisitorIdentifier.objects.filter(
+    listed = VisitorIdentifier.objects.filter(
+        visitor__organisation_id=organisation_id, visitor__status__in=MAPPED_STATUSES
+    )
+    trial = VisitorIdentifier.objects.filter(
         visitor__organisation_id=organisation_id,
         visitor__shadow_blacklisted_at__isnull=False,
     ).exclude(visitor__status__in=MAPPED_STATUSES)
-    if pks is not None:
-        rows = rows.filter(visitor_id__in=pks)
-    for pk, kind, value, status, public_id, name, by, at, reason in rows.values_list(
-        "visitor_id",
-        "kind",
-        "value",
-        "visitor__status",
-        "visitor__public_id",
-        "visitor__name",
-        "visitor__shadow_blacklisted_by",
-        "visitor__shadow_blacklisted_at",
-        "visitor__shadow_blacklist_reason",
+    # (rows, where "who, when, why" come from, shadow?)
+    for rows, prefix, shadow in (
+        (listed, "visitor__status_changed", False),
+        (trial, "visitor__shadow_blacklisted", True),
     ):
-        item = found.get(pk)
-        if item is None:
-            entry = Entry(
-                kind="visitor", id=str(public_id), pk=pk, status=status,
-                added_by=by, added_at=_iso(at), reason=reason, label=name,
-                shadow=True,
-            )  # fmt: skip
-            item = found[pk] = (entry, [])
-        item[1].append((kind, value))
-    rows = VisitorIdentifier.objects.filter(
-        visitor__organisation_id=organisation_id,
-        visitor__status__in=MAPPED_STATUSES,
-    )
-    if pks is not None:
-        rows = rows.filter(visitor_id__in=pks)
-    for pk, kind, value, status, public_id, name, by, at, reason in rows.values_list(
-        "visitor_id",
-        "kind",
-        "value",
-        "visitor__status",
-        "visitor__public_id",
-        "visitor__name",
-        "visitor__status_changed_by",
-        "visitor__status_changed_at",
-        "visitor__status_reason",
-    ):
-        item = found.get(pk)
-        if item is None:
-            entry = Entry(
-                kind="visitor",
-                id=str(public_id),
-                pk=pk,
-                status=status,
-                added_by=by,
-                added_at=_iso(at),
-                reason=reason,
-                label=name,
+        if pks is not None:
+            rows = rows.filter(visitor_id__in=pks)
+        why = "visitor__shadow_blacklist_reason" if shadow else "visitor__status_reason"
+        for pk, kind, value, status, public_id, name, by, at, reason in (
+            rows.values_list(
+                "visitor_id", "kind", "value", "visitor__status",
+                "visitor__public_id", "visitor__name", f"{prefix}_by", f"{prefix}_at",
+                why,
             )
-            item = found[pk] = (entry, [])
-        item[1].append((kind, value))
+        ):  # fmt: skip
+            item = found.get(pk)
+            if item is None:
+                entry = Entry(
+                    kind="visitor", id=str(public_id), pk=pk, status=status,
+                    added_by=by, added_at=_iso(at), reason=reason, label=name,
+                    shadow=shadow,
+                )  # fmt: skip
+                item = found[pk] = (entry, [])
+            item[1].append((kind, value))
     return {pk: (entry, tuple(idents)) for pk, (entry, idents) in found.items()}
 
 
