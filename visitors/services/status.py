@@ -55,9 +55,7 @@ def status_set(
         before["shadow"] = True
         visitor.shadow_blacklisted_at = None
         visitor.shadow_blacklisted_by = visitor.shadow_blacklist_reason = ""
-        fields += [
-            "shadow_blacklisted_at", "shadow_blacklisted_by", "shadow_blacklist_reason",
-        ]  # fmt: skip
+        fields += SHADOW_FIELDS
     visitor.full_clean()
     visitor.save(update_fields=fields)
     policy_changed(visitor)
@@ -220,23 +218,7 @@ def visitor_shadow_blacklist(*, actor: Actor, visitor: Visitor, reason: str) -> 
             {"status": f"The visitor is {visitor.get_status_display().lower()}; "
              "a shadow blacklist only applies to a visitor with no list status."}
         )  # fmt: skip
-    visitor.shadow_blacklisted_at = timezone.now()
-    visitor.shadow_blacklisted_by = actor.label[:200]
-    visitor.shadow_blacklist_reason = reason
-    visitor.save(
-        update_fields=[
-            "shadow_blacklisted_at", "shadow_blacklisted_by", "shadow_blacklist_reason",
-        ]
-    )  # fmt: skip
-    audit_record(
-        actor=actor,
-        action="visitor.shadow_blacklist",
-        target=visitor,
-        after={"shadow": True},
-        reason=reason,
-    )
-    policy_changed(visitor)
-    return visitor
+    return _shadow_write(actor=actor, visitor=visitor, shadow=True, reason=reason)
 
 
 @transaction.atomic
@@ -248,21 +230,31 @@ def visitor_shadow_clear(
     visitor = lock_visitor(visitor)
     if visitor.shadow_blacklisted_at is None:
         return visitor
-    visitor.shadow_blacklisted_at = None
-    visitor.shadow_blacklisted_by = ""
-    visitor.shadow_blacklist_reason = ""
-    visitor.save(
-        update_fields=[
-            "shadow_blacklisted_at", "shadow_blacklisted_by", "shadow_blacklist_reason",
-        ]
-    )  # fmt: skip
+    return _shadow_write(
+        actor=actor, visitor=visitor, shadow=False, reason=(reason or "").strip()
+    )
+
+
+SHADOW_FIELDS = [
+    "shadow_blacklisted_at", "shadow_blacklisted_by", "shadow_blacklist_reason",
+]  # fmt: skip
+
+
+def _shadow_write(
+    *, actor: Actor, visitor: Visitor, shadow: bool, reason: str
+) -> Visitor:
+    """Start or end the shadow blacklist: save, audit, tell the decision state."""
+    visitor.shadow_blacklisted_at = timezone.now() if shadow else None
+    visitor.shadow_blacklisted_by = actor.label[:200] if shadow else ""
+    visitor.shadow_blacklist_reason = reason if shadow else ""
+    visitor.save(update_fields=SHADOW_FIELDS)
     audit_record(
         actor=actor,
-        action="visitor.shadow_clear",
+        action="visitor.shadow_blacklist" if shadow else "visitor.shadow_clear",
         target=visitor,
-        before={"shadow": True},
-        after={"shadow": False},
-        reason=(reason or "").strip(),
+        before={"shadow": not shadow},
+        after={"shadow": shadow},
+        reason=reason,
     )
     policy_changed(visitor)
     return visitor
