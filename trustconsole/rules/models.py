@@ -46,6 +46,9 @@ class Rule(models.Model):
         related_name="+",
     )
     disabled_reason = models.TextField(blank=True)
+    # The key of a rule of the default rule set ("flagged_keywords", …): the
+    # organisation owns and may edit it; the key only says where it came from.
+    builtin = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -54,7 +57,12 @@ class Rule(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=("organisation", "name"), name="rule_name_once"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=("organisation", "builtin"),
+                condition=~models.Q(builtin=""),
+                name="rule_builtin_once",
+            ),
         ]
         indexes = [
             models.Index(
