@@ -99,34 +99,52 @@ def chat_message(
 
 
 def chat_effects(
-    *, actor: Any, visitor: Any, conversation: Any, rules: ChatRules
+    *,
+    actor: Any,
+    visitor: Any,
+    conversation: Any,
+    rules: ChatRules,
+    message: Any = None,
 ) -> None:
-    """The signals and flags of the live rules that matched (in the gate's
-    transaction). Shadow rules never act."""
+    """The signals, flags and events of the live rules that matched (in the
+    gate's transaction). Shadow rules never act."""
     outcome = rules.outcome
     if outcome is None:
         return
     from django.db import transaction
 
-    from trustconsole.rules.effects import visitor_effects_apply
+    from trustconsole.rules.effects import event_effect_apply, visitor_effects_apply
 
     for rule in outcome.live:
-        if rule.effect.get("signal") or rule.effect.get("flag"):
-            try:
-                with transaction.atomic():  # a savepoint: the message stays
+        effect = rule.effect
+        if not (effect.get("signal") or effect.get("flag") or effect.get("event")):
+            continue
+        try:
+            with transaction.atomic():  # a savepoint: the message stays
+                if effect.get("signal") or effect.get("flag"):
                     visitor_effects_apply(
                         actor=actor,
                         visitor=visitor,
-                        effect=rule.effect,
+                        effect=effect,
                         rule_label=f"{rule.name} (version {rule.version})",
                         conversation=conversation,
                     )
-            except Exception:  # noqa: BLE001 - an effect never loses the message
-                logger.exception(
-                    "rule %s v%s: its effect could not be applied",
-                    rule.name,
-                    rule.version,
-                )
+                if effect.get("event"):
+                    event_effect_apply(
+                        actor=actor,
+                        visitor=visitor,
+                        rule=rule,
+                        facts=outcome.facts,
+                        text=getattr(message, "body", "") or "",
+                        message=message,
+                        conversation=conversation,
+                    )
+        except Exception:  # noqa: BLE001 - an effect never loses the message
+            logger.exception(
+                "rule %s v%s: its effect could not be applied",
+                rule.name,
+                rule.version,
+            )
 
 
 # --- Inbound calls ------------------------------------------------------------------
