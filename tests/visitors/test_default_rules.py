@@ -52,7 +52,14 @@ def test_a_new_organisation_gets_the_defaults_written_from_the_environment(
     words = describe(entry)
     assert "added the default rule set to Gamma" in words.sentence
     assert "Flagged keywords" in str([c.after for c in words.changes])
-    assert entry.after["rules"] == ["Flagged keywords", "Message velocity"]
+    assert entry.after["rules"] == [
+        "Event weight: Flagged keyword",
+        "Event weight: User report",
+        "Event weight: Message velocity",
+        "Event weight: Repeated calls",
+        "Flagged keywords",
+        "Message velocity",
+    ]
 
 
 def test_without_keywords_the_keyword_rule_starts_off(settings) -> None:
@@ -141,6 +148,47 @@ def test_the_migration_adds_the_defaults_once_and_keeps_operator_names(org) -> N
         condition='message.text == "x"', effect={"block": True},
     )  # fmt: skip
     added = seed(org.pk, Rule, RuleVersion)
-    assert [r.name for r in added] == ["Flagged keywords (default)", "Message velocity"]
+    assert [r.name for r in added][:2] == [
+        "Flagged keywords (default)",
+        "Message velocity",
+    ]
     assert seed(org.pk, Rule, RuleVersion) == []
-    assert Rule.objects.filter(organisation=org).count() == 3
+    assert Rule.objects.filter(organisation=org).count() == 1 + len(added) == 7
+
+
+def test_a_report_weighs_what_the_organisations_rule_says(
+    org, oscar, django_capture_on_commit_callbacks
+) -> None:
+    from django.test import Client
+
+    from tests.visitors.factories import ConversationFactory, VisitorFactory
+
+    rule = _default(org, "event_user_report")
+    assert rule.current_version.effect == {
+        "signal": {"type": "user_report", "level": "high"}
+    }
+    visitor = VisitorFactory(organisation=org)
+    conversation = ConversationFactory(visitor=visitor, organisation=org)
+    client = Client()
+    client.force_login(oscar)
+    client.post(f"/inbox/{conversation.public_id}/report/", {"reason": "rude"})
+    visitor.refresh_from_db()
+    assert visitor.trust_score == 60  # High: −40
+    signal = RiskSignal.objects.get(visitor=visitor)
+    assert signal.event.kind == "user_report"
+    assert "Event weight: User report (version 1)" in signal.note
+    with django_capture_on_commit_callbacks(execute=True):  # processes are told
+        rule_update(
+            actor=_admin(org),
+            rule=rule,
+            effect={"signal": {"type": "user_report", "level": "low"}},
+        )
+    client.post(f"/inbox/{conversation.public_id}/report/", {"reason": "again"})
+    visitor.refresh_from_db()
+    assert visitor.trust_score == 50  # Low: −10
+    with django_capture_on_commit_callbacks(execute=True):
+        rule_set_mode(actor=_admin(org), rule=rule, mode="off")
+    client.post(f"/inbox/{conversation.public_id}/report/", {"reason": "third"})
+    visitor.refresh_from_db()
+    assert visitor.trust_score == 50  # the organisation turned report weights off
+    assert visitor.events.filter(kind="user_report").count() == 3

@@ -11,10 +11,15 @@ deployment's environment variables give their first version:
 - **Message velocity** (chat message): more than `VISITORS_VELOCITY_MAX` messages
   from one visitor within `VISITORS_VELOCITY_WINDOW` seconds records a "message
   velocity" event (Medium, +20), once per window.
+- **Event weights** (chat event), one rule per event kind the product records: a
+  flagged keyword (High), a user report from the Inbox (High), message velocity
+  (Medium) and repeated calls from the voice gate (High) add their risk signal
+  (`event.kind == "user_report"` → signal). The levels are those the kinds were
+  registered with (`visitors.rules.rule_register`).
 
 The defaults are added once: when the organisation is created, or by the
 migration that introduced them (`seed(keys=…)` for the organisations that existed).
-A default an admin deleted stays deleted. `key` is stored on the rule
+A default an admin deleted stays deleted; `key` is stored on the rule
 (`Rule.builtin`), so a default is never added twice.
 """
 
@@ -85,6 +90,41 @@ DEFAULTS: tuple[Default, ...] = (
             }
         },
     ),
+)
+
+
+def _event_weight(kind: str, order: int) -> Default:
+    def level() -> str:
+        from visitors.rules import rule_get
+
+        found = rule_get(kind)
+        return found.level if found is not None else "medium"
+
+    def label() -> str:
+        from visitors.choices import SIGNAL_TYPE_LABELS
+
+        return SIGNAL_TYPE_LABELS.get(kind, kind)
+
+    return Default(
+        key=f"event_{kind}",
+        name=f"Event weight: {label()}",
+        channel="chat_event",
+        description=(
+            f"Each {label().lower()} event recorded on a visitor adds a "
+            f"{label()} risk signal (the review queue once the visitor is in the "
+            "danger band; a whitelisted visitor collects it but is never flagged)."
+        ),
+        order=order,
+        condition=lambda: f"event.kind == {cel_string(kind)}",
+        effect=lambda: {"signal": {"type": kind, "level": level()}},
+    )
+
+
+# The event kinds whose signal comes from the default rule set (not from the
+# registry's own weight): `visitors.rules.event_record`.
+EVENT_KINDS = ("flagged_keyword", "user_report", "message_velocity", "repeated_calls")
+DEFAULTS = DEFAULTS + tuple(
+    _event_weight(kind, 10 * (n + 1)) for n, kind in enumerate(EVENT_KINDS)
 )
 
 

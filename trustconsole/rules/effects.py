@@ -228,27 +228,41 @@ def visitor_effects_apply(
     effect: dict[str, Any],
     rule_label: str,
     conversation: Any = None,
+    event: Any = None,
 ) -> None:
-    """A live rule's signal and flag on `visitor` (inside the caller's transaction)."""
+    """A live rule's signal and flag on `visitor` (inside the caller's transaction).
+
+    A signal from a chat-event rule carries its event (the review queue shows it).
+    A whitelisted visitor collects signals but is never flagged."""
     from visitors import services
+    from visitors.choices import VisitorStatus
 
     signal = effect.get("signal")
     if signal:
         hours = signal.get("expires_hours")
+        kind = signal.get("type", RULE_SIGNAL)
+        source, note = "rule", f"Rule {rule_label}"
+        if event is not None and kind == event.kind:
+            # The event's own weight (the default rule set's event rules): the
+            # signal keeps where the event came from and what it said.
+            from visitors.rules import event_note
+
+            source, note = event.source, f"{event_note(event)}; rule {rule_label}"
         services.risk_signal_add(
             actor=actor,
             visitor=visitor,
-            signal_type=signal.get("type", RULE_SIGNAL),
+            signal_type=kind,
             level=signal["level"],
-            source="rule",
-            note=f"Rule {rule_label}",
+            source=source,
+            note=note,
             expires_at=(
                 dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours) if hours else None
             ),
             conversation=conversation,
+            event=event,
         )
         visitor.refresh_from_db()
-    if effect.get("flag"):
+    if effect.get("flag") and visitor.status != VisitorStatus.WHITELISTED:
         from visitors.services import visitor_flag
 
         visitor_flag(

@@ -98,13 +98,14 @@ def chat_message(
     return ChatRules(_decided(verdict, outcome), outcome)
 
 
-def chat_effects(
+def chat_effects(  # noqa: PLR0913
     *,
     actor: Any,
     visitor: Any,
     conversation: Any,
     rules: ChatRules,
     message: Any = None,
+    event: Any = None,
 ) -> None:
     """The signals, flags and events of the live rules that matched (in the
     gate's transaction). Shadow rules never act."""
@@ -128,6 +129,7 @@ def chat_effects(
                         effect=effect,
                         rule_label=f"{rule.name} (version {rule.version})",
                         conversation=conversation,
+                        event=event,
                     )
                 if effect.get("event"):
                     event_effect_apply(
@@ -311,7 +313,9 @@ def account_event(
     """The signup or usage-review rules' outcome for one account (None: no rules;
     `facts` is read only when some rule runs). Counted at once: these events are
     decided once."""
-    state = core_state.state_get(organisation_id) or core_state.current(organisation_id)
+    # current(): this process may have decided nothing for the organisation since
+    # a rule changed (one cache read says whether it did).
+    state = core_state.current(organisation_id)
     rules = engine.rule_set(state, channel)
     if not rules.rules:
         return None
@@ -347,18 +351,19 @@ def account_effects(
 # --- Chat events (a user report, …) -------------------------------------------------
 
 
-def chat_event(
-    *, actor: Any, visitor: Any, kind: str, note: str, conversation: Any = None
+def chat_event(  # noqa: PLR0913
+    *,
+    actor: Any,
+    visitor: Any,
+    kind: str,
+    note: str,
+    conversation: Any = None,
+    recorded: Any = None,
 ) -> engine.Outcome | None:
     """Run the chat-event rules on an event recorded on a visitor; apply the live
-    ones' signals and flags (never on a whitelisted visitor)."""
-    from visitors.choices import VisitorStatus
-
-    if visitor.status == VisitorStatus.WHITELISTED:
-        return None
-    state = core_state.state_get(visitor.organisation_id) or core_state.current(
-        visitor.organisation_id
-    )
+    ones' signals (carrying the event) and flags. A whitelisted visitor collects
+    the signals, as events always gave them, but is never flagged."""
+    state = core_state.current(visitor.organisation_id)  # as account_event
     rules = engine.rule_set(state, RuleChannel.CHAT_EVENT)
     if not rules.rules:
         return None
@@ -375,7 +380,7 @@ def chat_event(
             **known,
         },
         "event": {"kind": kind, "note": note},
-    }
+    }  # `recorded` (the Event row) is not a fact: the signals carry it
     outcome = engine.evaluate(
         rules, EventContext(visitor.organisation_id, rules.channel, event)
     )
@@ -385,5 +390,6 @@ def chat_event(
         visitor=visitor,
         conversation=conversation,
         rules=ChatRules(core.Verdict("chat", True, "", ""), outcome),  # noqa: FBT003
+        event=recorded,
     )
     return outcome

@@ -2,6 +2,15 @@
 
 from django.db import migrations
 
+KEYS = (
+    "flagged_keywords",
+    "message_velocity",
+    "event_flagged_keyword",
+    "event_user_report",
+    "event_message_velocity",
+    "event_repeated_calls",
+)
+
 
 def forwards(apps, schema_editor):
     from trustconsole.rules.defaults import seed
@@ -10,7 +19,7 @@ def forwards(apps, schema_editor):
     Rule = apps.get_model("rules", "Rule")
     RuleVersion = apps.get_model("rules", "RuleVersion")
     for pk in Organisation.objects.values_list("pk", flat=True):
-        seed(pk, Rule, RuleVersion, keys=("flagged_keywords", "message_velocity"))
+        seed(pk, Rule, RuleVersion, keys=KEYS)
 
 
 class Migration(migrations.Migration):
