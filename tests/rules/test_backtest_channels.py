@@ -18,17 +18,17 @@ from visitors.models import Event
 from voicegate.models import CallDecision
 from voicegate.policy.models import OutboundDenial
 
-NOW = timezone.now()
 
 
 def _backtest(client, channel, condition, *, days=3):
+    now = timezone.now()  # not the import's time: a long run may start later
     response = client.post(
         "/api/v1/rules/backtests/",
         {
             "channel": channel,
             "condition": condition,
-            "start": (NOW - dt.timedelta(days=days)).isoformat(),
-            "end": (NOW + dt.timedelta(minutes=5)).isoformat(),
+            "start": (now - dt.timedelta(days=days)).isoformat(),
+            "end": (now + dt.timedelta(minutes=5)).isoformat(),
         },
         format="json",
     )
@@ -111,7 +111,7 @@ def test_signups_and_usage_days_replay_the_accounts_history(
     AccountFactory(
         organisation=org,
         email="old@freemail.example",
-        signup_at=NOW - dt.timedelta(days=30),
+        signup_at=timezone.now() - dt.timedelta(days=30),
     )
     client = api_client_for(org, "operator")
     body = _run(
