@@ -19,7 +19,6 @@ from voicegate.models import CallDecision
 from voicegate.policy.models import OutboundDenial
 
 
-
 def _backtest(client, channel, condition, *, days=3):
     now = timezone.now()  # not the import's time: a long run may start later
     response = client.post(
