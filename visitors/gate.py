@@ -5,8 +5,8 @@ one cache read per message, no query): a blacklisted visitor, or a message from 
 blocked IP/CIDR (unless a whitelisted visitor sends it), gets the same accepted
 answer as any message (silently blocked): nothing is stored in a conversation, and
 the attempt is counted on the visitor's profile with the decision's explanation.
-Other messages are stored and run through the chat rules (flagged keyword, message
-velocity).
+Other messages are stored and run through the organisation's chat-message rules
+(`trustconsole.rules`; the default rule set flags keywords and message velocity).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -27,23 +25,18 @@ from trustconsole.policy import state as core_state
 from trustconsole.policy.vocabulary import Channel as CoreChannel
 from trustconsole.policy.vocabulary import Step
 from trustconsole.rules import hooks as rule_hooks
-from trustconsole.rules import windows
 from visitors import services
 from visitors.choices import (
     Channel,
     ConversationStatus,
     IdentifierKind,
     Sender,
-    SignalSource,
 )
 from visitors.models import (
     Conversation,
     Message,
-    Visitor,
     Widget,
 )
-from visitors.rules import event_record
-from visitors.widget_rules import FLAGGED_KEYWORD, MESSAGE_VELOCITY
 
 
 @dataclass(frozen=True)
@@ -170,15 +163,14 @@ def widget_message_receive(
         ip=ip,
         created_at=now,
     )
-    _apply_chat_rules(
+    # The live rules' signals, flags and events: the default rule set's flagged
+    # keywords and message velocity among them (`trustconsole.rules.defaults`).
+    rule_hooks.chat_effects(
         actor=actor,
         visitor=visitor,
         conversation=conversation,
+        rules=rules,
         message=message,
-        now=now,
-    )
-    rule_hooks.chat_effects(
-        actor=actor, visitor=visitor, conversation=conversation, rules=rules
     )
     return GateAnswer(
         conversation_id=conversation.public_id, message_id=message.public_id
@@ -230,49 +222,3 @@ def chat_decide(organisation_id: int, pairs: list[tuple[str, str]]) -> core.Verd
         ips=tuple(found.get(IdentifierKind.IP, ())),
     )
     return core.decide(core_state.current(organisation_id), CoreChannel.CHAT, ids)
-
-
-def _apply_chat_rules(
-    *,
-    actor: Actor,
-    visitor: Visitor,
-    conversation: Conversation,
-    message: Message,
-    now: dt.datetime,
-) -> None:
-    text = message.body.lower()
-    for keyword in settings.VISITORS_FLAGGED_KEYWORDS:
-        if keyword.lower() in text:
-            event_record(
-                actor=actor,
-                visitor=visitor,
-                kind=FLAGGED_KEYWORD.kind,
-                detail={"keyword": keyword, "message_id": str(message.public_id)},
-                source=SignalSource.WIDGET,
-                conversation=conversation,
-            )
-            break
-    # Message velocity: counted in the shared cache (no query per message); the
-    # event is recorded once per window, by whichever process first sees the
-    # count pass the limit.
-    window = settings.VISITORS_VELOCITY_WINDOW
-    recent = windows.hit_and_count(f"chat:{visitor.public_id.hex}", window, now=now)
-    if recent > settings.VISITORS_VELOCITY_MAX and _once_per_window(
-        f"visitors:velocity:{visitor.public_id.hex}", window
-    ):
-        event_record(
-            actor=actor,
-            visitor=visitor,
-            kind=MESSAGE_VELOCITY.kind,
-            detail={"messages": recent, "window_seconds": window},
-            source=SignalSource.WIDGET,
-            conversation=conversation,
-        )
-
-
-def _once_per_window(key: str, seconds: int) -> bool:
-    """True for the first caller in `seconds` (shared across processes)."""
-    try:
-        return bool(cache.add(key, 1, timeout=seconds))
-    except Exception:  # noqa: BLE001 - the cache is down: no count, no event
-        return False

@@ -76,6 +76,15 @@ def _detail_note(rule: Rule, detail: dict[str, Any]) -> str:
     return f"{rule.label}" + (f" ({shown})" if shown else "")
 
 
+def event_note(event: Event) -> str:
+    """An event in words for the signal it gives ("Flagged keyword (keyword: …)")."""
+    rule = rule_get(event.kind)
+    label = rule.label if rule is not None else event.kind
+    detail = event.detail if isinstance(event.detail, dict) else {}
+    detail = {k: v for k, v in detail.items() if k != "rule"}
+    return _detail_note(Rule(event.kind, event.kind, "low", label), detail)
+
+
 @transaction.atomic
 def event_record(
     *,
@@ -117,7 +126,11 @@ def event_record(
         target=visitor,
         after={"event": event.public_id, "kind": kind, "rule": bool(rule)},
     )
-    if rule is not None:
+    # The default rule set's chat-event rules give the signals of its kinds (the
+    # organisation may change or remove them); other registered kinds add theirs.
+    from trustconsole.rules.defaults import EVENT_KINDS
+
+    if rule is not None and kind not in EVENT_KINDS:
         services.risk_signal_add(
             actor=actor,
             visitor=visitor,
@@ -138,5 +151,6 @@ def event_record(
         kind=kind,
         note=note if isinstance(note, str) else str(note),
         conversation=conversation,
+        recorded=event,
     )
     return event

@@ -14,7 +14,7 @@ def make_rule(
     org: Organisation, condition: str, effect: dict[str, Any], **kw: Any
 ) -> Rule:
     """A rule of `org` saved by its system admin (shadow unless `mode` says)."""
-    kw.setdefault("name", f"rule {Rule.objects.count() + 1}")
+    kw.setdefault("name", f"rule {Rule.objects.filter(builtin='').count() + 1}")
     kw.setdefault("channel", "inbound_call")
     return rule_create(
         actor=Actor.system_for(org, "tests"), condition=condition, effect=effect, **kw

@@ -7,6 +7,7 @@ import pytest
 from tests.rules.factories import make_rule
 from trustconsole.core.audit_text import describe
 from trustconsole.core.models import AuditEntry
+from trustconsole.rules.defaults import DEFAULTS
 from trustconsole.rules.models import Rule, RuleVersion
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +65,7 @@ def test_a_bad_condition_is_refused_with_its_line_column_and_reason(
     [error] = response.json()["errors"]
     assert error["field"] == "condition"
     assert error["reason"].startswith("Line 2, column 10: Unknown field countri")
-    assert not Rule.objects.exists()
+    assert not Rule.objects.filter(builtin="").exists()
 
 
 @pytest.mark.parametrize(
@@ -84,14 +85,15 @@ def test_a_bad_effect_is_refused_naming_the_part(
     )
     assert response.status_code == 400
     assert field in [e["field"] for e in response.json()["errors"]]
-    assert not Rule.objects.exists()
+    assert not Rule.objects.filter(builtin="").exists()
 
 
 def test_operators_and_viewers_read_but_do_not_edit(org, api_client_for) -> None:
     rule = make_rule(org, "caller.valid", {"reject": True})
     for role in ("operator", "viewer"):
         client = api_client_for(org, role)
-        assert client.get("/api/v1/rules/").json()["count"] == 1
+        # The rule and the organisation's default rule set.
+        assert client.get("/api/v1/rules/").json()["count"] == 1 + len(DEFAULTS)
         assert client.post("/api/v1/rules/", NEW, format="json").status_code == 403
         assert (
             client.patch(
@@ -105,8 +107,8 @@ def test_operators_and_viewers_read_but_do_not_edit(org, api_client_for) -> None
             ).status_code
             == 403
         )
-    assert Rule.objects.get().mode == "shadow"
-    assert RuleVersion.objects.count() == 1
+    assert Rule.objects.filter(builtin="").get().mode == "shadow"
+    assert RuleVersion.objects.filter(rule__builtin="").count() == 1
 
 
 def test_another_organisations_rule_is_404(org, other_org, api_client_for) -> None:
@@ -123,8 +125,12 @@ def test_another_organisations_rule_is_404(org, other_org, api_client_for) -> No
             getattr(client, method)(url, {"mode": "off"}, format="json").status_code
             == 404
         )
-    assert client.get("/api/v1/rules/").json()["count"] == 0
-    assert Rule.objects.get().mode == "shadow"
+    listed = client.get("/api/v1/rules/").json()["results"]
+    assert {r["id"] for r in listed} == {
+        str(r.public_id) for r in Rule.objects.filter(organisation=org)
+    }
+    assert str(theirs.public_id) not in {r["id"] for r in listed}
+    assert Rule.objects.filter(builtin="").get().mode == "shadow"
 
 
 def test_an_operator_tests_a_draft_on_an_event_and_sees_the_trace(
@@ -220,7 +226,7 @@ def test_deleting_a_rule_is_audited(org, alice, api_client_for) -> None:
         .status_code
         == 204
     )
-    assert not Rule.objects.exists()
+    assert not Rule.objects.filter(builtin="").exists()
     assert AuditEntry.objects.filter(
         action="rule.delete", target_id=str(rule.public_id)
     ).exists()

@@ -161,7 +161,7 @@ def test_chat_facts_and_helpers(org, condition, event, expected) -> None:
 def test_rules_of_another_organisation_never_run(org, other_org) -> None:
     make_rule(other_org, "caller.valid", {"reject": True}, mode="live")
     assert not _evaluate(org).matched
-    assert Rule.objects.count() == 1
+    assert Rule.objects.filter(builtin="").count() == 1
 
 
 def test_guarded_rules_run_only_when_their_fact_can_match(org) -> None:

@@ -181,8 +181,19 @@ def test_a_flagged_keyword_becomes_a_signal_and_flags_with_the_conversation(
     assert item.event.kind == "flagged_keyword"
 
 
-def test_message_velocity_is_an_event_once_per_window(send, settings) -> None:
-    settings.VISITORS_VELOCITY_MAX = 3
+def test_message_velocity_is_an_event_once_per_window(send, widget) -> None:
+    # The organisation's default "Message velocity" rule, tuned by an admin.
+    from trustconsole.rules.models import Rule
+    from trustconsole.rules.services import rule_update
+
+    rule = Rule.objects.get(
+        organisation=widget.organisation, builtin="message_velocity"
+    )
+    rule_update(
+        actor=Actor.system_for(widget.organisation, "test"),
+        rule=rule,
+        condition="visitor.messages_recent > 3",
+    )
     for n in range(6):
         send(f"msg {n}")
     assert Event.objects.filter(kind="message_velocity").count() == 1

@@ -150,6 +150,14 @@ def organisation_create(
         action="organisation.create",
         after={"name": name, "slug": slug},
     )
+    from trustconsole.rules.defaults import default_rule_names
+
+    audit_record(  # added with the organisation (trustconsole.rules.defaults)
+        actor=actor,
+        action="rule.defaults_add",
+        target=organisation,
+        after={"rules": default_rule_names(organisation.pk)},
+    )
     user, created = user_get_or_create(email=admin_email, password=admin_password)
     membership = Membership.objects.create(
         user=user, organisation=organisation, role=Role.ADMIN

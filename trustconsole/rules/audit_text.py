@@ -19,6 +19,7 @@ register_actions(
         "rule.delete": "{actor} deleted the rule {target}",
         "rule.disable": "{actor} turned off the rule {target} (over its time budget)",
         "rule.backtest": "{actor} backtested the rule {target}",
+        "rule.defaults_add": "{actor} added the default rule set to {target}",
     }
 )
 register_fields(

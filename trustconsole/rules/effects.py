@@ -10,7 +10,11 @@ An effect is a JSON object with any of:
 - `block`: true — the chat message is blocked (chat message channel);
 - `reject`: true — the call is rejected (inbound call channel);
 - `refuse`: `{"code": <violation code>}` — the outbound call is refused;
-- `account`: `{"action": hold|restrict, "services": [...], "email_customer": bool}`.
+- `account`: `{"action": hold|restrict, "services": [...], "email_customer": bool}`;
+- `event`: `{"kind": <event kind>, "once_per_seconds": <int, optional>}` — record
+  an event of a registered kind on the visitor (chat messages): the kind's own
+  signal follows (`visitors.rules`), and the event shows on the visitor's profile;
+  with `once_per_seconds`, at most once per visitor in that time.
 
 Several may be given; a shadow rule's effect is only logged.
 """
@@ -18,6 +22,7 @@ Several may be given; a shadow rule's effect is only logged.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import Any
 
@@ -27,7 +32,7 @@ from trustconsole.policy.vocabulary import DEFAULT_WEIGHTS, Reason
 from trustconsole.rules.facts import RuleChannel
 
 RULE_SIGNAL = "rule_match"
-KEYS = ("signal", "flag", "block", "reject", "refuse", "account")
+KEYS = ("signal", "flag", "block", "reject", "refuse", "account", "event")
 ACTING = {
     "block": (RuleChannel.CHAT_MESSAGE,),
     "reject": (RuleChannel.INBOUND_CALL,),
@@ -37,6 +42,7 @@ ACTING = {
         RuleChannel.ACCOUNT_SIGNUP,
         RuleChannel.ACCOUNT_REVIEW,
     ),
+    "event": (RuleChannel.CHAT_MESSAGE,),
 }
 VISITOR_CHANNELS = (
     RuleChannel.CHAT_MESSAGE,
@@ -139,10 +145,40 @@ def effect_clean(channel: str, raw: Any) -> dict[str, Any]:  # noqa: C901, PLR09
                 "services": list(services) if action == "restrict" else [],
                 "email_customer": bool(account.get("email_customer", True)),
             }
+    if "event" in raw and channel in ACTING["event"]:
+        found = _event_clean(raw["event"], errors)
+        if found:
+            out["event"] = found
     if errors:
         raise ValidationError(errors)
     if not out:
         raise ValidationError({"effect": "Give at least one effect."})
+    return out
+
+
+def _event_kinds() -> dict[str, str]:
+    from visitors.rules import rule_list
+
+    return {rule.kind: rule.label for rule in rule_list()}
+
+
+def _event_clean(event: Any, errors: dict[str, str]) -> dict[str, Any]:
+    kind = event.get("kind") if isinstance(event, dict) else None
+    if kind not in _event_kinds():
+        errors["effect.event.kind"] = (
+            f"An event kind: {', '.join(sorted(_event_kinds()))}."
+        )
+        return {}
+    out: dict[str, Any] = {"kind": kind}
+    once = event.get("once_per_seconds")
+    if once is not None:
+        whole = isinstance(once, int) and not isinstance(once, bool)
+        if not whole or not 1 <= once <= 86400:
+            errors["effect.event.once_per_seconds"] = (
+                "A whole number of seconds, 1–86400 (or leave it out)."
+            )
+            return {}
+        out["once_per_seconds"] = once
     return out
 
 
@@ -169,6 +205,13 @@ def describe(effect: dict[str, Any]) -> str:
         parts.append("reject the call")
     if effect.get("refuse"):
         parts.append(f"refuse the call ({effect['refuse'].get('code')})")
+    event = effect.get("event")
+    if event:
+        label = _event_kinds().get(event.get("kind", ""), event.get("kind", ""))
+        words = f"record a {label} event"
+        if event.get("once_per_seconds"):
+            words += f" (at most once per {event['once_per_seconds']} s per visitor)"
+        parts.append(words)
     account = effect.get("account")
     if account:
         if account.get("action") == "hold":
@@ -185,27 +228,41 @@ def visitor_effects_apply(
     effect: dict[str, Any],
     rule_label: str,
     conversation: Any = None,
+    event: Any = None,
 ) -> None:
-    """A live rule's signal and flag on `visitor` (inside the caller's transaction)."""
+    """A live rule's signal and flag on `visitor` (inside the caller's transaction).
+
+    A signal from a chat-event rule carries its event (the review queue shows it).
+    A whitelisted visitor collects signals but is never flagged."""
     from visitors import services
+    from visitors.choices import VisitorStatus
 
     signal = effect.get("signal")
     if signal:
         hours = signal.get("expires_hours")
+        kind = signal.get("type", RULE_SIGNAL)
+        source, note = "rule", f"Rule {rule_label}"
+        if event is not None and kind == event.kind:
+            # The event's own weight (the default rule set's event rules): the
+            # signal keeps where the event came from and what it said.
+            from visitors.rules import event_note
+
+            source, note = event.source, f"{event_note(event)}; rule {rule_label}"
         services.risk_signal_add(
             actor=actor,
             visitor=visitor,
-            signal_type=signal.get("type", RULE_SIGNAL),
+            signal_type=kind,
             level=signal["level"],
-            source="rule",
-            note=f"Rule {rule_label}",
+            source=source,
+            note=note,
             expires_at=(
                 dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours) if hours else None
             ),
             conversation=conversation,
+            event=event,
         )
         visitor.refresh_from_db()
-    if effect.get("flag"):
+    if effect.get("flag") and visitor.status != VisitorStatus.WHITELISTED:
         from visitors.services import visitor_flag
 
         visitor_flag(
@@ -255,5 +312,79 @@ def account_effects_apply(
         reason=reason,
         notify_customer=notify,
         decided_by=decided_by,
+    )
+    return True
+
+
+def _once(key: str, seconds: int) -> bool:
+    """True for the first caller in `seconds` (shared across processes)."""
+    from django.core.cache import cache
+
+    try:
+        return bool(cache.add(key, 1, timeout=seconds))
+    except Exception:  # noqa: BLE001 - the cache is down: no event rather than many
+        return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _keywords_of(version_pk: int) -> tuple[str, ...]:
+    from trustconsole.rules.language import keyword_lists
+    from trustconsole.rules.models import RuleVersion
+
+    source = (
+        RuleVersion.objects.filter(pk=version_pk)
+        .values_list("condition", flat=True)
+        .first()
+    )
+    return tuple(w for words in keyword_lists(source or "true") for w in words)
+
+
+def event_detail(rule: Any, facts: dict[str, Any], text: str) -> dict[str, Any]:
+    """What an event recorded by a rule carries: the rule, the listed word the
+    message contains (if the rule lists words), and the counts the rule read."""
+    detail: dict[str, Any] = {"rule": f"{rule.name} (version {rule.version})"}
+    lowered = text.lower()
+    for word in _keywords_of(rule.version_pk):
+        if word.lower() in lowered:
+            detail["keyword"] = word
+            break
+    for name in sorted(rule.fields):
+        group, _, field = name.partition(".")
+        value = (facts.get(group) or {}).get(field)
+        if isinstance(value, int) and not isinstance(value, bool):
+            detail[field] = value
+    return detail
+
+
+def event_effect_apply(  # noqa: PLR0913
+    *,
+    actor: Any,
+    visitor: Any,
+    rule: Any,
+    facts: dict[str, Any],
+    text: str,
+    message: Any = None,
+    conversation: Any = None,
+) -> bool:
+    """A live rule's `event` effect: the event recorded on the visitor (its kind's
+    signal follows). False when `once_per_seconds` says it was recorded already."""
+    from visitors.rules import event_record
+
+    event = rule.effect["event"]
+    once = event.get("once_per_seconds")
+    if once and not _once(f"rules:once:{rule.pk}:{visitor.public_id.hex}", once):
+        return False
+    detail = event_detail(rule, facts, text)
+    if once:
+        detail["window_seconds"] = once
+    if message is not None:
+        detail["message_id"] = str(message.public_id)
+    event_record(
+        actor=actor,
+        visitor=visitor,
+        kind=event["kind"],
+        detail=detail,
+        source="widget",
+        conversation=conversation,
     )
     return True

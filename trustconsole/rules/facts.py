@@ -224,6 +224,14 @@ VISITOR_FIELDS = (
     Fact("ip", "string", "Client IP address.", "203.0.113.9"),
     Fact("messages_10m", "int", "Messages from this visitor in 10 minutes.", 1),
     Fact("messages_1h", "int", "Messages from this visitor in 1 hour.", 1),
+    Fact(
+        "messages_recent",
+        "int",
+        "Messages from this visitor in the velocity window "
+        "(VISITORS_VELOCITY_WINDOW seconds, 60 unless set), this one included; "
+        "counted in buckets of a tenth of the window.",
+        1,
+    ),
 )
 
 
@@ -254,7 +262,28 @@ def _visitor(ctx: EventContext) -> dict[str, Any]:
         )
         out["messages_10m"] = counted.get("messages_10m", 0)
         out["messages_1h"] = counted.get("messages_1h", 0)
+    out["messages_recent"] = _recent(ctx, given, key)
     return out
+
+
+def _recent(ctx: EventContext, given: Mapping[str, Any], key: str) -> int:
+    """The velocity window's count (live chat messages move it; others read 0)."""
+    if "messages_recent" in given:
+        return _int(given, "messages_recent")
+    if (
+        not _reads(ctx, "visitor", ("messages_recent",))
+        or ctx.channel != RuleChannel.CHAT_MESSAGE
+        or not ctx.count
+        or not key
+    ):
+        return 0
+    from django.conf import settings
+
+    return windows.hit_and_count(
+        f"{ctx.organisation_id}:chat:{key}",
+        settings.VISITORS_VELOCITY_WINDOW,
+        now=ctx.now,
+    )
 
 
 VISITOR = Group(
@@ -262,7 +291,7 @@ VISITOR = Group(
     "The visitor who wrote (found by widget id, email or phone).",
     VISITOR_FIELDS,
     _visitor,
-    costs="messages_*: one shared-cache read per event",
+    costs="messages_*: one shared-cache round trip per event",
 )
 
 

@@ -121,35 +121,55 @@ def chat_message(
     return ChatRules(_decided(verdict, outcome), outcome)
 
 
-def chat_effects(
-    *, actor: Any, visitor: Any, conversation: Any, rules: ChatRules
+def chat_effects(  # noqa: PLR0913
+    *,
+    actor: Any,
+    visitor: Any,
+    conversation: Any,
+    rules: ChatRules,
+    message: Any = None,
+    event: Any = None,
 ) -> None:
-    """The signals and flags of the live rules that matched (in the gate's
-    transaction). Shadow rules never act."""
+    """The signals, flags and events of the live rules that matched (in the
+    gate's transaction). Shadow rules never act."""
     outcome = rules.outcome
     if outcome is None:
         return
     from django.db import transaction
 
-    from trustconsole.rules.effects import visitor_effects_apply
+    from trustconsole.rules.effects import event_effect_apply, visitor_effects_apply
 
     for rule in outcome.live:
-        if rule.effect.get("signal") or rule.effect.get("flag"):
-            try:
-                with transaction.atomic():  # a savepoint: the message stays
+        effect = rule.effect
+        if not (effect.get("signal") or effect.get("flag") or effect.get("event")):
+            continue
+        try:
+            with transaction.atomic():  # a savepoint: the message stays
+                if effect.get("signal") or effect.get("flag"):
                     visitor_effects_apply(
                         actor=actor,
                         visitor=visitor,
-                        effect=rule.effect,
+                        effect=effect,
                         rule_label=f"{rule.name} (version {rule.version})",
                         conversation=conversation,
+                        event=event,
                     )
-            except Exception:  # noqa: BLE001 - an effect never loses the message
-                logger.exception(
-                    "rule %s v%s: its effect could not be applied",
-                    rule.name,
-                    rule.version,
-                )
+                if effect.get("event"):
+                    event_effect_apply(
+                        actor=actor,
+                        visitor=visitor,
+                        rule=rule,
+                        facts=outcome.facts,
+                        text=getattr(message, "body", "") or "",
+                        message=message,
+                        conversation=conversation,
+                    )
+        except Exception:  # noqa: BLE001 - an effect never loses the message
+            logger.exception(
+                "rule %s v%s: its effect could not be applied",
+                rule.name,
+                rule.version,
+            )
 
 
 # --- Inbound calls ------------------------------------------------------------------
@@ -316,7 +336,9 @@ def account_event(
     """The signup or usage-review rules' outcome for one account (None: no rules;
     `facts` is read only when some rule runs). Counted at once: these events are
     decided once."""
-    state = core_state.state_get(organisation_id) or core_state.current(organisation_id)
+    # current(): this process may have decided nothing for the organisation since
+    # a rule changed (one cache read says whether it did).
+    state = core_state.current(organisation_id)
     rules = engine.rule_set(state, channel)
     if not rules.rules:
         return None
@@ -377,18 +399,19 @@ def account_matched(
 # --- Chat events (a user report, …) -------------------------------------------------
 
 
-def chat_event(
-    *, actor: Any, visitor: Any, kind: str, note: str, conversation: Any = None
+def chat_event(  # noqa: PLR0913
+    *,
+    actor: Any,
+    visitor: Any,
+    kind: str,
+    note: str,
+    conversation: Any = None,
+    recorded: Any = None,
 ) -> engine.Outcome | None:
     """Run the chat-event rules on an event recorded on a visitor; apply the live
-    ones' signals and flags (never on a whitelisted visitor)."""
-    from visitors.choices import VisitorStatus
-
-    if visitor.status == VisitorStatus.WHITELISTED:
-        return None
-    state = core_state.state_get(visitor.organisation_id) or core_state.current(
-        visitor.organisation_id
-    )
+    ones' signals (carrying the event) and flags. A whitelisted visitor collects
+    the signals, as events always gave them, but is never flagged."""
+    state = core_state.current(visitor.organisation_id)  # as account_event
     rules = engine.rule_set(state, RuleChannel.CHAT_EVENT)
     if not rules.rules:
         return None
@@ -405,7 +428,7 @@ def chat_event(
             **known,
         },
         "event": {"kind": kind, "note": note},
-    }
+    }  # `recorded` (the Event row) is not a fact: the signals carry it
     outcome = engine.evaluate(
         rules, EventContext(visitor.organisation_id, rules.channel, event)
     )
@@ -415,6 +438,7 @@ def chat_event(
         visitor=visitor,
         conversation=conversation,
         rules=ChatRules(core.Verdict("chat", True, "", ""), outcome),  # noqa: FBT003
+        event=recorded,
     )
     if outcome.matched:
         acting = [

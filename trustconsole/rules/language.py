@@ -764,7 +764,7 @@ def native_source(source: str, schema: Schema) -> tuple[str, frozenset[str]]:
         end = getattr(node.meta, "end_pos", None)
         if start is None or end is None:
             continue
-        literals = ", ".join(_cel_string(v.lower()) for _, v in words if v)
+        literals = ", ".join(cel_string(v.lower()) for _, v in words if v)
         field = f"{path[0]}.{path[1]}{LOWER_SUFFIX}"
         spans.append((start, end, f"([{literals}].exists(kw_, {field}.contains(kw_)))"))
         lowered.add(f"{path[0]}.{path[1]}")
@@ -773,6 +773,21 @@ def native_source(source: str, schema: Schema) -> tuple[str, frozenset[str]]:
     return source, frozenset(lowered)
 
 
-def _cel_string(value: str) -> str:
+def cel_string(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
+
+
+def keyword_lists(source: str) -> list[list[str]]:
+    """The literal word lists of the condition's `contains_any(…, [...])` calls
+    (to say which word matched)."""
+    out: list[list[str]] = []
+    for node in parse(source).iter_subtrees():
+        if node.data != "ident_arg" or str(node.children[0]) != "contains_any":
+            continue
+        if len(node.children) < 2 or len(node.children[1].children) != 2:
+            continue
+        items = _list_items(node.children[1].children[1]) or []
+        words = [_literal_value(item) for item in items]
+        out.append([v for ok, v in words if ok and isinstance(v, str) and v])
+    return out
