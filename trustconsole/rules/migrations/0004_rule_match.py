@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0004_account_name_trigram"),
         ("core", "0003_organisation_time_zone"),
-        ("rules", "0002_rule_builtin"),
+        ("rules", "0003_default_rule_set"),
         ("visitors", "0007_shadow_blacklist"),
     ]
 
