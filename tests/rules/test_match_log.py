@@ -137,7 +137,7 @@ def test_a_live_block_names_the_rule_as_the_real_decision(
     )
 
 
-def test_a_shadow_event_rule_logs_a_user_report_and_the_visitor_stays_untouched(
+def test_a_shadow_event_rule_logs_a_user_report_and_the_visitor_is_not_flagged(
     org, oscar, api_client_for
 ) -> None:
     rule = make_rule(
@@ -157,14 +157,16 @@ def test_a_shadow_event_rule_logs_a_user_report_and_the_visitor_stays_untouched(
     visitor.refresh_from_db()
     assert visitor.status == "none"
     body = _api(api_client_for, org, rule, role="operator")
+    # Really, the default rule set's report weight added its signal.
     assert body["summary"] == (
-        "Would have flagged the visitors of 1 chat event; 1 really left untouched, "
-        "0 acted on; 0 of those 1 visitor are whitelisted now."
+        "Would have flagged the visitors of 1 chat event; 0 really left untouched, "
+        "1 acted on; 0 of those 1 visitor are whitelisted now."
     )
     (event,) = body["events"]
     assert (event["who"], event["excerpt"], event["real"]) == (
-        "Trudy", "user_report: rude", "untouched",
+        "Trudy", "user_report: rude", "signal added",
     )  # fmt: skip
+    assert event["reason"] == "rule Event weight: User report (version 1)"
     assert "Would have flagged the visitors of <strong>1</strong> chat event" in (
         _page(oscar, rule)
     )
@@ -333,7 +335,10 @@ def test_a_live_event_rule_logs_the_flag_it_raised(org, oscar, api_client_for) -
     client.post(f"/inbox/{conversation.public_id}/report/", {"reason": "a scam"})
     engine.hits_flush()
     (event,) = _api(api_client_for, org, rule)["events"]
-    assert (event["real"], event["reason"]) == ("flagged", "rule Reports (version 1)")
+    assert (event["real"], event["reason"]) == (
+        "flagged",
+        "rule Event weight: User report (version 1), rule Reports (version 1)",
+    )
 
 
 def test_the_rule_page_reads_the_log_in_a_fixed_number_of_queries(
