@@ -133,7 +133,10 @@ def time_chat(org_id: int, events: int) -> tuple[float, float]:
     from trustconsole.rules import hooks
 
     rng = random.Random(7)
-    visitor = SimpleNamespace(public_id=uuid.uuid4(), status="none", trust_score=80)
+    visitor = SimpleNamespace(
+        pk=None, public_id=uuid.uuid4(), status="none", trust_score=80,
+        display_name="Bench visitor",
+    )  # fmt: skip
     samples = []
     for n in range(events + 500):
         text = " ".join(rng.choice(WORDS) for _ in range(8))

@@ -264,6 +264,15 @@ VISITORS_VELOCITY_WINDOW = env_int("VISITORS_VELOCITY_WINDOW", 60, minimum=1)
 RULES_TIME_BUDGET_US = env_int("RULES_TIME_BUDGET_US", 2000, minimum=10)
 RULES_BUDGET_STRIKES = env_int("RULES_BUDGET_STRIKES", 3, minimum=1)
 RULES_HITS_FLUSH_SECONDS = env_int("RULES_HITS_FLUSH_SECONDS", 10, minimum=0)
+# The match log (shadow against real on chat, signups, usage reviews): rows kept
+# per rule and hour, and days kept (purged hourly by beat).
+RULES_MATCH_LOG_PER_HOUR = env_int("RULES_MATCH_LOG_PER_HOUR", 200, minimum=1)
+RULES_MATCH_LOG_DAYS = env_int("RULES_MATCH_LOG_DAYS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["rules-matches-prune"] = {
+    "task": "rules.matches_prune",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
+}
 # A visitor review item waiting longer than this is overdue (red nav badge).
 VISITORS_REVIEW_OVERDUE_HOURS = env_int("VISITORS_REVIEW_OVERDUE_HOURS", 24, minimum=1)
 

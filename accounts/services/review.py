@@ -85,6 +85,7 @@ def account_review_run(
         _review_rules(organisation, account, today)
         if account.status == AccountStatus.RESTRICTED:
             restricted.append(str(account.public_id))
+    rule_hooks.flush()  # a run is a batch: its hit counts and matches go now
     return restricted
 
 
@@ -96,15 +97,19 @@ def _review_rules(organisation: Organisation, account: Account, today: dt.date) 
         channel=RuleChannel.ACCOUNT_REVIEW,
         facts=lambda: account_rule_facts(account=account, today=today),
     )
-    if outcome is None or not outcome.live:
+    if outcome is None:
         return
-    with transaction.atomic():
-        rule_hooks.account_effects(
-            actor=Actor.system_for(organisation, "usage review rules"),
-            account=account,
-            outcome=outcome,
-            why=f"usage review of {today:%Y-%m-%d}.",
-        )
+    if outcome.live:
+        with transaction.atomic():
+            rule_hooks.account_effects(
+                actor=Actor.system_for(organisation, "usage review rules"),
+                account=account,
+                outcome=outcome,
+                why=f"usage review of {today:%Y-%m-%d}.",
+            )
+    rule_hooks.account_matched(
+        channel=RuleChannel.ACCOUNT_REVIEW, account=account, outcome=outcome
+    )
 
 
 def _anomalies(

@@ -117,4 +117,7 @@ def account_create(
         outcome=outcome,
         why=f"signup of {account.company_name} ({account.email}).",
     )
+    rule_hooks.account_matched(
+        channel=RuleChannel.ACCOUNT_SIGNUP, account=account, outcome=outcome
+    )
     return account

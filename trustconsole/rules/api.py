@@ -1,4 +1,5 @@
-"""Rules API under /api/v1/rules: rules, versions, modes, tests, backtests, facts.
+"""Rules API under /api/v1/rules: rules, versions, modes, matches (shadow against
+real), tests, backtests, facts.
 
 Admins change rules; operators (and admins) test them against an event and start
 backtests; every member reads. A condition that does not check is a 400 naming
@@ -174,6 +175,58 @@ class RuleModeApi(ActorAPIView):
         )
 
 
+class RuleMatchEventOutput(serializers.Serializer[Any]):
+    """One event the rule matched, with what really happened."""
+
+    at = serializers.DateTimeField()
+    who = serializers.CharField(help_text="The number, visitor or account.")
+    who_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="The visitor's or account's id."
+    )
+    kind = serializers.CharField(required=False, help_text="visitor or account.")
+    excerpt = serializers.CharField(
+        required=False, help_text="The message, event or account email, cut short."
+    )
+    mode = serializers.ChoiceField(choices=RuleMode.choices, required=False)
+    version = serializers.IntegerField(required=False)
+    real = serializers.CharField(help_text="What was really decided.")
+    reason = serializers.CharField(help_text="By what (a rule, a step, a person).")
+
+
+class RuleMatchesOutput(serializers.Serializer[Any]):
+    """What a rule matched in the last 7 days next to what was really decided."""
+
+    days = serializers.IntegerField()
+    summary = serializers.CharField(
+        help_text='In words: "Would have blocked 12 messages; …".'
+    )
+    total = serializers.IntegerField(help_text="Events listed in the log.")
+    allowed = serializers.IntegerField(help_text="Really allowed or left untouched.")
+    acted = serializers.IntegerField(help_text="Really blocked, flagged or held.")
+    subjects = serializers.IntegerField(help_text="Numbers, visitors or accounts.")
+    fine = serializers.IntegerField(
+        help_text="Of those: whitelisted now (numbers, visitors) or active now "
+        "(accounts)."
+    )
+    counted = serializers.IntegerField(
+        help_text="Matches counted (more than `total` when the log was capped)."
+    )
+    events = RuleMatchEventOutput(many=True, help_text="The newest 50.")
+
+
+class RuleMatchesApi(ActorAPIView):
+    """Shadow against real: the events a rule matched, next to the real decisions."""
+
+    @extend_schema(responses=RuleMatchesOutput)
+    def get(self, request: Request, public_id: str) -> Response:
+        rule = selectors.rule_get(actor=self.actor, public_id=public_id)
+        found = selectors.rule_matches(rule=rule)
+        if found is None:
+            raise Http404("This channel keeps no decisions per event.")
+        summary = f"{found['lead']} {found['total']} {found['noun']}{found['tail']}"
+        return Response(RuleMatchesOutput({**found, "summary": summary}).data)
+
+
 class TraceStepOutput(ExplanationRuleOutput):
     """One rule's run on the event."""
 
@@ -306,4 +359,5 @@ urlpatterns = [
         name="versions",
     ),
     path("rules/<str:public_id>/mode/", RuleModeApi.as_view(), name="mode"),
+    path("rules/<str:public_id>/matches/", RuleMatchesApi.as_view(), name="matches"),
 ]

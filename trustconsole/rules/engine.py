@@ -33,7 +33,7 @@ from django.conf import settings
 
 from trustconsole.policy.state import OrgState
 from trustconsole.rules import facts as facts_registry
-from trustconsole.rules import windows
+from trustconsole.rules import matchlog, windows
 from trustconsole.rules.effects import acts
 from trustconsole.rules.facts import EventContext
 from trustconsole.rules.language import (
@@ -574,14 +574,16 @@ def _count(rule: CompiledRule, *, error: bool = False) -> None:
 
 
 def hits_flush_due() -> None:
-    """Write the counts every RULES_HITS_FLUSH_SECONDS (cheap when nothing is due)."""
+    """Write the counts (and the match log) every RULES_HITS_FLUSH_SECONDS (cheap
+    when nothing is due)."""
     every = float(getattr(settings, "RULES_HITS_FLUSH_SECONDS", 10))
-    if _HITS and time.monotonic() - _last_flush >= every:
+    if (_HITS or matchlog.pending()) and time.monotonic() - _last_flush >= every:
         hits_flush()
 
 
 def hits_flush() -> int:
-    """Add this process's counts to `RuleHitCount` rows; returns rows touched."""
+    """Add this process's counts to `RuleHitCount` rows, and write its buffered
+    matches (`matchlog`); returns hit-count rows touched."""
     global _last_flush
     from django.db import transaction
     from django.db.models import F
@@ -592,6 +594,7 @@ def hits_flush() -> int:
         pending = dict(_HITS)
         _HITS.clear()
         _last_flush = time.monotonic()
+    matchlog.flush()
     if not pending:
         return 0
     try:
@@ -629,3 +632,4 @@ def reset() -> None:
     _DISABLED.clear()
     with _HITS_LOCK:
         _HITS.clear()
+    matchlog.reset()

@@ -18,7 +18,7 @@ from typing import Any
 from trustconsole.policy import decide as core
 from trustconsole.policy import state as core_state
 from trustconsole.policy.vocabulary import Reason, Step
-from trustconsole.rules import engine
+from trustconsole.rules import engine, matchlog
 from trustconsole.rules.facts import EventContext, RuleChannel
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,16 @@ def _decided(verdict: core.Verdict, outcome: engine.Outcome) -> core.Verdict:
 
 def _applies(verdict: core.Verdict) -> bool:
     return verdict.allowed and verdict.step != Step.WHITELIST
+
+
+def _label(rule: engine.CompiledRule) -> str:
+    return f"rule {rule.name} (version {rule.version})"
+
+
+def flush() -> None:
+    """Write this process's hit counts and match log now (after a batch of events,
+    such as a usage review run, rather than at the next event)."""
+    engine.hits_flush()
 
 
 # --- Chat ---------------------------------------------------------------------------
@@ -94,6 +104,19 @@ def chat_message(
     outcome = engine.evaluate(
         rules, EventContext(organisation_id, rules.channel, event)
     )
+    if outcome.matched:
+        decided = outcome.decided_by
+        matchlog.record(
+            organisation_id=organisation_id,
+            channel=RuleChannel.CHAT_MESSAGE,
+            rules=[*outcome.live, *outcome.shadow],
+            real="blocked" if decided else "stored",
+            real_by=_label(decided) if decided else "",
+            acted=decided is not None,
+            visitor_pk=visitor.pk,
+            subject_label=visitor.display_name,
+            excerpt=body,
+        )
     engine.hits_flush_due()
     return ChatRules(_decided(verdict, outcome), outcome)
 
@@ -348,6 +371,31 @@ def account_effects(
     return done
 
 
+def account_matched(
+    *, channel: str, account: Any, outcome: engine.Outcome | None
+) -> None:
+    """Log the signup or review rules that matched `account`, with its standing
+    after the event's effects ("untouched", or held/restricted and by whom)."""
+    from accounts.choices import AccountStatus
+
+    if outcome is None or not outcome.matched:
+        return
+    if any(r.effect.get("account") for r in outcome.live):
+        account.refresh_from_db()  # the services saved their own copy
+    untouched = account.status == AccountStatus.ACTIVE
+    matchlog.record(
+        organisation_id=account.organisation_id,
+        channel=channel,
+        rules=[*outcome.live, *outcome.shadow],
+        real="untouched" if untouched else account.get_status_display().lower(),
+        real_by="" if untouched else account.status_by,
+        acted=not untouched,
+        account_pk=account.pk,
+        subject_label=account.company_name,
+        excerpt=account.email,
+    )
+
+
 # --- Chat events (a user report, …) -------------------------------------------------
 
 
@@ -392,4 +440,20 @@ def chat_event(  # noqa: PLR0913
         rules=ChatRules(core.Verdict("chat", True, "", ""), outcome),  # noqa: FBT003
         event=recorded,
     )
+    if outcome.matched:
+        acting = [
+            r for r in outcome.live if r.effect.get("signal") or r.effect.get("flag")
+        ]
+        flagged = any(r.effect.get("flag") for r in acting)
+        matchlog.record(
+            organisation_id=visitor.organisation_id,
+            channel=RuleChannel.CHAT_EVENT,
+            rules=[*outcome.live, *outcome.shadow],
+            real="flagged" if flagged else "signal added" if acting else "untouched",
+            real_by=", ".join(_label(r) for r in acting),
+            acted=bool(acting),
+            visitor_pk=visitor.pk,
+            subject_label=visitor.display_name,
+            excerpt=f"{kind}: {note}" if note else kind,
+        )
     return outcome

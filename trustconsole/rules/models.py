@@ -163,3 +163,57 @@ class Backtest(models.Model):
         if self.status == BacktestStatus.DONE:
             return 100
         return int(self.done * 100 / self.total) if self.total else 0
+
+
+class RuleMatch(models.Model):
+    """One event a rule matched, next to what really happened, on the channels
+    that keep no decision per event (chat messages and events, signups, usage
+    reviews).
+
+    Written in bulk with the hit counts (`matchlog`), at most
+    `RULES_MATCH_LOG_PER_HOUR` per rule and hour, kept `RULES_MATCH_LOG_DAYS`.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="+"
+    )
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="matches")
+    version = models.PositiveIntegerField()
+    mode = models.CharField(max_length=8, choices=RuleMode.choices)
+    channel = models.CharField(max_length=24, choices=RuleChannel.choices)
+    occurred_at = models.DateTimeField()
+    # The subject: a visitor (chat) or a customer account. Deleting it deletes
+    # what was logged about it, message excerpts included.
+    visitor = models.ForeignKey(
+        "visitors.Visitor",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    account = models.ForeignKey(
+        "accounts.Account",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    subject_label = models.CharField(max_length=200, blank=True)
+    excerpt = models.CharField(max_length=240, blank=True)
+    # What really happened: "stored" / "blocked" (a chat message), "untouched" /
+    # "flagged" / "signal added" (a chat event), "untouched" or the account's
+    # status after the event ("on hold", …); `real_by` says by what.
+    real = models.CharField(max_length=40)
+    real_by = models.CharField(max_length=200, blank=True)
+    acted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ("-occurred_at", "-id")
+        indexes = [
+            models.Index(fields=("rule", "occurred_at"), name="rule_match_rule_at"),
+            models.Index(fields=("occurred_at",), name="rule_match_at"),
+        ]
+
+    def __str__(self) -> str:
+        at = f"{self.occurred_at:%Y-%m-%d %H:%M}"
+        return f"{self.rule_id} {at} {self.mode}: {self.real}"

@@ -81,17 +81,23 @@ MATCH_DAYS = 7
 MATCH_LIST = 50
 
 
+LOGGED = ("chat_message", "chat_event", "account_signup", "account_review")
+
+
 def rule_matches(
     *, rule: Rule, now: dt.datetime | None = None
 ) -> dict[str, Any] | None:
-    """The logged decisions of the last 7 days the rule matched, next to what was
-    really decided: for a shadow rule "would have rejected 37 calls; 3 of those
-    callers were later whitelisted", with the newest 50 events.
+    """The events of the last 7 days the rule matched, next to what was really
+    decided: for a shadow rule "would have rejected 37 calls; 3 of those callers
+    were later whitelisted", with the newest 50 events.
 
     Inbound calls read the call log and outbound checks the denial log (each row
-    keeps its explanation, which names the rule); other channels keep no decision
-    per event (their hit counts say how often a rule matched): None.
+    keeps its explanation, which names the rule); chat messages, chat events,
+    signups and usage reviews read the match log (`RuleMatch`). The sentence comes
+    in three parts (`lead`, `total`, `noun` + `tail`) the page and API show.
     """
+    if rule.channel in LOGGED:
+        return _logged_matches(rule=rule, now=now)
     from voicegate.models import CallDecision
     from voicegate.policy.models import OutboundDenial
 
@@ -138,14 +144,153 @@ def rule_matches(
         noun = "refused outbound calls"
     else:
         return None
+    whitelisted = _whitelisted(rule.organisation_id, phones)
+    shadow = rule.mode == "shadow"
+    tail = f", {allowed} of them really allowed" if noun == "calls" else ""
     return {
         "days": MATCH_DAYS,
+        "logged": False,
+        "lead": "Would have acted on" if shadow else "Matched",
         "noun": noun,
+        "tail": f"{tail}; {whitelisted} of those numbers belong to visitors "
+        "whitelisted now.",
         "total": total,
         "allowed": allowed,
-        "whitelisted": _whitelisted(rule.organisation_id, phones),
+        "acted": total - allowed,
+        "subjects": len(phones),
+        "fine": whitelisted,
+        "whitelisted": whitelisted,
+        "counted": total,
         "events": events,
     }
+
+
+# Per channel: the event (one, many), the subject (one, many), what "later turned
+# out fine" means for a subject, what really happening looked like.
+_WORDS = {
+    "chat_message": (
+        ("message", "messages"), ("visitor", "visitors"), "whitelisted now",
+        "stored", "blocked",
+    ),
+    "chat_event": (
+        ("chat event", "chat events"), ("visitor", "visitors"), "whitelisted now",
+        "left untouched", "acted on",
+    ),
+    "account_signup": (
+        ("signup", "signups"), ("account", "accounts"), "active now",
+        "left untouched", "held or restricted",
+    ),
+    "account_review": (
+        ("account review", "account reviews"), ("account", "accounts"), "active now",
+        "left untouched", "held or restricted",
+    ),
+}  # fmt: skip
+
+
+def _verb(channel: str, effect: dict[str, Any]) -> str:
+    """What the rule's effect does to an event, as a past participle phrase."""
+    account = effect.get("account") or {}
+    if effect.get("block"):
+        return "blocked"
+    if account.get("action") == "hold":
+        return "held"
+    if account.get("action") == "restrict":
+        return "restricted"
+    whose = "the senders of" if channel == "chat_message" else "the visitors of"
+    if effect.get("flag"):
+        return f"flagged {whose}"
+    if effect.get("signal"):
+        return f"added a risk signal to {whose}"
+    return "acted on"
+
+
+def _logged_matches(*, rule: Rule, now: dt.datetime | None) -> dict[str, Any]:
+    """`rule_matches` from the match log (three queries)."""
+    from django.db.models import Count
+
+    from trustconsole.rules.models import RuleMatch
+
+    now = now or timezone.now()
+    rows = RuleMatch.objects.filter(
+        rule=rule, occurred_at__gte=now - dt.timedelta(days=MATCH_DAYS)
+    )
+    event, subject, fine_words, allowed_words, acted_words = _WORDS[rule.channel]
+    if rule.channel.startswith("chat_"):
+        subjects = Count("visitor", distinct=True)
+        fine = Count("visitor", distinct=True, filter=Q(visitor__status="whitelisted"))
+    else:
+        subjects = Count("account", distinct=True)
+        fine = Count("account", distinct=True, filter=Q(account__status="active"))
+    found = rows.aggregate(
+        total=Count("id"),
+        acted=Count("id", filter=Q(acted=True)),
+        subjects=subjects,
+        fine=fine,
+    )
+    total, acted = found["total"], found["acted"]
+    allowed = total - acted
+    events = [
+        _logged_event(r) for r in rows.select_related("visitor", "account")[:MATCH_LIST]
+    ]
+    hits = rule_hit_counts(rules=[rule], now=now)[rule.pk]
+    counted = max(total, hits["live_7d"] + hits["shadow_7d"])
+    verb = _verb(
+        rule.channel, rule.current_version.effect if rule.current_version else {}
+    )
+    lead = (
+        f"Would have {verb}" if rule.mode == "shadow" else verb[:1].upper() + verb[1:]
+    )
+    n_subjects, n_fine = found["subjects"], found["fine"]
+    tail = f"; {allowed} really {allowed_words}, {acted} {acted_words}" if total else ""
+    if n_subjects:
+        tail += (
+            f"; {n_fine} of those {n_subjects} "
+            f"{subject[0] if n_subjects == 1 else subject[1]} "
+            f"{'is' if n_fine == 1 else 'are'} {fine_words}"
+        )
+    tail += "."
+    if counted > total:
+        tail += (
+            f" {counted} matches were counted; the log keeps at most "
+            f"{matchlog_per_hour()} per rule and hour."
+        )
+    return {
+        "days": MATCH_DAYS,
+        "logged": True,
+        "lead": lead,
+        "noun": event[0] if total == 1 else event[1],
+        "tail": tail,
+        "total": total,
+        "allowed": allowed,
+        "acted": acted,
+        "subjects": n_subjects,
+        "fine": n_fine,
+        "whitelisted": n_fine if rule.channel.startswith("chat_") else 0,
+        "counted": counted,
+        "events": events,
+    }
+
+
+def _logged_event(row: Any) -> dict[str, Any]:
+    subject = row.visitor or row.account
+    return {
+        "at": row.occurred_at,
+        "who": row.subject_label,
+        "who_id": subject.public_id if subject is not None else None,
+        "kind": "visitor" if row.visitor_id else "account",
+        "excerpt": row.excerpt,
+        "mode": row.mode,
+        "version": row.version,
+        "real": row.real,
+        "reason": row.real_by,
+    }
+
+
+def matchlog_per_hour() -> int:
+    """Rows the match log keeps per rule and hour."""
+    from trustconsole.rules import matchlog
+
+    return matchlog.per_hour()
 
 
 def _whitelisted(organisation_id: int, phones: set[str]) -> int:

@@ -1,5 +1,6 @@
 """Celery tasks of rules: tell admins a rule was turned off, run backtests, apply a
-live rule's effects on a caller (outside the call gate's request)."""
+live rule's effects on a caller (outside the call gate's request), purge the match
+log."""
 
 from __future__ import annotations
 
@@ -83,3 +84,11 @@ def call_effects(
             rule_label=item["label"],
         )
     return str(visitor.public_id)
+
+
+@shared_task(name="rules.matches_prune")
+def matches_prune() -> int:
+    """Beat, hourly: drop logged matches older than `RULES_MATCH_LOG_DAYS`."""
+    from trustconsole.rules import matchlog
+
+    return matchlog.prune()

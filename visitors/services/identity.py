@@ -537,6 +537,10 @@ def visitor_merge(
     VisitorIdentifier.objects.filter(visitor=source).update(visitor=target)
     for model in (RiskSignal, Event, Conversation, ReviewItem, BlockedAttempt):
         model.objects.filter(visitor=source).update(visitor=target)
+    # What the organisation's rules matched on the source (its shadow history).
+    from trustconsole.rules.models import RuleMatch
+
+    RuleMatch.objects.filter(visitor=source).update(visitor=target)
     rank: list[str] = [
         VisitorStatus.BLACKLISTED,
         VisitorStatus.WHITELISTED,
