@@ -225,7 +225,7 @@ def test_keyword_lists_run_natively_and_agree_with_the_helper(
     condition = 'contains_any(message.text, ["Gift Card", "SAY \\"HI\\""])'
     make_rule(org, condition, {"block": True}, mode="live", channel="chat_message")
     engine.rule_set(core_state.current(org.pk), "chat_message")
-    assert any("exists(kw_" in c[5] for c in engine._PROGRAMS.values())
+    assert any("exists(kw_" in c.native for c in engine._PROGRAMS.values())
     event = {"message": {"text": text}}
     native = _evaluate(org, "chat_message", event)
     assert (native.decided_by is not None) is expected

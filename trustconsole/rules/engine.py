@@ -19,7 +19,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -38,6 +40,7 @@ from trustconsole.rules.effects import acts
 from trustconsole.rules.facts import EventContext
 from trustconsole.rules.language import (
     LOWER_SUFFIX,
+    PATTERNS_VARIABLE,
     ConditionError,
     check,
     native_source,
@@ -75,6 +78,8 @@ class CompiledRule:
     effect: dict[str, Any]
     acts: bool
     guard: tuple[str, str, frozenset[Any]] | None = None
+    # matches_re over a fact, read by the program as `_re[id]`: (id, field, pattern)
+    patterns: tuple[tuple[int, str, str], ...] = ()
 
     def ref(self) -> dict[str, Any]:
         """How an explanation names the rule."""
@@ -85,6 +90,29 @@ class CompiledRule:
             "mode": self.mode,
             "effect": self.effect,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Rules run as one program: the list of their conditions, one evaluator call."""
+
+    rules: tuple[CompiledRule, ...]
+    program: Any  # cel.Program; None when the conditions cannot be joined
+    pks: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldPatterns:
+    """The matches_re patterns a rule set applies to one field, searched together."""
+
+    group: str
+    field: str
+    ids: tuple[int, ...]
+    regexes: tuple[Any, ...]  # each compiled on its own (timing, no set)
+    regex_set: Any = None  # re2.Set of them all: one pass over the text
+
+
+_Reads = dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
 
 
 @dataclass
@@ -99,9 +127,14 @@ class RuleSet:
     variables: frozenset[str]
     fields: frozenset[str]
     broken: dict[int, str] = field(default_factory=dict)  # rule pk → compile error
-    batch: Any = None  # one program: the conditions of the unguarded rules, in order
-    pks: frozenset[int] = frozenset()
-    helpers: bool = True  # some rule calls contains_any / matches_re
+    unguarded: Batch | None = None  # the rules without a guard, in order
+    # Per guard fact ("group", "field"): its value → the rules guarded by it.
+    guarded: tuple[tuple[str, str, dict[Any, Batch]], ...] = ()
+    position: dict[int, int] = field(default_factory=dict)  # rule pk → its place
+    # Per fact group: the fields the rules read and those read lower-cased.
+    reads: _Reads = field(default_factory=dict)
+    patterns: tuple[FieldPatterns, ...] = ()
+    helpers: bool = True  # some rule still calls contains_any / matches_re
     retry_at: float = 0.0  # monotonic: after a failed read, not before this
 
 
@@ -133,7 +166,18 @@ class Outcome:
 
 # --- Compiling ----------------------------------------------------------------------
 
-_Compiled = tuple[Any, frozenset[str], frozenset[str], bool, Any, str]
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    program: Any  # cel.Program
+    variables: frozenset[str]
+    fields: frozenset[str]
+    helpers: bool  # still calls a helper as a host function
+    guard: tuple[str, str, frozenset[Any]] | None
+    native: str
+    patterns: tuple[tuple[int, str, str], ...]
+
+
 _PROGRAMS: dict[int, _Compiled] = {}
 _PROGRAMS_LOCK = threading.Lock()
 
@@ -147,16 +191,18 @@ def _program(version_pk: int, channel: str, source: str) -> _Compiled:
     checked = check(source, schema)
     for pattern in checked.patterns:
         regex_compiled(pattern)
-    # Keyword lists in plain CEL over lower-cased twins of the fields they read
-    # (no call back into Python per rule); checked above in their written form.
-    native, lowered = native_source(source, schema)
-    compiled = (
-        cel.compile(native),
+    # Keyword lists in plain CEL over lower-cased twins of the fields they read,
+    # patterns over a fact as booleans the engine computes per event (no call back
+    # into Python per rule); checked above in their written form.
+    native = native_source(source, schema)
+    compiled = _Compiled(
+        cel.compile(native.source),
         checked.variables,
-        checked.fields | {f + LOWER_SUFFIX for f in lowered},
-        "contains_any(" in native or "matches_re(" in native,
+        checked.fields | {f + LOWER_SUFFIX for f in native.lowered},
+        "contains_any(" in native.source or "matches_re(" in native.source,
         checked.guard,
-        native,
+        native.source,
+        native.patterns,
     )
     with _PROGRAMS_LOCK:
         if len(_PROGRAMS) > 20_000:
@@ -225,22 +271,21 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
             "current_version__effect",
         )
     )
-    compiled, broken, sources, helpers_of = [], {}, {}, {}
+    compiled, broken, sources, helpers = [], {}, {}, False
     for pk, public_id, name, mode, order, vpk, number, source, effect in rows:
         try:
-            program, variables, fields, helpers, guard, native = _program(
-                vpk, channel, source
-            )
+            found = _program(vpk, channel, source)
         except ConditionError as exc:  # saved under an older registry: skip it
             broken[pk] = str(exc)
             logger.error("rule %s v%s does not compile any more: %s", name, number, exc)
             continue
-        sources[pk] = native
-        helpers_of[pk] = helpers
+        sources[pk] = found.native
+        helpers = helpers or found.helpers
         compiled.append(
             CompiledRule(
-                pk, str(public_id), name, mode, order, vpk, number, program,
-                variables, fields, effect or {}, acts(effect or {}), guard,
+                pk, str(public_id), name, mode, order, vpk, number, found.program,
+                found.variables, found.fields, effect or {}, acts(effect or {}),
+                found.guard, found.patterns,
             )
         )  # fmt: skip
     # Live rules first (in order), then shadow rules: shadow never delays acting.
@@ -250,24 +295,57 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
         .values_list("time_zone", flat=True)
         .first()
     ) or "UTC"
+    # Guarded rules by the value their fact must have: an event looks up its
+    # value and runs only those rules, as one program per value.
+    tables: dict[tuple[str, str], dict[Any, list[CompiledRule]]] = {}
+    for rule in compiled:
+        if rule.guard is not None:
+            table = tables.setdefault(rule.guard[:2], {})
+            for value in rule.guard[2]:
+                table.setdefault(value, []).append(rule)
+    fields = _union(r.fields for r in compiled)
     return RuleSet(
         organisation_id, channel, generation, time_zone, tuple(compiled),
-        _union(r.variables for r in compiled), _union(r.fields for r in compiled),
-        broken, _batch([sources[r.pk] for r in compiled if r.guard is None]),
-        frozenset(r.pk for r in compiled), any(helpers_of.values()),
+        _union(r.variables for r in compiled), fields, broken,
+        _batch([r for r in compiled if r.guard is None], sources),
+        tuple(
+            (group, name, {v: _batch(rs, sources) for v, rs in table.items()})
+            for (group, name), table in tables.items()
+        ),
+        {r.pk: i for i, r in enumerate(compiled)}, _reads(fields),
+        _patterns_plan(tuple(sorted({p for r in compiled for p in r.patterns}))),
+        helpers,
     )  # fmt: skip
 
 
-def _batch(sources: list[str]) -> Any:
-    """One program evaluating every condition (None when it cannot compile)."""
-    if not sources:
+def _batch(rules: list[CompiledRule], sources: dict[int, str]) -> Batch | None:
+    """One program evaluating the conditions of `rules`, in order (without a
+    program when they cannot be joined: then they run one by one)."""
+    if not rules:
         return None
     # One condition per line, so a trailing // comment ends with its line.
+    joined = "\n,\n".join(f"({sources[r.pk]}\n)" for r in rules)
     try:
-        return cel.compile("[\n" + "\n,\n".join(f"({s}\n)" for s in sources) + "\n]")
+        program = cel.compile("[\n" + joined + "\n]")
     except ValueError:
-        logger.warning("rule set could not be compiled as one program")
-        return None
+        logger.warning("rules could not be compiled as one program")
+        program = None
+    return Batch(tuple(rules), program, frozenset(r.pk for r in rules))
+
+
+def _reads(fields: frozenset[str]) -> _Reads:
+    plain: dict[str, list[str]] = {}
+    lowered: dict[str, list[str]] = {}
+    for name in sorted(fields):
+        group, _, rest = name.partition(".")
+        if rest.endswith(LOWER_SUFFIX):
+            lowered.setdefault(group, []).append(rest[: -len(LOWER_SUFFIX)])
+        else:
+            plain.setdefault(group, []).append(rest)
+    return {
+        group: (tuple(plain.get(group, ())), tuple(lowered.get(group, ())))
+        for group in plain.keys() | lowered.keys()
+    }
 
 
 def _union(sets: Any) -> frozenset[str]:
@@ -275,6 +353,98 @@ def _union(sets: Any) -> frozenset[str]:
     for item in sets:
         out |= item
     return frozenset(out)
+
+
+# --- Patterns -----------------------------------------------------------------------
+
+# An RE2 set is one automaton for all the patterns over a field. Its search cannot
+# report running out of memory (it then says "no match"), so it is built only
+# for a bounded amount of pattern text and given room well beyond that: beyond
+# it, each pattern is searched on its own.
+SET_MAX_SOURCE = 20_000
+SET_MAX_MEM = 64 << 20
+
+
+@functools.lru_cache(maxsize=512)
+def _patterns_plan(
+    patterns: tuple[tuple[int, str, str], ...],
+) -> tuple[FieldPatterns, ...]:
+    """The rule set's patterns grouped by the field they search (built once)."""
+    import re2
+
+    by_field: dict[str, list[tuple[int, str]]] = {}
+    for number, name, pattern in patterns:
+        by_field.setdefault(name, []).append((number, pattern))
+    plan = []
+    for name, items in sorted(by_field.items()):
+        group, _, fact = name.partition(".")
+        texts = [pattern for _, pattern in items]
+        regex_set = None
+        if sum(len(t) for t in texts) <= SET_MAX_SOURCE:
+            options = re2.Options()
+            options.log_errors = False
+            options.max_mem = SET_MAX_MEM
+            candidate = re2.Set.SearchSet(options)
+            try:
+                for text in texts:
+                    candidate.Add(text)
+                candidate.Compile()
+            except re2.error:
+                logger.warning("patterns over %s searched one by one", name)
+            else:
+                regex_set = candidate
+        plan.append(
+            FieldPatterns(
+                group, fact, tuple(n for n, _ in items),
+                tuple(regex_compiled(t) for t in texts), regex_set,
+            )
+        )  # fmt: skip
+    return tuple(plan)
+
+
+def _patterns_run(
+    values: dict[str, Any], plan: tuple[FieldPatterns, ...]
+) -> tuple[dict[int, bool], dict[int, str]]:
+    """{pattern id: matched} for the event, and why a pattern could not run (its
+    entry is then missing: a rule reading it raises, as the helper would have)."""
+    found: dict[int, bool] = {}
+    failed: dict[int, str] = {}
+    for fp in plan:
+        group = values.get(fp.group)
+        try:
+            if not isinstance(group, dict) or fp.field not in group:
+                raise KeyError(f"{fp.group}.{fp.field}")  # noqa: TRY301
+            text = str(group[fp.field])
+            if fp.regex_set is not None:
+                hits = fp.regex_set.Match(text) or ()
+                found.update(dict.fromkeys(fp.ids, False))
+                for index in hits:
+                    found[fp.ids[index]] = True
+            else:
+                for number, regex in zip(fp.ids, fp.regexes, strict=True):
+                    found[number] = regex.search(text) is not None
+        except Exception as exc:  # noqa: BLE001 - the rules reading it raise
+            for number in fp.ids:
+                found.pop(number, None)
+                failed[number] = f"matches_re: {type(exc).__name__}: {exc}"
+    return found, failed
+
+
+def _patterns_timed(
+    values: dict[str, Any], plan: tuple[FieldPatterns, ...]
+) -> dict[int, int]:
+    """Nanoseconds of each pattern on its own (the pass was over the budget: the
+    time goes to the rules that read them)."""
+    took: dict[int, int] = {}
+    for fp in plan:
+        group = values.get(fp.group)
+        text = str(group.get(fp.field, "")) if isinstance(group, dict) else ""
+        for number, regex in zip(fp.ids, fp.regexes, strict=True):
+            started = time.perf_counter_ns()
+            with contextlib.suppress(Exception):  # reported by _patterns_run
+                regex.search(text)
+            took[number] = time.perf_counter_ns() - started
+    return took
 
 
 # --- Host functions -----------------------------------------------------------------
@@ -311,20 +481,23 @@ def evaluate(
 ) -> Outcome:
     """Run every rule on the event; never raises because of a rule.
 
-    A rule set runs as one program (`RuleSet.batch`: the list of its conditions,
-    one call into the evaluator); when that raises (a rule failed on this event)
-    or takes longer than one rule's budget, the rules run one by one, timed, so
-    the failing or slow rule is found, counted and skipped.
+    The facts the rules read are converted once into one context. The rules
+    without a guard run as one program (`RuleSet.unguarded`), the guarded ones
+    whose fact has a value they accept as one program per value; when a program
+    raises (a rule failed on this event) or takes longer than one rule's budget,
+    its rules run one by one, timed, so the failing or slow rule is found,
+    counted and skipped.
     """
     if isinstance(rules, RuleSet):
         ctx.time_zone = time_zone or rules.time_zone
         compiled, variables, ctx.fields = rules.rules, rules.variables, rules.fields
-        batch, helpers, pks = rules.batch, rules.helpers, rules.pks
+        plan, helpers, reads = rules.patterns, rules.helpers, rules.reads
     else:
         compiled = tuple(rules)
         variables = _union(r.variables for r in compiled)
         ctx.fields = _union(r.fields for r in compiled)
-        batch, helpers, pks = None, True, frozenset()
+        plan = _patterns_plan(tuple(sorted({p for r in compiled for p in r.patterns})))
+        helpers, reads = True, _reads(ctx.fields)
     outcome = Outcome()
     if not compiled:
         return outcome
@@ -336,20 +509,32 @@ def evaluate(
         )
         return outcome
     outcome.facts = values
-    values = _with_lowered(values, ctx.fields)
-    context = context_for(
-        values if trace else _pruned(values, ctx.fields), helpers=helpers
-    )
     budget = _budget_ns()
-    if isinstance(rules, RuleSet) and not trace:
-        matched = _fast(outcome, rules, values, context, ctx, budget, batch, pks)
+    shown = _with_lowered(values, ctx.fields) if trace else _pruned(values, reads)
+    extra: dict[int, int] | None = None
+    failed: dict[int, str] = {}
+    if plan:
+        started = time.perf_counter_ns()
+        found, failed = _patterns_run(values, plan)
+        if time.perf_counter_ns() - started > budget:  # find the slow pattern
+            took = _patterns_timed(values, plan)
+            extra = {r.pk: sum(took.get(p[0], 0) for p in r.patterns) for r in compiled}
+        shown = {**shown, PATTERNS_VARIABLE: found}
+    context = context_for(shown, helpers=helpers)
+    if isinstance(rules, RuleSet) and not trace and extra is None:
+        matched = _fast(outcome, rules, values, context, ctx, budget, failed)
     else:
-        matched = _one_by_one(outcome, compiled, context, ctx, budget, trace=trace)
+        matched = _one_by_one(
+            outcome, compiled, context, ctx, budget,
+            trace=trace, failed=failed, extra=extra,
+        )  # fmt: skip
     defer = ctx.defer and ctx.count
     for rule in matched:
-        _matched(outcome, rule, count=not trace and not defer)
+        _matched(outcome, rule)
+    if not trace and not defer:
+        _count_hits(matched)
     if defer and not trace:
-        outcome.windows, outcome.hits = list(ctx.deferred), list(matched)
+        outcome.windows, outcome.hits = list(ctx.deferred), matched
     if outcome.shadow and not trace:
         logger.info(
             "shadow rules matched on %s (organisation %s): %s",
@@ -365,8 +550,7 @@ def commit(outcome: Outcome) -> None:
     the hits of the rules it matched (a redelivery or a second look counts nothing)."""
     for key, spans in outcome.windows:
         windows.counts(key, spans, hit=True)
-    for rule in outcome.hits:
-        _count(rule)
+    _count_hits(outcome.hits)
     outcome.windows, outcome.hits = [], []
 
 
@@ -377,55 +561,53 @@ def _fast(  # noqa: PLR0913
     context: Any,
     ctx: EventContext,
     budget: int,
-    batch: Any,
-    pks: frozenset[int],
+    failed: dict[int, str],
 ) -> list[CompiledRule]:
     """The matching rules, in order: unguarded ones in one program, guarded ones
-    only when their fact has one of the guard's values."""
-    unguarded = [r for r in rules.rules if r.guard is None]
-    candidates = []
-    for rule in rules.rules:
-        guard = rule.guard
-        if guard is not None:
-            group = values.get(guard[0])
-            if isinstance(group, dict) and group.get(guard[1]) in guard[2]:
-                candidates.append(rule)
-    results = None
-    if batch is not None and not _DISABLED.intersection(pks):
+    only when their fact has one of the guard's values (exact: a false conjunct
+    makes the whole condition false in CEL)."""
+    batches = [rules.unguarded] if rules.unguarded is not None else []
+    for group, name, table in rules.guarded:
+        found = values.get(group)
+        if isinstance(found, dict):
+            batch = table.get(found.get(name))
+            if batch is not None:
+                batches.append(batch)
+    matched: list[CompiledRule] = []
+    for batch in batches:
+        matched += _run(outcome, batch, context, ctx, budget, failed)
+    if len(batches) > 1:
+        position = rules.position
+        matched.sort(key=lambda r: position[r.pk])
+    return matched
+
+
+def _run(  # noqa: PLR0913
+    outcome: Outcome,
+    batch: Batch,
+    context: Any,
+    ctx: EventContext,
+    budget: int,
+    failed: dict[int, str],
+) -> list[CompiledRule]:
+    """The rules of `batch` that match: one call, else one by one."""
+    program = batch.program
+    if program is not None and (not _DISABLED or _DISABLED.isdisjoint(batch.pks)):
         started = time.perf_counter_ns()
         try:
-            results = batch.execute(context)
+            results = program.execute(context)
         except Exception:  # noqa: BLE001 - one rule failed: run them one by one
-            results = None
+            pass
         else:
-            if time.perf_counter_ns() - started > budget or len(results) != len(
-                unguarded
+            if time.perf_counter_ns() - started <= budget and len(results) == len(
+                batch.rules
             ):
-                results = None  # find the slow rule
-    if results is not None:
-        hits = {
-            r.pk for r, result in zip(unguarded, results, strict=True) if result is True
-        }
-        hits.update(
-            r.pk
-            for r in _one_by_one(
-                outcome, tuple(candidates), context, ctx, budget, trace=False
-            )
-        )
-    else:
-        chosen = {r.pk for r in unguarded} | {r.pk for r in candidates}
-        hits = {
-            r.pk
-            for r in _one_by_one(
-                outcome,
-                tuple(r for r in rules.rules if r.pk in chosen),
-                context,
-                ctx,
-                budget,
-                trace=False,
-            )
-        }
-    return [r for r in rules.rules if r.pk in hits]
+                return [
+                    r for r, ok in zip(batch.rules, results, strict=True) if ok is True
+                ]
+    return _one_by_one(
+        outcome, batch.rules, context, ctx, budget, trace=False, failed=failed
+    )
 
 
 def _with_lowered(values: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
@@ -442,27 +624,29 @@ def _with_lowered(values: dict[str, Any], fields: frozenset[str]) -> dict[str, A
     return out
 
 
-def _pruned(values: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
-    """Only the fields the rules read: converting facts for the evaluator costs
-    per field."""
+def _pruned(values: dict[str, Any], reads: _Reads) -> dict[str, Any]:
+    """Only the fields the rules read, with the lower-cased twins they read:
+    converting facts for the evaluator costs per field."""
     out: dict[str, Any] = {}
     for group, found in values.items():
-        if isinstance(found, dict):
-            out[group] = {k: v for k, v in found.items() if f"{group}.{k}" in fields}
-        else:
+        if not isinstance(found, dict):
             out[group] = found
+            continue
+        names, lowered = reads.get(group, ((), ()))
+        kept = {k: found[k] for k in names if k in found}
+        for name in lowered:
+            kept[name + LOWER_SUFFIX] = str(found.get(name, "")).lower()
+        out[group] = kept
     return out
 
 
-def _matched(outcome: Outcome, rule: CompiledRule, *, count: bool) -> None:
+def _matched(outcome: Outcome, rule: CompiledRule) -> None:
     if rule.mode == LIVE:
         outcome.live.append(rule)
         if outcome.decided_by is None and rule.acts:
             outcome.decided_by = rule
     else:
         outcome.shadow.append(rule)
-    if count:
-        _count(rule)
 
 
 def _one_by_one(  # noqa: PLR0913
@@ -473,9 +657,12 @@ def _one_by_one(  # noqa: PLR0913
     budget: int,
     *,
     trace: bool,
+    failed: dict[int, str] | None = None,
+    extra: dict[int, int] | None = None,
 ) -> list[CompiledRule]:
-    """Each rule on its own, timed: errors counted and skipped, slow rules noted.
-    Returns the rules that matched, in order."""
+    """Each rule on its own, timed: errors counted and skipped, slow rules noted
+    (`extra`: time its patterns took, computed before). Returns the rules that
+    matched, in order."""
     matched_rules = []
     for rule in compiled:
         if rule.pk in _DISABLED:
@@ -484,7 +671,9 @@ def _one_by_one(  # noqa: PLR0913
         try:
             result = rule.program.execute(context)
         except Exception as exc:  # noqa: BLE001 - a rule's failure never stops a decision
-            message = f"{type(exc).__name__}: {str(exc)[:200]}"
+            message = _pattern_failure(rule, exc, failed) or (
+                f"{type(exc).__name__}: {str(exc)[:200]}"
+            )
             outcome.errors.append((rule, message))
             if trace:
                 outcome.trace.append(_step(rule, None, message, started))
@@ -496,6 +685,8 @@ def _one_by_one(  # noqa: PLR0913
                 )  # fmt: skip
             continue
         elapsed = time.perf_counter_ns() - started
+        if extra:
+            elapsed += extra.get(rule.pk, 0)
         matched = result is True
         if trace:
             outcome.trace.append(_step(rule, matched, "", started, elapsed))
@@ -504,6 +695,18 @@ def _one_by_one(  # noqa: PLR0913
         if matched:
             matched_rules.append(rule)
     return matched_rules
+
+
+def _pattern_failure(
+    rule: CompiledRule, exc: Exception, failed: dict[int, str] | None
+) -> str:
+    """Why a pattern the rule reads could not run, when that is why it raised."""
+    if not failed or not rule.patterns or not isinstance(exc, KeyError):
+        return ""
+    for number, _, _ in rule.patterns:
+        if number in failed and str(number) in str(exc):
+            return failed[number][:200]
+    return ""
 
 
 def _step(
@@ -571,6 +774,15 @@ def _count(rule: CompiledRule, *, error: bool = False) -> None:
     hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
     with _HITS_LOCK:
         _HITS[(rule.pk, hour, rule.mode)][1 if error else 0] += 1
+
+
+def _count_hits(rules: list[CompiledRule]) -> None:
+    if not rules:
+        return
+    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    with _HITS_LOCK:
+        for rule in rules:
+            _HITS[(rule.pk, hour, rule.mode)][0] += 1
 
 
 def hits_flush_due() -> None:

@@ -29,6 +29,7 @@ still measured (`engine.py`): a rule over its budget is disabled.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -732,45 +733,81 @@ def _guard(tree: Tree[Any], schema: Schema) -> tuple[str, str, frozenset[Any]] |
     return None
 
 
-# --- Native keyword lists -----------------------------------------------------------
+# --- Native keyword lists and patterns ----------------------------------------------
 
 LOWER_SUFFIX = "__lower"  # a fact's lower-cased twin, added by the engine
+PATTERNS_VARIABLE = "_re"  # {pattern id: matched}, computed by the engine per event
 
 
-def native_source(source: str, schema: Schema) -> tuple[str, frozenset[str]]:
-    """The condition with `contains_any(group.field, ["a", …])` written in plain
-    CEL over the field's lower-cased twin (`["a", …].exists(…)`), so the evaluator
-    never calls back into Python for it; and the fields that need the twin.
-    Anything else is left as it is (the helper then runs as a host function)."""
+def pattern_id(field: str, pattern: str) -> int:
+    """A stable number for `matches_re(field, pattern)` (the same in every process,
+    so a program compiled once per version names it the same way)."""
+    digest = hashlib.blake2b(f"{field}\0{pattern}".encode(), digest_size=6)
+    return int.from_bytes(digest.digest(), "big")
+
+
+@dataclass(frozen=True)
+class Native:
+    """A condition as the evaluator runs it, and what the engine adds per event."""
+
+    source: str
+    lowered: frozenset[str]  # "group.field" whose lower-cased twin it reads
+    patterns: tuple[tuple[int, str, str], ...]  # (id, "group.field", pattern)
+
+
+def native_source(source: str, schema: Schema) -> Native:
+    """The condition with the helpers over a fact written so that the evaluator
+    never calls back into Python for them:
+
+    - `contains_any(group.field, ["a", …])` becomes plain CEL over the field's
+      lower-cased twin (`["a", …].exists(…)`);
+    - `matches_re(group.field, "pattern")` becomes `_re[<id>]`, a boolean the
+      engine computes once per event for every pattern of the rule set (one pass
+      of an RE2 set over each field). When the pattern cannot run on the event's
+      text the entry is missing, so the rule raises there, as the helper did.
+
+    Anything else is left as it is (the helper then runs as a host function).
+    """
     tree = parse(source)
     spans: list[tuple[int, int, str]] = []
     lowered: set[str] = set()
+    patterns: dict[int, tuple[int, str, str]] = {}
     for node in tree.iter_subtrees():
-        if node.data != "ident_arg" or str(node.children[0]) != "contains_any":
+        if node.data != "ident_arg" or len(node.children) < 2:
             continue
-        if len(node.children) < 2:
+        helper = str(node.children[0])
+        if helper not in ("contains_any", "matches_re"):
             continue
         args = node.children[1].children
         if len(args) != 2:
             continue
         path = _fact_path(args[0], schema)
+        start = getattr(node.meta, "start_pos", None)
+        end = getattr(node.meta, "end_pos", None)
+        if path is None or start is None or end is None:
+            continue
+        name = f"{path[0]}.{path[1]}"
+        if helper == "matches_re":
+            literal = _string_literal(args[1])
+            if literal is None:
+                continue
+            number = pattern_id(name, literal[0])
+            patterns[number] = (number, name, literal[0])
+            spans.append((start, end, f"{PATTERNS_VARIABLE}[{number}]"))
+            continue
         items = _list_items(args[1])
-        if path is None or items is None:
+        if items is None:
             continue
         words = [_literal_value(item) for item in items]
         if not all(ok and isinstance(v, str) for ok, v in words):
             continue
-        start = getattr(node.meta, "start_pos", None)
-        end = getattr(node.meta, "end_pos", None)
-        if start is None or end is None:
-            continue
         literals = ", ".join(_cel_string(v.lower()) for _, v in words if v)
-        field = f"{path[0]}.{path[1]}{LOWER_SUFFIX}"
+        field = f"{name}{LOWER_SUFFIX}"
         spans.append((start, end, f"([{literals}].exists(kw_, {field}.contains(kw_)))"))
-        lowered.add(f"{path[0]}.{path[1]}")
+        lowered.add(name)
     for start, end, text in sorted(spans, reverse=True):
         source = source[:start] + text + source[end:]
-    return source, frozenset(lowered)
+    return Native(source, frozenset(lowered), tuple(patterns.values()))
 
 
 def _cel_string(value: str) -> str:
