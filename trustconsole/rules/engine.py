@@ -39,9 +39,11 @@ from trustconsole.rules import windows
 from trustconsole.rules.effects import acts
 from trustconsole.rules.facts import EventContext
 from trustconsole.rules.language import (
-    LOWER_SUFFIX,
-    PATTERNS_VARIABLE,
+    KEYWORDS,
+    PATTERN,
+    TWINS_VARIABLE,
     ConditionError,
+    Twin,
     check,
     native_source,
     regex_compiled,
@@ -78,8 +80,8 @@ class CompiledRule:
     effect: dict[str, Any]
     acts: bool
     guard: tuple[str, str, frozenset[Any]] | None = None
-    # matches_re over a fact, read by the program as `_re[id]`: (id, field, pattern)
-    patterns: tuple[tuple[int, str, str], ...] = ()
+    # Helper calls over a fact, read by the program as `_h[id]` (`native_source`)
+    twins: tuple[Twin, ...] = ()
 
     def ref(self) -> dict[str, Any]:
         """How an explanation names the rule."""
@@ -101,18 +103,7 @@ class Batch:
     pks: frozenset[int]
 
 
-@dataclass(frozen=True, slots=True)
-class FieldPatterns:
-    """The matches_re patterns a rule set applies to one field, searched together."""
-
-    group: str
-    field: str
-    ids: tuple[int, ...]
-    regexes: tuple[Any, ...]  # each compiled on its own (timing, no set)
-    regex_set: Any = None  # re2.Set of them all: one pass over the text
-
-
-_Reads = dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
+_Reads = dict[str, tuple[str, ...]]
 
 
 @dataclass
@@ -131,9 +122,9 @@ class RuleSet:
     # Per guard fact ("group", "field"): its value → the rules guarded by it.
     guarded: tuple[tuple[str, str, dict[Any, Batch]], ...] = ()
     position: dict[int, int] = field(default_factory=dict)  # rule pk → its place
-    # Per fact group: the fields the rules read and those read lower-cased.
+    # Per fact group: the fields the rules read (only they are converted).
     reads: _Reads = field(default_factory=dict)
-    patterns: tuple[FieldPatterns, ...] = ()
+    twins: tuple[FieldTwins, ...] = ()
     helpers: bool = True  # some rule still calls contains_any / matches_re
     retry_at: float = 0.0  # monotonic: after a failed read, not before this
 
@@ -175,7 +166,7 @@ class _Compiled:
     helpers: bool  # still calls a helper as a host function
     guard: tuple[str, str, frozenset[Any]] | None
     native: str
-    patterns: tuple[tuple[int, str, str], ...]
+    twins: tuple[Twin, ...]
 
 
 _PROGRAMS: dict[int, _Compiled] = {}
@@ -191,18 +182,17 @@ def _program(version_pk: int, channel: str, source: str) -> _Compiled:
     checked = check(source, schema)
     for pattern in checked.patterns:
         regex_compiled(pattern)
-    # Keyword lists in plain CEL over lower-cased twins of the fields they read,
-    # patterns over a fact as booleans the engine computes per event (no call back
+    # Helpers over a fact as booleans the engine computes per event (no call back
     # into Python per rule); checked above in their written form.
     native = native_source(source, schema)
     compiled = _Compiled(
         cel.compile(native.source),
         checked.variables,
-        checked.fields | {f + LOWER_SUFFIX for f in native.lowered},
+        checked.fields,
         "contains_any(" in native.source or "matches_re(" in native.source,
         checked.guard,
         native.source,
-        native.patterns,
+        native.twins,
     )
     with _PROGRAMS_LOCK:
         if len(_PROGRAMS) > 20_000:
@@ -285,7 +275,7 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
             CompiledRule(
                 pk, str(public_id), name, mode, order, vpk, number, found.program,
                 found.variables, found.fields, effect or {}, acts(effect or {}),
-                found.guard, found.patterns,
+                found.guard, found.twins,
             )
         )  # fmt: skip
     # Live rules first (in order), then shadow rules: shadow never delays acting.
@@ -304,25 +294,24 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
             for value in rule.guard[2]:
                 table.setdefault(value, []).append(rule)
     fields = _union(r.fields for r in compiled)
+    unguarded = [r for r in compiled if r.guard is None]
     return RuleSet(
         organisation_id, channel, generation, time_zone, tuple(compiled),
         _union(r.variables for r in compiled), fields, broken,
-        _batch([r for r in compiled if r.guard is None], sources),
+        _batch(unguarded, sources) if unguarded else None,
         tuple(
             (group, name, {v: _batch(rs, sources) for v, rs in table.items()})
             for (group, name), table in tables.items()
         ),
         {r.pk: i for i, r in enumerate(compiled)}, _reads(fields),
-        _patterns_plan(tuple(sorted({p for r in compiled for p in r.patterns}))),
+        _twins_plan(tuple(sorted({t for r in compiled for t in r.twins}))),
         helpers,
     )  # fmt: skip
 
 
-def _batch(rules: list[CompiledRule], sources: dict[int, str]) -> Batch | None:
+def _batch(rules: list[CompiledRule], sources: dict[int, str]) -> Batch:
     """One program evaluating the conditions of `rules`, in order (without a
     program when they cannot be joined: then they run one by one)."""
-    if not rules:
-        return None
     # One condition per line, so a trailing // comment ends with its line.
     joined = "\n,\n".join(f"({sources[r.pk]}\n)" for r in rules)
     try:
@@ -334,18 +323,12 @@ def _batch(rules: list[CompiledRule], sources: dict[int, str]) -> Batch | None:
 
 
 def _reads(fields: frozenset[str]) -> _Reads:
-    plain: dict[str, list[str]] = {}
-    lowered: dict[str, list[str]] = {}
+    """Per fact group, the fields the rules read."""
+    out: dict[str, list[str]] = {}
     for name in sorted(fields):
         group, _, rest = name.partition(".")
-        if rest.endswith(LOWER_SUFFIX):
-            lowered.setdefault(group, []).append(rest[: -len(LOWER_SUFFIX)])
-        else:
-            plain.setdefault(group, []).append(rest)
-    return {
-        group: (tuple(plain.get(group, ())), tuple(lowered.get(group, ())))
-        for group in plain.keys() | lowered.keys()
-    }
+        out.setdefault(group, []).append(rest)
+    return {group: tuple(names) for group, names in out.items()}
 
 
 def _union(sets: Any) -> frozenset[str]:
@@ -355,7 +338,7 @@ def _union(sets: Any) -> frozenset[str]:
     return frozenset(out)
 
 
-# --- Patterns -----------------------------------------------------------------------
+# --- Helper twins -------------------------------------------------------------------
 
 # An RE2 set is one automaton for all the patterns over a field. Its search cannot
 # report running out of memory (it then says "no match"), so it is built only
@@ -365,83 +348,100 @@ SET_MAX_SOURCE = 20_000
 SET_MAX_MEM = 64 << 20
 
 
+@dataclass(frozen=True, slots=True)
+class FieldTwins:
+    """The helper calls a rule set makes over one field, computed together."""
+
+    group: str
+    field: str
+    keywords: tuple[tuple[int, tuple[str, ...]], ...]  # (id, lower-cased words)
+    pattern_ids: tuple[int, ...]
+    regexes: tuple[Any, ...]  # each pattern compiled on its own (timing, no set)
+    regex_set: Any = None  # re2.Set of them all: one pass over the text
+
+
 @functools.lru_cache(maxsize=512)
-def _patterns_plan(
-    patterns: tuple[tuple[int, str, str], ...],
-) -> tuple[FieldPatterns, ...]:
-    """The rule set's patterns grouped by the field they search (built once)."""
+def _twins_plan(twins: tuple[Twin, ...]) -> tuple[FieldTwins, ...]:
+    """The rule set's helper calls grouped by the field they read (built once)."""
     import re2
 
-    by_field: dict[str, list[tuple[int, str]]] = {}
-    for number, name, pattern in patterns:
-        by_field.setdefault(name, []).append((number, pattern))
+    by_field: dict[str, list[Twin]] = {}
+    for twin in twins:
+        by_field.setdefault(twin[1], []).append(twin)
     plan = []
     for name, items in sorted(by_field.items()):
         group, _, fact = name.partition(".")
-        texts = [pattern for _, pattern in items]
+        patterns = [(n, arg) for n, _, helper, arg in items if helper == PATTERN]
         regex_set = None
-        if sum(len(t) for t in texts) <= SET_MAX_SOURCE:
+        if patterns and sum(len(arg) for _, arg in patterns) <= SET_MAX_SOURCE:
             options = re2.Options()
             options.log_errors = False
             options.max_mem = SET_MAX_MEM
             candidate = re2.Set.SearchSet(options)
             try:
-                for text in texts:
-                    candidate.Add(text)
+                for _, arg in patterns:
+                    candidate.Add(arg)
                 candidate.Compile()
             except re2.error:
                 logger.warning("patterns over %s searched one by one", name)
             else:
                 regex_set = candidate
         plan.append(
-            FieldPatterns(
-                group, fact, tuple(n for n, _ in items),
-                tuple(regex_compiled(t) for t in texts), regex_set,
+            FieldTwins(
+                group, fact,
+                tuple((n, arg) for n, _, helper, arg in items if helper == KEYWORDS),
+                tuple(n for n, _ in patterns),
+                tuple(regex_compiled(arg) for _, arg in patterns), regex_set,
             )
         )  # fmt: skip
     return tuple(plan)
 
 
-def _patterns_run(
-    values: dict[str, Any], plan: tuple[FieldPatterns, ...]
+def _twins_run(
+    values: dict[str, Any], plan: tuple[FieldTwins, ...]
 ) -> tuple[dict[int, bool], dict[int, str]]:
-    """{pattern id: matched} for the event, and why a pattern could not run (its
-    entry is then missing: a rule reading it raises, as the helper would have)."""
+    """{twin id: the helper's answer} for the event, and why a helper could not
+    run (its entry is then missing: a rule reading it raises, as the helper did)."""
     found: dict[int, bool] = {}
     failed: dict[int, str] = {}
-    for fp in plan:
-        group = values.get(fp.group)
+    for ft in plan:
+        group = values.get(ft.group)
         try:
-            if not isinstance(group, dict) or fp.field not in group:
-                raise KeyError(f"{fp.group}.{fp.field}")  # noqa: TRY301
-            text = str(group[fp.field])
-            if fp.regex_set is not None:
-                hits = fp.regex_set.Match(text) or ()
-                found.update(dict.fromkeys(fp.ids, False))
+            if not isinstance(group, dict) or ft.field not in group:
+                raise KeyError(f"{ft.group}.{ft.field}")  # noqa: TRY301
+            text = str(group[ft.field])
+            if ft.keywords:
+                lowered = text.lower()
+                for number, words in ft.keywords:
+                    found[number] = any(word in lowered for word in words)
+            if ft.regex_set is not None:
+                hits = ft.regex_set.Match(text) or ()
+                found.update(dict.fromkeys(ft.pattern_ids, False))
                 for index in hits:
-                    found[fp.ids[index]] = True
+                    found[ft.pattern_ids[index]] = True
             else:
-                for number, regex in zip(fp.ids, fp.regexes, strict=True):
+                for number, regex in zip(ft.pattern_ids, ft.regexes, strict=True):
                     found[number] = regex.search(text) is not None
         except Exception as exc:  # noqa: BLE001 - the rules reading it raise
-            for number in fp.ids:
-                found.pop(number, None)
-                failed[number] = f"matches_re: {type(exc).__name__}: {exc}"
+            why = f"{type(exc).__name__}: {exc}"
+            for number in (*(n for n, _ in ft.keywords), *ft.pattern_ids):
+                if number not in found:
+                    failed[number] = why
     return found, failed
 
 
 def _patterns_timed(
-    values: dict[str, Any], plan: tuple[FieldPatterns, ...]
+    values: dict[str, Any], plan: tuple[FieldTwins, ...]
 ) -> dict[int, int]:
     """Nanoseconds of each pattern on its own (the pass was over the budget: the
     time goes to the rules that read them)."""
     took: dict[int, int] = {}
-    for fp in plan:
-        group = values.get(fp.group)
-        text = str(group.get(fp.field, "")) if isinstance(group, dict) else ""
-        for number, regex in zip(fp.ids, fp.regexes, strict=True):
+    for ft in plan:
+        group = values.get(ft.group)
+        text = str(group.get(ft.field, "")) if isinstance(group, dict) else ""
+        for number, regex in zip(ft.pattern_ids, ft.regexes, strict=True):
             started = time.perf_counter_ns()
-            with contextlib.suppress(Exception):  # reported by _patterns_run
+            with contextlib.suppress(Exception):  # reported by _twins_run
                 regex.search(text)
             took[number] = time.perf_counter_ns() - started
     return took
@@ -491,12 +491,12 @@ def evaluate(
     if isinstance(rules, RuleSet):
         ctx.time_zone = time_zone or rules.time_zone
         compiled, variables, ctx.fields = rules.rules, rules.variables, rules.fields
-        plan, helpers, reads = rules.patterns, rules.helpers, rules.reads
+        plan, helpers, reads = rules.twins, rules.helpers, rules.reads
     else:
         compiled = tuple(rules)
         variables = _union(r.variables for r in compiled)
         ctx.fields = _union(r.fields for r in compiled)
-        plan = _patterns_plan(tuple(sorted({p for r in compiled for p in r.patterns})))
+        plan = _twins_plan(tuple(sorted({t for r in compiled for t in r.twins})))
         helpers, reads = True, _reads(ctx.fields)
     outcome = Outcome()
     if not compiled:
@@ -510,16 +510,16 @@ def evaluate(
         return outcome
     outcome.facts = values
     budget = _budget_ns()
-    shown = _with_lowered(values, ctx.fields) if trace else _pruned(values, reads)
+    shown = values if trace else _pruned(values, reads)
     extra: dict[int, int] | None = None
     failed: dict[int, str] = {}
     if plan:
         started = time.perf_counter_ns()
-        found, failed = _patterns_run(values, plan)
+        found, failed = _twins_run(values, plan)
         if time.perf_counter_ns() - started > budget:  # find the slow pattern
             took = _patterns_timed(values, plan)
-            extra = {r.pk: sum(took.get(p[0], 0) for p in r.patterns) for r in compiled}
-        shown = {**shown, PATTERNS_VARIABLE: found}
+            extra = {r.pk: sum(took.get(t[0], 0) for t in r.twins) for r in compiled}
+        shown = {**shown, TWINS_VARIABLE: found}
     context = context_for(shown, helpers=helpers)
     if isinstance(rules, RuleSet) and not trace and extra is None:
         matched = _fast(outcome, rules, values, context, ctx, budget, failed)
@@ -610,33 +610,15 @@ def _run(  # noqa: PLR0913
     )
 
 
-def _with_lowered(values: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
-    """Add the lower-cased twins (`message.text__lower`) the rules read."""
-    twins = [f for f in fields if f.endswith(LOWER_SUFFIX)]
-    if not twins:
-        return values
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
-    for name in twins:
-        group, _, field = name[: -len(LOWER_SUFFIX)].partition(".")
-        found = out.get(group)
-        if isinstance(found, dict):
-            found[field + LOWER_SUFFIX] = str(found.get(field, "")).lower()
-    return out
-
-
 def _pruned(values: dict[str, Any], reads: _Reads) -> dict[str, Any]:
-    """Only the fields the rules read, with the lower-cased twins they read:
-    converting facts for the evaluator costs per field."""
+    """Only the fields the rules read: converting facts for the evaluator costs
+    per field."""
     out: dict[str, Any] = {}
     for group, found in values.items():
-        if not isinstance(found, dict):
+        if isinstance(found, dict):
+            out[group] = {k: found[k] for k in reads.get(group, ()) if k in found}
+        else:
             out[group] = found
-            continue
-        names, lowered = reads.get(group, ((), ()))
-        kept = {k: found[k] for k in names if k in found}
-        for name in lowered:
-            kept[name + LOWER_SUFFIX] = str(found.get(name, "")).lower()
-        out[group] = kept
     return out
 
 
@@ -661,7 +643,7 @@ def _one_by_one(  # noqa: PLR0913
     extra: dict[int, int] | None = None,
 ) -> list[CompiledRule]:
     """Each rule on its own, timed: errors counted and skipped, slow rules noted
-    (`extra`: time its patterns took, computed before). Returns the rules that
+    (`extra`: the time its patterns took, measured before). Returns the rules that
     matched, in order."""
     matched_rules = []
     for rule in compiled:
@@ -671,7 +653,7 @@ def _one_by_one(  # noqa: PLR0913
         try:
             result = rule.program.execute(context)
         except Exception as exc:  # noqa: BLE001 - a rule's failure never stops a decision
-            message = _pattern_failure(rule, exc, failed) or (
+            message = _twin_failure(rule, exc, failed) or (
                 f"{type(exc).__name__}: {str(exc)[:200]}"
             )
             outcome.errors.append((rule, message))
@@ -697,15 +679,15 @@ def _one_by_one(  # noqa: PLR0913
     return matched_rules
 
 
-def _pattern_failure(
+def _twin_failure(
     rule: CompiledRule, exc: Exception, failed: dict[int, str] | None
 ) -> str:
-    """Why a pattern the rule reads could not run, when that is why it raised."""
-    if not failed or not rule.patterns or not isinstance(exc, KeyError):
+    """Why a helper the rule calls could not run, when that is why it raised."""
+    if not failed or not rule.twins or not isinstance(exc, KeyError):
         return ""
-    for number, _, _ in rule.patterns:
+    for number, name, helper, _ in rule.twins:
         if number in failed and str(number) in str(exc):
-            return failed[number][:200]
+            return f"{helper}({name}, …): {failed[number]}"[:200]
     return ""
 
 

@@ -733,50 +733,49 @@ def _guard(tree: Tree[Any], schema: Schema) -> tuple[str, str, frozenset[Any]] |
     return None
 
 
-# --- Native keyword lists and patterns ----------------------------------------------
+# --- Helpers over a fact, computed by the engine -------------------------------------
 
-LOWER_SUFFIX = "__lower"  # a fact's lower-cased twin, added by the engine
-PATTERNS_VARIABLE = "_re"  # {pattern id: matched}, computed by the engine per event
+TWINS_VARIABLE = "_h"  # {twin id: the helper's answer}, computed by the engine
+KEYWORDS, PATTERN = "contains_any", "matches_re"
+# (id, "group.field", helper, its argument: the lower-cased words or the pattern)
+Twin = tuple[int, str, str, Any]
 
 
-def pattern_id(field: str, pattern: str) -> int:
-    """A stable number for `matches_re(field, pattern)` (the same in every process,
+def twin_id(field: str, helper: str, argument: Any) -> int:
+    """A stable number for one helper call over a fact (the same in every process,
     so a program compiled once per version names it the same way)."""
-    digest = hashlib.blake2b(f"{field}\0{pattern}".encode(), digest_size=6)
+    text = f"{helper}\0{field}\0{argument!r}"
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=6)
     return int.from_bytes(digest.digest(), "big")
 
 
 @dataclass(frozen=True)
 class Native:
-    """A condition as the evaluator runs it, and what the engine adds per event."""
+    """A condition as the evaluator runs it, and the twins the engine adds."""
 
     source: str
-    lowered: frozenset[str]  # "group.field" whose lower-cased twin it reads
-    patterns: tuple[tuple[int, str, str], ...]  # (id, "group.field", pattern)
+    twins: tuple[Twin, ...]
 
 
 def native_source(source: str, schema: Schema) -> Native:
-    """The condition with the helpers over a fact written so that the evaluator
-    never calls back into Python for them:
-
-    - `contains_any(group.field, ["a", …])` becomes plain CEL over the field's
-      lower-cased twin (`["a", …].exists(…)`);
-    - `matches_re(group.field, "pattern")` becomes `_re[<id>]`, a boolean the
-      engine computes once per event for every pattern of the rule set (one pass
-      of an RE2 set over each field). When the pattern cannot run on the event's
-      text the entry is missing, so the rule raises there, as the helper did.
+    """The condition with each helper call over a fact written as a boolean the
+    engine computes once per event, so the evaluator never calls back into Python
+    for it: `contains_any(group.field, ["a", …])` and `matches_re(group.field,
+    "pattern")` become `_h[<id>]`. The engine computes the keyword lists of a
+    rule set in Python (the helper's own code) and its patterns over a field in
+    one pass of an RE2 set. When a helper cannot run on the event (a text RE2
+    cannot encode) its entry is missing, so the rule raises, as the helper did.
 
     Anything else is left as it is (the helper then runs as a host function).
     """
     tree = parse(source)
     spans: list[tuple[int, int, str]] = []
-    lowered: set[str] = set()
-    patterns: dict[int, tuple[int, str, str]] = {}
+    twins: dict[int, Twin] = {}
     for node in tree.iter_subtrees():
         if node.data != "ident_arg" or len(node.children) < 2:
             continue
         helper = str(node.children[0])
-        if helper not in ("contains_any", "matches_re"):
+        if helper not in (KEYWORDS, PATTERN):
             continue
         args = node.children[1].children
         if len(args) != 2:
@@ -786,30 +785,24 @@ def native_source(source: str, schema: Schema) -> Native:
         end = getattr(node.meta, "end_pos", None)
         if path is None or start is None or end is None:
             continue
-        name = f"{path[0]}.{path[1]}"
-        if helper == "matches_re":
+        argument: Any
+        if helper == PATTERN:
             literal = _string_literal(args[1])
             if literal is None:
                 continue
-            number = pattern_id(name, literal[0])
-            patterns[number] = (number, name, literal[0])
-            spans.append((start, end, f"{PATTERNS_VARIABLE}[{number}]"))
-            continue
-        items = _list_items(args[1])
-        if items is None:
-            continue
-        words = [_literal_value(item) for item in items]
-        if not all(ok and isinstance(v, str) for ok, v in words):
-            continue
-        literals = ", ".join(_cel_string(v.lower()) for _, v in words if v)
-        field = f"{name}{LOWER_SUFFIX}"
-        spans.append((start, end, f"([{literals}].exists(kw_, {field}.contains(kw_)))"))
-        lowered.add(name)
+            argument = literal[0]
+        else:
+            items = _list_items(args[1])
+            if items is None:
+                continue
+            words = [_literal_value(item) for item in items]
+            if not all(ok and isinstance(v, str) for ok, v in words):
+                continue
+            argument = tuple(v.lower() for _, v in words if v)
+        name = f"{path[0]}.{path[1]}"
+        number = twin_id(name, helper, argument)
+        twins[number] = (number, name, helper, argument)
+        spans.append((start, end, f"{TWINS_VARIABLE}[{number}]"))
     for start, end, text in sorted(spans, reverse=True):
         source = source[:start] + text + source[end:]
-    return Native(source, frozenset(lowered), tuple(patterns.values()))
-
-
-def _cel_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    return Native(source, tuple(twins.values()))
