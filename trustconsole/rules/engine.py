@@ -41,10 +41,13 @@ from trustconsole.rules.facts import EventContext
 from trustconsole.rules.language import (
     KEYWORDS,
     PATTERN,
+    TWINS_LIST,
     TWINS_VARIABLE,
     ConditionError,
+    Native,
     Twin,
     check,
+    indexed,
     native_source,
     regex_compiled,
 )
@@ -101,6 +104,7 @@ class Batch:
     rules: tuple[CompiledRule, ...]
     program: Any  # cel.Program; None when the conditions cannot be joined
     pks: frozenset[int]
+    twins: bool = False  # some rule reads a helper's twin
 
 
 _Reads = dict[str, tuple[str, ...]]
@@ -125,6 +129,7 @@ class RuleSet:
     # Per fact group: the fields the rules read (only they are converted).
     reads: _Reads = field(default_factory=dict)
     twins: tuple[FieldTwins, ...] = ()
+    twin_order: tuple[int, ...] = ()  # the twins' places in `_hl`
     helpers: bool = True  # some rule still calls contains_any / matches_re
     retry_at: float = 0.0  # monotonic: after a failed read, not before this
 
@@ -167,6 +172,7 @@ class _Compiled:
     guard: tuple[str, str, frozenset[Any]] | None
     native: str
     twins: tuple[Twin, ...]
+    rewritten: Native
 
 
 _PROGRAMS: dict[int, _Compiled] = {}
@@ -193,6 +199,7 @@ def _program(version_pk: int, channel: str, source: str) -> _Compiled:
         checked.guard,
         native.source,
         native.twins,
+        native,
     )
     with _PROGRAMS_LOCK:
         if len(_PROGRAMS) > 20_000:
@@ -269,7 +276,7 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
             broken[pk] = str(exc)
             logger.error("rule %s v%s does not compile any more: %s", name, number, exc)
             continue
-        sources[pk] = found.native
+        sources[pk] = found.rewritten
         helpers = helpers or found.helpers
         compiled.append(
             CompiledRule(
@@ -295,31 +302,39 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
                 table.setdefault(value, []).append(rule)
     fields = _union(r.fields for r in compiled)
     unguarded = [r for r in compiled if r.guard is None]
+    plan = _twins_plan(tuple(sorted({t for r in compiled for t in r.twins})))
+    twin_order = tuple(n for ft in plan for n in ft.ids)
+    index = {n: i for i, n in enumerate(twin_order)}
+    texts = {pk: indexed(native, index) for pk, native in sources.items()}
     return RuleSet(
         organisation_id, channel, generation, time_zone, tuple(compiled),
         _union(r.variables for r in compiled), fields, broken,
-        _batch(unguarded, sources) if unguarded else None,
+        _batch(unguarded, texts) if unguarded else None,
         tuple(
-            (group, name, {v: _batch(rs, sources) for v, rs in table.items()})
+            (group, name, {v: _batch(rs, texts) for v, rs in table.items()})
             for (group, name), table in tables.items()
         ),
-        {r.pk: i for i, r in enumerate(compiled)}, _reads(fields),
-        _twins_plan(tuple(sorted({t for r in compiled for t in r.twins}))),
+        {r.pk: i for i, r in enumerate(compiled)}, _reads(fields), plan, twin_order,
         helpers,
     )  # fmt: skip
 
 
-def _batch(rules: list[CompiledRule], sources: dict[int, str]) -> Batch:
+def _batch(rules: list[CompiledRule], texts: dict[int, str]) -> Batch:
     """One program evaluating the conditions of `rules`, in order (without a
     program when they cannot be joined: then they run one by one)."""
     # One condition per line, so a trailing // comment ends with its line.
-    joined = "\n,\n".join(f"({sources[r.pk]}\n)" for r in rules)
+    joined = "\n,\n".join(f"({texts[r.pk]}\n)" for r in rules)
     try:
         program = cel.compile("[\n" + joined + "\n]")
     except ValueError:
         logger.warning("rules could not be compiled as one program")
         program = None
-    return Batch(tuple(rules), program, frozenset(r.pk for r in rules))
+    return Batch(
+        tuple(rules),
+        program,
+        frozenset(r.pk for r in rules),
+        any(r.twins for r in rules),
+    )
 
 
 def _reads(fields: frozenset[str]) -> _Reads:
@@ -358,6 +373,10 @@ class FieldTwins:
     pattern_ids: tuple[int, ...]
     regexes: tuple[Any, ...]  # each pattern compiled on its own (timing, no set)
     regex_set: Any = None  # re2.Set of them all: one pass over the text
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return (*(n for n, _ in self.keywords), *self.pattern_ids)
 
 
 @functools.lru_cache(maxsize=512)
@@ -412,8 +431,9 @@ def _twins_run(
             text = str(group[ft.field])
             if ft.keywords:
                 lowered = text.lower()
+                contained = lowered.__contains__
                 for number, words in ft.keywords:
-                    found[number] = any(word in lowered for word in words)
+                    found[number] = any(map(contained, words))
             if ft.regex_set is not None:
                 hits = ft.regex_set.Match(text) or ()
                 found.update(dict.fromkeys(ft.pattern_ids, False))
@@ -424,7 +444,7 @@ def _twins_run(
                     found[number] = regex.search(text) is not None
         except Exception as exc:  # noqa: BLE001 - the rules reading it raise
             why = f"{type(exc).__name__}: {exc}"
-            for number in (*(n for n, _ in ft.keywords), *ft.pattern_ids):
+            for number in ft.ids:
                 if number not in found:
                     failed[number] = why
     return found, failed
@@ -512,6 +532,7 @@ def evaluate(
     budget = _budget_ns()
     shown = values if trace else _pruned(values, reads)
     extra: dict[int, int] | None = None
+    found: dict[int, bool] = {}
     failed: dict[int, str] = {}
     if plan:
         started = time.perf_counter_ns()
@@ -519,10 +540,16 @@ def evaluate(
         if time.perf_counter_ns() - started > budget:  # find the slow pattern
             took = _patterns_timed(values, plan)
             extra = {r.pk: sum(took.get(t[0], 0) for t in r.twins) for r in compiled}
+    fast = rules if isinstance(rules, RuleSet) else None
+    if trace or extra is not None or failed:
+        fast = None  # one by one: timed, traced, or a helper failed
+    if plan and fast is not None:  # its batches read `_hl` (`_h` if one falls back)
+        shown = {**shown, TWINS_LIST: [found[n] for n in fast.twin_order]}
+    elif plan:
         shown = {**shown, TWINS_VARIABLE: found}
     context = context_for(shown, helpers=helpers)
-    if isinstance(rules, RuleSet) and not trace and extra is None:
-        matched = _fast(outcome, rules, values, context, ctx, budget, failed)
+    if fast is not None:
+        matched = _fast(outcome, fast, values, context, ctx, budget, found)
     else:
         matched = _one_by_one(
             outcome, compiled, context, ctx, budget,
@@ -561,7 +588,7 @@ def _fast(  # noqa: PLR0913
     context: Any,
     ctx: EventContext,
     budget: int,
-    failed: dict[int, str],
+    twins: dict[int, bool],
 ) -> list[CompiledRule]:
     """The matching rules, in order: unguarded ones in one program, guarded ones
     only when their fact has one of the guard's values (exact: a false conjunct
@@ -575,7 +602,7 @@ def _fast(  # noqa: PLR0913
                 batches.append(batch)
     matched: list[CompiledRule] = []
     for batch in batches:
-        matched += _run(outcome, batch, context, ctx, budget, failed)
+        matched += _run(outcome, batch, context, ctx, budget, twins)
     if len(batches) > 1:
         position = rules.position
         matched.sort(key=lambda r: position[r.pk])
@@ -588,7 +615,7 @@ def _run(  # noqa: PLR0913
     context: Any,
     ctx: EventContext,
     budget: int,
-    failed: dict[int, str],
+    twins: dict[int, bool],
 ) -> list[CompiledRule]:
     """The rules of `batch` that match: one call, else one by one."""
     program = batch.program
@@ -605,9 +632,9 @@ def _run(  # noqa: PLR0913
                 return [
                     r for r, ok in zip(batch.rules, results, strict=True) if ok is True
                 ]
-    return _one_by_one(
-        outcome, batch.rules, context, ctx, budget, trace=False, failed=failed
-    )
+    if batch.twins:  # each rule's own program reads the twins by id
+        context.add_variable(TWINS_VARIABLE, twins)
+    return _one_by_one(outcome, batch.rules, context, ctx, budget, trace=False)
 
 
 def _pruned(values: dict[str, Any], reads: _Reads) -> dict[str, Any]:

@@ -736,6 +736,7 @@ def _guard(tree: Tree[Any], schema: Schema) -> tuple[str, str, frozenset[Any]] |
 # --- Helpers over a fact, computed by the engine -------------------------------------
 
 TWINS_VARIABLE = "_h"  # {twin id: the helper's answer}, computed by the engine
+TWINS_LIST = "_hl"  # the same answers in a rule set's order (its batch programs)
 KEYWORDS, PATTERN = "contains_any", "matches_re"
 # (id, "group.field", helper, its argument: the lower-cased words or the pattern)
 Twin = tuple[int, str, str, Any]
@@ -755,6 +756,7 @@ class Native:
 
     source: str
     twins: tuple[Twin, ...]
+    refs: tuple[tuple[int, int, int], ...] = ()  # (start, end, id) of each `_h[id]`
 
 
 def native_source(source: str, schema: Schema) -> Native:
@@ -769,7 +771,7 @@ def native_source(source: str, schema: Schema) -> Native:
     Anything else is left as it is (the helper then runs as a host function).
     """
     tree = parse(source)
-    spans: list[tuple[int, int, str]] = []
+    spans: list[tuple[int, int, str, int]] = []
     twins: dict[int, Twin] = {}
     for node in tree.iter_subtrees():
         if node.data != "ident_arg" or len(node.children) < 2:
@@ -802,7 +804,22 @@ def native_source(source: str, schema: Schema) -> Native:
         name = f"{path[0]}.{path[1]}"
         number = twin_id(name, helper, argument)
         twins[number] = (number, name, helper, argument)
-        spans.append((start, end, f"{TWINS_VARIABLE}[{number}]"))
-    for start, end, text in sorted(spans, reverse=True):
-        source = source[:start] + text + source[end:]
-    return Native(source, tuple(twins.values()))
+        spans.append((start, end, f"{TWINS_VARIABLE}[{number}]", number))
+    out, refs, at = [], [], 0
+    for start, end, text, number in sorted(spans):
+        out.append(source[at:start])
+        written = sum(len(piece) for piece in out)
+        refs.append((written, written + len(text), number))
+        out.append(text)
+        at = end
+    out.append(source[at:])
+    return Native("".join(out), tuple(twins.values()), tuple(refs))
+
+
+def indexed(native: Native, index: dict[int, int]) -> str:
+    """The native source reading its twins from the list `_hl` by a rule set's
+    positions (a list converts faster than a map, per event)."""
+    source = native.source
+    for start, end, number in reversed(native.refs):
+        source = f"{source[:start]}{TWINS_LIST}[{index[number]}]{source[end:]}"
+    return source
