@@ -85,6 +85,8 @@ class CompiledRule:
     guard: tuple[str, str, frozenset[Any]] | None = None
     # Helper calls over a fact, read by the program as `_h[id]` (`native_source`)
     twins: tuple[Twin, ...] = ()
+    converted: frozenset[str] | None = None  # the fields the program reads (None:
+    # all of `fields`); `fields` is what the facts' loaders see
 
     def ref(self) -> dict[str, Any]:
         """How an explanation names the rule."""
@@ -282,7 +284,7 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
             CompiledRule(
                 pk, str(public_id), name, mode, order, vpk, number, found.program,
                 found.variables, found.fields, effect or {}, acts(effect or {}),
-                found.guard, found.twins,
+                found.guard, found.twins, found.rewritten.fields,
             )
         )  # fmt: skip
     # Live rules first (in order), then shadow rules: shadow never delays acting.
@@ -314,7 +316,8 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
             (group, name, {v: _batch(rs, texts) for v, rs in table.items()})
             for (group, name), table in tables.items()
         ),
-        {r.pk: i for i, r in enumerate(compiled)}, _reads(fields), plan, twin_order,
+        {r.pk: i for i, r in enumerate(compiled)},
+        _reads(_union(_converted(r) for r in compiled)), plan, twin_order,
         helpers,
     )  # fmt: skip
 
@@ -344,6 +347,10 @@ def _reads(fields: frozenset[str]) -> _Reads:
         group, _, rest = name.partition(".")
         out.setdefault(group, []).append(rest)
     return {group: tuple(names) for group, names in out.items()}
+
+
+def _converted(rule: CompiledRule) -> frozenset[str]:
+    return rule.fields if rule.converted is None else rule.converted
 
 
 def _union(sets: Any) -> frozenset[str]:
@@ -517,7 +524,7 @@ def evaluate(
         variables = _union(r.variables for r in compiled)
         ctx.fields = _union(r.fields for r in compiled)
         plan = _twins_plan(tuple(sorted({t for r in compiled for t in r.twins})))
-        helpers, reads = True, _reads(ctx.fields)
+        helpers, reads = True, _reads(_union(_converted(r) for r in compiled))
     outcome = Outcome()
     if not compiled:
         return outcome
@@ -530,7 +537,7 @@ def evaluate(
         return outcome
     outcome.facts = values
     budget = _budget_ns()
-    shown = values if trace else _pruned(values, reads)
+    shown = _pruned(values, reads)
     extra: dict[int, int] | None = None
     found: dict[int, bool] = {}
     failed: dict[int, str] = {}
@@ -547,7 +554,13 @@ def evaluate(
         shown = {**shown, TWINS_LIST: [found[n] for n in fast.twin_order]}
     elif plan:
         shown = {**shown, TWINS_VARIABLE: found}
-    context = context_for(shown, helpers=helpers)
+    try:
+        context = context_for(shown, helpers=helpers)
+    except ValueError:  # a fact the evaluator cannot hold (a lone surrogate, …)
+        logger.error(
+            "facts of a %s event could not be converted", ctx.channel, exc_info=True
+        )
+        return outcome
     if fast is not None:
         matched = _fast(outcome, fast, values, context, ctx, budget, found)
     else:

@@ -757,6 +757,7 @@ class Native:
     source: str
     twins: tuple[Twin, ...]
     refs: tuple[tuple[int, int, int], ...] = ()  # (start, end, id) of each `_h[id]`
+    fields: frozenset[str] = frozenset()  # "group.field" the evaluator still reads
 
 
 def native_source(source: str, schema: Schema) -> Native:
@@ -813,7 +814,15 @@ def native_source(source: str, schema: Schema) -> Native:
         out.append(text)
         at = end
     out.append(source[at:])
-    return Native("".join(out), tuple(twins.values()), tuple(refs))
+    rewritten = "".join(out)
+    # The fields read outside the helpers: only those are converted per event.
+    checker = _Checker(
+        Schema({**schema.variables, TWINS_VARIABLE: "list<bool>"}, schema.objects)
+    )
+    checker.type_of(parse(rewritten), {}, 0, 0)
+    return Native(
+        rewritten, tuple(twins.values()), tuple(refs), frozenset(checker.fields)
+    )
 
 
 def indexed(native: Native, index: dict[int, int]) -> str:
