@@ -128,6 +128,8 @@ class RuleSet:
     # Per guard fact ("group", "field"): its value → the rules guarded by it.
     guarded: tuple[tuple[str, str, dict[Any, Batch]], ...] = ()
     position: dict[int, int] = field(default_factory=dict)  # rule pk → its place
+    # Rules whose condition is one helper call over a fact: its answer is theirs.
+    direct: tuple[tuple[CompiledRule, int], ...] = ()
     # Per fact group: the fields the rules read (only they are converted).
     reads: _Reads = field(default_factory=dict)
     twins: tuple[FieldTwins, ...] = ()
@@ -303,7 +305,8 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
             for value in rule.guard[2]:
                 table.setdefault(value, []).append(rule)
     fields = _union(r.fields for r in compiled)
-    unguarded = [r for r in compiled if r.guard is None]
+    direct = [(r, _direct(sources[r.pk])) for r in compiled if r.guard is None]
+    unguarded = [r for r, twin in direct if twin is None]
     plan = _twins_plan(tuple(sorted({t for r in compiled for t in r.twins})))
     twin_order = tuple(n for ft in plan for n in ft.ids)
     index = {n: i for i, n in enumerate(twin_order)}
@@ -317,6 +320,7 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
             for (group, name), table in tables.items()
         ),
         {r.pk: i for i, r in enumerate(compiled)},
+        tuple((r, twin) for r, twin in direct if twin is not None),
         _reads(_union(_converted(r) for r in compiled)), plan, twin_order,
         helpers,
     )  # fmt: skip
@@ -347,6 +351,16 @@ def _reads(fields: frozenset[str]) -> _Reads:
         group, _, rest = name.partition(".")
         out.setdefault(group, []).append(rest)
     return {group: tuple(names) for group, names in out.items()}
+
+
+def _direct(native: Native) -> int | None:
+    """The twin a condition is made of alone (`_h[id]`), if it is."""
+    if (
+        len(native.refs) == 1
+        and native.source.strip() == f"{TWINS_VARIABLE}[{native.refs[0][2]}]"
+    ):
+        return native.refs[0][2]
+    return None
 
 
 def _converted(rule: CompiledRule) -> frozenset[str]:
@@ -607,16 +621,18 @@ def _fast(  # noqa: PLR0913
     only when their fact has one of the guard's values (exact: a false conjunct
     makes the whole condition false in CEL)."""
     batches = [rules.unguarded] if rules.unguarded is not None else []
+    matched: list[CompiledRule] = [
+        r for r, twin in rules.direct if twins[twin] is True and r.pk not in _DISABLED
+    ]
     for group, name, table in rules.guarded:
         found = values.get(group)
         if isinstance(found, dict):
             batch = table.get(found.get(name))
             if batch is not None:
                 batches.append(batch)
-    matched: list[CompiledRule] = []
     for batch in batches:
         matched += _run(outcome, batch, context, ctx, budget, twins)
-    if len(batches) > 1:
+    if len(batches) > 1 or (matched and rules.direct):
         position = rules.position
         matched.sort(key=lambda r: position[r.pk])
     return matched
