@@ -136,6 +136,9 @@ class RuleSet:
     twin_order: tuple[int, ...] = ()  # the twins' places in `_hl`
     helpers: bool = True  # some rule still calls contains_any / matches_re
     retry_at: float = 0.0  # monotonic: after a failed read, not before this
+    # Per thread: the CEL context of the last event and what it holds, so the
+    # next event converts only the fact groups whose values changed.
+    contexts: threading.local = field(default_factory=threading.local)
 
 
 @dataclass
@@ -394,6 +397,10 @@ class FieldTwins:
     pattern_ids: tuple[int, ...]
     regexes: tuple[Any, ...]  # each pattern compiled on its own (timing, no set)
     regex_set: Any = None  # re2.Set of them all: one pass over the text
+    # The words of all the keyword lists as one literal RE2 set over the
+    # lower-cased text, and for each word the lists holding it.
+    word_set: Any = None
+    word_owners: tuple[tuple[int, ...], ...] = ()
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -403,7 +410,6 @@ class FieldTwins:
 @functools.lru_cache(maxsize=512)
 def _twins_plan(twins: tuple[Twin, ...]) -> tuple[FieldTwins, ...]:
     """The rule set's helper calls grouped by the field they read (built once)."""
-    import re2
 
     by_field: dict[str, list[Twin]] = {}
     for twin in twins:
@@ -412,29 +418,42 @@ def _twins_plan(twins: tuple[Twin, ...]) -> tuple[FieldTwins, ...]:
     for name, items in sorted(by_field.items()):
         group, _, fact = name.partition(".")
         patterns = [(n, arg) for n, _, helper, arg in items if helper == PATTERN]
-        regex_set = None
-        if patterns and sum(len(arg) for _, arg in patterns) <= SET_MAX_SOURCE:
-            options = re2.Options()
-            options.log_errors = False
-            options.max_mem = SET_MAX_MEM
-            candidate = re2.Set.SearchSet(options)
-            try:
-                for _, arg in patterns:
-                    candidate.Add(arg)
-                candidate.Compile()
-            except re2.error:
-                logger.warning("patterns over %s searched one by one", name)
-            else:
-                regex_set = candidate
+        keywords = tuple((n, arg) for n, _, helper, arg in items if helper == KEYWORDS)
+        owners: dict[str, list[int]] = {}
+        for number, words in keywords:
+            for word in words:
+                owners.setdefault(word, []).append(number)
         plan.append(
             FieldTwins(
-                group, fact,
-                tuple((n, arg) for n, _, helper, arg in items if helper == KEYWORDS),
-                tuple(n for n, _ in patterns),
-                tuple(regex_compiled(arg) for _, arg in patterns), regex_set,
+                group, fact, keywords, tuple(n for n, _ in patterns),
+                tuple(regex_compiled(arg) for _, arg in patterns),
+                _regex_set([arg for _, arg in patterns], name, literal=False),
+                _regex_set(list(owners), name, literal=True),
+                tuple(tuple(numbers) for numbers in owners.values()),
             )
         )  # fmt: skip
     return tuple(plan)
+
+
+def _regex_set(patterns: list[str], name: str, *, literal: bool) -> Any:
+    """One RE2 set searching for all `patterns` (None: search them one by one)."""
+    import re2
+
+    if not patterns or sum(len(p) for p in patterns) > SET_MAX_SOURCE:
+        return None
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = SET_MAX_MEM
+    options.literal = literal
+    candidate = re2.Set.SearchSet(options)
+    try:
+        for pattern in patterns:
+            candidate.Add(pattern)
+        candidate.Compile()
+    except re2.error:
+        logger.warning("patterns over %s searched one by one", name)
+        return None
+    return candidate
 
 
 def _twins_run(
@@ -451,10 +470,7 @@ def _twins_run(
                 raise KeyError(f"{ft.group}.{ft.field}")  # noqa: TRY301
             text = str(group[ft.field])
             if ft.keywords:
-                lowered = text.lower()
-                contained = lowered.__contains__
-                for number, words in ft.keywords:
-                    found[number] = any(map(contained, words))
+                _keywords(found, ft, text.lower())
             if ft.regex_set is not None:
                 hits = ft.regex_set.Match(text) or ()
                 found.update(dict.fromkeys(ft.pattern_ids, False))
@@ -469,6 +485,24 @@ def _twins_run(
                 if number not in found:
                     failed[number] = why
     return found, failed
+
+
+def _keywords(found: dict[int, bool], ft: FieldTwins, lowered: str) -> None:
+    """The keyword lists' answers: substrings of the lower-cased text."""
+    if ft.word_set is not None:
+        try:
+            hits = ft.word_set.Match(lowered) or ()
+        except UnicodeError:  # RE2 reads UTF-8: Python's own test below
+            pass
+        else:
+            found.update(dict.fromkeys((n for n, _ in ft.keywords), False))
+            for index in hits:
+                for number in ft.word_owners[index]:
+                    found[number] = True
+            return
+    contained = lowered.__contains__
+    for number, words in ft.keywords:
+        found[number] = any(map(contained, words))
 
 
 def _patterns_timed(
@@ -507,6 +541,23 @@ def context_for(values: dict[str, Any], *, helpers: bool = True) -> Any:
     if helpers:
         context.add_function("contains_any", _contains_any)
         context.add_function("matches_re", _matches_re)
+    return context
+
+
+def _context_reused(rules: RuleSet, values: dict[str, Any], *, helpers: bool) -> Any:
+    """This thread's context for the rule set, with the groups that differ from
+    the last event's set again (a context is not shared between threads)."""
+    local = rules.contexts
+    context = getattr(local, "context", None)
+    if context is None:
+        context = context_for(values, helpers=helpers)
+        local.context, local.held = context, dict(values)
+        return context
+    held = local.held
+    for name, value in values.items():
+        if held.get(name) != value:
+            context.add_variable(name, value)
+            held[name] = value
     return context
 
 
@@ -569,7 +620,10 @@ def evaluate(
     elif plan:
         shown = {**shown, TWINS_VARIABLE: found}
     try:
-        context = context_for(shown, helpers=helpers)
+        if fast is not None:
+            context = _context_reused(fast, shown, helpers=helpers)
+        else:
+            context = context_for(shown, helpers=helpers)
     except ValueError:  # a fact the evaluator cannot hold (a lone surrogate, …)
         logger.error(
             "facts of a %s event could not be converted", ctx.channel, exc_info=True
