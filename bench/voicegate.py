@@ -688,8 +688,9 @@ def report(r: dict, args: argparse.Namespace) -> None:
         print(f"(ar) / (a) with 100 live + 100 shadow rules: {ratio('ar', 'a')} "
               f"(target >= 85%); {r['ar']['rps']:.0f} vs "
               f"{r['a']['rps'] if 'a' in r else 0:.0f} req/s; reject commands "
-              f"{r['ar']['commands']:,} vs {r['a']['commands'] if 'a' in r else 0:,}; "
-              f"rule hits counted: {hits.get('live', 0):,} live, "
+              f"{r['ar']['commands']:,} vs {r['a']['commands'] if 'a' in r else 0:,} "
+              f"((a)'s include its idle probe's 100); "
+              f"rule hits flushed: {hits.get('live', 0):,} live, "
               f"{hits.get('shadow', 0):,} shadow")  # fmt: skip
     print(f"(a0) / (a): {ratio('a0', 'a')} (the rate limit's cost)")
     print(f"(a) / (as): {ratio('a', 'as')} (sender threads vs rejects in the request)")

@@ -4,17 +4,31 @@
   order) is kept on the decision core's `OrgState` (`rule_sets`) at the state's
   `rules_generation`; a rule change appends a `rules` delta to the change log
   (`trustconsole.policy.changes`), so every process recompiles at its next
-  decision — the one version scheme. Programs are cached per version id.
-- **Per event**: the facts the set reads (only those groups) are built once into
-  one `cel.Context` shared by every rule; each rule runs in order.
+  decision — the one version scheme. Programs are cached per version id; a rule
+  set joins them into a few batch programs when it is read (not per event).
+- **Helpers without host calls**: `contains_any` / `matches_re` over a fact are
+  compiled to `_h[id]` (`language.native_source`); per event the engine computes
+  every such answer of the rule set at once — the patterns over a field in one
+  pass of an RE2 set, the keyword lists as one literal RE2 set over the
+  lower-cased text — and the batches read them from a list (`_hl`). A condition
+  that is only such a call takes the answer without the evaluator.
+- **Per event**: the facts the set reads are built once and only the fields the
+  programs read are converted into one `cel.Context` (per thread it is kept, and
+  only the fact groups whose values changed are set again). The rules without a
+  guard run as one program; guarded rules (a conjunct pinning a fact to literal
+  values) are indexed by that value, so the event looks its value up and runs one
+  program of the rules that can match; the matches are put back in order.
 - **Live** rules act: the first matching live rule whose effect acts decides (its
   name and version go into the decision's explanation); the signals and flags of
   every matching live rule apply. **Shadow** rules never act: their matches are
   listed next to the real decision and counted.
-- **Failures**: a rule that raises is counted, logged and skipped. A rule over
-  its time budget (`RULES_TIME_BUDGET_US`) `RULES_BUDGET_STRIKES` times in a row
-  is turned off (`services.rule_disable_over_budget`) and the organisation's admins
-  are notified.
+- **Failures**: when a batch raises or runs over one rule's budget, its rules run
+  one by one, timed: a rule that raises is counted, logged and skipped (a helper
+  that cannot run on the event, e.g. a text RE2 cannot encode, makes only the
+  rules calling it raise, as the host function did). A rule over its time budget
+  (`RULES_TIME_BUDGET_US`, a pattern's search time counted in when the helpers'
+  pass was over it) `RULES_BUDGET_STRIKES` times in a row is turned off
+  (`services.rule_disable_over_budget`) and the organisation's admins are notified.
 """
 
 from __future__ import annotations

@@ -8,7 +8,11 @@ Two libraries, one language:
   line, column and reason.
 - **Evaluating** (per event): `common-expression-language` (Rust bindings of the
   `cel-interpreter` crate) compiles the condition once per rule version; one
-  `cel.Context` is built per event and shared by every rule of it.
+  `cel.Context` is built per event and shared by every rule of it. Before
+  compiling, `native_source` rewrites the helpers called on a fact
+  (`contains_any(message.text, [...])`, `matches_re(message.text, "...")`) into
+  `_h[id]`, an answer the engine computes once per event for the whole rule set
+  (same semantics; the evaluator never calls back into Python for them).
 
 The supported subset (anything else is refused on save, with its position):
 literals (int, double, string, bool, lists of them); facts and their fields;
