@@ -395,10 +395,12 @@ def _union(sets: Any) -> frozenset[str]:
 
 # An RE2 set is one automaton for all the patterns over a field. Its search cannot
 # report running out of memory (it then says "no match"), so it is built only
-# for a bounded amount of pattern text and given room well beyond that: beyond
-# it, each pattern is searched on its own.
+# for a bounded amount of pattern text and given room well beyond that (its DFA
+# empties its cache when full and goes on; it fails only when the budget cannot
+# hold a few states): beyond it, each pattern is searched on its own. The room is
+# a budget, taken only as the automaton grows.
 SET_MAX_SOURCE = 20_000
-SET_MAX_MEM = 64 << 20
+SET_MAX_MEM = 32 << 20
 
 
 @dataclass(frozen=True, slots=True)
