@@ -57,7 +57,7 @@ def setup(tmp: Path) -> None:
     call_command("migrate", verbosity=0)
 
 
-def _call_condition(i: int) -> str:
+def call_condition(i: int) -> str:
     country = COUNTRIES[i % len(COUNTRIES)]
     return [
         f'caller.country == "{country}" && call.attestation == "C"',
@@ -68,7 +68,7 @@ def _call_condition(i: int) -> str:
     ][i % 5]
 
 
-def _chat_condition(i: int) -> str:
+def chat_condition(i: int) -> str:
     word = WORDS[i % len(WORDS)]
     return [
         f'contains_any(message.text, ["{word}{i}", "{word} now"])',
@@ -169,8 +169,8 @@ def main() -> None:
         settings.RULES_TIME_BUDGET_US = 1_000_000  # nothing is turned off mid-run
         plain = Organisation.objects.create(name="Default rules", slug="plain")
         ruled = Organisation.objects.create(name="200 rules", slug="ruled")
-        seed_rules(ruled, "inbound_call", _call_condition, {"reject": True})
-        seed_rules(ruled, "chat_message", _chat_condition, {"block": True})
+        seed_rules(ruled, "inbound_call", call_condition, {"reject": True})
+        seed_rules(ruled, "chat_message", chat_condition, {"block": True})
         gc.collect()
         gc.freeze()
         rows = []
@@ -181,7 +181,7 @@ def main() -> None:
             rows.append(("inbound call", label, *time_calls(org.pk, args.events)))
             rows.append(("chat message", label, *time_chat(org.pk, args.events)))
         counted = Organisation.objects.create(name="Counted", slug="counted")
-        seed_rules(counted, "inbound_call", _call_condition, {"reject": True})
+        seed_rules(counted, "inbound_call", call_condition, {"reject": True})
         from trustconsole.core.actor import Actor
         from trustconsole.rules.services import rule_create
 

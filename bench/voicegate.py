@@ -10,6 +10,10 @@ pre-signed Telnyx `call.initiated` events at it with wrk on loopback:
   (a) the gate: POST /voice/hooks/<token>/ — verify, decide, dedup, count, log,
       respond, and the reject command to a local stand-in for the Telnyx API
       answering at once
+  (ar) the gate when the organisation has 100 live + 100 shadow inbound-call rules
+      (the conditions of bench/rules.py; none of the live ones matches the bench's
+      calls, so the traffic and the commands stay those of (a): the rules' cost
+      alone). They are seeded before its gunicorn starts and turned off after it
   (a0) the gate with its per-token rate limit off (what the limiter costs)
   (a100) the gate when the stand-in answers in 100 ms (--slow-ms)
   (as) the gate sending reject commands in the request (VOICEGATE_REJECT_SENDERS=0);
@@ -69,6 +73,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import chat_gate  # noqa: E402
 from bench import outbound_http as outbound  # noqa: E402
+from bench import rules as rules_bench  # noqa: E402
 
 DB_NAME = os.environ.get("BENCH_DB_NAME", "tc_bench_voicegate")
 AREAS = (201, 202, 212, 213, 305, 312, 415, 617, 646, 718, 917, 206)
@@ -489,6 +494,38 @@ def churn(org_id: int, visitors: list[str]):
     return run
 
 
+def rules_on(org_id: int) -> None:
+    """100 live + 100 shadow inbound-call rules (bench/rules.py's conditions)."""
+    from trustconsole.core.models import Organisation
+
+    org = Organisation.objects.get(pk=org_id)
+    rules_bench.seed_rules(
+        org, "inbound_call", rules_bench.call_condition, {"reject": True}
+    )
+
+
+def rules_off(org_id: int) -> dict[str, int]:
+    """Turn the bench's rules off; the hits the gate counted, per mode."""
+    from django.db.models import Sum
+
+    from trustconsole.core.actor import Actor
+    from trustconsole.core.models import Organisation
+    from trustconsole.rules.models import Rule, RuleHitCount
+    from trustconsole.rules.services import rule_set_mode
+
+    hits = {
+        mode: RuleHitCount.objects.filter(
+            rule__organisation_id=org_id, mode=mode
+        ).aggregate(n=Sum("hits"))["n"]
+        or 0
+        for mode in ("live", "shadow")
+    }
+    actor = Actor.system_for(Organisation.objects.get(pk=org_id), "bench")
+    for rule in Rule.objects.filter(organisation_id=org_id).exclude(mode="off"):
+        rule_set_mode(actor=actor, rule=rule, mode="off")
+    return hits
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visitors", type=int, default=1_000_000)
@@ -550,6 +587,8 @@ def main() -> None:
         ("L", "(L) raw WSGI: Ed25519 (PyNaCl) + JSON + set, no Django", hook,
          {"BENCH_RAW_WSGI": "1"}, 0.0, None),
         ("a", "(a) trustconsole gate, stand-in answers at once", hook, {}, 0.0, None),
+        ("ar", "(ar) the gate, 100 live + 100 shadow inbound-call rules", hook, {},
+         0.0, None),
         ("a0", "(a0) the gate, webhook rate limit off", hook,
          {"VOICEGATE_HOOK_RATE": "0/60"}, 0.0, None),
         ("a100", f"(a100) the gate, stand-in answers in {args.slow_ms:.0f} ms", hook,
@@ -598,6 +637,8 @@ def main() -> None:
                 wrk_env={"WRK_HEADER": f"X-Widget-Key: {widget_key}"},
             )  # fmt: skip
             continue
+        if key == "ar":  # before its gunicorn starts: read at the first call
+            rules_on(connection.org_id)
         # Fresh signatures per run: they must be within Telnyx's 300 s window.
         write_events(
             warm, connection.signing_key, callers_mix(2_000, blacklisted, known, rng)
@@ -613,6 +654,8 @@ def main() -> None:
             if key in ("a", "as") else None,
         )  # fmt: skip
         results[key]["commands"] = TelnyxStandIn.commands - before
+        if key == "ar":  # the scenarios after it run without them
+            results[key]["rule_hits"] = rules_off(connection.org_id)
         results[key].update(command_lag(TelnyxStandIn.received))
         TelnyxStandIn.received = {}
     TelnyxStandIn.delay = 0.0
@@ -640,6 +683,15 @@ def report(r: dict, args: argparse.Namespace) -> None:
     print(f"(a) / (b) naive, own connection settings: {ratio('a', 'b', '.2f')}x")
     print(f"(a) / (b1) naive, new connection per request (labelled): "
           f"{ratio('a', 'b1', '.2f')}x")  # fmt: skip
+    if "ar" in r:
+        hits = r["ar"].get("rule_hits", {})
+        print(f"(ar) / (a) with 100 live + 100 shadow rules: {ratio('ar', 'a')} "
+              f"(target >= 85%); {r['ar']['rps']:.0f} vs "
+              f"{r['a']['rps'] if 'a' in r else 0:.0f} req/s; reject commands "
+              f"{r['ar']['commands']:,} vs {r['a']['commands'] if 'a' in r else 0:,} "
+              f"((a)'s include its idle probe's 100); "
+              f"rule hits flushed: {hits.get('live', 0):,} live, "
+              f"{hits.get('shadow', 0):,} shadow")  # fmt: skip
     print(f"(a0) / (a): {ratio('a0', 'a')} (the rate limit's cost)")
     print(f"(a) / (as): {ratio('a', 'as')} (sender threads vs rejects in the request)")
     if "a100" in r and "a" in r:

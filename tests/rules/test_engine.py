@@ -220,12 +220,13 @@ def test_the_fast_path_matches_exactly_what_each_rule_says_alone(org, event) -> 
 def test_keyword_lists_run_natively_and_agree_with_the_helper(
     org, text, expected
 ) -> None:
-    """contains_any over a fact runs as plain CEL over the lower-cased text; the
-    draft path (the helper as a host function) gives the same answer."""
+    """contains_any over a fact is computed once per event by the engine (no call
+    back into Python from the evaluator); the draft path (the helper as a host
+    function) gives the same answer."""
     condition = 'contains_any(message.text, ["Gift Card", "SAY \\"HI\\""])'
     make_rule(org, condition, {"block": True}, mode="live", channel="chat_message")
     engine.rule_set(core_state.current(org.pk), "chat_message")
-    assert any("exists(kw_" in c[5] for c in engine._PROGRAMS.values())
+    assert all("contains_any" not in c.native for c in engine._PROGRAMS.values())
     event = {"message": {"text": text}}
     native = _evaluate(org, "chat_message", event)
     assert (native.decided_by is not None) is expected
@@ -236,3 +237,181 @@ def test_keyword_lists_run_natively_and_agree_with_the_helper(
         EventContext(org.pk, "chat_message", event, count=False),
     )
     assert (draft.decided_by is not None) is expected
+
+
+def _draft_outcome(org, condition, event):
+    """The draft path: the condition as written, helpers as host functions."""
+    from trustconsole.rules.testing import _draft
+
+    return engine.evaluate(
+        [_draft("chat_message", condition, None)],
+        EventContext(org.pk, "chat_message", event, count=False),
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "text", "expected"),
+    [
+        ('matches_re(message.text, r"\\b\\d{16}\\b")', "card 4111111111111111", True),
+        ('matches_re(message.text, r"\\b\\d{16}\\b")', "card 41111111111111112", False),
+        ('matches_re(message.text, "(?i)gift\\\\s+card")', "a GIFT  Card", True),
+        ('!matches_re(message.text, "^$")', "", False),
+        (
+            'contains_any(message.text, ["Bitcoin"]) && '
+            'matches_re(message.text, "\\\\d{4}")',
+            "send 1000 bitcoin",
+            True,
+        ),
+        (
+            'contains_any(message.text, ["Bitcoin"]) && '
+            'matches_re(message.text, "\\\\d{4}")',
+            "send 100 bitcoin",
+            False,
+        ),
+        (
+            'matches_re(message.text, "x{3}") || '
+            'contains_any(message.text, ["é"]) || message.length > 99',
+            "café",
+            True,
+        ),
+    ],
+)
+def test_patterns_are_computed_once_per_event_and_agree_with_the_helper(
+    org, condition, text, expected
+) -> None:
+    """GIVEN a condition calling matches_re (and contains_any) over a fact WHEN it
+    is compiled THEN the evaluator reads the engine's answers (`_h[…]`, no host
+    call), and the fast path, the trace ("Test with this event") and the draft
+    path (the helper as a host function) all give the same answer."""
+    make_rule(org, condition, {"block": True}, mode="live", channel="chat_message")
+    rules = engine.rule_set(core_state.current(org.pk), "chat_message")
+    assert rules.twins and not rules.helpers
+    assert all("matches_re" not in c.native for c in engine._PROGRAMS.values())
+    event = {"message": {"text": text}}
+    fast = _evaluate(org, "chat_message", event)
+    traced = _evaluate(org, "chat_message", event, trace=True)
+    draft = _draft_outcome(org, condition, event)
+    assert not fast.errors and not traced.errors and not draft.errors
+    assert (fast.decided_by is not None) is expected
+    assert (traced.decided_by is not None) is expected
+    assert (draft.decided_by is not None) is expected
+    assert traced.trace[0]["matched"] is expected
+
+
+def test_a_rule_set_searches_all_its_patterns_over_a_field_in_one_pass(org) -> None:
+    """GIVEN forty pattern rules and forty keyword rules over the message text
+    WHEN messages arrive THEN exactly the rules whose pattern or words are in the
+    text match, in order, as each rule alone says."""
+    for i in range(40):
+        make_rule(
+            org, f'matches_re(message.text, "\\\\bcode\\\\s+{i}\\\\b")',
+            {"block": True}, mode="live" if i % 2 else "shadow", order=i,
+            name=f"re {i:02}", channel="chat_message",
+        )  # fmt: skip
+        make_rule(
+            org, f'contains_any(message.text, ["Word{i}x", "word {i}y"])',
+            {"block": True}, mode="shadow", order=100 + i, name=f"kw {i:02}",
+            channel="chat_message",
+        )  # fmt: skip
+    rules = engine.rule_set(core_state.current(org.pk), "chat_message")
+    assert rules.twins[0].regex_set is not None
+    for text in ("code 7 and code 31 WORD3X", "code 100", "word 12y codes 1", ""):
+        event = {"message": {"text": text}}
+        fast = _evaluate(org, "chat_message", event)
+        traced = _evaluate(org, "chat_message", event, trace=True)
+        assert [r.name for r in fast.live] == [r.name for r in traced.live]
+        assert [r.name for r in fast.shadow] == [r.name for r in traced.shadow]
+    fast = _evaluate(org, "chat_message", {"message": {"text": "code 7 word3x"}})
+    assert [r.name for r in fast.live] == ["re 07"]
+    assert [r.name for r in fast.shadow] == ["kw 03"]
+
+
+def test_a_pattern_that_cannot_run_on_the_text_fails_only_its_rules(
+    org, caplog
+) -> None:
+    """GIVEN a pattern rule and a keyword rule WHEN the text holds a lone surrogate
+    (RE2 cannot encode it) THEN the pattern rule raises, is counted, logged and
+    skipped, as the helper did, and the keyword rule still decides."""
+    bad = make_rule(
+        org, 'matches_re(message.text, "a+")', {"block": True}, mode="live",
+        order=1, channel="chat_message",
+    )  # fmt: skip
+    good = make_rule(
+        org, 'contains_any(message.text, ["spam"])', {"block": True}, mode="live",
+        order=2, channel="chat_message",
+    )  # fmt: skip
+    event = {"message": {"text": "spam \ud800 aaa"}}
+    outcome = _evaluate(org, "chat_message", event)
+    assert [r.pk for r, _ in outcome.errors] == [bad.pk]
+    assert "matches_re" in outcome.errors[0][1]
+    assert "UnicodeEncodeError" in outcome.errors[0][1]
+    assert outcome.decided_by is not None and outcome.decided_by.pk == good.pk
+    assert "raised" in caplog.text
+    traced = _evaluate(org, "chat_message", event, trace=True)
+    assert [r.pk for r, _ in traced.errors] == [bad.pk]
+    assert traced.decided_by is not None and traced.decided_by.pk == good.pk
+    engine.hits_flush()
+    assert RuleHitCount.objects.get(rule=bad).errors == 1
+
+
+def test_a_slow_pattern_pass_is_charged_to_the_rules_reading_it(
+    org, settings, monkeypatch
+) -> None:
+    """GIVEN the patterns' pass over its budget WHEN an event is decided THEN the
+    rules run one by one with each pattern's time added to the rules reading it,
+    so a slow pattern's rule is noted (and the others are not)."""
+    settings.RULES_TIME_BUDGET_US = 1
+    make_rule(
+        org, 'matches_re(message.text, "a+b")', {"block": True}, mode="live",
+        order=1, channel="chat_message", name="slow",
+    )  # fmt: skip
+    make_rule(org, "message.length > 3", {"block": True}, mode="live", order=2,
+              channel="chat_message", name="plain")  # fmt: skip
+    noted: list[tuple[str, int]] = []
+    monkeypatch.setattr(
+        engine, "_time_note", lambda rule, took, *a: noted.append((rule.name, took))
+    )
+    monkeypatch.setattr(
+        engine, "_patterns_timed", lambda values, plan: {
+            n: 5_000_000 for ft in plan for n in ft.pattern_ids
+        },
+    )  # fmt: skip
+    real = engine._twins_run
+
+    def slow_run(values, plan):
+        import time
+
+        time.sleep(0.001)
+        return real(values, plan)
+
+    monkeypatch.setattr(engine, "_twins_run", slow_run)
+    outcome = _evaluate(org, "chat_message", {"message": {"text": "aaab"}})
+    assert [r.name for r in outcome.live] == ["slow", "plain"]
+    took = dict(noted)
+    assert took["slow"] >= 5_000_000 > took["plain"]
+
+
+def test_guarded_rules_run_as_one_program_per_value_in_order(org) -> None:
+    """GIVEN rules guarded by caller.country (== and in) and unguarded ones WHEN
+    calls come from several countries THEN the matches are those each rule alone
+    gives, in the rule set's order."""
+    conditions = [
+        ('caller.country == "NG"', "live"),
+        ('caller.country in ["NG", "GB"] && caller.valid', "live"),
+        ("caller.valid", "shadow"),
+        ('caller.country == "GB" && !caller.anonymous', "live"),
+        ('caller.country == "NG" && caller.calls_1h / 0 > 1', "shadow"),
+        ("!caller.anonymous", "live"),
+    ]
+    for i, (condition, mode) in enumerate(conditions):
+        make_rule(org, condition, {"reject": True}, mode=mode, order=i, name=str(i))
+    rules = engine.rule_set(core_state.current(org.pk), "inbound_call")
+    assert {"NG", "GB"} <= {v for _, _, table in rules.guarded for v in table}
+    for number in ("+2348012345678", "+442079460000", "+14155550123", "anonymous"):
+        e164 = "" if number == "anonymous" else number
+        event = {"caller": {"number": number, "e164": e164}}
+        fast = _evaluate(org, event=event)
+        traced = _evaluate(org, event=event, trace=True)
+        assert [r.name for r in fast.live] == [r.name for r in traced.live]
+        assert [r.name for r in fast.shadow] == [r.name for r in traced.shadow]
+        assert [r.name for r, _ in fast.errors] == [r.name for r, _ in traced.errors]

@@ -4,22 +4,38 @@
   order) is kept on the decision core's `OrgState` (`rule_sets`) at the state's
   `rules_generation`; a rule change appends a `rules` delta to the change log
   (`trustconsole.policy.changes`), so every process recompiles at its next
-  decision — the one version scheme. Programs are cached per version id.
-- **Per event**: the facts the set reads (only those groups) are built once into
-  one `cel.Context` shared by every rule; each rule runs in order.
+  decision — the one version scheme. Programs are cached per version id; a rule
+  set joins them into a few batch programs when it is read (not per event).
+- **Helpers without host calls**: `contains_any` / `matches_re` over a fact are
+  compiled to `_h[id]` (`language.native_source`); per event the engine computes
+  every such answer of the rule set at once — the patterns over a field in one
+  pass of an RE2 set, the keyword lists as one literal RE2 set over the
+  lower-cased text — and the batches read them from a list (`_hl`). A condition
+  that is only such a call takes the answer without the evaluator.
+- **Per event**: the facts the set reads are built once and only the fields the
+  programs read are converted into one `cel.Context` (per thread it is kept, and
+  only the fact groups whose values changed are set again). The rules without a
+  guard run as one program; guarded rules (a conjunct pinning a fact to literal
+  values) are indexed by that value, so the event looks its value up and runs one
+  program of the rules that can match; the matches are put back in order.
 - **Live** rules act: the first matching live rule whose effect acts decides (its
   name and version go into the decision's explanation); the signals and flags of
   every matching live rule apply. **Shadow** rules never act: their matches are
   listed next to the real decision and counted.
-- **Failures**: a rule that raises is counted, logged and skipped. A rule over
-  its time budget (`RULES_TIME_BUDGET_US`) `RULES_BUDGET_STRIKES` times in a row
-  is turned off (`services.rule_disable_over_budget`) and the organisation's admins
-  are notified.
+- **Failures**: when a batch raises or runs over one rule's budget, its rules run
+  one by one, timed: a rule that raises is counted, logged and skipped (a helper
+  that cannot run on the event, e.g. a text RE2 cannot encode, makes only the
+  rules calling it raise, as the host function did). A rule over its time budget
+  (`RULES_TIME_BUDGET_US`, a pattern's search time counted in when the helpers'
+  pass was over it) `RULES_BUDGET_STRIKES` times in a row is turned off
+  (`services.rule_disable_over_budget`) and the organisation's admins are notified.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -37,9 +53,15 @@ from trustconsole.rules import matchlog, windows
 from trustconsole.rules.effects import acts
 from trustconsole.rules.facts import EventContext
 from trustconsole.rules.language import (
-    LOWER_SUFFIX,
+    KEYWORDS,
+    PATTERN,
+    TWINS_LIST,
+    TWINS_VARIABLE,
     ConditionError,
+    Native,
+    Twin,
     check,
+    indexed,
     native_source,
     regex_compiled,
 )
@@ -75,6 +97,10 @@ class CompiledRule:
     effect: dict[str, Any]
     acts: bool
     guard: tuple[str, str, frozenset[Any]] | None = None
+    # Helper calls over a fact, read by the program as `_h[id]` (`native_source`)
+    twins: tuple[Twin, ...] = ()
+    converted: frozenset[str] | None = None  # the fields the program reads (None:
+    # all of `fields`); `fields` is what the facts' loaders see
 
     def ref(self) -> dict[str, Any]:
         """How an explanation names the rule."""
@@ -85,6 +111,19 @@ class CompiledRule:
             "mode": self.mode,
             "effect": self.effect,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Rules run as one program: the list of their conditions, one evaluator call."""
+
+    rules: tuple[CompiledRule, ...]
+    program: Any  # cel.Program; None when the conditions cannot be joined
+    pks: frozenset[int]
+    twins: bool = False  # some rule reads a helper's twin
+
+
+_Reads = dict[str, tuple[str, ...]]
 
 
 @dataclass
@@ -99,10 +138,21 @@ class RuleSet:
     variables: frozenset[str]
     fields: frozenset[str]
     broken: dict[int, str] = field(default_factory=dict)  # rule pk → compile error
-    batch: Any = None  # one program: the conditions of the unguarded rules, in order
-    pks: frozenset[int] = frozenset()
-    helpers: bool = True  # some rule calls contains_any / matches_re
+    unguarded: Batch | None = None  # the rules without a guard, in order
+    # Per guard fact ("group", "field"): its value → the rules guarded by it.
+    guarded: tuple[tuple[str, str, dict[Any, Batch]], ...] = ()
+    position: dict[int, int] = field(default_factory=dict)  # rule pk → its place
+    # Rules whose condition is one helper call over a fact: its answer is theirs.
+    direct: tuple[tuple[CompiledRule, int], ...] = ()
+    # Per fact group: the fields the rules read (only they are converted).
+    reads: _Reads = field(default_factory=dict)
+    twins: tuple[FieldTwins, ...] = ()
+    twin_order: tuple[int, ...] = ()  # the twins' places in `_hl`
+    helpers: bool = True  # some rule still calls contains_any / matches_re
     retry_at: float = 0.0  # monotonic: after a failed read, not before this
+    # Per thread: the CEL context of the last event and what it holds, so the
+    # next event converts only the fact groups whose values changed.
+    contexts: threading.local = field(default_factory=threading.local)
 
 
 @dataclass
@@ -133,7 +183,19 @@ class Outcome:
 
 # --- Compiling ----------------------------------------------------------------------
 
-_Compiled = tuple[Any, frozenset[str], frozenset[str], bool, Any, str]
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    program: Any  # cel.Program
+    variables: frozenset[str]
+    fields: frozenset[str]
+    helpers: bool  # still calls a helper as a host function
+    guard: tuple[str, str, frozenset[Any]] | None
+    native: str
+    twins: tuple[Twin, ...]
+    rewritten: Native
+
+
 _PROGRAMS: dict[int, _Compiled] = {}
 _PROGRAMS_LOCK = threading.Lock()
 
@@ -147,15 +209,17 @@ def _program(version_pk: int, channel: str, source: str) -> _Compiled:
     checked = check(source, schema)
     for pattern in checked.patterns:
         regex_compiled(pattern)
-    # Keyword lists in plain CEL over lower-cased twins of the fields they read
-    # (no call back into Python per rule); checked above in their written form.
-    native, lowered = native_source(source, schema)
-    compiled = (
-        cel.compile(native),
+    # Helpers over a fact as booleans the engine computes per event (no call back
+    # into Python per rule); checked above in their written form.
+    native = native_source(source, schema)
+    compiled = _Compiled(
+        cel.compile(native.source),
         checked.variables,
-        checked.fields | {f + LOWER_SUFFIX for f in lowered},
-        "contains_any(" in native or "matches_re(" in native,
+        checked.fields,
+        "contains_any(" in native.source or "matches_re(" in native.source,
         checked.guard,
+        native.source,
+        native.twins,
         native,
     )
     with _PROGRAMS_LOCK:
@@ -225,22 +289,21 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
             "current_version__effect",
         )
     )
-    compiled, broken, sources, helpers_of = [], {}, {}, {}
+    compiled, broken, sources, helpers = [], {}, {}, False
     for pk, public_id, name, mode, order, vpk, number, source, effect in rows:
         try:
-            program, variables, fields, helpers, guard, native = _program(
-                vpk, channel, source
-            )
+            found = _program(vpk, channel, source)
         except ConditionError as exc:  # saved under an older registry: skip it
             broken[pk] = str(exc)
             logger.error("rule %s v%s does not compile any more: %s", name, number, exc)
             continue
-        sources[pk] = native
-        helpers_of[pk] = helpers
+        sources[pk] = found.rewritten
+        helpers = helpers or found.helpers
         compiled.append(
             CompiledRule(
-                pk, str(public_id), name, mode, order, vpk, number, program,
-                variables, fields, effect or {}, acts(effect or {}), guard,
+                pk, str(public_id), name, mode, order, vpk, number, found.program,
+                found.variables, found.fields, effect or {}, acts(effect or {}),
+                found.guard, found.twins, found.rewritten.fields,
             )
         )  # fmt: skip
     # Live rules first (in order), then shadow rules: shadow never delays acting.
@@ -250,24 +313,75 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
         .values_list("time_zone", flat=True)
         .first()
     ) or "UTC"
+    # Guarded rules by the value their fact must have: an event looks up its
+    # value and runs only those rules, as one program per value.
+    tables: dict[tuple[str, str], dict[Any, list[CompiledRule]]] = {}
+    for rule in compiled:
+        if rule.guard is not None:
+            table = tables.setdefault(rule.guard[:2], {})
+            for value in rule.guard[2]:
+                table.setdefault(value, []).append(rule)
+    fields = _union(r.fields for r in compiled)
+    direct = [(r, _direct(sources[r.pk])) for r in compiled if r.guard is None]
+    unguarded = [r for r, twin in direct if twin is None]
+    plan = _twins_plan(tuple(sorted({t for r in compiled for t in r.twins})))
+    twin_order = tuple(n for ft in plan for n in ft.ids)
+    index = {n: i for i, n in enumerate(twin_order)}
+    texts = {pk: indexed(native, index) for pk, native in sources.items()}
     return RuleSet(
         organisation_id, channel, generation, time_zone, tuple(compiled),
-        _union(r.variables for r in compiled), _union(r.fields for r in compiled),
-        broken, _batch([sources[r.pk] for r in compiled if r.guard is None]),
-        frozenset(r.pk for r in compiled), any(helpers_of.values()),
+        _union(r.variables for r in compiled), fields, broken,
+        _batch(unguarded, texts) if unguarded else None,
+        tuple(
+            (group, name, {v: _batch(rs, texts) for v, rs in table.items()})
+            for (group, name), table in tables.items()
+        ),
+        {r.pk: i for i, r in enumerate(compiled)},
+        tuple((r, twin) for r, twin in direct if twin is not None),
+        _reads(_union(_converted(r) for r in compiled)), plan, twin_order,
+        helpers,
     )  # fmt: skip
 
 
-def _batch(sources: list[str]) -> Any:
-    """One program evaluating every condition (None when it cannot compile)."""
-    if not sources:
-        return None
+def _batch(rules: list[CompiledRule], texts: dict[int, str]) -> Batch:
+    """One program evaluating the conditions of `rules`, in order (without a
+    program when they cannot be joined: then they run one by one)."""
     # One condition per line, so a trailing // comment ends with its line.
+    joined = "\n,\n".join(f"({texts[r.pk]}\n)" for r in rules)
     try:
-        return cel.compile("[\n" + "\n,\n".join(f"({s}\n)" for s in sources) + "\n]")
+        program = cel.compile("[\n" + joined + "\n]")
     except ValueError:
-        logger.warning("rule set could not be compiled as one program")
-        return None
+        logger.warning("rules could not be compiled as one program")
+        program = None
+    return Batch(
+        tuple(rules),
+        program,
+        frozenset(r.pk for r in rules),
+        any(r.twins for r in rules),
+    )
+
+
+def _reads(fields: frozenset[str]) -> _Reads:
+    """Per fact group, the fields the rules read."""
+    out: dict[str, list[str]] = {}
+    for name in sorted(fields):
+        group, _, rest = name.partition(".")
+        out.setdefault(group, []).append(rest)
+    return {group: tuple(names) for group, names in out.items()}
+
+
+def _direct(native: Native) -> int | None:
+    """The twin a condition is made of alone (`_h[id]`), if it is."""
+    if (
+        len(native.refs) == 1
+        and native.source.strip() == f"{TWINS_VARIABLE}[{native.refs[0][2]}]"
+    ):
+        return native.refs[0][2]
+    return None
+
+
+def _converted(rule: CompiledRule) -> frozenset[str]:
+    return rule.fields if rule.converted is None else rule.converted
 
 
 def _union(sets: Any) -> frozenset[str]:
@@ -275,6 +389,153 @@ def _union(sets: Any) -> frozenset[str]:
     for item in sets:
         out |= item
     return frozenset(out)
+
+
+# --- Helper twins -------------------------------------------------------------------
+
+# An RE2 set is one automaton for all the patterns over a field. Its search cannot
+# report running out of memory (it then says "no match"), so it is built only
+# for a bounded amount of pattern text and given room well beyond that (its DFA
+# empties its cache when full and goes on; it fails only when the budget cannot
+# hold a few states): beyond it, each pattern is searched on its own. The room is
+# a budget, taken only as the automaton grows.
+SET_MAX_SOURCE = 20_000
+SET_MAX_MEM = 32 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class FieldTwins:
+    """The helper calls a rule set makes over one field, computed together."""
+
+    group: str
+    field: str
+    keywords: tuple[tuple[int, tuple[str, ...]], ...]  # (id, lower-cased words)
+    pattern_ids: tuple[int, ...]
+    regexes: tuple[Any, ...]  # each pattern compiled on its own (timing, no set)
+    regex_set: Any = None  # re2.Set of them all: one pass over the text
+    # The words of all the keyword lists as one literal RE2 set over the
+    # lower-cased text, and for each word the lists holding it.
+    word_set: Any = None
+    word_owners: tuple[tuple[int, ...], ...] = ()
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return (*(n for n, _ in self.keywords), *self.pattern_ids)
+
+
+@functools.lru_cache(maxsize=512)
+def _twins_plan(twins: tuple[Twin, ...]) -> tuple[FieldTwins, ...]:
+    """The rule set's helper calls grouped by the field they read (built once)."""
+
+    by_field: dict[str, list[Twin]] = {}
+    for twin in twins:
+        by_field.setdefault(twin[1], []).append(twin)
+    plan = []
+    for name, items in sorted(by_field.items()):
+        group, _, fact = name.partition(".")
+        patterns = [(n, arg) for n, _, helper, arg in items if helper == PATTERN]
+        keywords = tuple((n, arg) for n, _, helper, arg in items if helper == KEYWORDS)
+        owners: dict[str, list[int]] = {}
+        for number, words in keywords:
+            for word in words:
+                owners.setdefault(word, []).append(number)
+        plan.append(
+            FieldTwins(
+                group, fact, keywords, tuple(n for n, _ in patterns),
+                tuple(regex_compiled(arg) for _, arg in patterns),
+                _regex_set([arg for _, arg in patterns], name, literal=False),
+                _regex_set(list(owners), name, literal=True),
+                tuple(tuple(numbers) for numbers in owners.values()),
+            )
+        )  # fmt: skip
+    return tuple(plan)
+
+
+def _regex_set(patterns: list[str], name: str, *, literal: bool) -> Any:
+    """One RE2 set searching for all `patterns` (None: search them one by one)."""
+    import re2
+
+    if not patterns or sum(len(p) for p in patterns) > SET_MAX_SOURCE:
+        return None
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = SET_MAX_MEM
+    options.literal = literal
+    candidate = re2.Set.SearchSet(options)
+    try:
+        for pattern in patterns:
+            candidate.Add(pattern)
+        candidate.Compile()
+    except re2.error:
+        logger.warning("patterns over %s searched one by one", name)
+        return None
+    return candidate
+
+
+def _twins_run(
+    values: dict[str, Any], plan: tuple[FieldTwins, ...]
+) -> tuple[dict[int, bool], dict[int, str]]:
+    """{twin id: the helper's answer} for the event, and why a helper could not
+    run (its entry is then missing: a rule reading it raises, as the helper did)."""
+    found: dict[int, bool] = {}
+    failed: dict[int, str] = {}
+    for ft in plan:
+        group = values.get(ft.group)
+        try:
+            if not isinstance(group, dict) or ft.field not in group:
+                raise KeyError(f"{ft.group}.{ft.field}")  # noqa: TRY301
+            text = str(group[ft.field])
+            if ft.keywords:
+                _keywords(found, ft, text.lower())
+            if ft.regex_set is not None:
+                hits = ft.regex_set.Match(text) or ()
+                found.update(dict.fromkeys(ft.pattern_ids, False))
+                for index in hits:
+                    found[ft.pattern_ids[index]] = True
+            else:
+                for number, regex in zip(ft.pattern_ids, ft.regexes, strict=True):
+                    found[number] = regex.search(text) is not None
+        except Exception as exc:  # noqa: BLE001 - the rules reading it raise
+            why = f"{type(exc).__name__}: {exc}"
+            for number in ft.ids:
+                if number not in found:
+                    failed[number] = why
+    return found, failed
+
+
+def _keywords(found: dict[int, bool], ft: FieldTwins, lowered: str) -> None:
+    """The keyword lists' answers: substrings of the lower-cased text."""
+    if ft.word_set is not None:
+        try:
+            hits = ft.word_set.Match(lowered) or ()
+        except UnicodeError:  # RE2 reads UTF-8: Python's own test below
+            pass
+        else:
+            found.update(dict.fromkeys((n for n, _ in ft.keywords), False))
+            for index in hits:
+                for number in ft.word_owners[index]:
+                    found[number] = True
+            return
+    contained = lowered.__contains__
+    for number, words in ft.keywords:
+        found[number] = any(map(contained, words))
+
+
+def _patterns_timed(
+    values: dict[str, Any], plan: tuple[FieldTwins, ...]
+) -> dict[int, int]:
+    """Nanoseconds of each pattern on its own (the pass was over the budget: the
+    time goes to the rules that read them)."""
+    took: dict[int, int] = {}
+    for ft in plan:
+        group = values.get(ft.group)
+        text = str(group.get(ft.field, "")) if isinstance(group, dict) else ""
+        for number, regex in zip(ft.pattern_ids, ft.regexes, strict=True):
+            started = time.perf_counter_ns()
+            with contextlib.suppress(Exception):  # reported by _twins_run
+                regex.search(text)
+            took[number] = time.perf_counter_ns() - started
+    return took
 
 
 # --- Host functions -----------------------------------------------------------------
@@ -299,6 +560,23 @@ def context_for(values: dict[str, Any], *, helpers: bool = True) -> Any:
     return context
 
 
+def _context_reused(rules: RuleSet, values: dict[str, Any], *, helpers: bool) -> Any:
+    """This thread's context for the rule set, with the groups that differ from
+    the last event's set again (a context is not shared between threads)."""
+    local = rules.contexts
+    context = getattr(local, "context", None)
+    if context is None:
+        context = context_for(values, helpers=helpers)
+        local.context, local.held = context, dict(values)
+        return context
+    held = local.held
+    for name, value in values.items():
+        if held.get(name) != value:
+            context.add_variable(name, value)
+            held[name] = value
+    return context
+
+
 # --- Evaluating ---------------------------------------------------------------------
 
 
@@ -311,20 +589,23 @@ def evaluate(
 ) -> Outcome:
     """Run every rule on the event; never raises because of a rule.
 
-    A rule set runs as one program (`RuleSet.batch`: the list of its conditions,
-    one call into the evaluator); when that raises (a rule failed on this event)
-    or takes longer than one rule's budget, the rules run one by one, timed, so
-    the failing or slow rule is found, counted and skipped.
+    The facts the rules read are converted once into one context. The rules
+    without a guard run as one program (`RuleSet.unguarded`), the guarded ones
+    whose fact has a value they accept as one program per value; when a program
+    raises (a rule failed on this event) or takes longer than one rule's budget,
+    its rules run one by one, timed, so the failing or slow rule is found,
+    counted and skipped.
     """
     if isinstance(rules, RuleSet):
         ctx.time_zone = time_zone or rules.time_zone
         compiled, variables, ctx.fields = rules.rules, rules.variables, rules.fields
-        batch, helpers, pks = rules.batch, rules.helpers, rules.pks
+        plan, helpers, reads = rules.twins, rules.helpers, rules.reads
     else:
         compiled = tuple(rules)
         variables = _union(r.variables for r in compiled)
         ctx.fields = _union(r.fields for r in compiled)
-        batch, helpers, pks = None, True, frozenset()
+        plan = _twins_plan(tuple(sorted({t for r in compiled for t in r.twins})))
+        helpers, reads = True, _reads(_union(_converted(r) for r in compiled))
     outcome = Outcome()
     if not compiled:
         return outcome
@@ -336,20 +617,48 @@ def evaluate(
         )
         return outcome
     outcome.facts = values
-    values = _with_lowered(values, ctx.fields)
-    context = context_for(
-        values if trace else _pruned(values, ctx.fields), helpers=helpers
-    )
     budget = _budget_ns()
-    if isinstance(rules, RuleSet) and not trace:
-        matched = _fast(outcome, rules, values, context, ctx, budget, batch, pks)
+    shown = _pruned(values, reads)
+    extra: dict[int, int] | None = None
+    found: dict[int, bool] = {}
+    failed: dict[int, str] = {}
+    if plan:
+        started = time.perf_counter_ns()
+        found, failed = _twins_run(values, plan)
+        if time.perf_counter_ns() - started > budget:  # find the slow pattern
+            took = _patterns_timed(values, plan)
+            extra = {r.pk: sum(took.get(t[0], 0) for t in r.twins) for r in compiled}
+    fast = rules if isinstance(rules, RuleSet) else None
+    if trace or extra is not None or failed:
+        fast = None  # one by one: timed, traced, or a helper failed
+    if plan and fast is not None:  # its batches read `_hl` (`_h` if one falls back)
+        shown = {**shown, TWINS_LIST: [found[n] for n in fast.twin_order]}
+    elif plan:
+        shown = {**shown, TWINS_VARIABLE: found}
+    try:
+        if fast is not None:
+            context = _context_reused(fast, shown, helpers=helpers)
+        else:
+            context = context_for(shown, helpers=helpers)
+    except ValueError:  # a fact the evaluator cannot hold (a lone surrogate, …)
+        logger.error(
+            "facts of a %s event could not be converted", ctx.channel, exc_info=True
+        )
+        return outcome
+    if fast is not None:
+        matched = _fast(outcome, fast, values, context, ctx, budget, found)
     else:
-        matched = _one_by_one(outcome, compiled, context, ctx, budget, trace=trace)
+        matched = _one_by_one(
+            outcome, compiled, context, ctx, budget,
+            trace=trace, failed=failed, extra=extra,
+        )  # fmt: skip
     defer = ctx.defer and ctx.count
     for rule in matched:
-        _matched(outcome, rule, count=not trace and not defer)
+        _matched(outcome, rule)
+    if not trace and not defer:
+        _count_hits(matched)
     if defer and not trace:
-        outcome.windows, outcome.hits = list(ctx.deferred), list(matched)
+        outcome.windows, outcome.hits = list(ctx.deferred), matched
     if outcome.shadow and not trace:
         logger.info(
             "shadow rules matched on %s (organisation %s): %s",
@@ -365,8 +674,7 @@ def commit(outcome: Outcome) -> None:
     the hits of the rules it matched (a redelivery or a second look counts nothing)."""
     for key, spans in outcome.windows:
         windows.counts(key, spans, hit=True)
-    for rule in outcome.hits:
-        _count(rule)
+    _count_hits(outcome.hits)
     outcome.windows, outcome.hits = [], []
 
 
@@ -377,92 +685,76 @@ def _fast(  # noqa: PLR0913
     context: Any,
     ctx: EventContext,
     budget: int,
-    batch: Any,
-    pks: frozenset[int],
+    twins: dict[int, bool],
 ) -> list[CompiledRule]:
     """The matching rules, in order: unguarded ones in one program, guarded ones
-    only when their fact has one of the guard's values."""
-    unguarded = [r for r in rules.rules if r.guard is None]
-    candidates = []
-    for rule in rules.rules:
-        guard = rule.guard
-        if guard is not None:
-            group = values.get(guard[0])
-            if isinstance(group, dict) and group.get(guard[1]) in guard[2]:
-                candidates.append(rule)
-    results = None
-    if batch is not None and not _DISABLED.intersection(pks):
+    only when their fact has one of the guard's values (exact: a false conjunct
+    makes the whole condition false in CEL)."""
+    batches = [rules.unguarded] if rules.unguarded is not None else []
+    matched: list[CompiledRule] = [
+        r for r, twin in rules.direct if twins[twin] is True and r.pk not in _DISABLED
+    ]
+    for group, name, table in rules.guarded:
+        found = values.get(group)
+        if isinstance(found, dict):
+            batch = table.get(found.get(name))
+            if batch is not None:
+                batches.append(batch)
+    for batch in batches:
+        matched += _run(outcome, batch, context, ctx, budget, twins)
+    if len(batches) > 1 or (matched and rules.direct):
+        position = rules.position
+        matched.sort(key=lambda r: position[r.pk])
+    return matched
+
+
+def _run(  # noqa: PLR0913
+    outcome: Outcome,
+    batch: Batch,
+    context: Any,
+    ctx: EventContext,
+    budget: int,
+    twins: dict[int, bool],
+) -> list[CompiledRule]:
+    """The rules of `batch` that match: one call, else one by one."""
+    program = batch.program
+    if program is not None and (not _DISABLED or _DISABLED.isdisjoint(batch.pks)):
         started = time.perf_counter_ns()
         try:
-            results = batch.execute(context)
+            results = program.execute(context)
         except Exception:  # noqa: BLE001 - one rule failed: run them one by one
-            results = None
+            pass
         else:
-            if time.perf_counter_ns() - started > budget or len(results) != len(
-                unguarded
+            if time.perf_counter_ns() - started <= budget and len(results) == len(
+                batch.rules
             ):
-                results = None  # find the slow rule
-    if results is not None:
-        hits = {
-            r.pk for r, result in zip(unguarded, results, strict=True) if result is True
-        }
-        hits.update(
-            r.pk
-            for r in _one_by_one(
-                outcome, tuple(candidates), context, ctx, budget, trace=False
-            )
-        )
-    else:
-        chosen = {r.pk for r in unguarded} | {r.pk for r in candidates}
-        hits = {
-            r.pk
-            for r in _one_by_one(
-                outcome,
-                tuple(r for r in rules.rules if r.pk in chosen),
-                context,
-                ctx,
-                budget,
-                trace=False,
-            )
-        }
-    return [r for r in rules.rules if r.pk in hits]
+                return [
+                    r for r, ok in zip(batch.rules, results, strict=True) if ok is True
+                ]
+    if batch.twins:  # each rule's own program reads the twins by id
+        context.add_variable(TWINS_VARIABLE, twins)
+    return _one_by_one(outcome, batch.rules, context, ctx, budget, trace=False)
 
 
-def _with_lowered(values: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
-    """Add the lower-cased twins (`message.text__lower`) the rules read."""
-    twins = [f for f in fields if f.endswith(LOWER_SUFFIX)]
-    if not twins:
-        return values
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
-    for name in twins:
-        group, _, field = name[: -len(LOWER_SUFFIX)].partition(".")
-        found = out.get(group)
-        if isinstance(found, dict):
-            found[field + LOWER_SUFFIX] = str(found.get(field, "")).lower()
-    return out
-
-
-def _pruned(values: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+def _pruned(values: dict[str, Any], reads: _Reads) -> dict[str, Any]:
     """Only the fields the rules read: converting facts for the evaluator costs
     per field."""
     out: dict[str, Any] = {}
     for group, found in values.items():
         if isinstance(found, dict):
-            out[group] = {k: v for k, v in found.items() if f"{group}.{k}" in fields}
+            out[group] = {k: found[k] for k in reads.get(group, ()) if k in found}
         else:
             out[group] = found
     return out
 
 
-def _matched(outcome: Outcome, rule: CompiledRule, *, count: bool) -> None:
+def _matched(outcome: Outcome, rule: CompiledRule) -> None:
     if rule.mode == LIVE:
         outcome.live.append(rule)
         if outcome.decided_by is None and rule.acts:
             outcome.decided_by = rule
     else:
         outcome.shadow.append(rule)
-    if count:
-        _count(rule)
 
 
 def _one_by_one(  # noqa: PLR0913
@@ -473,9 +765,12 @@ def _one_by_one(  # noqa: PLR0913
     budget: int,
     *,
     trace: bool,
+    failed: dict[int, str] | None = None,
+    extra: dict[int, int] | None = None,
 ) -> list[CompiledRule]:
-    """Each rule on its own, timed: errors counted and skipped, slow rules noted.
-    Returns the rules that matched, in order."""
+    """Each rule on its own, timed: errors counted and skipped, slow rules noted
+    (`extra`: the time its patterns took, measured before). Returns the rules that
+    matched, in order."""
     matched_rules = []
     for rule in compiled:
         if rule.pk in _DISABLED:
@@ -484,7 +779,9 @@ def _one_by_one(  # noqa: PLR0913
         try:
             result = rule.program.execute(context)
         except Exception as exc:  # noqa: BLE001 - a rule's failure never stops a decision
-            message = f"{type(exc).__name__}: {str(exc)[:200]}"
+            message = _twin_failure(rule, exc, failed) or (
+                f"{type(exc).__name__}: {str(exc)[:200]}"
+            )
             outcome.errors.append((rule, message))
             if trace:
                 outcome.trace.append(_step(rule, None, message, started))
@@ -496,6 +793,8 @@ def _one_by_one(  # noqa: PLR0913
                 )  # fmt: skip
             continue
         elapsed = time.perf_counter_ns() - started
+        if extra:
+            elapsed += extra.get(rule.pk, 0)
         matched = result is True
         if trace:
             outcome.trace.append(_step(rule, matched, "", started, elapsed))
@@ -504,6 +803,18 @@ def _one_by_one(  # noqa: PLR0913
         if matched:
             matched_rules.append(rule)
     return matched_rules
+
+
+def _twin_failure(
+    rule: CompiledRule, exc: Exception, failed: dict[int, str] | None
+) -> str:
+    """Why a helper the rule calls could not run, when that is why it raised."""
+    if not failed or not rule.twins or not isinstance(exc, KeyError):
+        return ""
+    for number, name, helper, _ in rule.twins:
+        if number in failed and str(number) in str(exc):
+            return f"{helper}({name}, …): {failed[number]}"[:200]
+    return ""
 
 
 def _step(
@@ -571,6 +882,15 @@ def _count(rule: CompiledRule, *, error: bool = False) -> None:
     hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
     with _HITS_LOCK:
         _HITS[(rule.pk, hour, rule.mode)][1 if error else 0] += 1
+
+
+def _count_hits(rules: list[CompiledRule]) -> None:
+    if not rules:
+        return
+    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    with _HITS_LOCK:
+        for rule in rules:
+            _HITS[(rule.pk, hour, rule.mode)][0] += 1
 
 
 def hits_flush_due() -> None:
