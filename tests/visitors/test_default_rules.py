@@ -192,3 +192,16 @@ def test_a_report_weighs_what_the_organisations_rule_says(
     visitor.refresh_from_db()
     assert visitor.trust_score == 50  # the organisation turned report weights off
     assert visitor.events.filter(kind="user_report").count() == 3
+
+
+def test_the_rules_page_and_api_mark_the_defaults(org, api_client_for, oscar) -> None:
+    from django.test import Client
+
+    rows = api_client_for(org, "viewer").get("/api/v1/rules/").json()["results"]
+    assert {r["name"]: r["builtin"] for r in rows}["Flagged keywords"] == (
+        "flagged_keywords"
+    )
+    client = Client()
+    client.force_login(oscar)
+    page = client.get("/settings/rules/").content.decode()
+    assert page.count('data-testid="rule-default"') == len(rows) == 6

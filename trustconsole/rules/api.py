@@ -62,6 +62,10 @@ class RuleOutput(serializers.Serializer[Any]):
     mode = serializers.ChoiceField(choices=RuleMode.choices)
     order = serializers.IntegerField()
     disabled_reason = serializers.CharField()
+    builtin = serializers.CharField(
+        help_text='The default rule set\'s key ("flagged_keywords", …); "" for an '
+        "organisation's own rule."
+    )
     current_version = RuleVersionOutput(allow_null=True)
     updated_at = serializers.DateTimeField()
 
