@@ -11,6 +11,7 @@ from tests.rules.factories import make_rule
 from trustconsole.core.models import AuditEntry
 from trustconsole.policy import state as core_state
 from trustconsole.rules import engine
+from trustconsole.rules import twins as helper_twins
 from trustconsole.rules.facts import EventContext
 from trustconsole.rules.models import Rule, RuleHitCount
 from trustconsole.rules.services import rule_set_mode, rule_update
@@ -375,11 +376,11 @@ def test_a_slow_pattern_pass_is_charged_to_the_rules_reading_it(
         engine, "_time_note", lambda rule, took, *a: noted.append((rule.name, took))
     )
     monkeypatch.setattr(
-        engine, "_patterns_timed", lambda values, plan: {
+        helper_twins, "patterns_timed", lambda values, plan: {
             n: 5_000_000 for ft in plan for n in ft.pattern_ids
         },
     )  # fmt: skip
-    real = engine._twins_run
+    real = helper_twins.run
 
     def slow_run(values, plan):
         import time
@@ -387,7 +388,7 @@ def test_a_slow_pattern_pass_is_charged_to_the_rules_reading_it(
         time.sleep(0.001)
         return real(values, plan)
 
-    monkeypatch.setattr(engine, "_twins_run", slow_run)
+    monkeypatch.setattr(helper_twins, "run", slow_run)
     outcome = _evaluate(org, "chat_message", {"message": {"text": "aaab"}})
     assert [r.name for r in outcome.live] == ["slow", "plain"]
     took = dict(noted)

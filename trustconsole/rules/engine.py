@@ -10,7 +10,7 @@
   compiled to `_h[id]` (`language.native_source`); per event the engine computes
   every such answer of the rule set at once — the patterns over a field in one
   pass of an RE2 set, the keyword lists as one literal RE2 set over the
-  lower-cased text — and the batches read them from a list (`_hl`). A condition
+  lower-cased text, `twins.py` — and the batches read them from a list (`_hl`). A condition
   that is only such a call takes the answer without the evaluator.
 - **Per event**: the facts the set reads are built once and only the fields the
   programs read are converted into one `cel.Context` (per thread it is kept, and
@@ -33,9 +33,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import functools
 import logging
 import threading
 import time
@@ -50,11 +48,10 @@ from django.conf import settings
 from trustconsole.policy.state import OrgState
 from trustconsole.rules import facts as facts_registry
 from trustconsole.rules import matchlog, windows
+from trustconsole.rules import twins as helper_twins
 from trustconsole.rules.effects import acts
 from trustconsole.rules.facts import EventContext
 from trustconsole.rules.language import (
-    KEYWORDS,
-    PATTERN,
     TWINS_LIST,
     TWINS_VARIABLE,
     ConditionError,
@@ -146,7 +143,7 @@ class RuleSet:
     direct: tuple[tuple[CompiledRule, int], ...] = ()
     # Per fact group: the fields the rules read (only they are converted).
     reads: _Reads = field(default_factory=dict)
-    twins: tuple[FieldTwins, ...] = ()
+    twins: tuple[helper_twins.FieldTwins, ...] = ()
     twin_order: tuple[int, ...] = ()  # the twins' places in `_hl`
     helpers: bool = True  # some rule still calls contains_any / matches_re
     retry_at: float = 0.0  # monotonic: after a failed read, not before this
@@ -324,7 +321,7 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
     fields = _union(r.fields for r in compiled)
     direct = [(r, _direct(sources[r.pk])) for r in compiled if r.guard is None]
     unguarded = [r for r, twin in direct if twin is None]
-    plan = _twins_plan(tuple(sorted({t for r in compiled for t in r.twins})))
+    plan = helper_twins.plan(tuple(sorted({t for r in compiled for t in r.twins})))
     twin_order = tuple(n for ft in plan for n in ft.ids)
     index = {n: i for i, n in enumerate(twin_order)}
     texts = {pk: indexed(native, index) for pk, native in sources.items()}
@@ -391,163 +388,7 @@ def _union(sets: Any) -> frozenset[str]:
     return frozenset(out)
 
 
-# --- Helper twins -------------------------------------------------------------------
-
-# An RE2 set is one automaton for all the patterns over a field. Its search cannot
-# report running out of memory (it then says "no match"), so it is built only
-# for a bounded amount of pattern text and given room well beyond that (its DFA
-# empties its cache when full and goes on; it fails only when the budget cannot
-# hold a few states): beyond it, each pattern is searched on its own. The room is
-# a budget, taken only as the automaton grows.
-SET_MAX_SOURCE = 20_000
-SET_MAX_MEM = 32 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class FieldTwins:
-    """The helper calls a rule set makes over one field, computed together."""
-
-    group: str
-    field: str
-    keywords: tuple[tuple[int, tuple[str, ...]], ...]  # (id, lower-cased words)
-    pattern_ids: tuple[int, ...]
-    regexes: tuple[Any, ...]  # each pattern compiled on its own (timing, no set)
-    regex_set: Any = None  # re2.Set of them all: one pass over the text
-    # The words of all the keyword lists as one literal RE2 set over the
-    # lower-cased text, and for each word the lists holding it.
-    word_set: Any = None
-    word_owners: tuple[tuple[int, ...], ...] = ()
-
-    @property
-    def ids(self) -> tuple[int, ...]:
-        return (*(n for n, _ in self.keywords), *self.pattern_ids)
-
-
-@functools.lru_cache(maxsize=512)
-def _twins_plan(twins: tuple[Twin, ...]) -> tuple[FieldTwins, ...]:
-    """The rule set's helper calls grouped by the field they read (built once)."""
-
-    by_field: dict[str, list[Twin]] = {}
-    for twin in twins:
-        by_field.setdefault(twin[1], []).append(twin)
-    plan = []
-    for name, items in sorted(by_field.items()):
-        group, _, fact = name.partition(".")
-        patterns = [(n, arg) for n, _, helper, arg in items if helper == PATTERN]
-        keywords = tuple((n, arg) for n, _, helper, arg in items if helper == KEYWORDS)
-        owners: dict[str, list[int]] = {}
-        for number, words in keywords:
-            for word in words:
-                owners.setdefault(word, []).append(number)
-        plan.append(
-            FieldTwins(
-                group, fact, keywords, tuple(n for n, _ in patterns),
-                tuple(regex_compiled(arg) for _, arg in patterns),
-                _regex_set([arg for _, arg in patterns], name, literal=False),
-                _regex_set(list(owners), name, literal=True),
-                tuple(tuple(numbers) for numbers in owners.values()),
-            )
-        )  # fmt: skip
-    return tuple(plan)
-
-
-def _regex_set(patterns: list[str], name: str, *, literal: bool) -> Any:
-    """One RE2 set searching for all `patterns` (None: search them one by one)."""
-    import re2
-
-    if not patterns or sum(len(p) for p in patterns) > SET_MAX_SOURCE:
-        return None
-    options = re2.Options()
-    options.log_errors = False
-    options.max_mem = SET_MAX_MEM
-    options.literal = literal
-    candidate = re2.Set.SearchSet(options)
-    try:
-        for pattern in patterns:
-            candidate.Add(pattern)
-        candidate.Compile()
-    except re2.error:
-        logger.warning("patterns over %s searched one by one", name)
-        return None
-    return candidate
-
-
-def _twins_run(
-    values: dict[str, Any], plan: tuple[FieldTwins, ...]
-) -> tuple[dict[int, bool], dict[int, str]]:
-    """{twin id: the helper's answer} for the event, and why a helper could not
-    run (its entry is then missing: a rule reading it raises, as the helper did)."""
-    found: dict[int, bool] = {}
-    failed: dict[int, str] = {}
-    for ft in plan:
-        group = values.get(ft.group)
-        try:
-            if not isinstance(group, dict) or ft.field not in group:
-                raise KeyError(f"{ft.group}.{ft.field}")  # noqa: TRY301
-            text = str(group[ft.field])
-            if ft.keywords:
-                _keywords(found, ft, text.lower())
-            if ft.regex_set is not None:
-                hits = ft.regex_set.Match(text) or ()
-                found.update(dict.fromkeys(ft.pattern_ids, False))
-                for index in hits:
-                    found[ft.pattern_ids[index]] = True
-            else:
-                for number, regex in zip(ft.pattern_ids, ft.regexes, strict=True):
-                    found[number] = regex.search(text) is not None
-        except Exception as exc:  # noqa: BLE001 - the rules reading it raise
-            why = f"{type(exc).__name__}: {exc}"
-            for number in ft.ids:
-                if number not in found:
-                    failed[number] = why
-    return found, failed
-
-
-def _keywords(found: dict[int, bool], ft: FieldTwins, lowered: str) -> None:
-    """The keyword lists' answers: substrings of the lower-cased text."""
-    if ft.word_set is not None:
-        try:
-            hits = ft.word_set.Match(lowered) or ()
-        except UnicodeError:  # RE2 reads UTF-8: Python's own test below
-            pass
-        else:
-            found.update(dict.fromkeys((n for n, _ in ft.keywords), False))
-            for index in hits:
-                for number in ft.word_owners[index]:
-                    found[number] = True
-            return
-    contained = lowered.__contains__
-    for number, words in ft.keywords:
-        found[number] = any(map(contained, words))
-
-
-def _patterns_timed(
-    values: dict[str, Any], plan: tuple[FieldTwins, ...]
-) -> dict[int, int]:
-    """Nanoseconds of each pattern on its own (the pass was over the budget: the
-    time goes to the rules that read them)."""
-    took: dict[int, int] = {}
-    for ft in plan:
-        group = values.get(ft.group)
-        text = str(group.get(ft.field, "")) if isinstance(group, dict) else ""
-        for number, regex in zip(ft.pattern_ids, ft.regexes, strict=True):
-            started = time.perf_counter_ns()
-            with contextlib.suppress(Exception):  # reported by _twins_run
-                regex.search(text)
-            took[number] = time.perf_counter_ns() - started
-    return took
-
-
 # --- Host functions -----------------------------------------------------------------
-
-
-def _contains_any(text: Any, words: Any) -> bool:
-    lowered = str(text).lower()
-    return any(str(word).lower() in lowered for word in words if word)
-
-
-def _matches_re(text: Any, pattern: Any) -> bool:
-    return regex_compiled(str(pattern)).search(str(text)) is not None
 
 
 def context_for(values: dict[str, Any], *, helpers: bool = True) -> Any:
@@ -555,8 +396,8 @@ def context_for(values: dict[str, Any], *, helpers: bool = True) -> Any:
     (registering them costs a little on every event)."""
     context = cel.Context(values)
     if helpers:
-        context.add_function("contains_any", _contains_any)
-        context.add_function("matches_re", _matches_re)
+        context.add_function("contains_any", helper_twins.contains_any)
+        context.add_function("matches_re", helper_twins.matches_re)
     return context
 
 
@@ -604,7 +445,7 @@ def evaluate(
         compiled = tuple(rules)
         variables = _union(r.variables for r in compiled)
         ctx.fields = _union(r.fields for r in compiled)
-        plan = _twins_plan(tuple(sorted({t for r in compiled for t in r.twins})))
+        plan = helper_twins.plan(tuple(sorted({t for r in compiled for t in r.twins})))
         helpers, reads = True, _reads(_union(_converted(r) for r in compiled))
     outcome = Outcome()
     if not compiled:
@@ -624,9 +465,9 @@ def evaluate(
     failed: dict[int, str] = {}
     if plan:
         started = time.perf_counter_ns()
-        found, failed = _twins_run(values, plan)
+        found, failed = helper_twins.run(values, plan)
         if time.perf_counter_ns() - started > budget:  # find the slow pattern
-            took = _patterns_timed(values, plan)
+            took = helper_twins.patterns_timed(values, plan)
             extra = {r.pk: sum(took.get(t[0], 0) for t in r.twins) for r in compiled}
     fast = rules if isinstance(rules, RuleSet) else None
     if trace or extra is not None or failed:
