@@ -10,8 +10,8 @@
   compiled to `_h[id]` (`language.native_source`); per event the engine computes
   every such answer of the rule set at once — the patterns over a field in one
   pass of an RE2 set, the keyword lists as one literal RE2 set over the
-  lower-cased text, `twins.py` — and the batches read them from a list (`_hl`). A condition
-  that is only such a call takes the answer without the evaluator.
+  lower-cased text (`twins.py`) — and the batches read them from a list (`_hl`).
+  A condition that is only such a call takes the answer without the evaluator.
 - **Per event**: the facts the set reads are built once and only the fields the
   programs read are converted into one `cel.Context` (per thread it is kept, and
   only the fact groups whose values changed are set again). The rules without a
