@@ -31,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 
-from trustconsole.rules.language import cel_string
+from trustconsole.rules.rewrite import cel_string
 
 SEEDED_BY = "default rule set"
 

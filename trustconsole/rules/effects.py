@@ -328,8 +328,8 @@ def _once(key: str, seconds: int) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _keywords_of(version_pk: int) -> tuple[str, ...]:
-    from trustconsole.rules.language import keyword_lists
     from trustconsole.rules.models import RuleVersion
+    from trustconsole.rules.rewrite import keyword_lists
 
     source = (
         RuleVersion.objects.filter(pk=version_pk)

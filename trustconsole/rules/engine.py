@@ -7,7 +7,7 @@
   decision — the one version scheme. Programs are cached per version id; a rule
   set joins them into a few batch programs when it is read (not per event).
 - **Helpers without host calls**: `contains_any` / `matches_re` over a fact are
-  compiled to `_h[id]` (`language.native_source`); per event the engine computes
+  compiled to `_h[id]` (`rewrite.native_source`); per event the engine computes
   every such answer of the rule set at once — the patterns over a field in one
   pass of an RE2 set, the keyword lists as one literal RE2 set over the
   lower-cased text (`twins.py`) — and the batches read them from a list (`_hl`).
@@ -51,16 +51,14 @@ from trustconsole.rules import matchlog, windows
 from trustconsole.rules import twins as helper_twins
 from trustconsole.rules.effects import acts
 from trustconsole.rules.facts import EventContext
-from trustconsole.rules.language import (
+from trustconsole.rules.language import ConditionError, check, regex_compiled
+from trustconsole.rules.rewrite import (
     TWINS_LIST,
     TWINS_VARIABLE,
-    ConditionError,
     Native,
     Twin,
-    check,
     indexed,
     native_source,
-    regex_compiled,
 )
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Helper answers ("twins"): a rule set's `contains_any` and `matches_re` calls over
 a fact, computed once per event before the evaluator runs.
 
-`language.native_source` rewrites each such call into a read of `_hl[i]`; `plan`
+`rewrite.native_source` rewrites each such call into a read of `_hl[i]`; `plan`
 groups a rule set's calls by the field they read (built once per rule set), and
 `run` answers them all for one event: every pattern over a field in one pass of
 an RE2 set, every keyword list as one literal RE2 set over the lower-cased text.
@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from trustconsole.rules.language import KEYWORDS, PATTERN, Twin, regex_compiled
+from trustconsole.rules.language import regex_compiled
+from trustconsole.rules.rewrite import KEYWORDS, PATTERN, Twin
 
 logger = logging.getLogger(__name__)
 
