@@ -1,17 +1,18 @@
 """A thin WSGI router in front of the console for its hottest endpoints.
 
-Provider webhooks (`POST /voice/hooks/<token>/`) and the dialer's outbound check
-(`POST /api/v1/voice/outbound-check`) are answered many times a second and need
-none of what the console's pages need: sessions, CSRF, messages, htmx, the
-session actor, static files, the URL resolver walking every pattern. `HotRouter`
-sends them straight to their views — the same view functions the URL patterns
-name — through the two middlewares they do need: the request id
-(`trustconsole.lib.logs`: echoed, logged, in the access log) and Django's security
-headers, with Django's own exception handling, request signals (database
-connections are opened and recycled as for any request) and error logging. The
-outbound check authenticates its API token in the view, as always (DRF). Anything
-else, including any other method on those paths, goes to the Django application
-unchanged.
+Provider webhooks (`POST /voice/hooks/<token>/`), the dialer's outbound check (`POST
+/api/v1/voice/outbound-check`) and the chat widget's messages (`POST
+/widget/v1/messages`) are answered many times a second and need none of what the
+console's pages need: sessions, CSRF, messages, htmx, the session actor, static
+files, the URL resolver walking every pattern. `HotRouter` sends them straight to
+their views — the same view functions the URL patterns name — through the
+middlewares they do need: the request id (`trustconsole.lib.logs`: echoed, logged,
+in the access log), Django's security headers and the query-string guard
+(`trustconsole.lib.params`), with Django's own exception handling, request signals
+(database connections are opened and recycled as for any request) and error logging.
+The outbound check authenticates its API token in the view, as always (DRF).
+Anything else, including any other method on those paths, goes to the Django
+application unchanged.
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ HOOK_PREFIX = "/voice/hooks/"
 HOT_MIDDLEWARE = (
     "trustconsole.lib.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "trustconsole.lib.params.QueryGuardMiddleware",
 )
 
 
 OUTBOUND_CHECK = "/api/v1/voice/outbound-check"
+WIDGET_MESSAGES = "/widget/v1/messages"
+HOT_POSTS = (OUTBOUND_CHECK, WIDGET_MESSAGES)
 
 
 def hook_token(environ: dict[str, Any]) -> str | None:
@@ -55,14 +59,21 @@ class HotRouter:
     def __init__(self, django_app: WSGIHandler) -> None:
         from django.utils.module_loading import import_string
 
+        from visitors.api.views import WidgetMessageApi
         from voicegate import webhooks
         from voicegate.policy.api.views import OutboundCheckApi
 
         self.django_app = django_app
         outbound_check = OutboundCheckApi.as_view()
 
+        widget_messages = WidgetMessageApi.as_view()
+
         def view(request: HttpRequest) -> HttpResponse:
             request.get_host()  # ALLOWED_HOSTS, as on every path (400 otherwise)
+            if request.path_info == WIDGET_MESSAGES:
+                widget_response = widget_messages(request)
+                widget_response.render()  # a DRF response, as Django's handler does
+                return widget_response
             token = request.hook_token  # type: ignore[attr-defined]
             if token is None:
                 response = outbound_check(request)
@@ -80,7 +91,7 @@ class HotRouter:
     ) -> Iterable[bytes]:
         token = hook_token(environ)
         if token is None and not (
-            environ.get("PATH_INFO") == OUTBOUND_CHECK
+            environ.get("PATH_INFO") in HOT_POSTS
             and environ.get("REQUEST_METHOD") == "POST"
         ):
             return self.django_app(environ, start_response)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -22,9 +24,12 @@ from trustconsole.core.actor import Actor
 from trustconsole.lib.clientip import client_ip as client_ip  # the gate's address
 from trustconsole.policy import decide as core
 from trustconsole.policy import state as core_state
+from trustconsole.policy.state import OrgState
 from trustconsole.policy.vocabulary import Channel as CoreChannel
 from trustconsole.policy.vocabulary import Step
 from trustconsole.rules import hooks as rule_hooks
+from trustconsole.rules import windows
+from trustconsole.rules.facts import RuleChannel
 from visitors import services
 from visitors.choices import (
     Channel,
@@ -37,6 +42,8 @@ from visitors.models import (
     Message,
     Widget,
 )
+
+VELOCITY_FACT = "visitor.messages_recent"
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,8 @@ def widget_message_receive(
         pairs.append((str(IdentifierKind.PHONE), services.normalise_phone(phone)))
     if ip:
         pairs.append((str(IdentifierKind.IP), services.normalise_ip(ip)))
-    verdict = chat_decide(organisation.pk, pairs)
+    state, messages_recent = chat_state(organisation, pairs[0][1])
+    verdict = chat_decide(organisation.pk, pairs, state=state)
     if not verdict.allowed and verdict.step == Step.BLACKLIST:
         # Any identifier of a blacklisted visitor blocks, whoever claims it; the
         # attempt is counted on that visitor (known from memory, no lookup).
@@ -129,6 +137,7 @@ def widget_message_receive(
         body=body,
         widget=widget.name,
         pairs=pairs,
+        messages_recent=messages_recent,
     )
     verdict = rules.verdict
     if not verdict.allowed:  # an IP block or a rule: counted on whoever sent it
@@ -210,8 +219,39 @@ def _conversation_continue(
     return found[0] if found else None
 
 
-def chat_decide(organisation_id: int, pairs: list[tuple[str, str]]) -> core.Verdict:
-    """The decision core's verdict for a message with these identifiers."""
+def chat_state(organisation: Any, widget_id: str) -> tuple[OrgState, int | None]:
+    """The decision core's state and, when a chat-message rule reads
+    `visitor.messages_recent`, the message velocity count of this widget visitor
+    with this message counted: one shared-cache round trip for both (the
+    version read and the window's buckets in one pipeline).
+
+    The count is kept per widget visitor id (the visitor's browser). Whether a
+    rule reads it is known from the rules this process compiled last; the first
+    message after a rule starts reading it begins the count.
+    """
+    organisation_id = organisation.pk
+    known = core_state.state_get(organisation_id)
+    rules = known.rule_sets.get(RuleChannel.CHAT_MESSAGE) if known is not None else None
+    if rules is not None and VELOCITY_FACT not in getattr(rules, "fields", ()):
+        return core_state.current(organisation_id), None
+    version_key = core_state.version_name(organisation_id)
+    count, found = windows.hit_and_count_reading(
+        f"{organisation.public_id}:chat:{widget_id}",
+        settings.VISITORS_VELOCITY_WINDOW,
+        (version_key,),
+    )
+    version = core_state.UNKNOWN if count is None else int(found.get(version_key) or 0)
+    return core_state.state_for(organisation_id, version), count or 0
+
+
+def chat_decide(
+    organisation_id: int,
+    pairs: list[tuple[str, str]],
+    *,
+    state: OrgState | None = None,
+) -> core.Verdict:
+    """The decision core's verdict for a message with these identifiers (in
+    `state`, else the organisation's current state)."""
     found: dict[str, list[str]] = {}
     for kind, value in pairs:
         found.setdefault(kind, []).append(value)
@@ -221,4 +261,6 @@ def chat_decide(organisation_id: int, pairs: list[tuple[str, str]]) -> core.Verd
         widget_ids=tuple(found.get(IdentifierKind.WIDGET, ())),
         ips=tuple(found.get(IdentifierKind.IP, ())),
     )
-    return core.decide(core_state.current(organisation_id), CoreChannel.CHAT, ids)
+    if state is None:
+        state = core_state.current(organisation_id)
+    return core.decide(state, CoreChannel.CHAT, ids)

@@ -188,3 +188,53 @@ def test_the_outbound_check_takes_the_short_path_and_answers_as_the_api_does(
         # The page middlewares did not run (they add frame options to everything).
         assert "X-Frame-Options" not in headers and expected["X-Frame-Options"]
     assert [r.status_code for r in full] == [200, 400, 401, 403]
+
+
+def test_widget_messages_take_the_short_path_and_answer_as_the_api_does(
+    router, org
+) -> None:
+    """The chat widget's messages through the WSGI app: stored and answered as on
+    the full stack (202 with ids, the CORS headers), the same 400 for a bad body,
+    401 for an unknown key and 400 for a NUL in the query string."""
+    from rest_framework.test import APIClient
+
+    from tests.visitors.factories import WidgetFactory
+    from visitors.models import Message
+
+    widget = WidgetFactory(organisation=org, name="Main website")
+    path = "/widget/v1/messages"
+    key = {"HTTP_X_WIDGET_KEY": widget.key, "HTTP_ORIGIN": "https://shop.example"}
+    good = json.dumps({"visitor_id": "w-1", "body": "Where is my order?"}).encode()
+    bad = json.dumps({"visitor_id": "w-1"}).encode()
+    full = [
+        APIClient().post(path, body, content_type="application/json", **headers)
+        for body, headers in ((bad, key), (good, {"HTTP_X_WIDGET_KEY": "nope"}))
+    ]
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+
+    status, headers, content = _call(router, "POST", path, good, **key)
+    assert status == 202, content
+    answer = json.loads(content)
+    assert answer["status"] == "accepted"
+    stored = Message.objects.get(public_id=answer["message_id"])
+    assert stored.body == "Where is my order?"
+    assert str(stored.conversation.public_id) == answer["conversation_id"]
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "X-Request-ID" in headers and "X-Frame-Options" not in headers
+
+    for (body, extra), expected in zip(
+        ((bad, key), (good, {"HTTP_X_WIDGET_KEY": "nope"})), full, strict=True
+    ):
+        status, _, content = _call(router, "POST", path, body, **extra)
+        assert status == expected.status_code, (status, content)
+        assert json.loads(content) == expected.json()
+    assert [r.status_code for r in full] == [400, 401]
+
+    environ_extra = {**key, "QUERY_STRING": "x=%00"}
+    status, _, content = _call(router, "POST", path, good, **environ_extra)
+    assert status == 400
+    assert json.loads(content)["errors"] == [
+        {"field": "x", "reason": "Must not contain a NUL character."}
+    ]
+    assert Message.objects.count() == 1

@@ -194,10 +194,15 @@ def state_get(organisation_id: int) -> OrgState | None:
     return _STATES.get(organisation_id)
 
 
+def version_name(organisation_id: int) -> str:
+    """The shared-cache key of the organisation's current version."""
+    return "version:" + changes.version_key(organisation_id)
+
+
 def version_read(organisation_id: int) -> int:
     """The organisation's current version, or UNKNOWN if the cache cannot say."""
     try:
-        value = sharedcache.get("version:" + changes.version_key(organisation_id))
+        value = sharedcache.get(version_name(organisation_id))
     except Exception:
         return UNKNOWN
     return int(value or 0)

@@ -227,9 +227,10 @@ VISITOR_FIELDS = (
     Fact(
         "messages_recent",
         "int",
-        "Messages from this visitor in the velocity window "
-        "(VISITORS_VELOCITY_WINDOW seconds, 60 unless set), this one included; "
-        "counted in buckets of a tenth of the window.",
+        "Messages from this visitor's widget id (their browser) in the velocity "
+        "window (VISITORS_VELOCITY_WINDOW seconds, 60 unless set), this one "
+        "included; counted in buckets of a tenth of the window, in the same "
+        "shared-cache round trip as the gate's decision state.",
         1,
     ),
 )

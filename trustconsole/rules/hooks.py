@@ -80,8 +80,11 @@ def chat_message(
     widget: str,
     pairs: list[tuple[str, str]],
     is_new: bool = False,
+    messages_recent: int | None = None,
 ) -> ChatRules:
-    """Evaluate the chat-message rules for a message the identity steps allowed."""
+    """Evaluate the chat-message rules for a message the identity steps allowed
+    (`messages_recent`: the velocity count the gate already took, else the
+    facts take it when a rule reads it)."""
     if not _applies(verdict):
         return ChatRules(verdict, None)
     state = core_state.state_get(organisation_id) or core_state.current(organisation_id)
@@ -101,6 +104,8 @@ def chat_message(
         },
         "message": {"text": body, "widget": widget},
     }
+    if messages_recent is not None:
+        event["visitor"]["messages_recent"] = messages_recent
     outcome = engine.evaluate(
         rules, EventContext(organisation_id, rules.channel, event)
     )

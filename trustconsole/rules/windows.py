@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from trustconsole.lib import sharedcache
 
@@ -67,13 +68,26 @@ def hit_and_count(key: str, seconds: int, *, now: dt.datetime | None = None) -> 
     include one bucket's worth from just before it. One round trip on Redis; 0
     when the cache cannot be reached.
     """
+    count, _ = hit_and_count_reading(key, seconds, (), now=now)
+    return count or 0
+
+
+def hit_and_count_reading(
+    key: str, seconds: int, also: Sequence[str], *, now: dt.datetime | None = None
+) -> tuple[int | None, dict[str, Any]]:
+    """`hit_and_count`, reading the cache keys `also` in the same round trip:
+    (count, {key: value} of those found); (None, {}) when the cache cannot be
+    reached."""
     size = max(1, seconds // 10)
     at = now.timestamp() if now is not None else time.time()
     current = int(at // size)
     names = [f"rules:h:{key}:{size}:{current - i}" for i in range(seconds // size + 1)]
     try:
-        found = sharedcache.hit_and_read(names[0], names, timeout=seconds + 2 * size)
+        found = sharedcache.hit_and_read(
+            names[0], [*names, *also], timeout=seconds + 2 * size
+        )
     except Exception as exc:  # noqa: BLE001 - counts are advisory
         logger.warning("window count unavailable: %s", exc)
-        return 0
-    return sum(int(found.get(name) or 0) for name in names)
+        return None, {}
+    count = sum(int(found.get(name) or 0) for name in names)
+    return count, {k: found[k] for k in also if k in found}
