@@ -8,7 +8,9 @@ concatenated), then, in one run:
     reports rows/s, next to today's database importer (`importer.import_file`, the
     path of hand-kept lists) on a sample of the same file, plus the `area code,
     number` and gzip variants on a sample;
-  * applies a change list (additions and deletions) and times it;
+  * applies a change list (additions and deletions) and times it: the whole job
+    through the worker (wall and CPU), and in process today's reader and merge
+    against the previous ones (bench/dnc_baseline.py) on the same base file;
   * times lookups in the list file: a fresh mapping (cold pages), the same mapping
     warmed, a fresh mapping after the file's pages were dropped from the page cache
     (reads from disk), and the check's own copy;

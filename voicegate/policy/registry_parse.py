@@ -5,7 +5,9 @@ gzip or zip, streamed in blocks of 4 MB. A block of plain numbers is parsed in a
 few C loops (`replace`, `split`, `map(int, …)`: millions of rows a second); a block
 with anything else in it is read line by line, and lines that are not plain NANP
 numbers go through `phonenumbers` like every other import. A change list's common
-lines (`2015550123,A`, `201,5550123,D`) are read with two regular-expression scans.
+lines (`2015550123,A`, `201,5550123,D`, all one width) are read by columns
+(`_column_changes`); a block of mixed widths with two regular-expression scans;
+anything else line by line.
 """
 
 from __future__ import annotations
