@@ -8,7 +8,9 @@ concatenated), then, in one run:
     reports rows/s, next to today's database importer (`importer.import_file`, the
     path of hand-kept lists) on a sample of the same file, plus the `area code,
     number` and gzip variants on a sample;
-  * applies a change list (additions and deletions) and times it;
+  * applies a change list (additions and deletions) and times it: the whole job
+    through the worker (wall and CPU), and in process today's reader and merge
+    against the previous ones (bench/dnc_baseline.py) on the same base file;
   * times lookups in the list file: a fresh mapping (cold pages), the same mapping
     warmed, a fresh mapping after the file's pages were dropped from the page cache
     (reads from disk), and the check's own copy;
@@ -570,7 +572,7 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    change_job, _, _ = import_via_worker(changes, mode="changes")
+    change_job, _, change_cpu = import_via_worker(changes, mode="changes")
     change_seconds = (change_job.finished_at - change_job.started_at).total_seconds()
 
     # Every process answers from the new version on its next check.
@@ -594,6 +596,10 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
     watcher.join()
     national.refresh_from_db()
 
+    # The same change list in this process: today's parser and merge against the
+    # previous ones (bench/dnc_baseline.py), on the same base file.
+    in_process = changes_in_process(list_file, changes)
+
     # --- Report --------------------------------------------------------------------
     mb = 1024  # kB → MB
     print()
@@ -608,13 +614,24 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
     for name, (rows, rate) in variants.items():
         row(f"same importer, {name}", rows, rate)
     row("today's importer (database rows, phonenumbers a row)", sample_rows, old_rate)
-    row(f"change list, {2 * changes_n:,} rows (half A, half D)", change_job.rows_read,
-        change_job.rows_read / change_seconds)  # fmt: skip
+    row(f"change list, {2 * changes_n:,} rows (half A, half D), whole job",
+        change_job.rows_read, change_job.rows_read / change_seconds)  # fmt: skip
     print()
     print(f"import speed-up over today's importer: {new_rate / old_rate:.0f}×")
     per_cpu = job.rows_read / max(import_cpu, 1e-9)
     print(f"the worker's CPU time for the import: {import_cpu:,.0f} s = "
           f"{per_cpu:,.0f} rows per CPU second")  # fmt: skip
+    print(
+        f"the worker's CPU time for the change list: {change_cpu:,.2f} s = "
+        f"{change_job.rows_read / max(change_cpu, 1e-9):,.0f} rows per CPU second"
+    )
+    print()
+    row("change list in process (same base, same file)", "rows", "wall s", "CPU s",
+        "rows/s", "rows per CPU s")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, (rows, wall, cpu) in in_process.items():
+        row(name, rows, f"{wall:.2f}", f"{cpu:.2f}", rows / wall, rows / cpu)
+    print()
     print(f"Celery worker PSS: idle {worker_pss_idle / mb:,.0f} MB,")
     print(f"  peak during the import {worker_peak / mb:,.0f} MB")
     print()
@@ -658,6 +675,41 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
     print(f"change list switch while checking: wrong answers {len(watch_errors)}; ")
     print(f"  version {national.current_version.number}, "
           f"{national.entry_count:,} numbers")  # fmt: skip
+
+
+def changes_in_process(base_file: Path, changes: Path) -> dict:
+    """(rows, wall s, CPU s) of reading a change list and merging it into the base
+    file: the previous path (bench/dnc_baseline.py) and today's. Same result."""
+    import dnc_baseline
+
+    from voicegate.policy import importer, registry
+
+    base = registry.NumberSet(base_file)
+    timings, results = {}, []
+    for name in ("previous: regex scans, sets, a lookup each", "today's"):
+        wall, cpu = time.perf_counter(), time.process_time()
+        if name == "today's":
+            added, deleted = [], []
+            progress = importer.ImportProgress(size=changes.stat().st_size)
+            for adds, dels in registry.read_changes(
+                changes, region="US", progress=progress
+            ):
+                added += adds
+                deleted += dels
+            merged = registry.merge_changes(base, (), (), added, deleted)
+        else:
+            added, deleted = dnc_baseline.read_changes(changes)
+            merged = dnc_baseline.merge_changes(base, (), (), added, deleted)
+        rows = len(added) + len(deleted)
+        timings[name] = (
+            rows, time.perf_counter() - wall, time.process_time() - cpu
+        )  # fmt: skip
+        results.append(merged)
+        del added, deleted, merged
+    base.close()
+    if results[0] != results[1]:
+        raise SystemExit("the change list merges differently from the baseline")
+    return timings
 
 
 def row(*cells: object) -> None:

@@ -475,43 +475,74 @@ def merge_changes(
 
     `adds` never overlaps the base and `dels` is always inside it (both sorted).
     A number both added and deleted by one change list counts as added: when in
-    doubt, do not call. Lists stay sorted throughout (sets only answer "is it
-    in"), so nothing is sorted from hash order and base lookups walk the file.
+    doubt, do not call. With A the additions and D the deletions not also added:
+    new adds = (adds - D) | (A not in the base), new dels = (dels - A) | (D in the
+    base). Everything stays a sorted list; the set operations are C loops (a set
+    is built only to test overlap, and filters only when there is some), and the
+    base is asked only about A and D, in order (sorted lookups walk the file).
     """
-    coming = sorted(dict.fromkeys(added))
+    coming = _ordered(added)
     coming_set = set(coming)
-    going = [n for n in sorted(dict.fromkeys(deleted)) if n not in coming_set]
-    going_set = set(going)
-    adds = list(adds)
-    adds_set = set(adds)
-    leaving = [n for n in going if n not in adds_set]
-    new_dels = [n for n in dels if n not in coming_set]
-    new_dels += itertools.compress(leaving, has_each(base, leaving))
-    new_dels.sort()  # two sorted runs
-    new_adds = [n for n in adds if n not in going_set]
-    new_adds += [
-        n
-        for n, there in zip(coming, has_each(base, coming), strict=True)
-        if not there and n not in adds_set
-    ]
-    new_adds.sort()
-    return new_adds, list(dict.fromkeys(new_dels))
+    going = _minus(_ordered(deleted), coming_set)
+    fresh = list(itertools.compress(coming, map(operator.not_, has_each(base, coming))))
+    leaving = list(itertools.compress(going, has_each(base, going)))
+    old_adds, old_dels = _as_list(adds), _as_list(dels)
+    new_adds = _union(_minus(old_adds, set(going)) if going else old_adds, fresh)
+    new_dels = _union(_minus(old_dels, coming_set), leaving)
+    return new_adds, new_dels
+
+
+def _as_list(numbers: Iterable[int]) -> list[int]:
+    if isinstance(numbers, NumberSet):
+        view = numbers.view
+        return view.tolist() if isinstance(view, memoryview) else list(view)
+    return list(numbers)
+
+
+def _ordered(numbers: Iterable[int]) -> list[int]:
+    """Sorted, without repeats (sorting runs already in order is a linear pass)."""
+    ordered = sorted(numbers)
+    if any(map(operator.eq, ordered, itertools.islice(ordered, 1, None))):
+        return list(dict.fromkeys(ordered))
+    return ordered
+
+
+def _minus(ordered: list[int], leave_out: set[int]) -> list[int]:
+    """`ordered` without the numbers of `leave_out`, in order."""
+    if not ordered or not leave_out or leave_out.isdisjoint(ordered):
+        return ordered
+    return list(itertools.filterfalse(leave_out.__contains__, ordered))
+
+
+def _union(first: list[int], second: list[int]) -> list[int]:
+    """Two sorted lists without repeats as one (timsort merges the two runs)."""
+    if not first or not second:
+        return first or second
+    joined = first + second
+    joined.sort()
+    small, large = sorted((first, second), key=len)
+    return joined if set(small).isdisjoint(large) else list(dict.fromkeys(joined))
 
 
 def has_each(numbers: NumberSet | VersionFiles, queries: list[int]) -> list[bool]:
-    """Whether each query is in `numbers` (a tight loop for a change list's
-    hundreds of thousands of lookups)."""
+    """Whether each query is in `numbers`: a tight loop for a change list's
+    lookups. `queries` in ascending order: those outside the file's range are
+    answered without a lookup, and the rest walk the file forwards."""
     if not isinstance(numbers, NumberSet) or not numbers.table:
         return [number in numbers for number in queries]
-    table, view, base = numbers.table, numbers.view, numbers.base
-    shift, buckets, find = numbers.shift, numbers.buckets, bisect.bisect_left
-    found = []
-    for number in queries:
+    base, shift, buckets = numbers.base, numbers.shift, numbers.buckets
+    first = bisect.bisect_left(queries, base)
+    last = bisect.bisect_left(queries, base + (buckets << shift), first)
+    table: Any = numbers.table
+    if (last - first) * 8 > buckets:
+        table = table.tolist()  # a list hands out its numbers without making them
+    view, find = numbers.view, bisect.bisect_left
+    found = [False] * first
+    append = found.append
+    for number in itertools.islice(queries, first, last):
         bucket = (number - base) >> shift
-        if 0 <= bucket < buckets:
-            hi = table[bucket + 1]
-            i = find(view, number, table[bucket], hi)
-            found.append(i < hi and view[i] == number)
-        else:
-            found.append(False)
+        hi = table[bucket + 1]
+        i = find(view, number, table[bucket], hi)
+        append(i < hi and view[i] == number)
+    found += [False] * (len(queries) - last)
     return found
