@@ -59,6 +59,8 @@ def test_a_new_organisation_gets_the_defaults_written_from_the_environment(
         "Event weight: Repeated calls",
         "Flagged keywords",
         "Message velocity",
+        "Repeated calls",
+        "Harassment limit",
     ]
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from django.conf import settings
 
+from trustconsole.rules.defaults_voice import voice_defaults
 from trustconsole.rules.rewrite import cel_string
 
 SEEDED_BY = "default rule set"
@@ -126,6 +127,7 @@ EVENT_KINDS = ("flagged_keyword", "user_report", "message_velocity", "repeated_c
 DEFAULTS = DEFAULTS + tuple(
     _event_weight(kind, 10 * (n + 1)) for n, kind in enumerate(EVENT_KINDS)
 )
+DEFAULTS = DEFAULTS + voice_defaults()  # repeated calls, harassment limit
 
 
 def seed(
