@@ -2,14 +2,16 @@
 
 Measures, in one run, the in-process decision (decision core + the organisation's
 rules, `trustconsole.rules.hooks`) for
-  * an inbound call (`voicegate.gate.decide` then `hooks.inbound_call`), and
+  * an inbound call (`voicegate.gate.decide`, `hooks.inbound_call`, then
+    `hooks.inbound_call_count` with the count the gate's claim returns), and
   * a chat message (`decide` for the chat channel then `hooks.chat_message`),
-each with the default rule set every organisation starts with (no inbound-call
-rules; on chat "Flagged keywords" and "Message velocity", whose window count is one
-round trip to the shared cache per message — the same count the chat gate took in
-code before) and with 100 live + 100 shadow rules more, p50/p99 over a mix of
-callers and messages. The chat rows are also shown with the velocity default
-turned off: the rules' own cost, without the round trip. The rules read identity,
+each with the default rule set every organisation starts with (on calls "Repeated
+calls", reading the gate's own count: no round trip; on chat "Flagged keywords"
+and "Message velocity", whose window count is one round trip to the shared cache
+per message — the same count the chat gate took in code before) and with 100 live
++ 100 shadow rules more, p50/p99 over a mix of callers and messages. The chat rows
+are also shown with the velocity default turned off: the rules' own cost, without
+the round trip. The rules read identity,
 number, STIR/SHAKEN, message-text and local-time facts; a last line adds one rule
 that reads a sliding-window count of calls. Shared cache: Redis with REDIS_URL
 (as deployed), else the file cache.
@@ -124,7 +126,9 @@ def time_calls(org_id: int, events: int) -> tuple[float, float]:
         )  # fmt: skip
         started = time.perf_counter_ns()
         verdict = gate.decide(state, caller)
-        hooks.inbound_call(state, facts, verdict)
+        verdict = hooks.inbound_call(state, facts, verdict)
+        # The rules reading the count the gate's claim returned ("Repeated calls").
+        hooks.inbound_call_count(state, facts, verdict, 1 + n % 4)
         if n >= 500:  # warm-up: compile, caches
             samples.append(time.perf_counter_ns() - started)
     return _percentiles(samples)

@@ -317,7 +317,7 @@ def account_effects_apply(
     return True
 
 
-def once(key: str, seconds: int) -> bool:
+def first_in(key: str, seconds: int) -> bool:
     """True for the first caller in `seconds` (shared across processes)."""
     from django.core.cache import cache
 
@@ -373,7 +373,7 @@ def event_effect_apply(  # noqa: PLR0913
 
     event = rule.effect["event"]
     once = event.get("once_per_seconds")
-    if once and not once(f"rules:once:{rule.pk}:{visitor.public_id.hex}", once):
+    if once and not first_in(f"rules:once:{rule.pk}:{visitor.public_id.hex}", once):
         return False
     detail = event_detail(rule, facts, text)
     if once:

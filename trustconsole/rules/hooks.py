@@ -4,7 +4,9 @@ Rules run after the identity steps of the precedence (blacklist, whitelist, IP
 block, block list): only an event those steps allowed, and not by the whitelist,
 is evaluated (a whitelisted visitor is never blocked or flagged by automation).
 A live rule that blocks or rejects decides (`Step.RULE`); shadow rules only appear
-in the explanation (`shadow_rules`), the log and the hit counts.
+in the explanation (`shadow_rules`), the log and the hit counts. Inbound-call rules
+reading the gate's own count (`caller.calls_recent`) run once the call is logged
+(`inbound_call_count`): they never decide, and the match log keeps their matches.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def call_effects(
     with `once_per_seconds` is recorded once per number in that time."""
     from trustconsole.core.actor import Actor
     from trustconsole.core.models import Organisation
-    from trustconsole.rules.effects import once, visitor_effects_apply
+    from trustconsole.rules.effects import first_in, visitor_effects_apply
     from visitors.rules import event_record
     from visitors.selectors import visitor_by_phone
     from visitors.services import visitor_upsert
@@ -87,7 +87,7 @@ def call_effects(
         event = effect.get("event")
         seconds = (event or {}).get("once_per_seconds")
         if event and (
-            not seconds or once(f"rules:once:{item.get('rule')}:{e164}", seconds)
+            not seconds or first_in(f"rules:once:{item.get('rule')}:{e164}", seconds)
         ):
             # Recorded by the rule (its name in the audit trail and on the event);
             # the event's kind gives its signal (the chat-event rules).
