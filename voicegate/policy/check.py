@@ -397,7 +397,7 @@ def _rule_finding(
     refuse = effect.get("refuse")
     held = effect.get("account") if account is not None else None
     if refuse and "destination.calls_made" in rule.fields:
-        code, detail = refuse["code"], _calls_made(rule, label, account, facts, snap)
+        code, detail = refuse["code"], _calls_made(rule, account, facts, snap)
     elif refuse:
         code, detail = refuse["code"], f"Refused by the rule {label}."
     elif (
@@ -420,7 +420,6 @@ def _rule_finding(
 
 def _calls_made(
     rule: engine.CompiledRule,
-    label: str,
     account: memory.AccountCopy | None,
     facts: dict,
     snap: memory.Snapshot,
@@ -438,7 +437,7 @@ def _calls_made(
     return (
         f"{destination.get('calls_made', 0)} calls from {who} to "
         f"{destination.get('e164', '')} in the last {window}; {said} "
-        f"(the rule {label})."
+        f"(rule “{rule.name}”, version {rule.version})."
     )
 
 

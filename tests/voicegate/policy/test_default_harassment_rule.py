@@ -79,7 +79,7 @@ def test_the_default_refuses_at_the_limit_and_the_explanation_names_it(
     assert violation["code"] == "harassment"
     assert violation["detail"] == (
         f"2 calls from this account to {DEST} in the last day; the limit is 2 "
-        "(the rule “Harassment limit” (version 1))."
+        "(rule “Harassment limit”, version 1)."
     )
     explanation = answer["explanation"]
     assert (explanation["rule"]["name"], explanation["rule"]["version"]) == (
@@ -100,7 +100,7 @@ def test_a_lower_number_written_into_the_rule_refuses_sooner(org, call) -> None:
     [violation] = call()["violations"]
     assert violation["code"] == "harassment"
     assert violation["detail"].startswith(f"1 calls from this account to {DEST}")
-    assert "(version 2)" in violation["detail"]
+    assert "too many (rule “Harassment limit”, version 2)" in violation["detail"]
 
 
 def test_in_shadow_it_never_refuses_but_is_listed_and_counted(org, call) -> None:
