@@ -1,19 +1,21 @@
 """Rules as data on the hot paths: 100 live + 100 shadow rules vs the default set.
 
 Measures, in one run, the in-process decision (decision core + the organisation's
-rules, `trustconsole.rules.hooks`) for * an inbound call (`voicegate.gate.decide`
-then `hooks.inbound_call`), and * a chat message (`decide` for the chat channel then
-`hooks.chat_message`), each with the default rule set every organisation starts with
-(no inbound-call rules; on chat "Flagged keywords" and "Message velocity") and with
-100 live + 100 shadow rules more, p50/p99 over a mix of callers and messages, in
-wall-clock and in the thread's CPU time (which leaves out waiting for a core on a
-busy machine). The chat gate reads the decision core's version and the velocity
-window's count in one shared-cache round trip before it decides
-(`visitors.gate.chat_state`); the chat rows time the decision after it, and two more
-rows time it with that round trip included. The rules read identity, number,
-STIR/SHAKEN, message-text and local-time facts; a last line adds one rule that reads
-a sliding-window count of calls. Shared cache: Redis with REDIS_URL (as deployed),
-else the file cache.
+rules, `trustconsole.rules.hooks`) for
+  * an inbound call (`voicegate.gate.decide`, `hooks.inbound_call`, then
+    `hooks.inbound_call_count` with the count the gate's claim returns), and
+  * a chat message (`decide` for the chat channel then `hooks.chat_message`),
+each with the default rule set every organisation starts with (on calls "Repeated
+calls", reading the gate's own count: no round trip; on chat "Flagged keywords"
+and "Message velocity") and with 100 live + 100 shadow rules more, p50/p99 over a
+mix of callers and messages, in wall-clock and in the thread's CPU time (which
+leaves out waiting for a core on a busy machine). The chat gate reads the decision
+core's version and the velocity window's count in one shared-cache round trip
+before it decides (`visitors.gate.chat_state`); the chat rows time the decision
+after it, and two more rows time it with that round trip included. The rules read
+identity, number, STIR/SHAKEN, message-text and local-time facts; a last line adds
+one rule that reads a sliding-window count of calls. Shared cache: Redis with
+REDIS_URL (as deployed), else the file cache.
 
     python bench/rules.py                  # 20,000 decisions per case
     python bench/rules.py --events 5000    # quicker
@@ -147,7 +149,9 @@ def time_calls(org_id: int, events: int) -> tuple[float, float, float, float]:
         )  # fmt: skip
         timer.start()
         verdict = gate.decide(state, caller)
-        hooks.inbound_call(state, facts, verdict)
+        verdict = hooks.inbound_call(state, facts, verdict)
+        # The rules reading the count the gate's claim returned ("Repeated calls").
+        hooks.inbound_call_count(state, facts, verdict, 1 + n % 4)
         timer.stop(keep=n >= 500)  # warm-up: compile, caches
     return timer.result()
 

@@ -118,7 +118,5 @@ def respond(
         return JsonResponse({"detail": "Unknown webhook address."}, status=404)
     if not claimed.duplicate:
         metrics.call_decided(claimed.record)
-    gate.repeated_call_note(
-        ctx.org, ctx.organisation_id, claimed.verdict, claimed.count
-    )
+    gate.call_count_rules(facts, claimed)
     return JsonResponse(answer(claimed.verdict))

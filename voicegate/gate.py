@@ -567,6 +567,7 @@ class Claimed:
     verdict: Verdict
     count: int | None  # None: the event was seen before (do not act again)
     record: dict[str, Any]
+    org: OrgState | None = field(default=None, compare=False, repr=False)
 
     @property
     def duplicate(self) -> bool:
@@ -620,9 +621,9 @@ def decide_and_claim(
             count = 0
         if count is not None:  # a new event (not a redelivery): the rules count it
             rule_hooks.inbound_call_counted(verdict)
-        return Claimed(verdict, count, record)
+        return Claimed(verdict, count, record, ctx.org)
     logger.warning("voice gate state kept moving; answering with the last decision")
-    return Claimed(verdict, 0, record)
+    return Claimed(verdict, 0, record, ctx.org)
 
 
 def _count_in_cache(key: str, window: int) -> int:
@@ -635,26 +636,18 @@ def _count_in_cache(key: str, window: int) -> int:
         return 1
 
 
-def repeated_call_note(
-    org: OrgState | None, organisation_id: int, verdict: Verdict, count: int | None
-) -> None:
-    """When this call took its number over the threshold, queue the risk signal."""
-    if org is None or count is None or count != org.voice.repeated_call_threshold + 1:
+def call_count_rules(facts: CallFacts, claimed: Claimed) -> None:
+    """A new call was logged and counted: the rules that read its count
+    (`caller.calls_recent`, the default rule "Repeated calls") run on it, after
+    the answer's own work (a reject command, a forward)."""
+    if claimed.org is None or claimed.count is None:
         return
-    from voicegate import tasks
-
     try:
-        tasks.repeated_caller.apply_async(
-            (
-                organisation_id,
-                verdict.caller_e164,
-                count,
-                org.voice.repeated_call_window_seconds,
-            ),
-            retry=False,
+        rule_hooks.inbound_call_count(
+            claimed.org, facts, claimed.verdict, claimed.count
         )
-    except Exception as exc:  # the broker is down: the signal is not worth a 5xx
-        logger.warning("could not queue the repeated-calls signal: %s", exc)
+    except Exception:  # a rule's effect is never worth a failed answer
+        logger.exception("the rules reading the call count could not run")
 
 
 def now_us() -> int:

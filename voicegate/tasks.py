@@ -113,7 +113,8 @@ def forward_event(connection_id: int, body: str, headers: dict[str, str]) -> int
 
 @shared_task(name="voicegate.repeated_caller")
 def repeated_caller(organisation_id: int, e164: str, count: int, window: int) -> str:
-    """A number called more often than allowed: a risk signal on its visitor."""
+    """A number called more often than allowed: a risk signal on its visitor
+    (messages queued before the default rule "Repeated calls" took this over)."""
     from voicegate import rules
 
     organisation = Organisation.objects.filter(pk=organisation_id).first()

@@ -122,7 +122,7 @@ def _telnyx_call_control(
             return JsonResponse({"status": "duplicate"})
     else:
         _forward(connection, request, event_id)
-    gate.repeated_call_note(ctx.org, connection.organisation_id, verdict, claimed.count)
+    gate.call_count_rules(facts, claimed)
     return JsonResponse({"decision": verdict.decision, "reason": verdict.reason})
 
 
@@ -380,9 +380,7 @@ def _xml_voice(
     if claimed is None:
         return JsonResponse({"detail": "Unknown webhook address."}, status=404)
     # A redelivery is answered again (same caller, same answer) but logged once.
-    gate.repeated_call_note(
-        ctx.org, connection.organisation_id, claimed.verdict, claimed.count
-    )
+    gate.call_count_rules(facts, claimed)
     return HttpResponse(
         xml_answer(
             connection.provider, claimed.verdict.decision, connection.downstream_url

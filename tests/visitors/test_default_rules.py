@@ -59,6 +59,8 @@ def test_a_new_organisation_gets_the_defaults_written_from_the_environment(
         "Event weight: Repeated calls",
         "Flagged keywords",
         "Message velocity",
+        "Repeated calls",
+        "Harassment limit",
     ]
 
 
@@ -153,7 +155,7 @@ def test_the_migration_adds_the_defaults_once_and_keeps_operator_names(org) -> N
         "Message velocity",
     ]
     assert seed(org.pk, Rule, RuleVersion) == []
-    assert Rule.objects.filter(organisation=org).count() == 1 + len(added) == 7
+    assert Rule.objects.filter(organisation=org).count() == 1 + len(added) == 9
 
 
 def test_a_report_weighs_what_the_organisations_rule_says(
@@ -204,4 +206,4 @@ def test_the_rules_page_and_api_mark_the_defaults(org, api_client_for, oscar) ->
     client = Client()
     client.force_login(oscar)
     page = client.get("/settings/rules/").content.decode()
-    assert page.count('data-testid="rule-default"') == len(rows) == 6
+    assert page.count('data-testid="rule-default"') == len(rows) == 8

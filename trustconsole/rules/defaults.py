@@ -3,7 +3,7 @@
 Every organisation starts with these rules (added when it is created, and by a
 migration for those that existed before). They are ordinary rules: admins edit,
 shadow, turn off or delete them, and every change is a new version. The
-deployment's environment variables give their first version:
+deployment's environment variables give the chat rules' first version:
 
 - **Flagged keywords** (chat message): a message that contains one of
   `VISITORS_FLAGGED_KEYWORDS` records a "flagged keyword" event (High, +40; the
@@ -11,11 +11,22 @@ deployment's environment variables give their first version:
 - **Message velocity** (chat message): more than `VISITORS_VELOCITY_MAX` messages
   from one visitor within `VISITORS_VELOCITY_WINDOW` seconds records a "message
   velocity" event (Medium, +20), once per window.
+- **Repeated calls** (inbound call, `defaults_voice.py`): the call that takes one
+  number over the organisation's repeated-call threshold in its window (Voice
+  settings: `voice.repeated_call_threshold`, and the gate's own count,
+  `caller.calls_recent`) records a "repeated calls" event on the caller's visitor,
+  once per window.
+- **Harassment limit** (outbound check, `defaults_voice.py`): a call to a number
+  the account already called `policy.harassment_limit` times in the window
+  (`destination.calls_made`) is refused with the violation `harassment`.
 - **Event weights** (chat event), one rule per event kind the product records: a
   flagged keyword (High), a user report from the Inbox (High), message velocity
   (Medium) and repeated calls from the voice gate (High) add their risk signal
   (`event.kind == "user_report"` → signal). The levels are those the kinds were
   registered with (`visitors.rules.rule_register`).
+
+The voice defaults read per-organisation settings as facts, so the settings pages
+keep setting their numbers; an admin may write other numbers into the condition.
 
 The defaults are added once: when the organisation is created, or by the
 migration that introduced them (`seed(keys=…)` for the organisations that existed).
@@ -31,6 +42,7 @@ from typing import Any
 
 from django.conf import settings
 
+from trustconsole.rules.defaults_voice import voice_defaults
 from trustconsole.rules.rewrite import cel_string
 
 SEEDED_BY = "default rule set"
@@ -126,6 +138,7 @@ EVENT_KINDS = ("flagged_keyword", "user_report", "message_velocity", "repeated_c
 DEFAULTS = DEFAULTS + tuple(
     _event_weight(kind, 10 * (n + 1)) for n, kind in enumerate(EVENT_KINDS)
 )
+DEFAULTS = DEFAULTS + voice_defaults()  # repeated calls, harassment limit
 
 
 def seed(

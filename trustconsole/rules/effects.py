@@ -12,9 +12,10 @@ An effect is a JSON object with any of:
 - `refuse`: `{"code": <violation code>}` — the outbound call is refused;
 - `account`: `{"action": hold|restrict, "services": [...], "email_customer": bool}`;
 - `event`: `{"kind": <event kind>, "once_per_seconds": <int, optional>}` — record
-  an event of a registered kind on the visitor (chat messages): the kind's own
-  signal follows (`visitors.rules`), and the event shows on the visitor's profile;
-  with `once_per_seconds`, at most once per visitor in that time.
+  an event of a registered kind on the visitor (chat messages; inbound calls: the
+  caller's visitor, created if needed): the kind's own signal follows
+  (`visitors.rules`), and the event shows on the visitor's profile; with
+  `once_per_seconds`, at most once per visitor (per calling number) in that time.
 
 Several may be given; a shadow rule's effect is only logged.
 """
@@ -42,7 +43,7 @@ ACTING = {
         RuleChannel.ACCOUNT_SIGNUP,
         RuleChannel.ACCOUNT_REVIEW,
     ),
-    "event": (RuleChannel.CHAT_MESSAGE,),
+    "event": (RuleChannel.CHAT_MESSAGE, RuleChannel.INBOUND_CALL),
 }
 VISITOR_CHANNELS = (
     RuleChannel.CHAT_MESSAGE,
@@ -316,7 +317,7 @@ def account_effects_apply(
     return True
 
 
-def _once(key: str, seconds: int) -> bool:
+def first_in(key: str, seconds: int) -> bool:
     """True for the first caller in `seconds` (shared across processes)."""
     from django.core.cache import cache
 
@@ -372,7 +373,7 @@ def event_effect_apply(  # noqa: PLR0913
 
     event = rule.effect["event"]
     once = event.get("once_per_seconds")
-    if once and not _once(f"rules:once:{rule.pk}:{visitor.public_id.hex}", once):
+    if once and not first_in(f"rules:once:{rule.pk}:{visitor.public_id.hex}", once):
         return False
     detail = event_detail(rule, facts, text)
     if once:

@@ -224,9 +224,12 @@ def _program(version_pk: int, channel: str, source: str) -> _Compiled:
     return compiled
 
 
-def rule_set(state: OrgState, channel: str) -> RuleSet:
-    """The organisation's compiled rules of `channel` (one query after a change)."""
-    cached = state.rule_sets.get(channel)
+def rule_set(state: OrgState, channel: str, *, counted: bool = False) -> RuleSet:
+    """The organisation's compiled rules of `channel` (one query after a change);
+    `counted`: those reading a fact known once the event is counted, which the
+    others leave out (`facts.counted_fields`)."""
+    key = f"{channel}:counted" if counted else channel
+    cached = state.rule_sets.get(key)
     if isinstance(cached, RuleSet) and (
         cached.generation == state.rules_generation
         or time.monotonic() < cached.retry_at
@@ -234,7 +237,7 @@ def rule_set(state: OrgState, channel: str) -> RuleSet:
         return cached
     generation = state.rules_generation
     try:
-        built = _load(state.organisation_id, channel, generation)
+        built = _load(state.organisation_id, channel, generation, counted=counted)
     except Exception:  # noqa: BLE001 - the database is down: decide without it
         logger.error(
             "rules of organisation %s (%s) could not be read; deciding with %s",
@@ -253,14 +256,16 @@ def rule_set(state: OrgState, channel: str) -> RuleSet:
         )  # fmt: skip
         built.retry_at = time.monotonic() + RETRY_SECONDS
         with state.lock:
-            state.rule_sets[channel] = built  # not read again before retry_at
+            state.rule_sets[key] = built  # not read again before retry_at
         return built
     with state.lock:
-        state.rule_sets[channel] = built
+        state.rule_sets[key] = built
     return built
 
 
-def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
+def _load(
+    organisation_id: int, channel: str, generation: int, *, counted: bool = False
+) -> RuleSet:
     from trustconsole.core.models import Organisation
     from trustconsole.rules.models import Rule
 
@@ -285,12 +290,15 @@ def _load(organisation_id: int, channel: str, generation: int) -> RuleSet:
         )
     )
     compiled, broken, sources, helpers = [], {}, {}, False
+    late = facts_registry.counted_fields(channel)
     for pk, public_id, name, mode, order, vpk, number, source, effect in rows:
         try:
             found = _program(vpk, channel, source)
         except ConditionError as exc:  # saved under an older registry: skip it
             broken[pk] = str(exc)
             logger.error("rule %s v%s does not compile any more: %s", name, number, exc)
+            continue
+        if bool(found.fields & late) != counted:
             continue
         sources[pk] = found.rewritten
         helpers = helpers or found.helpers
@@ -380,10 +388,7 @@ def _converted(rule: CompiledRule) -> frozenset[str]:
 
 
 def _union(sets: Any) -> frozenset[str]:
-    out: set[str] = set()
-    for item in sets:
-        out |= item
-    return frozenset(out)
+    return frozenset[str]().union(*sets)
 
 
 # --- Host functions -----------------------------------------------------------------

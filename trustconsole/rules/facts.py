@@ -25,7 +25,7 @@ from django.db import models
 
 from trustconsole.lib.phones import phone_is_anonymous, phone_region
 from trustconsole.rules import windows
-from trustconsole.rules.language import Schema
+from trustconsole.rules.language import ConditionError, Schema, check
 
 
 class RuleChannel(models.TextChoices):
@@ -361,6 +361,9 @@ def _caller(ctx: EventContext) -> dict[str, Any]:
     else:
         out["trust_score"] = 100
     out["on_block_list"] = _bool(given, "on_block_list")
+    # The gate's own count, from the round trip that logs the call (given by the
+    # hook once the call is counted; a pasted event or a backtest gives it or 0).
+    out["calls_recent"] = _int(given, "calls_recent")
     if "calls_10m" in given or "calls_1h" in given:
         out["calls_10m"] = _int(given, "calls_10m")
         out["calls_1h"] = _int(given, "calls_1h")
@@ -417,10 +420,84 @@ CALLER = Group(
         ),
         Fact("calls_10m", "int", "Calls from this number in 10 minutes.", 1),
         Fact("calls_1h", "int", "Calls from this number in 1 hour.", 1),
+        Fact(
+            "calls_recent",
+            "int",
+            "Calls from this number in the repeated-call window, this one "
+            "included: the gate's own count, from the round trip that logs the "
+            "call. A rule reading it runs once the call is logged: it records "
+            "events, adds signals or flags, never rejects. Backtests read 0.",
+            6,
+        ),
     ),
     _caller,
-    costs="calls_*: one shared-cache round trip per call; trust_score: one "
-    "indexed query per call (only when a rule reads it)",
+    costs="calls_10m, calls_1h: one shared-cache round trip per call; "
+    "trust_score: one indexed query per call (only when a rule reads it)",
+)
+
+# Facts known only once the event is counted (the inbound call's own count): the
+# rules reading them run after the call is logged (`engine.rule_set(counted=True)`).
+COUNTED_FIELDS: dict[str, frozenset[str]] = {
+    RuleChannel.INBOUND_CALL: frozenset({"caller.calls_recent"}),
+}
+
+
+def counted_fields(channel: str) -> frozenset[str]:
+    """The facts of `channel` known only once its event is counted."""
+    return COUNTED_FIELDS.get(channel, frozenset())
+
+
+def reads_counted(channel: str, condition: str) -> bool:
+    """Does `condition` read a fact known only once the event is counted?"""
+    late = counted_fields(channel)
+    if not late:
+        return False
+    try:
+        return bool(check(condition, channel_facts(channel).schema()).fields & late)
+    except ConditionError:
+        return False
+
+
+def _settings(
+    ctx: EventContext, name: str, load: Callable[[int], dict[str, int]]
+) -> dict[str, int]:
+    """An organisation's settings as facts: as the hook (or a pasted event) gave
+    them, the others read (tests, backtests)."""
+    given = _part(ctx, name)
+    names = [f.name for f in (VOICE if name == "voice" else POLICY).fields]
+    found = load(ctx.organisation_id) if any(n not in given for n in names) else {}
+    return {n: _int(given, n, found.get(n, 0)) for n in names}
+
+
+def _voice_settings(organisation_id: int) -> dict[str, int]:
+    from trustconsole.policy import state as core_state
+
+    voice = core_state.current(organisation_id).voice
+    return {
+        "repeated_call_threshold": voice.repeated_call_threshold,
+        "repeated_call_window_seconds": voice.repeated_call_window_seconds,
+    }
+
+
+VOICE = Group(
+    "voice",
+    "The organisation's voice gate settings (Voice → Settings); the default rule "
+    "“Repeated calls” reads them.",
+    (
+        Fact(
+            "repeated_call_threshold",
+            "int",
+            "Calls from one number in the window before the next is repeated.",
+            5,
+        ),
+        Fact(
+            "repeated_call_window_seconds",
+            "int",
+            "The repeated-call window, in seconds (caller.calls_recent counts in it).",
+            600,
+        ),
+    ),
+    lambda ctx: _settings(ctx, "voice", _voice_settings),
 )
 
 
@@ -557,6 +634,8 @@ def _outbound(ctx: EventContext) -> dict[str, Any]:
         out["calls_24h"] = _counts(ctx, "out_calls", f"{caller}:{out['e164']}", DAY)[
             "n"
         ]
+    # The harassment counter, read in the check's own round trip (given by it).
+    out["calls_made"] = _int(given, "calls_made")
     if "denials_24h" in given or not _reads(ctx, "destination", ("denials_24h",)):
         out["denials_24h"] = _int(given, "denials_24h")
     else:
@@ -578,8 +657,48 @@ DESTINATION = Group(
         Fact("status", "string", "Status of the visitor with this number.", ""),
         Fact("calls_24h", "int", "Calls by this account to it in 24 hours.", 1),
         Fact("denials_24h", "int", "Denied checks of this account in 24 hours.", 0),
+        Fact(
+            "calls_made",
+            "int",
+            "Calls this account (or the organisation) already made to it in the "
+            "harassment window, this one not included: the check's own counter, "
+            "from its one round trip. Backtests read 0.",
+            2,
+        ),
     ),
     _outbound,
+)
+
+
+def _policy_settings(organisation_id: int) -> dict[str, int]:
+    from voicegate.policy.memory import settings_row
+
+    row = settings_row(organisation_id)
+    return {
+        "harassment_limit": row.harassment_limit,
+        "harassment_window_seconds": row.harassment_window_seconds,
+    }
+
+
+POLICY = Group(
+    "policy",
+    "The organisation's outbound policy settings (Voice → Outbound policy → "
+    "Settings); the default rule “Harassment limit” reads them.",
+    (
+        Fact(
+            "harassment_limit",
+            "int",
+            "Calls to one number in the window before the next is refused.",
+            3,
+        ),
+        Fact(
+            "harassment_window_seconds",
+            "int",
+            "The harassment window, in seconds (destination.calls_made counts in it).",
+            86400,
+        ),
+    ),
+    lambda ctx: _settings(ctx, "policy", _policy_settings),
 )
 
 
@@ -608,10 +727,10 @@ REGISTRY: dict[str, ChannelFacts] = {
         RuleChannel.CHAT_EVENT, (VISITOR, CHAT_EVENT, LOCAL)
     ),
     RuleChannel.INBOUND_CALL: ChannelFacts(
-        RuleChannel.INBOUND_CALL, (CALLER, CALLEE, CALL, LOCAL)
+        RuleChannel.INBOUND_CALL, (CALLER, CALLEE, CALL, VOICE, LOCAL)
     ),
     RuleChannel.OUTBOUND_CHECK: ChannelFacts(
-        RuleChannel.OUTBOUND_CHECK, (ACCOUNT, CALLER_ID, DESTINATION, LOCAL)
+        RuleChannel.OUTBOUND_CHECK, (ACCOUNT, CALLER_ID, DESTINATION, POLICY, LOCAL)
     ),
     RuleChannel.ACCOUNT_SIGNUP: ChannelFacts(
         RuleChannel.ACCOUNT_SIGNUP, (ACCOUNT, LOCAL)

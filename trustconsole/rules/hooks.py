@@ -4,7 +4,9 @@ Rules run after the identity steps of the precedence (blacklist, whitelist, IP
 block, block list): only an event those steps allowed, and not by the whitelist,
 is evaluated (a whitelisted visitor is never blocked or flagged by automation).
 A live rule that blocks or rejects decides (`Step.RULE`); shadow rules only appear
-in the explanation (`shadow_rules`), the log and the hit counts.
+in the explanation (`shadow_rules`), the log and the hit counts. Inbound-call rules
+reading the gate's own count (`caller.calls_recent`) run once the call is logged
+(`inbound_call_count`): they never decide, and the match log keeps their matches.
 """
 
 from __future__ import annotations
@@ -193,24 +195,15 @@ def inbound_call(state: Any, facts: Any, verdict: Any) -> Any:
     rules = engine.rule_set(state, RuleChannel.INBOUND_CALL)
     if not rules.rules:
         return verdict
-    event = {
-        "caller": {"number": facts.caller, "e164": verdict.caller_e164},
-        "callee": {
-            "number": facts.callee,
-            "e164": core.caller_normalised(facts.callee) or "" if facts.callee else "",
-        },
-        "call": {
-            "provider": facts.provider,
-            "attestation": getattr(facts, "attestation", ""),
-            "verstat": getattr(facts, "verstat", ""),
-            "stir_validated": getattr(facts, "stir_validated", False),
-        },
-    }
     # Deferred: the gate may decide one event twice (fresher state, a redelivery);
     # its counts move once, when the claim shows it new (`inbound_call_counted`).
     outcome = engine.evaluate(
-        rules, EventContext(state.organisation_id, rules.channel, event, defer=True)
-    )
+        rules,
+        EventContext(
+            state.organisation_id, rules.channel, _call_event(state, facts, verdict),
+            defer=True,
+        ),
+    )  # fmt: skip
     _queue_call_effects(state.organisation_id, facts, verdict.caller_e164, outcome)
     engine.hits_flush_due()
     decided = _decided(found, outcome)
@@ -223,6 +216,27 @@ def inbound_call(state: Any, facts: Any, verdict: Any) -> Any:
     return dataclasses.replace(verdict, core=decided, rules=outcome)
 
 
+def _call_event(state: Any, facts: Any, verdict: Any) -> dict[str, Any]:
+    voice = state.voice
+    return {
+        "caller": {"number": facts.caller, "e164": verdict.caller_e164},
+        "callee": {
+            "number": facts.callee,
+            "e164": core.caller_normalised(facts.callee) or "" if facts.callee else "",
+        },
+        "call": {
+            "provider": facts.provider,
+            "attestation": getattr(facts, "attestation", ""),
+            "verstat": getattr(facts, "verstat", ""),
+            "stir_validated": getattr(facts, "stir_validated", False),
+        },
+        "voice": {
+            "repeated_call_threshold": voice.repeated_call_threshold,
+            "repeated_call_window_seconds": voice.repeated_call_window_seconds,
+        },
+    }
+
+
 def inbound_call_counted(verdict: Any) -> None:
     """The call was new: count it in the rules' windows and hit counts."""
     outcome = getattr(verdict, "rules", None)
@@ -230,20 +244,79 @@ def inbound_call_counted(verdict: Any) -> None:
         engine.commit(outcome)
 
 
-def _queue_call_effects(
-    organisation_id: int, facts: Any, e164: str, outcome: engine.Outcome
-) -> None:
-    effects = [
-        {"effect": r.effect, "label": f"{r.name} (version {r.version})"}
-        for r in outcome.live
-        if r.effect.get("signal") or r.effect.get("flag")
-    ]
-    if not effects or not e164:
+def inbound_call_count(state: Any, facts: Any, verdict: Any, count: int) -> None:
+    """The rules reading the caller's count (`caller.calls_recent`: the default
+    "Repeated calls"), once the gate logged and counted a new call; `count` is
+    the one its round trip returned. They run on the calls the identity steps and
+    the other rules allowed (never a whitelisted caller) and cannot reject: live
+    rules' events, signals and flags are queued for a worker; every match (shadow
+    too) goes into the match log."""
+    found = verdict.core
+    if state is None or found is None or not _applies(found):
         return
+    rules = engine.rule_set(state, RuleChannel.INBOUND_CALL, counted=True)
+    if not rules.rules:
+        return
+    event = _call_event(state, facts, verdict)
+    event["caller"]["calls_recent"] = count
+    outcome = engine.evaluate(
+        rules, EventContext(state.organisation_id, rules.channel, event)
+    )
+    if outcome.matched:
+        window = state.voice.repeated_call_window_seconds
+        e164 = verdict.caller_e164
+        detail = {"number": e164, "calls": count, "window_seconds": window}
+        acting = _queue_call_effects(
+            state.organisation_id, facts, verdict.caller_e164, outcome, detail=detail,
+            suffix=":counted",
+        )  # fmt: skip
+        matchlog.record(
+            organisation_id=state.organisation_id,
+            channel=RuleChannel.INBOUND_CALL,
+            rules=[*outcome.live, *outcome.shadow],
+            real="allowed, " + ("acted on" if acting else "untouched"),
+            real_by=", ".join(_label(r) for r in acting),
+            acted=bool(acting),
+            subject_label=verdict.caller_e164 or facts.caller,
+            excerpt=f"{count} calls in {window} s",
+        )
+    engine.hits_flush_due()
+
+
+def _queue_call_effects(  # noqa: PLR0913
+    organisation_id: int,
+    facts: Any,
+    e164: str,
+    outcome: engine.Outcome,
+    *,
+    detail: dict[str, Any] | None = None,
+    suffix: str = "",
+) -> list[engine.CompiledRule]:
+    """Queue the live rules' signals, flags and events on the caller; the rules
+    whose effects were queued. An event carries the number (and, from the rules
+    reading the count, the calls and their window)."""
+    acting = [
+        r
+        for r in outcome.live
+        if r.effect.get("signal") or r.effect.get("flag") or r.effect.get("event")
+    ]
+    if not acting or not e164:
+        return []
+    effects = [
+        {
+            "effect": r.effect,
+            "label": f"{r.name} (version {r.version})",
+            "rule": r.pk,
+            "detail": detail or {"number": e164},
+        }
+        for r in acting
+    ]
     from trustconsole.rules import tasks
 
     key = (
-        f"{organisation_id}:{facts.provider}:{facts.event_id}" if facts.event_id else ""
+        f"{organisation_id}:{facts.provider}:{facts.event_id}{suffix}"
+        if facts.event_id
+        else ""
     )
     try:
         tasks.call_effects.apply_async(
@@ -251,6 +324,7 @@ def _queue_call_effects(
         )
     except Exception as exc:  # noqa: BLE001 - the broker is down: not worth a 5xx
         logger.warning("could not queue a rule's effects on a caller: %s", exc)
+    return acting
 
 
 # --- Outbound checks ----------------------------------------------------------------
@@ -265,9 +339,11 @@ def outbound_check(
     account_facts: Callable[[], Mapping[str, Any]] | None,
     caller_id: Mapping[str, Any],
     destination: Mapping[str, Any],
+    policy: Mapping[str, int] | None = None,
     skip: bool = False,
 ) -> engine.Outcome | None:
-    """The outbound-check rules' outcome for a proposed call (None: no rules ran).
+    """The outbound-check rules' outcome for a proposed call (None: no rules ran);
+    `policy`: the organisation's policy settings the check read (`policy.*`).
 
     In memory apart from what a rule reads: the account's facts beyond its status
     (`account_facts`, kept ACCOUNT_FACTS_SECONDS per process) and the sliding-window
@@ -289,6 +365,7 @@ def outbound_check(
         "account": facts,
         "caller_id": dict(caller_id),
         "destination": dict(destination),
+        **({"policy": dict(policy)} if policy is not None else {}),
     }
     outcome = engine.evaluate(
         rules, EventContext(state.organisation_id, rules.channel, event, defer=True)

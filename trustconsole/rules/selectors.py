@@ -93,10 +93,12 @@ def rule_matches(
 
     Inbound calls read the call log and outbound checks the denial log (each row
     keeps its explanation, which names the rule); chat messages, chat events,
-    signups and usage reviews read the match log (`RuleMatch`). The sentence comes
-    in three parts (`lead`, `total`, `noun` + `tail`) the page and API show.
+    signups, usage reviews and the inbound-call rules reading the call count
+    (which run once the call is logged) read the match log (`RuleMatch`). The
+    sentence comes in three parts (`lead`, `total`, `noun` + `tail`) the page and
+    API show.
     """
-    if rule.channel in LOGGED:
+    if rule.channel in LOGGED or _counted(rule):
         return _logged_matches(rule=rule, now=now)
     from voicegate.models import CallDecision
     from voicegate.policy.models import OutboundDenial
@@ -165,9 +167,21 @@ def rule_matches(
     }
 
 
+def _counted(rule: Rule) -> bool:
+    """Does the rule read a count known once the event is logged?"""
+    from trustconsole.rules.facts import reads_counted
+
+    version = rule.current_version
+    return version is not None and reads_counted(rule.channel, version.condition)
+
+
 # Per channel: the event (one, many), the subject (one, many), what "later turned
 # out fine" means for a subject, what really happening looked like.
 _WORDS = {
+    "inbound_call": (
+        ("call", "calls"), ("number", "numbers"), "whitelisted now",
+        "left untouched", "acted on",
+    ),
     "chat_message": (
         ("message", "messages"), ("visitor", "visitors"), "whitelisted now",
         "stored", "blocked",
@@ -196,7 +210,11 @@ def _verb(channel: str, effect: dict[str, Any]) -> str:
         return "held"
     if account.get("action") == "restrict":
         return "restricted"
-    whose = "the senders of" if channel == "chat_message" else "the visitors of"
+    whose = {"chat_message": "the senders of", "inbound_call": "the callers of"}.get(
+        channel, "the visitors of"
+    )
+    if effect.get("event") and channel == "inbound_call":
+        return f"recorded an event on {whose}"
     if effect.get("flag"):
         return f"flagged {whose}"
     if effect.get("signal"):
@@ -215,18 +233,27 @@ def _logged_matches(*, rule: Rule, now: dt.datetime | None) -> dict[str, Any]:
         rule=rule, occurred_at__gte=now - dt.timedelta(days=MATCH_DAYS)
     )
     event, subject, fine_words, allowed_words, acted_words = _WORDS[rule.channel]
-    if rule.channel.startswith("chat_"):
-        subjects = Count("visitor", distinct=True)
-        fine = Count("visitor", distinct=True, filter=Q(visitor__status="whitelisted"))
+    calls = rule.channel == "inbound_call"  # the callers' numbers (no visitor yet)
+    counts: dict[str, Any] = {
+        "total": Count("id"),
+        "acted": Count("id", filter=Q(acted=True)),
+    }
+    if calls:
+        counts["subjects"] = Count("subject_label", distinct=True)
+    elif rule.channel.startswith("chat_"):
+        counts["subjects"] = Count("visitor", distinct=True)
+        counts["fine"] = Count(
+            "visitor", distinct=True, filter=Q(visitor__status="whitelisted")
+        )
     else:
-        subjects = Count("account", distinct=True)
-        fine = Count("account", distinct=True, filter=Q(account__status="active"))
-    found = rows.aggregate(
-        total=Count("id"),
-        acted=Count("id", filter=Q(acted=True)),
-        subjects=subjects,
-        fine=fine,
-    )
+        counts["subjects"] = Count("account", distinct=True)
+        counts["fine"] = Count(
+            "account", distinct=True, filter=Q(account__status="active")
+        )
+    found = rows.aggregate(**counts)
+    if calls:
+        numbers = set(rows.values_list("subject_label", flat=True)[:10_000])
+        found["fine"] = _whitelisted(rule.organisation_id, numbers)
     total, acted = found["total"], found["acted"]
     allowed = total - acted
     events = [
@@ -265,7 +292,7 @@ def _logged_matches(*, rule: Rule, now: dt.datetime | None) -> dict[str, Any]:
         "acted": acted,
         "subjects": n_subjects,
         "fine": n_fine,
-        "whitelisted": n_fine if rule.channel.startswith("chat_") else 0,
+        "whitelisted": n_fine if calls or rule.channel.startswith("chat_") else 0,
         "counted": counted,
         "events": events,
     }

@@ -37,6 +37,18 @@ def condition_check(*, channel: str, condition: str) -> None:
         ) from None
 
 
+def _counted_check(channel: str, condition: str, effect: dict[str, Any]) -> None:
+    """A rule reading a count known once the event is logged cannot reject it."""
+    if effect.get("reject") and facts.reads_counted(channel, condition):
+        raise ValidationError(
+            {
+                "effect.reject": "A rule reading caller.calls_recent runs once the "
+                "call is logged: it records events, adds signals or flags, and "
+                "cannot reject (read caller.calls_10m to reject)."
+            }
+        )
+
+
 def _channel_clean(channel: str) -> str:
     if channel not in facts.RuleChannel.values:
         raise ValidationError(
@@ -97,6 +109,7 @@ def rule_create(  # noqa: PLR0913
     channel = _channel_clean(channel)
     condition_check(channel=channel, condition=condition)
     cleaned = effect_clean(channel, effect)
+    _counted_check(channel, condition, cleaned)
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Give the rule a name."})
@@ -162,6 +175,7 @@ def rule_update(  # noqa: PLR0913
     )
     if condition is not None:
         condition_check(channel=rule.channel, condition=new_condition)
+    _counted_check(rule.channel, new_condition, new_effect)
     if name is not None:
         name = name.strip()
         if not name:

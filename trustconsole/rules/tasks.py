@@ -59,11 +59,13 @@ def backtest_run(backtest_id: int) -> str:
 def call_effects(
     organisation_id: int, e164: str, effects: list[dict[str, Any]], event_key: str
 ) -> str:
-    """Live rules matched a call: their signals and flags on the caller's visitor
-    (created if needed). A redelivered event applies them once."""
+    """Live rules matched a call: their signals, flags and events on the caller's
+    visitor (created if needed). A redelivered event applies them once; an event
+    with `once_per_seconds` is recorded once per number in that time."""
     from trustconsole.core.actor import Actor
     from trustconsole.core.models import Organisation
-    from trustconsole.rules.effects import visitor_effects_apply
+    from trustconsole.rules.effects import first_in, visitor_effects_apply
+    from visitors.rules import event_record
     from visitors.selectors import visitor_by_phone
     from visitors.services import visitor_upsert
 
@@ -77,12 +79,25 @@ def call_effects(
     if visitor is None:
         visitor = visitor_upsert(actor=actor, phones=[e164])
     for item in effects:
-        visitor_effects_apply(
-            actor=actor,
-            visitor=visitor,
-            effect=item["effect"],
-            rule_label=item["label"],
-        )
+        effect = item["effect"]
+        if effect.get("signal") or effect.get("flag"):
+            visitor_effects_apply(
+                actor=actor, visitor=visitor, effect=effect, rule_label=item["label"]
+            )
+        event = effect.get("event")
+        seconds = (event or {}).get("once_per_seconds")
+        if event and (
+            not seconds or first_in(f"rules:once:{item.get('rule')}:{e164}", seconds)
+        ):
+            # Recorded by the rule (its name in the audit trail and on the event);
+            # the event's kind gives its signal (the chat-event rules).
+            event_record(
+                actor=Actor.system_for(organisation, f"rule {item['label']}"),
+                visitor=visitor,
+                kind=event["kind"],
+                detail=item.get("detail") or {"number": e164},
+                source="voice gate",
+            )
     return str(visitor.public_id)
 
 

@@ -68,8 +68,17 @@ def event_test(
     if condition is not None:
         outcome = engine.evaluate([_draft(channel, condition, effect)], ctx, trace=True)
     else:
-        rules = engine.rule_set(core_state.current(actor.organisation.pk), channel)
-        outcome = engine.evaluate(rules, ctx, trace=True)
+        state = core_state.current(actor.organisation.pk)
+        rules = engine.rule_set(state, channel)
+        counted = engine.rule_set(state, channel, counted=True)  # (calls_recent, …)
+        if counted.rules:
+            both = sorted(
+                (*rules.rules, *counted.rules),
+                key=lambda r: (r.mode != engine.LIVE, r.order, r.name),
+            )
+            outcome = engine.evaluate(both, ctx, trace=True)
+        else:
+            outcome = engine.evaluate(rules, ctx, trace=True)
     return {
         "decided_by": outcome.decided_by.ref() if outcome.decided_by else None,
         "live_matches": [r.ref() for r in outcome.live],

@@ -315,23 +315,11 @@ def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
     for verdict in core.evaluate(state, Channel.OUTBOUND_CALL, ids):
         findings.append(Finding(verdict.reason, _sentence(verdict, to), verdict))
 
-    if counter is not None:
-        made = snap.counters.get(counter, 0)
-        limit = snap.settings.harassment_limit
-        if made >= limit:
-            who = "this account" if account else "the organisation"
-            findings.append(
-                Finding(
-                    Violation.HARASSMENT,
-                    f"{made} calls from {who} to {to} in the last "
-                    f"{window_text(snap.settings.harassment_window_seconds)}; "
-                    f"the limit is {limit}.",
-                )
-            )
-
     # The organisation's outbound-check rules (trustconsole.rules): a live rule
     # refuses with its own violation code or holds/restricts the account; shadow
     # rules are only listed. A whitelisted destination is never refused by a rule.
+    # The harassment limit is one of them (the default rule "Harassment limit"),
+    # reading the calls already made from the counter this check's round trip read.
     outcome.rules = rule_hooks.outbound_check(
         state=state,
         account=_account_event(state, account),
@@ -348,13 +336,18 @@ def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
             "e164": to or "",
             "status": _visitor_status(state, to),
             "account_key": caller_key,
+            "calls_made": snap.counters.get(counter, 0) if counter else 0,
+        },
+        policy={
+            "harassment_limit": snap.settings.harassment_limit,
+            "harassment_window_seconds": snap.settings.harassment_window_seconds,
         },
         skip=outcome.verdict.step == Step.WHITELIST,
     )
     if outcome.rules is not None:
         shadow = tuple(r.ref() for r in outcome.rules.shadow)
         for rule in outcome.rules.live:
-            finding = _rule_finding(rule, shadow, account)
+            finding = _rule_finding(rule, shadow, account, outcome.rules.facts, snap)
             if finding is not None:
                 findings.append(finding)
     return outcome
@@ -394,6 +387,8 @@ def _rule_finding(
     rule: engine.CompiledRule,
     shadow: tuple[dict, ...],
     account: memory.AccountCopy | None,
+    facts: dict,
+    snap: memory.Snapshot,
 ) -> Finding | None:
     """What a matching live rule refuses: its own code, or (holding the account,
     or restricting its voice) `account_restricted`."""
@@ -401,7 +396,9 @@ def _rule_finding(
     label = f"“{rule.name}” (version {rule.version})"
     refuse = effect.get("refuse")
     held = effect.get("account") if account is not None else None
-    if refuse:
+    if refuse and "destination.calls_made" in rule.fields:
+        code, detail = refuse["code"], _calls_made(rule, account, facts, snap)
+    elif refuse:
         code, detail = refuse["code"], f"Refused by the rule {label}."
     elif (
         held
@@ -419,6 +416,29 @@ def _rule_finding(
         shadow_rules=shadow,
     )
     return Finding(code, detail, verdict)
+
+
+def _calls_made(
+    rule: engine.CompiledRule,
+    account: memory.AccountCopy | None,
+    facts: dict,
+    snap: memory.Snapshot,
+) -> str:
+    """A refusal by a rule counting the calls already made (the harassment limit):
+    how many, in which window, and the limit when the rule reads the setting."""
+    destination = facts.get("destination", {})
+    who = "this account" if account else "the organisation"
+    window = window_text(snap.settings.harassment_window_seconds)
+    said = (
+        f"the limit is {snap.settings.harassment_limit}"
+        if "policy.harassment_limit" in rule.fields
+        else "too many"
+    )
+    return (
+        f"{destination.get('calls_made', 0)} calls from {who} to "
+        f"{destination.get('e164', '')} in the last {window}; {said} "
+        f"(rule “{rule.name}”, version {rule.version})."
+    )
 
 
 def _sentence(verdict: core.Verdict, to: str | None) -> str:

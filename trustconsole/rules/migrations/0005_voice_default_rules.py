@@ -1,0 +1,28 @@
+"""The voice side of the default rule set ("Repeated calls", "Harassment limit")
+for the organisations that existed before it."""
+
+from django.db import migrations
+
+KEYS = ("repeated_calls", "harassment_limit")
+
+
+def forwards(apps, schema_editor):
+    from trustconsole.rules.defaults import seed
+
+    Organisation = apps.get_model("core", "Organisation")
+    Rule = apps.get_model("rules", "Rule")
+    RuleVersion = apps.get_model("rules", "RuleVersion")
+    for pk in Organisation.objects.values_list("pk", flat=True):
+        seed(pk, Rule, RuleVersion, keys=KEYS)
+
+
+def backwards(apps, schema_editor):
+    # Only the rules as the migration wrote them: a default an admin changed stays.
+    Rule = apps.get_model("rules", "Rule")
+    Rule.objects.filter(builtin__in=KEYS).exclude(versions__number__gt=1).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("rules", "0004_rule_match")]
+
+    operations = [migrations.RunPython(forwards, backwards)]
