@@ -9,7 +9,8 @@ name — through the two middlewares they do need: the request id
 (`trustconsole.lib.logs`: echoed, logged, in the access log) and Django's security
 headers, with Django's own exception handling, request signals (database
 connections are opened and recycled as for any request) and error logging. The
-outbound check authenticates its API token in the view, as always (DRF). Anything
+outbound check authenticates its API token in its view: ordinary checks by its
+short path (`voicegate/policy/api/hot.py`), the rest by its DRF view. Anything
 else, including any other method on those paths, goes to the Django application
 unchanged.
 """
@@ -56,17 +57,17 @@ class HotRouter:
         from django.utils.module_loading import import_string
 
         from voicegate import webhooks
-        from voicegate.policy.api.views import OutboundCheckApi
+        from voicegate.policy.api.views import outbound_check_view
 
         self.django_app = django_app
-        outbound_check = OutboundCheckApi.as_view()
 
         def view(request: HttpRequest) -> HttpResponse:
             request.get_host()  # ALLOWED_HOSTS, as on every path (400 otherwise)
             token = request.hook_token  # type: ignore[attr-defined]
             if token is None:
-                response = outbound_check(request)
-                response.render()  # a DRF response, rendered as Django's handler does
+                response: HttpResponse = outbound_check_view(request)
+                if hasattr(response, "render"):  # a DRF response (not the short path)
+                    response.render()  # as Django's handler does
                 return response
             return webhooks.voice_hook(request, token)
 
