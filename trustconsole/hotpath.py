@@ -1,7 +1,7 @@
 """A thin WSGI router in front of the console for its hottest endpoints.
 
-Provider webhooks (`POST /voice/hooks/<token>/`), the dialer's outbound check (`POST
-/api/v1/voice/outbound-check`) and the chat widget's messages (`POST
+Provider webhooks (`POST /voice/hooks/<token>/`), the dialer's outbound check
+(`POST /api/v1/voice/outbound-check`) and the chat widget's messages (`POST
 /widget/v1/messages`) are answered many times a second and need none of what the
 console's pages need: sessions, CSRF, messages, htmx, the session actor, static
 files, the URL resolver walking every pattern. `HotRouter` sends them straight to
@@ -9,10 +9,11 @@ their views — the same view functions the URL patterns name — through the
 middlewares they do need: the request id (`trustconsole.lib.logs`: echoed, logged,
 in the access log), Django's security headers and the query-string guard
 (`trustconsole.lib.params`), with Django's own exception handling, request signals
-(database connections are opened and recycled as for any request) and error logging.
-The outbound check authenticates its API token in the view, as always (DRF).
-Anything else, including any other method on those paths, goes to the Django
-application unchanged.
+(database connections are opened and recycled as for any request) and error
+logging. The outbound check authenticates its API token in its view: ordinary
+checks by its short path (`voicegate/policy/api/hot.py`), the rest by its DRF
+view. Anything else, including any other method on those paths, goes to the
+Django application unchanged.
 """
 
 from __future__ import annotations
@@ -61,10 +62,9 @@ class HotRouter:
 
         from visitors.api.views import WidgetMessageApi
         from voicegate import webhooks
-        from voicegate.policy.api.views import OutboundCheckApi
+        from voicegate.policy.api.views import outbound_check_view
 
         self.django_app = django_app
-        outbound_check = OutboundCheckApi.as_view()
 
         widget_messages = WidgetMessageApi.as_view()
 
@@ -76,8 +76,9 @@ class HotRouter:
                 return widget_response
             token = request.hook_token  # type: ignore[attr-defined]
             if token is None:
-                response = outbound_check(request)
-                response.render()  # a DRF response, rendered as Django's handler does
+                response: HttpResponse = outbound_check_view(request)
+                if hasattr(response, "render"):  # a DRF response (not the short path)
+                    response.render()  # as Django's handler does
                 return response
             return webhooks.voice_hook(request, token)
 

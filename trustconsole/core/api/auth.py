@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -62,23 +63,31 @@ def token_authenticate(raw: str) -> ApiToken | None:
     return token
 
 
+def bearer_value(meta: Mapping[str, Any]) -> str | None:
+    """The raw value of an `Authorization: Bearer …` header, else None."""
+    scheme, _, raw = meta.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return raw.strip() if scheme.lower() == "bearer" else None
+
+
+def token_actor(token: ApiToken) -> Actor:
+    """Who acts with an authenticated token (its use is recorded once a minute)."""
+    token_touch(token=token)
+    return Actor(organisation=token.organisation, role=token.role, token=token)
+
+
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer tc_…`: the token's organisation and role act."""
 
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[TokenPrincipal, ApiToken] | None:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        scheme, _, raw = header.partition(" ")
-        if scheme.lower() != "bearer":
+        raw = bearer_value(request.META)
+        if raw is None:
             return None
-        token = token_authenticate(raw.strip())
+        token = token_authenticate(raw)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
-        token_touch(token=token)
-        request._request.actor = Actor(  # type: ignore[attr-defined]
-            organisation=token.organisation, role=token.role, token=token
-        )
+        request._request.actor = token_actor(token)  # type: ignore[attr-defined]
         return TokenPrincipal(token), token
 
     def authenticate_header(self, request: Request) -> str:

@@ -7,7 +7,7 @@ from django.urls import path
 from voicegate.policy.api import views
 
 urlpatterns = [
-    path("outbound-check", views.OutboundCheckApi.as_view(), name="outbound_check"),
+    path("outbound-check", views.outbound_check_view, name="outbound_check"),
     path("dnc-lists", views.DncListsApi.as_view(), name="dnc_lists"),
     path(
         "dnc-lists/<str:public_id>",

@@ -6,7 +6,6 @@ admins change the settings.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -19,10 +18,10 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from trustconsole.core.api.views import ActorAPIView
-from trustconsole.lib import metrics
 from trustconsole.lib.confirm import ConfirmReasonInput
 from trustconsole.lib.jsonbody import JSONBodyParser
 from voicegate.policy import selectors, services
+from voicegate.policy.api.hot import check_answer, with_short_path
 from voicegate.policy.api.serializers import (
     AccountParams,
     CallerIdInput,
@@ -68,17 +67,12 @@ class OutboundCheckApi(PolicyAPIView):
     def post(self, request: Request) -> Response:
         data = OutboundCheckInput(data=request.data)
         data.is_valid(raise_exception=True)
-        values = data.validated_data
-        started = time.perf_counter()
-        outcome = services.outbound_check(
-            actor=self.actor,
-            from_number=values["from"],
-            to_number=values["to"],
-            account=values.get("account") or None,
-            region=values.get("region") or None,
-        )
-        metrics.outbound_checked(outcome, seconds=time.perf_counter() - started)
-        return Response(outcome.answer())
+        return Response(check_answer(actor=self.actor, values=data.validated_data))
+
+
+# What the URL pattern and the thin WSGI router serve: ordinary checks by the
+# short path (api/hot.py), everything else by the DRF view above.
+outbound_check_view = with_short_path(OutboundCheckApi.as_view())
 
 
 class DncListsApi(PolicyAPIView):

@@ -1,0 +1,202 @@
+"""The outbound check's short path: the dialer's ordinary request without DRF.
+
+A dialer asks `POST /api/v1/voice/outbound-check` before every call, so what DRF
+does around the check (content negotiation, parser selection, the request
+wrapper, a serializer built and deep-copied per request, the renderer) cost as
+much as the check itself. `outbound_check_short` answers the one request that
+matters — a JSON object with string fields, an `Authorization: Bearer` token of
+a role that may check — with the same functions the DRF view uses: the same
+token cache and actor, the same service, the same answer and error shape,
+rendered by the same JSON renderer with the same headers.
+
+Anything it cannot vouch for exactly as the DRF view would (no or another kind
+of credentials, an unknown or revoked token, a viewer's token, a body that is
+not JSON, not an object, a field that is not a plain string, too long, an
+`Accept` header or query string to negotiate) it leaves to `OutboundCheckApi`,
+which answers with its documented 4xx. `OutboundCheckInput` stays the schema
+and the validator of those requests; `tests/voicegate/policy/test_api_short.py`
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from rest_framework.renderers import JSONRenderer
+
+from trustconsole.core.actor import Actor
+from trustconsole.core.api.auth import (
+    ApiTokenAuthentication,
+    TokenPrincipal,
+    bearer_value,
+    token_actor,
+    token_authenticate,
+)
+from trustconsole.core.api.errors import exception_handler
+from trustconsole.core.api.permissions import ActorPermission
+from trustconsole.lib import jsonbody, metrics
+from voicegate.policy import services
+
+# The fields of OutboundCheckInput with their `max_length` (None: no limit). The
+# short path takes a value only as DRF's CharField would pass it unchanged apart
+# from trimming; anything else goes to the serializer.
+REQUIRED: dict[str, int | None] = {"from": 64, "to": 64}
+OPTIONAL: dict[str, int | None] = {"account": None, "region": 2}
+# Accept headers DRF's negotiation answers with its one JSON renderer as is.
+PLAIN_ACCEPT = frozenset({"", "*/*", "application/json"})
+
+_render = JSONRenderer().render
+
+
+def check_answer(*, actor: Actor, values: Mapping[str, Any]) -> dict:
+    """Run the check for validated input and count it in the metrics."""
+    started = time.perf_counter()
+    outcome = services.outbound_check(
+        actor=actor,
+        from_number=values["from"],
+        to_number=values["to"],
+        account=values.get("account") or None,
+        region=values.get("region") or None,
+    )
+    metrics.outbound_checked(outcome, seconds=time.perf_counter() - started)
+    return outcome.answer()
+
+
+def _text(value: Any, limit: int | None) -> str | None:
+    """`value` trimmed, when DRF's CharField would accept it as this same string.
+
+    Plain ASCII without NUL: trimming and the length are then the same for
+    Python and DRF, and no validator of the field can refuse it.
+    """
+    if not isinstance(value, str) or not value.isascii() or "\x00" in value:
+        return None
+    value = value.strip()
+    return value if limit is None or len(value) <= limit else None
+
+
+def check_input(data: Any) -> dict[str, str | None] | None:
+    """The check's input from a parsed body, or None when the serializer must
+    judge it (it would refuse it, or convert a value)."""
+    if not isinstance(data, dict):
+        return None
+    values: dict[str, str | None] = {}
+    for name, limit in REQUIRED.items():
+        if name not in data:
+            return None
+        text = _text(data[name], limit)
+        if text is None:
+            return None
+        values[name] = text
+    for name, limit in OPTIONAL.items():
+        if name not in data:
+            continue
+        if data[name] is None and name == "account":  # allow_null
+            values[name] = None
+            continue
+        text = _text(data[name], limit)
+        if text is None:
+            return None
+        values[name] = text
+    return values
+
+
+def _json(data: Any, status: int, allow: str) -> HttpResponse:
+    response = HttpResponse(
+        _render(data), status=status, content_type=JSONRenderer.media_type
+    )
+    response["Allow"] = allow  # as DRF's APIView adds to each of its answers
+    return response
+
+
+def _body(request: HttpRequest) -> Any:
+    """The parsed JSON body, or None when DRF's parser must answer for it."""
+    meta = request.META
+    if (
+        request.content_type != "application/json"
+        or meta.get("QUERY_STRING")
+        or meta.get("HTTP_ACCEPT", "").strip() not in PLAIN_ACCEPT
+    ):
+        return None
+    length = jsonbody.declared_length(meta)
+    if not length or length > jsonbody.max_bytes():
+        return None
+    try:
+        return jsonbody.parse(request.body)
+    except jsonbody.JsonBodyError:
+        return None
+
+
+def outbound_check_short(
+    request: HttpRequest, *, roles: tuple[str, ...], allow: str
+) -> HttpResponse | None:
+    """The answer to an ordinary, token-authenticated check, or None: then the
+    DRF view answers (and refuses what is wrong with its documented error)."""
+    if request.method != "POST":
+        return None
+    raw = bearer_value(request.META)
+    if raw is None:
+        return None
+    values = check_input(_body(request))
+    if values is None:
+        return None
+    token = token_authenticate(raw)
+    if token is None:
+        return None  # 401 from the DRF view
+    actor = token_actor(token)
+    if not actor.can(*roles):
+        return None  # 403 from the DRF view
+    # What DRF's token authentication leaves on the request (logs read the actor).
+    request.actor = actor  # type: ignore[attr-defined]
+    request.user = TokenPrincipal(token)  # type: ignore[assignment]
+    request.auth = token  # type: ignore[attr-defined]
+    try:
+        answer = check_answer(actor=actor, values=values)
+    except Exception as exc:
+        # Bad numbers (400), another organisation's account (404): the console's
+        # API error shape from its own exception handler; anything else is a 500.
+        refused = exception_handler(exc, {"request": request})
+        if refused is None:
+            raise
+        response = _json(refused.data, refused.status_code, allow)
+        for name, value in refused.items():
+            if name.lower() != "content-type":
+                response[name] = value
+        return response
+    return _json(answer, 200, allow)
+
+
+def _drf_steps_are_known(cls: Any) -> bool:
+    """True while the DRF view does only what the short path repeats: token auth
+    first, the actor's role check, no throttles, the one JSON renderer."""
+    return (
+        cls.authentication_classes[:1] == [ApiTokenAuthentication]
+        and list(cls.permission_classes) == [ActorPermission]
+        and not cls.throttle_classes
+        and list(cls.renderer_classes) == [JSONRenderer]
+        and cls.versioning_class is None
+    )
+
+
+def with_short_path(drf_view: Callable[..., Any]) -> Callable[..., Any]:
+    """The DRF view of the check, answering ordinary checks by the short path.
+
+    The wrapper carries the DRF view's attributes (its class for the OpenAPI
+    schema, `csrf_exempt` for the middleware), so it is the view the URL pattern
+    and the thin WSGI router both name.
+    """
+    cls: Any = drf_view.cls  # type: ignore[attr-defined]
+    if not _drf_steps_are_known(cls):
+        return drf_view
+    roles = tuple(cls.write_roles)
+    allow = ", ".join(cls().allowed_methods)
+
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        response = outbound_check_short(request, roles=roles, allow=allow)
+        return response if response is not None else drf_view(request, *args, **kwargs)
+
+    functools.update_wrapper(view, drf_view)
+    return view
