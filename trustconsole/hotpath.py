@@ -60,19 +60,18 @@ class HotRouter:
     def __init__(self, django_app: WSGIHandler) -> None:
         from django.utils.module_loading import import_string
 
-        from visitors.api.views import WidgetMessageApi
+        from visitors.api.views import widget_messages_view
         from voicegate import webhooks
         from voicegate.policy.api.views import outbound_check_view
 
         self.django_app = django_app
 
-        widget_messages = WidgetMessageApi.as_view()
-
         def view(request: HttpRequest) -> HttpResponse:
             request.get_host()  # ALLOWED_HOSTS, as on every path (400 otherwise)
             if request.path_info == WIDGET_MESSAGES:
-                widget_response = widget_messages(request)
-                widget_response.render()  # a DRF response, as Django's handler does
+                widget_response: HttpResponse = widget_messages_view(request)
+                if hasattr(widget_response, "render"):  # a DRF response
+                    widget_response.render()  # as Django's handler does
                 return widget_response
             token = request.hook_token  # type: ignore[attr-defined]
             if token is None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from django.urls import path
 
 from visitors import shadow_views, views
-from visitors.api.views import WidgetMessageApi
+from visitors.api.views import widget_messages_view
 
 app_name = "visitors"
 
 V = "security/visitors/<str:public_id>"
 
 urlpatterns = [
-    path("widget/v1/messages", WidgetMessageApi.as_view(), name="widget_messages"),
+    path("widget/v1/messages", widget_messages_view, name="widget_messages"),
     path("security/visitors/", views.visitor_list, name="visitor_list"),
     path(f"{V}/", views.visitor_detail, name="visitor_detail"),
     path(f"{V}/blacklist/", views.visitor_blacklist, name="visitor_blacklist"),

@@ -6,11 +6,13 @@ with the widget key header instead of an API token.
 
 from __future__ import annotations
 
+import functools
 import time
+import uuid
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
@@ -18,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from trustconsole.core.api import short
 from trustconsole.core.api.schema import ErrorOutput
 from trustconsole.core.api.views import ActorAPIView
 from trustconsole.lib import metrics, ratelimit
@@ -442,35 +445,8 @@ class WidgetMessageApi(APIView):
             raise exceptions.AuthenticationFailed("Unknown or inactive widget key.")
         data = s.WidgetMessageInput(data=request.data)
         data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        # Normalise first so a bad email or phone is a 400 naming its field.
-        email = fields.get("email", "").strip()
-        phone = fields.get("phone", "").strip()
-        if email:
-            _field_error(services.normalise_email, email, "email")
-        if phone:
-            _field_error(services.normalise_phone, phone, "phone")
-        started = time.perf_counter()
-        answer = gate.widget_message_receive(
-            widget=widget,
-            widget_visitor_id=fields["visitor_id"],
-            name=fields.get("name", ""),
-            email=email,
-            phone=phone,
-            conversation_id=fields.get("conversation_id"),
-            body=fields["body"],
-            ip=gate.client_ip(request.META),
-        )
-        elapsed = time.perf_counter() - started
-        metrics.chat_gated(blocked=answer.blocked, seconds=elapsed)
-        response = Response(
-            {
-                "status": "accepted",
-                "conversation_id": str(answer.conversation_id),
-                "message_id": str(answer.message_id),
-            },
-            status=status.HTTP_202_ACCEPTED,
-        )
+        answer = widget_message_answer(request.META, widget, data.validated_data)
+        response = Response(answer, status=status.HTTP_202_ACCEPTED)
         return _cors(response)
 
     # Django's View and DRF's stubs disagree on the request type of options().
@@ -486,7 +462,39 @@ class WidgetMessageApi(APIView):
         return _cors(super().finalize_response(request, response, *args, **kwargs))
 
 
-def _rate_limit(request: Request) -> None:
+def widget_message_answer(
+    meta: dict[str, Any], widget: Any, fields: dict[str, Any]
+) -> dict[str, str]:
+    """Gate one validated widget message; the 202 answer's body (the same for a
+    message that was silently blocked). A bad email or phone is a 400 naming its
+    field (`exceptions.ValidationError`)."""
+    # Normalise first so a bad email or phone is a 400 naming its field.
+    email = fields.get("email", "").strip()
+    phone = fields.get("phone", "").strip()
+    if email:
+        _field_error(services.normalise_email, email, "email")
+    if phone:
+        _field_error(services.normalise_phone, phone, "phone")
+    started = time.perf_counter()
+    answer = gate.widget_message_receive(
+        widget=widget,
+        widget_visitor_id=fields["visitor_id"],
+        name=fields.get("name", ""),
+        email=email,
+        phone=phone,
+        conversation_id=fields.get("conversation_id"),
+        body=fields["body"],
+        ip=gate.client_ip(meta),
+    )
+    metrics.chat_gated(blocked=answer.blocked, seconds=time.perf_counter() - started)
+    return {
+        "status": "accepted",
+        "conversation_id": str(answer.conversation_id),
+        "message_id": str(answer.message_id),
+    }
+
+
+def _rate_limit(request: Request | HttpRequest) -> None:
     """429 with Retry-After once a widget key or a client IP sends too much."""
     verdict = ratelimit.check(
         [
@@ -524,3 +532,101 @@ def _cors(response: AnyResponse) -> AnyResponse:
     response["Access-Control-Allow-Headers"] = f"Content-Type, {WIDGET_KEY_HEADER}"
     response["Access-Control-Max-Age"] = "600"
     return response
+
+
+# --- The widget's short path (`trustconsole.core.api.short`) -----------------------
+
+# WidgetMessageInput's text fields: (max_length, required). The short path takes a
+# value only as StrictCharField passes it (a string, trimmed, no NUL or lone
+# surrogate, not blank where required, within its length); anything else is left
+# to the serializer, which answers with its documented 400.
+WIDGET_TEXT = {
+    "visitor_id": (128, True),
+    "body": (5000, True),
+    "name": (200, False),
+    "email": (254, False),
+    "phone": (64, False),
+}
+
+
+def _widget_text(value: Any, limit: int, *, required: bool) -> str | None:
+    if not isinstance(value, str) or "\x00" in value:
+        return None
+    try:
+        value.encode("utf-8")  # a lone surrogate cannot be: DRF refuses it
+    except UnicodeEncodeError:
+        return None
+    value = value.strip()
+    if (required and not value) or len(value) > limit:
+        return None
+    return value
+
+
+def widget_message_input(data: Any) -> dict[str, Any] | None:
+    """The message's fields from a parsed body, or None when WidgetMessageInput
+    must judge it (it would refuse it, or convert a value)."""
+    if not isinstance(data, dict) or not set(data) <= {*WIDGET_TEXT, "conversation_id"}:
+        return None
+    fields: dict[str, Any] = {}
+    for name, (limit, required) in WIDGET_TEXT.items():
+        if name not in data:
+            if required:
+                return None
+            continue
+        text = _widget_text(data[name], limit, required=required)
+        if text is None:
+            return None
+        fields[name] = text
+    conversation = data.get("conversation_id")
+    if conversation is not None:
+        if not isinstance(conversation, str):
+            return None
+        try:
+            fields["conversation_id"] = uuid.UUID(hex=conversation)
+        except ValueError:
+            return None
+    elif "conversation_id" in data:
+        fields["conversation_id"] = None
+    return fields
+
+
+def widget_message_short(request: HttpRequest, allow: str) -> HttpResponse | None:
+    """The answer to an ordinary message from a known widget, or None: then
+    WidgetMessageApi answers (and refuses what is wrong with its documented 4xx).
+    The rate limits are counted once either way (the short path counts them only
+    for a request it answers)."""
+    if request.method != "POST":
+        return None
+    widget = selectors.widget_by_key(request.headers.get(WIDGET_KEY_HEADER, ""))
+    if widget is None:
+        return None  # 401, after the rate limits, from the DRF view
+    fields = widget_message_input(short.json_body(request))
+    if fields is None:
+        return None
+    try:
+        _rate_limit(request)
+        answer = widget_message_answer(request.META, widget, fields)
+    except Exception as exc:  # a 429, or a bad email or phone (400)
+        response = short.refusal(exc, request, allow)
+        if response is None:
+            raise
+        return _cors(response)
+    return _cors(short.json_response(answer, status.HTTP_202_ACCEPTED, allow))
+
+
+def _widget_messages_view() -> Any:
+    """WidgetMessageApi's view, answering ordinary messages by the short path;
+    it carries the DRF view's attributes (its class for the OpenAPI schema,
+    `csrf_exempt`), so the URL pattern and the thin WSGI router name the same."""
+    drf_view = WidgetMessageApi.as_view()
+    allow = ", ".join(WidgetMessageApi().allowed_methods)
+
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        response = widget_message_short(request, allow)
+        return response if response is not None else drf_view(request, *args, **kwargs)
+
+    functools.update_wrapper(view, drf_view)
+    return view
+
+
+widget_messages_view = _widget_messages_view()

@@ -29,6 +29,7 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.renderers import JSONRenderer
 
 from trustconsole.core.actor import Actor
+from trustconsole.core.api import short
 from trustconsole.core.api.auth import (
     ApiTokenAuthentication,
     TokenPrincipal,
@@ -36,9 +37,8 @@ from trustconsole.core.api.auth import (
     token_actor,
     token_authenticate,
 )
-from trustconsole.core.api.errors import exception_handler
 from trustconsole.core.api.permissions import ActorPermission
-from trustconsole.lib import jsonbody, metrics
+from trustconsole.lib import metrics
 from voicegate.policy import services
 
 # The fields of OutboundCheckInput with their `max_length` (None: no limit). The
@@ -46,10 +46,6 @@ from voicegate.policy import services
 # from trimming; anything else goes to the serializer.
 REQUIRED: dict[str, int | None] = {"from": 64, "to": 64}
 OPTIONAL: dict[str, int | None] = {"account": None, "region": 2}
-# Accept headers DRF's negotiation answers with its one JSON renderer as is.
-PLAIN_ACCEPT = frozenset({"", "*/*", "application/json"})
-
-_render = JSONRenderer().render
 
 
 def check_answer(*, actor: Actor, values: Mapping[str, Any]) -> dict:
@@ -104,32 +100,6 @@ def check_input(data: Any) -> dict[str, str | None] | None:
     return values
 
 
-def _json(data: Any, status: int, allow: str) -> HttpResponse:
-    response = HttpResponse(
-        _render(data), status=status, content_type=JSONRenderer.media_type
-    )
-    response["Allow"] = allow  # as DRF's APIView adds to each of its answers
-    return response
-
-
-def _body(request: HttpRequest) -> Any:
-    """The parsed JSON body, or None when DRF's parser must answer for it."""
-    meta = request.META
-    if (
-        request.content_type != "application/json"
-        or meta.get("QUERY_STRING")
-        or meta.get("HTTP_ACCEPT", "").strip() not in PLAIN_ACCEPT
-    ):
-        return None
-    length = jsonbody.declared_length(meta)
-    if not length or length > jsonbody.max_bytes():
-        return None
-    try:
-        return jsonbody.parse(request.body)
-    except jsonbody.JsonBodyError:
-        return None
-
-
 def outbound_check_short(
     request: HttpRequest, *, roles: tuple[str, ...], allow: str
 ) -> HttpResponse | None:
@@ -140,7 +110,7 @@ def outbound_check_short(
     raw = bearer_value(request.META)
     if raw is None:
         return None
-    values = check_input(_body(request))
+    values = check_input(short.json_body(request))
     if values is None:
         return None
     token = token_authenticate(raw)
@@ -158,15 +128,11 @@ def outbound_check_short(
     except Exception as exc:
         # Bad numbers (400), another organisation's account (404): the console's
         # API error shape from its own exception handler; anything else is a 500.
-        refused = exception_handler(exc, {"request": request})
-        if refused is None:
+        response = short.refusal(exc, request, allow)
+        if response is None:
             raise
-        response = _json(refused.data, refused.status_code, allow)
-        for name, value in refused.items():
-            if name.lower() != "content-type":
-                response[name] = value
         return response
-    return _json(answer, 200, allow)
+    return short.json_response(answer, 200, allow)
 
 
 def _drf_steps_are_known(cls: Any) -> bool:
