@@ -16,6 +16,15 @@ deployment's environment variables give their first version:
   (Medium) and repeated calls from the voice gate (High) add their risk signal
   (`event.kind == "user_report"` → signal). The levels are those the kinds were
   registered with (`visitors.rules.rule_register`).
+- **Customer accounts** (`defaults_accounts`): signup risk, one account-signup
+  rule per finding (disposable email High, free-mail Medium, no website Low,
+  website/email mismatch Medium, high-risk country High, payment flagged
+  Extreme); the usage review's anomalies (numbers without usage High, carrier
+  complaints Extreme, a volume spike of calls or of SMS Medium, against the
+  organisation's review settings); the restriction of services once one signal
+  type's weights add up to its threshold (account risk signal added); and
+  repeated outbound denials (outbound call refused: at the Voice → Policy
+  threshold, an outbound denials signal at the policy's level).
 
 The defaults are added once: when the organisation is created, or by the
 migration that introduced them (`seed(keys=…)` for the organisations that existed).
@@ -126,6 +135,9 @@ EVENT_KINDS = ("flagged_keyword", "user_report", "message_velocity", "repeated_c
 DEFAULTS = DEFAULTS + tuple(
     _event_weight(kind, 10 * (n + 1)) for n, kind in enumerate(EVENT_KINDS)
 )
+from trustconsole.rules.defaults_accounts import ACCOUNT_DEFAULTS  # noqa: E402
+
+DEFAULTS = DEFAULTS + tuple(Default(**d) for d in ACCOUNT_DEFAULTS)
 
 
 def seed(
