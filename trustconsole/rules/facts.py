@@ -204,7 +204,7 @@ def _local(ctx: EventContext) -> dict[str, Any]:
     }
 
 
-LOCAL = Group(
+LOCAL: Group = Group(
     "local",
     "The time of the event in the organisation's time zone.",
     (
@@ -523,7 +523,7 @@ def _account(ctx: EventContext) -> dict[str, Any]:
     }
 
 
-ACCOUNT = Group(
+ACCOUNT: Group = Group(
     "account",
     "The customer account.",
     (

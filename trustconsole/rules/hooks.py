@@ -375,13 +375,17 @@ def account_event(
     rules = engine.rule_set(state, channel)
     if not rules.rules:
         return None
+    # The account's facts cost queries: read only when a rule names them.
+    account = dict(facts()) if "account" in rules.variables else None
     ctx = EventContext(
-        organisation_id, channel, {"account": dict(facts()), **dict(more or {})}
+        organisation_id, channel, {"account": account or {}, **dict(more or {})}
     )
     outcome = engine.evaluate(rules, ctx)
     if any(r.effect.get("account_signal") for r in outcome.live):
         from trustconsole.rules import facts as facts_registry
 
+        if account is None:
+            ctx.data = {**ctx.data, "account": dict(facts())}
         names = {g.name for g in facts_registry.channel_facts(channel).groups}
         outcome.facts = facts_registry.build(ctx, names)
     engine.hits_flush_due()
