@@ -81,17 +81,16 @@ def account_signal_add(
 def _signal_rules(*, actor: Actor, account: Account, signal: AccountSignal) -> None:
     """The organisation's account-signal rules on the signal just added (the
     default rule set's restriction rules: once the weights of one type add up to
-    their threshold, restrict services); shadow rules are only logged."""
+    their threshold, restrict services); shadow rules are only logged. A hold or
+    restriction is made by the actor who added the signal, the rule and version
+    named as its reason."""
     from accounts.selectors import account_rule_facts
     from trustconsole.rules import hooks as rule_hooks
     from trustconsole.rules.facts import RuleChannel
 
-    def of_type() -> dict[str, int]:
-        return account.signals.filter(signal_type=signal.signal_type).aggregate(
-            total=Sum("weight"), count=Count("id")
-        )
-
-    found = of_type()
+    found = account.signals.filter(signal_type=signal.signal_type).aggregate(
+        total=Sum("weight"), count=Count("id")
+    )
     outcome = rule_hooks.account_event(
         organisation_id=account.organisation_id,
         channel=RuleChannel.ACCOUNT_SIGNAL,
