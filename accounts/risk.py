@@ -1,16 +1,17 @@
-"""The signup risk rules: each returns explainable findings with a weight.
+"""What the signup risk rules read: the domain lists and how a domain is taken.
 
-Weights follow the console's scale: Low +10, Medium +20, High +40, Extreme +70.
-A rule looks only at what the customer gave at signup (and the payment flag), so the
-explanation can always name exactly what raised the score.
+The rules themselves are the organisation's signup rules of the default rule set
+(`trustconsole.rules.defaults_accounts`): a disposable email domain (High), a
+free-mail domain (Medium), no website (Low), a website that does not match the
+email (Medium), a high-risk country (High), a flagged payment (Extreme). They read
+the `account` facts built from these helpers (`accounts.selectors.account_rule_facts`).
+Weights follow the console's one scale: Low +10, Medium +20, High +40, Extreme +70.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from accounts.choices import SignalType
 from trustconsole.policy.vocabulary import Weight
 
 LOW, MEDIUM, HIGH, EXTREME = (int(w) for w in Weight)
@@ -32,15 +33,6 @@ DISPOSABLE_DOMAINS = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class SignupFinding:
-    """One reason the signup looks risky: which rule, how much, in words."""
-
-    signal_type: str
-    weight: int
-    note: str
-
-
 def email_domain(email: str) -> str:
     """The lower-cased domain of an email address."""
     return email.rsplit("@", 1)[-1].strip().lower()
@@ -52,67 +44,10 @@ def website_domain(website: str) -> str:
     return host.removeprefix("www.")
 
 
-def _same_site(email_host: str, web_host: str) -> bool:
+def same_site(email_host: str, web_host: str) -> bool:
+    """Are the email and the website on one domain (or one a subdomain)?"""
     return (
         email_host == web_host
         or email_host.endswith("." + web_host)
         or web_host.endswith("." + email_host)
     )
-
-
-def assess_signup(
-    *,
-    email: str,
-    website: str,
-    country: str,
-    high_risk_countries: list[str],
-    payment_flagged: bool,
-) -> list[SignupFinding]:
-    """Every rule that fires for a new signup, heaviest first."""
-    findings: list[SignupFinding] = []
-    domain = email_domain(email)
-    if domain in DISPOSABLE_DOMAINS:
-        findings.append(
-            SignupFinding(
-                SignalType.DISPOSABLE_EMAIL, HIGH, f"{domain} is a disposable domain."
-            )
-        )
-    elif domain in FREE_MAIL_DOMAINS:
-        findings.append(
-            SignupFinding(
-                SignalType.FREE_MAIL,
-                MEDIUM,
-                f"{domain} is a free-mail domain, used for a business signup.",
-            )
-        )
-    web = website_domain(website) if website else ""
-    if not web:
-        findings.append(
-            SignupFinding(SignalType.NO_WEBSITE, LOW, "No company website.")
-        )
-    elif domain not in FREE_MAIL_DOMAINS and not _same_site(domain, web):
-        findings.append(
-            SignupFinding(
-                SignalType.WEBSITE_MISMATCH,
-                MEDIUM,
-                f"Website {web} does not match the email domain {domain}.",
-            )
-        )
-    risky = {c.upper() for c in high_risk_countries}
-    if country.upper() in risky:
-        findings.append(
-            SignupFinding(
-                SignalType.HIGH_RISK_COUNTRY,
-                HIGH,
-                f"{country.upper()} is on the organisation's high-risk list.",
-            )
-        )
-    if payment_flagged:
-        findings.append(
-            SignupFinding(
-                SignalType.PAYMENT_FLAGGED,
-                EXTREME,
-                "The payment provider flagged the card used at signup.",
-            )
-        )
-    return sorted(findings, key=lambda f: -f.weight)

@@ -429,26 +429,44 @@ RULE_FACTS_DAYS = 30
 
 
 def account_rule_facts(
-    *, account: Account, today: dt.date | None = None
+    *,
+    account: Account,
+    today: dt.date | None = None,
+    config: AccountSettings | None = None,
+    numbers_owned: int | None = None,
 ) -> dict[str, Any]:
     """The `account` facts a rule reads (`trustconsole.rules.facts.ACCOUNT`): its
-    row, the numbers it owns and its usage over the last 30 days (two queries)."""
+    row, the numbers it owns, its usage over the last 30 days and whether its
+    country is on the organisation's high-risk list (up to four queries; give
+    `config` and `numbers_owned` when they are known)."""
     from django.db.models import Sum
+
+    from accounts import risk
 
     today = today or timezone.localdate()
     usage = account.usage.filter(
         day__gt=today - dt.timedelta(days=RULE_FACTS_DAYS), day__lte=today
     ).aggregate(calls=Sum("outbound_calls"), complaints=Sum("carrier_complaints"))
     signed_up = timezone.localdate(account.signup_at)
+    if config is None:
+        config = account_settings_for(organisation=account.organisation)
+    if numbers_owned is None:
+        numbers_owned = AccountNumber.objects.filter(account=account).count()
+    risky = {c.upper() for c in config.high_risk_countries or ()}
     return {
         "status": account.status,
         "age_days": max(0, (today - signed_up).days),
         "country": account.country,
-        "numbers_owned": AccountNumber.objects.filter(account=account).count(),
+        "country_high_risk": account.country.upper() in risky,
+        "numbers_owned": numbers_owned,
         "calls_30d": usage["calls"] or 0,
         "complaints": usage["complaints"] or 0,
         "payment_flagged": account.payment_flagged,
         "email": account.email,
+        "email_domain": risk.email_domain(account.email),
         "website": account.website,
+        "website_domain": (
+            risk.website_domain(account.website) if account.website else ""
+        ),
         "risk_score": account.risk_score,
     }

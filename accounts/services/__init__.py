@@ -7,7 +7,7 @@ Callers import this package (`from accounts import services`); the modules are:
 
 - `status`: restrict, hold, block (or close), restore
 - `signup`: account creation and its risk assessment
-- `signals`: risk signals and `RESTRICTION_RULES`
+- `signals`: risk signals (and the account-signal rules run on each)
 - `usage`: the usage feed and owned numbers
 - `review`: continuous review of usage
 - `evidence`, `reassessment`: reassessment requests, their evidence and decisions
@@ -38,11 +38,7 @@ from accounts.services.reassessment import (
 )
 from accounts.services.review import account_review_run
 from accounts.services.settings import SETTINGS_FIELDS, account_settings_update
-from accounts.services.signals import (
-    RESTRICTION_RULES,
-    RestrictionRule,
-    account_signal_add,
-)
+from accounts.services.signals import account_signal_add
 from accounts.services.signup import account_create
 from accounts.services.status import (
     account_block,
@@ -60,11 +56,9 @@ __all__ = [
     "DUE_BUSINESS_DAYS",
     "EVIDENCE_TYPES",
     "FEEDBACK_SUBJECT",
-    "RESTRICTION_RULES",
     "SETTINGS_FIELDS",
     "WARN_BUSINESS_DAYS",
     "EvidenceInput",
-    "RestrictionRule",
     "account_block",
     "account_create",
     "account_hold",

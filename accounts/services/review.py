@@ -1,21 +1,22 @@
-"""Continuous review: anomalies in an organisation's usage become signals."""
+"""Continuous review: the usage-review rules turn anomalies in usage into signals."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import risk
-from accounts.choices import AccountStatus, SignalSource, SignalType
+from accounts.choices import AccountStatus, SignalSource
 from accounts.models import Account, AccountNumber, AccountSettings, AccountUsageDay
 from accounts.selectors import account_rule_facts, account_settings_for
 from accounts.services.signals import account_signal_add
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
 from trustconsole.rules import hooks as rule_hooks
+from trustconsole.rules.effects_accounts import account_signals_of
 from trustconsole.rules.facts import RuleChannel
 
 
@@ -28,13 +29,14 @@ def _recent_signal(account: Account, signal_type: str, since: dt.datetime) -> bo
 def account_review_run(
     *, organisation: Organisation, today: dt.date | None = None
 ) -> list[str]:
-    """Scan the organisation's active accounts for anomalies; restrict what fires.
+    """Run the organisation's usage-review rules on each active account.
 
-    Anomalies (thresholds from AccountSettings): many numbers without proportionate
-    outbound usage, carrier complaints, and a day's volume far above the account's
-    own daily average. Returns the public ids of the accounts restricted.
+    The default rule set's anomalies (thresholds from AccountSettings, read as
+    `review` facts): many numbers without proportionate outbound usage, carrier
+    complaints, and a day's calls or SMS far above the account's own daily
+    average; each adds its signal, whose restriction rule may restrict the
+    account. Returns the public ids of the accounts restricted.
     """
-    actor = Actor.system_for(organisation, "accounts continuous review")
     config = account_settings_for(organisation=organisation)
     today = today or timezone.localdate()
     window_start = today - dt.timedelta(days=config.review_window_days - 1)
@@ -63,43 +65,65 @@ def account_review_run(
     restricted: list[str] = []
     since = timezone.now() - dt.timedelta(days=config.review_window_days)
     for account_id, account in accounts.items():
-        findings = _anomalies(
+        found = review_facts(
             config=config,
-            numbers=numbers[account_id],
             rows=usage[account_id],
             today=today,
             window_start=window_start,
         )
-        for signal_type, weight, note in findings:
-            if _recent_signal(account, signal_type, since):
-                continue
-            with transaction.atomic():
-                account_signal_add(
-                    actor=actor,
-                    account=account,
-                    signal_type=signal_type,
-                    weight=weight,
-                    source=SignalSource.CONTINUOUS_REVIEW,
-                    note=note,
-                )
-        _review_rules(organisation, account, today)
+        _review_rules(
+            organisation,
+            account,
+            today,
+            config=config,
+            numbers=numbers[account_id],
+            found=found,
+            since=since,
+        )
         if account.status == AccountStatus.RESTRICTED:
             restricted.append(str(account.public_id))
     rule_hooks.flush()  # a run is a batch: its hit counts and matches go now
     return restricted
 
 
-def _review_rules(organisation: Organisation, account: Account, today: dt.date) -> None:
+def _review_rules(  # noqa: PLR0913
+    organisation: Organisation,
+    account: Account,
+    today: dt.date,
+    *,
+    config: AccountSettings,
+    numbers: int,
+    found: dict[str, Any],
+    since: dt.datetime,
+) -> None:
     """The organisation's usage-review rules (trustconsole.rules) on one account:
-    a live rule may hold or restrict it; shadow rules are only logged."""
+    the default rule set's anomaly rules add their signals (not again while one of
+    the type is younger than the review window), then a live rule may hold or
+    restrict it; shadow rules are only logged."""
     outcome = rule_hooks.account_event(
         organisation_id=organisation.pk,
         channel=RuleChannel.ACCOUNT_REVIEW,
-        facts=lambda: account_rule_facts(account=account, today=today),
+        facts=lambda: account_rule_facts(
+            account=account, today=today, config=config, numbers_owned=numbers
+        ),
+        more={"review": found},
     )
     if outcome is None:
         return
-    if outcome.live:
+    actor = Actor.system_for(organisation, "accounts continuous review")
+    for finding in account_signals_of(outcome):
+        if _recent_signal(account, finding.signal_type, since):
+            continue
+        with transaction.atomic():
+            account_signal_add(
+                actor=actor,
+                account=account,
+                signal_type=finding.signal_type,
+                weight=finding.weight,
+                source=SignalSource.CONTINUOUS_REVIEW,
+                note=finding.note,
+            )
+    if any(r.effect.get("account") for r in outcome.live):
         with transaction.atomic():
             rule_hooks.account_effects(
                 actor=Actor.system_for(organisation, "usage review rules"),
@@ -112,61 +136,41 @@ def _review_rules(organisation: Organisation, account: Account, today: dt.date) 
     )
 
 
-def _anomalies(
+def review_facts(
     *,
     config: AccountSettings,
-    numbers: int,
     rows: list[AccountUsageDay],
     today: dt.date,
     window_start: dt.date,
-) -> list[tuple[str, int, str]]:
-    found: list[tuple[str, int, str]] = []
+) -> dict[str, Any]:
+    """The `review` facts of one account (`trustconsole.rules.facts_accounts`):
+    its usage in the review window, its latest day against its own daily average,
+    and the organisation's review settings. `rows`: its usage days from the
+    earlier of the window's and the average's first day up to `today`."""
     window = [r for r in rows if r.day >= window_start]
-    outbound = sum(r.outbound_calls + r.outbound_sms for r in window)
-    complaints = sum(r.carrier_complaints for r in window)
-    days = config.review_window_days
-    if (
-        numbers >= config.numbers_min_for_usage_check
-        and outbound < numbers * config.min_outbound_per_number
-    ):
-        found.append(
-            (
-                SignalType.NUMBERS_WITHOUT_USAGE,
-                risk.HIGH,
-                f"{numbers} numbers owned but only {outbound} outbound calls/SMS "
-                f"in {days} days.",
-            )
-        )
-    if complaints >= config.complaints_threshold:
-        found.append(
-            (
-                SignalType.CARRIER_COMPLAINTS,
-                risk.EXTREME,
-                f"{complaints} carrier complaint(s) in {days} days.",
-            )
-        )
+    out: dict[str, Any] = {
+        "window_days": config.review_window_days,
+        "outbound": sum(r.outbound_calls + r.outbound_sms for r in window),
+        "complaints": sum(r.carrier_complaints for r in window),
+        "latest_day": "",
+        "history_days": 0,
+        "numbers_min_for_usage_check": config.numbers_min_for_usage_check,
+        "min_outbound_per_number": config.min_outbound_per_number,
+        "complaints_threshold": config.complaints_threshold,
+        "spike_factor": float(config.spike_factor),
+        "spike_min_volume": config.spike_min_volume,
+        "spike_history_days": config.spike_history_days,
+    }
     latest = max((r for r in rows if r.day >= today - dt.timedelta(days=1)),
                  key=lambda r: r.day, default=None)  # fmt: skip
+    history = [r for r in rows if latest is not None and r.day < latest.day]
+    for name, field in (("calls", "outbound_calls"), ("sms", "outbound_sms")):
+        value = getattr(latest, field) if latest is not None else 0
+        average = sum(getattr(r, field) for r in history) / config.spike_history_days
+        out[f"{name}_latest"] = value
+        out[f"{name}_average"] = int(f"{average:.0f}")
+        out[f"{name}_ratio"] = value / max(average, 1)
     if latest is not None:
-        history = [r for r in rows if r.day < latest.day]
-        # Too little history to know what is normal for this account.
-        if len(history) >= 3:
-            for label, value, past in (
-                ("calls", latest.outbound_calls, [r.outbound_calls for r in history]),
-                ("SMS", latest.outbound_sms, [r.outbound_sms for r in history]),
-            ):
-                average = sum(past) / config.spike_history_days
-                if (
-                    value >= config.spike_min_volume
-                    and value >= config.spike_factor * max(average, 1)
-                ):
-                    found.append(
-                        (
-                            SignalType.VOLUME_SPIKE,
-                            risk.MEDIUM,
-                            f"{value} outbound {label} on {latest.day} against a "
-                            f"daily average of {average:.0f}.",
-                        )
-                    )
-                    break
-    return found
+        out["latest_day"] = latest.day.isoformat()
+        out["history_days"] = len(history)
+    return out

@@ -1,47 +1,20 @@
-"""Risk signals and the rule table that turns their weights into restrictions."""
+"""Risk signals, and the account-signal rules that turn their weights into
+restrictions (the default rule set's, `trustconsole.rules.defaults_accounts`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from accounts.choices import (
-    ALL_SERVICES,
-    AccountStatus,
-    Service,
     SignalSource,
     SignalType,
 )
 from accounts.models import Account, AccountSignal
 from accounts.services.common import ACT
-from accounts.services.status import account_restrict
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
-
-
-@dataclass(frozen=True)
-class RestrictionRule:
-    """When the weights of one signal type add up to `min_weight`, restrict services."""
-
-    min_weight: int
-    services: tuple[str, ...]
-
-
-# Automatic restrictions of customer accounts, by signal type: once the weights of
-# one type add up to `min_weight`, these services are restricted. (The chat and call
-# side's event rules are `visitors.rules`.) The outbound call policy check adds
-# OUTBOUND_DENIALS signals (Low, +10 each): four repeated denials restrict voice.
-RESTRICTION_RULES: dict[str, RestrictionRule] = {
-    SignalType.CARRIER_COMPLAINTS: RestrictionRule(40, (Service.SMS, Service.VOICE)),
-    SignalType.NUMBERS_WITHOUT_USAGE: RestrictionRule(40, (Service.NUMBERS,)),
-    SignalType.VOLUME_SPIKE: RestrictionRule(20, (Service.SMS, Service.VOICE)),
-    SignalType.PAYMENT_FLAGGED: RestrictionRule(70, ALL_SERVICES),
-    SignalType.PHISHING_SPAM: RestrictionRule(40, ALL_SERVICES),
-    SignalType.OUTBOUND_DENIALS: RestrictionRule(40, (Service.VOICE,)),
-}
 
 
 def _refresh_score(account: Account) -> None:
@@ -61,11 +34,12 @@ def account_signal_add(
     note: str = "",
     apply_rules: bool = True,
 ) -> AccountSignal:
-    """Record a risk signal on an account and apply the restriction rule of its type.
+    """Record a risk signal on an account and run the account-signal rules on it.
 
     The account's risk score is the sum of its signal weights. With `apply_rules`,
-    once the weights of this type reach the rule's threshold, the rule's services are
-    restricted (customer emailed) with the signals as the recorded reason.
+    the organisation's account-signal rules run: the default rule set's restriction
+    rule of this type restricts its services (customer emailed) once the weights of
+    the type reach its threshold, with the rule and the signals as the reason.
     """
     actor.require(*ACT)
     if signal_type not in SignalType.values:
@@ -99,36 +73,46 @@ def account_signal_add(
         },
         reason=signal.note,
     )
-    rule = RESTRICTION_RULES.get(signal_type)
-    if apply_rules and rule is not None:
-        _apply_rule(actor=actor, account=account, signal=signal, rule=rule)
+    if apply_rules:
+        _signal_rules(actor=actor, account=account, signal=signal)
     return signal
 
 
-def _apply_rule(
-    *, actor: Actor, account: Account, signal: AccountSignal, rule: RestrictionRule
-) -> None:
-    if account.status not in (AccountStatus.ACTIVE, AccountStatus.RESTRICTED):
-        return
-    total = (
-        account.signals.filter(signal_type=signal.signal_type).aggregate(
-            total=Sum("weight")
-        )["total"]
-        or 0
+def _signal_rules(*, actor: Actor, account: Account, signal: AccountSignal) -> None:
+    """The organisation's account-signal rules on the signal just added (the
+    default rule set's restriction rules: once the weights of one type add up to
+    their threshold, restrict services); shadow rules are only logged. A hold or
+    restriction is made by the actor who added the signal, the rule and version
+    named as its reason."""
+    from accounts.selectors import account_rule_facts
+    from trustconsole.rules import hooks as rule_hooks
+    from trustconsole.rules.facts import RuleChannel
+
+    found = account.signals.filter(signal_type=signal.signal_type).aggregate(
+        total=Sum("weight"), count=Count("id")
     )
-    if total < rule.min_weight:
-        return
-    if account.status == AccountStatus.RESTRICTED and set(rule.services) <= set(
-        account.restricted_services
-    ):
-        return
-    account_restrict(
+    outcome = rule_hooks.account_event(
+        organisation_id=account.organisation_id,
+        channel=RuleChannel.ACCOUNT_SIGNAL,
+        facts=lambda: account_rule_facts(account=account),
+        more={
+            "signal": {
+                "type": signal.signal_type,
+                "weight": signal.weight,
+                "source": signal.source,
+                "note": signal.note,
+                "type_total": found["total"] or 0,
+                "type_count": found["count"] or 0,
+            }
+        },
+    )
+    label = signal.get_signal_type_display()
+    rule_hooks.account_effects(
         actor=actor,
         account=account,
-        services=rule.services,
-        reason=(
-            f"Automatic rule: {signal.get_signal_type_display()} "
-            f"(weight {total} ≥ {rule.min_weight}). {signal.note}"
-        ).strip(),
-        decided_by=f"the restriction rule for {signal.get_signal_type_display()}",
+        outcome=outcome,
+        why=(f"{label} signals add up to {found['total'] or 0}. {signal.note}").strip(),
+    )
+    rule_hooks.account_matched(
+        channel=RuleChannel.ACCOUNT_SIGNAL, account=account, outcome=outcome
     )

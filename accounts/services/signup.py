@@ -8,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from accounts import risk
 from accounts.choices import SignalSource
 from accounts.models import Account
 from accounts.selectors import account_rule_facts, account_settings_for
@@ -18,6 +17,7 @@ from accounts.services.status import account_hold
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audited_save
 from trustconsole.rules import hooks as rule_hooks
+from trustconsole.rules.effects_accounts import account_signals_of
 from trustconsole.rules.facts import RuleChannel
 
 SIGNUP_RULE = "the signup risk assessment"
@@ -36,9 +36,11 @@ def account_create(
 ) -> Account:
     """Sign up a customer account and run the signup risk assessment on it.
 
-    Each rule that fires becomes a signal (its explanation); a score at or above the
-    organisation's hold threshold puts the account on the hold list and emails the
-    customer how to ask for reassessment.
+    The assessment is the organisation's signup rules (the default rule set's:
+    disposable or free-mail email, no or a mismatched website, a high-risk
+    country, a flagged payment): each live rule that matches adds its signal (its
+    explanation); a score at or above the organisation's hold threshold puts the
+    account on the hold list and emails the customer how to ask for reassessment.
     """
     actor.require(*ACT)
     errors: dict[str, str] = {}
@@ -75,14 +77,16 @@ def account_create(
         action="account.create",
         snapshot=["company_name", "email", "website", "country", "status"],
     )
+    # The organisation's signup rules (trustconsole.rules): the default rule set's
+    # risk rules add their signals; then a score at the hold threshold holds the
+    # account; then live rules may hold or restrict; shadow rules are only logged.
     config = account_settings_for(organisation=actor.organisation)
-    findings = risk.assess_signup(
-        email=email,
-        website=account.website,
-        country=account.country,
-        high_risk_countries=config.high_risk_countries,
-        payment_flagged=payment_flagged,
+    outcome = rule_hooks.account_event(
+        organisation_id=account.organisation_id,
+        channel=RuleChannel.ACCOUNT_SIGNUP,
+        facts=lambda: account_rule_facts(account=account, config=config),
     )
+    findings = sorted(account_signals_of(outcome), key=lambda f: -f.weight)
     for finding in findings:
         account_signal_add(
             actor=actor,
@@ -104,13 +108,6 @@ def account_create(
             ),
             decided_by=SIGNUP_RULE,
         )
-    # The organisation's signup rules (trustconsole.rules) after the built-in
-    # assessment: a live rule may hold or restrict; shadow rules are only logged.
-    outcome = rule_hooks.account_event(
-        organisation_id=account.organisation_id,
-        channel=RuleChannel.ACCOUNT_SIGNUP,
-        facts=lambda: account_rule_facts(account=account),
-    )
     rule_hooks.account_effects(
         actor=Actor.system_for(actor.organisation, "signup rules"),
         account=account,

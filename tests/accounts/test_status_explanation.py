@@ -97,7 +97,8 @@ def test_an_automatic_restriction_names_its_rule(org, support_api) -> None:
         )
     body = _detail(support_api, account)
     assert body["status"] == "restricted"
-    assert body["status_by"] == "the restriction rule for Carrier complaints"
+    # The default rule set's restriction rule, by name and version.
+    assert body["status_by"] == "the rule Restriction: Carrier complaints (version 1)"
     assert body["status_explanation"]["entry"]["added_by"] == body["status_by"]
     allowed = {s["service"]: s["allowed"] for s in body["services"]}
     assert allowed["sms"] is False

@@ -209,7 +209,13 @@ def test_the_facts_reference_comes_from_the_registry(org, api_client_for) -> Non
         "outbound_check",
         "account_signup",
         "account_review",
+        "account_signal",
+        "outbound_denial",
     }
+    signal_fields = [
+        f["name"] for g in channels["account_signal"]["groups"] for f in g["fields"]
+    ]
+    assert "signal.type_total" in signal_fields
     call_fields = [
         f["name"] for g in channels["inbound_call"]["groups"] for f in g["fields"]
     ]

@@ -295,8 +295,9 @@ def _usage_days(
     backtest: Backtest,
 ) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
     from accounts.models import AccountUsageDay
-    from accounts.selectors import account_rule_facts
+    from accounts.selectors import account_rule_facts, account_settings_for
 
+    config = account_settings_for(organisation=backtest.organisation)
     rows = (
         _days(AccountUsageDay.objects, backtest)
         .select_related("account")
@@ -313,8 +314,119 @@ def _usage_days(
             "day": row.day.isoformat(),
             "calls": row.outbound_calls,
         }
-        facts_then = account_rule_facts(account=account, today=row.day)
-        yield str(account.public_id), {"account": facts_then}, at.isoformat(), summary
+        facts_then = account_rule_facts(account=account, today=row.day, config=config)
+        event = {"account": facts_then, "review": _review_then(config, row)}
+        yield str(account.public_id), event, at.isoformat(), summary
+
+
+def _review_then(config: Any, row: Any) -> dict[str, Any]:
+    """The usage review's facts of an account as a review on `row.day` saw them."""
+    from accounts.models import AccountUsageDay
+    from accounts.services.review import review_facts
+
+    window_start = row.day - dt.timedelta(days=config.review_window_days - 1)
+    first = min(window_start, row.day - dt.timedelta(days=config.spike_history_days))
+    rows = list(
+        AccountUsageDay.objects.filter(
+            account_id=row.account_id, day__gte=first, day__lte=row.day
+        )
+    )
+    return review_facts(
+        config=config, rows=rows, today=row.day, window_start=window_start
+    )
+
+
+def _account_signals(
+    backtest: Backtest,
+) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+    """Each account signal added in the window, with what its type added up to."""
+    from django.db.models import Count, Sum
+
+    from accounts.models import AccountSignal
+    from accounts.selectors import account_rule_facts
+
+    rows = (
+        _window(AccountSignal.objects, backtest)
+        .select_related("account")
+        .order_by("created_at", "id")
+    )
+    for signal in rows.iterator(chunk_size=500):
+        account, at = signal.account, signal.created_at
+        upto = AccountSignal.objects.filter(
+            account=account, signal_type=signal.signal_type, created_at__lte=at
+        ).aggregate(total=Sum("weight"), count=Count("id"))
+        event = {
+            "account": account_rule_facts(account=account, today=at.date()),
+            "signal": {
+                "type": signal.signal_type,
+                "weight": signal.weight,
+                "source": signal.source,
+                "note": signal.note,
+                "type_total": upto["total"] or 0,
+                "type_count": upto["count"] or 0,
+            },
+        }
+        summary = {
+            "kind": "account_signal",
+            "id": str(signal.public_id),
+            "at": at.isoformat(),
+            "account": account.company_name,
+            "signal": signal.signal_type,
+            "weight": signal.weight,
+        }
+        yield str(account.public_id), event, at.isoformat(), summary
+
+
+def _refusals(
+    backtest: Backtest,
+) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+    """Each refused check of an account in the window, with the account's
+    refusals in the policy's denial window up to it (today's policy settings)."""
+    from accounts.selectors import account_rule_facts
+    from trustconsole.policy.vocabulary import DEFAULT_WEIGHTS
+    from voicegate.policy.check import window_text
+    from voicegate.policy.models import OutboundDenial, PolicySettings
+
+    policy = PolicySettings.objects.filter(
+        organisation_id=backtest.organisation_id
+    ).first() or PolicySettings(organisation_id=backtest.organisation_id)
+    span = dt.timedelta(seconds=policy.denial_window_seconds)
+    level = {w: n for n, w in DEFAULT_WEIGHTS.items()}.get(
+        policy.denial_signal_weight, "low"
+    )
+    rows = (
+        _window(OutboundDenial.objects, backtest)
+        .filter(account__isnull=False)
+        .select_related("account")
+        .order_by("created_at", "id")
+    )
+    for denial in rows.iterator(chunk_size=500):
+        account, at = denial.account, denial.created_at
+        recent = list(
+            OutboundDenial.objects.filter(
+                account=account, created_at__gt=at - span, created_at__lte=at
+            ).values_list("codes", flat=True)
+        )
+        event = {
+            "account": account_rule_facts(account=account, today=at.date()),
+            "denials": {
+                "count": len(recent),
+                "threshold": policy.denial_threshold,
+                "window_seconds": policy.denial_window_seconds,
+                "window": window_text(policy.denial_window_seconds),
+                "codes": sorted({c for line in recent for c in line.split(",") if c}),
+                "signal_level": level,
+            },
+        }
+        summary = {
+            "kind": "outbound_denial",
+            "id": denial.pk,
+            "at": at.isoformat(),
+            "account": account.company_name,
+            "to": denial.to_number,
+            "codes": denial.codes,
+        }
+        yield str(account.public_id), event, at.isoformat(), summary
 
 
 def _window(manager: Any, backtest: Backtest) -> Any:
@@ -343,7 +455,7 @@ def _days(manager: Any, backtest: Backtest) -> Any:
 
 def _source(channel: str) -> tuple[Any, Any]:
     """(the channel's history as events, how many rows it holds in a window)."""
-    from accounts.models import Account, AccountUsageDay
+    from accounts.models import Account, AccountSignal, AccountUsageDay
     from visitors.models import Event, Message
     from voicegate.models import CallDecision
     from voicegate.policy.models import OutboundDenial
@@ -372,6 +484,16 @@ def _source(channel: str) -> tuple[Any, Any]:
         RuleChannel.ACCOUNT_REVIEW: (
             _usage_days,
             lambda b: _days(AccountUsageDay.objects, b).count(),
+        ),
+        RuleChannel.ACCOUNT_SIGNAL: (
+            _account_signals,
+            lambda b: _window(AccountSignal.objects, b).count(),
+        ),
+        RuleChannel.OUTBOUND_DENIAL: (
+            _refusals,
+            lambda b: (
+                _window(OutboundDenial.objects, b).filter(account__isnull=False).count()
+            ),
         ),
     }[RuleChannel(channel)]
 

@@ -24,6 +24,15 @@ deployment's environment variables give the chat rules' first version:
   (Medium) and repeated calls from the voice gate (High) add their risk signal
   (`event.kind == "user_report"` → signal). The levels are those the kinds were
   registered with (`visitors.rules.rule_register`).
+- **Customer accounts** (`defaults_accounts`): signup risk, one account-signup
+  rule per finding (disposable email High, free-mail Medium, no website Low,
+  website/email mismatch Medium, high-risk country High, payment flagged
+  Extreme); the usage review's anomalies (numbers without usage High, carrier
+  complaints Extreme, a volume spike of calls or of SMS Medium, against the
+  organisation's review settings); the restriction of services once one signal
+  type's weights add up to its threshold (account risk signal added); and
+  repeated outbound denials (outbound call refused: at the Voice → Policy
+  threshold, an outbound denials signal at the policy's level).
 
 The voice defaults read per-organisation settings as facts, so the settings pages
 keep setting their numbers; an admin may write other numbers into the condition.
@@ -139,6 +148,9 @@ DEFAULTS = DEFAULTS + tuple(
     _event_weight(kind, 10 * (n + 1)) for n, kind in enumerate(EVENT_KINDS)
 )
 DEFAULTS = DEFAULTS + voice_defaults()  # repeated calls, harassment limit
+from trustconsole.rules.defaults_accounts import ACCOUNT_DEFAULTS  # noqa: E402
+
+DEFAULTS = DEFAULTS + tuple(Default(**d) for d in ACCOUNT_DEFAULTS)
 
 
 def seed(

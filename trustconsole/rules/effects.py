@@ -11,6 +11,15 @@ An effect is a JSON object with any of:
 - `reject`: true — the call is rejected (inbound call channel);
 - `refuse`: `{"code": <violation code>}` — the outbound call is refused;
 - `account`: `{"action": hold|restrict, "services": [...], "email_customer": bool}`;
+- `account_signal`: `{"type": <account signal type>, "level": low|medium|high|extreme,
+  "note": <optional>}` — a risk signal on the customer account (its weight on the
+  one scale), through `accounts.services.account_signal_add` (audited; it counts
+  in the account's risk score and its type's restriction rules follow). The note
+  may name facts in braces (`"{account.email_domain} is a disposable domain."`);
+  without one it names the rule and the facts it read. On a refused outbound call
+  the level may be `denials.signal_level` (the Voice → Policy setting). Not on the
+  account-signal channel itself (a signal's rules adding signals would feed
+  themselves); account signals do not expire;
 - `event`: `{"kind": <event kind>, "once_per_seconds": <int, optional>}` — record
   an event of a registered kind on the visitor (chat messages; inbound calls: the
   caller's visitor, created if needed): the kind's own signal follows
@@ -33,7 +42,16 @@ from trustconsole.policy.vocabulary import DEFAULT_WEIGHTS, Reason
 from trustconsole.rules.facts import RuleChannel
 
 RULE_SIGNAL = "rule_match"
-KEYS = ("signal", "flag", "block", "reject", "refuse", "account", "event")
+KEYS = (
+    "signal",
+    "flag",
+    "block",
+    "reject",
+    "refuse",
+    "account",
+    "account_signal",
+    "event",
+)
 ACTING = {
     "block": (RuleChannel.CHAT_MESSAGE,),
     "reject": (RuleChannel.INBOUND_CALL,),
@@ -42,6 +60,14 @@ ACTING = {
         RuleChannel.OUTBOUND_CHECK,
         RuleChannel.ACCOUNT_SIGNUP,
         RuleChannel.ACCOUNT_REVIEW,
+        RuleChannel.ACCOUNT_SIGNAL,
+        RuleChannel.OUTBOUND_DENIAL,
+    ),
+    "account_signal": (
+        RuleChannel.OUTBOUND_CHECK,
+        RuleChannel.ACCOUNT_SIGNUP,
+        RuleChannel.ACCOUNT_REVIEW,
+        RuleChannel.OUTBOUND_DENIAL,
     ),
     "event": (RuleChannel.CHAT_MESSAGE, RuleChannel.INBOUND_CALL),
 }
@@ -150,6 +176,12 @@ def effect_clean(channel: str, raw: Any) -> dict[str, Any]:  # noqa: C901, PLR09
         found = _event_clean(raw["event"], errors)
         if found:
             out["event"] = found
+    if "account_signal" in raw and channel in ACTING["account_signal"]:
+        from trustconsole.rules.effects_accounts import account_signal_clean
+
+        found = account_signal_clean(channel, raw["account_signal"], errors)
+        if found:
+            out["account_signal"] = found
     if errors:
         raise ValidationError(errors)
     if not out:
@@ -213,6 +245,10 @@ def describe(effect: dict[str, Any]) -> str:
         if event.get("once_per_seconds"):
             words += f" (at most once per {event['once_per_seconds']} s per visitor)"
         parts.append(words)
+    if effect.get("account_signal"):
+        from trustconsole.rules.effects_accounts import account_signal_describe
+
+        parts.append(account_signal_describe(effect["account_signal"]))
     account = effect.get("account")
     if account:
         if account.get("action") == "hold":

@@ -37,6 +37,8 @@ class RuleChannel(models.TextChoices):
     OUTBOUND_CHECK = "outbound_check", "Outbound call check"
     ACCOUNT_SIGNUP = "account_signup", "Account signup"
     ACCOUNT_REVIEW = "account_review", "Account usage review"
+    ACCOUNT_SIGNAL = "account_signal", "Account risk signal added"
+    OUTBOUND_DENIAL = "outbound_denial", "Outbound call refused"
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ def _local(ctx: EventContext) -> dict[str, Any]:
     }
 
 
-LOCAL = Group(
+LOCAL: Group = Group(
     "local",
     "The time of the event in the organisation's time zone.",
     (
@@ -572,23 +574,34 @@ CALL = Group(
 def _account(ctx: EventContext) -> dict[str, Any]:
     given = _part(ctx, "account")
     countries = given.get("destination_countries") or []
+    email = _str(given, "email_domain") or _domain(_str(given, "email"))
+    web = (
+        _str(given, "website_domain")
+        if "website_domain" in given
+        else _domain(_str(given, "website"))
+    )
+    from accounts import risk  # the lists of free-mail and disposable domains
+
     return {
         "status": _str(given, "status"),
         "age_days": _int(given, "age_days"),
         "country": _str(given, "country").upper(),
+        "country_high_risk": _bool(given, "country_high_risk"),
         "numbers_owned": _int(given, "numbers_owned"),
         "calls_30d": _int(given, "calls_30d"),
         "complaints": _int(given, "complaints"),
         "payment_flagged": _bool(given, "payment_flagged"),
-        "email_domain": _domain(_str(given, "email")) or _str(given, "email_domain"),
-        "website_domain": _domain(_str(given, "website"))
-        or _str(given, "website_domain"),
+        "email_domain": email,
+        "email_free_mail": email in risk.FREE_MAIL_DOMAINS,
+        "email_disposable": email in risk.DISPOSABLE_DOMAINS,
+        "website_domain": web,
+        "website_matches_email": bool(web) and risk.same_site(email, web),
         "destination_countries": [str(c).upper() for c in countries][:300],
         "risk_score": _int(given, "risk_score"),
     }
 
 
-ACCOUNT = Group(
+ACCOUNT: Group = Group(
     "account",
     "The customer account.",
     (
@@ -600,6 +613,13 @@ ACCOUNT = Group(
         ),
         Fact("age_days", "int", "Days since signup.", 3),
         Fact("country", "string", "Country (ISO 3166-1).", "GB"),
+        Fact(
+            "country_high_risk",
+            "bool",
+            "The country is on the organisation's high-risk list (Accounts → "
+            "Settings).",
+            example=False,
+        ),
         Fact("numbers_owned", "int", "Phone numbers the account owns.", 40),
         Fact("calls_30d", "int", "Outbound calls in the last 30 days.", 2),
         Fact("complaints", "int", "Carrier complaints.", 0),
@@ -612,7 +632,33 @@ ACCOUNT = Group(
         Fact(
             "email_domain", "string", "Domain of the account's email.", "mailinator.com"
         ),
-        Fact("website_domain", "string", "Domain of its website.", "example.com"),
+        Fact(
+            "email_free_mail",
+            "bool",
+            "That domain is a free-mail provider (gmail.com, outlook.com, …; "
+            "the product's list).",
+            example=False,
+        ),
+        Fact(
+            "email_disposable",
+            "bool",
+            "That domain hands out disposable addresses (mailinator.com, …; the "
+            "product's list).",
+            example=True,
+        ),
+        Fact(
+            "website_domain",
+            "string",
+            'Host of its website without "www." ("" when it gave none).',
+            "example.com",
+        ),
+        Fact(
+            "website_matches_email",
+            "bool",
+            "The website and the email are on the same domain (or one is a "
+            "subdomain of the other); false without a website.",
+            example=False,
+        ),
         Fact("destination_countries", "list<string>", "Countries it calls.", ["GB"]),
         Fact("risk_score", "int", "Signup risk score.", 30),
     ),
@@ -735,10 +781,12 @@ REGISTRY: dict[str, ChannelFacts] = {
     RuleChannel.ACCOUNT_SIGNUP: ChannelFacts(
         RuleChannel.ACCOUNT_SIGNUP, (ACCOUNT, LOCAL)
     ),
-    RuleChannel.ACCOUNT_REVIEW: ChannelFacts(
-        RuleChannel.ACCOUNT_REVIEW, (ACCOUNT, LOCAL)
-    ),
 }
+
+# The usage review's, the risk signal's and the refused call's own groups.
+from trustconsole.rules.facts_accounts import CHANNELS  # noqa: E402
+
+REGISTRY.update(CHANNELS)
 
 
 def channel_facts(channel: str) -> ChannelFacts:

@@ -9,6 +9,7 @@ from django import forms
 
 from trustconsole.policy.vocabulary import DEFAULT_WEIGHTS
 from trustconsole.rules.effects import RULE_SIGNAL, SERVICES, _signal_types
+from trustconsole.rules.effects_accounts import account_signal_types
 from trustconsole.rules.facts import RuleChannel
 from trustconsole.rules.models import RuleMode
 
@@ -58,6 +59,24 @@ class RuleForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         label="Services to restrict",
     )
+    account_signal_level = forms.ChoiceField(
+        choices=[("", "No account signal")]
+        + [(k, k.title()) for k in DEFAULT_WEIGHTS]
+        + [("denials.signal_level", "The Voice → Policy level (refused calls)")],
+        required=False,
+        label="Account risk signal",
+    )
+    account_signal_type = forms.ChoiceField(
+        choices=(), required=False, label="Account signal type"
+    )
+    account_signal_note = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Account signal note",
+        help_text="Words; facts in braces are filled in, e.g. "
+        "{account.email_domain} is a disposable domain. Left empty: the rule's "
+        "name and the facts it read.",
+    )
     mode = forms.ChoiceField(choices=RuleMode.choices, initial=RuleMode.SHADOW)
     order = forms.IntegerField(min_value=0, max_value=1_000_000, initial=100)
     reason = forms.CharField(required=False, max_length=500, label="Why (audit trail)")
@@ -68,6 +87,9 @@ class RuleForm(forms.Form):
         signal_type = self.fields["signal_type"]
         assert isinstance(signal_type, forms.ChoiceField)
         signal_type.choices = types
+        account_type = self.fields["account_signal_type"]
+        assert isinstance(account_type, forms.ChoiceField)
+        account_type.choices = account_signal_types()
         if fixed_channel:
             self.fields["channel"].disabled = True
             self.fields["mode"].disabled = True
@@ -88,6 +110,13 @@ class RuleForm(forms.Form):
                 out[flag] = True
         if data.get("refuse_code"):
             out["refuse"] = {"code": data["refuse_code"]}
+        if data.get("account_signal_level"):
+            out["account_signal"] = {
+                "type": data.get("account_signal_type") or "",
+                "level": data["account_signal_level"],
+            }
+            if data.get("account_signal_note"):
+                out["account_signal"]["note"] = data["account_signal_note"]
         if data.get("account_action"):
             out["account"] = {
                 "action": data["account_action"],
@@ -102,6 +131,7 @@ def initial_for(rule: Any) -> dict[str, Any]:
     effect = version.effect if version else {}
     signal = effect.get("signal") or {}
     account = effect.get("account") or {}
+    account_signal = effect.get("account_signal") or {}
     return {
         "name": rule.name,
         "description": rule.description,
@@ -116,6 +146,9 @@ def initial_for(rule: Any) -> dict[str, Any]:
         "refuse_code": (effect.get("refuse") or {}).get("code", ""),
         "account_action": account.get("action", ""),
         "account_services": account.get("services", []),
+        "account_signal_level": account_signal.get("level", ""),
+        "account_signal_type": account_signal.get("type", ""),
+        "account_signal_note": account_signal.get("note", ""),
         "mode": rule.mode,
         "order": rule.order,
     }

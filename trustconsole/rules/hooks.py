@@ -370,8 +370,35 @@ def outbound_check(
     outcome = engine.evaluate(
         rules, EventContext(state.organisation_id, rules.channel, event, defer=True)
     )
+    if any(r.effect.get("account_signal") for r in outcome.live):
+        _facts_complete(state.organisation_id, outcome, event, account_facts)
     engine.hits_flush_due()
     return outcome
+
+
+def _facts_complete(
+    organisation_id: int,
+    outcome: engine.Outcome,
+    event: dict[str, Any],
+    account_facts: Callable[[], Mapping[str, Any]] | None,
+) -> None:
+    """Every fact group on `outcome.facts` (an account signal's note may name any);
+    the groups the rules read keep the values they were decided on."""
+    from trustconsole.rules import facts as facts_registry
+
+    groups = facts_registry.channel_facts(RuleChannel.OUTBOUND_CHECK).groups
+    missing = {g.name for g in groups} - set(outcome.facts)
+    if "account" in missing and account_facts is not None:
+        key = str(event["account"].get("id", ""))
+        event = {
+            **event,
+            "account": {
+                **_account_facts_cached(key, account_facts),
+                **event["account"],
+            },
+        }
+    ctx = EventContext(organisation_id, RuleChannel.OUTBOUND_CHECK, event, count=False)
+    outcome.facts = {**facts_registry.build(ctx, missing), **outcome.facts}
 
 
 def outbound_counted(outcome: engine.Outcome | None, *, allowed: bool) -> None:
@@ -413,20 +440,36 @@ def _account_facts_cached(
 
 
 def account_event(
-    *, organisation_id: int, channel: str, facts: Callable[[], Mapping[str, Any]]
+    *,
+    organisation_id: int,
+    channel: str,
+    facts: Callable[[], Mapping[str, Any]],
+    more: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> engine.Outcome | None:
-    """The signup or usage-review rules' outcome for one account (None: no rules;
-    `facts` is read only when some rule runs). Counted at once: these events are
-    decided once."""
+    """The rules' outcome for one account event (None: no rules; `facts`, the
+    account's, is read only when some rule runs; `more`, the channel's other
+    groups: the usage review's numbers, the signal added, the denials). Counted at
+    once: these events are decided once. When a matching rule adds an account
+    signal, `outcome.facts` holds every group (its note may name any fact)."""
     # current(): this process may have decided nothing for the organisation since
     # a rule changed (one cache read says whether it did).
     state = core_state.current(organisation_id)
     rules = engine.rule_set(state, channel)
     if not rules.rules:
         return None
-    outcome = engine.evaluate(
-        rules, EventContext(organisation_id, channel, {"account": dict(facts())})
+    # The account's facts cost queries: read only when a rule names them.
+    account = dict(facts()) if "account" in rules.variables else None
+    ctx = EventContext(
+        organisation_id, channel, {"account": account or {}, **dict(more or {})}
     )
+    outcome = engine.evaluate(rules, ctx)
+    if any(r.effect.get("account_signal") for r in outcome.live):
+        from trustconsole.rules import facts as facts_registry
+
+        if account is None:
+            ctx.data = {**ctx.data, "account": dict(facts())}
+        names = {g.name for g in facts_registry.channel_facts(channel).groups}
+        outcome.facts = facts_registry.build(ctx, names)
     engine.hits_flush_due()
     return outcome
 

@@ -81,7 +81,14 @@ MATCH_DAYS = 7
 MATCH_LIST = 50
 
 
-LOGGED = ("chat_message", "chat_event", "account_signup", "account_review")
+LOGGED = (
+    "chat_message",
+    "chat_event",
+    "account_signup",
+    "account_review",
+    "account_signal",
+    "outbound_denial",
+)
 
 
 def rule_matches(
@@ -198,6 +205,14 @@ _WORDS = {
         ("account review", "account reviews"), ("account", "accounts"), "active now",
         "left untouched", "held or restricted",
     ),
+    "account_signal": (
+        ("account signal", "account signals"), ("account", "accounts"), "active now",
+        "left untouched", "held or restricted",
+    ),
+    "outbound_denial": (
+        ("refused call", "refused calls"), ("account", "accounts"), "active now",
+        "left untouched", "held or restricted",
+    ),
 }  # fmt: skip
 
 
@@ -219,6 +234,8 @@ def _verb(channel: str, effect: dict[str, Any]) -> str:
         return f"flagged {whose}"
     if effect.get("signal"):
         return f"added a risk signal to {whose}"
+    if effect.get("account_signal"):
+        return "added a risk signal to the accounts of"
     return "acted on"
 
 

@@ -51,7 +51,7 @@ from voicegate.policy.services.national import (
     version_switch,
 )
 from voicegate.policy.services.outbound import (
-    denial_signal_add,
+    denial_rules_run,
     outbound_check,
 )
 from voicegate.policy.services.settings import (
@@ -70,7 +70,7 @@ __all__ = [
     "clean_text",
     "consent_record",
     "consent_remove",
-    "denial_signal_add",
+    "denial_rules_run",
     "dnc_import_claim",
     "dnc_import_fail",
     "dnc_import_process",

@@ -39,6 +39,7 @@ def outbound_check(
     snap = outcome.snapshot
     assert snap is not None
     rule_hooks.outbound_counted(outcome.rules, allowed=outcome.allowed)
+    _rule_account_signals(actor, outcome)
     if outcome.allowed:
         # On Redis the call was already counted in the check's one round trip.
         if request.to_e164 is not None and snap.cache_ok and not snap.counted:
@@ -75,6 +76,33 @@ def _rule_account_effects(actor: Actor, outcome: check.CheckOutcome) -> None:
         outcome=rules,
         why=f"outbound call {request.from_e164} → {request.to_e164 or request.to_raw}.",
     )
+
+
+def _rule_account_signals(actor: Actor, outcome: check.CheckOutcome) -> None:
+    """The account signals of the live outbound rules that matched (allowed call
+    or not), through the accounts services."""
+    rules, copy = outcome.rules, outcome.account
+    if (
+        rules is None
+        or copy is None
+        or not any(r.effect.get("account_signal") for r in rules.live)
+    ):
+        return
+    from accounts.choices import SignalSource
+    from accounts.models import Account
+    from accounts.services import account_signal_add
+    from trustconsole.rules.effects_accounts import account_signals_of
+
+    account = Account.objects.select_related("organisation").get(pk=copy.pk)
+    for found in account_signals_of(rules):
+        account_signal_add(
+            actor=Actor.system_for(actor.organisation, "outbound call rules"),
+            account=account,
+            signal_type=found.signal_type,
+            weight=found.weight,
+            source=SignalSource.OUTBOUND_CHECK,
+            note=found.note,
+        )
 
 
 def _count_call(actor: Actor, outcome: check.CheckOutcome) -> None:
@@ -130,34 +158,42 @@ def _denials_count(*, actor: Actor, outcome: check.CheckOutcome) -> None:
     except Exception:
         logger.exception("policy check: could not count a denial")
         return
-    if count < rules.denial_threshold:
-        return
-    keys.counter_reset(key)
-    denial_signal_add(
+    added = denial_rules_run(
         organisation=actor.organisation,
         account_pk=account.pk,
         count=count,
+        threshold=rules.denial_threshold,
         window_seconds=rules.denial_window_seconds,
         weight=rules.denial_signal_weight,
         restrict=rules.auto_restrict_voice,
     )
+    if added:  # the count starts again once the denials gave their signal
+        keys.counter_reset(key)
 
 
-def denial_signal_add(
+def denial_rules_run(  # noqa: PLR0913
     *,
     organisation: Any,
     account_pk: int,
     count: int,
+    threshold: int,
     window_seconds: int,
     weight: int,
     restrict: bool,
-) -> Any:
-    """Add an OUTBOUND_DENIALS risk signal to an account through the accounts
-    services; with `restrict`, its restriction rule may restrict voice (and email
-    the customer) exactly as every other automatic rule does."""
-    from accounts.choices import SignalSource, SignalType
+) -> list[Any]:
+    """The organisation's refused-call rules on an account's `count`-th refusal in
+    the denial window (the default rule set's "Repeated outbound denials": at the
+    threshold, an OUTBOUND_DENIALS signal at the policy's level). Signals go
+    through the accounts services; with `restrict` (the policy's automatic voice
+    restriction) the account-signal rules run on them, so the restriction rule may
+    restrict voice and email the customer. The signals added."""
+    from accounts.choices import SignalSource
     from accounts.models import Account
+    from accounts.selectors import account_rule_facts
     from accounts.services import account_signal_add
+    from trustconsole.policy.vocabulary import DEFAULT_WEIGHTS
+    from trustconsole.rules.effects_accounts import account_signals_of
+    from trustconsole.rules.facts import RuleChannel
 
     account = Account.objects.select_related("organisation").get(pk=account_pk)
     codes = (
@@ -165,16 +201,43 @@ def denial_signal_add(
         .order_by("-created_at")
         .values_list("codes", flat=True)[:count]
     )
-    seen = sorted({c for line in codes for c in line.split(",") if c})
-    return account_signal_add(
-        actor=Actor.system_for(organisation, "outbound policy check"),
-        account=account,
-        signal_type=SignalType.OUTBOUND_DENIALS,
-        weight=weight,
-        source=SignalSource.OUTBOUND_CHECK,
-        note=(
-            f"{count} outbound calls refused within "
-            f"{check.window_text(window_seconds)} ({', '.join(seen)})."
-        ),
-        apply_rules=restrict,
+    level = {w: name for name, w in DEFAULT_WEIGHTS.items()}.get(weight, "low")
+    window = check.window_text(window_seconds)
+    outcome = rule_hooks.account_event(
+        organisation_id=organisation.pk,
+        channel=RuleChannel.OUTBOUND_DENIAL,
+        facts=lambda: account_rule_facts(account=account),
+        more={
+            "denials": {
+                "count": count,
+                "threshold": threshold,
+                "window_seconds": window_seconds,
+                "window": window,
+                "codes": sorted({c for line in codes for c in line.split(",") if c}),
+                "signal_level": level,
+            }
+        },
     )
+    actor = Actor.system_for(organisation, "outbound policy check")
+    added = [
+        account_signal_add(
+            actor=actor,
+            account=account,
+            signal_type=found.signal_type,
+            weight=found.weight,
+            source=SignalSource.OUTBOUND_CHECK,
+            note=found.note,
+            apply_rules=restrict,
+        )
+        for found in account_signals_of(outcome)
+    ]
+    rule_hooks.account_effects(
+        actor=Actor.system_for(organisation, "refused call rules"),
+        account=account,
+        outcome=outcome,
+        why=f"{count} outbound calls refused within {window}.",
+    )
+    rule_hooks.account_matched(
+        channel=RuleChannel.OUTBOUND_DENIAL, account=account, outcome=outcome
+    )
+    return added
