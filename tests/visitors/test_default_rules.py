@@ -52,8 +52,11 @@ def test_a_new_organisation_gets_the_defaults_written_from_the_environment(
     words = describe(entry)
     assert "added the default rule set to Gamma" in words.sentence
     assert entry.after["rules"][0] in str([c.after for c in words.changes])
-    chat = ("Event weight", "Flagged keywords", "Message velocity")
-    assert [n for n in entry.after["rules"] if n.startswith(chat)] == [
+    chat_and_voice = (
+        "Event weight", "Flagged keywords", "Message velocity", "Repeated calls",
+        "Harassment limit",
+    )  # fmt: skip
+    assert [n for n in entry.after["rules"] if n.startswith(chat_and_voice)] == [
         "Event weight: Flagged keyword",
         "Event weight: User report",
         "Event weight: Message velocity",

@@ -15,6 +15,7 @@ import redis
 from bench.loopback import RedisServer
 from trustconsole.lib import sharedcache
 from trustconsole.policy import state as core_state
+from trustconsole.rules.models import Rule
 from visitors.models import Event
 
 
@@ -31,7 +32,6 @@ def own_redis(tmp_path: Path, settings: Any) -> Iterator[redis.Redis]:
             "LOCATION": server.url,
         }
     }
-    settings.VISITORS_VELOCITY_MAX = 3
     sharedcache._CLIENTS.clear()
     core_state.reset()
     try:
@@ -60,8 +60,13 @@ def test_a_message_reads_the_version_and_its_velocity_in_one_pipeline(
 ) -> None:
     """GIVEN the default rule set on Redis WHEN a known visitor writes THEN the
     message costs one MGET (the version and the window's buckets together) and
-    no separate GET of the version; the fourth message within the window still
-    records a message velocity event."""
+    no separate GET of the version; one message more than the velocity rule's
+    threshold within the window still records a message velocity event."""
+    rule = Rule.objects.get(organisation=org, builtin="message_velocity")
+    condition = rule.current_version.condition
+    assert condition.startswith("visitor.messages_recent > "), condition
+    threshold = int(condition.rsplit(" ", 1)[1])
+    assert threshold >= 3
     send("one")
     send("two")
     before = _calls(own_redis)
@@ -69,7 +74,9 @@ def test_a_message_reads_the_version_and_its_velocity_in_one_pipeline(
     spent = _delta(before, _calls(own_redis))
     assert spent.get("mget") == 1, spent
     assert "get" not in spent, spent  # the version came with the count
+    for n in range(4, threshold + 1):
+        send(f"message {n}")
     assert not Event.objects.filter(kind="message_velocity").exists()
-    send("four")
+    send("one too many")
     velocity = list(Event.objects.filter(kind="message_velocity"))
     assert len(velocity) == 1, [e.note for e in Event.objects.all()]
