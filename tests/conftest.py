@@ -84,15 +84,19 @@ def _rejects_in_the_request(settings: Any) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_decision_state() -> Iterator[None]:
     """Every test starts with no decision-core state (ids are reused between
-    tests, which a real database never does with a live process)."""
+    tests, which a real database never does with a live process): nor the
+    keywords kept per rule version."""
     from trustconsole.policy import state
+    from trustconsole.rules.effects import _keywords_of
     from visitors.selectors import widget_cache
 
     state.reset()
     widget_cache.clear()
+    _keywords_of.cache_clear()
     yield
     state.reset()
     widget_cache.clear()
+    _keywords_of.cache_clear()
 
 
 def _member(org: Organisation, email: str, role: str) -> Any:
