@@ -340,21 +340,27 @@ CHAT_EVENT = Group(
 # --- Calls ----------------------------------------------------------------------------
 
 
-def _number_facts(given: Mapping[str, Any]) -> dict[str, Any]:
+def _number_facts(
+    given: Mapping[str, Any], ctx: EventContext, group: str
+) -> dict[str, Any]:
+    """A number's facts; its country (a `phonenumbers` parse, the dearest of
+    them) only when a rule of the set reads it."""
     raw = _str(given, "number")
     e164 = _str(given, "e164")
-    return {
+    out = {
         "number": raw,
         "e164": e164,
         "valid": bool(e164),
         "anonymous": phone_is_anonymous(raw) if raw else False,
-        "country": _country(e164),
     }
+    if not ctx.fields or f"{group}.country" in ctx.fields:
+        out["country"] = _country(e164)
+    return out
 
 
 def _caller(ctx: EventContext) -> dict[str, Any]:
     given = _part(ctx, "caller")
-    out = _number_facts(given)
+    out = _number_facts(given, ctx, "caller")
     out["status"] = _str(given, "status") or "none"
     if "trust_score" in given:
         out["trust_score"] = _int(given, "trust_score", 100)
@@ -505,7 +511,7 @@ VOICE = Group(
 
 def _callee(ctx: EventContext) -> dict[str, Any]:
     given = _part(ctx, "callee")
-    out = _number_facts(given)
+    out = _number_facts(given, ctx, "callee")
     if "calls_1h" in given:
         out["calls_1h"] = _int(given, "calls_1h")
     elif not _reads(ctx, "callee", ("calls_1h",)):
@@ -671,7 +677,7 @@ DAY = {"n": 24 * 3600}
 
 def _outbound(ctx: EventContext) -> dict[str, Any]:
     given = _part(ctx, "destination")
-    out = _number_facts(given)
+    out = _number_facts(given, ctx, "destination")
     out["status"] = _str(given, "status")
     caller = _str(given, "account_key") or "org"
     if "calls_24h" in given or not _reads(ctx, "destination", ("calls_24h",)):
@@ -750,7 +756,7 @@ POLICY = Group(
 
 def _caller_id(ctx: EventContext) -> dict[str, Any]:
     given = _part(ctx, "caller_id")
-    out = _number_facts(given)
+    out = _number_facts(given, ctx, "caller_id")
     out["owned"] = _bool(given, "owned")
     return out
 
