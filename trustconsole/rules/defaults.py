@@ -214,6 +214,16 @@ def seed(
     return added
 
 
+def seed_existing(apps: Any, keys: tuple[str, ...]) -> None:
+    """For a data migration: the defaults of `keys` for every organisation that
+    exists, with the migration's historical models."""
+    rule_model = apps.get_model("rules", "Rule")
+    version_model = apps.get_model("rules", "RuleVersion")
+    organisations = apps.get_model("core", "Organisation").objects
+    for pk in organisations.values_list("pk", flat=True):
+        seed(pk, rule_model, version_model, keys=keys)
+
+
 def default_rules_ensure(organisation: Any) -> list[Any]:
     """The default rule set for a new organisation (every process is told to
     reload its rules). Creating the organisation is the audited change:

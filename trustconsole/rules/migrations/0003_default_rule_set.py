@@ -13,13 +13,9 @@ KEYS = (
 
 
 def forwards(apps, schema_editor):
-    from trustconsole.rules.defaults import seed
+    from trustconsole.rules.defaults import seed_existing
 
-    Organisation = apps.get_model("core", "Organisation")
-    Rule = apps.get_model("rules", "Rule")
-    RuleVersion = apps.get_model("rules", "RuleVersion")
-    for pk in Organisation.objects.values_list("pk", flat=True):
-        seed(pk, Rule, RuleVersion, keys=KEYS)
+    seed_existing(apps, KEYS)
 
 
 class Migration(migrations.Migration):
