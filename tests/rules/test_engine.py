@@ -13,7 +13,7 @@ from trustconsole.policy import state as core_state
 from trustconsole.rules import engine
 from trustconsole.rules import twins as helper_twins
 from trustconsole.rules.facts import EventContext
-from trustconsole.rules.models import Rule, RuleHitCount
+from trustconsole.rules.models import Rule, RuleHitCount, RuleVersion
 from trustconsole.rules.services import rule_set_mode, rule_update
 
 NIGERIA = {"caller": {"number": "+2348012345678", "e164": "+2348012345678"}}
@@ -45,6 +45,17 @@ def test_rules_are_compiled_once_per_version_and_follow_changes(
     rule_update(actor=_admin(org), rule=rule, condition='caller.country == "NG"')
     outcome = _evaluate(org)
     assert outcome.decided_by is not None and outcome.decided_by.version == 2
+
+
+def test_a_version_id_that_comes_back_with_other_text_is_compiled_again(org) -> None:
+    """A version never changes, but its id can come back (a database restored
+    from a dump, a rolled-back transaction): the process must not keep deciding
+    with the program of the text it cached under that id."""
+    rule = make_rule(org, 'caller.country == "NG"', {"reject": True}, mode="live")
+    assert _evaluate(org).decided_by is not None
+    RuleVersion.objects.filter(rule=rule).update(condition='caller.country == "GB"')
+    core_state.current(org.pk).rules_generation += 1  # the rules are read again
+    assert _evaluate(org).decided_by is None
 
 
 def test_off_rules_do_not_run(org) -> None:

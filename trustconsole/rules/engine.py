@@ -189,6 +189,7 @@ class _Compiled:
     native: str
     twins: tuple[Twin, ...]
     rewritten: Native
+    written: tuple[str, str]  # (channel, source) it was compiled from
 
 
 _PROGRAMS: dict[int, _Compiled] = {}
@@ -196,9 +197,11 @@ _PROGRAMS_LOCK = threading.Lock()
 
 
 def _program(version_pk: int, channel: str, source: str) -> _Compiled:
-    """The compiled program of a version (compiled once per process)."""
+    """The compiled program of a version (compiled once per process). A version
+    never changes, but its id can come back (a database restored from a dump, a
+    rolled-back transaction): the cached program is used only for the same text."""
     found = _PROGRAMS.get(version_pk)
-    if found is not None:
+    if found is not None and found.written == (channel, source):
         return found
     schema = facts_registry.channel_facts(channel).schema()
     checked = check(source, schema)
@@ -216,6 +219,7 @@ def _program(version_pk: int, channel: str, source: str) -> _Compiled:
         native.source,
         native.twins,
         native,
+        (channel, source),
     )
     with _PROGRAMS_LOCK:
         if len(_PROGRAMS) > 20_000:
