@@ -33,11 +33,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +45,7 @@ from django.conf import settings
 
 from trustconsole.policy.state import OrgState
 from trustconsole.rules import facts as facts_registry
-from trustconsole.rules import matchlog, windows
+from trustconsole.rules import hitcounts, windows
 from trustconsole.rules import twins as helper_twins
 from trustconsole.rules.effects import acts
 from trustconsole.rules.facts import EventContext
@@ -64,6 +62,7 @@ from trustconsole.rules.rewrite import (
 logger = logging.getLogger(__name__)
 
 LIVE, SHADOW = "live", "shadow"
+hits_flush, hits_flush_due = hitcounts.flush, hitcounts.flush_due  # the callers' names
 RETRY_SECONDS = 5.0  # a rule set that could not be read is tried again after this
 
 
@@ -504,7 +503,7 @@ def evaluate(
     for rule in matched:
         _matched(outcome, rule)
     if not trace and not defer:
-        _count_hits(matched)
+        hitcounts.count_hits(matched)
     if defer and not trace:
         outcome.windows, outcome.hits = list(ctx.deferred), matched
     if outcome.shadow and not trace:
@@ -522,7 +521,7 @@ def commit(outcome: Outcome) -> None:
     the hits of the rules it matched (a redelivery or a second look counts nothing)."""
     for key, spans in outcome.windows:
         windows.counts(key, spans, hit=True)
-    _count_hits(outcome.hits)
+    hitcounts.count_hits(outcome.hits)
     outcome.windows, outcome.hits = [], []
 
 
@@ -634,7 +633,7 @@ def _one_by_one(  # noqa: PLR0913
             if trace:
                 outcome.trace.append(_step(rule, None, message, started))
             else:
-                _count(rule, error=True)
+                hitcounts.count(rule.pk, rule.mode, error=True)
                 logger.warning(
                     "rule %s v%s raised on %s (skipped): %s",
                     rule.name, rule.version, ctx.channel, message,
@@ -719,85 +718,9 @@ def forget_disabled(rule_pk: int) -> None:
     _STRIKES.pop(rule_pk, None)
 
 
-# --- Hit counts ---------------------------------------------------------------------
-
-_HITS: dict[tuple[int, dt.datetime, str], list[int]] = defaultdict(lambda: [0, 0])
-_HITS_LOCK = threading.Lock()
-_last_flush = time.monotonic()
-
-
-def _count(rule: CompiledRule, *, error: bool = False) -> None:
-    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    with _HITS_LOCK:
-        _HITS[(rule.pk, hour, rule.mode)][1 if error else 0] += 1
-
-
-def _count_hits(rules: list[CompiledRule]) -> None:
-    if not rules:
-        return
-    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    with _HITS_LOCK:
-        for rule in rules:
-            _HITS[(rule.pk, hour, rule.mode)][0] += 1
-
-
-def hits_flush_due() -> None:
-    """Write the counts (and the match log) every RULES_HITS_FLUSH_SECONDS (cheap
-    when nothing is due)."""
-    every = float(getattr(settings, "RULES_HITS_FLUSH_SECONDS", 10))
-    if (_HITS or matchlog.pending()) and time.monotonic() - _last_flush >= every:
-        hits_flush()
-
-
-def hits_flush() -> int:
-    """Add this process's counts to `RuleHitCount` rows, and write its buffered
-    matches (`matchlog`); returns hit-count rows touched."""
-    global _last_flush
-    from django.db import transaction
-    from django.db.models import F
-
-    from trustconsole.rules.models import Rule, RuleHitCount
-
-    with _HITS_LOCK:
-        pending = dict(_HITS)
-        _HITS.clear()
-        _last_flush = time.monotonic()
-    matchlog.flush()
-    if not pending:
-        return 0
-    try:
-        with transaction.atomic():
-            existing = set(
-                Rule.objects.filter(pk__in={k[0] for k in pending}).values_list(
-                    "pk", flat=True
-                )
-            )
-            for (rule_pk, hour, mode), (hits, errors) in pending.items():
-                if rule_pk not in existing:
-                    continue
-                row, created = RuleHitCount.objects.get_or_create(
-                    rule_id=rule_pk, hour=hour, mode=mode,
-                    defaults={"hits": hits, "errors": errors},
-                )  # fmt: skip
-                if not created:
-                    RuleHitCount.objects.filter(pk=row.pk).update(
-                        hits=F("hits") + hits, errors=F("errors") + errors
-                    )
-    except Exception:  # noqa: BLE001 - counts wait for the next flush
-        with _HITS_LOCK:
-            for key, (hits, errors) in pending.items():
-                _HITS[key][0] += hits
-                _HITS[key][1] += errors
-        logger.warning("could not write rule hit counts", exc_info=True)
-        return 0
-    return len(pending)
-
-
 def reset() -> None:
     """Forget compiled programs, strikes and counts (tests, benchmarks)."""
     _PROGRAMS.clear()
     _STRIKES.clear()
     _DISABLED.clear()
-    with _HITS_LOCK:
-        _HITS.clear()
-    matchlog.reset()
+    hitcounts.reset()
