@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import cache
 
@@ -72,6 +73,21 @@ def denials_key(org_uid: str, account_uid: str) -> str:
 get_many = sharedcache.get_many
 
 
+# Read the keys and count the call in one script: one request and one reply,
+# where a MULTI/EXEC pipeline sends five commands and parses five replies.
+# KEYS: the keys to read, then the counter; ARGV[1]: the counter's timeout.
+_READ_AND_COUNT = """
+local n = #KEYS
+redis.call('SET', KEYS[n], 0, 'EX', ARGV[1], 'NX')
+local count = redis.call('INCR', KEYS[n])
+local values = {}
+if n > 1 then values = redis.call('MGET', unpack(KEYS, 1, n - 1)) end
+values[n] = count
+return values
+"""
+_scripts: dict[int, Any] = {}
+
+
 def get_many_and_count(
     keys: list[str], counter: str, *, timeout: int
 ) -> tuple[dict[str, object], int] | None:
@@ -84,13 +100,12 @@ def get_many_and_count(
     client = _redis_client()
     if client is None:
         return None
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts[id(client)] = client.register_script(_READ_AND_COUNT)
     names = [cache.make_and_validate_key(key) for key in keys]
-    name = cache.make_and_validate_key(counter)
-    pipe = client.pipeline()
-    pipe.mget(names)
-    pipe.set(name, 0, ex=timeout, nx=True)
-    pipe.incr(name)
-    values, _, count = pipe.execute()
+    names.append(cache.make_and_validate_key(counter))
+    *values, count = script(keys=names, args=[timeout])
     loads = _loads()
     found = {
         key: loads(value)
