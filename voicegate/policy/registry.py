@@ -39,6 +39,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from voicegate.policy import registry_parse
 
 # The readers of the registry's files, where the rest of the code looks for them.
@@ -294,13 +296,13 @@ def open_version(
 
 def write_numbers(
     path: Path,
-    chunks: Iterable[array],
+    chunks: Iterable[array] | Iterable[Any],
     *,
     shape: tuple[int, int, int] | None = None,
 ) -> int:
-    """Write sorted unique numbers (given in order, in chunks) to `path` atomically
-    (format 2): a temporary file beside it, flushed to disk, then renamed over.
-    Returns the count.
+    """Write sorted unique numbers (given in order, in chunks: `array('q')` or int64
+    arrays) to `path` atomically (format 2): a temporary file beside it, flushed to
+    disk, then renamed over. Returns the count.
 
     `shape` is (about how many, smallest, largest) for the bucket table, so that
     it is built as the chunks go by; without it the chunks are held in memory
@@ -309,32 +311,34 @@ def write_numbers(
     if shape is None:
         chunks = [chunk for chunk in chunks if len(chunk)]
         total = sum(len(chunk) for chunk in chunks)
-        shape = (total, chunks[0][0], chunks[-1][-1]) if total else (0, 0, 0)
+        shape = (total, int(chunks[0][0]), int(chunks[-1][-1])) if total else (0, 0, 0)
     estimate, base, largest = shape
     shift, buckets = table_shape(estimate, base, largest)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     count = crc = 0
     table = array("q")
-    find = bisect.bisect_left
     try:
         with tmp.open("wb") as out:
             out.write(bytes(PAGE))
             for chunk in chunks:
                 if not len(chunk):
                     continue
-                if chunk[0] < base or chunk[-1] > largest:
+                values = np.frombuffer(chunk, np.int64)  # no copy
+                if values[0] < base or values[-1] > largest:
                     raise ValueError("numbers outside the shape given")
-                # Bucket b starts at the first number >= base + (b << shift).
-                top = (chunk[-1] - base) >> shift
-                while len(table) <= top:
-                    table.append(count + find(chunk, base + (len(table) << shift)))
+                # Bucket b starts at the first number >= base + (b << shift):
+                # the chunk's buckets found with one searchsorted.
+                top = (int(values[-1]) - base) >> shift
+                if len(table) <= top:
+                    starts = np.arange(len(table), top + 1, dtype=np.int64)
+                    found = np.searchsorted(values, base + (starts << shift)) + count
+                    table.frombytes(found.astype("<i8").tobytes())
                 if sys.byteorder != "little":  # pragma: no cover - little-endian CI
-                    chunk = array("q", chunk)
-                    chunk.byteswap()
-                crc = zlib.crc32(chunk, crc)
-                chunk.tofile(out)
-                count += len(chunk)
+                    values = values.astype("<i8")
+                crc = zlib.crc32(values.data, crc)
+                out.write(values.data)
+                count += len(values)
             while len(table) <= buckets:
                 table.append(count)
             del table[buckets + 1 :]
