@@ -190,6 +190,68 @@ def read_change_arrays(
         source.close()
 
 
+# The full download's lines: ten digits, or `area code,number`, maybe with a CR.
+# By the width of a line with its newline: the columns of the digits and of the
+# comma (None: none), per kind of file.
+NUMBER_LAYOUTS: dict[tuple[bool, int], tuple[tuple[int, ...], int | None]] = {
+    (False, 11): (tuple(range(10)), None),
+    (False, 12): (tuple(range(10)), None),  # with a CR
+    (True, 12): (AREA_DIGITS, 3),
+    (True, 13): (AREA_DIGITS, 3),  # with a CR
+}
+
+
+def parse_numbers(block: bytes, area: bool) -> Numbers | None:  # noqa: FBT001
+    """E.164 numbers of a block of the full download whose lines all have one
+    width (a byte table, checked a column at a time), or None: the block is then
+    read by registry_parse's readers (the same numbers, or the bad lines found)."""
+    width = block.find(b"\n") + 1
+    layout = NUMBER_LAYOUTS.get((area, width))
+    if layout is None or len(block) % width:
+        return None
+    digits, comma = layout
+    table = np.frombuffer(block, np.uint8).reshape(-1, width)
+    if not (table[:, -1] == NEWLINE).all():
+        return None
+    if width - 1 > digits[-1] + 1 and not (table[:, -2] == CR).all():
+        return None  # a column after the digits that is not a CR
+    if comma is not None and not (table[:, comma] == COMMA).all():
+        return None
+    columns = (
+        table[:, digits[0] : digits[-1] + 1]
+        if comma is None
+        else table[:, list(digits)]
+    )
+    values = columns - np.uint8(ZERO)
+    if (values > 9).any() or (values[:, 0] < 2).any():  # area codes start with 2-9
+        return None
+    found = np.ones(len(table), np.int64)  # the leading 1 of +1
+    for at in range(10):
+        found *= 10
+        found += values[:, at]
+    return found
+
+
+def read_number_arrays(
+    path: Path,
+    *,
+    region: str | None,
+    progress: ImportProgress,
+    on_block: Callable[[], None] | None = None,
+) -> Iterator[Numbers]:
+    """`registry_parse.read_numbers` as int64 arrays: a block of one width is read
+    as a byte table, any other by the readers there (same rows counted, same
+    errors reported)."""
+    for numbers in registry_parse.number_batches(
+        path,
+        region=region,
+        progress=progress,
+        on_block=on_block,
+        block_reader=parse_numbers,
+    ):
+        yield as_numbers(numbers)
+
+
 def as_numbers(numbers: Any) -> Numbers:
     """An int64 array of numbers: a list, an `array('q')`, a NumberSet's mapping
     (no copy: a read-only view of the file) or an array."""

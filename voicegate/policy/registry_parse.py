@@ -20,7 +20,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from voicegate.policy.importer import (
     ERROR_SAMPLE,
@@ -224,6 +224,19 @@ def read_numbers(
 
     `on_block` is called after each block (the caller reports progress from it).
     """
+    return number_batches(path, region=region, progress=progress, on_block=on_block)
+
+
+def number_batches(
+    path: Path,
+    *,
+    region: str | None,
+    progress: ImportProgress,
+    on_block: Callable[[], None] | None = None,
+    block_reader: Callable[[bytes, bool], Any] | None = None,
+) -> Iterator[Any]:
+    """`read_numbers`, with `block_reader(block, area)` tried first on each block of
+    plain NANP lines (the numbers of the block, or None for the readers here)."""
     nanp = is_nanp(region)
     source = _Source(path)
     try:
@@ -241,7 +254,11 @@ def read_numbers(
                 block = block[cut:]
                 line += 1
                 lines -= 1
-            numbers = _fast(block, area=kind == "area") if nanp else None
+            numbers: Any = None
+            if nanp and block_reader is not None:
+                numbers = block_reader(block, kind == "area")
+            if nanp and numbers is None:
+                numbers = _fast(block, area=kind == "area")
             if numbers is not None:
                 progress.rows_read += len(numbers)
                 progress.valid += len(numbers)
@@ -259,7 +276,7 @@ def read_numbers(
                     progress.valid += 1
             line += lines
             progress.bytes_read = source.position
-            if numbers:
+            if len(numbers):
                 yield numbers
             if on_block is not None:
                 on_block()

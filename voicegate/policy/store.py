@@ -88,7 +88,7 @@ def build_full(
     sorter = registry.Sorter(directory / f".scratch-{uuid.uuid4().hex[:12]}")
     try:
         if source is not None:
-            for numbers in registry.read_numbers(
+            for numbers in registry_arrays.read_number_arrays(
                 source,
                 region=region,
                 progress=progress,
@@ -127,10 +127,11 @@ def build_changes(
             deleted.append(dels)
     else:
         target = added if mode == "additions" else deleted
-        for numbers in registry.read_numbers(
-            source, region=region, progress=progress, on_block=report
-        ):
-            target.append(registry_arrays.as_numbers(numbers))
+        target.extend(
+            registry_arrays.read_number_arrays(
+                source, region=region, progress=progress, on_block=report
+            )
+        )
     new_adds, new_dels = registry_arrays.merge(
         current.base, current.adds, current.dels, added, deleted
     )
