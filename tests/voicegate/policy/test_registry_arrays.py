@@ -288,3 +288,71 @@ def test_a_file_written_from_arrays_is_the_file_written_from_array_q(tmp_path) -
     assert list(written) == numbers and written.verify()
     assert numbers[100] in written and numbers[100] + 1 not in written
     written.close()
+
+
+@pytest.mark.parametrize(
+    ("block", "area", "parsed"),
+    [
+        (b"2015550123\n9995550100\n", False, True),
+        (b"2015550123\r\n9995550100\r\n", False, True),
+        (b"201,5550123\n999,5550100\n", True, True),
+        (b"201,5550123\r\n999,5550100\r\n", True, True),
+        (b"2015550123\n1015550100\n", False, False),  # area code 101
+        (b"2015550123\n20155501x0\n", False, False),
+        (b"12015550123\n12015550124\n", False, False),  # 11 digits: the old reader
+        (b"2015550123\n201555012\n", False, False),  # widths differ
+        (b"2015550123\n2015550124", False, False),  # no newline at the end
+        (b"201;5550123\n", True, False),
+    ],
+)
+def test_a_block_of_the_full_download_is_a_byte_table_or_left_alone(
+    block, area, parsed
+) -> None:
+    """GIVEN a block of the full download WHEN read as a byte table THEN a block
+    of one layout gives the numbers the previous reader gives, and any other is
+    left to that reader (None)."""
+    found = arrays.parse_numbers(block, area)
+    assert (found is not None) == parsed
+    if found is not None:
+        assert found.tolist() == registry_parse._fast(block, area=area)
+
+
+@pytest.mark.parametrize("kind", ["plain", "area", "crlf", "irregular"])
+def test_the_full_download_reads_as_arrays_like_the_list_reader(
+    tmp_path, monkeypatch, kind
+) -> None:
+    """GIVEN a full download of 30,000 numbers (plain, `area,number`, CRLF, or
+    with 11-digit, `+1` and bad lines), with a header, WHEN read as arrays in
+    blocks under 1 kB THEN the numbers, the rows counted and the errors reported
+    are the list reader's, and sorting them gives the sorted unique numbers."""
+    monkeypatch.setattr(registry_parse, "BLOCK", 997)
+    rng = random.Random(kind)
+    numbers = [rng.randrange(2_000_000_000, 2_000_100_000) for _ in range(30_000)]
+    end = "\r\n" if kind == "crlf" else "\n"
+    if kind == "area":
+        lines = [f"{n // 10**7},{n % 10**7:07d}" for n in numbers]
+    else:
+        lines = [str(n) for n in numbers]
+    if kind == "irregular":
+        for i in range(60, len(lines), 97):  # after the lines the sniff reads
+            lines[i] = rng.choice([f"1{lines[i]}", f"+1{lines[i]}", "12345", ""])
+    path = tmp_path / "dnc.txt"
+    path.write_text("phone" + end + end.join(lines) + end)
+    before, after = ImportProgress(size=0), ImportProgress(size=0)
+    old = [n for batch in registry.read_numbers(path, region="US", progress=before)
+           for n in batch]  # fmt: skip
+    batches = list(arrays.read_number_arrays(path, region="US", progress=after))
+    assert all(batch.dtype == np.int64 for batch in batches)
+    assert [n for batch in batches for n in batch.tolist()] == old
+    assert (after.rows_read, after.valid, after.invalid, after.errors) == (
+        before.rows_read, before.valid, before.invalid, before.errors,
+    )  # fmt: skip
+    assert (after.invalid > 0) == (kind == "irregular")
+    sorter = registry.Sorter(tmp_path / "scratch")
+    monkeypatch.setattr(registry, "SPILL", 5_000)  # several spills
+    for batch in batches:
+        sorter.add(batch[::-1])  # out of order: sorted on arrival
+    assert sorter.finish(tmp_path / "base.bin") == len(set(old))
+    written = registry.NumberSet(tmp_path / "base.bin")
+    assert list(written) == sorted(set(old)) and written.verify()
+    written.close()
