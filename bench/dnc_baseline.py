@@ -1,10 +1,17 @@
-"""The previous change-list path, kept as the bench's baseline (bench/dnc_registry.py).
+"""The earlier change-list paths, kept as the bench's baselines (bench/dnc_registry.py).
 
-Before: each block of a change list was read with two regular-expression scans
-(`registry_parse._fast_changes`, still the second fast path), and the merge built
-sets and dicts of every number and looked each one up in the base with a bisect
-over the whole bucket, additions and deletions alike. Same answers as today's
-`registry.merge_changes`; the bench checks that, then times both.
+First: each block of a change list was read with two regular-expression scans
+(`registry_parse._fast_changes`, still the reader's second fast path), and the merge
+built sets and dicts of every number and looked each one up in the base with a
+bisect over the whole bucket, additions and deletions alike (`first_path`).
+
+Previous: pure Python without a Python step per line, the column reader of
+`registry_parse.read_changes` and the list merge of `registry.merge_changes` (both
+still in the code, the reference the array path is tested against;
+`previous_path`).
+
+Today's path reads and merges int64 arrays (registry_arrays.py). All three give the
+same (adds, dels); the bench checks that, then times them.
 """
 
 from __future__ import annotations
@@ -15,6 +22,32 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from voicegate.policy import registry, registry_parse
+
+
+def first_path(
+    base: registry.NumberSet, changes: Path
+) -> tuple[int, tuple[list[int], list[int]]]:
+    """(rows, (adds, dels)) of the first reader and merge on an empty version."""
+    added, deleted = read_changes(changes)
+    return len(added) + len(deleted), merge_changes(base, (), (), added, deleted)
+
+
+def previous_path(
+    base: registry.NumberSet, changes: Path
+) -> tuple[int, tuple[list[int], list[int]]]:
+    """(rows, (adds, dels)) of the pure-Python column reader and list merge."""
+    from voicegate.policy import importer
+
+    progress = importer.ImportProgress(size=changes.stat().st_size)
+    added: list[int] = []
+    deleted: list[int] = []
+    for adds, dels in registry_parse.read_changes(
+        changes, region="US", progress=progress
+    ):
+        added += adds
+        deleted += dels
+    merged = registry.merge_changes(base, (), (), added, deleted)
+    return progress.rows_read, merged
 
 
 def read_changes(path: Path) -> tuple[list[int], list[int]]:

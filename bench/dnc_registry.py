@@ -679,37 +679,50 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
 
 def changes_in_process(base_file: Path, changes: Path) -> dict:
     """(rows, wall s, CPU s) of reading a change list and merging it into the base
-    file: the previous path (bench/dnc_baseline.py) and today's. Same result."""
+    file: the first path and the pure-Python one before the arrays
+    (bench/dnc_baseline.py), and today's (registry_arrays). Same result."""
     import dnc_baseline
 
-    from voicegate.policy import importer, registry
+    from voicegate.policy import registry, registry_arrays
 
     base = registry.NumberSet(base_file)
     timings, results = {}, []
-    for name in ("previous: regex scans, sets, a lookup each", "today's"):
+    paths = {
+        "first: regex scans, sets, a lookup each": dnc_baseline.first_path,
+        "previous: columns by slices, list merge (pure Python)": (
+            dnc_baseline.previous_path
+        ),
+        "today's: byte tables, array merge (numpy)": None,
+    }
+    for name, path in paths.items():
         wall, cpu = time.perf_counter(), time.process_time()
-        if name == "today's":
+        if path is None:
+            progress = importer_progress(changes)
             added, deleted = [], []
-            progress = importer.ImportProgress(size=changes.stat().st_size)
-            for adds, dels in registry.read_changes(
+            for adds, dels in registry_arrays.read_change_arrays(
                 changes, region="US", progress=progress
             ):
-                added += adds
-                deleted += dels
-            merged = registry.merge_changes(base, (), (), added, deleted)
+                added.append(adds)
+                deleted.append(dels)
+            rows = progress.rows_read
+            new_adds, new_dels = registry_arrays.merge(
+                base, registry.EMPTY, registry.EMPTY, added, deleted
+            )
+            merged = (new_adds.tolist(), new_dels.tolist())
         else:
-            added, deleted = dnc_baseline.read_changes(changes)
-            merged = dnc_baseline.merge_changes(base, (), (), added, deleted)
-        rows = len(added) + len(deleted)
-        timings[name] = (
-            rows, time.perf_counter() - wall, time.process_time() - cpu
-        )  # fmt: skip
+            rows, merged = path(base, changes)
+        timings[name] = (rows, time.perf_counter() - wall, time.process_time() - cpu)
         results.append(merged)
-        del added, deleted, merged
     base.close()
-    if results[0] != results[1]:
-        raise SystemExit("the change list merges differently from the baseline")
+    if any(result != results[0] for result in results):
+        raise SystemExit("the change list merges differently from the baselines")
     return timings
+
+
+def importer_progress(path: Path):
+    from voicegate.policy import importer
+
+    return importer.ImportProgress(size=path.stat().st_size)
 
 
 def row(*cells: object) -> None:

@@ -39,6 +39,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from voicegate.policy import registry_parse
 
 # The readers of the registry's files, where the rest of the code looks for them.
@@ -294,13 +296,13 @@ def open_version(
 
 def write_numbers(
     path: Path,
-    chunks: Iterable[array],
+    chunks: Iterable[array] | Iterable[Any],
     *,
     shape: tuple[int, int, int] | None = None,
 ) -> int:
-    """Write sorted unique numbers (given in order, in chunks) to `path` atomically
-    (format 2): a temporary file beside it, flushed to disk, then renamed over.
-    Returns the count.
+    """Write sorted unique numbers (given in order, in chunks: `array('q')` or int64
+    arrays) to `path` atomically (format 2): a temporary file beside it, flushed to
+    disk, then renamed over. Returns the count.
 
     `shape` is (about how many, smallest, largest) for the bucket table, so that
     it is built as the chunks go by; without it the chunks are held in memory
@@ -309,32 +311,34 @@ def write_numbers(
     if shape is None:
         chunks = [chunk for chunk in chunks if len(chunk)]
         total = sum(len(chunk) for chunk in chunks)
-        shape = (total, chunks[0][0], chunks[-1][-1]) if total else (0, 0, 0)
+        shape = (total, int(chunks[0][0]), int(chunks[-1][-1])) if total else (0, 0, 0)
     estimate, base, largest = shape
     shift, buckets = table_shape(estimate, base, largest)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     count = crc = 0
     table = array("q")
-    find = bisect.bisect_left
     try:
         with tmp.open("wb") as out:
             out.write(bytes(PAGE))
             for chunk in chunks:
                 if not len(chunk):
                     continue
-                if chunk[0] < base or chunk[-1] > largest:
+                values = np.frombuffer(chunk, np.int64)  # no copy
+                if values[0] < base or values[-1] > largest:
                     raise ValueError("numbers outside the shape given")
-                # Bucket b starts at the first number >= base + (b << shift).
-                top = (chunk[-1] - base) >> shift
-                while len(table) <= top:
-                    table.append(count + find(chunk, base + (len(table) << shift)))
+                # Bucket b starts at the first number >= base + (b << shift):
+                # the chunk's buckets found with one searchsorted.
+                top = (int(values[-1]) - base) >> shift
+                if len(table) <= top:
+                    starts = np.arange(len(table), top + 1, dtype=np.int64)
+                    found = np.searchsorted(values, base + (starts << shift)) + count
+                    table.frombytes(found.astype("<i8").tobytes())
                 if sys.byteorder != "little":  # pragma: no cover - little-endian CI
-                    chunk = array("q", chunk)
-                    chunk.byteswap()
-                crc = zlib.crc32(chunk, crc)
-                chunk.tofile(out)
-                count += len(chunk)
+                    values = values.astype("<i8")
+                crc = zlib.crc32(values.data, crc)
+                out.write(values.data)
+                count += len(values)
             while len(table) <= buckets:
                 table.append(count)
             del table[buckets + 1 :]
@@ -357,47 +361,48 @@ def write_numbers(
 class Sorter:
     """External bucket sort of numbers into one sorted, unique file.
 
-    Each batch is sorted on arrival (the registry's files come sorted by area
-    code, so this is nearly free) and cut into buckets by their top bits with a
-    bisect per bucket boundary, never a Python step per number; buckets are
-    spilled to one scratch file as (offset, count) segments every SPILL numbers.
-    At the end a bucket of one segment is already sorted (only repeats are looked
-    for); one of several is sorted (timsort merges the sorted runs). Memory holds
-    at most SPILL numbers plus the largest bucket being sorted.
+    Each batch is sorted on arrival as an int64 array (the registry's files come
+    sorted by area code, so this is nearly free) and cut into buckets by their top
+    bits with one searchsorted for all the bucket boundaries, never a Python step
+    per number; buckets are spilled to one scratch file as (offset, count)
+    segments every SPILL numbers. At the end a bucket of one segment is already
+    sorted (only repeats are looked for); one of several is joined and sorted.
+    Memory holds at most SPILL numbers plus the largest bucket being sorted.
     """
 
     def __init__(self, scratch: Path) -> None:
         scratch.parent.mkdir(parents=True, exist_ok=True)
         self.scratch = scratch
         self._run: IO[bytes] | None = None
-        self._buckets: dict[int, list[array]] = {}
+        self._buckets: dict[int, list[Any]] = {}
         self._segments: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
         self._buffered = 0
         self.added = 0
         self.smallest: int | None = None
         self.largest: int | None = None
 
-    def add(self, numbers: list[int]) -> None:
-        """Take a batch of numbers (any order, repeats allowed)."""
-        if not numbers:
+    def add(self, numbers: Any) -> None:
+        """Take a batch of numbers (a list or an int64 array; any order, repeats
+        allowed)."""
+        if not len(numbers):
             return
-        numbers.sort()
-        batch = array("q", numbers)
-        if self.smallest is None or batch[0] < self.smallest:
-            self.smallest = batch[0]
-        if self.largest is None or batch[-1] > self.largest:
-            self.largest = batch[-1]
+        batch = np.asarray(numbers, dtype=np.int64)
+        if not (batch[1:] >= batch[:-1]).all():  # a sorted batch stays as it is
+            batch = np.sort(batch)
+        first, last = int(batch[0]), int(batch[-1])
+        if self.smallest is None or first < self.smallest:
+            self.smallest = first
+        if self.largest is None or last > self.largest:
+            self.largest = last
+        keys = range(first >> SHIFT, (last >> SHIFT) + 1)
+        bounds = np.searchsorted(batch, np.arange(keys.start + 1, keys.stop) << SHIFT)
+        cuts = [0, *bounds.tolist(), len(batch)]
         buckets = self._buckets
-        lo, size = 0, len(batch)
-        while lo < size:
-            key = batch[lo] >> SHIFT
-            hi = bisect.bisect_left(batch, (key + 1) << SHIFT, lo, size)
-            buckets.setdefault(key, []).append(
-                batch[lo:hi] if lo or hi < size else batch
-            )
-            lo = hi
-        self._buffered += size
-        self.added += size
+        for key, lo, hi in zip(keys, cuts, cuts[1:], strict=False):
+            if hi > lo:
+                buckets.setdefault(key, []).append(batch[lo:hi])
+        self._buffered += len(batch)
+        self.added += len(batch)
         if self._buffered >= SPILL:
             self._spill()
 
@@ -409,21 +414,19 @@ class Sorter:
             segments = self._segments[key]
             for part in parts:
                 segments.append((run.tell(), len(part)))
-                part.tofile(run)
+                run.write(part.data)
         self._buckets.clear()
         self._buffered = 0
 
-    def _sorted_chunks(self) -> Iterator[array]:
+    def _sorted_chunks(self) -> Iterator[Any]:
         keys = sorted(set(self._segments) | set(self._buckets))
         run = self._run
         for key in keys:
-            parts: list[array] = []
+            parts: list[Any] = []
             for offset, count in self._segments.get(key, ()):
                 assert run is not None
                 run.seek(offset)
-                part = array("q")
-                part.fromfile(run, count)
-                parts.append(part)
+                parts.append(np.frombuffer(run.read(8 * count), np.int64))
             parts.extend(self._buckets.pop(key, ()))
             yield _sorted_unique(parts)
 
@@ -445,22 +448,20 @@ class Sorter:
         self._segments.clear()
 
 
-def _sorted_unique(parts: list[array]) -> array:
-    """One sorted array without repeats from sorted parts."""
+def _sorted_unique(parts: list[Any]) -> Any:
+    """One sorted int64 array without repeats from sorted parts."""
     if len(parts) == 1:
         numbers = parts[0]
-    elif all(parts[i][-1] < parts[i + 1][0] for i in range(len(parts) - 1)):
-        numbers = array("q")  # runs in order, not overlapping: just join them
-        for part in parts:
-            numbers.extend(part)
     else:
-        merged: list[int] = []
-        for part in parts:
-            merged.extend(part)
-        merged.sort()
-        numbers = array("q", merged)
-    if any(map(operator.eq, numbers, itertools.islice(numbers, 1, None))):
-        numbers = array("q", dict.fromkeys(numbers))
+        numbers = np.concatenate(parts)
+        if any(parts[i][-1] >= parts[i + 1][0] for i in range(len(parts) - 1)):
+            numbers.sort()  # runs that overlap or come out of order
+    if len(numbers) > 1:
+        repeats = numbers[1:] == numbers[:-1]
+        if repeats.any():
+            keep = np.ones(len(numbers), bool)
+            keep[1:] = ~repeats
+            numbers = numbers[keep]
     return numbers
 
 

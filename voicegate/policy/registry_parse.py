@@ -18,9 +18,9 @@ import gzip
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from voicegate.policy.importer import (
     ERROR_SAMPLE,
@@ -224,6 +224,19 @@ def read_numbers(
 
     `on_block` is called after each block (the caller reports progress from it).
     """
+    return number_batches(path, region=region, progress=progress, on_block=on_block)
+
+
+def number_batches(
+    path: Path,
+    *,
+    region: str | None,
+    progress: ImportProgress,
+    on_block: Callable[[], None] | None = None,
+    block_reader: Callable[[bytes, bool], Any] | None = None,
+) -> Iterator[Any]:
+    """`read_numbers`, with `block_reader(block, area)` tried first on each block of
+    plain NANP lines (the numbers of the block, or None for the readers here)."""
     nanp = is_nanp(region)
     source = _Source(path)
     try:
@@ -241,7 +254,11 @@ def read_numbers(
                 block = block[cut:]
                 line += 1
                 lines -= 1
-            numbers = _fast(block, area=kind == "area") if nanp else None
+            numbers: Any = None
+            if nanp and block_reader is not None:
+                numbers = block_reader(block, kind == "area")
+            if nanp and numbers is None:
+                numbers = _fast(block, area=kind == "area")
             if numbers is not None:
                 progress.rows_read += len(numbers)
                 progress.valid += len(numbers)
@@ -259,7 +276,7 @@ def read_numbers(
                     progress.valid += 1
             line += lines
             progress.bytes_read = source.position
-            if numbers:
+            if len(numbers):
                 yield numbers
             if on_block is not None:
                 on_block()
@@ -413,6 +430,55 @@ def _is_header(text: bytes) -> bool:
     return flag is None and re.search(rb"[A-Za-z]", text) is not None
 
 
+def change_lines(
+    numbered: Iterable[tuple[int, bytes]],
+    *,
+    region: str | None,
+    progress: ImportProgress,
+) -> tuple[list[int], list[int]]:
+    """(added, deleted) of change lines read one by one, given with their line
+    numbers: blank lines are skipped, a header on line 1 too, and lines that are
+    not a number and a flag are counted and reported on `progress`."""
+    nanp = is_nanp(region)
+    added: list[int] = []
+    deleted: list[int] = []
+    for line, text in numbered:
+        # The common line, `2015550123,A` or `201,5550123,D`, without the
+        # general parser: a few hundred nanoseconds.
+        head, _, flag_text = text.rpartition(b",")
+        flag = FLAGS.get(flag_text.strip())
+        digits = head.replace(b",", b"")
+        if (
+            nanp
+            and flag is not None
+            and len(digits) == 10
+            and digits.isdigit()
+            and digits[0] > 49  # area codes start with 2-9
+        ):
+            progress.rows_read += 1
+            progress.valid += 1
+            (added if flag else deleted).append(int(digits) + NANP)
+            continue
+        if not text.strip():
+            continue
+        fields = _fields(text)
+        flag = CHANGE_FLAGS.get(fields[-1].decode(errors="replace").lower())
+        if line == 1 and _is_header(text):
+            continue
+        progress.rows_read += 1
+        if flag is None or len(fields) < 2:
+            _note(progress, line, text, "has no A (added) or D (deleted) flag")
+            continue
+        try:
+            number = _one(b",".join(fields[:-1]), region, nanp=nanp)
+        except RowError as exc:
+            _note(progress, line, text, exc.reason)
+            continue
+        progress.valid += 1
+        (added if flag else deleted).append(number)
+    return added, deleted
+
+
 def read_changes(
     path: Path,
     *,
@@ -442,46 +508,13 @@ def read_changes(
                 if on_block is not None:
                     on_block()
                 continue
-            added = []
-            deleted = []
             lines = block.split(b"\n")
             if lines and not lines[-1]:
                 lines.pop()
-            for text in lines:
-                line += 1
-                # The common line, `2015550123,A` or `201,5550123,D`, without the
-                # general parser: a few hundred nanoseconds.
-                head, _, flag_text = text.rpartition(b",")
-                flag = FLAGS.get(flag_text.strip())
-                digits = head.replace(b",", b"")
-                if (
-                    nanp
-                    and flag is not None
-                    and len(digits) == 10
-                    and digits.isdigit()
-                    and digits[0] > 49  # area codes start with 2-9
-                ):
-                    progress.rows_read += 1
-                    progress.valid += 1
-                    (added if flag else deleted).append(int(digits) + NANP)
-                    continue
-                if not text.strip():
-                    continue
-                fields = _fields(text)
-                flag = CHANGE_FLAGS.get(fields[-1].decode(errors="replace").lower())
-                if line == 1 and _is_header(text):
-                    continue
-                progress.rows_read += 1
-                if flag is None or len(fields) < 2:
-                    _note(progress, line, text, "has no A (added) or D (deleted) flag")
-                    continue
-                try:
-                    number = _one(b",".join(fields[:-1]), region, nanp=nanp)
-                except RowError as exc:
-                    _note(progress, line, text, exc.reason)
-                    continue
-                progress.valid += 1
-                (added if flag else deleted).append(number)
+            added, deleted = change_lines(
+                enumerate(lines, line + 1), region=region, progress=progress
+            )
+            line += len(lines)
             progress.bytes_read = source.position
             yield added, deleted
             if on_block is not None:

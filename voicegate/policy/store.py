@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 
-from voicegate.policy import registry
+from voicegate.policy import registry, registry_arrays
 from voicegate.policy.importer import ImportProgress
 
 
@@ -89,7 +88,7 @@ def build_full(
     sorter = registry.Sorter(directory / f".scratch-{uuid.uuid4().hex[:12]}")
     try:
         if source is not None:
-            for numbers in registry.read_numbers(
+            for numbers in registry_arrays.read_number_arrays(
                 source,
                 region=region,
                 progress=progress,
@@ -118,29 +117,31 @@ def build_changes(
     directory = work
     progress = ImportProgress(size=source.stat().st_size)
     report = (lambda: on_progress(progress)) if on_progress else None
-    added: list[int] = []
-    deleted: list[int] = []
+    added: list[registry_arrays.Numbers] = []
+    deleted: list[registry_arrays.Numbers] = []
     if mode == "changes":
-        for adds, dels in registry.read_changes(
+        for adds, dels in registry_arrays.read_change_arrays(
             source, region=region, progress=progress, on_block=report
         ):
-            added += adds
-            deleted += dels
+            added.append(adds)
+            deleted.append(dels)
     else:
         target = added if mode == "additions" else deleted
-        for numbers in registry.read_numbers(
-            source, region=region, progress=progress, on_block=report
-        ):
-            target += numbers
-    new_adds, new_dels = registry.merge_changes(
+        target.extend(
+            registry_arrays.read_number_arrays(
+                source, region=region, progress=progress, on_block=report
+            )
+        )
+    new_adds, new_dels = registry_arrays.merge(
         current.base, current.adds, current.dels, added, deleted
     )
-    adds_file = _name("adds") if new_adds else ""
-    dels_file = _name("dels") if new_dels else ""
+    del added, deleted
+    adds_file = _name("adds") if len(new_adds) else ""
+    dels_file = _name("dels") if len(new_dels) else ""
     if adds_file:
-        registry.write_numbers(directory / adds_file, [array("q", new_adds)])
+        registry.write_numbers(directory / adds_file, [new_adds])
     if dels_file:
-        registry.write_numbers(directory / dels_file, [array("q", new_dels)])
+        registry.write_numbers(directory / dels_file, [new_dels])
     progress.bytes_read = progress.size
     return Built(
         base_file,
