@@ -102,6 +102,7 @@ def _rule_account_signals(actor: Actor, outcome: check.CheckOutcome) -> None:
             weight=found.weight,
             source=SignalSource.OUTBOUND_CHECK,
             note=found.note,
+            expires_at=found.expires_at,
         )
 
 
@@ -227,6 +228,7 @@ def denial_rules_run(  # noqa: PLR0913
             weight=found.weight,
             source=SignalSource.OUTBOUND_CHECK,
             note=found.note,
+            expires_at=found.expires_at,
             apply_rules=restrict,
         )
         for found in account_signals_of(outcome)
