@@ -27,6 +27,8 @@ register_actions(
     {
         "account.create": "{actor} registered the customer account {target}",
         "account.signal_add": "{actor} noted a risk on {target}: {signal_type}",
+        "account.signal_expire": "{actor} noted that the risk signal {signal_type} "
+        "on the customer account {target} expired",
         "account.usage_record": "{actor} recorded a day of usage for {target}",
         "account.numbers_add": "{actor} added numbers to {target}",
         "account.numbers_remove": "{actor} removed numbers from {target}",
@@ -81,6 +83,7 @@ register_fields(
         "balance": "Balance",
         "day": "Day",
         "payment_flagged": "Payment flagged",
+        "expires_at": "Expires",
     },
 )
 register_fields(

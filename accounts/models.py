@@ -164,6 +164,21 @@ class AccountUsageDay(models.Model):
         return f"{self.account_id} {self.day}"
 
 
+class AccountSignalQuerySet(models.QuerySet["AccountSignal"]):
+    """Reads of account signals: `active()` is every read of the live ones."""
+
+    def active(self, *, at: dt.datetime | None = None) -> AccountSignalQuerySet:
+        """The signals that count now (or at `at`): no expiry, or one still ahead."""
+        at = at or timezone.now()
+        return self.filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=at)
+        )
+
+    def expired(self, *, at: dt.datetime | None = None) -> AccountSignalQuerySet:
+        """The signals whose expiry has passed (kept for the account's history)."""
+        return self.filter(expires_at__lte=at or timezone.now())
+
+
 class AccountSignal(models.Model):
     """One explainable reason an account looks risky, with its weight."""
 
@@ -177,12 +192,46 @@ class AccountSignal(models.Model):
     source = models.CharField(max_length=32, choices=SignalSource.choices)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # After `expires_at` the signal no longer counts; the beat task that notices it
+    # recomputes the stored score, audits, and sets `expiry_recorded_at` (once).
+    expires_at = models.DateTimeField(null=True, blank=True)
+    expiry_recorded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountSignalQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at", "-id")
+        indexes = (
+            models.Index(
+                fields=("expires_at",),
+                name="accounts_signal_expiry_due",
+                condition=models.Q(
+                    expires_at__isnull=False, expiry_recorded_at__isnull=True
+                ),
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.get_signal_type_display()} (+{self.weight})"
+
+    @property
+    def expired(self) -> bool:
+        """Has its expiry passed (it no longer counts in the score)?"""
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def expiry_words(self) -> str:
+        """ "expires in 3 h", "expires in 20 min", "expired" or "" (never expires)."""
+        if self.expires_at is None:
+            return ""
+        left = (self.expires_at - timezone.now()).total_seconds()
+        if left <= 0:
+            return "expired"
+        if left < 3600:
+            return f"expires in {max(1, round(left / 60))} min"
+        if left < 72 * 3600:
+            return f"expires in {round(left / 3600)} h"
+        return f"expires in {round(left / 86400)} days"
 
 
 class CustomerEmail(models.Model):

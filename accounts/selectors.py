@@ -128,9 +128,25 @@ def account_owned_numbers(*, account: Account) -> set[str]:
     )
 
 
-def account_signals(*, account: Account) -> QuerySet[AccountSignal]:
-    """An account's risk signals, newest first (internal: never for the customer)."""
-    return AccountSignal.objects.filter(account=account)
+def account_signals(
+    *, account: Account, include_expired: bool = False
+) -> QuerySet[AccountSignal]:
+    """An account's live risk signals (the explanation of its score), newest first;
+    with `include_expired`, the expired ones too (internal: never for the customer)."""
+    if include_expired:
+        return AccountSignal.objects.filter(account=account)
+    return AccountSignal.objects.active().filter(account=account)
+
+
+def account_signals_expired(
+    *, account: Account, limit: int = 20
+) -> QuerySet[AccountSignal]:
+    """An account's expired risk signals, the most recently expired first."""
+    return (
+        AccountSignal.objects.expired()
+        .filter(account=account)
+        .order_by("-expires_at", "-id")[:limit]
+    )
 
 
 def account_emails(*, account: Account) -> QuerySet[CustomerEmail]:

@@ -38,3 +38,9 @@ def review_organisation(organisation_id: int) -> list[str]:
 def port_away_expire() -> int:
     """Beat: end port-away access whose expiry has passed."""
     return services.port_away_expire_due()
+
+
+@shared_task(name="accounts.signals_expire")
+def signals_expire() -> int:
+    """Beat: record the account risk signals whose expiry passed (scores, audit)."""
+    return services.account_signals_expire_due()

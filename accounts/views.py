@@ -99,6 +99,7 @@ def _detail_context(
     context = {
         "account": account,
         "signals": selectors.account_signals(account=account),
+        "expired_signals": selectors.account_signals_expired(account=account),
         "numbers": numbers,
         "requests": selectors.request_list(actor=actor, account=account),
         "timeline": selectors.account_timeline(actor=actor, account=account),

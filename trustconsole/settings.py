@@ -220,12 +220,18 @@ if AUDIT_RETENTION_DAYS:
         "schedule": 86400,
         "options": {"expires": 3600},
     }
-# accounts: continuous review of active customer accounts, port-away expiry.
+# accounts: continuous review of active customer accounts, signal and port-away
+# expiry.
 ACCOUNTS_REVIEW_INTERVAL = env_int("ACCOUNTS_REVIEW_INTERVAL", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE["accounts-continuous-review"] = {
     "task": "accounts.continuous_review",
     "schedule": ACCOUNTS_REVIEW_INTERVAL,
     "options": {"expires": ACCOUNTS_REVIEW_INTERVAL - 30},
+}
+CELERY_BEAT_SCHEDULE["accounts-signals-expire"] = {
+    "task": "accounts.signals_expire",
+    "schedule": 60,
+    "options": {"expires": 50},
 }
 CELERY_BEAT_SCHEDULE["accounts-port-away-expiry"] = {
     "task": "accounts.port_away_expire",

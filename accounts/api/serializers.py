@@ -25,6 +25,12 @@ class SignalOutputSerializer(serializers.Serializer):
     source = serializers.CharField()  # type: ignore[assignment]
     note = serializers.CharField()
     created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it stops counting (null: never)."
+    )
+    expired = serializers.BooleanField(
+        help_text="Its expiry has passed: it no longer counts in the risk score."
+    )
 
 
 class AccountOutputSerializer(serializers.Serializer):
@@ -56,7 +62,9 @@ class ServiceDecisionOutputSerializer(serializers.Serializer):
 class AccountDetailOutputSerializer(AccountOutputSerializer):
     """An account with the explanation of its risk score and of its status."""
 
-    signals = SignalOutputSerializer(many=True)
+    signals = serializers.SerializerMethodField(
+        help_text="The live risk signals whose weights make up the risk score."
+    )
     status_by = serializers.CharField(
         help_text="Who or which automatic rule set the current status (internal)."
     )
@@ -66,6 +74,13 @@ class AccountDetailOutputSerializer(AccountOutputSerializer):
     services = serializers.SerializerMethodField(
         help_text="Each service: allowed now or not, and what decided it."
     )
+
+    @extend_schema_field(SignalOutputSerializer(many=True))
+    def get_signals(self, obj: Account) -> list[dict[str, Any]]:
+        rows: Any = SignalOutputSerializer(
+            selectors.account_signals(account=obj), many=True
+        ).data
+        return list(rows)
 
     @extend_schema_field(ExplanationOutput(allow_null=True))
     def get_status_explanation(self, obj: Account) -> dict[str, Any] | None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.http import FileResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -170,13 +172,38 @@ class AccountSignalsApi(SupportAPIView):
         signal_type = serializers.ChoiceField(choices=SignalType.choices)
         weight = serializers.IntegerField(min_value=1, max_value=100)
         note = serializers.CharField(required=False, allow_blank=True, default="")
+        expires_at = serializers.DateTimeField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="When the signal stops counting (in the future; null: never).",
+        )
 
-    @extend_schema(responses=SignalOutputSerializer(many=True))
+        def validate_expires_at(self, value: dt.datetime | None) -> dt.datetime | None:
+            if value is not None and value <= timezone.now():
+                raise serializers.ValidationError("An expiry must be in the future.")
+            return value
+
+    class FilterSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AccountsAccountSignalsFilter"
+
+        include_expired = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Also list the signals whose expiry has passed.",
+        )
+
+    @extend_schema(
+        parameters=[FilterSerializer], responses=SignalOutputSerializer(many=True)
+    )
     def get(self, request: Request, public_id: str) -> Response:
         account = selectors.account_get(actor=self.actor, public_id=public_id)
-        return self.paginate(
-            selectors.account_signals(account=account), SignalOutputSerializer
+        query = self.query(self.FilterSerializer)
+        rows = selectors.account_signals(
+            account=account, include_expired=query["include_expired"]
         )
+        return self.paginate(rows, SignalOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: SignalOutputSerializer})
     def post(self, request: Request, public_id: str) -> Response:

@@ -38,7 +38,7 @@ from accounts.services.reassessment import (
 )
 from accounts.services.review import account_review_run
 from accounts.services.settings import SETTINGS_FIELDS, account_settings_update
-from accounts.services.signals import account_signal_add
+from accounts.services.signals import account_signal_add, account_signals_expire_due
 from accounts.services.signup import account_create
 from accounts.services.status import (
     account_block,
@@ -69,6 +69,7 @@ __all__ = [
     "account_review_run",
     "account_settings_update",
     "account_signal_add",
+    "account_signals_expire_due",
     "account_usage_record",
     "evidence_add",
     "feedback_receive",

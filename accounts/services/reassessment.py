@@ -103,7 +103,7 @@ def _clean_request_fields(data: dict[str, Any]) -> tuple[dict[str, Any], dict]:
 
 
 def _zero_tolerance(account: Account) -> list[AccountSignal]:
-    return list(account.signals.filter(signal_type__in=ZERO_TOLERANCE_SIGNALS))
+    return list(account.signals.active().filter(signal_type__in=ZERO_TOLERANCE_SIGNALS))
 
 
 @transaction.atomic

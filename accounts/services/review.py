@@ -21,9 +21,12 @@ from trustconsole.rules.facts import RuleChannel
 
 
 def _recent_signal(account: Account, signal_type: str, since: dt.datetime) -> bool:
-    return account.signals.filter(
-        signal_type=signal_type, created_at__gte=since
-    ).exists()
+    # An expired signal no longer stands for the anomaly: a new one may be added.
+    return (
+        account.signals.active()
+        .filter(signal_type=signal_type, created_at__gte=since)
+        .exists()
+    )
 
 
 def account_review_run(
@@ -122,6 +125,7 @@ def _review_rules(  # noqa: PLR0913
                 weight=finding.weight,
                 source=SignalSource.CONTINUOUS_REVIEW,
                 note=finding.note,
+                expires_at=finding.expires_at,
             )
     if any(r.effect.get("account") for r in outcome.live):
         with transaction.atomic():

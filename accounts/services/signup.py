@@ -95,6 +95,7 @@ def account_create(
             weight=finding.weight,
             source=SignalSource.SIGNUP,
             note=finding.note,
+            expires_at=finding.expires_at,
             apply_rules=False,
         )
     if account.risk_score >= config.hold_threshold:

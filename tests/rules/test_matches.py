@@ -11,6 +11,7 @@ from django.test import Client
 from tests.rules.factories import make_rule
 from tests.voicegate.conftest import logged
 from trustconsole.core.actor import Actor
+from trustconsole.rules import engine
 from visitors.services import visitor_upsert, visitor_whitelist
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +74,10 @@ def test_a_live_outbound_rule_lists_the_calls_it_refused(
         {"from": "+14155550100", "to": "+442079460123"},
         format="json",
     )
+    engine.hits_flush()  # the match log is written with the hit counts
     html = _page(oscar, rule)
     assert "What it matched (last 7 days)" in html
-    assert "Matched <strong>1</strong> refused outbound calls" in html
+    assert "Refused <strong>1</strong> outbound call; 0 really allowed, 1 refused" in (
+        html
+    )
     assert "+442079460123" in html

@@ -187,7 +187,16 @@ class RuleMatchEventOutput(serializers.Serializer[Any]):
     who_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="The visitor's or account's id."
     )
-    kind = serializers.CharField(required=False, help_text="visitor or account.")
+    kind = serializers.CharField(
+        required=False,
+        help_text="visitor, account or number (a caller or an outbound destination).",
+    )
+    account = serializers.CharField(
+        required=False, help_text="The account that asked (outbound checks)."
+    )
+    account_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="That account's id."
+    )
     excerpt = serializers.CharField(
         required=False, help_text="The message, event or account email, cut short."
     )

@@ -352,8 +352,10 @@ def _account_signals(
     )
     for signal in rows.iterator(chunk_size=500):
         account, at = signal.account, signal.created_at
-        upto = AccountSignal.objects.filter(
-            account=account, signal_type=signal.signal_type, created_at__lte=at
+        upto = (
+            AccountSignal.objects.active(at=at).filter(
+                account=account, signal_type=signal.signal_type, created_at__lte=at
+            )
         ).aggregate(total=Sum("weight"), count=Count("id"))
         event = {
             "account": account_rule_facts(account=account, today=at.date()),

@@ -12,14 +12,16 @@ An effect is a JSON object with any of:
 - `refuse`: `{"code": <violation code>}` — the outbound call is refused;
 - `account`: `{"action": hold|restrict, "services": [...], "email_customer": bool}`;
 - `account_signal`: `{"type": <account signal type>, "level": low|medium|high|extreme,
-  "note": <optional>}` — a risk signal on the customer account (its weight on the
-  one scale), through `accounts.services.account_signal_add` (audited; it counts
-  in the account's risk score and its type's restriction rules follow). The note
+  "note": <optional>, "expires_hours": <int, optional>}` — a risk signal on the
+  customer account (its weight on the one scale), through
+  `accounts.services.account_signal_add` (audited; it counts in the account's risk
+  score and its type's restriction rules follow). The note
   may name facts in braces (`"{account.email_domain} is a disposable domain."`);
   without one it names the rule and the facts it read. On a refused outbound call
   the level may be `denials.signal_level` (the Voice → Policy setting). Not on the
   account-signal channel itself (a signal's rules adding signals would feed
-  themselves); account signals do not expire;
+  themselves); with `expires_hours` the account signal stops counting after that
+  many hours;
 - `event`: `{"kind": <event kind>, "once_per_seconds": <int, optional>}` — record
   an event of a registered kind on the visitor (chat messages; inbound calls: the
   caller's visitor, created if needed): the kind's own signal follows

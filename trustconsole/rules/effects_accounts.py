@@ -1,6 +1,7 @@
 """The `account_signal` effect: a risk signal on a customer account.
 
-`{"type": <account signal type>, "level": low|medium|high|extreme, "note": "…"}`.
+`{"type": <account signal type>, "level": low|medium|high|extreme, "note": "…",
+"expires_hours": <1–8760, optional>}`.
 The weight is the level's on the one scale (`trustconsole.policy.vocabulary.Weight`:
 Low +10, Medium +20, High +40, Extreme +70). The note reads as words: it may name
 facts of the channel in braces, filled in from the event
@@ -8,14 +9,18 @@ facts of the channel in braces, filled in from the event
 says which rule added it and the facts the rule read. Some channels offer a level
 taken from a setting (`LEVEL_FACTS`). The caller adds the signal through
 `accounts.services.account_signal_add` with its own source (signup, usage review,
-outbound check), so it is audited and counts like every other signal.
+outbound check), so it is audited and counts like every other signal; with
+`expires_hours` the signal stops counting that many hours after it was added.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from django.utils import timezone
 
 from trustconsole.policy.vocabulary import DEFAULT_WEIGHTS
 from trustconsole.rules.facts import RuleChannel, channel_facts
@@ -25,6 +30,7 @@ LEVEL_FACTS: dict[str, tuple[str, ...]] = {
     RuleChannel.OUTBOUND_DENIAL: ("denials.signal_level",),
 }
 NOTE_MAX = 500
+EXPIRES_HOURS_MAX = 24 * 365
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -70,6 +76,18 @@ def account_signal_clean(
     out: dict[str, Any] = {"type": kind, "level": level}
     if note.strip():
         out["note"] = note.strip()
+    expires = raw.get("expires_hours")
+    if expires is not None:
+        if (
+            isinstance(expires, bool)
+            or not isinstance(expires, int)
+            or not 1 <= expires <= EXPIRES_HOURS_MAX
+        ):
+            errors["effect.account_signal.expires_hours"] = (
+                f"A whole number of hours, 1–{EXPIRES_HOURS_MAX} (or leave it out)."
+            )
+        else:
+            out["expires_hours"] = expires
     return out
 
 
@@ -77,9 +95,11 @@ def account_signal_describe(effect: dict[str, Any]) -> str:
     """ "add a High account risk signal (Disposable email domain)"."""
     label = _types().get(effect.get("type", ""), effect.get("type", ""))
     level = str(effect.get("level", ""))
+    hours = effect.get("expires_hours")
+    tail = f" for {hours} h" if hours else ""
     if level in DEFAULT_WEIGHTS:
-        return f"add a {level.title()} account risk signal ({label})"
-    return f"add an account risk signal ({label}) at the level {level} says"
+        return f"add a {level.title()} account risk signal ({label}){tail}"
+    return f"add an account risk signal ({label}) at the level {level} says{tail}"
 
 
 def _fact(facts: dict[str, Any], name: str) -> Any:
@@ -110,6 +130,7 @@ class AccountSignalSpec:
     weight: int
     note: str
     rule: str  # "Name (version n)"
+    expires_at: dt.datetime | None = None
 
 
 def account_signal_of(rule: Any, facts: dict[str, Any]) -> AccountSignalSpec | None:
@@ -131,7 +152,11 @@ def account_signal_of(rule: Any, facts: dict[str, Any]) -> AccountSignalSpec | N
             f"{name} = {_words(_fact(facts, name))}" for name in sorted(rule.fields)
         )
         note = f"Rule {label}" + (f": {read}." if read else ".")
-    return AccountSignalSpec(effect["type"], DEFAULT_WEIGHTS[level], note, label)
+    hours = effect.get("expires_hours")
+    expires_at = timezone.now() + dt.timedelta(hours=hours) if hours else None
+    return AccountSignalSpec(
+        effect["type"], DEFAULT_WEIGHTS[level], note, label, expires_at
+    )
 
 
 def account_signals_of(outcome: Any) -> list[AccountSignalSpec]:

@@ -77,6 +77,13 @@ class RuleForm(forms.Form):
         "{account.email_domain} is a disposable domain. Left empty: the rule's "
         "name and the facts it read.",
     )
+    account_signal_expires_hours = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=8760,
+        label="Account signal expires after (hours)",
+        help_text="Left empty: it counts until support removes it.",
+    )
     mode = forms.ChoiceField(choices=RuleMode.choices, initial=RuleMode.SHADOW)
     order = forms.IntegerField(min_value=0, max_value=1_000_000, initial=100)
     reason = forms.CharField(required=False, max_length=500, label="Why (audit trail)")
@@ -117,6 +124,9 @@ class RuleForm(forms.Form):
             }
             if data.get("account_signal_note"):
                 out["account_signal"]["note"] = data["account_signal_note"]
+            if data.get("account_signal_expires_hours"):
+                hours = data["account_signal_expires_hours"]
+                out["account_signal"]["expires_hours"] = hours
         if data.get("account_action"):
             out["account"] = {
                 "action": data["account_action"],
@@ -149,6 +159,7 @@ def initial_for(rule: Any) -> dict[str, Any]:
         "account_signal_level": account_signal.get("level", ""),
         "account_signal_type": account_signal.get("type", ""),
         "account_signal_note": account_signal.get("note", ""),
+        "account_signal_expires_hours": account_signal.get("expires_hours"),
         "mode": rule.mode,
         "order": rule.order,
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from trustconsole.policy import decide as core
@@ -401,14 +401,40 @@ def _facts_complete(
     outcome.facts = {**facts_registry.build(ctx, missing), **outcome.facts}
 
 
-def outbound_counted(outcome: engine.Outcome | None, *, allowed: bool) -> None:
+def outbound_counted(  # noqa: PLR0913
+    outcome: engine.Outcome | None,
+    *,
+    allowed: bool,
+    organisation_id: int,
+    number: str,
+    caller: str,
+    codes: Sequence[str] = (),
+    refused_by: str = "",
+    account_pk: int | None = None,
+) -> None:
     """Record a check once: rule hits always, window counts only for a call that
-    will be made (a refused call is no call to count)."""
+    will be made (a refused call is no call to count), and the rules that
+    matched (live and shadow) in the match log with the real decision: allowed,
+    or refused with its violation codes. In memory: no query."""
     if outcome is None:
         return
     if not allowed:
         outcome.windows = []
     engine.commit(outcome)
+    if not outcome.matched:
+        return
+    refused = "refused: " + ", ".join(codes) if codes else "refused"
+    matchlog.record(
+        organisation_id=organisation_id,
+        channel=RuleChannel.OUTBOUND_CHECK,
+        rules=[*outcome.live, *outcome.shadow],
+        real="allowed" if allowed else refused,
+        real_by="" if allowed else refused_by,
+        acted=not allowed,
+        account_pk=account_pk,
+        subject_label=number,
+        excerpt=f"{caller} → {number}" + ("" if allowed else f" ({', '.join(codes)})"),
+    )
 
 
 def outbound_denied(organisation_id: int, account_key: str) -> None:

@@ -1,6 +1,7 @@
-"""The match log: each event a rule matched on chat messages, chat events, signups,
-usage reviews and inbound calls (the rules reading the call count, which run once
-the call is logged), with what really happened (`RuleMatch`), for "shadow against
+"""The match log: each event a rule matched on chat messages, chat events, outbound
+checks (allowed or refused, with the violation codes), signups, usage reviews and
+inbound calls (the rules reading the call count, which run once the call is
+logged), with what really happened (`RuleMatch`), for "shadow against
 real" on a rule's page.
 
 No query on the hot path: a match is kept in process and written in bulk when the

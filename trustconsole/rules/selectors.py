@@ -88,7 +88,11 @@ LOGGED = (
     "account_review",
     "account_signal",
     "outbound_denial",
+    "outbound_check",
 )
+# The channels whose match log names a phone number as the subject (the caller of
+# an inbound call, the destination of an outbound one).
+NUMBERED = ("inbound_call", "outbound_check")
 
 
 def rule_matches(
@@ -98,8 +102,8 @@ def rule_matches(
     decided: for a shadow rule "would have rejected 37 calls; 3 of those callers
     were later whitelisted", with the newest 50 events.
 
-    Inbound calls read the call log and outbound checks the denial log (each row
-    keeps its explanation, which names the rule); chat messages, chat events,
+    Inbound calls read the call log (each row keeps its explanation, which names
+    the rule); chat messages, chat events, outbound checks (allowed or refused),
     signups, usage reviews and the inbound-call rules reading the call count
     (which run once the call is logged) read the match log (`RuleMatch`). The
     sentence comes in three parts (`lead`, `total`, `noun` + `tail`) the page and
@@ -108,7 +112,6 @@ def rule_matches(
     if rule.channel in LOGGED or _counted(rule):
         return _logged_matches(rule=rule, now=now)
     from voicegate.models import CallDecision
-    from voicegate.policy.models import OutboundDenial
 
     since = (now or timezone.now()) - dt.timedelta(days=MATCH_DAYS)
     ref = str(rule.public_id)
@@ -133,29 +136,11 @@ def rule_matches(
             rows.exclude(caller_e164="").values_list("caller_e164", flat=True)[:10_000]
         )
         noun = "calls"
-    elif rule.channel == "outbound_check":
-        denials = OutboundDenial.objects.filter(
-            organisation_id=rule.organisation_id,
-            created_at__gte=since,
-            explanation__icontains=ref,
-        )
-        events = [
-            {
-                "at": r.created_at,
-                "who": r.to_number,
-                "real": "refuse",
-                "reason": r.codes,
-            }
-            for r in denials.order_by("-created_at", "-id")[:MATCH_LIST]
-        ]
-        total, allowed = denials.count(), 0
-        phones = set(denials.values_list("to_number", flat=True)[:10_000])
-        noun = "refused outbound calls"
     else:
         return None
     whitelisted = _whitelisted(rule.organisation_id, phones)
     shadow = rule.mode == "shadow"
-    tail = f", {allowed} of them really allowed" if noun == "calls" else ""
+    tail = f", {allowed} of them really allowed"
     return {
         "days": MATCH_DAYS,
         "logged": False,
@@ -213,6 +198,10 @@ _WORDS = {
         ("refused call", "refused calls"), ("account", "accounts"), "active now",
         "left untouched", "held or restricted",
     ),
+    "outbound_check": (
+        ("outbound call", "outbound calls"), ("number", "numbers"), "whitelisted now",
+        "allowed", "refused",
+    ),
 }  # fmt: skip
 
 
@@ -221,6 +210,8 @@ def _verb(channel: str, effect: dict[str, Any]) -> str:
     account = effect.get("account") or {}
     if effect.get("block"):
         return "blocked"
+    if effect.get("refuse"):
+        return "refused"
     if account.get("action") == "hold":
         return "held"
     if account.get("action") == "restrict":
@@ -250,7 +241,7 @@ def _logged_matches(*, rule: Rule, now: dt.datetime | None) -> dict[str, Any]:
         rule=rule, occurred_at__gte=now - dt.timedelta(days=MATCH_DAYS)
     )
     event, subject, fine_words, allowed_words, acted_words = _WORDS[rule.channel]
-    calls = rule.channel == "inbound_call"  # the callers' numbers (no visitor yet)
+    calls = rule.channel in NUMBERED  # the numbers (no visitor behind them yet)
     counts: dict[str, Any] = {
         "total": Count("id"),
         "acted": Count("id", filter=Q(acted=True)),
@@ -274,7 +265,8 @@ def _logged_matches(*, rule: Rule, now: dt.datetime | None) -> dict[str, Any]:
     total, acted = found["total"], found["acted"]
     allowed = total - acted
     events = [
-        _logged_event(r) for r in rows.select_related("visitor", "account")[:MATCH_LIST]
+        _logged_event(r, numbered=calls)
+        for r in rows.select_related("visitor", "account")[:MATCH_LIST]
     ]
     hits = rule_hit_counts(rules=[rule], now=now)[rule.pk]
     counted = max(total, hits["live_7d"] + hits["shadow_7d"])
@@ -315,13 +307,18 @@ def _logged_matches(*, rule: Rule, now: dt.datetime | None) -> dict[str, Any]:
     }
 
 
-def _logged_event(row: Any) -> dict[str, Any]:
+def _logged_event(row: Any, *, numbered: bool = False) -> dict[str, Any]:
     subject = row.visitor or row.account
+    kind = "visitor" if row.visitor_id else "account"
+    if numbered:  # the number; the account (outbound checks) beside it
+        kind, subject = "number", None
     return {
         "at": row.occurred_at,
         "who": row.subject_label,
         "who_id": subject.public_id if subject is not None else None,
-        "kind": "visitor" if row.visitor_id else "account",
+        "kind": kind,
+        "account": row.account.company_name if row.account_id else "",
+        "account_id": row.account.public_id if row.account_id else None,
         "excerpt": row.excerpt,
         "mode": row.mode,
         "version": row.version,

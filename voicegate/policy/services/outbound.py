@@ -38,7 +38,7 @@ def outbound_check(
     outcome = check.check_evaluate(actor=actor, request=request)
     snap = outcome.snapshot
     assert snap is not None
-    rule_hooks.outbound_counted(outcome.rules, allowed=outcome.allowed)
+    _rules_counted(actor, outcome)
     _rule_account_signals(actor, outcome)
     if outcome.allowed:
         # On Redis the call was already counted in the check's one round trip.
@@ -54,6 +54,33 @@ def outbound_check(
     rule_hooks.outbound_denied(actor.organisation.pk, outcome.caller_key)
     _rule_account_effects(actor, outcome)
     return outcome
+
+
+def _rules_counted(actor: Actor, outcome: check.CheckOutcome) -> None:
+    """The rules' hits and counts, and their matches in the match log next to the
+    real decision (nothing when no rule ran or matched: no query either way)."""
+    rules = outcome.rules
+    if rules is None:
+        return
+    request = outcome.request
+    decided = rules.decided_by
+    refused_by = ""
+    if not outcome.allowed:
+        refused_by = (
+            f"rule {decided.name} (version {decided.version})"
+            if decided is not None
+            else "; ".join(f.detail for f in outcome.findings[:2])
+        )
+    rule_hooks.outbound_counted(
+        rules,
+        allowed=outcome.allowed,
+        organisation_id=actor.organisation.pk,
+        number=request.to_e164 or request.to_raw[:64],
+        caller=request.from_e164,
+        codes=[f.code for f in outcome.findings],
+        refused_by=refused_by,
+        account_pk=outcome.account.pk if outcome.account else None,
+    )
 
 
 def _rule_account_effects(actor: Actor, outcome: check.CheckOutcome) -> None:
@@ -102,6 +129,7 @@ def _rule_account_signals(actor: Actor, outcome: check.CheckOutcome) -> None:
             weight=found.weight,
             source=SignalSource.OUTBOUND_CHECK,
             note=found.note,
+            expires_at=found.expires_at,
         )
 
 
@@ -227,6 +255,7 @@ def denial_rules_run(  # noqa: PLR0913
             weight=found.weight,
             source=SignalSource.OUTBOUND_CHECK,
             note=found.note,
+            expires_at=found.expires_at,
             apply_rules=restrict,
         )
         for found in account_signals_of(outcome)
