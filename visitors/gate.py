@@ -217,6 +217,19 @@ def _one_statement(message: Incoming, rules: rule_hooks.ChatRules) -> GateAnswer
             conversation_id=message.conversation_id,
             now=message.now,
         )
+        if stored is None:  # a first message: the visitor created with it
+            stored = gate_store.visitor_create_store(
+                organisation_id=organisation_id,
+                widget_pk=message.widget.pk,
+                actor_label=Actor.system_for(
+                    message.widget.organisation, f"chat widget {message.widget.name}"
+                ).label,
+                pairs=message.pairs,
+                name=message.name,
+                body=message.body,
+                ip=message.ip,
+                now=message.now,
+            )
         if stored is None:
             return None
         visitor_pk, label = stored.visitor_id, stored.author

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import IntegrityError, connection, transaction
+
+from trustconsole.core.models import AuditEntry
 from trustconsole.lib import onestatement as one
 from trustconsole.lib.onestatement import Sql
 from visitors.choices import ConversationStatus, IdentifierKind, Sender
@@ -156,6 +160,159 @@ def message_store(  # noqa: PLR0913
     )
 
 
+def visitor_create_store(  # noqa: PLR0913
+    *,
+    organisation_id: int,
+    widget_pk: int,
+    actor_label: str,
+    pairs: list[tuple[str, str]],
+    name: str,
+    body: str,
+    ip: str | None,
+    now: dt.datetime,
+) -> Stored | None:
+    """Create the visitor of a first message and store it, in one statement:
+    the visitor, the identifiers nobody owns yet (an IP another visitor owns
+    stays theirs), the audit entry `services.visitor_identify` writes for a new
+    visitor, a new conversation and the message. None (nothing written) when the
+    widget id, email or phone already has an owner, or when another message of
+    the same new visitor won the race for an identifier (the unique index
+    refuses the statement as a whole): the ORM path then finds the owner.
+    """
+    name = name.strip()[:200]
+    public_id = uuid.uuid4()
+    label = (name or f"Visitor {str(public_id)[:8]}")[:200]
+    distinct = list(dict.fromkeys(pairs))
+    given = ", ".join(["(%s, %s, %s)"] * len(distinct))
+    any_pair = " OR ".join(
+        ["(organisation_id = %s AND kind = %s AND value = %s)"] * len(distinct)
+    )
+    params: list[Any] = []
+    for order, (kind, value) in enumerate(distinct):
+        params += [order, kind, value]
+    for kind, value in distinct:
+        params += [organisation_id, kind, value]
+    owning = ", ".join(
+        f"'{k.value}'"
+        for k in (IdentifierKind.WIDGET, IdentifierKind.EMAIL, IdentifierKind.PHONE)
+    )
+    sql = (
+        f"WITH p(ord, kind, value) AS (VALUES {given}), "
+        f"taken AS (SELECT kind, value FROM {one.table(VisitorIdentifier)} "
+        f"WHERE {any_pair}), "
+        "new AS (SELECT ord, kind, value FROM p WHERE NOT EXISTS "
+        "(SELECT 1 FROM taken t WHERE t.kind = p.kind AND t.value = p.value)), "
+    )
+    parts: list[tuple[str, tuple[str, list[Any]]]] = [
+        (
+            "v",
+            one.insert_select(
+                Visitor,
+                {
+                    "organisation": organisation_id,
+                    "public_id": public_id,
+                    "name": name,
+                    "name_search": name.lower(),
+                    "created_at": now,
+                    "last_seen_at": now,
+                },
+                source="(SELECT 1) AS one WHERE NOT EXISTS "
+                f"(SELECT 1 FROM taken WHERE kind IN ({owning}))",
+            ),
+        ),
+        (
+            "i",
+            one.insert_select(
+                VisitorIdentifier,
+                {
+                    "organisation": organisation_id,
+                    "visitor": Sql("v.id"),
+                    "kind": Sql("new.kind"),
+                    "value": Sql("new.value"),
+                    "created_at": now,
+                },
+                source="v, new",
+                returning=(),
+            ),
+        ),
+        (
+            "au",
+            one.insert_select(
+                AuditEntry,
+                {
+                    "organisation": organisation_id,
+                    "actor_label": actor_label[:200],
+                    "action": "visitor.create",
+                    "target_type": Visitor._meta.label_lower,
+                    "target_id": str(public_id),
+                    "target_label": label,
+                    "after": Sql(
+                        "jsonb_build_object('name', %s::text, 'identifiers_added', "
+                        "(SELECT COALESCE(jsonb_agg(kind || ':' || value ORDER BY "
+                        "ord), '[]'::jsonb) FROM new))",
+                        (name,),
+                    ),
+                    "created_at": now,
+                },
+                source="v",
+                returning=(),
+            ),
+        ),
+        (
+            "c",
+            one.insert_select(
+                Conversation,
+                {
+                    "organisation": organisation_id,
+                    "visitor": Sql("v.id"),
+                    "widget": widget_pk,
+                    "public_id": uuid.uuid4(),
+                    "created_at": now,
+                    "last_message_at": now,
+                    "message_count": 1,
+                },
+                source="v",
+                returning=("id", "public_id"),
+            ),
+        ),
+        (
+            "m",
+            one.insert_select(
+                Message,
+                {
+                    "organisation": organisation_id,
+                    "conversation": Sql("c.id"),
+                    "public_id": uuid.uuid4(),
+                    "sender": Sender.VISITOR.value,
+                    "author": label,
+                    "body": body,
+                    "ip": ip,
+                    "created_at": now,
+                },
+                source="c",
+                returning=("public_id",),
+            ),
+        ),
+    ]
+    for cte, (statement, statement_params) in parts:
+        sql += f"{cte} AS ({statement}), "
+        params += statement_params
+    sql = sql.removesuffix(", ") + " SELECT v.id, c.public_id, m.public_id FROM v, c, m"
+    try:
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            row = one.fetch_one(sql, params)
+    except IntegrityError:
+        return None
+    if row is None:
+        return None
+    return Stored(
+        visitor_id=row[0],
+        author=label,
+        conversation_id=_uuid(row[1]),
+        message_id=_uuid(row[2]),
+    )
+
+
 def attempt_count(  # noqa: PLR0913
     *,
     organisation_id: int,
@@ -221,8 +378,6 @@ def _attempt_count_orm(
 ) -> tuple[int | None, str] | None:
     """`attempt_count` by the widget id's owner elsewhere: the counter moved
     (`UPDATE … RETURNING` finds the owner too), then the attempt stored."""
-    from django.db import transaction
-
     owner, params = _owner(organisation_id, widget_id)
     with transaction.atomic():
         row = one.fetch_one(

@@ -235,3 +235,44 @@ def test_a_deactivated_widget_is_refused_at_once(send, widget) -> None:
     refused = send("still there?")
     assert refused.status_code == 401
     assert Message.objects.count() == 1
+
+
+def test_a_new_visitors_first_message_is_written_in_one_statement(send) -> None:
+    """GIVEN a visitor never seen, from an IP another visitor already owns WHEN
+    they write THEN on PostgreSQL one statement creates them (after the one
+    that looked for them as a known visitor), elsewhere the ORM does: the
+    visitor with their widget id and email, the IP left with its owner, the
+    audit entry of their creation, a conversation and the message."""
+    from trustconsole.core.models import AuditEntry
+
+    send("Hello", visitor_id="w-first")
+    answer, cost = _cost(
+        send, "Hi, new here", visitor_id="w-new", email="Nia@Example.com", name="Nia"
+    )
+    assert answer.status_code == 202
+    if _postgresql():
+        written = [s for s in cost[1] if "SAVEPOINT" not in s]  # the test's own
+        assert [s.lstrip(' "').split()[0] for s in written] == ["WITH", "WITH"]
+    nia = Visitor.objects.get(name="Nia")
+    assert sorted(nia.identifiers.values_list("kind", "value")) == [
+        ("email", "nia@example.com"),
+        ("widget", "w-new"),
+    ]
+    first = Visitor.objects.get(identifiers__value="w-first")
+    assert first.identifiers.filter(kind="ip", value="192.0.2.10").exists()
+    entry = AuditEntry.objects.get(action="visitor.create", target_id=nia.public_id)
+    assert entry.target_label == "Nia" and entry.actor_label.startswith("system: ")
+    assert entry.after == {
+        "name": "Nia",
+        "identifiers_added": ["widget:w-new", "email:nia@example.com"],
+    }
+    conversation = Conversation.objects.get(visitor=nia)
+    assert str(conversation.public_id) == answer.json()["conversation_id"]
+    assert conversation.message_count == 1 and conversation.widget is not None
+    message = conversation.messages.get()
+    assert (message.body, message.author, message.ip) == (
+        "Hi, new here",
+        "Nia",
+        "192.0.2.10",
+    )
+    assert nia.name_search == "nia" and nia.status == "none"

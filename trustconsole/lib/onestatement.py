@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import connection, models
 from django.db.models.fields import NOT_PROVIDED
+from django.utils import timezone
 
 
 def available() -> bool:
@@ -42,9 +43,10 @@ def table(model: type[models.Model]) -> str:
 @dataclass(frozen=True)
 class Sql:
     """A piece of SQL written into a statement as is (a column of another CTE,
-    `now()`), in place of a parameter."""
+    `now()`), in place of a parameter; `params` for its own placeholders."""
 
     text: str
+    params: tuple[Any, ...] = ()
 
 
 def insert_select(
@@ -75,11 +77,14 @@ def insert_select(
             value = given.pop(field.attname)
         elif field.primary_key or field.db_default is not NOT_PROVIDED:
             continue
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = timezone.now()  # what pre_save gives it
         else:
             value = field.get_default()
-        columns.append(q(field.column))
+        columns.append(q(str(field.column)))
         if isinstance(value, Sql):
             selected.append(value.text)
+            params.extend(value.params)
         else:
             selected.append("%s")
             params.append(field.get_db_prep_save(value, connection))
@@ -97,7 +102,9 @@ def insert_select(
 
 def param(model: type[models.Model], field: str, value: Any) -> Any:
     """`value` prepared for one of the model's columns, as the ORM sends it."""
-    return model._meta.get_field(field).get_db_prep_save(value, connection)
+    found = model._meta.get_field(field)
+    assert isinstance(found, models.Field), field
+    return found.get_db_prep_save(value, connection)
 
 
 def fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
