@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from trustconsole.core.actor import Actor
+from trustconsole.lib import onestatement
 from trustconsole.lib.clientip import client_ip as client_ip  # the gate's address
 from trustconsole.policy import decide as core
 from trustconsole.policy import state as core_state
@@ -28,9 +29,10 @@ from trustconsole.policy.state import OrgState
 from trustconsole.policy.vocabulary import Channel as CoreChannel
 from trustconsole.policy.vocabulary import Step
 from trustconsole.rules import hooks as rule_hooks
+from trustconsole.rules import hooks_chat as chat_rules
 from trustconsole.rules import windows
 from trustconsole.rules.facts import RuleChannel
-from visitors import services
+from visitors import gate_store, services
 from visitors.choices import (
     Channel,
     ConversationStatus,
@@ -64,29 +66,48 @@ def _attempt_record(
     widget: Widget,
 ) -> GateAnswer:
     """Count a silently blocked message on the visitor (with the decision's
-    explanation) and answer the widget as if it had been stored."""
+    explanation) and answer the widget as if it had been stored: one statement
+    on PostgreSQL (`gate_store.attempt_count`), the ORM's two writes elsewhere."""
     entry = verdict.entry
-    services.blocked_attempt_record(
-        visitor=None,
-        visitor_id=visitor_id,
-        organisation_id=organisation_id,
-        channel=Channel.CHAT,
-        reason=verdict.reason,
-        ip=ip,
-        ip_block_id=entry.pk
-        if entry is not None and entry.kind == "ip_block"
-        else None,
-        detail={"widget": widget.name},
-        explanation=verdict.explanation(),
-    )
+    ip_block_id = entry.pk if entry is not None and entry.kind == "ip_block" else None
+    if onestatement.available():
+        gate_store.attempt_count(
+            organisation_id=organisation_id,
+            visitor_id=visitor_id,
+            **_attempt_fields(verdict, ip, ip_block_id, widget),
+        )
+    else:
+        with transaction.atomic():
+            services.blocked_attempt_record(
+                visitor=None,
+                visitor_id=visitor_id,
+                organisation_id=organisation_id,
+                **_attempt_fields(verdict, ip, ip_block_id, widget),
+            )
+    return _blocked_answer()
+
+
+def _attempt_fields(
+    verdict: core.Verdict, ip: str | None, ip_block_id: int | None, widget: Widget
+) -> dict[str, Any]:
+    return {
+        "channel": Channel.CHAT,
+        "reason": verdict.reason,
+        "ip": ip,
+        "ip_block_id": ip_block_id,
+        "detail": {"widget": widget.name},
+        "explanation": verdict.explanation(),
+    }
+
+
+def _blocked_answer() -> GateAnswer:
     # Random ids shaped like real ones: the widget cannot tell it was blocked.
     return GateAnswer(
         conversation_id=uuid.uuid4(), message_id=uuid.uuid4(), blocked=True
     )
 
 
-@transaction.atomic
-def widget_message_receive(
+def widget_message_receive(  # noqa: PLR0913
     *,
     widget: Widget,
     widget_visitor_id: str,
@@ -100,9 +121,13 @@ def widget_message_receive(
     """Gate one widget message: block silently, or store it and apply the rules.
 
     Identifiers must already be valid (the API validates them and answers 400).
+    The decision and, when they read nothing of the visitor's row, the rules run
+    in memory first; then, on PostgreSQL, a blocked message or a known visitor's
+    message is one statement (`gate_store`). Anything else (a new visitor,
+    something new about one, rules that read the visitor or have effects to
+    apply, another database) takes the ORM path in one transaction.
     """
     organisation = widget.organisation
-    actor = Actor.system_for(organisation, f"chat widget {widget.name}")
     now = timezone.now()
     pairs = [
         (str(IdentifierKind.WIDGET), services.normalise_widget_id(widget_visitor_id))
@@ -125,33 +150,153 @@ def widget_message_receive(
             ip=ip,
             widget=widget,
         )
-    visitor = services.visitor_identify(
-        actor=actor, pairs=pairs, name=name, seen_at=now
-    )
-    # The organisation's chat-message rules (rules as data) after the identity
-    # steps; a live rule may block, shadow rules are only listed and counted.
-    rules = rule_hooks.chat_message(
+    message = Incoming(widget, pairs, body, name, ip, conversation_id, now)
+    early = chat_rules.chat_message_before_visitor(
         organisation_id=organisation.pk,
         verdict=verdict,
-        visitor=visitor,
         body=body,
         widget=widget.name,
         pairs=pairs,
         messages_recent=messages_recent,
     )
+    if early is not None:
+        answer = _one_statement(message, early)
+        if answer is not None:
+            return answer
+    with transaction.atomic():
+        return _receive(
+            message, verdict=verdict, messages_recent=messages_recent, rules=early
+        )
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One widget message, its identifiers normalised."""
+
+    widget: Widget
+    pairs: list[tuple[str, str]]
+    body: str
+    name: str
+    ip: str | None
+    conversation_id: uuid.UUID | None
+    now: dt.datetime
+
+
+def _one_statement(message: Incoming, rules: rule_hooks.ChatRules) -> GateAnswer | None:
+    """A blocked message (on any database: the attempt counter's writes only),
+    or a known visitor's (one statement, PostgreSQL); None when the statement
+    found nothing to do (nothing was written)."""
+    organisation_id = message.widget.organisation_id
+    verdict = rules.verdict
+    if not verdict.allowed:  # an IP block or a rule: counted on whoever sent it
+        entry = verdict.entry
+        counted = gate_store.attempt_count(
+            organisation_id=organisation_id,
+            widget_id=message.pairs[0][1],
+            **_attempt_fields(
+                verdict,
+                message.ip,
+                entry.pk if entry is not None and entry.kind == "ip_block" else None,
+                message.widget,
+            ),
+        )
+        if counted is None:
+            return None
+        visitor_pk, label = counted
+        answer = _blocked_answer()
+    else:
+        if not onestatement.available() or chat_rules.chat_acts(rules):
+            return None  # the ORM path (signals and flags need the rows)
+        stored = gate_store.message_store(
+            organisation_id=organisation_id,
+            widget_pk=message.widget.pk,
+            pairs=message.pairs,
+            name=message.name,
+            body=message.body,
+            ip=message.ip,
+            conversation_id=message.conversation_id,
+            now=message.now,
+        )
+        if stored is None:  # a first message: the visitor created with it
+            stored = gate_store.visitor_create_store(
+                organisation_id=organisation_id,
+                widget_pk=message.widget.pk,
+                actor_label=Actor.system_for(
+                    message.widget.organisation, f"chat widget {message.widget.name}"
+                ).label,
+                pairs=message.pairs,
+                name=message.name,
+                body=message.body,
+                ip=message.ip,
+                now=message.now,
+            )
+        if stored is None:
+            return None
+        visitor_pk, label = stored.visitor_id, stored.author
+        answer = GateAnswer(
+            conversation_id=stored.conversation_id, message_id=stored.message_id
+        )
+    if visitor_pk is not None:
+        chat_rules.chat_matches_record(
+            organisation_id=organisation_id,
+            rules=rules,
+            visitor_pk=visitor_pk,
+            subject_label=label,
+            body=message.body,
+        )
+    return answer
+
+
+def _receive(
+    message: Incoming,
+    *,
+    verdict: core.Verdict,
+    messages_recent: int | None,
+    rules: rule_hooks.ChatRules | None,
+) -> GateAnswer:
+    """The ORM path (in the caller's transaction): the visitor identified (or
+    created), the rules applied after the identity steps unless `rules` were
+    evaluated already, the message stored, the live rules' effects applied."""
+    widget, now = message.widget, message.now
+    organisation = widget.organisation
+    actor = Actor.system_for(organisation, f"chat widget {widget.name}")
+    visitor = services.visitor_identify(
+        actor=actor, pairs=message.pairs, name=message.name, seen_at=now
+    )
+    if rules is None:
+        # The organisation's chat-message rules (rules as data) after the
+        # identity steps; a live rule may block, shadow rules are only listed
+        # and counted.
+        rules = rule_hooks.chat_message(
+            organisation_id=organisation.pk,
+            verdict=verdict,
+            visitor=visitor,
+            body=message.body,
+            widget=widget.name,
+            pairs=message.pairs,
+            messages_recent=messages_recent,
+        )
+    else:
+        chat_rules.chat_matches_record(
+            organisation_id=organisation.pk,
+            rules=rules,
+            visitor_pk=visitor.pk,
+            subject_label=visitor.display_name,
+            body=message.body,
+        )
     verdict = rules.verdict
     if not verdict.allowed:  # an IP block or a rule: counted on whoever sent it
         return _attempt_record(
             organisation_id=organisation.pk,
             visitor_id=visitor.pk,
             verdict=verdict,
-            ip=ip,
+            ip=message.ip,
             widget=widget,
         )
     conversation = _conversation_continue(
         organisation_id=organisation.pk,
         visitor_id=visitor.pk,
-        public_id=conversation_id,
+        public_id=message.conversation_id,
         now=now,
     )
     if conversation is None:
@@ -163,13 +308,13 @@ def widget_message_receive(
             last_message_at=now,
             message_count=1,
         )
-    message = Message.objects.create(
+    stored = Message.objects.create(
         organisation=organisation,
         conversation=conversation,
         sender=Sender.VISITOR,
         author=visitor.display_name[:200],
-        body=body,
-        ip=ip,
+        body=message.body,
+        ip=message.ip,
         created_at=now,
     )
     # The live rules' signals, flags and events: the default rule set's flagged
@@ -179,10 +324,10 @@ def widget_message_receive(
         visitor=visitor,
         conversation=conversation,
         rules=rules,
-        message=message,
+        message=stored,
     )
     return GateAnswer(
-        conversation_id=conversation.public_id, message_id=message.public_id
+        conversation_id=conversation.public_id, message_id=stored.public_id
     )
 
 
