@@ -12,8 +12,10 @@ in the access log), Django's security headers and the query-string guard
 (database connections are opened and recycled as for any request) and error
 logging. The outbound check authenticates its API token in its view: ordinary
 checks by its short path (`voicegate/policy/api/hot.py`), the rest by its DRF
-view. Anything else, including any other method on those paths, goes to the
-Django application unchanged.
+view. Telnyx Call Control webhooks go further: answered from the WSGI environ,
+without Django's request and response objects or its request signals
+(`trustconsole.hookpath`). Anything else, including any other method on those
+paths, goes to the Django application unchanged.
 """
 
 from __future__ import annotations
@@ -57,9 +59,12 @@ def hook_token(environ: dict[str, Any]) -> str | None:
 class HotRouter:
     """The WSGI application: webhooks on the short path, the rest to Django."""
 
-    def __init__(self, django_app: WSGIHandler) -> None:
+    def __init__(
+        self, django_app: WSGIHandler, *, recycle_connections: bool = True
+    ) -> None:
         from django.utils.module_loading import import_string
 
+        from trustconsole.hookpath import PlainHooks
         from visitors.api.views import widget_messages_view
         from voicegate import webhooks
         from voicegate.policy.api.views import outbound_check_view
@@ -85,16 +90,30 @@ class HotRouter:
         for path in reversed(HOT_MIDDLEWARE):
             chain = convert_exception_to_response(import_string(path)(chain))
         self.chain: Callable[[HttpRequest], HttpResponse] = chain
+        # Telnyx Call Control webhooks: straight from the environ, the rest of
+        # the webhooks (and anything unusual) through `short`.
+        self.plain_hooks = PlainHooks(
+            self.short, recycle_connections=recycle_connections
+        )
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         token = hook_token(environ)
-        if token is None and not (
+        if token is not None:
+            return self.plain_hooks(environ, start_response, token)
+        if not (
             environ.get("PATH_INFO") in HOT_POSTS
             and environ.get("REQUEST_METHOD") == "POST"
         ):
             return self.django_app(environ, start_response)
+        return self.short(environ, start_response)
+
+    def short(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """The hot endpoints' Django path: their middlewares, then their views."""
+        token = hook_token(environ)
         set_script_prefix(get_script_name(environ))
         signals.request_started.send(sender=self.__class__, environ=environ)
         request = WSGIRequest(environ)

@@ -431,9 +431,29 @@ HANDLERS: dict[str, Callable[..., HttpResponse]] = {
 }
 
 
+# The providers the plain-WSGI path (`trustconsole.hookpath`) answers: their
+# handlers read only the method, the headers and the raw body of the request.
+PLAIN_HANDLERS: dict[str, Callable[..., HttpResponse]] = {
+    Provider.TELNYX_CALL_CONTROL: _telnyx_call_control,
+}
+
+
 @csrf_exempt
 def voice_hook(request: HttpRequest, token: str) -> HttpResponse:
     """Answer one provider webhook for the connection that owns `token`."""
+    response = hook_answer(request, token, handlers=HANDLERS)
+    assert response is not None  # every provider has a handler
+    return response
+
+
+def hook_answer(
+    request: HttpRequest,
+    token: str,
+    *,
+    handlers: Mapping[str, Callable[..., HttpResponse]],
+) -> HttpResponse | None:
+    """The answer to one webhook, or None when `handlers` has none for the
+    connection's provider (the plain path then hands the request to Django)."""
     request.voice_started_us = gate.now_us()  # type: ignore[attr-defined]
     limited = ratelimit.hit(
         "voice-hook", token, ratelimit.Rate.of(settings.VOICEGATE_HOOK_RATE)
@@ -467,4 +487,7 @@ def voice_hook(request: HttpRequest, token: str) -> HttpResponse:
             connection.fail_mode,
             f"connection {connection.public_id}: verification secret {UNREADABLE}",
         )
-    return HANDLERS[connection.provider](request, token, connection, ctx)
+    handler = handlers.get(connection.provider)
+    if handler is None:
+        return None
+    return handler(request, token, connection, ctx)

@@ -16,11 +16,18 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.core import signals
 from django.core.cache import cache
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
+from django.db import close_old_connections
 from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.test import Client
+from django.test.client import ClientHandler
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
+from trustconsole.hotpath import HotRouter, hook_token
 from voicegate import gate, services
 from voicegate.choices import Provider
 from voicegate.models import CallDecision, VoiceConnection
@@ -48,6 +55,52 @@ def _fresh_gate() -> Iterator[None]:
     yield
     _forget_voice_keys()
     gate.reset()
+
+
+class RouterClientHandler(ClientHandler):
+    """Django's test client handler, with provider webhooks sent through the
+    console's WSGI application (`trustconsole.wsgi`: the router, its plain path)
+    as gunicorn sends them. Like Django's own, it leaves database connections
+    alone (the test's transaction outlives its requests)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.router = HotRouter(WSGIHandler(), recycle_connections=False)
+
+    def __call__(self, environ: dict[str, Any]) -> HttpResponse:
+        if hook_token(environ) is None:
+            return super().__call__(environ)
+        seen: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+            seen["status"], seen["headers"] = status, headers
+
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        try:
+            result = self.router(environ, start_response)
+            try:
+                content = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        finally:
+            signals.request_started.connect(close_old_connections)
+            signals.request_finished.connect(close_old_connections)
+        code, reason = seen["status"].split(" ", 1)
+        response = HttpResponse(
+            content, status=int(code), reason=reason, headers=dict(seen["headers"])
+        )
+        response.wsgi_request = WSGIRequest(environ)  # type: ignore[attr-defined]
+        return response
+
+
+@pytest.fixture
+def client() -> Client:
+    """The test client; webhooks go through the WSGI application's router."""
+    test_client = Client()
+    test_client.handler = RouterClientHandler(enforce_csrf_checks=False)
+    return test_client
 
 
 def logged() -> QuerySet[CallDecision]:

@@ -53,7 +53,8 @@ def _call(app: Any, method: str, path: str, body: bytes = b"", **headers: str):
     try:
         content = b"".join(result)
     finally:
-        result.close()
+        if hasattr(result, "close"):
+            result.close()
     return int(seen["status"].split()[0]), seen["headers"], content
 
 
@@ -64,7 +65,7 @@ def router() -> Iterator[HotRouter]:
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        yield HotRouter(WSGIHandler())
+        yield HotRouter(WSGIHandler(), recycle_connections=False)
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)

@@ -89,6 +89,17 @@ def _forget(**_: object) -> None:
     _request_id.set("")
 
 
+def request_bound(request_id: str) -> None:
+    """Lines logged from now on name this request (paths without the middleware)."""
+    _request.set(None)
+    _request_id.set(request_id)
+
+
+def request_forgotten() -> None:
+    """The request is answered: lines logged from now on name none."""
+    _forget()
+
+
 request_finished.connect(_forget, dispatch_uid="trustconsole-logs-forget")
 
 
