@@ -1,4 +1,4 @@
-"""The precedence table of docs/architecture.md ("The decision core"), checked for
+"""The precedence table of docs/architecture/decision-core.md, checked for
 every combination of identity states on every channel.
 
 The expected verdicts are written here from the documented table, independently

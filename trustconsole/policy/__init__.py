@@ -1,4 +1,4 @@
-"""The decision core (see docs/architecture.md, "The decision core").
+"""The decision core (see docs/architecture/decision-core.md).
 
 `state.py` keeps one in-memory state per organisation per process, caught up from
 the change log (`models.PolicyChange`, appended by `changes.policy_changed`);

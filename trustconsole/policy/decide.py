@@ -1,6 +1,6 @@
-"""The precedence, written once for every channel (table in docs/architecture.md,
-"The decision core"). Pure and in memory: `decide(state, channel, identities)`
-reads only the state (`PRECEDENCE` lists each channel's steps in order).
+"""The precedence, written once for every channel (the table is in
+docs/architecture/decision-core.md). Pure and in memory: `decide(state, channel,
+identities)` reads only the state (`PRECEDENCE` lists each channel's steps in order).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from trustconsole.lib.phones import (
 from trustconsole.policy.state import Entry, OrgState, account_entry
 from trustconsole.policy.vocabulary import Channel, Reason, Step
 
-# Steps in the order they are tried, per channel (docs/architecture.md).
+# Steps in the order they are tried, per channel (docs/architecture/decision-core.md).
 PRECEDENCE: dict[str, tuple[str, ...]] = {
     Channel.CHAT: (
         Step.BLACKLIST, Step.WHITELIST, Step.IP_BLOCK, Step.RULE, Step.DEFAULT,

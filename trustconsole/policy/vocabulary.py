@@ -20,7 +20,8 @@ class Channel(models.TextChoices):
 
 
 class Step(models.TextChoices):
-    """The precedence steps, in the order they are tried (docs/architecture.md)."""
+    """The precedence steps, in the order they are tried (the table in
+    docs/architecture/decision-core.md)."""
 
     CALLER_ID = "caller_id", "Caller ID format (withheld, unparseable)"
     ACCOUNT_STATUS = "account_status", "Customer account status"

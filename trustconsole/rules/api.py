@@ -77,7 +77,7 @@ class RuleCreateInput(serializers.Serializer[Any]):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     channel = serializers.ChoiceField(choices=facts.RuleChannel.choices)
     condition = serializers.CharField(max_length=4000, trim_whitespace=False)
-    effect = serializers.DictField(help_text="See docs/architecture.md, effects.")
+    effect = serializers.DictField(help_text="See docs/architecture/rules.md, effects.")
     mode = serializers.ChoiceField(choices=RuleMode.choices, default=RuleMode.SHADOW)
     order = serializers.IntegerField(min_value=0, max_value=1_000_000, default=100)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
