@@ -274,6 +274,7 @@ def _receive(
             body=message.body,
             widget=widget.name,
             pairs=message.pairs,
+            is_new=getattr(visitor, "upsert_created", False),
             messages_recent=messages_recent,
         )
     else:

@@ -129,3 +129,14 @@ def test_an_effect_that_fails_never_loses_the_message(org, send, monkeypatch) ->
     send("casino night")
     assert Message.objects.filter(body="casino night").exists()
     assert not RiskSignal.objects.exists()
+
+
+def test_a_rule_on_visitor_is_new_sees_a_first_message_only(org, send) -> None:
+    make_rule(
+        org, "visitor.is_new", {"block": True}, channel="chat_message", mode="live",
+        name="First contact",
+    )  # fmt: skip
+    send("Hello, first time here")
+    send("Hello again")
+    assert BlockedAttempt.objects.count() == 1
+    assert list(Message.objects.values_list("body", flat=True)) == ["Hello again"]

@@ -27,6 +27,7 @@ ROW_FACTS = frozenset(
     {
         "visitor.status",
         "visitor.trust_score",
+        "visitor.is_new",  # known once the visitor is looked up (or created)
         "visitor.messages_10m",
         "visitor.messages_1h",
     }
@@ -66,7 +67,7 @@ def chat_message_before_visitor(
     given = dict(pairs)
     event: dict[str, Any] = {
         "visitor": {
-            "is_new": False,  # as hooks.chat_message is given by the gate
+            "is_new": False,  # not read here: a rule reading it waits for the row
             "email": given.get("email", ""),
             "phone": given.get("phone", ""),
             "ip": given.get("ip", ""),
