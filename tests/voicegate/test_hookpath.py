@@ -8,15 +8,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections, connection
+from django.db import connection
 
-from tests.voicegate.conftest import call_initiated, hook_path, logged
+from tests.voicegate.conftest import (
+    BLACKLISTED_CALLER,
+    call_initiated,
+    hook_path,
+    logged,
+)
 from tests.voicegate.test_hotpath import _call as wsgi_call
 from trustconsole.core.actor import Actor
 from trustconsole.hotpath import HotRouter
@@ -26,29 +29,8 @@ from voicegate import webhooks
 
 pytestmark = pytest.mark.django_db
 
-BLOCKED = "+14155550123"
+BLOCKED = BLACKLISTED_CALLER  # blacklisted by the `hook` fixture
 CALLER = "+12025550142"
-
-
-@pytest.fixture
-def router() -> Iterator[HotRouter]:
-    """The router in this test's transaction (connections left alone, as by
-    Django's test client); its Django path with the signals' receivers off too."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        yield HotRouter(WSGIHandler(), recycle_connections=False)
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
-def hook(org, telnyx_signer, make_connection):
-    actor = Actor.system_for(org, "test")
-    visitor = visitor_upsert(actor=actor, name="Spammer", phones=[BLOCKED])
-    visitor_blacklist(actor=actor, visitor=visitor, reason="spam calls")
-    return make_connection(org, secret=telnyx_signer.public_b64)
 
 
 def _signed(signer: Any, caller: str) -> tuple[bytes, dict[str, str]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,15 +14,19 @@ from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 
-from tests.voicegate.conftest import call_initiated, hook_path, logged
+from tests.voicegate.conftest import (
+    BLACKLISTED_CALLER,
+    call_initiated,
+    hook_path,
+    logged,
+)
 from trustconsole.core.actor import Actor
-from trustconsole.hotpath import HotRouter, hook_token
-from visitors.services import visitor_blacklist, visitor_upsert
+from trustconsole.hotpath import hook_token
 from voicegate.choices import CommandStatus
 
 pytestmark = pytest.mark.django_db
 
-BLOCKED = "+14155550123"
+BLOCKED = BLACKLISTED_CALLER  # blacklisted by the `hook` fixture
 
 
 def _call(app: Any, method: str, path: str, body: bytes = b"", **headers: str):
@@ -56,27 +59,6 @@ def _call(app: Any, method: str, path: str, body: bytes = b"", **headers: str):
         if hasattr(result, "close"):
             result.close()
     return int(seen["status"].split()[0]), seen["headers"], content
-
-
-@pytest.fixture
-def router() -> Iterator[HotRouter]:
-    """The router, called in this test's transaction: like Django's test client,
-    requests here do not close the database connection when they start and end."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        yield HotRouter(WSGIHandler(), recycle_connections=False)
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
-def hook(org, telnyx_signer, make_connection):
-    actor = Actor.system_for(org, "test")
-    visitor = visitor_upsert(actor=actor, name="Spammer", phones=[BLOCKED])
-    visitor_blacklist(actor=actor, visitor=visitor, reason="spam calls")
-    return make_connection(org, secret=telnyx_signer.public_b64)
 
 
 def test_only_provider_webhooks_take_the_short_path() -> None:
