@@ -73,6 +73,31 @@ class ChatRules:
         return not self.verdict.allowed and self.verdict.step == Step.RULE
 
 
+def chat_message_event(
+    visitor: dict[str, Any],
+    *,
+    body: str,
+    widget: str,
+    pairs: list[tuple[str, str]],
+    messages_recent: int | None,
+) -> dict[str, Any]:
+    """A chat message's event for the rules: the visitor's facts given, with the
+    identifiers the message carried and the velocity count when taken."""
+    given = dict(pairs)
+    event: dict[str, Any] = {
+        "visitor": {
+            **visitor,
+            "email": given.get("email", ""),
+            "phone": given.get("phone", ""),
+            "ip": given.get("ip", ""),
+        },
+        "message": {"text": body, "widget": widget},
+    }
+    if messages_recent is not None:
+        event["visitor"]["messages_recent"] = messages_recent
+    return event
+
+
 def chat_message(
     *,
     organisation_id: int,
@@ -93,21 +118,15 @@ def chat_message(
     rules = engine.rule_set(state, RuleChannel.CHAT_MESSAGE)
     if not rules.rules:
         return ChatRules(verdict, None)
-    given = dict(pairs)
-    event = {
-        "visitor": {
+    event = chat_message_event(
+        {
             "id": str(visitor.public_id),
             "status": visitor.status,
             "trust_score": visitor.trust_score,
             "is_new": is_new,
-            "email": given.get("email", ""),
-            "phone": given.get("phone", ""),
-            "ip": given.get("ip", ""),
         },
-        "message": {"text": body, "widget": widget},
-    }
-    if messages_recent is not None:
-        event["visitor"]["messages_recent"] = messages_recent
+        body=body, widget=widget, pairs=pairs, messages_recent=messages_recent,
+    )  # fmt: skip
     outcome = engine.evaluate(
         rules, EventContext(organisation_id, rules.channel, event)
     )

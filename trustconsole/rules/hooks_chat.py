@@ -14,13 +14,17 @@ attempt counted: `chat_matches_record` records it then.
 
 from __future__ import annotations
 
-from typing import Any
-
 from trustconsole.policy import decide as core
 from trustconsole.policy import state as core_state
 from trustconsole.rules import engine, matchlog
 from trustconsole.rules.facts import EventContext, RuleChannel
-from trustconsole.rules.hooks import ChatRules, _applies, _decided, _label
+from trustconsole.rules.hooks import (
+    ChatRules,
+    _applies,
+    _decided,
+    _label,
+    chat_message_event,
+)
 
 # Facts that come from the visitor's row (or are counted under its id).
 ROW_FACTS = frozenset(
@@ -64,18 +68,11 @@ def chat_message_before_visitor(
         return ChatRules(verdict, None)
     if reads_visitor_row(rules.fields, velocity_counted=messages_recent is not None):
         return None
-    given = dict(pairs)
-    event: dict[str, Any] = {
-        "visitor": {
-            "is_new": False,  # not read here: a rule reading it waits for the row
-            "email": given.get("email", ""),
-            "phone": given.get("phone", ""),
-            "ip": given.get("ip", ""),
-        },
-        "message": {"text": body, "widget": widget},
-    }
-    if messages_recent is not None:
-        event["visitor"]["messages_recent"] = messages_recent
+    # is_new is not read here: a rule reading it waits for the visitor's row.
+    event = chat_message_event(
+        {"is_new": False}, body=body, widget=widget, pairs=pairs,
+        messages_recent=messages_recent,
+    )  # fmt: skip
     outcome = engine.evaluate(
         rules, EventContext(organisation_id, rules.channel, event)
     )
