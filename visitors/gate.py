@@ -237,7 +237,7 @@ def _one_statement(message: Incoming, rules: rule_hooks.ChatRules) -> GateAnswer
             conversation_id=stored.conversation_id, message_id=stored.message_id
         )
     if visitor_pk is not None:
-        chat_rules.chat_matches_record(
+        rule_hooks.chat_matches_record(
             organisation_id=organisation_id,
             rules=rules,
             visitor_pk=visitor_pk,
@@ -278,7 +278,7 @@ def _receive(
             messages_recent=messages_recent,
         )
     else:
-        chat_rules.chat_matches_record(
+        rule_hooks.chat_matches_record(
             organisation_id=organisation.pk,
             rules=rules,
             visitor_pk=visitor.pk,

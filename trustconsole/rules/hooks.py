@@ -130,21 +130,41 @@ def chat_message(
     outcome = engine.evaluate(
         rules, EventContext(organisation_id, rules.channel, event)
     )
-    if outcome.matched:
-        decided = outcome.decided_by
-        matchlog.record(
-            organisation_id=organisation_id,
-            channel=RuleChannel.CHAT_MESSAGE,
-            rules=[*outcome.live, *outcome.shadow],
-            real="blocked" if decided else "stored",
-            real_by=_label(decided) if decided else "",
-            acted=decided is not None,
-            visitor_pk=visitor.pk,
-            subject_label=visitor.display_name,
-            excerpt=body,
-        )
+    rules_said = ChatRules(_decided(verdict, outcome), outcome)
+    chat_matches_record(
+        organisation_id=organisation_id, rules=rules_said, visitor_pk=visitor.pk,
+        subject_label=visitor.display_name, body=body,
+    )  # fmt: skip
     engine.hits_flush_due()
-    return ChatRules(_decided(verdict, outcome), outcome)
+    return rules_said
+
+
+def chat_matches_record(
+    *,
+    organisation_id: int,
+    rules: ChatRules,
+    visitor_pk: int,
+    subject_label: str,
+    body: str,
+) -> None:
+    """Keep the chat-message rules' matches in the match log (in memory): those
+    of `chat_message`, and of the rules evaluated before the visitor's lookup
+    (`hooks_chat`) once the gate knows the visitor."""
+    outcome = rules.outcome
+    if outcome is None or not outcome.matched:
+        return
+    decided = outcome.decided_by
+    matchlog.record(
+        organisation_id=organisation_id,
+        channel=RuleChannel.CHAT_MESSAGE,
+        rules=[*outcome.live, *outcome.shadow],
+        real="blocked" if decided else "stored",
+        real_by=_label(decided) if decided else "",
+        acted=decided is not None,
+        visitor_pk=visitor_pk,
+        subject_label=subject_label,
+        excerpt=body,
+    )
 
 
 def chat_effects(  # noqa: PLR0913

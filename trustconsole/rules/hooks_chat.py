@@ -9,20 +9,19 @@ reads the visitor's row (status, trust score, the per-visitor message counts
 keyed by the visitor's id) is evaluated after the lookup, by `hooks.chat_message`.
 
 The match log needs the visitor, known only once the message is stored or its
-attempt counted: `chat_matches_record` records it then.
+attempt counted: `hooks.chat_matches_record` records it then.
 """
 
 from __future__ import annotations
 
 from trustconsole.policy import decide as core
 from trustconsole.policy import state as core_state
-from trustconsole.rules import engine, matchlog
+from trustconsole.rules import engine
 from trustconsole.rules.facts import EventContext, RuleChannel
 from trustconsole.rules.hooks import (
     ChatRules,
     _applies,
     _decided,
-    _label,
     chat_message_event,
 )
 
@@ -59,7 +58,7 @@ def chat_message_before_visitor(
 ) -> ChatRules | None:
     """The chat-message rules' answer without the visitor's row, or None when a
     rule reads it (then `hooks.chat_message` runs after the lookup). The match
-    log is left to `chat_matches_record`."""
+    log is left to `hooks.chat_matches_record`."""
     if not _applies(verdict):
         return ChatRules(verdict, None)
     state = core_state.state_get(organisation_id) or core_state.current(organisation_id)
@@ -89,31 +88,4 @@ def chat_acts(rules: ChatRules) -> bool:
     return any(
         r.effect.get("signal") or r.effect.get("flag") or r.effect.get("event")
         for r in outcome.live
-    )
-
-
-def chat_matches_record(
-    *,
-    organisation_id: int,
-    rules: ChatRules,
-    visitor_pk: int,
-    subject_label: str,
-    body: str,
-) -> None:
-    """Keep the matches of rules evaluated before the lookup (in memory), as
-    `hooks.chat_message` keeps its own."""
-    outcome = rules.outcome
-    if outcome is None or not outcome.matched:
-        return
-    decided = outcome.decided_by
-    matchlog.record(
-        organisation_id=organisation_id,
-        channel=RuleChannel.CHAT_MESSAGE,
-        rules=[*outcome.live, *outcome.shadow],
-        real="blocked" if decided else "stored",
-        real_by=_label(decided) if decided else "",
-        acted=decided is not None,
-        visitor_pk=visitor_pk,
-        subject_label=subject_label,
-        excerpt=body,
     )
