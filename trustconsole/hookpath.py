@@ -4,8 +4,9 @@
 hottest request. `PlainHooks` answers it from the WSGI environ: a small request
 object (`HookRequest`: the method, the headers, the raw body) goes to the same
 webhook code as on the Django path (`voicegate.webhooks.hook_answer`), and the
-JSON answer is written straight to the server. What the Django path does around
-the view is done here by hand, each for the same reason:
+JSON answer is written straight to the server (a 200 as the bytes the webhook
+code encoded once, `webhooks.JsonAnswer`, without a response object). What the
+Django path does around the view is done here by hand, each for the same reason:
 
 - the request id (`trustconsole.lib.logs`): the caller's `X-Request-ID` or a new
   one, echoed, on every line logged meanwhile and in the access log;
@@ -204,17 +205,21 @@ class PlainHooks:
     def _respond(
         self,
         request: HookRequest,
-        response: HttpResponse,
+        response: webhooks.HookResponse,
         start_response: Callable[..., Any],
     ) -> list[bytes]:
-        if response.status_code >= 400:
-            log_response(
-                "%s: %s", response.reason_phrase, request.path,
-                response=response, request=request,  # type: ignore[arg-type]
-            )  # fmt: skip
+        if isinstance(response, webhooks.JsonAnswer):  # a 200: its bytes as they are
+            items: list[tuple[str, str]] = [("Content-Type", response.content_type)]
+        else:
+            if response.status_code >= 400:
+                log_response(
+                    "%s: %s", response.reason_phrase, request.path,
+                    response=response, request=request,  # type: ignore[arg-type]
+                )  # fmt: skip
+            items = list(response.items())
         content = response.content
         headers = [
-            *response.items(),
+            *items,
             *self.security_headers[is_secure(request.META)],
             (logs.HEADER, request.request_id),
             ("Content-Length", str(len(content))),

@@ -7,6 +7,8 @@ the decision.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,6 +28,34 @@ from voicegate.sender import sender
 logger = logging.getLogger(__name__)
 
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
+class JsonAnswer:
+    """A webhook's 200 JSON answer as its encoded bytes, made once per distinct
+    answer (`answer`): the plain-WSGI path writes them as they are, the Django
+    path wraps them in the response `JsonResponse` would build (`as_response`)."""
+
+    status_code = 200
+    reason_phrase = "OK"
+    content_type = "application/json"
+
+    __slots__ = ("content",)
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def as_response(self) -> HttpResponse:
+        """The same answer as a Django response (body and headers of JsonResponse)."""
+        return HttpResponse(self.content, content_type=self.content_type)
+
+
+@functools.lru_cache(maxsize=256)
+def answer(*pairs: tuple[str, str]) -> JsonAnswer:
+    """The 200 answer `{name: value, …}`, encoded as JsonResponse encodes it."""
+    return JsonAnswer(json.dumps(dict(pairs)).encode())
+
+
+HookResponse = HttpResponse | JsonAnswer
 
 
 def _public_url(request: HttpRequest) -> str:
@@ -53,7 +83,7 @@ def _refuse(
 
 def _telnyx_call_control(
     request: HttpRequest, token: str, connection: ConnectionSnapshot, ctx: Context
-) -> HttpResponse:
+) -> HookResponse:
     if request.method != "POST":
         return JsonResponse({"detail": "Use POST."}, status=405)
     try:
@@ -96,7 +126,7 @@ def _telnyx_call_control(
         )
     if event_type != "call.initiated" or payload.get("direction") != "incoming":
         forwarded = _forward(connection, request, event_id)
-        return JsonResponse({"status": "forwarded" if forwarded else "ignored"})
+        return answer(("status", "forwarded" if forwarded else "ignored"))
 
     facts = CallFacts(
         organisation_id=connection.organisation_id,
@@ -115,15 +145,15 @@ def _telnyx_call_control(
     if claimed is None:
         return JsonResponse({"detail": "Unknown webhook address."}, status=404)
     if claimed.duplicate:
-        return JsonResponse({"status": "duplicate"})
+        return answer(("status", "duplicate"))
     verdict = claimed.verdict
     if verdict.rejected:
         if not _reject(connection, facts, claimed.record):
-            return JsonResponse({"status": "duplicate"})
+            return answer(("status", "duplicate"))
     else:
         _forward(connection, request, event_id)
     gate.call_count_rules(facts, claimed)
-    return JsonResponse({"decision": verdict.decision, "reason": verdict.reason})
+    return answer(("decision", verdict.decision), ("reason", verdict.reason))
 
 
 def _verified(
@@ -422,7 +452,7 @@ def _generic(
     )
 
 
-HANDLERS: dict[str, Callable[..., HttpResponse]] = {
+HANDLERS: dict[str, Callable[..., HookResponse]] = {
     Provider.TELNYX_CALL_CONTROL: _telnyx_call_control,
     Provider.TELNYX_TEXML: _xml_voice,
     Provider.TWILIO: _xml_voice,
@@ -433,7 +463,7 @@ HANDLERS: dict[str, Callable[..., HttpResponse]] = {
 
 # The providers the plain-WSGI path (`trustconsole.hookpath`) answers: their
 # handlers read only the method, the headers and the raw body of the request.
-PLAIN_HANDLERS: dict[str, Callable[..., HttpResponse]] = {
+PLAIN_HANDLERS: dict[str, Callable[..., HookResponse]] = {
     Provider.TELNYX_CALL_CONTROL: _telnyx_call_control,
 }
 
@@ -443,15 +473,15 @@ def voice_hook(request: HttpRequest, token: str) -> HttpResponse:
     """Answer one provider webhook for the connection that owns `token`."""
     response = hook_answer(request, token, handlers=HANDLERS)
     assert response is not None  # every provider has a handler
-    return response
+    return response.as_response() if isinstance(response, JsonAnswer) else response
 
 
 def hook_answer(
     request: HttpRequest,
     token: str,
     *,
-    handlers: Mapping[str, Callable[..., HttpResponse]],
-) -> HttpResponse | None:
+    handlers: Mapping[str, Callable[..., HookResponse]],
+) -> HookResponse | None:
     """The answer to one webhook, or None when `handlers` has none for the
     connection's provider (the plain path then hands the request to Django)."""
     request.voice_started_us = gate.now_us()  # type: ignore[attr-defined]
