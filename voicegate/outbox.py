@@ -3,10 +3,11 @@
 A webhook request writes one `OutboxItem` per event and kind (its unique constraint
 makes a redelivery add nothing) and then:
 
-- a rejection is logged and its item opened in one transaction; that insert is the
-  claim on the event, so one event never sends two reject commands, whatever Redis
-  forgot. The request sends the command itself (two short attempts) while holding
-  the item's lease;
+- a rejection is logged and its item opened in one transaction (on PostgreSQL one
+  statement: one round trip, one commit); that insert is the claim on the event,
+  so one event never sends two reject commands, whatever Redis forgot. The
+  request hands the command to a sender thread (or sends it itself, two short
+  attempts) while holding the item's lease;
 - a forward is handed to a worker at once (`voicegate.outbox_deliver`) when the
   broker takes it.
 
@@ -32,6 +33,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from trustconsole.lib import netguard
+from trustconsole.lib import onestatement as one
 from trustconsole.lib.crypto import UNREADABLE, is_unreadable
 from voicegate import telnyx
 from voicegate.choices import OutboxKind
@@ -60,6 +62,13 @@ def reject_open(*, record: dict[str, Any], call_control_id: str) -> int | None:
     from voicegate.gate import row_fields
 
     now = timezone.now()
+    payload = {
+        "call_control_id": call_control_id,
+        "provider": record["provider"],
+        "decision_event_id": record["event_id"],
+    }
+    if one.available():
+        return _reject_open_statement(row_fields(record), payload, now)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -71,15 +80,46 @@ def reject_open(*, record: dict[str, Any], call_control_id: str) -> int | None:
             connection_id=record["connection_id"],
             kind=OutboxKind.REJECT,
             event_id=_event_key(record["event_id"]),
-            payload={
-                "call_control_id": call_control_id,
-                "provider": record["provider"],
-                "decision_event_id": record["event_id"],
-            },
+            payload=payload,
             next_attempt_at=now,
             claimed_until=now + LEASE,
         )
     return item.pk
+
+
+def _reject_open_statement(
+    fields: dict[str, Any], payload: dict[str, Any], now: dt.datetime
+) -> int | None:
+    """`reject_open` as one statement on PostgreSQL: one round trip, one commit.
+
+    The decision row goes in unless the event's row exists (`ON CONFLICT DO
+    NOTHING`: a redelivery inserts nothing and opens no item); the item is
+    inserted from the decision row that went in. An item already there for an
+    event without a decision row raises, as the ORM path does.
+    """
+    # created_at as the ORM's auto_now_add gives it: the time of the insert.
+    fields = {name: v for name, v in fields.items() if name != "created_at"}
+    decision, decision_params = one.insert_select(
+        CallDecision, fields, conflict="ON CONFLICT DO NOTHING"
+    )
+    item, item_params = one.insert_select(
+        OutboxItem,
+        {
+            "organisation": fields["organisation_id"],
+            "connection": fields["connection_id"],
+            "kind": OutboxKind.REJECT.value,
+            "event_id": _event_key(fields["event_id"]),
+            "payload": payload,
+            "next_attempt_at": now,
+            "claimed_until": now + LEASE,
+            "created_at": now,
+        },
+        source="d",
+    )
+    row = one.fetch_one(
+        f"WITH d AS ({decision}) {item}", [*decision_params, *item_params]
+    )
+    return int(row[0]) if row is not None else None
 
 
 def reject_item_fields(

@@ -1,0 +1,119 @@
+"""A rejection's claim on its event: the decision row and the reject command's
+outbox item, written together once per event (one statement on PostgreSQL, one
+transaction elsewhere). Runs on both databases of CI."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from voicegate import gate, outbox
+from voicegate.choices import CommandStatus, Decision, OutboxKind, Provider
+from voicegate.models import CallDecision, OutboxItem
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def connection(org, make_connection, telnyx_signer):
+    return make_connection(org, secret=telnyx_signer.public_b64)
+
+
+def _record(connection, event_id: str = "ev-1") -> dict:
+    facts = gate.CallFacts(
+        organisation_id=connection.organisation_id,
+        connection_id=connection.id,
+        provider=Provider.TELNYX_CALL_CONTROL,
+        event_id=event_id,
+        call_id="v3:call-1",
+        caller="+14155550123",
+        callee="+14155550100",
+    )
+    verdict = gate.Verdict(Decision.REJECT, "blacklisted_visitor", "+14155550123", 7)
+    return gate.call_record(
+        facts, verdict, latency_us=420, command_status=CommandStatus.PENDING
+    )
+
+
+def test_a_rejection_logs_its_decision_and_opens_its_command_leased(connection):
+    before = timezone.now()
+    item_id = outbox.reject_open(record=_record(connection), call_control_id="v3:c1")
+
+    decision = CallDecision.objects.get()
+    assert (decision.caller, decision.caller_e164, decision.callee) == (
+        "+14155550123", "+14155550123", "+14155550100",
+    )  # fmt: skip
+    assert (decision.decision, decision.reason) == ("reject", "blacklisted_visitor")
+    assert decision.visitor_id == 7
+    assert decision.latency_us == 420
+    assert decision.command_status == CommandStatus.PENDING
+    assert decision.event_id == "ev-1"
+    assert decision.created_at >= before
+    item = OutboxItem.objects.get()
+    assert item.pk == item_id
+    assert item.kind == OutboxKind.REJECT
+    assert item.event_id == "ev-1"
+    assert item.connection_id == connection.id
+    assert item.payload == {
+        "call_control_id": "v3:c1",
+        "provider": Provider.TELNYX_CALL_CONTROL,
+        "decision_event_id": "ev-1",
+    }
+    assert item.attempts == 0
+    assert item.delivered_at is None
+    # Leased to the request that opened it, due at once for the drain.
+    assert item.claimed_until - item.next_attempt_at == outbox.LEASE
+    assert item.next_attempt_at - before < dt.timedelta(seconds=30)
+
+
+def test_a_redelivered_event_opens_nothing_more(connection):
+    first = outbox.reject_open(record=_record(connection), call_control_id="v3:c1")
+    again = outbox.reject_open(record=_record(connection), call_control_id="v3:c1")
+
+    assert first is not None
+    assert again is None
+    assert CallDecision.objects.count() == 1
+    assert OutboxItem.objects.count() == 1
+
+
+def test_other_events_each_open_their_own_command(connection):
+    ids = {
+        outbox.reject_open(record=_record(connection, f"ev-{n}"), call_control_id="c")
+        for n in range(3)
+    }
+    assert None not in ids
+    assert len(ids) == 3
+    assert OutboxItem.objects.filter(kind=OutboxKind.REJECT).count() == 3
+
+
+def test_an_item_without_its_decision_row_is_refused_and_nothing_is_written(
+    connection,
+):
+    """An outbox item already there for an event whose decision row is not (it
+    cannot happen through the gate): the insert fails as a whole."""
+    OutboxItem.objects.create(
+        organisation_id=connection.organisation_id,
+        connection=connection,
+        kind=OutboxKind.REJECT,
+        event_id="ev-1",
+        next_attempt_at=timezone.now(),
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        outbox.reject_open(record=_record(connection), call_control_id="v3:c1")
+    assert not CallDecision.objects.exists()
+
+
+def test_on_postgresql_the_claim_is_one_round_trip(connection):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(db) as sent:
+        assert outbox.reject_open(record=_record(connection), call_control_id="c")
+    if db.vendor == "postgresql":
+        assert len(sent.captured_queries) == 1
+        assert sent.captured_queries[0]["sql"].startswith("WITH d AS (INSERT INTO")
+    else:  # one transaction of the ORM's statements
+        assert len(sent.captured_queries) >= 2
