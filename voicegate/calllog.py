@@ -108,8 +108,12 @@ def pending_add(kind: str, fields: dict[str, Any]) -> None:
         logger.critical("voice gate: pending rows over the limit; dropped %s", lost)
 
 
-def pending_flush(*, force: bool = False) -> int:
-    """Write the rows kept while the database was down; cheap when there are none."""
+def pending_flush(
+    *, force: bool = False, what: str = "rows kept while the database was down"
+) -> int:
+    """Write the rows kept while the database was down; cheap when there are none.
+
+    `what` names the rows in the log line (the spool written at exit is not)."""
     state = STATE
     if not state.pending or (not force and time.monotonic() < state.pending_retry_at):
         return 0
@@ -133,9 +137,7 @@ def pending_flush(*, force: bool = False) -> int:
             "voice gate: %d rows still wait for the database (%s)", len(items), exc
         )
         return 0
-    logger.warning(
-        "voice gate: wrote %d rows kept while the database was down", len(items)
-    )
+    logger.warning("voice gate: wrote %d %s", len(items), what)
     return len(items)
 
 
@@ -164,7 +166,11 @@ def _write_spool_at_exit() -> None:
             if record["event_id"]:  # one without an id could be stored twice
                 pending_add("decision", record)
         state.spool.clear()
-        pending_flush(force=True)
+        pending_flush(
+            force=True,
+            what="rows while stopping (decisions logged in Redis that the flusher "
+            "may not have stored yet, and any kept while the database was down)",
+        )
     except Exception:  # noqa: BLE001 - nothing else can be done while exiting
         logger.exception("voice gate could not write its spool while stopping")
 
