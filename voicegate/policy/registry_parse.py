@@ -201,7 +201,7 @@ def _note(progress: ImportProgress, line: int, value: bytes, reason: str) -> Non
 
 def _sniff(sample: bytes) -> tuple[str, bool]:
     """("plain" | "area" | "csv", first line is a header) from the file's start."""
-    lines = [line for line in sample.split(b"\n")[:51] if line.strip()]
+    lines = [line for line in sample.split(b"\n", 51)[:51] if line.strip()]
     if lines and len(sample) == BLOCK:
         lines = lines[:-1]  # the last one may be cut
     header = bool(lines) and bool(re.search(rb"[A-Za-z]", lines[0]))
