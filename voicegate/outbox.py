@@ -116,9 +116,14 @@ def _reject_open_statement(
         },
         source="d",
     )
-    row = one.fetch_one(
-        f"WITH d AS ({decision}) {item}", [*decision_params, *item_params]
-    )
+    sql, params = f"WITH d AS ({decision}) {item}", [*decision_params, *item_params]
+    if transaction.get_connection().in_atomic_block:
+        # Inside a caller's transaction a failure must not abort it: a savepoint,
+        # as the ORM path has.
+        with transaction.atomic():
+            row = one.fetch_one(sql, params)
+    else:
+        row = one.fetch_one(sql, params)
     return int(row[0]) if row is not None else None
 
 
