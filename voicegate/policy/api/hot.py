@@ -16,6 +16,10 @@ not JSON, not an object, a field that is not a plain string, too long, an
 which answers with its documented 4xx. `OutboundCheckInput` stays the schema
 and the validator of those requests; `tests/voicegate/policy/test_api_short.py`
 keeps the two in step.
+
+The WSGI application's plain path (`trustconsole/outpath.py`) answers the same
+ordinary requests from the environ with these same functions (`check_input`,
+`check_token`, `checked`), before any Django request exists.
 """
 
 from __future__ import annotations
