@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=250)
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--callees", action="store_true")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="tc-outbound-profile-"))
@@ -124,7 +125,13 @@ def main() -> None:
     profiler.enable()
     run(application, bodies[200 + args.calls * 2 :])
     profiler.disable()
-    pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+    stats = pstats.Stats(profiler).sort_stats(args.sort)
+    stats.print_stats(args.top)
+    if args.callees:  # what the plain path spends around the check itself
+        stats.print_callees(
+            r"outpath.py:\d+\((__call__|_answer|_respond|_request_finished)\)"
+            r"|hot.py:\d+\(check_token\)|auth.py:\d+\(token_\w+\)"
+        )
 
 
 if __name__ == "__main__":
