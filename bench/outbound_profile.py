@@ -7,9 +7,12 @@ bench's outbound-check bodies and operator token, alternating batches between th
 plain path (the router, `trustconsole/outpath.py`) and the router's Django path
 (`HotRouter.short`: Django's request, the hot middlewares, the view's short path),
 and prints the median wall and CPU time per check of each, then a cProfile of the
-plain path:
+plain path. With `--gate`, batches of the call gate's signed Telnyx webhooks (the
+same caller mix, bench/gate_profile.py's requests) alternate with them, so that
+the two hot paths are compared in the same process at the same moment:
 
-    python bench/outbound_profile.py --calls 3000 --visitors 10000 [--sort tottime]
+    python bench/outbound_profile.py --calls 3000 --visitors 10000 [--gate]
+        [--sort tottime] [--callees]
 
 Needs PostgreSQL and Redis like bench/voicegate.py (BENCH_DB_NAME, default
 tc_bench_outbound_profile, is dropped and created; BENCH_REDIS_URL is flushed).
@@ -26,8 +29,11 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,6 +41,7 @@ os.environ.setdefault("BENCH_DB_NAME", "tc_bench_outbound_profile")
 
 from bench import outbound_http as outbound  # noqa: E402
 from bench import voicegate as bench  # noqa: E402
+from bench.gate_profile import environ_for as environ_for_hook  # noqa: E402
 
 PATH = "/api/v1/voice/outbound-check"
 
@@ -54,13 +61,20 @@ def environ_for(body: bytes, token: str) -> dict[str, object]:
         "CONTENT_TYPE": "application/json",
         "CONTENT_LENGTH": str(len(body)),
         "HTTP_AUTHORIZATION": f"Bearer {token}",
-        "wsgi.input": io.BytesIO(body),
         "wsgi.url_scheme": "http",
         "wsgi.errors": sys.stderr,
+        "body": body,  # read from a fresh wsgi.input on each call
     }
 
 
-def main() -> None:
+def gate_environ(line: str, path: str) -> dict[str, object]:
+    """A signed Telnyx webhook's environ, as bench/gate_profile.py builds it."""
+    environ = environ_for_hook(line, path)
+    environ["body"] = environ.pop("wsgi.input").getvalue()  # type: ignore[attr-defined]
+    return environ
+
+
+def main() -> None:  # noqa: PLR0915 - one straight script
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--visitors", type=int, default=10_000)
@@ -68,8 +82,18 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--callees", action="store_true")
+    parser.add_argument(
+        "--gate", action="store_true", help="alternate with the call gate's webhooks"
+    )
     args = parser.parse_args()
 
+    stand_in = ThreadingHTTPServer(("127.0.0.1", 0), bench.TelnyxStandIn)
+    stand_in.daemon_threads = True
+    threading.Thread(target=stand_in.serve_forever, daemon=True).start()
+    os.environ["VOICEGATE_TELNYX_API_BASE"] = (
+        f"http://127.0.0.1:{stand_in.server_address[1]}/v2"
+    )
+    os.environ["VOICEGATE_HOOK_RATE"] = "100000000/60"
     tmp = Path(tempfile.mkdtemp(prefix="tc-outbound-profile-"))
     bench.prepare_environment(args, tmp)
     import django
@@ -80,36 +104,47 @@ def main() -> None:
     from trustconsole.wsgi import application
 
     rng = random.Random(7)
+    total = args.calls * 3 + 200
     checks = tmp / "checks.jsonl"
-    outbound.write_checks(
-        checks, bench.callers_mix(args.calls * 3 + 200, blacklisted, known, rng)
-    )
-    bodies = [line.encode() for line in checks.read_text().splitlines()]
+    outbound.write_checks(checks, bench.callers_mix(total, blacklisted, known, rng))
+    check_environs = [
+        environ_for(line.encode(), token) for line in checks.read_text().splitlines()
+    ]
+    # name: (WSGI app, its requests)
+    paths: dict[str, tuple[Any, list[dict[str, object]]]] = {
+        "plain": (application, check_environs),
+        "django": (application.short, check_environs),
+    }
+    if args.gate:
+        events = tmp / "events.tsv"
+        callers = bench.callers_mix(total, blacklisted, known, rng)
+        bench.write_events(events, connection.signing_key, callers)
+        hook = f"/voice/hooks/{connection.webhook_token}/"
+        paths["gate"] = (
+            application,
+            [gate_environ(line, hook) for line in events.read_text().splitlines()],
+        )
 
     def start_response(status: str, headers: list[tuple[str, str]]) -> None:
         if not status.startswith("200"):
             raise SystemExit(f"unexpected answer {status}")
 
-    def run(app, batch: list[bytes]) -> None:
-        for body in batch:
-            result = app(environ_for(body, token), start_response)
+    def run(app: Any, environs: list[dict[str, object]]) -> None:
+        for environ in environs:
+            result = app(dict(environ, **{"wsgi.input": io.BytesIO(environ["body"])}),
+                         start_response)  # fmt: skip
             b"".join(result)
             if hasattr(result, "close"):
                 result.close()
 
-    paths = {"plain": application, "django": application.short}
-    run(application, bodies[:100])  # warm: state loaded, connections open
-    run(application.short, bodies[100:200])
-    timed = bodies[200 : 200 + args.calls * 2]
+    for app, environs in paths.values():  # warm: state loaded, connections open
+        run(app, environs[:100])
     per_call: dict[str, dict[str, list[float]]] = {
         name: {"wall": [], "cpu": []} for name in paths
     }
-    for start in range(0, len(timed), args.batch * 2):
-        for offset, (name, app) in enumerate(paths.items()):
-            first = start + offset * args.batch
-            batch = timed[first : first + args.batch]
-            if not batch:
-                continue
+    for first in range(200, 200 + args.calls, args.batch):
+        for name, (app, environs) in paths.items():
+            batch = environs[first : min(first + args.batch, 200 + args.calls)]
             wall, cpu = time.perf_counter(), time.process_time()
             run(app, batch)
             per_call[name]["wall"].append((time.perf_counter() - wall) / len(batch))
@@ -117,13 +152,13 @@ def main() -> None:
     for name, figures in per_call.items():
         print(
             f"{name:>6}: {statistics.median(figures['wall']) * 1e6:,.0f} µs wall, "
-            f"{statistics.median(figures['cpu']) * 1e6:,.0f} µs CPU per check "
+            f"{statistics.median(figures['cpu']) * 1e6:,.0f} µs CPU per request "
             f"(median of {len(figures['cpu'])} batches of {args.batch})"
         )
     print(f"load {bench.load()}")
     profiler = cProfile.Profile()
     profiler.enable()
-    run(application, bodies[200 + args.calls * 2 :])
+    run(application, check_environs[200 + args.calls : 200 + 2 * args.calls])
     profiler.disable()
     stats = pstats.Stats(profiler).sort_stats(args.sort)
     stats.print_stats(args.top)
@@ -132,6 +167,7 @@ def main() -> None:
             r"outpath.py:\d+\((__call__|_answer|_respond|_request_finished)\)"
             r"|hot.py:\d+\(check_token\)|auth.py:\d+\(token_\w+\)"
         )
+    stand_in.shutdown()
 
 
 if __name__ == "__main__":
