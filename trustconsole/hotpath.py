@@ -12,10 +12,11 @@ in the access log), Django's security headers and the query-string guard
 (database connections are opened and recycled as for any request) and error
 logging. The outbound check authenticates its API token in its view: ordinary
 checks by its short path (`voicegate/policy/api/hot.py`), the rest by its DRF
-view. Telnyx Call Control webhooks go further: answered from the WSGI environ,
-without Django's request and response objects or its request signals
-(`trustconsole.hookpath`). Anything else, including any other method on those
-paths, goes to the Django application unchanged.
+view. Telnyx Call Control webhooks and ordinary outbound checks go further:
+answered from the WSGI environ, without Django's request and response objects or
+its request signals (`trustconsole.hookpath`, `trustconsole.outpath`), anything
+unusual of theirs by the path above. Anything else, including any other method
+on those paths, goes to the Django application unchanged.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class HotRouter:
         from django.utils.module_loading import import_string
 
         from trustconsole.hookpath import PlainHooks
+        from trustconsole.outpath import PlainOutbound
         from visitors.api.views import widget_messages_view
         from voicegate import webhooks
         from voicegate.policy.api.views import outbound_check_view
@@ -95,6 +97,8 @@ class HotRouter:
         self.plain_hooks = PlainHooks(
             self.short, recycle_connections=recycle_connections
         )
+        # Ordinary outbound checks: straight from the environ too.
+        self.plain_outbound = PlainOutbound(self.short, hooks=self.plain_hooks)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -102,6 +106,11 @@ class HotRouter:
         token = hook_token(environ)
         if token is not None:
             return self.plain_hooks(environ, start_response, token)
+        if (
+            environ.get("PATH_INFO") == OUTBOUND_CHECK
+            and environ.get("REQUEST_METHOD") == "POST"
+        ):
+            return self.plain_outbound(environ, start_response)
         if not (
             environ.get("PATH_INFO") in HOT_POSTS
             and environ.get("REQUEST_METHOD") == "POST"

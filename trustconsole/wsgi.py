@@ -1,7 +1,8 @@
 """WSGI entry point (gunicorn trustconsole.wsgi).
 
-Provider webhooks take a short path to their view (`trustconsole.hotpath`);
-everything else is the Django application.
+Provider webhooks, the outbound check and the chat widget's messages take a short
+path to their views (`trustconsole.hotpath`); everything else is the Django
+application.
 """
 
 from __future__ import annotations

@@ -35,7 +35,9 @@ HEADER = "X-Request-ID"
 ACCESS_KEY = "trustconsole.log"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
+# The request being answered (paths without Django's request: an object with the
+# `actor` attribute the log lines read).
+_request: contextvars.ContextVar[Any] = contextvars.ContextVar(
     "tc_request", default=None
 )
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
@@ -89,10 +91,17 @@ def _forget(**_: object) -> None:
     _request_id.set("")
 
 
-def request_bound(request_id: str) -> None:
-    """Lines logged from now on name this request (paths without the middleware)."""
-    _request.set(None)
+def request_bound(request_id: str, request: Any = None) -> None:
+    """Lines logged from now on name this request (paths without the middleware);
+    with `request`, also the organisation and user of its `actor` once it has one."""
+    _request.set(request)
     _request_id.set(request_id)
+
+
+def access_entry(request_id: str, request: Any = None) -> dict[str, str]:
+    """What the access log line says of a request (the middleware's entry)."""
+    organisation, user = _who(request)
+    return {"request_id": request_id, "organisation": organisation, "user": user}
 
 
 def request_forgotten() -> None:
@@ -113,7 +122,7 @@ def task_ended() -> None:
     _task.set(None)
 
 
-def _who(request: HttpRequest | None) -> tuple[str, str]:
+def _who(request: Any) -> tuple[str, str]:
     actor = getattr(request, "actor", None) if request is not None else None
     if actor is None:
         return "", ""

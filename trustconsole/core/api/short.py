@@ -4,8 +4,8 @@ request wrapper, negotiation and serializer, and leaves every other request to i
 DRF view, which answers with the documented 4xx.
 
 A short path reads the body only when DRF would parse it the same way (`json_body`),
-answers with DRF's own JSON renderer and the `Allow` header DRF adds
-(`json_response`), and turns the API's exceptions into the console's error shape
+answers with DRF's own JSON renderer (`json_bytes`) and the `Allow` header DRF
+adds (`json_response`), and turns the API's exceptions into the console's error shape
 with the API's own exception handler (`refusal`).
 """
 
@@ -45,11 +45,17 @@ def json_body(request: HttpRequest) -> Any:
         return None
 
 
+def json_bytes(data: Any) -> bytes:
+    """`data` as DRF's JSON renderer writes it."""
+    rendered: bytes = _render(data)
+    return rendered
+
+
 def json_response(data: Any, status: int, allow: str) -> HttpResponse:
     """`data` as DRF's JSON renderer writes it, with the `Allow` header DRF's
     APIView adds to each of its answers."""
     response = HttpResponse(
-        _render(data), status=status, content_type=JSONRenderer.media_type
+        json_bytes(data), status=status, content_type=JSONRenderer.media_type
     )
     response["Allow"] = allow
     return response

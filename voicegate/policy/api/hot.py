@@ -16,6 +16,10 @@ not JSON, not an object, a field that is not a plain string, too long, an
 which answers with its documented 4xx. `OutboundCheckInput` stays the schema
 and the validator of those requests; `tests/voicegate/policy/test_api_short.py`
 keeps the two in step.
+
+The WSGI application's plain path (`trustconsole/outpath.py`) answers the same
+ordinary requests from the environ with these same functions (`check_input`,
+`check_token`, `checked`), before any Django request exists.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from trustconsole.core.api.auth import (
     token_authenticate,
 )
 from trustconsole.core.api.permissions import ActorPermission
+from trustconsole.core.models import ApiToken
 from trustconsole.lib import metrics
 from voicegate.policy import services
 
@@ -100,6 +105,33 @@ def check_input(data: Any) -> dict[str, str | None] | None:
     return values
 
 
+def check_token(raw: str, roles: tuple[str, ...]) -> tuple[ApiToken, Actor] | None:
+    """A raw API token of a role that may check, and its actor; or None: then
+    the DRF view answers (401 for an unknown or revoked token, 403 for a viewer's)."""
+    token = token_authenticate(raw)
+    if token is None:
+        return None
+    actor = token_actor(token)
+    return (token, actor) if actor.can(*roles) else None
+
+
+def checked(request: Any, actor: Actor, values: Mapping[str, Any], allow: str) -> Any:
+    """The check's answer (a dict), or the API's refusal of it (an HttpResponse).
+
+    `request` is what logs and the exception handler read: it carries the actor,
+    as DRF's token authentication leaves it."""
+    request.actor = actor
+    try:
+        return check_answer(actor=actor, values=values)
+    except Exception as exc:
+        # Bad numbers (400), another organisation's account (404): the console's
+        # API error shape from its own exception handler; anything else is a 500.
+        response = short.refusal(exc, request, allow)
+        if response is None:
+            raise
+        return response
+
+
 def outbound_check_short(
     request: HttpRequest, *, roles: tuple[str, ...], allow: str
 ) -> HttpResponse | None:
@@ -113,25 +145,16 @@ def outbound_check_short(
     values = check_input(short.json_body(request))
     if values is None:
         return None
-    token = token_authenticate(raw)
-    if token is None:
-        return None  # 401 from the DRF view
-    actor = token_actor(token)
-    if not actor.can(*roles):
-        return None  # 403 from the DRF view
+    authorised = check_token(raw, roles)
+    if authorised is None:
+        return None
+    token, actor = authorised
     # What DRF's token authentication leaves on the request (logs read the actor).
-    request.actor = actor  # type: ignore[attr-defined]
     request.user = TokenPrincipal(token)  # type: ignore[assignment]
     request.auth = token  # type: ignore[attr-defined]
-    try:
-        answer = check_answer(actor=actor, values=values)
-    except Exception as exc:
-        # Bad numbers (400), another organisation's account (404): the console's
-        # API error shape from its own exception handler; anything else is a 500.
-        response = short.refusal(exc, request, allow)
-        if response is None:
-            raise
-        return response
+    answer = checked(request, actor, values, allow)
+    if isinstance(answer, HttpResponse):
+        return answer
     return short.json_response(answer, 200, allow)
 
 
@@ -147,6 +170,15 @@ def _drf_steps_are_known(cls: Any) -> bool:
     )
 
 
+def short_terms(drf_view: Callable[..., Any]) -> tuple[tuple[str, ...], str] | None:
+    """The roles that may check and the `Allow` header of the check's DRF view,
+    or None when that view does more than the short paths repeat."""
+    cls: Any = getattr(drf_view, "cls", None)
+    if cls is None or not _drf_steps_are_known(cls):
+        return None
+    return tuple(cls.write_roles), ", ".join(cls().allowed_methods)
+
+
 def with_short_path(drf_view: Callable[..., Any]) -> Callable[..., Any]:
     """The DRF view of the check, answering ordinary checks by the short path.
 
@@ -154,11 +186,10 @@ def with_short_path(drf_view: Callable[..., Any]) -> Callable[..., Any]:
     schema, `csrf_exempt` for the middleware), so it is the view the URL pattern
     and the thin WSGI router both name.
     """
-    cls: Any = drf_view.cls  # type: ignore[attr-defined]
-    if not _drf_steps_are_known(cls):
+    terms = short_terms(drf_view)
+    if terms is None:
         return drf_view
-    roles = tuple(cls.write_roles)
-    allow = ", ".join(cls().allowed_methods)
+    roles, allow = terms
 
     def view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         response = outbound_check_short(request, roles=roles, allow=allow)
