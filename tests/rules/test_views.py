@@ -168,7 +168,7 @@ def test_a_backtest_from_the_rule_page_shows_its_progress_and_result(
     backtest_run(found.pk)
     html = client.get(f"/settings/rules/backtests/{found.public_id}/").content.decode()
     assert 'data-status="done"' in html and "every 1s" not in html
-    assert "<strong>1</strong> of 1 events" in html
+    assert "<strong>1</strong> of 1 event, 1 identity" in html
     assert "Current version 1: 0 events" in html
     bad = client.post(
         f"/settings/rules/{rule.public_id}/backtest/",

@@ -1,0 +1,225 @@
+"""The outbound check log: every check, allowed or refused, with the facts the
+outbound-check rules saw (`OutboundCheck`), so a draft rule can be backtested
+against all the calls it would have judged, not only the refused ones.
+
+No query on the check's path: a check is kept in process and written in one bulk
+insert every `RULES_HITS_FLUSH_SECONDS` (with the next check after that, as the
+rules' hit counts are). Bounded: at most `POLICY_CHECK_LOG_PER_HOUR` allowed
+checks per organisation and hour (refused ones are always kept: each is already a
+row of the denial log), counted in process and against the table at the flush
+under a lock of the organisation row on PostgreSQL, and rows older than
+`POLICY_CHECK_LOG_DAYS` purged hourly by beat (`voicegate.policy.checks_prune`).
+Checks still buffered when a process ends are lost (the log is for backtests, the
+denial log stays the record of refusals).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+MAX_PENDING = 50_000  # kept while the database cannot be written; older ones drop
+
+
+def per_hour() -> int:
+    """Allowed checks kept per organisation and hour."""
+    return int(getattr(settings, "POLICY_CHECK_LOG_PER_HOUR", 10_000))
+
+
+def keep_days() -> int:
+    """Days a logged check is kept."""
+    return int(getattr(settings, "POLICY_CHECK_LOG_DAYS", 30))
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A check waiting for the next flush (the fields of `OutboundCheck`)."""
+
+    organisation_id: int
+    account_id: int | None
+    account_key: str
+    account_status: str
+    numbers_owned: int
+    from_number: str
+    from_e164: str
+    caller_id_owned: bool
+    to_number: str
+    to_e164: str
+    destination_status: str
+    whitelisted: bool
+    calls_made: int
+    harassment_limit: int
+    harassment_window_seconds: int
+    allowed: bool
+    codes: str
+    occurred_at: dt.datetime
+
+
+_PENDING: list[Pending] = []
+_TAKEN: dict[tuple[int, dt.datetime], int] = defaultdict(int)  # allowed, per hour
+_LOCK = threading.Lock()
+_last_flush = time.monotonic()
+
+
+def _hour(at: dt.datetime) -> dt.datetime:
+    return at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def record(outcome: Any, *, organisation_id: int) -> None:
+    """Keep one check (`check.CheckOutcome`) for the next flush; in memory."""
+    request, snap, account = outcome.request, outcome.snapshot, outcome.account
+    now = dt.datetime.now(dt.UTC)
+    allowed = outcome.allowed
+    if allowed:
+        key = (organisation_id, _hour(now))
+        with _LOCK:
+            if _TAKEN[key] >= per_hour():
+                return
+            _TAKEN[key] += 1
+    facts = outcome.rule_facts or {}
+    caller_id = facts.get("caller_id", {})
+    destination = facts.get("destination", {})
+    policy = facts.get("policy", {})
+    entry = Pending(
+        organisation_id=organisation_id,
+        account_id=account.pk if account is not None else None,
+        account_key=outcome.caller_key[:60],
+        account_status=str(facts.get("account", {}).get("status", ""))[:16],
+        numbers_owned=len(account.owned) if account is not None else 0,
+        from_number=request.from_raw[:64],
+        from_e164=request.from_e164[:64],
+        caller_id_owned=bool(caller_id.get("owned")),
+        to_number=request.to_raw[:64],
+        to_e164=(request.to_e164 or "")[:64],
+        destination_status=str(destination.get("status", ""))[:16],
+        whitelisted=bool(outcome.whitelisted),
+        calls_made=int(destination.get("calls_made", 0)),
+        harassment_limit=int(
+            policy.get("harassment_limit", snap.settings.harassment_limit)
+        ),
+        harassment_window_seconds=int(
+            policy.get(
+                "harassment_window_seconds", snap.settings.harassment_window_seconds
+            )
+        ),
+        allowed=allowed,
+        codes=",".join(f.code for f in outcome.findings)[:200],
+        occurred_at=now,
+    )
+    with _LOCK:
+        _PENDING.append(entry)
+
+
+def pending() -> int:
+    """Checks waiting for the next flush."""
+    return len(_PENDING)
+
+
+def flush_due() -> None:
+    """Write the buffered checks every RULES_HITS_FLUSH_SECONDS (cheap when
+    nothing is due)."""
+    every = float(getattr(settings, "RULES_HITS_FLUSH_SECONDS", 10))
+    if _PENDING and time.monotonic() - _last_flush >= every:
+        flush()
+
+
+def flush() -> int:
+    """Write the buffered checks (one bulk insert); returns rows written.
+
+    The cap on allowed checks holds across processes: the organisation rows are
+    locked (PostgreSQL; SQLite writes one at a time anyway) and the allowed
+    checks already logged this hour counted. A check whose account is gone by
+    now is kept without it.
+    """
+    global _last_flush
+    from django.db import transaction
+    from django.db.models import Count
+    from django.db.models.functions import TruncHour
+
+    from accounts.models import Account
+    from trustconsole.core.models import Organisation
+    from voicegate.policy.models import OutboundCheck
+
+    with _LOCK:
+        rows = list(_PENDING)
+        _PENDING.clear()
+        _last_flush = time.monotonic()
+        current = _hour(dt.datetime.now(dt.UTC))
+        for key in [k for k in _TAKEN if k[1] < current]:
+            del _TAKEN[key]
+    if not rows:
+        return 0
+    cap = per_hour()
+    try:
+        with transaction.atomic():
+            orgs = set(
+                Organisation.objects.select_for_update()
+                .filter(pk__in={r.organisation_id for r in rows})
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            accounts = {r.account_id for r in rows if r.account_id is not None}
+            if accounts:
+                accounts = set(
+                    Account.objects.filter(pk__in=accounts).values_list("pk", flat=True)
+                )
+            taken = {
+                (row["organisation_id"], row["hour"]): row["n"]
+                for row in OutboundCheck.objects.filter(
+                    organisation_id__in=orgs,
+                    allowed=True,
+                    occurred_at__gte=min(_hour(r.occurred_at) for r in rows),
+                )
+                .annotate(hour=TruncHour("occurred_at", tzinfo=dt.UTC))
+                .values("organisation_id", "hour")
+                .annotate(n=Count("id"))
+            }
+            new = []
+            for r in rows:
+                if r.organisation_id not in orgs:
+                    continue
+                if r.allowed:
+                    key = (r.organisation_id, _hour(r.occurred_at))
+                    if taken.get(key, 0) >= cap:
+                        continue
+                    taken[key] = taken.get(key, 0) + 1
+                fields = asdict(r)
+                if r.account_id not in accounts:
+                    fields["account_id"] = None
+                new.append(OutboundCheck(**fields))
+            OutboundCheck.objects.bulk_create(new, batch_size=500)
+    except Exception:  # noqa: BLE001 - the checks wait for the next flush
+        with _LOCK:
+            _PENDING[:0] = rows
+            del _PENDING[:-MAX_PENDING]
+        logger.warning("could not write the outbound check log", exc_info=True)
+        return 0
+    return len(new)
+
+
+def prune(*, now: dt.datetime | None = None) -> int:
+    """Delete logged checks older than `POLICY_CHECK_LOG_DAYS`; returns how many."""
+    from voicegate.policy.models import OutboundCheck
+
+    since = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=keep_days())
+    deleted, _ = OutboundCheck.objects.filter(occurred_at__lt=since).delete()
+    return deleted
+
+
+def reset() -> None:
+    """Forget buffered checks; the next flush is due in a full period (tests,
+    benchmarks)."""
+    global _last_flush
+    with _LOCK:
+        _PENDING.clear()
+        _TAKEN.clear()
+        _last_flush = time.monotonic()
