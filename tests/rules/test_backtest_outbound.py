@@ -255,3 +255,18 @@ def test_the_log_keeps_refusals_past_the_hourly_cap_and_prunes_old_rows(
     )
     assert checks_prune_task() == 1
     assert rows.count() == 2
+
+
+def test_a_check_whose_account_is_gone_by_the_flush_is_kept_without_it(
+    org, api_client_for
+) -> None:
+    """GIVEN a check of an account WHEN the account is deleted before the log is
+    written THEN the check is still logged, with its window key and no account."""
+    account = AccountFactory(organisation=org)
+    AccountNumber.objects.create(organisation=org, account=account, e164=OWNED)
+    assert _check(api_client_for(org, "operator"), OWNED, PARIS, account)["allowed"]
+    key = f"account:{account.public_id}"
+    account.delete()
+    assert checklog.flush() == 1
+    row = OutboundCheck.objects.get(organisation=org)
+    assert (row.account_id, row.account_key, row.allowed) == (None, key, True)

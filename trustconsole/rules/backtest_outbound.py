@@ -159,13 +159,14 @@ def _denials_before(backtest: Backtest, first: dt.datetime | None) -> Any:
 
 
 def checks_count(backtest: Backtest) -> int:
+    """How many checks `checks` replays (the backtest's total)."""
     from voicegate.policy.models import OutboundCheck
 
     first = _first_check(backtest)
     logged = 0
     if first is not None:
         logged = _checks_window(OutboundCheck.objects, backtest).count()
-    return _denials_before(backtest, first).count() + logged
+    return int(_denials_before(backtest, first).count()) + logged
 
 
 def capped_hours(backtest: Backtest) -> int:
@@ -176,7 +177,7 @@ def capped_hours(backtest: Backtest) -> int:
     from voicegate.policy import checklog
     from voicegate.policy.models import OutboundCheck
 
-    return (
+    return int(
         _checks_window(OutboundCheck.objects, backtest)
         .filter(allowed=True)
         .annotate(hour=TruncHour("occurred_at", tzinfo=dt.UTC))

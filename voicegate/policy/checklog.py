@@ -20,8 +20,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 
@@ -40,9 +39,9 @@ def keep_days() -> int:
     return int(getattr(settings, "POLICY_CHECK_LOG_DAYS", 30))
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """A check waiting for the next flush (the fields of `OutboundCheck`)."""
+class Pending(NamedTuple):
+    """A check waiting for the next flush (the columns of `OutboundCheck`; a
+    tuple: cheaper to make on the check's path than a frozen dataclass)."""
 
     organisation_id: int
     account_id: int | None
@@ -65,7 +64,8 @@ class Pending:
 
 
 _PENDING: list[Pending] = []
-_TAKEN: dict[tuple[int, dt.datetime], int] = defaultdict(int)  # allowed, per hour
+# Allowed checks this process kept per (organisation, hours since the epoch).
+_TAKEN: dict[tuple[int, int], int] = defaultdict(int)
 _LOCK = threading.Lock()
 _last_flush = time.monotonic()
 
@@ -77,10 +77,11 @@ def _hour(at: dt.datetime) -> dt.datetime:
 def record(outcome: Any, *, organisation_id: int) -> None:
     """Keep one check (`check.CheckOutcome`) for the next flush; in memory."""
     request, snap, account = outcome.request, outcome.snapshot, outcome.account
-    now = dt.datetime.now(dt.UTC)
+    stamp = time.time()
+    now = dt.datetime.fromtimestamp(stamp, dt.UTC)
     allowed = outcome.allowed
     if allowed:
-        key = (organisation_id, _hour(now))
+        key = (organisation_id, int(stamp // 3600))  # the hour, cheaply
         with _LOCK:
             if _TAKEN[key] >= per_hour():
                 return
@@ -153,7 +154,7 @@ def flush() -> int:
         rows = list(_PENDING)
         _PENDING.clear()
         _last_flush = time.monotonic()
-        current = _hour(dt.datetime.now(dt.UTC))
+        current = int(time.time() // 3600)
         for key in [k for k in _TAKEN if k[1] < current]:
             del _TAKEN[key]
     if not rows:
@@ -188,15 +189,12 @@ def flush() -> int:
                 if r.organisation_id not in orgs:
                     continue
                 if r.allowed:
-                    key = (r.organisation_id, _hour(r.occurred_at))
-                    if taken.get(key, 0) >= cap:
+                    hour = (r.organisation_id, _hour(r.occurred_at))
+                    if taken.get(hour, 0) >= cap:
                         continue
-                    taken[key] = taken.get(key, 0) + 1
-                fields = asdict(r)
-                if r.account_id not in accounts:
-                    fields["account_id"] = None
-                new.append(OutboundCheck(**fields))
-            OutboundCheck.objects.bulk_create(new, batch_size=500)
+                    taken[hour] = taken.get(hour, 0) + 1
+                new.append(r if r.account_id in accounts else _without_account(r))
+            _insert(OutboundCheck, new)
     except Exception:  # noqa: BLE001 - the checks wait for the next flush
         with _LOCK:
             _PENDING[:0] = rows
@@ -204,6 +202,34 @@ def flush() -> int:
         logger.warning("could not write the outbound check log", exc_info=True)
         return 0
     return len(new)
+
+
+def _without_account(row: Pending) -> Pending:
+    return row._replace(account_id=None)
+
+
+def _insert(model: Any, rows: list[Pending]) -> None:
+    """One INSERT run over `rows` (`executemany`): the ORM's bulk_create spends
+    more time building SQL per field than the database spends writing."""
+    from django.db import connection
+
+    if not rows:
+        return
+    names = Pending._fields  # the columns of OutboundCheck
+    adapt = connection.ops.adapt_datetimefield_value
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} "
+        f"({', '.join(quote(n) for n in names)}) "
+        f"VALUES ({', '.join(['%s'] * len(names))})"
+    )
+    params: list[list[Any]] = []
+    for row in rows:
+        values: list[Any] = list(row)
+        values[-1] = adapt(row.occurred_at)  # the last column
+        params.append(values)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def prune(*, now: dt.datetime | None = None) -> int:
