@@ -143,8 +143,6 @@ def flush() -> int:
     """
     global _last_flush
     from django.db import transaction
-    from django.db.models import Count
-    from django.db.models.functions import TruncHour
 
     from accounts.models import Account
     from trustconsole.core.models import Organisation
@@ -173,17 +171,11 @@ def flush() -> int:
                 accounts = set(
                     Account.objects.filter(pk__in=accounts).values_list("pk", flat=True)
                 )
-            taken = {
-                (row["organisation_id"], row["hour"]): row["n"]
-                for row in OutboundCheck.objects.filter(
-                    organisation_id__in=orgs,
-                    allowed=True,
-                    occurred_at__gte=min(_hour(r.occurred_at) for r in rows),
-                )
-                .annotate(hour=TruncHour("occurred_at", tzinfo=dt.UTC))
-                .values("organisation_id", "hour")
-                .annotate(n=Count("id"))
-            }
+            taken = _allowed_logged(
+                OutboundCheck,
+                {(r.organisation_id, _hour(r.occurred_at)) for r in rows if r.allowed},
+                orgs,
+            )
             new = []
             for r in rows:
                 if r.organisation_id not in orgs:
@@ -202,6 +194,37 @@ def flush() -> int:
         logger.warning("could not write the outbound check log", exc_info=True)
         return 0
     return len(new)
+
+
+def _allowed_logged(
+    model: Any, hours: set[tuple[int, dt.datetime]], orgs: set[int]
+) -> dict[tuple[int, dt.datetime], int]:
+    """Allowed checks already logged per (organisation, hour) of `hours`: one
+    query of a count per hour, by ranges of the (organisation, time) index (a
+    truncation per row would run a function on every row of the hour)."""
+    from django.db.models import Count, Q
+
+    wanted = sorted((o, h) for o, h in hours if o in orgs)
+    if not wanted:
+        return {}
+    step = dt.timedelta(hours=1)
+    scope = model.objects.filter(
+        organisation_id__in={o for o, _ in wanted},
+        occurred_at__gte=min(h for _, h in wanted),
+        allowed=True,
+    )
+    counts = scope.aggregate(
+        **{
+            f"h{n}": Count(
+                "id",
+                filter=Q(
+                    organisation_id=o, occurred_at__gte=h, occurred_at__lt=h + step
+                ),
+            )
+            for n, (o, h) in enumerate(wanted)
+        }
+    )
+    return {key: int(counts[f"h{n}"] or 0) for n, key in enumerate(wanted)}
 
 
 def _without_account(row: Pending) -> Pending:
