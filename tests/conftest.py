@@ -85,18 +85,21 @@ def _rejects_in_the_request(settings: Any) -> None:
 def _fresh_decision_state() -> Iterator[None]:
     """Every test starts with no decision-core state (ids are reused between
     tests, which a real database never does with a live process): nor the
-    keywords kept per rule version."""
+    keywords kept per rule version, nor outbound checks waiting for the check log."""
     from trustconsole.policy import state
     from trustconsole.rules.effects import _keywords_of
     from visitors.selectors import widget_cache
+    from voicegate.policy import checklog
 
     state.reset()
     widget_cache.clear()
     _keywords_of.cache_clear()
+    checklog.reset()
     yield
     state.reset()
     widget_cache.clear()
     _keywords_of.cache_clear()
+    checklog.reset()
 
 
 def _member(org: Organisation, email: str, role: str) -> Any:

@@ -690,4 +690,14 @@ CELERY_BEAT_SCHEDULE["policy-dnc-files-check"] = {
     "task": "voicegate.policy.dnc_files_check",
     "schedule": POLICY_DNC_CHECK_INTERVAL,
 }
+# The outbound check log (every check with the facts the rules saw, replayed by
+# outbound-check backtests): allowed checks kept per organisation and hour (refused
+# ones are always kept), and days kept (purged hourly by beat).
+POLICY_CHECK_LOG_PER_HOUR = env_int("POLICY_CHECK_LOG_PER_HOUR", 10_000, minimum=1)
+POLICY_CHECK_LOG_DAYS = env_int("POLICY_CHECK_LOG_DAYS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["policy-checks-prune"] = {
+    "task": "voicegate.policy.checks_prune",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
+}
 CELERY_IMPORTS = ["voicegate.policy.tasks"]

@@ -297,6 +297,7 @@ def _receive(
     conversation = _conversation_continue(
         organisation_id=organisation.pk,
         visitor_id=visitor.pk,
+        widget_id=widget.pk,
         public_id=message.conversation_id,
         now=now,
     )
@@ -336,30 +337,44 @@ def _conversation_continue(
     *,
     organisation_id: int,
     visitor_id: int,
+    widget_id: int,
     public_id: uuid.UUID | None,
     now: dt.datetime,
 ) -> Conversation | None:
-    """The visitor's conversation with this id, its count and time moved on in one
-    statement (`UPDATE … RETURNING`); None when there is none to continue (no id,
-    or the id of another visitor's conversation: a new one starts)."""
-    if public_id is None:
-        return None
+    """The visitor's conversation with this id (without one: the conversation
+    from this widget that another first message of the visitor started less than
+    `gate_store.JOIN_SECONDS` ago), its count and time moved on in one statement
+    (`UPDATE … RETURNING`); None when there is none to continue (no id and no
+    such conversation, or the id of another visitor's: a new one starts)."""
     q = connection.ops.quote_name
     table = q(Conversation._meta.db_table)
-    field = Conversation._meta.get_field("public_id")
+    adapt = connection.ops.adapt_datetimefield_value
+    if public_id is None:
+        which = (
+            f"id = (SELECT id FROM {table} WHERE organisation_id = %s "
+            "AND visitor_id = %s AND widget_id = %s AND created_at >= %s "
+            "ORDER BY created_at DESC, id DESC LIMIT 1)"
+        )
+        params = [
+            organisation_id,
+            visitor_id,
+            widget_id,
+            adapt(now - gate_store.JOIN_SECONDS),
+        ]
+    else:
+        field = Conversation._meta.get_field("public_id")
+        which = "organisation_id = %s AND public_id = %s AND visitor_id = %s"
+        params = [
+            organisation_id,
+            field.get_db_prep_value(public_id, connection),
+            visitor_id,
+        ]
     found = list(
         Conversation.objects.raw(
             f"UPDATE {table} SET last_message_at = %s, "
-            "message_count = message_count + 1, status = %s "
-            "WHERE organisation_id = %s AND public_id = %s AND visitor_id = %s "
+            f"message_count = message_count + 1, status = %s WHERE {which} "
             "RETURNING id, public_id, organisation_id, visitor_id, widget_id",
-            [
-                connection.ops.adapt_datetimefield_value(now),
-                ConversationStatus.OPEN.value,
-                organisation_id,
-                field.get_db_prep_value(public_id, connection),
-                visitor_id,
-            ],
+            [adapt(now), ConversationStatus.OPEN.value, *params],
         )
     )
     return found[0] if found else None

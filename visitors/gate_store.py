@@ -32,6 +32,12 @@ from visitors.models import (
     VisitorIdentifier,
 )
 
+# A message without a conversation id continues the visitor's conversation from
+# the same widget that started this recently: a widget that sends its second
+# message before the answer to its first came back (two first messages at once)
+# writes one conversation, not two. Later, no id starts a new conversation.
+JOIN_SECONDS = dt.timedelta(seconds=30)
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -105,31 +111,46 @@ def message_store(  # noqa: PLR0913
             "last_message_at": now,
             "message_count": 1,
         },
-        source="v"
-        if conversation_id is None
-        else "v WHERE NOT EXISTS (SELECT 1 FROM c_old)",
+        source="v WHERE NOT EXISTS (SELECT 1 FROM c_old)",
         returning=("id", "public_id"),
     )
+    # The conversation continued: the one the widget names, or without an id
+    # the one another first message of this visitor just started (`JOIN_SECONDS`).
     if conversation_id is None:
-        sql += f"c AS ({new_conversation}), "
-        params += new_params
-    else:
-        sql += (
-            f"c_old AS (UPDATE {one.table(Conversation)} SET last_message_at = %s, "
-            "message_count = message_count + 1, status = %s "
-            "WHERE organisation_id = %s AND public_id = %s "
-            "AND visitor_id = (SELECT id FROM v) RETURNING id, public_id), "
-            f"c_new AS ({new_conversation}), "
-            "c AS (SELECT id, public_id FROM c_old "
-            "UNION ALL SELECT id, public_id FROM c_new), "
+        which = (
+            f"id = (SELECT id FROM {one.table(Conversation)} "
+            "WHERE organisation_id = %s AND visitor_id = (SELECT id FROM v) "
+            "AND widget_id = %s AND created_at >= %s "
+            "ORDER BY created_at DESC, id DESC LIMIT 1)"
         )
-        params += [
-            one.param(Conversation, "last_message_at", now),
-            ConversationStatus.OPEN.value,
+        which_params = [
+            organisation_id,
+            widget_pk,
+            one.param(Conversation, "created_at", now - JOIN_SECONDS),
+        ]
+    else:
+        which = (
+            "organisation_id = %s AND public_id = %s "
+            "AND visitor_id = (SELECT id FROM v)"
+        )
+        which_params = [
             organisation_id,
             one.param(Conversation, "public_id", conversation_id),
-            *new_params,
         ]
+    sql += (
+        f"c_old AS (UPDATE {one.table(Conversation)} SET last_message_at = %s, "
+        f"message_count = message_count + 1, status = %s WHERE {which} "
+        "RETURNING id, public_id), "
+        f"c_new AS ({new_conversation}), "
+        "c AS (SELECT id, public_id FROM c_old "
+        "UNION ALL SELECT id, public_id FROM c_new), "
+    )
+    params += [
+        one.param(Conversation, "last_message_at", now),
+        ConversationStatus.OPEN.value,
+        *which_params,
+        *new_params,
+    ]
     message, message_params = one.insert_select(
         Message,
         {

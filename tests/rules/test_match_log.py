@@ -160,7 +160,7 @@ def test_a_shadow_event_rule_logs_a_user_report_and_the_visitor_is_not_flagged(
     # Really, the default rule set's report weight added its signal.
     assert body["summary"] == (
         "Would have flagged the visitors of 1 chat event; 0 really left untouched, "
-        "1 acted on; 0 of those 1 visitor are whitelisted now."
+        "1 acted on; that visitor is not whitelisted now."
     )
     (event,) = body["events"]
     assert (event["who"], event["excerpt"], event["real"]) == (

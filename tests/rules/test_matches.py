@@ -52,7 +52,7 @@ def test_a_shadow_rule_shows_what_it_would_have_rejected_and_who_is_trusted_now(
     assert "Shadow against real (last 7 days)" in html
     assert (
         "Would have acted on <strong>2</strong> calls, 2 of them really allowed; "
-        "1 of those numbers belong to visitors whitelisted now." in html
+        "1 of those 2 numbers is whitelisted now." in html
     )
     assert html.count("+23480100000") == 2 and "+14155550111" not in html
     assert "+2348010000009" not in html and str(other.public_id) not in html
@@ -81,3 +81,32 @@ def test_a_live_outbound_rule_lists_the_calls_it_refused(
         html
     )
     assert "+442079460123" in html
+
+
+@pytest.mark.parametrize(
+    ("fine", "subjects", "said"),
+    [
+        (0, 1, "that number is not whitelisted now"),
+        (1, 1, "that number is whitelisted now"),
+        (0, 3, "none of those 3 numbers are whitelisted now"),
+        (1, 3, "1 of those 3 numbers is whitelisted now"),
+        (2, 3, "2 of those 3 numbers are whitelisted now"),
+        (3, 3, "all 3 of those numbers are whitelisted now"),
+    ],
+)
+def test_how_many_are_fine_now_reads_as_english(fine, subjects, said) -> None:
+    from trustconsole.rules.selectors import of_those
+
+    assert of_those(fine, subjects, ("number", "numbers"), "whitelisted now") == said
+
+
+def test_one_matched_call_is_said_in_the_singular(org, oscar, api_client_for) -> None:
+    """GIVEN a shadow rule WHEN it matches one call from one number THEN its page
+    says "1 call, really allowed; that number is not whitelisted now"."""
+    rule = make_rule(org, 'caller.country == "NG"', {"reject": True}, mode="shadow")
+    assert _call(api_client_for(org, "operator"), "+2348010000001") == "allow"
+    logged()
+    assert (
+        "Would have acted on <strong>1</strong> call, really allowed; that number "
+        "is not whitelisted now." in _page(oscar, rule)
+    )

@@ -102,8 +102,8 @@ def test_a_live_outbound_rule_logs_each_refusal_from_both_paths(
 
     found = _matches(api_client_for, org, rule)
     assert found["summary"] == (
-        "Refused 2 outbound calls; 0 really allowed, 2 refused; 0 of those 1 "
-        "number are whitelisted now."
+        "Refused 2 outbound calls; 0 really allowed, 2 refused; that number is "
+        "not whitelisted now."
     )
     assert (found["total"], found["allowed"], found["acted"]) == (2, 0, 2)
     assert [(e["who"], e["kind"], e["account_id"]) for e in found["events"]] == [

@@ -127,6 +127,37 @@ def test_the_list_shows_hit_counts(org, alice) -> None:
     assert rule.name in page
 
 
+def test_the_list_groups_the_rules_by_channel_each_in_its_own_order(org, alice) -> None:
+    """GIVEN the default rule set, where the voice and account rules of several
+    channels each start at order 10 WHEN the list is shown THEN every channel is
+    one heading with its own rules under it, so "10" is never shared by two
+    rules of one list."""
+    import re
+
+    page = _client(alice).get("/settings/rules/").content.decode()
+    rows = re.findall(
+        r'data-testid="rule-channel"><th scope="rowgroup" colspan="8">([^<]+)</th>'
+        r'|<tr data-testid="rule-row">\s*<td>(\d+)</td>\s*<td><a [^>]*>([^<]+)</a>',
+        page,
+    )
+    lists: dict[str, list[tuple[int, str]]] = {}
+    heading = ""
+    for channel, order, name in rows:
+        if channel:
+            assert channel not in lists, f"{channel} is shown twice"
+            heading = channel
+            lists[heading] = []
+        else:
+            lists[heading].append((int(order), name))
+    assert lists["Inbound call"] == [(10, "Repeated calls")]
+    assert lists["Outbound call check"] == [(10, "Harassment limit")]
+    assert lists["Outbound call refused"] == [(10, "Repeated outbound denials")]
+    for channel, found in lists.items():
+        orders = [order for order, _ in found]
+        assert len(set(orders)) == len(orders), f"two rules share an order: {channel}"
+    assert "The order counts within a channel" in page
+
+
 def test_another_organisations_rule_page_is_404(other_org, alice) -> None:
     theirs = make_rule(other_org, "caller.valid", {"reject": True})
     assert _client(alice).get(f"/settings/rules/{theirs.public_id}/").status_code == 404
@@ -168,7 +199,7 @@ def test_a_backtest_from_the_rule_page_shows_its_progress_and_result(
     backtest_run(found.pk)
     html = client.get(f"/settings/rules/backtests/{found.public_id}/").content.decode()
     assert 'data-status="done"' in html and "every 1s" not in html
-    assert "<strong>1</strong> of 1 events" in html
+    assert "<strong>1</strong> of 1 event, 1 identity" in html
     assert "Current version 1: 0 events" in html
     bad = client.post(
         f"/settings/rules/{rule.public_id}/backtest/",

@@ -294,7 +294,10 @@ class BacktestOutput(serializers.Serializer[Any]):
     done = serializers.IntegerField()
     result = serializers.DictField(
         help_text="events, hits, identities, errors, sample, live (the current "
-        "version on the same events, or null)."
+        "version on the same events, or null); outbound checks also real (the "
+        "draft's hits really allowed / refused), skipped (checks to whitelisted "
+        "destinations, never judged by rules) and capped_hours (hours in which "
+        "the check log kept only the first allowed checks)."
     )
     error = serializers.CharField()
     created_at = serializers.DateTimeField()

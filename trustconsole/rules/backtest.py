@@ -3,9 +3,9 @@
 Each channel replays its own history: inbound calls the call decision log
 (`voicegate.CallDecision`), chat messages the visitors' messages
 (`visitors.Message`), chat events the events recorded on visitors
-(`visitors.Event`), outbound checks the denial log (`OutboundDenial`: allowed
-checks are not stored, so a draft shows which refused calls it matches), account
-signups the accounts that signed up in the window and the usage review each
+(`visitors.Event`), outbound checks the check log (`OutboundCheck`: every
+check, allowed or refused, with the facts the rules saw; `backtest_outbound`),
+account signups the accounts that signed up in the window and the usage review each
 account's usage days in the window (account facts as of that day). Sliding-window
 counts are recomputed from the history itself (as of each event), never read
 from or written to the live counters. The result: hits, the identities
@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from trustconsole.core.actor import Actor
 from trustconsole.core.services import audit_record
+from trustconsole.rules import backtest_outbound as outbound
 from trustconsole.rules import engine, facts
 from trustconsole.rules.effects import acts
 from trustconsole.rules.facts import EventContext, RuleChannel
@@ -230,47 +231,6 @@ def _chat_events(
         yield str(vpublic), event, at.isoformat(), summary
 
 
-def _denials(
-    backtest: Backtest,
-) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
-    from voicegate.policy.models import OutboundDenial
-
-    rows = (
-        _window(OutboundDenial.objects, backtest)
-        .order_by("created_at", "id")
-        .values_list(
-            "id", "created_at", "from_number", "to_number", "codes",
-            "account__public_id", "account__status", "account__country",
-            "account__company_name",
-        )
-    )  # fmt: skip
-    for pk, at, caller, callee, codes, apublic, astatus, country, name in rows.iterator(
-        chunk_size=1000
-    ):
-        event = {
-            "account": {"status": astatus or "", "country": country or ""},
-            "caller_id": {
-                "number": caller,
-                "e164": caller if caller.startswith("+") else "",
-                "owned": "caller_id_not_owned" not in codes.split(","),
-            },
-            "destination": {
-                "number": callee,
-                "e164": callee if callee.startswith("+") else "",
-            },
-        }
-        summary = {
-            "kind": "outbound_denial",
-            "id": pk,
-            "at": at.isoformat(),
-            "account": name or "",
-            "from": caller,
-            "to": callee,
-            "codes": codes,
-        }
-        yield str(apublic or caller), event, at.isoformat(), summary
-
-
 def _signups(
     backtest: Backtest,
 ) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
@@ -456,7 +416,8 @@ def _days(manager: Any, backtest: Backtest) -> Any:
 
 
 def _source(channel: str) -> tuple[Any, Any]:
-    """(the channel's history as events, how many rows it holds in a window)."""
+    """(the channel's history as events, how many rows it holds in a window); an
+    event of None is one the live rules would not have judged."""
     from accounts.models import Account, AccountSignal, AccountUsageDay
     from visitors.models import Event, Message
     from voicegate.models import CallDecision
@@ -475,10 +436,7 @@ def _source(channel: str) -> tuple[Any, Any]:
             _chat_events,
             lambda b: _window(Event.objects, b).count(),
         ),
-        RuleChannel.OUTBOUND_CHECK: (
-            _denials,
-            lambda b: _window(OutboundDenial.objects, b).count(),
-        ),
+        RuleChannel.OUTBOUND_CHECK: (outbound.checks, outbound.checks_count),
         RuleChannel.ACCOUNT_SIGNUP: (
             _signups,
             lambda b: _accounts_signed_up(Account.objects, b).count(),
@@ -550,8 +508,15 @@ def _replay(backtest: Backtest) -> dict[str, Any]:
     identities: set[str] = set()
     live_identities: set[str] = set()
     sample: list[dict[str, Any]] = []
+    skipped = 0
+    real = {"allowed": 0, "refused": 0}
     for identity, event, at, summary in source(backtest):
         events += 1
+        if events % PROGRESS_EVERY == 0:
+            Backtest.objects.filter(pk=backtest.pk).update(done=events)
+        if event is None:  # an event the live rules never judge
+            skipped += 1
+            continue
         ctx = EventContext(
             backtest.organisation_id, backtest.channel, event, time_zone=tz,
             now=dt.datetime.fromisoformat(at), count=False,
@@ -564,6 +529,8 @@ def _replay(backtest: Backtest) -> dict[str, Any]:
         if draft_hit:
             hits += 1
             identities.add(identity)
+            if "allowed" in summary:
+                real["allowed" if summary["allowed"] else "refused"] += 1
             if len(sample) < SAMPLE:
                 sample.append(summary)
         if live_hit:
@@ -571,14 +538,22 @@ def _replay(backtest: Backtest) -> dict[str, Any]:
             live_identities.add(identity)
         only_draft += draft_hit and not live_hit
         only_live += live_hit and not draft_hit
-        if events % PROGRESS_EVERY == 0:
-            Backtest.objects.filter(pk=backtest.pk).update(done=events)
+    extra: dict[str, Any] = {}
+    if backtest.channel == RuleChannel.OUTBOUND_CHECK:
+        # The draft's hits by what really happened, the checks of whitelisted
+        # destinations (never judged by rules), the hours the log was capped in.
+        extra = {
+            "real": real,
+            "skipped": skipped,
+            "capped_hours": outbound.capped_hours(backtest),
+        }
     return {
         "events": events,
         "hits": hits,
         "identities": len(identities),
         "errors": errors,
         "sample": sample,
+        **extra,
         "live": (
             {
                 "version": version.number,

@@ -671,7 +671,8 @@ DESTINATION = Group(
             "int",
             "Calls this account (or the organisation) already made to it in the "
             "harassment window, this one not included: the check's own counter, "
-            "from its one round trip. Backtests read 0.",
+            "from its one round trip. Backtests read the value the check log "
+            "kept (0 before the log started).",
             2,
         ),
     ),

@@ -85,7 +85,13 @@ class RuleForm(forms.Form):
         help_text="Left empty: it counts until support removes it.",
     )
     mode = forms.ChoiceField(choices=RuleMode.choices, initial=RuleMode.SHADOW)
-    order = forms.IntegerField(min_value=0, max_value=1_000_000, initial=100)
+    order = forms.IntegerField(
+        min_value=0,
+        max_value=1_000_000,
+        initial=100,
+        help_text="Lower runs first, among the rules of the same channel (each "
+        "channel's rules are a list of their own).",
+    )
     reason = forms.CharField(required=False, max_length=500, label="Why (audit trail)")
 
     def __init__(self, *args: Any, fixed_channel: bool = False, **kwargs: Any) -> None:

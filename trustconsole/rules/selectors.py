@@ -140,14 +140,20 @@ def rule_matches(
         return None
     whitelisted = _whitelisted(rule.organisation_id, phones)
     shadow = rule.mode == "shadow"
-    tail = f", {allowed} of them really allowed"
+    if total == 1:
+        tail = ", really allowed" if allowed else ", really rejected"
+    else:
+        tail = f", {allowed} of them really allowed" if total else ""
+    if phones:
+        tail += "; " + of_those(
+            whitelisted, len(phones), ("number", "numbers"), "whitelisted now"
+        )
     return {
         "days": MATCH_DAYS,
         "logged": False,
         "lead": "Would have acted on" if shadow else "Matched",
-        "noun": noun,
-        "tail": f"{tail}; {whitelisted} of those numbers belong to visitors "
-        "whitelisted now.",
+        "noun": noun if total != 1 else "call",
+        "tail": tail + ".",
         "total": total,
         "allowed": allowed,
         "acted": total - allowed,
@@ -279,16 +285,12 @@ def _logged_matches(*, rule: Rule, now: dt.datetime | None) -> dict[str, Any]:
     n_subjects, n_fine = found["subjects"], found["fine"]
     tail = f"; {allowed} really {allowed_words}, {acted} {acted_words}" if total else ""
     if n_subjects:
-        tail += (
-            f"; {n_fine} of those {n_subjects} "
-            f"{subject[0] if n_subjects == 1 else subject[1]} "
-            f"{'is' if n_fine == 1 else 'are'} {fine_words}"
-        )
+        tail += "; " + of_those(n_fine, n_subjects, subject, fine_words)
     tail += "."
     if counted > total:
         tail += (
-            f" {counted} matches were counted; the log keeps at most "
-            f"{matchlog_per_hour()} per rule and hour."
+            f" {counted} {'match was' if counted == 1 else 'matches were'} counted; "
+            f"the log keeps at most {matchlog_per_hour()} per rule and hour."
         )
     return {
         "days": MATCH_DAYS,
@@ -305,6 +307,21 @@ def _logged_matches(*, rule: Rule, now: dt.datetime | None) -> dict[str, Any]:
         "counted": counted,
         "events": events,
     }
+
+
+def of_those(fine: int, subjects: int, noun: tuple[str, str], state: str) -> str:
+    """How many of the `subjects` (one, many: `noun`) are in `state` now, as
+    English for none, one, some and all of them: "that number is not whitelisted
+    now", "none of those 3 visitors are …", "1 of those 3 accounts is …", "all 3
+    of those numbers are …"."""
+    one, many = noun
+    if subjects == 1:
+        return f"that {one} is {state}" if fine else f"that {one} is not {state}"
+    if fine == 0:
+        return f"none of those {subjects} {many} are {state}"
+    if fine >= subjects:
+        return f"all {subjects} of those {many} are {state}"
+    return f"{fine} of those {subjects} {many} {'is' if fine == 1 else 'are'} {state}"
 
 
 def _logged_event(row: Any, *, numbered: bool = False) -> dict[str, Any]:

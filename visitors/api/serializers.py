@@ -304,7 +304,11 @@ class WidgetMessageInput(serializers.Serializer):
     email = StrictCharField(required=False, allow_blank=True, max_length=254)
     phone = StrictCharField(required=False, allow_blank=True, max_length=64)
     conversation_id = serializers.UUIDField(
-        required=False, allow_null=True, help_text="Omit to start a conversation."
+        required=False,
+        allow_null=True,
+        help_text="Omit to start a conversation (or to continue the one this "
+        "visitor started from this widget in the last 30 seconds: two first "
+        "messages sent at once make one conversation).",
     )
     body = StrictCharField(max_length=5000, trim_whitespace=True)
 

@@ -97,6 +97,9 @@ class CheckOutcome:
     caller_key: str = ""
     verdict: core.Verdict | None = None  # the identity steps' verdict
     rules: engine.Outcome | None = None  # the outbound-check rules, when any ran
+    # The facts the rules were given (the check log keeps them for backtests).
+    rule_facts: dict | None = None
+    whitelisted: bool = False  # a whitelisted destination: the rules did not run
 
     @property
     def allowed(self) -> bool:
@@ -320,29 +323,36 @@ def check_evaluate(*, actor: Actor, request: CheckRequest) -> CheckOutcome:
     # rules are only listed. A whitelisted destination is never refused by a rule.
     # The harassment limit is one of them (the default rule "Harassment limit"),
     # reading the calls already made from the counter this check's round trip read.
-    outcome.rules = rule_hooks.outbound_check(
-        state=state,
-        account=_account_event(state, account),
-        account_facts=(
-            (lambda: _account_rule_facts(actor, account)) if account else None
-        ),
-        caller_id={
+    given = outcome.rule_facts = {
+        "account": _account_event(state, account),
+        "caller_id": {
             "number": request.from_raw,
             "e164": request.from_e164,
             "owned": request.from_e164 in allowed_ids,
         },
-        destination={
+        "destination": {
             "number": request.to_raw,
             "e164": to or "",
             "status": _visitor_status(state, to),
             "account_key": caller_key,
             "calls_made": snap.counters.get(counter, 0) if counter else 0,
         },
-        policy={
+        "policy": {
             "harassment_limit": snap.settings.harassment_limit,
             "harassment_window_seconds": snap.settings.harassment_window_seconds,
         },
-        skip=outcome.verdict.step == Step.WHITELIST,
+    }
+    outcome.whitelisted = outcome.verdict.step == Step.WHITELIST
+    outcome.rules = rule_hooks.outbound_check(
+        state=state,
+        account=given["account"],
+        account_facts=(
+            (lambda: _account_rule_facts(actor, account)) if account else None
+        ),
+        caller_id=given["caller_id"],
+        destination=given["destination"],
+        policy=given["policy"],
+        skip=outcome.whitelisted,
     )
     if outcome.rules is not None:
         shadow = tuple(r.ref() for r in outcome.rules.shadow)

@@ -407,3 +407,52 @@ class OutboundDenial(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_number} → {self.to_number}: {self.codes}"
+
+
+class OutboundCheck(models.Model):
+    """One outbound check (allowed or refused) with the facts the outbound-check
+    rules saw: the history their backtests replay. Written in bulk by
+    `voicegate.policy.checklog`; allowed checks capped per organisation and hour,
+    every row kept `POLICY_CHECK_LOG_DAYS`."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="+"
+    )
+    account = models.ForeignKey(
+        "accounts.Account",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Whose calls the sliding windows count: "account:<public id>" or "org".
+    account_key = models.CharField(max_length=60)
+    account_status = models.CharField(max_length=16, blank=True)
+    numbers_owned = models.PositiveIntegerField(default=0)
+    from_number = models.CharField(max_length=64)
+    from_e164 = models.CharField(max_length=64)
+    caller_id_owned = models.BooleanField(default=False)
+    to_number = models.CharField(max_length=64)
+    to_e164 = models.CharField(max_length=64, blank=True)
+    destination_status = models.CharField(max_length=16, blank=True)
+    # A whitelisted destination: the rules did not run (never refused by them).
+    whitelisted = models.BooleanField(default=False)
+    calls_made = models.PositiveIntegerField(default=0)
+    harassment_limit = models.PositiveIntegerField(default=0)
+    harassment_window_seconds = models.PositiveIntegerField(default=0)
+    allowed = models.BooleanField()
+    codes = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["organisation", "occurred_at"], name="outbound_check_org_time"
+            ),
+            models.Index(fields=["occurred_at"], name="outbound_check_time"),
+        ]
+
+    def __str__(self) -> str:
+        verdict = "allowed" if self.allowed else f"refused ({self.codes})"
+        return f"{self.from_e164} → {self.to_e164 or self.to_number}: {verdict}"

@@ -45,3 +45,11 @@ def dnc_files_check_task(*, deep: bool = False) -> dict[str, int]:
     from voicegate.policy import repair
 
     return repair.dnc_files_check(deep=deep)
+
+
+@shared_task(name="voicegate.policy.checks_prune")
+def checks_prune_task() -> int:
+    """Delete logged outbound checks older than POLICY_CHECK_LOG_DAYS."""
+    from voicegate.policy import checklog
+
+    return checklog.prune()

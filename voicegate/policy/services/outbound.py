@@ -1,5 +1,6 @@
-"""The outbound check as a write: count an allowed call, log a denial, and raise
-an account risk signal after repeated denials."""
+"""The outbound check as a write: count an allowed call, log a denial, keep every
+check in the check log (`checklog`, for backtests), and raise an account risk
+signal after repeated denials."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.db import transaction
 
 from trustconsole.core.actor import Actor
 from trustconsole.rules import hooks as rule_hooks
-from voicegate.policy import check, keys
+from voicegate.policy import check, checklog, keys
 from voicegate.policy.choices import Violation
 from voicegate.policy.models import OutboundDenial
 from voicegate.policy.services.common import ACT
@@ -39,6 +40,10 @@ def outbound_check(
     snap = outcome.snapshot
     assert snap is not None
     _rules_counted(actor, outcome)
+    # Every check, allowed or refused, for the outbound rules' backtests (in
+    # memory; written in bulk every few seconds).
+    checklog.record(outcome, organisation_id=actor.organisation.pk)
+    checklog.flush_due()
     _rule_account_signals(actor, outcome)
     if outcome.allowed:
         # On Redis the call was already counted in the check's one round trip.

@@ -1,0 +1,87 @@
+"""Two first messages of one new visitor at once (a widget that sends its second
+message before the answer to the first came back): each on its own thread and
+database connection, through the chat gate (`visitors.gate.widget_message_receive`,
+what `POST /widget/v1/messages` calls), on both of its paths (one statement on
+PostgreSQL; the ORM path, which rules with effects and SQLite take)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from tests.rules.factories import make_rule
+from visitors.gate import widget_message_receive
+from visitors.models import Conversation, Message, Visitor, VisitorIdentifier
+
+ROUNDS = 6
+
+
+def _both_at_once(widget: Any, visitor_id: str) -> list[Any]:
+    """Send two first messages of `visitor_id` from two threads released together;
+    their answers (or the exceptions they raised)."""
+    barrier = threading.Barrier(2)
+    answers: list[Any] = [None, None]
+
+    def send(n: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            answers[n] = widget_message_receive(
+                widget=widget,
+                widget_visitor_id=visitor_id,
+                body=f"first message {n}",
+                email=f"{visitor_id}@example.com",
+                ip="192.0.2.10",
+            )
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            answers[n] = exc
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["one statement", "orm"])
+def test_two_first_messages_at_once_make_one_visitor_and_one_conversation(
+    org, widget, path
+) -> None:
+    """GIVEN a new visitor WHEN two of their first messages (no conversation id
+    yet) reach the gate at the same moment, several times over THEN each time
+    exactly one visitor and one conversation exist, holding both messages, and
+    both answers name that conversation."""
+    if path == "orm":
+        # A live rule with an effect on every message takes the ORM path.
+        make_rule(
+            org, 'message.text.startsWith("first")',
+            {"signal": {"type": "spam", "level": "low"}},
+            channel="chat_message", mode="live",
+        )  # fmt: skip
+    for n in range(ROUNDS):
+        visitor_id = f"w-race-{n}"
+        answers = _both_at_once(widget, visitor_id)
+        for answer in answers:
+            assert not isinstance(answer, BaseException), answer
+            assert answer is not None and not answer.blocked
+        owners = VisitorIdentifier.objects.filter(
+            organisation=org, kind="widget", value=visitor_id
+        ).values_list("visitor_id", flat=True)
+        assert len(owners) == 1
+        visitor = Visitor.objects.get(pk=owners[0])
+        (conversation,) = Conversation.objects.filter(visitor=visitor)
+        assert {a.conversation_id for a in answers} == {conversation.public_id}
+        bodies = sorted(
+            Message.objects.filter(conversation=conversation).values_list(
+                "body", flat=True
+            )
+        )
+        assert bodies == ["first message 0", "first message 1"]
+        assert conversation.message_count == 2
+    assert Visitor.objects.filter(organisation=org).count() == ROUNDS
