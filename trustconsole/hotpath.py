@@ -65,6 +65,7 @@ class HotRouter:
         from django.utils.module_loading import import_string
 
         from trustconsole.hookpath import PlainHooks
+        from trustconsole.widgetpath import PlainWidget
         from visitors.api.views import widget_messages_view
         from voicegate import webhooks
         from voicegate.policy.api.views import outbound_check_view
@@ -95,6 +96,9 @@ class HotRouter:
         self.plain_hooks = PlainHooks(
             self.short, recycle_connections=recycle_connections
         )
+        self.plain_widget = PlainWidget(
+            self.short, recycle_connections=recycle_connections
+        )
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -102,6 +106,11 @@ class HotRouter:
         token = hook_token(environ)
         if token is not None:
             return self.plain_hooks(environ, start_response, token)
+        if (
+            environ.get("PATH_INFO") == WIDGET_MESSAGES
+            and environ.get("REQUEST_METHOD") == "POST"
+        ):
+            return self.plain_widget(environ, start_response)
         if not (
             environ.get("PATH_INFO") in HOT_POSTS
             and environ.get("REQUEST_METHOD") == "POST"
