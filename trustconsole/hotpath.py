@@ -12,10 +12,11 @@ in the access log), Django's security headers and the query-string guard
 (database connections are opened and recycled as for any request) and error
 logging. The outbound check authenticates its API token in its view: ordinary
 checks by its short path (`voicegate/policy/api/hot.py`), the rest by its DRF
-view. Telnyx Call Control webhooks go further: answered from the WSGI environ,
-without Django's request and response objects or its request signals
-(`trustconsole.hookpath`). Anything else, including any other method on those
-paths, goes to the Django application unchanged.
+view. Telnyx Call Control webhooks and the chat widget's messages go further:
+answered from the WSGI environ, without Django's request and response objects
+or its request signals (`trustconsole.hookpath`, `trustconsole.widgetpath`);
+what those cannot vouch for comes back to `short`. Anything else, including
+any other method on those paths, goes to the Django application unchanged.
 """
 
 from __future__ import annotations
