@@ -55,7 +55,7 @@ class _Plan:
     from (`given` under that key, `now` for auto_now fields, else the default)."""
 
     sql: str
-    columns: tuple[tuple[models.Field, str, str], ...]  # (field, how, key)
+    columns: tuple[tuple[models.Field[Any, Any], str, str], ...]  # (field, how, key)
 
 
 # Plans by shape: model, the values' keys (and the text of each `Sql` piece),
@@ -85,7 +85,7 @@ def _plan(
     if plan is not None:
         return plan
     given = set(values)
-    columns: list[tuple[models.Field, str, str]] = []
+    columns: list[tuple[models.Field[Any, Any], str, str]] = []
     names: list[str] = []
     selected: list[str] = []
     for field in model._meta.concrete_fields:
