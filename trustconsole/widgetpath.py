@@ -83,10 +83,12 @@ def _quiet(raw: Any) -> bool:
             return False
         if raw.pgconn.transaction_status != pq.TransactionStatus.IDLE:
             return False
-        readable, _, _ = select.select([raw.fileno()], [], [], 0)
+        waiting = select.poll()  # no descriptor limit, unlike select.select
+        waiting.register(raw.fileno(), select.POLLIN | select.POLLPRI)
+        ready = waiting.poll(0)  # a hang-up or an error is reported too
     except (OSError, ValueError, AttributeError):
         return False
-    return not readable
+    return not ready
 
 
 class PlainWidget(PlainHooks):
