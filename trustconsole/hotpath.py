@@ -12,11 +12,12 @@ in the access log), Django's security headers and the query-string guard
 (database connections are opened and recycled as for any request) and error
 logging. The outbound check authenticates its API token in its view: ordinary
 checks by its short path (`voicegate/policy/api/hot.py`), the rest by its DRF
-view. Telnyx Call Control webhooks and ordinary outbound checks go further:
-answered from the WSGI environ, without Django's request and response objects or
-its request signals (`trustconsole.hookpath`, `trustconsole.outpath`), anything
-unusual of theirs by the path above. Anything else, including any other method
-on those paths, goes to the Django application unchanged.
+view. Telnyx Call Control webhooks, ordinary outbound checks and the chat
+widget's messages go further: answered from the WSGI environ, without Django's
+request and response objects or its request signals (`trustconsole.hookpath`,
+`trustconsole.outpath`, `trustconsole.widgetpath`); what those cannot vouch for
+comes back to `short`. Anything else, including any other method on those
+paths, goes to the Django application unchanged.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class HotRouter:
 
         from trustconsole.hookpath import PlainHooks
         from trustconsole.outpath import PlainOutbound
+        from trustconsole.widgetpath import PlainWidget
         from visitors.api.views import widget_messages_view
         from voicegate import webhooks
         from voicegate.policy.api.views import outbound_check_view
@@ -99,6 +101,9 @@ class HotRouter:
         )
         # Ordinary outbound checks: straight from the environ too.
         self.plain_outbound = PlainOutbound(self.short, hooks=self.plain_hooks)
+        self.plain_widget = PlainWidget(
+            self.short, recycle_connections=recycle_connections
+        )
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -106,17 +111,12 @@ class HotRouter:
         token = hook_token(environ)
         if token is not None:
             return self.plain_hooks(environ, start_response, token)
-        if (
-            environ.get("PATH_INFO") == OUTBOUND_CHECK
-            and environ.get("REQUEST_METHOD") == "POST"
-        ):
-            return self.plain_outbound(environ, start_response)
-        if not (
-            environ.get("PATH_INFO") in HOT_POSTS
-            and environ.get("REQUEST_METHOD") == "POST"
-        ):
+        path = environ.get("PATH_INFO")
+        if path not in HOT_POSTS or environ.get("REQUEST_METHOD") != "POST":
             return self.django_app(environ, start_response)
-        return self.short(environ, start_response)
+        if path == OUTBOUND_CHECK:
+            return self.plain_outbound(environ, start_response)
+        return self.plain_widget(environ, start_response)
 
     def short(
         self, environ: dict[str, Any], start_response: Callable[..., Any]

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
@@ -49,6 +49,75 @@ class Sql:
     params: tuple[Any, ...] = ()
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """An `insert_select` shape: its SQL, and where each column's value comes
+    from (`given` under that key, `now` for auto_now fields, else the default)."""
+
+    sql: str
+    columns: tuple[tuple[models.Field[Any, Any], str, str], ...]  # (field, how, key)
+
+
+# Plans by shape: model, the values' keys (and the text of each `Sql` piece),
+# source, returning, conflict and vendor. Hot paths build a handful of shapes.
+_PLANS: dict[tuple[Any, ...], _Plan] = {}
+
+
+def _plan(
+    model: type[models.Model],
+    values: Mapping[str, Any],
+    source: str,
+    returning: Sequence[str],
+    conflict: str,
+) -> _Plan:
+    shape = (
+        model,
+        tuple(
+            (name, value.text if isinstance(value, Sql) else None)
+            for name, value in values.items()
+        ),
+        source,
+        tuple(returning),
+        conflict,
+        connection.vendor,
+    )
+    plan = _PLANS.get(shape)
+    if plan is not None:
+        return plan
+    given = set(values)
+    columns: list[tuple[models.Field[Any, Any], str, str]] = []
+    names: list[str] = []
+    selected: list[str] = []
+    for field in model._meta.concrete_fields:
+        if field.name in given:
+            how, key = "given", field.name
+        elif field.attname in given:
+            how, key = "given", field.attname
+        elif field.primary_key or field.db_default is not NOT_PROVIDED:
+            continue
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            how, key = "now", ""  # what pre_save gives it
+        else:
+            how, key = "default", ""
+        given.discard(key)
+        columns.append((field, how, key))
+        names.append(q(str(field.column)))
+        value = values[key] if how == "given" else None
+        selected.append(value.text if isinstance(value, Sql) else "%s")
+    if given:
+        raise ValueError(f"{model.__name__} has no fields {sorted(given)}")
+    sql = (
+        f"INSERT INTO {table(model)} ({', '.join(names)}) "
+        f"SELECT {', '.join(selected)}"
+        + (f" FROM {source}" if source else "")
+        + (f" {conflict}" if conflict else "")
+        + (f" RETURNING {', '.join(returning)}" if returning else "")
+    )
+    plan = _Plan(sql, tuple(columns))
+    _PLANS[shape] = plan
+    return plan
+
+
 def insert_select(
     model: type[models.Model],
     values: Mapping[str, Any],
@@ -64,40 +133,25 @@ def insert_select(
     or `Sql` pieces; a concrete field left out gets its Python default, as
     `Model.objects.create` would give it, unless the database provides one
     (`db_default`, the primary key). `source` is the FROM part (other CTEs): no
-    row there, no row inserted. `conflict` is an `ON CONFLICT …` clause.
+    row there, no row inserted. `conflict` is an `ON CONFLICT …` clause. The
+    statement's text is built once per shape (`_plan`); the values, defaults
+    included, on every call.
     """
-    columns: list[str] = []
-    selected: list[str] = []
+    plan = _plan(model, values, source, returning, conflict)
     params: list[Any] = []
-    given = dict(values)
-    for field in model._meta.concrete_fields:
-        if field.name in given:
-            value = given.pop(field.name)
-        elif field.attname in given:
-            value = given.pop(field.attname)
-        elif field.primary_key or field.db_default is not NOT_PROVIDED:
-            continue
-        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            value = timezone.now()  # what pre_save gives it
+    wrapper = connections[DEFAULT_DB_ALIAS]  # what `connection` stands for here
+    for field, how, key in plan.columns:
+        if how == "given":
+            value = values[key]
+        elif how == "now":
+            value = timezone.now()
         else:
             value = field.get_default()
-        columns.append(q(str(field.column)))
         if isinstance(value, Sql):
-            selected.append(value.text)
             params.extend(value.params)
         else:
-            selected.append("%s")
-            params.append(field.get_db_prep_save(value, connection))
-    if given:
-        raise ValueError(f"{model.__name__} has no fields {sorted(given)}")
-    sql = (
-        f"INSERT INTO {table(model)} ({', '.join(columns)}) "
-        f"SELECT {', '.join(selected)}"
-        + (f" FROM {source}" if source else "")
-        + (f" {conflict}" if conflict else "")
-        + (f" RETURNING {', '.join(returning)}" if returning else "")
-    )
-    return sql, params
+            params.append(field.get_db_prep_save(value, wrapper))
+    return plan.sql, params
 
 
 def param(model: type[models.Model], field: str, value: Any) -> Any:
