@@ -113,6 +113,10 @@ class RuleSet:
     twins: tuple[helper_twins.FieldTwins, ...] = ()
     twin_order: tuple[int, ...] = ()  # the twins' places in `_hl`
     helpers: bool = True  # some rule still calls contains_any / matches_re
+    # Per rule (pk): the fields per variable its own program reads (`_rule_reads`)
+    reads_of: dict[int, dict[str, frozenset[str]]] = field(default_factory=dict)
+    # The direct rules' answers from the helpers' (an itemgetter over their twins)
+    direct_answers: Any = None
     retry_at: float = 0.0  # monotonic: after a failed read, not before this
     # Per thread: the CEL context of the last event and what it holds, so the
     # next event converts only the fact groups whose values changed.

@@ -37,9 +37,11 @@
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 import cel
@@ -228,8 +230,22 @@ def _load(
         {r.pk: i for i, r in enumerate(compiled)},
         tuple((r, twin) for r, twin in direct if twin is not None),
         _reads(_union(_converted(r) for r in compiled)), plan, twin_order,
-        helpers,
+        helpers, reads_of={r.pk: _rule_reads(r) for r in compiled},
+        direct_answers=_answers([(r, twin) for r, twin in direct if twin is not None]),
     )  # fmt: skip
+
+
+def _answers(direct: list[tuple[CompiledRule, int]]) -> Any:
+    """The rules made of one helper answer that are true for an event, in order:
+    the answers taken in one call, then the rules kept by them (None: no such
+    rules)."""
+    if not direct:
+        return None
+    rules = tuple(r for r, _ in direct)
+    getter = operator.itemgetter(*(twin for _, twin in direct))
+    if len(direct) == 1:
+        return lambda found: list(compress(rules, (getter(found),)))
+    return lambda found: list(compress(rules, getter(found)))
 
 
 # --- Host functions -----------------------------------------------------------------
@@ -382,7 +398,9 @@ def _fast(  # noqa: PLR0913
     see `pins`), those pinned on one fact alone as one program per value. Only
     the groups the programs to run read are converted."""
     batches = [rules.unguarded] if rules.unguarded is not None else []
-    matched = [r for r, twin in rules.direct if twins[twin] is True]
+    matched: list[CompiledRule] = (
+        rules.direct_answers(twins) if rules.direct_answers is not None else []
+    )
     if _DISABLED and matched:
         matched = [r for r in matched if r.pk not in _DISABLED]
     loose = rules.loose.candidates(values) if rules.loose is not None else set()
@@ -406,7 +424,8 @@ def _fast(  # noqa: PLR0913
         return matched
     singles = tuple(rules.rules[place] for place in sorted(loose))
     needed: dict[str, set[str]] = {}
-    for reads in [b.reads for b in batches] + [_rule_reads(r) for r in singles]:
+    reads_of = rules.reads_of
+    for reads in [b.reads for b in batches] + [reads_of[r.pk] for r in singles]:
         for name, names in reads.items():
             needed.setdefault(name, set()).update(names)
     shown = {}

@@ -245,7 +245,7 @@ class PinIndex:
 def _value(values: Mapping[str, Any], group: str, name: str) -> Any:
     """The fact's value this event (None when it was not built: its rules run)."""
     found = values.get(group)
-    return found.get(name) if isinstance(found, Mapping) else None
+    return found.get(name) if isinstance(found, dict) else None
 
 
 # --- The inbound call's own count ---------------------------------------------------
