@@ -414,10 +414,11 @@ def _fast(  # noqa: PLR0913
             if batch is not None:
                 batches.append(batch)
         else:
+            text = str(value)
             for length in table.lengths:
-                if length > len(value):
+                if length > len(text):
                     break
-                batch = table.batches.get(value[:length])
+                batch = table.batches.get(text[:length])
                 if batch is not None:
                     batches.append(batch)
     if not batches and not loose:
@@ -426,13 +427,13 @@ def _fast(  # noqa: PLR0913
     needed: dict[str, set[str]] = {}
     reads_of = rules.reads_of
     for reads in [b.reads for b in batches] + [reads_of[r.pk] for r in singles]:
-        for name, names in reads.items():
-            needed.setdefault(name, set()).update(names)
-    shown = {}
-    for name, names in needed.items():
+        for name, fields in reads.items():
+            needed.setdefault(name, set()).update(fields)
+    shown: dict[str, Any] = {}
+    for name, wanted in needed.items():
         found = values.get(name)
         if isinstance(found, dict):
-            shown[name] = {k: found[k] for k in names if k in found}
+            shown[name] = {k: found[k] for k in wanted if k in found}
         elif name in values:
             shown[name] = found
     if any(b.twins for b in batches):

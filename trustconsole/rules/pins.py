@@ -204,9 +204,9 @@ class PinIndex:
                     bounds.setdefault((group, name, kind), []).append((argument, place))
         for key, table in index.prefixes.items():
             index.lengths[key] = tuple(sorted({len(p) for p in table}))
-        for key, items in bounds.items():
+        for bounded, items in bounds.items():
             items.sort()
-            index.ranges[key] = ([b for b, _ in items], [p for _, p in items])
+            index.ranges[bounded] = ([b for b, _ in items], [p for _, p in items])
         return index
 
     def candidates(self, values: Mapping[str, Any]) -> set[int]:
