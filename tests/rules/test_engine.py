@@ -421,7 +421,7 @@ def test_guarded_rules_run_as_one_program_per_value_in_order(org) -> None:
     for i, (condition, mode) in enumerate(conditions):
         make_rule(org, condition, {"reject": True}, mode=mode, order=i, name=str(i))
     rules = engine.rule_set(core_state.current(org.pk), "inbound_call")
-    assert {"NG", "GB"} <= {v for _, _, table in rules.guarded for v in table}
+    assert {"NG", "GB"} <= {v for table in rules.guarded for v in table.batches}
     for number in ("+2348012345678", "+442079460000", "+14155550123", "anonymous"):
         e164 = "" if number == "anonymous" else number
         event = {"caller": {"number": number, "e164": e164}}

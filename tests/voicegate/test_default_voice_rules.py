@@ -176,6 +176,63 @@ def test_a_higher_threshold_written_into_the_rule_changes_when_it_fires(
     assert event.recorded_by == "system: rule Repeated calls (version 2)"
 
 
+def _counted_runs(monkeypatch) -> list[int]:
+    """The counts the counted rules were evaluated on (a spy: the engine runs)."""
+    seen: list[int] = []
+    real = engine.evaluate
+
+    def spy(rules, ctx, **kw):
+        if "calls_recent" in ctx.data.get("caller", {}):
+            seen.append(ctx.data["caller"]["calls_recent"])
+        return real(rules, ctx, **kw)
+
+    monkeypatch.setattr(engine, "evaluate", spy)
+    return seen
+
+
+def test_calls_that_cannot_cross_the_threshold_skip_the_engine(
+    org, telnyx_signer, make_connection, client, monkeypatch
+) -> None:
+    """GIVEN "Repeated calls" with a threshold of 2 WHEN one number calls four
+    times THEN the counted rules are evaluated only on the third call (the only
+    count `calls_recent == threshold + 1` can match), which records the event;
+    the others are let through untouched, as before."""
+    _threshold(org, 2)
+    seen = _counted_runs(monkeypatch)
+    connection = make_connection(org, secret=telnyx_signer.public_b64)
+    answers = [_telnyx(client, connection, telnyx_signer) for _ in range(4)]
+    assert {a["decision"] for a in answers} == {"allow"}
+    assert seen == [3]
+    [event] = _events()
+    assert event.detail["calls"] == 3
+
+
+@pytest.mark.parametrize(
+    ("condition", "evaluated"),
+    [
+        # the count and another fact in a conjunction: skipped below 2
+        ('caller.country == "US" && caller.calls_recent >= 2', [2, 3]),
+        # either the count or another fact: every call is evaluated
+        ('caller.calls_recent >= 3 || caller.country == "US"', [1, 2, 3]),
+    ],
+)
+def test_an_edited_counted_rule_is_evaluated_whenever_it_can_match(  # noqa: PLR0913
+    org, telnyx_signer, make_connection, client, monkeypatch, condition, evaluated
+) -> None:
+    """GIVEN the admin rewrites "Repeated calls" to read the caller's country too
+    WHEN a US number calls three times THEN the rule is evaluated on every call
+    it could match on (all of them when the country alone can make it true), and
+    each of those calls matches and records its event."""
+    _threshold(org, 5)
+    rule_update(actor=_admin(org), rule=_rule(org), condition=condition)
+    seen = _counted_runs(monkeypatch)
+    connection = make_connection(org, secret=telnyx_signer.public_b64)
+    for _ in range(3):
+        _telnyx(client, connection, telnyx_signer)
+    assert seen == evaluated
+    assert [e.detail["calls"] for e in _events()] == evaluated
+
+
 def test_in_shadow_it_records_nothing_and_logs_the_would_be_match(
     org, telnyx_signer, make_connection, client
 ) -> None:

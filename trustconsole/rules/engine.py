@@ -12,12 +12,15 @@
   pass of an RE2 set, the keyword lists as one literal RE2 set over the
   lower-cased text (`twins.py`) — and the batches read them from a list (`_hl`).
   A condition that is only such a call takes the answer without the evaluator.
-- **Per event**: the facts the set reads are built once and only the fields the
-  programs read are converted into one `cel.Context` (per thread it is kept, and
-  only the fact groups whose values changed are set again). The rules without a
-  guard run as one program; guarded rules (a conjunct pinning a fact to literal
-  values) are indexed by that value, so the event looks its value up and runs one
-  program of the rules that can match; the matches are put back in order.
+- **Per event**: the facts the set reads are built once. Rules with pins
+  (`pins.py`: a fact pinned to values, a prefix or an int range, in a conjunct or
+  on both sides of `||`) run only when one of their pins holds: those pinned on
+  one fact alone as one program per value or prefix (`compiled.Table`), the
+  others one by one (`pins.PinIndex`); the rules without pins run as one
+  program; the matches are put back in order. Only the fields the programs to
+  run read are converted into one `cel.Context` (per thread it is kept, and only
+  the groups whose values changed are set again); an event no program runs on
+  converts nothing.
 - **Live** rules act: the first matching live rule whose effect acts decides (its
   name and version go into the decision's explanation); the signals and flags of
   every matching live rule apply. **Shadow** rules never act: their matches are
@@ -34,10 +37,11 @@
 from __future__ import annotations
 
 import logging
-import threading
+import operator
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 import cel
@@ -45,23 +49,34 @@ from django.conf import settings
 
 from trustconsole.policy.state import OrgState
 from trustconsole.rules import facts as facts_registry
-from trustconsole.rules import hitcounts, windows
+from trustconsole.rules import hitcounts, pins, windows
 from trustconsole.rules import twins as helper_twins
+from trustconsole.rules.compiled import (
+    _PROGRAMS,
+    LIVE,
+    SHADOW,
+    Batch,
+    CompiledRule,
+    RuleSet,
+    _batch,
+    _converted,
+    _direct,
+    _program,
+    _Reads,
+    _reads,
+    _rule_reads,
+    _tables,
+    _union,
+)
 from trustconsole.rules.effects import acts
 from trustconsole.rules.facts import EventContext
-from trustconsole.rules.language import ConditionError, check, regex_compiled
-from trustconsole.rules.rewrite import (
-    TWINS_LIST,
-    TWINS_VARIABLE,
-    Native,
-    Twin,
-    indexed,
-    native_source,
-)
+from trustconsole.rules.language import ConditionError
+from trustconsole.rules.rewrite import TWINS_LIST, TWINS_VARIABLE, indexed
+
+__all__ = ["LIVE", "SHADOW", "Batch", "CompiledRule", "Outcome", "RuleSet"]
 
 logger = logging.getLogger(__name__)
 
-LIVE, SHADOW = "live", "shadow"
 hits_flush, hits_flush_due = hitcounts.flush, hitcounts.flush_due  # the callers' names
 RETRY_SECONDS = 5.0  # a rule set that could not be read is tried again after this
 
@@ -72,81 +87,6 @@ def _budget_ns() -> int:
 
 def _strikes() -> int:
     return int(getattr(settings, "RULES_BUDGET_STRIKES", 3))
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    """One rule's current version, ready to run."""
-
-    pk: int
-    public_id: str
-    name: str
-    mode: str
-    order: int
-    version_pk: int
-    version: int
-    program: Any  # cel.Program
-    variables: frozenset[str]
-    fields: frozenset[str]
-    effect: dict[str, Any]
-    acts: bool
-    guard: tuple[str, str, frozenset[Any]] | None = None
-    # Helper calls over a fact, read by the program as `_h[id]` (`native_source`)
-    twins: tuple[Twin, ...] = ()
-    converted: frozenset[str] | None = None  # the fields the program reads (None:
-    # all of `fields`); `fields` is what the facts' loaders see
-
-    def ref(self) -> dict[str, Any]:
-        """How an explanation names the rule."""
-        return {
-            "id": self.public_id,
-            "name": self.name,
-            "version": self.version,
-            "mode": self.mode,
-            "effect": self.effect,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """Rules run as one program: the list of their conditions, one evaluator call."""
-
-    rules: tuple[CompiledRule, ...]
-    program: Any  # cel.Program; None when the conditions cannot be joined
-    pks: frozenset[int]
-    twins: bool = False  # some rule reads a helper's twin
-
-
-_Reads = dict[str, tuple[str, ...]]
-
-
-@dataclass
-class RuleSet:
-    """The live and shadow rules of one channel of one organisation."""
-
-    organisation_id: int
-    channel: str
-    generation: int
-    time_zone: str
-    rules: tuple[CompiledRule, ...]
-    variables: frozenset[str]
-    fields: frozenset[str]
-    broken: dict[int, str] = field(default_factory=dict)  # rule pk → compile error
-    unguarded: Batch | None = None  # the rules without a guard, in order
-    # Per guard fact ("group", "field"): its value → the rules guarded by it.
-    guarded: tuple[tuple[str, str, dict[Any, Batch]], ...] = ()
-    position: dict[int, int] = field(default_factory=dict)  # rule pk → its place
-    # Rules whose condition is one helper call over a fact: its answer is theirs.
-    direct: tuple[tuple[CompiledRule, int], ...] = ()
-    # Per fact group: the fields the rules read (only they are converted).
-    reads: _Reads = field(default_factory=dict)
-    twins: tuple[helper_twins.FieldTwins, ...] = ()
-    twin_order: tuple[int, ...] = ()  # the twins' places in `_hl`
-    helpers: bool = True  # some rule still calls contains_any / matches_re
-    retry_at: float = 0.0  # monotonic: after a failed read, not before this
-    # Per thread: the CEL context of the last event and what it holds, so the
-    # next event converts only the fact groups whose values changed.
-    contexts: threading.local = field(default_factory=threading.local)
 
 
 @dataclass
@@ -173,58 +113,6 @@ class Outcome:
             "rule": self.decided_by.ref() if self.decided_by else None,
             "shadow_rules": [r.ref() for r in self.shadow],
         }
-
-
-# --- Compiling ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    program: Any  # cel.Program
-    variables: frozenset[str]
-    fields: frozenset[str]
-    helpers: bool  # still calls a helper as a host function
-    guard: tuple[str, str, frozenset[Any]] | None
-    native: str
-    twins: tuple[Twin, ...]
-    rewritten: Native
-    written: tuple[str, str]  # (channel, source) it was compiled from
-
-
-_PROGRAMS: dict[int, _Compiled] = {}
-_PROGRAMS_LOCK = threading.Lock()
-
-
-def _program(version_pk: int, channel: str, source: str) -> _Compiled:
-    """The compiled program of a version (compiled once per process). A version
-    never changes, but its id can come back (a database restored from a dump, a
-    rolled-back transaction): the cached program is used only for the same text."""
-    found = _PROGRAMS.get(version_pk)
-    if found is not None and found.written == (channel, source):
-        return found
-    schema = facts_registry.channel_facts(channel).schema()
-    checked = check(source, schema)
-    for pattern in checked.patterns:
-        regex_compiled(pattern)
-    # Helpers over a fact as booleans the engine computes per event (no call back
-    # into Python per rule); checked above in their written form.
-    native = native_source(source, schema)
-    compiled = _Compiled(
-        cel.compile(native.source),
-        checked.variables,
-        checked.fields,
-        "contains_any(" in native.source or "matches_re(" in native.source,
-        checked.guard,
-        native.source,
-        native.twins,
-        native,
-        (channel, source),
-    )
-    with _PROGRAMS_LOCK:
-        if len(_PROGRAMS) > 20_000:
-            _PROGRAMS.clear()
-        _PROGRAMS[version_pk] = compiled
-    return compiled
 
 
 def rule_set(state: OrgState, channel: str, *, counted: bool = False) -> RuleSet:
@@ -309,7 +197,7 @@ def _load(
             CompiledRule(
                 pk, str(public_id), name, mode, order, vpk, number, found.program,
                 found.variables, found.fields, effect or {}, acts(effect or {}),
-                found.guard, found.twins, found.rewritten.fields,
+                found.guard, found.twins, found.rewritten.fields, found.count_pin,
             )
         )  # fmt: skip
     # Live rules first (in order), then shadow rules: shadow never delays acting.
@@ -319,14 +207,6 @@ def _load(
         .values_list("time_zone", flat=True)
         .first()
     ) or "UTC"
-    # Guarded rules by the value their fact must have: an event looks up its
-    # value and runs only those rules, as one program per value.
-    tables: dict[tuple[str, str], dict[Any, list[CompiledRule]]] = {}
-    for rule in compiled:
-        if rule.guard is not None:
-            table = tables.setdefault(rule.guard[:2], {})
-            for value in rule.guard[2]:
-                table.setdefault(value, []).append(rule)
     fields = _union(r.fields for r in compiled)
     direct = [(r, _direct(sources[r.pk])) for r in compiled if r.guard is None]
     unguarded = [r for r, twin in direct if twin is None]
@@ -334,64 +214,38 @@ def _load(
     twin_order = tuple(n for ft in plan for n in ft.ids)
     index = {n: i for i, n in enumerate(twin_order)}
     texts = {pk: indexed(native, index) for pk, native in sources.items()}
+    tables, loose = _tables(compiled, texts)
+    gate = None
+    if (
+        counted
+        and all(r.count_pin for r in compiled)
+        and not fields & facts_registry.window_fields(channel)
+    ):
+        gate = tuple(r.count_pin for r in compiled if r.count_pin)
     return RuleSet(
         organisation_id, channel, generation, time_zone, tuple(compiled),
         _union(r.variables for r in compiled), fields, broken,
-        _batch(unguarded, texts) if unguarded else None,
-        tuple(
-            (group, name, {v: _batch(rs, texts) for v, rs in table.items()})
-            for (group, name), table in tables.items()
-        ),
+        _batch(unguarded, texts) if unguarded else None, tables,
+        pins.PinIndex.build(loose) if loose else None, gate,
         {r.pk: i for i, r in enumerate(compiled)},
         tuple((r, twin) for r, twin in direct if twin is not None),
         _reads(_union(_converted(r) for r in compiled)), plan, twin_order,
-        helpers,
+        helpers, reads_of={r.pk: _rule_reads(r) for r in compiled},
+        direct_answers=_answers([(r, twin) for r, twin in direct if twin is not None]),
     )  # fmt: skip
 
 
-def _batch(rules: list[CompiledRule], texts: dict[int, str]) -> Batch:
-    """One program evaluating the conditions of `rules`, in order (without a
-    program when they cannot be joined: then they run one by one)."""
-    # One condition per line, so a trailing // comment ends with its line.
-    joined = "\n,\n".join(f"({texts[r.pk]}\n)" for r in rules)
-    try:
-        program = cel.compile("[\n" + joined + "\n]")
-    except ValueError:
-        logger.warning("rules could not be compiled as one program")
-        program = None
-    return Batch(
-        tuple(rules),
-        program,
-        frozenset(r.pk for r in rules),
-        any(r.twins for r in rules),
-    )
-
-
-def _reads(fields: frozenset[str]) -> _Reads:
-    """Per fact group, the fields the rules read."""
-    out: dict[str, list[str]] = {}
-    for name in sorted(fields):
-        group, _, rest = name.partition(".")
-        out.setdefault(group, []).append(rest)
-    return {group: tuple(names) for group, names in out.items()}
-
-
-def _direct(native: Native) -> int | None:
-    """The twin a condition is made of alone (`_h[id]`), if it is."""
-    if (
-        len(native.refs) == 1
-        and native.source.strip() == f"{TWINS_VARIABLE}[{native.refs[0][2]}]"
-    ):
-        return native.refs[0][2]
-    return None
-
-
-def _converted(rule: CompiledRule) -> frozenset[str]:
-    return rule.fields if rule.converted is None else rule.converted
-
-
-def _union(sets: Any) -> frozenset[str]:
-    return frozenset[str]().union(*sets)
+def _answers(direct: list[tuple[CompiledRule, int]]) -> Any:
+    """The rules made of one helper answer that are true for an event, in order:
+    the answers taken in one call, then the rules kept by them (None: no such
+    rules)."""
+    if not direct:
+        return None
+    rules = tuple(r for r, _ in direct)
+    getter = operator.itemgetter(*(twin for _, twin in direct))
+    if len(direct) == 1:
+        return lambda found: list(compress(rules, (getter(found),)))
+    return lambda found: list(compress(rules, getter(found)))
 
 
 # --- Host functions -----------------------------------------------------------------
@@ -407,20 +261,28 @@ def context_for(values: dict[str, Any], *, helpers: bool = True) -> Any:
     return context
 
 
-def _context_reused(rules: RuleSet, values: dict[str, Any], *, helpers: bool) -> Any:
-    """This thread's context for the rule set, with the groups that differ from
-    the last event's set again (a context is not shared between threads)."""
+class Unconvertible(Exception):
+    """A fact the evaluator cannot hold (a lone surrogate, …)."""
+
+
+def _context_reused(rules: RuleSet, values: dict[str, Any], needed: Any) -> Any:
+    """This thread's context for the rule set, with the `needed` groups that
+    differ from what it holds set again (a context is not shared between
+    threads; a group no program to run reads is not converted)."""
     local = rules.contexts
     context = getattr(local, "context", None)
     if context is None:
-        context = context_for(values, helpers=helpers)
-        local.context, local.held = context, dict(values)
-        return context
+        context = context_for({}, helpers=rules.helpers)
+        local.context, local.held = context, {}
     held = local.held
-    for name, value in values.items():
-        if held.get(name) != value:
-            context.add_variable(name, value)
-            held[name] = value
+    try:
+        for name in needed:
+            if name in values and (name not in held or held[name] != values[name]):
+                held.pop(name, None)
+                context.add_variable(name, values[name])
+                held[name] = values[name]
+    except ValueError as exc:
+        raise Unconvertible(str(exc)) from exc
     return context
 
 
@@ -465,7 +327,6 @@ def evaluate(
         return outcome
     outcome.facts = values
     budget = _budget_ns()
-    shown = _pruned(values, reads)
     extra: dict[int, int] | None = None
     found: dict[int, bool] = {}
     failed: dict[int, str] = {}
@@ -478,27 +339,26 @@ def evaluate(
     fast = rules if isinstance(rules, RuleSet) else None
     if trace or extra is not None or failed:
         fast = None  # one by one: timed, traced, or a helper failed
-    if plan and fast is not None:  # its batches read `_hl` (`_h` if one falls back)
-        shown = {**shown, TWINS_LIST: [found[n] for n in fast.twin_order]}
-    elif plan:
-        shown = {**shown, TWINS_VARIABLE: found}
     try:
-        if fast is not None:
-            context = _context_reused(fast, shown, helpers=helpers)
+        if fast is not None:  # converts what its programs read (`_hl` included)
+            matched = _fast(outcome, fast, values, ctx, budget, found)
         else:
-            context = context_for(shown, helpers=helpers)
-    except ValueError:  # a fact the evaluator cannot hold (a lone surrogate, …)
+            shown = _pruned(values, reads)
+            if plan:
+                shown[TWINS_VARIABLE] = found
+            try:
+                context = context_for(shown, helpers=helpers)
+            except ValueError as exc:
+                raise Unconvertible(str(exc)) from exc
+            matched = _one_by_one(
+                outcome, compiled, context, ctx, budget,
+                trace=trace, failed=failed, extra=extra,
+            )  # fmt: skip
+    except Unconvertible:  # a fact the evaluator cannot hold: no rule matches
         logger.error(
             "facts of a %s event could not be converted", ctx.channel, exc_info=True
         )
-        return outcome
-    if fast is not None:
-        matched = _fast(outcome, fast, values, context, ctx, budget, found)
-    else:
-        matched = _one_by_one(
-            outcome, compiled, context, ctx, budget,
-            trace=trace, failed=failed, extra=extra,
-        )  # fmt: skip
+        return Outcome(facts=values)
     defer = ctx.defer and ctx.count
     for rule in matched:
         _matched(outcome, rule)
@@ -529,30 +389,81 @@ def _fast(  # noqa: PLR0913
     outcome: Outcome,
     rules: RuleSet,
     values: dict[str, Any],
-    context: Any,
     ctx: EventContext,
     budget: int,
     twins: dict[int, bool],
 ) -> list[CompiledRule]:
-    """The matching rules, in order: unguarded ones in one program, guarded ones
-    only when their fact has one of the guard's values (exact: a false conjunct
-    makes the whole condition false in CEL)."""
+    """The matching rules, in order: the unguarded ones in one program, the
+    pinned ones only when one of their pins holds for the event's facts (exact:
+    see `pins`), those pinned on one fact alone as one program per value. Only
+    the groups the programs to run read are converted."""
     batches = [rules.unguarded] if rules.unguarded is not None else []
-    matched: list[CompiledRule] = [
-        r for r, twin in rules.direct if twins[twin] is True and r.pk not in _DISABLED
-    ]
-    for group, name, table in rules.guarded:
-        found = values.get(group)
-        if isinstance(found, dict):
-            batch = table.get(found.get(name))
+    matched: list[CompiledRule] = (
+        rules.direct_answers(twins) if rules.direct_answers is not None else []
+    )
+    if _DISABLED and matched:
+        matched = [r for r in matched if r.pk not in _DISABLED]
+    loose = rules.loose.candidates(values) if rules.loose is not None else set()
+    for table in rules.guarded:
+        group = values.get(table.group)
+        value = group.get(table.field) if isinstance(group, dict) else None
+        if type(value) is not table.kind:
+            loose |= table.places  # not of its type: let the programs say
+        elif not table.prefix:
+            batch = table.batches.get(value)
             if batch is not None:
                 batches.append(batch)
+        else:
+            text = str(value)
+            for length in table.lengths:
+                if length > len(text):
+                    break
+                batch = table.batches.get(text[:length])
+                if batch is not None:
+                    batches.append(batch)
+    if not batches and not loose:
+        return matched
+    singles = tuple(rules.rules[place] for place in sorted(loose))
+    needed: dict[str, set[str]] = {}
+    reads_of = rules.reads_of
+    for reads in [b.reads for b in batches] + [reads_of[r.pk] for r in singles]:
+        for name, fields in reads.items():
+            needed.setdefault(name, set()).update(fields)
+    shown: dict[str, Any] = {}
+    for name, wanted in needed.items():
+        found = values.get(name)
+        if isinstance(found, dict):
+            shown[name] = {k: found[k] for k in wanted if k in found}
+        elif name in values:
+            shown[name] = found
+    if any(b.twins for b in batches):
+        shown[TWINS_LIST] = [twins[n] for n in rules.twin_order]
+    context = _context_reused(rules, shown, shown)
+    sources = len(batches) + bool(singles) + bool(matched)
     for batch in batches:
         matched += _run(outcome, batch, context, ctx, budget, twins)
-    if len(batches) > 1 or (matched and rules.direct):
+    if singles:
+        if any(r.twins for r in singles):
+            context.add_variable(TWINS_VARIABLE, twins)
+        matched += _one_by_one(outcome, singles, context, ctx, budget, trace=False)
+    if sources > 1:
         position = rules.position
-        matched.sort(key=lambda r: position[r.pk])
+        unique = {r.pk: r for r in matched}  # a rule with several pins runs once
+        matched = sorted(unique.values(), key=lambda r: position[r.pk])
     return matched
+
+
+def count_can_match(rules: RuleSet, count: int, settings: Mapping[str, int]) -> bool:
+    """Can a rule of this counted set match the event's own count? (True when
+    some rule is not pinned on it: then the engine must say.)"""
+    if rules.count_gate is None:
+        return True
+    live = [
+        pin
+        for rule, pin in zip(rules.rules, rules.count_gate, strict=True)
+        if rule.pk not in _DISABLED
+    ]
+    return pins.count_can_match(live, count, settings)
 
 
 def _run(  # noqa: PLR0913

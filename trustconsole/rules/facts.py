@@ -450,6 +450,20 @@ COUNTED_FIELDS: dict[str, frozenset[str]] = {
 }
 
 
+# Facts read from a sliding window of the shared cache (moved when live traffic
+# reads them): a rule reading one cannot be skipped without changing the counts.
+WINDOW_FIELDS: dict[str, frozenset[str]] = {
+    RuleChannel.INBOUND_CALL: frozenset(
+        {"caller.calls_10m", "caller.calls_1h", "callee.calls_1h"}
+    ),
+}
+
+
+def window_fields(channel: str) -> frozenset[str]:
+    """The facts of `channel` read from a sliding window."""
+    return WINDOW_FIELDS.get(channel, frozenset())
+
+
 def counted_fields(channel: str) -> frozenset[str]:
     """The facts of `channel` known only once its event is counted."""
     return COUNTED_FIELDS.get(channel, frozenset())

@@ -256,7 +256,6 @@ def inbound_call(state: Any, facts: Any, verdict: Any) -> Any:
 
 
 def _call_event(state: Any, facts: Any, verdict: Any) -> dict[str, Any]:
-    voice = state.voice
     return {
         "caller": {"number": facts.caller, "e164": verdict.caller_e164},
         "callee": {
@@ -269,10 +268,16 @@ def _call_event(state: Any, facts: Any, verdict: Any) -> dict[str, Any]:
             "verstat": getattr(facts, "verstat", ""),
             "stir_validated": getattr(facts, "stir_validated", False),
         },
-        "voice": {
-            "repeated_call_threshold": voice.repeated_call_threshold,
-            "repeated_call_window_seconds": voice.repeated_call_window_seconds,
-        },
+        "voice": _voice(state),
+    }
+
+
+def _voice(state: Any) -> dict[str, int]:
+    """The voice settings as the `voice` facts (what the counted rules compare)."""
+    voice = state.voice
+    return {
+        "repeated_call_threshold": voice.repeated_call_threshold,
+        "repeated_call_window_seconds": voice.repeated_call_window_seconds,
     }
 
 
@@ -289,12 +294,21 @@ def inbound_call_count(state: Any, facts: Any, verdict: Any, count: int) -> None
     the one its round trip returned. They run on the calls the identity steps and
     the other rules allowed (never a whitelisted caller) and cannot reject: live
     rules' events, signals and flags are queued for a worker; every match (shadow
-    too) goes into the match log."""
+    too) goes into the match log.
+
+    When every such rule compares the count with a number or a voice setting in
+    a conjunct (`pins.count_pin`: "Repeated calls" is `caller.calls_recent ==
+    voice.repeated_call_threshold + 1`) and none of these comparisons holds for
+    this count, none can match: the engine is not run (no facts built), exactly
+    as if it had said "no match"."""
     found = verdict.core
     if state is None or found is None or not _applies(found):
         return
     rules = engine.rule_set(state, RuleChannel.INBOUND_CALL, counted=True)
     if not rules.rules:
+        return
+    if not engine.count_can_match(rules, count, _voice(state)):
+        engine.hits_flush_due()
         return
     event = _call_event(state, facts, verdict)
     event["caller"]["calls_recent"] = count

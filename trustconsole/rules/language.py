@@ -82,10 +82,6 @@ class Checked:
     patterns: tuple[str, ...]  # matches_re patterns (compiled once)
     fields: frozenset[str] = frozenset()  # "group.field" it reads
     helpers: bool = False  # calls contains_any / matches_re
-    # A conjunct that must hold for the condition to be true: ("group", "field",
-    # the values it accepts). The engine skips the rule when the fact is not one
-    # of them (exact: `false && anything` is false in CEL).
-    guard: tuple[str, str, frozenset[Any]] | None = None
 
 
 def _lexer_literal(token: Token) -> Token:
@@ -170,7 +166,6 @@ def check(source: str, schema: Schema) -> Checked:
         tuple(checker.patterns),
         frozenset(checker.fields),
         checker.helpers,
-        _guard(tree, schema),
     )
 
 
@@ -626,26 +621,7 @@ def regex_problem(pattern: str) -> str:
     return ""
 
 
-# --- Guards -------------------------------------------------------------------------
-
-
-def _conjuncts(tree: Tree[Any]) -> list[Any]:
-    """The top-level `&&` operands of a condition (itself when there are none)."""
-    node: Any = tree
-    while isinstance(node, Tree) and node.data in ("expr", "conditionalor"):
-        if len(node.children) != 1:
-            return [node]
-        node = node.children[0]
-    out: list[Any] = []
-    while isinstance(node, Tree) and node.data == "conditionaland":
-        if len(node.children) == 2:
-            out.append(node.children[1])
-            node = node.children[0]
-        else:
-            node = node.children[0]
-            break
-    out.append(node)
-    return list(reversed(out))
+# --- Reading literals and facts from the tree (pins, rewrite) ------------------
 
 
 def _fact_path(node: Any, schema: Schema) -> tuple[str, str] | None:
@@ -675,48 +651,6 @@ def _literal_value(node: Any) -> tuple[bool, Any]:
     return False, None
 
 
-_WRAPPERS = frozenset(
-    {"expr", "conditionalor", "conditionaland", "relation", "addition",
-     "multiplication", "unary", "member", "primary"}
-)  # fmt: skip
-
-
-def _guard_of(node: Any, schema: Schema) -> tuple[str, str, frozenset[Any]] | None:
-    while isinstance(node, Tree) and len(node.children) == 1 and node.data in _WRAPPERS:
-        node = node.children[0]
-    if not isinstance(node, Tree):
-        return None
-    if node.data == "paren_expr":
-        return _guard(node.children[0], schema)
-    if node.data == "unary" and len(node.children) == 2:
-        if node.children[0].data == "unary_not":
-            path = _fact_path(node.children[1], schema)
-            if path and schema.objects.get(path[0], {}).get(path[1]) == BOOL:
-                return (*path, frozenset({False}))
-        return None
-    if node.data == "relation" and len(node.children) == 2:
-        op_tree, right = node.children
-        left = op_tree.children[0]
-        if op_tree.data == "relation_eq":
-            path, (ok, value) = _fact_path(left, schema), _literal_value(right)
-            if path is None:
-                path, (ok, value) = _fact_path(right, schema), _literal_value(left)
-            return (*path, frozenset({value})) if path and ok else None
-        if op_tree.data == "relation_in":
-            path = _fact_path(left, schema)
-            items = _list_items(right)
-            if path is None or items is None:
-                return None
-            values = [_literal_value(item) for item in items]
-            if values and all(ok for ok, _ in values):
-                return (*path, frozenset(v for _, v in values))
-        return None
-    path = _fact_path(node, schema) if node.data == "member_dot" else None
-    if path and schema.objects.get(path[0], {}).get(path[1]) == BOOL:
-        return (*path, frozenset({True}))
-    return None
-
-
 def _list_items(node: Any) -> list[Any] | None:
     while isinstance(node, Tree) and node.data != "list_lit":
         if len(node.children) != 1:
@@ -725,12 +659,3 @@ def _list_items(node: Any) -> list[Any] | None:
     if not isinstance(node, Tree):
         return None
     return list(node.children[0].children) if node.children else []
-
-
-def _guard(tree: Tree[Any], schema: Schema) -> tuple[str, str, frozenset[Any]] | None:
-    """The first conjunct that pins one fact to literal values, if any."""
-    for conjunct in _conjuncts(tree):
-        guard = _guard_of(conjunct, schema)
-        if guard is not None:
-            return guard
-    return None

@@ -10,6 +10,7 @@ an RE2 set, every keyword list as one literal RE2 set over the lower-cased text.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import time
@@ -45,6 +46,9 @@ class FieldTwins:
     # lower-cased text, and for each word the lists holding it.
     word_set: Any = None
     word_owners: tuple[tuple[int, ...], ...] = ()
+    # {id: False} of the keyword lists and of the patterns, copied per event
+    keywords_false: dict[int, bool] = dataclasses.field(default_factory=dict)
+    patterns_false: dict[int, bool] = dataclasses.field(default_factory=dict)
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -74,6 +78,8 @@ def plan(twins: tuple[Twin, ...]) -> tuple[FieldTwins, ...]:
                 _regex_set([arg for _, arg in patterns], name, literal=False),
                 _regex_set(list(owners), name, literal=True),
                 tuple(tuple(numbers) for numbers in owners.values()),
+                dict.fromkeys((n for n, _ in keywords), False),
+                dict.fromkeys((n for n, _ in patterns), False),
             )
         )  # fmt: skip
     return tuple(plan)
@@ -117,7 +123,7 @@ def run(
                 _keywords(found, ft, text.lower())
             if ft.regex_set is not None:
                 hits = ft.regex_set.Match(text) or ()
-                found.update(dict.fromkeys(ft.pattern_ids, False))
+                found.update(ft.patterns_false)
                 for index in hits:
                     found[ft.pattern_ids[index]] = True
             else:
@@ -139,7 +145,7 @@ def _keywords(found: dict[int, bool], ft: FieldTwins, lowered: str) -> None:
         except UnicodeError:  # RE2 reads UTF-8: Python's own test below
             pass
         else:
-            found.update(dict.fromkeys((n for n, _ in ft.keywords), False))
+            found.update(ft.keywords_false)
             for index in hits:
                 for number in ft.word_owners[index]:
                     found[number] = True
