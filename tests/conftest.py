@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.core import signals
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections, connection
 from rest_framework.test import APIClient
 
 from tests.waiting import page_ready, wait_until
@@ -25,6 +27,7 @@ from trustconsole.core.actor import Actor
 from trustconsole.core.choices import Role
 from trustconsole.core.models import Organisation
 from trustconsole.core.services import token_create
+from trustconsole.hotpath import HotRouter
 
 PASSWORD = "correct-horse-battery"
 ROOT = Path(__file__).resolve().parent.parent
@@ -337,3 +340,17 @@ def rules_engine_fresh() -> Iterator[None]:
     engine.reset()
     yield
     engine.reset()
+
+
+@pytest.fixture
+def router() -> Iterator[HotRouter]:
+    """The thin router, called in this test's transaction: like Django's test
+    client, its requests leave the database connection open (the plain path's
+    recycling off, and on its Django path the signals' receivers off too)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield HotRouter(WSGIHandler(), recycle_connections=False)
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)

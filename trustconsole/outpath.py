@@ -40,7 +40,6 @@ from django.conf import settings
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
 from django.core.signals import setting_changed
-from django.db import close_old_connections, reset_queries
 from django.http import HttpResponse
 from django.utils.log import log_response
 
@@ -73,6 +72,9 @@ class PlainOutbound:
 
         self.fallback = fallback
         self.hot = hot
+        # The webhook path's request lifecycle (connections, the request id, the
+        # request Django builds to answer an exception) is this path's too.
+        self.hooks = hooks
         # The webhook path's terms, computed once for the router: the headers
         # SecurityMiddleware adds, its SSL redirect, the connection recycling.
         self.security_headers = hooks.security_headers
@@ -98,7 +100,6 @@ class PlainOutbound:
             json_limit if upload_limit is None else min(json_limit, upload_limit)
         )
         self.depth_limit = jsonbody.max_depth()
-        self.debug = settings.DEBUG
         self.hosts = {}
 
     def host_allowed(self, environ: dict[str, Any]) -> bool:
@@ -208,22 +209,12 @@ class PlainOutbound:
 
     def _django_request(self, request: OutboundRequest) -> WSGIRequest:
         """Django's request for this environ (to answer an exception as Django does)."""
-        environ = request.META
-        body = request._body if request._body is not None else b""
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        django_request = WSGIRequest(environ)
-        django_request.request_id = request.request_id  # type: ignore[attr-defined]
+        django_request = self.hooks._django_request(request)
         django_request.actor = request.actor  # type: ignore[attr-defined]
         return django_request
 
     def _request_started(self) -> None:
-        if self.debug:
-            reset_queries()
-        if self.recycle_connections:
-            close_old_connections()
+        self.hooks._request_started()
 
     def _request_finished(self) -> None:
-        if self.recycle_connections:
-            close_old_connections()
-        logs.request_forgotten()
+        self.hooks._request_finished()

@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections, connection, connections
+from django.db import connection, connections
 
 from tests.pgtrace import round_trips
 from tests.voicegate.test_hotpath import _call as wsgi_call
@@ -29,20 +27,6 @@ from visitors.models import BlockedAttempt, Message, Visitor, VisitorIdentifier
 pytestmark = pytest.mark.django_db
 
 URL = "/widget/v1/messages"
-
-
-@pytest.fixture
-def router() -> Iterator[HotRouter]:
-    """The thin router, called in this test's transaction: like Django's test
-    client, its requests leave the database connection open (the plain path's
-    recycling off, and on its Django path the signals' receivers off too)."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        yield HotRouter(WSGIHandler(), recycle_connections=False)
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
 
 
 def _message(widget: Any, app: Any, body: Any = None, **environ: str) -> Any:

@@ -278,20 +278,6 @@ BLACKLISTED_CALLER = "+14155550123"
 
 
 @pytest.fixture
-def router() -> Iterator[HotRouter]:
-    """The thin router, called in this test's transaction: like Django's test
-    client, its requests leave the database connection open (the plain path's
-    recycling off, and on its Django path the signals' receivers off too)."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        yield HotRouter(WSGIHandler(), recycle_connections=False)
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
 def hook(org, telnyx_signer, make_connection):
     """A Telnyx Call Control connection of `org`, whose visitor with the number
     BLACKLISTED_CALLER is blacklisted."""
