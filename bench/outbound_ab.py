@@ -23,11 +23,9 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -39,31 +37,6 @@ from bench import outbound_http as outbound  # noqa: E402
 from bench import voicegate as bench  # noqa: E402
 
 CHECK = "/api/v1/voice/outbound-check"
-
-
-def serve(cwd: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
-    """gunicorn for the tree at `cwd`, as bench/voicegate.py starts it."""
-    port = bench.free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "gunicorn", "bench.gate_wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--backlog", "2048",
-            "--no-control-socket",
-        ],
-        cwd=cwd, env={**os.environ, **env}, stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).is_success:
-                return proc, port
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"gunicorn did not start; see {log}")
 
 
 def main() -> None:
@@ -99,8 +72,8 @@ def main() -> None:
     auth = {"WRK_HEADER": f"Authorization: Bearer {token}"}
     hook = f"/voice/hooks/{connection.webhook_token}/"
     servers = {
-        "o": serve(ROOT, common, tmp / "after.log"),
-        "o before": serve(args.before.resolve(), common, tmp / "before.log"),
+        "o": bench.serve(common, tmp / "after.log", ROOT),
+        "o before": bench.serve(common, tmp / "before.log", args.before.resolve()),
     }
     servers["a"] = servers["o"]  # the gate of this tree, on the same gunicorn
     print(f"wrk -t2 -c{args.connections} -d{args.duration}s, {args.rounds} rounds; "

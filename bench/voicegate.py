@@ -258,7 +258,10 @@ class TelnyxStandIn(BaseHTTPRequestHandler):
         return
 
 
-def serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
+def serve(
+    env: dict[str, str], log: Path, cwd: Path = ROOT
+) -> tuple[subprocess.Popen, int]:
+    """gunicorn (2 sync workers) serving the bench app of the tree at `cwd`."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -266,7 +269,7 @@ def serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
             "--bind", f"127.0.0.1:{port}", "--workers", "2", "--backlog", "2048",
             "--no-control-socket",
         ],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log.open("wb"),
+        cwd=cwd, env={**os.environ, **env}, stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     import httpx
