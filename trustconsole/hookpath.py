@@ -182,22 +182,38 @@ class PlainHooks:
             return self.fallback(environ, start_response)
         request_id = logs.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
         request = HookRequest(environ, request_id)
-        logs.request_bound(request_id)
+        # None: the connection changed provider since `plain` looked.
+        return self.serve(
+            request,
+            lambda: webhooks.hook_answer(
+                request,  # type: ignore[arg-type]
+                token,
+                handlers=webhooks.PLAIN_HANDLERS,
+            ),
+            start_response,
+        )
+
+    def serve(
+        self,
+        request: HookRequest,
+        answer: Callable[[], Any],
+        start_response: Callable[..., Any],
+    ) -> Iterable[bytes]:
+        """One plain request: its id bound for the log lines, connections
+        recycled around it, `answer()` written (an exception answered as Django
+        does); when `answer()` gives None, the Django path answers instead."""
+        logs.request_bound(request.request_id)
         self._request_started()
         try:
             try:
-                response = webhooks.hook_answer(
-                    request,  # type: ignore[arg-type]
-                    token,
-                    handlers=webhooks.PLAIN_HANDLERS,
-                )
+                response = answer()
             except Exception as exc:  # answered and logged as Django does
                 response = response_for_exception(self._django_request(request), exc)
             if response is not None:
                 return self._respond(request, response, start_response)
         finally:
             self._request_finished()
-        # The connection changed provider since `plain` looked: Django answers.
+        environ = request.META
         if request._body is not None:
             environ["wsgi.input"] = io.BytesIO(request._body)
         return self.fallback(environ, start_response)

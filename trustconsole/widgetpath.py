@@ -36,7 +36,6 @@ tests the connection (its error noted).
 
 from __future__ import annotations
 
-import io
 import select
 import time
 import weakref
@@ -44,7 +43,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.handlers.exception import response_for_exception
 from django.db import connections
 from django.utils.http import parse_header_parameters
 
@@ -126,24 +124,12 @@ class PlainWidget(PlainHooks):
             return self.fallback(environ, start_response)
         request_id = logs.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
         request = WidgetRequest(environ, request_id)
-        logs.request_bound(request_id)
-        self._request_started()
-        try:
-            try:
-                response = widget_message_short(
-                    request,  # type: ignore[arg-type]
-                    self.allow,
-                )
-            except Exception as exc:  # answered and logged as Django does
-                response = response_for_exception(self._django_request(request), exc)
-            if response is not None:
-                return self._respond(request, response, start_response)
-        finally:
-            self._request_finished()
-        # The DRF view answers (and refuses what is wrong with its 4xx).
-        if request._body is not None:
-            environ["wsgi.input"] = io.BytesIO(request._body)
-        return self.fallback(environ, start_response)
+        # None: the DRF view answers (and refuses what is wrong with its 4xx).
+        return self.serve(
+            request,
+            lambda: widget_message_short(request, self.allow),  # type: ignore[arg-type]
+            start_response,
+        )
 
     def _request_started(self) -> None:
         super()._request_started()
