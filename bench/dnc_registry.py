@@ -49,15 +49,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import dnc_lookups as lookups  # noqa: E402
+from bench.dnc_lookups import (  # noqa: E402
+    LOW,
+    kernel_pageout,
+    lookup_latencies,
+    number,
+    percentile,
+    settled,
+)
+
 OWNED = "+14155550100"
-STRIDE = 32  # synthetic numbers: 2000000000 + i * STRIDE, over every area code
-LOW = 2_000_000_000
 CHUNK = 1_000_000
-
-
-def number(i: int) -> int:
-    """The i-th synthetic 10-digit number."""
-    return LOW + i * STRIDE
 
 
 def generate(path: Path, count: int, *, area: bool = False, seed: int = 7) -> int:
@@ -73,7 +76,7 @@ def generate(path: Path, count: int, *, area: bool = False, seed: int = 7) -> in
                     for n in map(number, range(start, stop))
                 )
             else:
-                numbers = range(number(start), number(stop), STRIDE)
+                numbers = range(number(start), number(stop), lookups.STRIDE)
                 text = "\n".join(map(str, numbers)) + "\n"
             out.write(text.encode())
     return path.stat().st_size
@@ -147,62 +150,6 @@ def valid_pairs(count: int, changes: int) -> tuple[list[str], list[str]]:
     return on, off
 
 
-def probes(count: int, n: int, *, seed: int) -> list[int]:
-    """n lookups, half of listed numbers, half of their unlisted neighbours (+1)."""
-    rng = random.Random(seed)
-    found = [number(rng.randrange(count)) + 10_000_000_000 for _ in range(n // 2)]
-    found += [p + 1 for p in found]  # +1: never on the list (stride ≥ 2)
-    rng.shuffle(found)
-    return found
-
-
-def timed(contains, numbers: list[int]) -> list[float]:
-    """Seconds of each lookup."""
-    clock = time.perf_counter
-    lat = []
-    for p in numbers:
-        t = clock()
-        contains(p)
-        lat.append(clock() - t)
-    return lat
-
-
-def lookup_latencies(path: Path, count: int) -> dict[str, list[float]]:
-    """Lookups in the list file: from a fresh mapping of a file in the page cache
-    (each page this process has not touched yet is a page fault), the same
-    mapping warmed, and a fresh mapping after the file's pages were dropped from
-    the page cache (`posix_fadvise(DONTNEED)` drops the pages no process maps:
-    every first touch of those is a read from disk)."""
-    from voicegate.policy import registry
-
-    found: dict[str, list[float]] = {}
-    cold = registry.NumberSet(path)
-    found["fresh mapping, file in the page cache (cold pages)"] = timed(
-        cold.__contains__, probes(count, 200_000, seed=11)
-    )
-    t0 = time.perf_counter()
-    cold.warm()
-    print(f"  mapping every page in (the warming thread's work): "
-          f"{time.perf_counter() - t0:.2f} s")  # fmt: skip
-    found["the same mapping, warmed"] = timed(
-        cold.__contains__, probes(count, 200_000, seed=13)
-    )
-    cold.close()
-    with path.open("rb") as handle:
-        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-    disk = registry.NumberSet(path)
-    found["fresh mapping after dropping the file from the page cache"] = timed(
-        disk.__contains__, probes(count, 20_000, seed=14)
-    )
-    disk.close()
-    return found
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
 def setup(data: Path) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trustconsole.settings")
     os.environ["DEBUG"] = "true"
@@ -272,9 +219,9 @@ def main() -> None:  # noqa: C901 - one scenario, read top to bottom
     parser.add_argument("--requests", type=int, default=1_500)
     parser.add_argument("--workers", type=int, default=3)
     args = parser.parse_args()
-    global STRIDE  # noqa: PLW0603 - spread the synthetic list over 2xx…9xx
-    STRIDE = 8_000_000_000 // args.numbers
-    if STRIDE < 2:
+    # Spread the synthetic list over 2xx…9xx.
+    lookups.STRIDE = 8_000_000_000 // args.numbers
+    if lookups.STRIDE < 2:
         raise SystemExit("at most 4,000,000,000 synthetic numbers")
 
     work = Path(tempfile.mkdtemp(prefix="bench-dnc-", dir=os.environ.get("BENCH_DIR")))
@@ -285,6 +232,7 @@ def main() -> None:  # noqa: C901 - one scenario, read top to bottom
         shutil.rmtree(work)
         raise SystemExit("not enough disk space")
     print(f"load average at the start (1, 5, 15 min): {load()}")
+    print(f"the kernel's proactive reclaim: {kernel_pageout()}")
     procs: list[subprocess.Popen] = []
     import signal
 
@@ -477,9 +425,8 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
     snap = memory.snapshot(org)
     copy = snap.dnc.lists[national.pk]
     copy.files.base.warm()  # what the copy's own thread does in the background
-    lookups["the check's copy (`DncListCopy.contains`), warmed"] = timed(
-        copy.contains, probes(args.numbers, 100_000, seed=12)
-    )
+    settled(lookups, "the check's copy (`DncListCopy.contains`), warmed",
+            copy.contains, args.numbers, seed=22)  # fmt: skip
     assert copy.contains(number(0) + 10_000_000_000)
     assert not copy.contains(number(0) + 10_000_000_001)
     # This process unmaps the list before any PSS is read: a process mapping the

@@ -1,0 +1,126 @@
+"""Lookups in a mapped Do-Not-Call list file, timed one by one (`dnc_registry.py`):
+the synthetic numbers, the probes, the rounds after warming with their page faults,
+the same bisect with no product code around it, and the kernel's proactive reclaim
+found on this machine (it unmaps cold pages of a mapping, so a lookup can fault
+after warming)."""
+
+from __future__ import annotations
+
+import bisect
+import os
+import random
+import resource
+import time
+from pathlib import Path
+
+STRIDE = 32  # synthetic numbers: 2000000000 + i * STRIDE, over every area code
+LOW = 2_000_000_000
+
+
+def number(i: int) -> int:
+    """The i-th synthetic 10-digit number."""
+    return LOW + i * STRIDE
+
+
+def probes(count: int, n: int, *, seed: int) -> list[int]:
+    """n lookups, half of listed numbers, half of their unlisted neighbours (+1)."""
+    rng = random.Random(seed)
+    found = [number(rng.randrange(count)) + 10_000_000_000 for _ in range(n // 2)]
+    found += [p + 1 for p in found]  # +1: never on the list (stride ≥ 2)
+    rng.shuffle(found)
+    return found
+
+
+def timed(contains, numbers: list[int]) -> list[float]:
+    """Seconds of each lookup (the list allocated first: its pages would count
+    as the lookups' page faults)."""
+    clock = time.perf_counter
+    lat = [0.0] * len(numbers)
+    for k, p in enumerate(numbers):
+        t = clock()
+        contains(p)
+        lat[k] = clock() - t
+    return lat
+
+
+def minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def settled(found: dict, name: str, contains, count: int, *, seed: int) -> None:
+    """Five rounds of 100,000 lookups after warming; the first and the last kept,
+    with this process's minor page faults in each (a kernel that pages out cold
+    memory, see `kernel_pageout`, unmaps pages warming had mapped)."""
+    for n in range(5):
+        numbers = probes(count, 100_000, seed=seed + n)
+        faults = minor_faults()
+        lat = timed(contains, numbers)
+        faults = minor_faults() - faults
+        if n in (0, 4):
+            which = "first 100,000" if n == 0 else "after 400,000 more"
+            found[f"{name}, {which} ({faults:,} page faults)"] = lat
+
+
+def raw_lookup(numbers):
+    """The same lookup as `NumberSet.__contains__` with nothing around it: the
+    bucket's bounds from the table, one bisect (the floor for this machine)."""
+    view, table, base, shift = numbers.view, numbers.table, numbers.base, numbers.shift
+    left = bisect.bisect_left
+
+    def contains(p: int) -> bool:
+        b = (p - base) >> shift
+        lo, hi = table[b], table[b + 1]
+        i = left(view, p, lo, hi)
+        return i < hi and view[i] == p
+
+    return contains
+
+
+def kernel_pageout() -> str:
+    """The kernel's proactive reclaim (DAMON schemes) as found, in words."""
+    root = Path("/sys/kernel/mm/damon/admin/kdamonds")
+    found = []
+    for state in sorted(root.glob("*/state")):
+        actions = {
+            a.read_text().strip()
+            for a in state.parent.glob("contexts/*/schemes/*/action")
+        }
+        found.append(f"kdamond {state.parent.name} {state.read_text().strip()}, "
+                     f"schemes: {', '.join(sorted(actions)) or 'none'}")  # fmt: skip
+    return "; ".join(found) or "no DAMON reclaim found"
+
+
+def lookup_latencies(path: Path, count: int) -> dict[str, list[float]]:
+    """Lookups in the list file: from a fresh mapping of a file in the page cache
+    (each page this process has not touched yet is a page fault), the same
+    mapping warmed, and a fresh mapping after the file's pages were dropped from
+    the page cache (`posix_fadvise(DONTNEED)` drops the pages no process maps:
+    every first touch of those is a read from disk)."""
+    from voicegate.policy import registry
+
+    found: dict[str, list[float]] = {}
+    cold = registry.NumberSet(path)
+    found["fresh mapping, file in the page cache (cold pages)"] = timed(
+        cold.__contains__, probes(count, 200_000, seed=11)
+    )
+    t0 = time.perf_counter()
+    cold.warm()
+    print(f"  mapping every page in (the warming thread's work): "
+          f"{time.perf_counter() - t0:.2f} s")  # fmt: skip
+    settled(found, "the same mapping, warmed", cold.__contains__, count, seed=13)
+    settled(found, "the limit: the same bisect inline, no product code",
+            raw_lookup(cold), count, seed=31)  # fmt: skip
+    cold.close()
+    with path.open("rb") as handle:
+        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    disk = registry.NumberSet(path)
+    found["fresh mapping after dropping the file from the page cache"] = timed(
+        disk.__contains__, probes(count, 20_000, seed=14)
+    )
+    disk.close()
+    return found
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
