@@ -8,9 +8,10 @@ Why batches: a busy deployment keeps millions of rows a month, and one DELETE of
 month's rows is one transaction holding every row lock, swelling the WAL and
 holding back vacuum for minutes. Here each batch selects at most
 `RETENTION_DELETE_BATCH` primary keys of an organisation's oldest rows and deletes
-them by key, in a transaction of its own. The selection walks the
-(organisation, created_at) index both tables already have (`call_decision_org_time`,
-`outbound_denial_org_time`); each next batch starts at the time the last one ended,
+them by key, in a transaction of its own. The selection is an index range scan:
+both tables have an (organisation, created_at) index (`call_decision_org_time`,
+`outbound_denial_org_time`; the call log also one on created_at alone, and
+PostgreSQL picks by cost). Each next batch starts at the time the last one ended,
 so it does not step again over the index entries of rows just deleted (they stay
 until vacuum). Organisations take turns batch by batch, and a run stops after half
 the task's soft time limit: a backlog (the first run after an upgrade) is worked
@@ -31,7 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from trustconsole.core.actor import Actor
@@ -167,16 +168,38 @@ def _batch(
     size: int,
 ) -> tuple[int, int, dt.datetime | None]:
     """Delete one batch of an organisation's oldest rows before `cutoff` (from
-    `floor` on): (rows found, rows deleted, where the next batch starts)."""
-    rows = model._default_manager.filter(organisation_id=org_id, created_at__lt=cutoff)
+    `floor` on): (rows found, rows deleted, where the next batch starts).
+
+    Only keys are read (turning 5,000 timestamps into Python datetimes cost more
+    than the deletion); the next floor is the last key's time, read alone.
+    """
+    manager = model._default_manager
+    rows = manager.filter(organisation_id=org_id, created_at__lt=cutoff)
     if floor is not None:
         rows = rows.filter(created_at__gte=floor)
-    found = list(rows.order_by("created_at").values_list("pk", "created_at")[:size])
-    if not found:
+    keys = list(rows.order_by("created_at").values_list("pk", flat=True)[:size])
+    if not keys:
         return 0, 0, floor
-    # Nothing points at these rows and no signal listens: one DELETE by key.
-    gone, _ = model._default_manager.filter(pk__in=[pk for pk, _ in found]).delete()
-    return len(found), gone, found[-1][1]
+    last = manager.filter(pk=keys[-1]).values_list("created_at", flat=True).first()
+    return len(keys), _delete_keys(model, keys), last or floor
+
+
+def _delete_keys(model: type[models.Model], keys: list[int]) -> int:
+    """Delete rows by primary key in one statement; returns how many went.
+
+    Nothing points at these rows and no signal listens, so no row is loaded. On
+    PostgreSQL the keys go as one array parameter (`= ANY`): an IN list of 5,000
+    literals cost more to parse and plan than the deletion itself.
+    """
+    if connection.vendor != "postgresql":
+        return model._default_manager.filter(pk__in=keys).delete()[0]
+    meta, quote = model._meta, connection.ops.quote_name
+    key = quote(meta.pk.column or meta.pk.attname)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {quote(meta.db_table)} WHERE {key} = ANY(%s)", [keys]
+        )
+        return cursor.rowcount
 
 
 def _record(
