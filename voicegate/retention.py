@@ -109,17 +109,27 @@ def prune(
         budget_seconds = settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
     deleted: dict[int, int] = defaultdict(int)
     left: list[int] = []
+    started = time.monotonic()
     try:
         left = _rounds(
             log.model,
             cutoff=cutoff,
             size=size,
-            deadline=time.monotonic() + budget_seconds,
+            deadline=started + budget_seconds,
             deleted=deleted,
         )
     finally:
         # Also after a failure: what went is recorded.
         pruned = _record(log, deleted=deleted, days=days, cutoff=cutoff)
+    logger.info(
+        "retention: deleted %d %s older than %s in %.1f s (%s=%d)",
+        sum(deleted.values()),
+        log.noun,
+        cutoff.isoformat(),
+        time.monotonic() - started,
+        log.setting,
+        days,
+    )
     if left:
         logger.warning(
             "retention of %s stopped after %.0f s with %d organisation(s) still "

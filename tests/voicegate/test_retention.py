@@ -5,12 +5,13 @@ each organisation that lost rows reads one audit entry in words."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -53,7 +54,7 @@ def _prunes(action: str) -> dict[str, AuditEntry]:
 
 @pytest.mark.django_db
 def test_old_call_decisions_go_recent_ones_stay_and_each_org_is_told(
-    org, other_org
+    org, other_org, caplog
 ) -> None:
     """GIVEN call decisions of 401 days ago in two organisations and ones of 399
     days ago and today WHEN the hourly prune runs with the default 400 days THEN
@@ -65,7 +66,10 @@ def test_old_call_decisions_go_recent_ones_stay_and_each_org_is_told(
     kept = _aged(CallDecisionFactory, org, 2, days=399)
     kept += _aged(CallDecisionFactory, org, 1, days=0)
 
-    assert retention.prune(retention.CALLS, now=NOW) == {"alpha": 3, "beta": 1}
+    with caplog.at_level(logging.INFO, logger="voicegate.retention"):
+        assert retention.prune(retention.CALLS, now=NOW) == {"alpha": 3, "beta": 1}
+    assert "retention: deleted 4 call decisions older than" in caplog.text
+    assert "retention: deleted 3 call decisions of alpha" in caplog.text
 
     assert sorted(CallDecision.objects.values_list("pk", flat=True)) == sorted(kept)
     notes = _prunes("voice.call_log.prune")
@@ -144,6 +148,28 @@ def test_a_run_out_of_time_stops_after_a_batch_and_the_next_goes_on(
             action="voice.call_log.prune", organisation=org
         ).order_by("pk")
     ] == [5, 7]
+
+
+@pytest.mark.django_db
+def test_a_failing_batch_still_leaves_the_audit_of_what_went(org, monkeypatch) -> None:
+    """GIVEN the database refuses the second batch's DELETE WHEN the prune runs
+    THEN the error reaches the task (Celery logs it) and the audit log still says
+    how many rows the first batch deleted."""
+    _aged(CallDecisionFactory, org, 8, days=401)
+    real = retention._delete_keys
+    calls: list[int] = []
+
+    def flaky(model: Any, keys: list[int]) -> int:
+        calls.append(len(keys))
+        if len(calls) == 2:
+            raise DatabaseError("disk full")
+        return real(model, keys)
+
+    monkeypatch.setattr(retention, "_delete_keys", flaky)
+    with pytest.raises(DatabaseError, match="disk full"):
+        retention.prune(retention.CALLS, now=NOW, batch=5)
+    assert CallDecision.objects.count() == 3
+    assert _prunes("voice.call_log.prune")["alpha"].after["call_decisions"] == 5
 
 
 @pytest.mark.django_db
