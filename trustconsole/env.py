@@ -38,8 +38,10 @@ def env_bool(name: str, *, default: bool) -> bool:
     )
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    """Return an integer, optionally bounded below."""
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """Return an integer, optionally bounded below and above."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -49,6 +51,20 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from exc
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name}={value} must be at most {maximum}")
+    return value
+
+
+def env_days(name: str, default: int, *, minimum: int) -> int:
+    """Return a retention in days: 0 keeps forever, anything else is at least
+    `minimum` (what the console itself reads back; fewer would make pages lie)."""
+    value = env_int(name, default)
+    if value != 0 and value < minimum:
+        raise ImproperlyConfigured(
+            f"{name}={value} is not a retention: use 0 (keep forever) or a number "
+            f"of days of at least {minimum}"
+        )
     return value
 
 

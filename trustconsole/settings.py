@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from trustconsole.env import (
     env_bool,
+    env_days,
     env_encryption_keys,
     env_int,
     env_list,
@@ -220,6 +221,12 @@ if AUDIT_RETENTION_DAYS:
         "schedule": 86400,
         "options": {"expires": 3600},
     }
+# The call log and the refused outbound calls are pruned hourly by beat in batches
+# of this many rows (voicegate/retention.py): each batch a short transaction of its
+# own, never one DELETE of a year's rows.
+RETENTION_DELETE_BATCH = env_int(
+    "RETENTION_DELETE_BATCH", 5000, minimum=100, maximum=50_000
+)
 # accounts: continuous review of active customer accounts, signal and port-away
 # expiry.
 ACCOUNTS_REVIEW_INTERVAL = env_int("ACCOUNTS_REVIEW_INTERVAL", 3600, minimum=60)
@@ -313,6 +320,15 @@ CELERY_BEAT_SCHEDULE["voicegate-outbox-drain"] = {
     "task": "voicegate.outbox_drain",
     "schedule": VOICEGATE_OUTBOX_INTERVAL,
     "options": {"expires": VOICEGATE_OUTBOX_INTERVAL * 5},
+}
+# The call log (Voice → Calls): days a decision is kept, 0 forever; otherwise at
+# least 7 (the rule pages read a week of it, the repeated-call window is at most a
+# week). Pruned hourly by beat.
+VOICEGATE_CALL_LOG_DAYS = env_days("VOICEGATE_CALL_LOG_DAYS", 400, minimum=7)
+CELERY_BEAT_SCHEDULE["voicegate-calls-prune"] = {
+    "task": "voicegate.calls_prune",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
 }
 if REDIS_URL:
     # With Redis the gate logs decisions to a stream; beat moves them into the
@@ -697,6 +713,15 @@ POLICY_CHECK_LOG_PER_HOUR = env_int("POLICY_CHECK_LOG_PER_HOUR", 10_000, minimum
 POLICY_CHECK_LOG_DAYS = env_int("POLICY_CHECK_LOG_DAYS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE["policy-checks-prune"] = {
     "task": "voicegate.policy.checks_prune",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
+}
+# Refused outbound calls (the denial log, evidence against an account): days kept,
+# 0 forever; otherwise at least 90 (the policy's denial window reaches 90 days).
+# Pruned hourly by beat.
+POLICY_DENIAL_LOG_DAYS = env_days("POLICY_DENIAL_LOG_DAYS", 400, minimum=90)
+CELERY_BEAT_SCHEDULE["policy-denials-prune"] = {
+    "task": "voicegate.policy.denials_prune",
     "schedule": 3600.0,
     "options": {"expires": 3000},
 }

@@ -43,7 +43,19 @@ register_actions(
         "policy.caller_id_remove": "{actor} removed the verified caller ID {target}",
         "policy.consent_record": "{actor} recorded call consent from {target}",
         "policy.consent_remove": "{actor} removed the call consent of {target}",
+        "voice.call_log.prune": "{actor} pruned {call_decisions} call decisions "
+        "older than {kept_days} days",
+        "policy.denials_prune": "{actor} pruned {outbound_denials} refused outbound "
+        "calls older than {kept_days} days",
     }
+)
+# Retention (voicegate/retention.py): entries on the organisation.
+register_fields(
+    labels={
+        "call_decisions": "Call decisions deleted",
+        "outbound_denials": "Refused outbound calls deleted",
+        "kept_days": "Days kept",
+    },
 )
 register_fields(
     target_type="voicegate.voiceconnection",

@@ -125,3 +125,11 @@ def repeated_caller(organisation_id: int, e164: str, count: int, window: int) ->
         actor=actor, e164=e164, count=count, window=window
     )
     return str(visitor.public_id)
+
+
+@shared_task(name="voicegate.calls_prune")
+def calls_prune_task() -> dict[str, int]:
+    """Beat, hourly: delete call decisions older than VOICEGATE_CALL_LOG_DAYS."""
+    from voicegate import retention
+
+    return retention.prune(retention.CALLS)

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from trustconsole.env import env_bool, env_int, env_list, env_secret_key, env_str
+from trustconsole.env import (
+    env_bool,
+    env_days,
+    env_int,
+    env_list,
+    env_secret_key,
+    env_str,
+)
 
 
 def test_it_reads_booleans_strictly(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,6 +39,64 @@ def test_it_reads_integers_with_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("X_NUM", "twelve")
     with pytest.raises(ImproperlyConfigured, match="not an integer"):
         env_int("X_NUM", 1)
+
+
+def test_it_reads_integers_bounded_above(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_NUM", "50")
+    assert env_int("X_NUM", 1, maximum=50) == 50
+    monkeypatch.setenv("X_NUM", "51")
+    with pytest.raises(ImproperlyConfigured, match="X_NUM=51 must be at most 50"):
+        env_int("X_NUM", 1, maximum=50)
+
+
+def test_it_reads_retention_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    """0 keeps forever; any other retention is at least the minimum."""
+    assert env_days("X_DAYS", 400, minimum=7) == 400
+    for raw, days in (("0", 0), ("7", 7), (" 730 ", 730)):
+        monkeypatch.setenv("X_DAYS", raw)
+        assert env_days("X_DAYS", 400, minimum=7) == days
+    for raw in ("6", "1", "-1"):
+        monkeypatch.setenv("X_DAYS", raw)
+        with pytest.raises(
+            ImproperlyConfigured,
+            match=r"use 0 \(keep forever\) or a number of days of at least 7",
+        ):
+            env_days("X_DAYS", 400, minimum=7)
+    monkeypatch.setenv("X_DAYS", "a year")
+    with pytest.raises(ImproperlyConfigured, match="X_DAYS='a year' is not an integer"):
+        env_days("X_DAYS", 400, minimum=7)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("VOICEGATE_CALL_LOG_DAYS", "3", "VOICEGATE_CALL_LOG_DAYS=3 is not a"),
+        ("POLICY_DENIAL_LOG_DAYS", "30", "POLICY_DENIAL_LOG_DAYS=30 is not a"),
+        ("POLICY_DENIAL_LOG_DAYS", "forever", "'forever' is not an integer"),
+        ("RETENTION_DELETE_BATCH", "1000000", "must be at most 50000"),
+    ],
+)
+def test_it_refuses_to_start_with_a_bad_retention(
+    tmp_path: Path, name: str, value: str, says: str
+) -> None:
+    """GIVEN a retention setting the console cannot honour WHEN Django starts THEN
+    it refuses, naming the variable and what it accepts."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DEBUG": "true",
+        "TRUSTCONSOLE_DATA_DIR": str(tmp_path),
+        name: value,
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert says in result.stderr
 
 
 def test_it_splits_lists(monkeypatch: pytest.MonkeyPatch) -> None:

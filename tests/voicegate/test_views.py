@@ -150,7 +150,7 @@ def test_visitor_profile_shows_their_calls(client, oscar, org) -> None:
     gate.decisions_flush()
     _login(client, oscar)
     page = client.get(f"/security/visitors/{visitor.public_id}/").content.decode()
-    assert "2 calls through the voice gate, 2 rejected" in page
+    assert "2 calls through the voice gate in the last 400 days, 2 rejected" in page
     assert "Blacklisted visitor" in page
     quiet = client.get(f"/security/visitors/{other.public_id}/").content.decode()
     assert "No calls from this visitor" in quiet

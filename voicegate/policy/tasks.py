@@ -53,3 +53,11 @@ def checks_prune_task() -> int:
     from voicegate.policy import checklog
 
     return checklog.prune()
+
+
+@shared_task(name="voicegate.policy.denials_prune")
+def denials_prune_task() -> dict[str, int]:
+    """Beat, hourly: delete refused outbound calls older than POLICY_DENIAL_LOG_DAYS."""
+    from voicegate import retention
+
+    return retention.prune(retention.DENIALS)
