@@ -180,14 +180,13 @@ def denial_counted(
     # (not atomic; development only), as `counter_incr` keeps its counts.
     now = time.time()
     current = cache.get(key)
-    count, until, seen = (
-        current if isinstance(current, list) and len(current) == 3 else [0, now, []]
-    )
-    if until <= now:
-        count, until, seen = 0, now + timeout, []
-    seen = sorted({*seen, *codes})
-    cache.set(key, [count + 1, until, seen], timeout=max(1, int(until - now) + 1))
-    return count + 1, seen
+    count, until, seen = 0, now + timeout, set(codes)
+    if isinstance(current, list) and len(current) == 3 and current[1] > now:
+        count, until = int(current[0]), float(current[1])
+        seen.update(str(code) for code in current[2])
+    kept = sorted(seen)
+    cache.set(key, [count + 1, until, kept], timeout=max(1, int(until - now) + 1))
+    return count + 1, kept
 
 
 def denials_reset(key: str) -> None:
