@@ -12,7 +12,11 @@ same caller mix, bench/gate_profile.py's requests) alternate with them, so that
 the two hot paths are compared in the same process at the same moment:
 
     python bench/outbound_profile.py --calls 3000 --visitors 10000 [--gate]
-        [--sort tottime] [--callees]
+        [--sort tottime] [--callees] [--refused]
+
+With `--refused` every check goes to a blacklisted visitor's number (the bench's
+2 % refusals: the denial row, the denial count, the refused-call rules), so the
+figures and the profile are those of a refusal alone.
 
 Needs PostgreSQL and Redis like bench/voicegate.py (BENCH_DB_NAME, default
 tc_bench_outbound_profile, is dropped and created; BENCH_REDIS_URL is flushed).
@@ -85,6 +89,9 @@ def main() -> None:  # noqa: PLR0915 - one straight script
     parser.add_argument(
         "--gate", action="store_true", help="alternate with the call gate's webhooks"
     )
+    parser.add_argument(
+        "--refused", action="store_true", help="only refused checks (see above)"
+    )
     args = parser.parse_args()
 
     stand_in = ThreadingHTTPServer(("127.0.0.1", 0), bench.TelnyxStandIn)
@@ -106,7 +113,12 @@ def main() -> None:  # noqa: PLR0915 - one straight script
     rng = random.Random(7)
     total = args.calls * 3 + 200
     checks = tmp / "checks.jsonl"
-    outbound.write_checks(checks, bench.callers_mix(total, blacklisted, known, rng))
+    destinations = (
+        [rng.choice(blacklisted) for _ in range(total)]
+        if args.refused
+        else bench.callers_mix(total, blacklisted, known, rng)
+    )
+    outbound.write_checks(checks, destinations)
     check_environs = [
         environ_for(line.encode(), token) for line in checks.read_text().splitlines()
     ]

@@ -42,6 +42,26 @@ def _announce_ready(**_: object) -> None:
         Path(path).write_text(str(os.getpid()), encoding="utf-8")
 
 
+# --- Buffered writes: the background flusher (trustconsole.lib.flusher) -------------
+
+
+@signals.worker_init.connect
+def _flusher_enabled(**_: object) -> None:
+    """Tasks record rule hit counts and matches: in a worker (each pool child, once
+    forked) a background thread writes them, not the task that finds them due."""
+    from trustconsole.lib import flusher
+
+    flusher.enable()
+
+
+@signals.worker_process_shutdown.connect
+def _flusher_stopped(**_: object) -> None:
+    """A pool child leaves by os._exit (no atexit): its last flush is here."""
+    from trustconsole.lib import flusher
+
+    flusher.stop()
+
+
 # --- Logs and metrics: task ids on log lines, task outcomes counted -----------------
 
 

@@ -273,10 +273,13 @@ VISITORS_VELOCITY_MAX = env_int("VISITORS_VELOCITY_MAX", 10, minimum=1)
 VISITORS_VELOCITY_WINDOW = env_int("VISITORS_VELOCITY_WINDOW", 60, minimum=1)
 
 # Rules as data (trustconsole/rules): a rule over its time budget this many
-# evaluations in a row is turned off; hit counts are written this often.
+# evaluations in a row is turned off; hit counts (with the match log and the
+# outbound check log) are written this often by each serving process's background
+# flusher, which a process that ends waits for at most RULES_FLUSH_EXIT_SECONDS.
 RULES_TIME_BUDGET_US = env_int("RULES_TIME_BUDGET_US", 2000, minimum=10)
 RULES_BUDGET_STRIKES = env_int("RULES_BUDGET_STRIKES", 3, minimum=1)
 RULES_HITS_FLUSH_SECONDS = env_int("RULES_HITS_FLUSH_SECONDS", 10, minimum=0)
+RULES_FLUSH_EXIT_SECONDS = env_int("RULES_FLUSH_EXIT_SECONDS", 5, minimum=0)
 # The match log (shadow against real on chat, signups, usage reviews): rows kept
 # per rule and hour, and days kept (purged hourly by beat).
 RULES_MATCH_LOG_PER_HOUR = env_int("RULES_MATCH_LOG_PER_HOUR", 200, minimum=1)

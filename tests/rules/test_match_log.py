@@ -359,3 +359,24 @@ def test_the_matches_endpoint_is_in_the_openapi_schema(api_client_for, org) -> N
     operation = response.json()["paths"]["/api/v1/rules/{public_id}/matches/"]["get"]
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema["$ref"].endswith("/RuleMatchesOutput")
+
+
+def test_rows_that_cannot_be_written_wait_bounded_the_oldest_dropping() -> None:
+    """GIVEN a log buffer of at most 3 rows whose writes fail (database down)
+    WHEN 2 rows fail to be written, then 2 more are kept and fail too
+    THEN the next write gets the 3 newest, in order, and nothing twice."""
+    from trustconsole.lib.rowbuffer import RowBuffer
+
+    buffer: RowBuffer[str] = RowBuffer("a test log", limit=3)
+    written: list[list[str]] = []
+
+    def down(rows: list[str]) -> int:
+        raise ConnectionError("database down")
+
+    buffer.extend(["a", "b"])
+    assert buffer.flush(down) == 0
+    buffer.extend(["c", "d"])
+    assert buffer.flush(down) == 0
+    assert buffer.flush(lambda rows: written.append(rows) or len(rows)) == 3
+    assert written == [["b", "c", "d"]]
+    assert len(buffer) == 0

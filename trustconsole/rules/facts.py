@@ -669,7 +669,7 @@ def _outbound(ctx: EventContext) -> dict[str, Any]:
 
 def denial_count(organisation_id: int, account_key: str) -> None:
     """Count one refused outbound check of `account_key` ("account:<id>", "org")."""
-    windows.counts(f"{organisation_id}:out_denials:{account_key}", DAY, hit=True)
+    windows.hit(f"{organisation_id}:out_denials:{account_key}", DAY["n"])
 
 
 DESTINATION = Group(

@@ -1,8 +1,11 @@
 """Rule hit counts: kept per process, written to `RuleHitCount` in batches.
 
 The engine counts each matching rule (and each run-time error) per hour and
-mode; `flush_due` writes them, with the buffered match log (`matchlog`), every
-RULES_HITS_FLUSH_SECONDS, so a decision never waits for a database write.
+mode; `flush` writes them, with the buffered match log (`matchlog`). In a serving
+process the background flusher (`trustconsole.lib.flusher`) calls it every
+RULES_HITS_FLUSH_SECONDS, so a decision never waits for a database write and
+`flush_due` (still called by every hook) does nothing; elsewhere `flush_due`
+writes them in the call that finds a flush due.
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings
-
+from trustconsole.lib import flusher
 from trustconsole.rules import matchlog
 
 logger = logging.getLogger(__name__)
@@ -44,10 +46,13 @@ def count_hits(rules: Sequence[Any]) -> None:
 
 
 def flush_due() -> None:
-    """Write the counts (and the match log) every RULES_HITS_FLUSH_SECONDS (cheap
-    when nothing is due)."""
-    every = float(getattr(settings, "RULES_HITS_FLUSH_SECONDS", 10))
-    if (_HITS or matchlog.pending()) and time.monotonic() - _last_flush >= every:
+    """Write the counts (and the match log) every RULES_HITS_FLUSH_SECONDS when no
+    background flusher does (cheap when nothing is due, or when it does)."""
+    if flusher.running():
+        return
+    if (_HITS or matchlog.pending()) and time.monotonic() - _last_flush >= (
+        flusher.period()
+    ):
         flush()
 
 
@@ -100,3 +105,6 @@ def reset() -> None:
     with _HITS_LOCK:
         _HITS.clear()
     matchlog.reset()
+
+
+flusher.register("rule hit counts and the rule match log", flush)

@@ -4,28 +4,28 @@ inbound calls (the rules reading the call count, which run once the call is
 logged), with what really happened (`RuleMatch`), for "shadow against
 real" on a rule's page.
 
-No query on the hot path: a match is kept in process and written in bulk when the
-hit counts are (`engine.hits_flush`). At most `RULES_MATCH_LOG_PER_HOUR` rows per
-rule and hour (a broad shadow rule cannot flood the table: beyond the cap only
-its hit count moves); rows older than `RULES_MATCH_LOG_DAYS` are purged by beat
-(`rules.matches_prune`).
+No query on the hot path: a match is kept in process (`trustconsole.lib.rowbuffer`)
+and written in bulk when the hit counts are (`engine.hits_flush`: by the process's
+background flusher, `trustconsole.lib.flusher`). At most
+`RULES_MATCH_LOG_PER_HOUR` rows per rule and hour (a broad shadow rule cannot
+flood the table: beyond the cap only its hit count moves); rows older than
+`RULES_MATCH_LOG_DAYS` are purged by beat (`rules.matches_prune`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
+from trustconsole.lib.rowbuffer import RowBuffer, hour_index
+
 logger = logging.getLogger(__name__)
 
 EXCERPT = 200  # characters of a message, note or email kept
-MAX_PENDING = 50_000  # kept while the database cannot be written; older ones drop
 
 
 def per_hour() -> int:
@@ -57,10 +57,8 @@ class Pending:
     acted: bool
 
 
-_PENDING: list[Pending] = []
-# Rows this process took per (rule, hour), so the cap also bounds the buffer.
-_TAKEN: dict[tuple[int, dt.datetime], int] = defaultdict(int)
-_LOCK = threading.Lock()
+# Admitted per (rule, hour) by this process, so the cap also bounds the buffer.
+_BUFFER: RowBuffer[Pending] = RowBuffer("the rule match log", log=logger)
 
 
 def _hour(at: dt.datetime) -> dt.datetime:
@@ -91,25 +89,23 @@ def record(  # noqa: PLR0913
     if not rules:
         return
     now = dt.datetime.now(dt.UTC)
-    hour, cap = _hour(now), per_hour()
-    with _LOCK:
-        for rule in rules:
-            key = (rule.pk, hour)
-            if _TAKEN[key] >= cap:
-                continue
-            _TAKEN[key] += 1
-            _PENDING.append(
+    hour, cap = hour_index(now.timestamp()), per_hour()
+    rows = []
+    for rule in rules:
+        if _BUFFER.admit(rule.pk, hour, cap):
+            rows.append(
                 Pending(
                     organisation_id, rule.pk, rule.version, rule.mode, channel, now,
                     visitor_pk, account_pk, subject_label[:200], cut(excerpt),
                     real[:40], real_by[:200], acted,
                 )
             )  # fmt: skip
+    _BUFFER.extend(rows)
 
 
 def pending() -> int:
     """Matches waiting for the next flush."""
-    return len(_PENDING)
+    return len(_BUFFER)
 
 
 def flush() -> int:
@@ -119,6 +115,11 @@ def flush() -> int:
     writes one at a time anyway) and the rows already logged this hour counted.
     A match whose rule, visitor or account is gone by now is dropped.
     """
+    return _BUFFER.flush(_write)
+
+
+def _write(rows: list[Pending]) -> int:
+    """Store `rows` in one transaction (see `flush`); returns rows written."""
     from django.db import transaction
     from django.db.models import Count
     from django.db.models.functions import TruncHour
@@ -127,72 +128,57 @@ def flush() -> int:
     from trustconsole.rules.models import Rule, RuleMatch
     from visitors.models import Visitor
 
-    with _LOCK:
-        rows = list(_PENDING)
-        _PENDING.clear()
-        current = _hour(dt.datetime.now(dt.UTC))
-        for key in [k for k in _TAKEN if k[1] < current]:
-            del _TAKEN[key]
-    if not rows:
-        return 0
     cap = per_hour()
-    try:
-        with transaction.atomic():
-            rule_pks = sorted({r.rule_pk for r in rows})
-            existing = set(
-                Rule.objects.select_for_update()
-                .filter(pk__in=rule_pks)
-                .order_by("pk")
-                .values_list("pk", flat=True)
+    with transaction.atomic():
+        rule_pks = sorted({r.rule_pk for r in rows})
+        existing = set(
+            Rule.objects.select_for_update()
+            .filter(pk__in=rule_pks)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        visitors = {r.visitor_pk for r in rows if r.visitor_pk is not None}
+        if visitors:
+            visitors = set(
+                Visitor.objects.filter(pk__in=visitors).values_list("pk", flat=True)
             )
-            visitors = {r.visitor_pk for r in rows if r.visitor_pk is not None}
-            if visitors:
-                visitors = set(
-                    Visitor.objects.filter(pk__in=visitors).values_list("pk", flat=True)
+        accounts = {r.account_pk for r in rows if r.account_pk is not None}
+        if accounts:
+            accounts = set(
+                Account.objects.filter(pk__in=accounts).values_list("pk", flat=True)
+            )
+        taken = {
+            (row["rule_id"], row["hour"]): row["n"]
+            for row in RuleMatch.objects.filter(
+                rule_id__in=existing,
+                occurred_at__gte=min(_hour(r.occurred_at) for r in rows),
+            )
+            .annotate(hour=TruncHour("occurred_at", tzinfo=dt.UTC))
+            .values("rule_id", "hour")
+            .annotate(n=Count("id"))
+        }
+        new = []
+        for r in rows:
+            key = (r.rule_pk, _hour(r.occurred_at))
+            if (
+                r.rule_pk not in existing
+                or (r.visitor_pk is not None and r.visitor_pk not in visitors)
+                or (r.account_pk is not None and r.account_pk not in accounts)
+                or taken.get(key, 0) >= cap
+            ):
+                continue
+            taken[key] = taken.get(key, 0) + 1
+            new.append(
+                RuleMatch(
+                    organisation_id=r.organisation_id, rule_id=r.rule_pk,
+                    version=r.version, mode=r.mode, channel=r.channel,
+                    occurred_at=r.occurred_at, visitor_id=r.visitor_pk,
+                    account_id=r.account_pk, subject_label=r.subject_label,
+                    excerpt=r.excerpt, real=r.real, real_by=r.real_by,
+                    acted=r.acted,
                 )
-            accounts = {r.account_pk for r in rows if r.account_pk is not None}
-            if accounts:
-                accounts = set(
-                    Account.objects.filter(pk__in=accounts).values_list("pk", flat=True)
-                )
-            taken = {
-                (row["rule_id"], row["hour"]): row["n"]
-                for row in RuleMatch.objects.filter(
-                    rule_id__in=existing,
-                    occurred_at__gte=min(_hour(r.occurred_at) for r in rows),
-                )
-                .annotate(hour=TruncHour("occurred_at", tzinfo=dt.UTC))
-                .values("rule_id", "hour")
-                .annotate(n=Count("id"))
-            }
-            new = []
-            for r in rows:
-                key = (r.rule_pk, _hour(r.occurred_at))
-                if (
-                    r.rule_pk not in existing
-                    or (r.visitor_pk is not None and r.visitor_pk not in visitors)
-                    or (r.account_pk is not None and r.account_pk not in accounts)
-                    or taken.get(key, 0) >= cap
-                ):
-                    continue
-                taken[key] = taken.get(key, 0) + 1
-                new.append(
-                    RuleMatch(
-                        organisation_id=r.organisation_id, rule_id=r.rule_pk,
-                        version=r.version, mode=r.mode, channel=r.channel,
-                        occurred_at=r.occurred_at, visitor_id=r.visitor_pk,
-                        account_id=r.account_pk, subject_label=r.subject_label,
-                        excerpt=r.excerpt, real=r.real, real_by=r.real_by,
-                        acted=r.acted,
-                    )
-                )  # fmt: skip
-            RuleMatch.objects.bulk_create(new, batch_size=500)
-    except Exception:  # noqa: BLE001 - the matches wait for the next flush
-        with _LOCK:
-            _PENDING[:0] = rows
-            del _PENDING[:-MAX_PENDING]
-        logger.warning("could not write the rule match log", exc_info=True)
-        return 0
+            )  # fmt: skip
+        RuleMatch.objects.bulk_create(new, batch_size=500)
     return len(new)
 
 
@@ -207,6 +193,4 @@ def prune(*, now: dt.datetime | None = None) -> int:
 
 def reset() -> None:
     """Forget buffered matches (tests, benchmarks)."""
-    with _LOCK:
-        _PENDING.clear()
-        _TAKEN.clear()
+    _BUFFER.clear()

@@ -2,14 +2,17 @@
 outbound-check rules saw (`OutboundCheck`), so a draft rule can be backtested
 against all the calls it would have judged, not only the refused ones.
 
-No query on the check's path: a check is kept in process and written in one bulk
-insert every `RULES_HITS_FLUSH_SECONDS` (with the next check after that, as the
-rules' hit counts are). Bounded: at most `POLICY_CHECK_LOG_PER_HOUR` allowed
+No query on the check's path: a check is kept in process
+(`trustconsole.lib.rowbuffer`) and written in one bulk insert every
+`RULES_HITS_FLUSH_SECONDS`, with the rules' hit counts: by the process's
+background flusher (`trustconsole.lib.flusher`) in a serving process, else by the
+next check that finds a flush due. Bounded: at most `POLICY_CHECK_LOG_PER_HOUR` allowed
 checks per organisation and hour (refused ones are always kept: each is already a
 row of the denial log), counted in process and against the table at the flush
 under a lock of the organisation row on PostgreSQL, and rows older than
 `POLICY_CHECK_LOG_DAYS` purged hourly by beat (`voicegate.policy.checks_prune`).
-Checks still buffered when a process ends are lost (the log is for backtests, the
+A serving process that ends writes what it still holds (the flusher's last flush,
+bounded in time); one killed outright loses it (the log is for backtests, the
 denial log stays the record of refusals).
 """
 
@@ -17,16 +20,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import time
-from collections import defaultdict
 from typing import Any, NamedTuple
 
 from django.conf import settings
 
-logger = logging.getLogger(__name__)
+from trustconsole.lib import flusher
+from trustconsole.lib.rowbuffer import RowBuffer
 
-MAX_PENDING = 50_000  # kept while the database cannot be written; older ones drop
+logger = logging.getLogger(__name__)
 
 
 def per_hour() -> int:
@@ -63,10 +65,8 @@ class Pending(NamedTuple):
     occurred_at: dt.datetime
 
 
-_PENDING: list[Pending] = []
-# Allowed checks this process kept per (organisation, hours since the epoch).
-_TAKEN: dict[tuple[int, int], int] = defaultdict(int)
-_LOCK = threading.Lock()
+# Allowed checks admitted per (organisation, hour) by this process.
+_BUFFER: RowBuffer[Pending] = RowBuffer("the outbound check log", log=logger)
 _last_flush = time.monotonic()
 
 
@@ -80,12 +80,8 @@ def record(outcome: Any, *, organisation_id: int) -> None:
     stamp = time.time()
     now = dt.datetime.fromtimestamp(stamp, dt.UTC)
     allowed = outcome.allowed
-    if allowed:
-        key = (organisation_id, int(stamp // 3600))  # the hour, cheaply
-        with _LOCK:
-            if _TAKEN[key] >= per_hour():
-                return
-            _TAKEN[key] += 1
+    if allowed and not _BUFFER.admit(organisation_id, int(stamp // 3600), per_hour()):
+        return
     facts = outcome.rule_facts or {}
     caller_id = facts.get("caller_id", {})
     destination = facts.get("destination", {})
@@ -116,20 +112,20 @@ def record(outcome: Any, *, organisation_id: int) -> None:
         codes=",".join(f.code for f in outcome.findings)[:200],
         occurred_at=now,
     )
-    with _LOCK:
-        _PENDING.append(entry)
+    _BUFFER.append(entry)
 
 
 def pending() -> int:
     """Checks waiting for the next flush."""
-    return len(_PENDING)
+    return len(_BUFFER)
 
 
 def flush_due() -> None:
-    """Write the buffered checks every RULES_HITS_FLUSH_SECONDS (cheap when
-    nothing is due)."""
-    every = float(getattr(settings, "RULES_HITS_FLUSH_SECONDS", 10))
-    if _PENDING and time.monotonic() - _last_flush >= every:
+    """Write the buffered checks every RULES_HITS_FLUSH_SECONDS when no background
+    flusher does (cheap when nothing is due, or when it does)."""
+    if flusher.running():
+        return
+    if pending() and time.monotonic() - _last_flush >= flusher.period():
         flush()
 
 
@@ -142,57 +138,47 @@ def flush() -> int:
     now is kept without it.
     """
     global _last_flush
+    _last_flush = time.monotonic()
+    return _BUFFER.flush(_write)
+
+
+def _write(rows: list[Pending]) -> int:
+    """Store `rows` in one transaction (see `flush`); returns rows written."""
     from django.db import transaction
 
     from accounts.models import Account
     from trustconsole.core.models import Organisation
     from voicegate.policy.models import OutboundCheck
 
-    with _LOCK:
-        rows = list(_PENDING)
-        _PENDING.clear()
-        _last_flush = time.monotonic()
-        current = int(time.time() // 3600)
-        for key in [k for k in _TAKEN if k[1] < current]:
-            del _TAKEN[key]
-    if not rows:
-        return 0
     cap = per_hour()
-    try:
-        with transaction.atomic():
-            orgs = set(
-                Organisation.objects.select_for_update()
-                .filter(pk__in={r.organisation_id for r in rows})
-                .order_by("pk")
-                .values_list("pk", flat=True)
+    with transaction.atomic():
+        orgs = set(
+            Organisation.objects.select_for_update()
+            .filter(pk__in={r.organisation_id for r in rows})
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        accounts = {r.account_id for r in rows if r.account_id is not None}
+        if accounts:
+            accounts = set(
+                Account.objects.filter(pk__in=accounts).values_list("pk", flat=True)
             )
-            accounts = {r.account_id for r in rows if r.account_id is not None}
-            if accounts:
-                accounts = set(
-                    Account.objects.filter(pk__in=accounts).values_list("pk", flat=True)
-                )
-            taken = _allowed_logged(
-                OutboundCheck,
-                {(r.organisation_id, _hour(r.occurred_at)) for r in rows if r.allowed},
-                orgs,
-            )
-            new = []
-            for r in rows:
-                if r.organisation_id not in orgs:
+        taken = _allowed_logged(
+            OutboundCheck,
+            {(r.organisation_id, _hour(r.occurred_at)) for r in rows if r.allowed},
+            orgs,
+        )
+        new = []
+        for r in rows:
+            if r.organisation_id not in orgs:
+                continue
+            if r.allowed:
+                hour = (r.organisation_id, _hour(r.occurred_at))
+                if taken.get(hour, 0) >= cap:
                     continue
-                if r.allowed:
-                    hour = (r.organisation_id, _hour(r.occurred_at))
-                    if taken.get(hour, 0) >= cap:
-                        continue
-                    taken[hour] = taken.get(hour, 0) + 1
-                new.append(r if r.account_id in accounts else _without_account(r))
-            _insert(OutboundCheck, new)
-    except Exception:  # noqa: BLE001 - the checks wait for the next flush
-        with _LOCK:
-            _PENDING[:0] = rows
-            del _PENDING[:-MAX_PENDING]
-        logger.warning("could not write the outbound check log", exc_info=True)
-        return 0
+                taken[hour] = taken.get(hour, 0) + 1
+            new.append(r if r.account_id in accounts else _without_account(r))
+        _insert(OutboundCheck, new)
     return len(new)
 
 
@@ -276,7 +262,8 @@ def reset() -> None:
     """Forget buffered checks; the next flush is due in a full period (tests,
     benchmarks)."""
     global _last_flush
-    with _LOCK:
-        _PENDING.clear()
-        _TAKEN.clear()
-        _last_flush = time.monotonic()
+    _BUFFER.clear()
+    _last_flush = time.monotonic()
+
+
+flusher.register("the outbound check log", flush)

@@ -146,6 +146,54 @@ def counter_incr(key: str, *, timeout: int) -> int:
     return int(count) + 1
 
 
+# Count a refusal and keep its codes in one script: the count as `counter_incr`
+# keeps it, the codes of the refusals counted as a set that ends with the count.
+# KEYS: the count, its codes; ARGV[1]: the window's seconds, then the codes.
+_DENIAL_COUNTED = """
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+local count = redis.call('INCR', KEYS[1])
+if #ARGV > 1 then redis.call('SADD', KEYS[2], unpack(ARGV, 2)) end
+local left = redis.call('PTTL', KEYS[1])
+if left > 0 then redis.call('PEXPIRE', KEYS[2], left) end
+return {count, redis.call('SMEMBERS', KEYS[2])}
+"""
+
+
+def denial_counted(
+    key: str, codes: list[str], *, timeout: int
+) -> tuple[int, list[str]]:
+    """Count one refusal of an account in the denial window (`timeout` seconds
+    from its first refusal) and keep its codes: (refusals counted, this one
+    included; the distinct codes of those refusals, sorted). One round trip on
+    Redis; no query (the refused-call rules read both on every refusal)."""
+    client = _redis_client()
+    if client is not None:
+        script = _scripts.get(-id(client))
+        if script is None:
+            script = _scripts[-id(client)] = client.register_script(_DENIAL_COUNTED)
+        names = [cache.make_and_validate_key(k) for k in (key, key + ":codes")]
+        count, found = script(keys=names, args=[timeout, *codes])
+        return int(count), sorted(
+            c.decode() if isinstance(c, bytes) else c for c in found
+        )
+    # Other backends: the count, the window's end and the codes in one value
+    # (not atomic; development only), as `counter_incr` keeps its counts.
+    now = time.time()
+    current = cache.get(key)
+    count, until, seen = 0, now + timeout, set(codes)
+    if isinstance(current, list) and len(current) == 3 and current[1] > now:
+        count, until = int(current[0]), float(current[1])
+        seen.update(str(code) for code in current[2])
+    kept = sorted(seen)
+    cache.set(key, [count + 1, until, kept], timeout=max(1, int(until - now) + 1))
+    return count + 1, kept
+
+
+def denials_reset(key: str) -> None:
+    """Start an account's refusal count (and its codes) again from zero."""
+    cache.delete_many([key, key + ":codes"])
+
+
 def counter_value(raw: object) -> int:
     """A counter's value as read with `cache.get`/`get_many` (any backend)."""
     if isinstance(raw, list):

@@ -14,7 +14,7 @@ from tests.voicegate.policy.conftest import DEST, OTHER_DEST, OWNED, codes
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import AuditEntry
 from voicegate.policy import memory, services
-from voicegate.policy.models import DncChange, DncEntry, DncList
+from voicegate.policy.models import DncChange, DncEntry, DncList, OutboundDenial
 
 
 def _admin(org):
@@ -243,6 +243,49 @@ def test_repeated_denials_restrict_voice_and_email_the_customer(
     assert [m.to for m in mail.outbox] == [[account.email]]
     assert "voice" in mail.outbox[0].body.lower()
     assert codes(check(OWNED, OTHER_DEST, account=account)) == ["account_restricted"]
+
+
+def test_a_refusal_below_the_threshold_only_writes_its_denial(
+    check, org, account, settings, django_assert_num_queries
+) -> None:
+    """GIVEN the default refused-call rules, a threshold of 3 and a process that
+    has refused a call already (its state and rules loaded)
+    WHEN it refuses a second spoofed call
+    THEN its one query is the denial row's INSERT (no account row, no earlier
+    denials read), and the row is there with its codes."""
+    from trustconsole.rules import engine
+
+    settings.RULES_HITS_FLUSH_SECONDS = 3600
+    services.policy_settings_update(actor=_admin(org), denial_threshold=3)
+    check("+14155550177", DEST, account=account)
+    engine.hits_flush()  # and its counts written: none due during the check
+    with django_assert_num_queries(1) as captured:
+        assert codes(check("+14155550177", DEST, account=account)) == [
+            "caller_id_not_owned"
+        ]
+    assert captured.captured_queries[0]["sql"].startswith(
+        'INSERT INTO "voicegate_outbounddenial"'
+    )
+    denial = OutboundDenial.objects.order_by("-id").first()
+    assert denial is not None and OutboundDenial.objects.count() == 2
+    assert (denial.codes, denial.account_id) == ("caller_id_not_owned", account.pk)
+    assert not account.signals.exists()
+
+
+def test_the_denials_signal_names_the_codes_of_the_refusals_counted(
+    check, org, account
+) -> None:
+    """GIVEN a threshold of 3
+    WHEN one call is spoofed and two go to an emergency number
+    THEN the signal's note names both codes, once each."""
+    services.policy_settings_update(actor=_admin(org), denial_threshold=3)
+    check("+14155550177", DEST, account=account)
+    check(OWNED, "911", account=account, region="US")
+    assert not account.signals.exists()
+    check(OWNED, "911", account=account, region="US")
+    note = account.signals.get().note
+    assert "3 outbound calls refused" in note
+    assert "(caller_id_not_owned, emergency_number)" in note
 
 
 def test_low_weight_signals_add_up_through_the_accounts_rule(

@@ -5,9 +5,8 @@ signal after repeated denials."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
-
-from django.db import transaction
 
 from trustconsole.core.actor import Actor
 from trustconsole.rules import hooks as rule_hooks
@@ -152,9 +151,13 @@ def _count_call(actor: Actor, outcome: check.CheckOutcome) -> None:
         logger.exception("policy check: could not count an allowed call")
 
 
-@transaction.atomic
 def _denial_log(*, actor: Actor, outcome: check.CheckOutcome) -> OutboundDenial:
-    """Keep the denial with its violations; repeated denials raise a risk signal."""
+    """Keep the denial with its violations; repeated denials raise a risk signal.
+
+    The row is one INSERT, committed before the answer (the record of refusals
+    is durable); the count and the refused-call rules come after it, each write
+    of theirs in its own transaction (a rule that fails cannot take the record
+    of the refusal with it)."""
     request = outcome.request
     account = outcome.account
     codes = [f.code for f in outcome.findings]
@@ -187,7 +190,11 @@ def _denials_count(*, actor: Actor, outcome: check.CheckOutcome) -> None:
     rules = snap.settings
     key = keys.denials_key(str(actor.organisation.public_id), account.public_id)
     try:
-        count = keys.counter_incr(key, timeout=rules.denial_window_seconds)
+        count, codes = keys.denial_counted(
+            key,
+            [f.code for f in outcome.findings],
+            timeout=rules.denial_window_seconds,
+        )
     except Exception:
         logger.exception("policy check: could not count a denial")
         return
@@ -195,13 +202,14 @@ def _denials_count(*, actor: Actor, outcome: check.CheckOutcome) -> None:
         organisation=actor.organisation,
         account_pk=account.pk,
         count=count,
+        codes=codes,
         threshold=rules.denial_threshold,
         window_seconds=rules.denial_window_seconds,
         weight=rules.denial_signal_weight,
         restrict=rules.auto_restrict_voice,
     )
     if added:  # the count starts again once the denials gave their signal
-        keys.counter_reset(key)
+        keys.denials_reset(key)
 
 
 def denial_rules_run(  # noqa: PLR0913
@@ -209,14 +217,16 @@ def denial_rules_run(  # noqa: PLR0913
     organisation: Any,
     account_pk: int,
     count: int,
+    codes: Sequence[str],
     threshold: int,
     window_seconds: int,
     weight: int,
     restrict: bool,
 ) -> list[Any]:
     """The organisation's refused-call rules on an account's `count`-th refusal in
-    the denial window (the default rule set's "Repeated outbound denials": at the
-    threshold, an OUTBOUND_DENIALS signal at the policy's level). Signals go
+    the denial window, `codes` the violation codes of those refusals (the default
+    rule set's "Repeated outbound denials": at the threshold, an OUTBOUND_DENIALS
+    signal at the policy's level). Signals go
     through the accounts services; with `restrict` (the policy's automatic voice
     restriction) the account-signal rules run on them, so the restriction rule may
     restrict voice and email the customer. The signals added."""
@@ -228,34 +238,41 @@ def denial_rules_run(  # noqa: PLR0913
     from trustconsole.rules.effects_accounts import account_signals_of
     from trustconsole.rules.facts import RuleChannel
 
-    account = Account.objects.select_related("organisation").get(pk=account_pk)
-    codes = (
-        OutboundDenial.objects.filter(account=account)
-        .order_by("-created_at")
-        .values_list("codes", flat=True)[:count]
-    )
+    loaded: list[Account] = []
+
+    def account() -> Account:
+        """The account, read once and only when a rule needs it (its facts, or a
+        match to act on and log): the common refusal matches no rule."""
+        if not loaded:
+            loaded.append(
+                Account.objects.select_related("organisation").get(pk=account_pk)
+            )
+        return loaded[0]
+
     level = {w: name for name, w in DEFAULT_WEIGHTS.items()}.get(weight, "low")
     window = check.window_text(window_seconds)
     outcome = rule_hooks.account_event(
         organisation_id=organisation.pk,
         channel=RuleChannel.OUTBOUND_DENIAL,
-        facts=lambda: account_rule_facts(account=account),
+        facts=lambda: account_rule_facts(account=account()),
         more={
             "denials": {
                 "count": count,
                 "threshold": threshold,
                 "window_seconds": window_seconds,
                 "window": window,
-                "codes": sorted({c for line in codes for c in line.split(",") if c}),
+                "codes": sorted(codes),
                 "signal_level": level,
             }
         },
     )
+    if outcome is None or not outcome.matched:
+        return []  # nothing to add, apply or log
     actor = Actor.system_for(organisation, "outbound policy check")
     added = [
         account_signal_add(
             actor=actor,
-            account=account,
+            account=account(),
             signal_type=found.signal_type,
             weight=found.weight,
             source=SignalSource.OUTBOUND_CHECK,
@@ -267,11 +284,11 @@ def denial_rules_run(  # noqa: PLR0913
     ]
     rule_hooks.account_effects(
         actor=Actor.system_for(organisation, "refused call rules"),
-        account=account,
+        account=account(),
         outcome=outcome,
         why=f"{count} outbound calls refused within {window}.",
     )
     rule_hooks.account_matched(
-        channel=RuleChannel.OUTBOUND_DENIAL, account=account, outcome=outcome
+        channel=RuleChannel.OUTBOUND_DENIAL, account=account(), outcome=outcome
     )
     return added
