@@ -248,6 +248,17 @@ CELERY_BEAT_SCHEDULE["accounts-port-away-expiry"] = {
 
 # visitors: signal/IP-block expiry (beat), the chat widget gate's rules and proxies.
 VISITORS_EXPIRY_INTERVAL = env_int("VISITORS_EXPIRY_INTERVAL", 60, minimum=5)
+# Blocked attempts (a visitor's list, the dashboard's chart): days kept, 0
+# forever; otherwise at least 30 (the dashboard charts 30 days). A visitor's
+# blocked_attempts counter is a lifetime count and stays. Pruned hourly.
+VISITORS_BLOCKED_ATTEMPTS_DAYS = env_days(
+    "VISITORS_BLOCKED_ATTEMPTS_DAYS", 400, minimum=30
+)
+CELERY_BEAT_SCHEDULE["visitors-blocked-attempts-prune"] = {
+    "task": "visitors.blocked_attempts_prune",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
+}
 CELERY_BEAT_SCHEDULE["visitors-expire"] = {
     "task": "visitors.expire_due",
     "schedule": VISITORS_EXPIRY_INTERVAL,
@@ -330,6 +341,15 @@ CELERY_BEAT_SCHEDULE["voicegate-outbox-drain"] = {
 VOICEGATE_CALL_LOG_DAYS = env_days("VOICEGATE_CALL_LOG_DAYS", 400, minimum=7)
 CELERY_BEAT_SCHEDULE["voicegate-calls-prune"] = {
     "task": "voicegate.calls_prune",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
+}
+# Finished outbox items (delivered or given up; pending ones are never pruned):
+# days kept, 0 forever; otherwise at least 7 (Telnyx redelivers an event within
+# hours, and the item is what makes a redelivery add nothing). Pruned hourly.
+VOICEGATE_OUTBOX_DAYS = env_days("VOICEGATE_OUTBOX_DAYS", 30, minimum=7)
+CELERY_BEAT_SCHEDULE["voicegate-outbox-prune"] = {
+    "task": "voicegate.outbox_prune",
     "schedule": 3600.0,
     "options": {"expires": 3000},
 }

@@ -14,3 +14,12 @@ def expire_due() -> dict[str, int]:
         "signals_expired": services.risk_signals_expire_due(),
         "ip_blocks_removed": services.ip_blocks_expire_due(),
     }
+
+
+@shared_task(name="visitors.blocked_attempts_prune")
+def blocked_attempts_prune() -> dict[str, int]:
+    """Beat, hourly: delete blocked attempts older than
+    VISITORS_BLOCKED_ATTEMPTS_DAYS (visitors' counters stay)."""
+    from voicegate import retention
+
+    return retention.prune(retention.ATTEMPTS)

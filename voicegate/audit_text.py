@@ -47,6 +47,10 @@ register_actions(
         "older than {kept_days} days",
         "policy.denials_prune": "{actor} pruned {outbound_denials} refused outbound "
         "calls older than {kept_days} days",
+        "voice.outbox.prune": "{actor} pruned {outbox_items} finished outbox items "
+        "older than {kept_days} days",
+        "visitors.blocked_attempts.prune": "{actor} pruned {blocked_attempts_deleted} "
+        "blocked attempts older than {kept_days} days",
     }
 )
 # Retention (voicegate/retention.py): entries on the organisation.
@@ -54,6 +58,8 @@ register_fields(
     labels={
         "call_decisions": "Call decisions deleted",
         "outbound_denials": "Refused outbound calls deleted",
+        "outbox_items": "Finished outbox items deleted",
+        "blocked_attempts_deleted": "Blocked attempts deleted",
         "kept_days": "Days kept",
     },
 )

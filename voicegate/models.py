@@ -213,7 +213,8 @@ class OutboxItem(models.Model):
     Written in the request (one row per event and kind: a redelivered event finds
     its row and adds nothing), delivered at once by a worker task and, whatever
     happens to the broker or a worker, by the beat drain until it succeeds or runs
-    out of attempts. A row is never deleted by the gate.
+    out of attempts. A row is never deleted by the gate; a finished one (delivered
+    or given up) is deleted after VOICEGATE_OUTBOX_DAYS (voicegate/retention.py).
     """
 
     organisation = models.ForeignKey(
@@ -246,7 +247,13 @@ class OutboxItem(models.Model):
                 fields=["next_attempt_at"],
                 condition=Q(delivered_at__isnull=True, gave_up_at__isnull=True),
                 name="voice_outbox_due",
-            )
+            ),
+            # Retention picks finished items by age (voicegate/retention.py).
+            models.Index(
+                fields=["organisation", "created_at"],
+                condition=Q(delivered_at__isnull=False) | Q(gave_up_at__isnull=False),
+                name="voice_outbox_done_org_time",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,30 +1,41 @@
-"""Retention of the call log (`CallDecision`) and of the refused outbound calls
-(`OutboundDenial`): rows older than `VOICEGATE_CALL_LOG_DAYS` /
-`POLICY_DENIAL_LOG_DAYS` days (0: kept forever) are deleted by beat every hour
-(`voicegate.calls_prune`, `voicegate.policy.denials_prune`), and each organisation
-that lost rows gets one audit entry in words per run.
+"""Retention of the call log (`CallDecision`), the refused outbound calls
+(`OutboundDenial`), the call gate's finished outbox items (`OutboxItem`) and the
+blocked attempts (`BlockedAttempt`): rows older than `VOICEGATE_CALL_LOG_DAYS` /
+`POLICY_DENIAL_LOG_DAYS` / `VOICEGATE_OUTBOX_DAYS` /
+`VISITORS_BLOCKED_ATTEMPTS_DAYS` days (0: kept forever) are deleted by beat every
+hour (`voicegate.calls_prune`, `voicegate.policy.denials_prune`,
+`voicegate.outbox_prune`, `visitors.blocked_attempts_prune`), and each
+organisation that lost rows gets one audit entry in words per run.
+
+An outbox item goes only once it is finished (delivered, or given up): an item
+still pending or leased to a worker is never selected however old, and a finished
+item never turns pending again. A visitor's `blocked_attempts` counter is a
+lifetime count and is not lowered when its attempt rows go.
 
 Why batches: a busy deployment keeps millions of rows a month, and one DELETE of a
 month's rows is one transaction holding every row lock, swelling the WAL and
 holding back vacuum for minutes. Here each batch selects at most
 `RETENTION_DELETE_BATCH` primary keys of an organisation's oldest rows and deletes
 them by key, in a transaction of its own. The selection is an index range scan:
-both tables have an (organisation, created_at) index (`call_decision_org_time`,
-`outbound_denial_org_time`; the call log also one on created_at alone, and
-PostgreSQL picks by cost). Each next batch starts at the time the last one ended,
-so it does not step again over the index entries of rows just deleted (they stay
-until vacuum). Organisations take turns batch by batch, and a run stops after half
-the task's soft time limit: a backlog (the first run after an upgrade) is worked
-off over the next hourly runs instead of one run being killed halfway.
+every table has an (organisation, created_at) index (`call_decision_org_time`,
+`outbound_denial_org_time`, `blocked_attempt_org_idx`, and for the outbox a partial
+one over finished items only, `voice_outbox_done_org_time`; the call log also one
+on created_at alone, and PostgreSQL picks by cost). Each next batch starts at the
+time the last one ended, so it does not step again over the index entries of rows
+just deleted (they stay until vacuum). Organisations take turns batch by batch,
+and a run stops after half the task's soft time limit: a backlog (the first run
+after an upgrade) is worked off over the next hourly runs instead of one run being
+killed halfway.
 
-Nothing refers to either table by key: no foreign key or generic relation points at
-them (notes and assignments target visitors, accounts and queue items; backtest
+Nothing refers to these tables by key: no foreign key or generic relation points
+at them (notes and assignments target visitors, accounts and queue items; backtest
 samples copy what they show), so a deleted row leaves no page pointing at nothing.
 The pages that list the rows say how long they are kept (`retention_text`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -38,7 +49,8 @@ from django.utils import timezone
 from trustconsole.core.actor import Actor
 from trustconsole.core.models import Organisation
 from trustconsole.core.services import audit_record
-from voicegate.models import CallDecision
+from visitors.models import BlockedAttempt
+from voicegate.models import CallDecision, OutboxItem
 from voicegate.policy.models import OutboundDenial
 
 logger = logging.getLogger(__name__)
@@ -54,6 +66,8 @@ class Log:
     field: str  # the audit entry's count field
     noun: str  # plural, lower case: "call decisions"
     by: str  # the system actor of the audit entry
+    # Which rows may go at all (besides their age): everything, unless narrowed.
+    scope: models.Q = dataclasses.field(default_factory=models.Q)
 
     def keep_days(self) -> int:
         """Days a row is kept; 0 keeps it forever."""
@@ -76,7 +90,24 @@ DENIALS = Log(
     noun="refused outbound calls",
     by="denial log retention",
 )
-LOGS = {"calls": CALLS, "denials": DENIALS}
+OUTBOX = Log(
+    model=OutboxItem,
+    setting="VOICEGATE_OUTBOX_DAYS",
+    action="voice.outbox.prune",
+    field="outbox_items",
+    noun="finished outbox items",
+    by="outbox retention",
+    scope=models.Q(delivered_at__isnull=False) | models.Q(gave_up_at__isnull=False),
+)
+ATTEMPTS = Log(
+    model=BlockedAttempt,
+    setting="VISITORS_BLOCKED_ATTEMPTS_DAYS",
+    action="visitors.blocked_attempts.prune",
+    field="blocked_attempts_deleted",
+    noun="blocked attempts",
+    by="blocked attempt retention",
+)
+LOGS = {"calls": CALLS, "denials": DENIALS, "outbox": OUTBOX, "attempts": ATTEMPTS}
 
 
 def retention_text(log: Log) -> str:
@@ -112,7 +143,7 @@ def prune(
     started = time.monotonic()
     try:
         left = _rounds(
-            log.model,
+            log,
             cutoff=cutoff,
             size=size,
             deadline=started + budget_seconds,
@@ -143,7 +174,7 @@ def prune(
 
 
 def _rounds(
-    model: type[models.Model],
+    log: Log,
     *,
     cutoff: dt.datetime,
     size: int,
@@ -159,7 +190,7 @@ def _rounds(
     while floors:
         for org_id in list(floors):
             found, gone, floors[org_id] = _batch(
-                model, org_id=org_id, cutoff=cutoff, floor=floors[org_id], size=size
+                log, org_id=org_id, cutoff=cutoff, floor=floors[org_id], size=size
             )
             deleted[org_id] += gone
             if found < size:
@@ -170,7 +201,7 @@ def _rounds(
 
 
 def _batch(
-    model: type[models.Model],
+    log: Log,
     *,
     org_id: int,
     cutoff: dt.datetime,
@@ -183,15 +214,15 @@ def _batch(
     Only keys are read (turning 5,000 timestamps into Python datetimes cost more
     than the deletion); the next floor is the last key's time, read alone.
     """
-    manager = model._default_manager
-    rows = manager.filter(organisation_id=org_id, created_at__lt=cutoff)
+    manager = log.model._default_manager
+    rows = manager.filter(log.scope, organisation_id=org_id, created_at__lt=cutoff)
     if floor is not None:
         rows = rows.filter(created_at__gte=floor)
     keys = list(rows.order_by("created_at").values_list("pk", flat=True)[:size])
     if not keys:
         return 0, 0, floor
     last = manager.filter(pk=keys[-1]).values_list("created_at", flat=True).first()
-    return len(keys), _delete_keys(model, keys), last or floor
+    return len(keys), _delete_keys(log.model, keys), last or floor
 
 
 def _delete_keys(model: type[models.Model], keys: list[int]) -> int:

@@ -133,3 +133,12 @@ def calls_prune_task() -> dict[str, int]:
     from voicegate import retention
 
     return retention.prune(retention.CALLS)
+
+
+@shared_task(name="voicegate.outbox_prune")
+def outbox_prune_task() -> dict[str, int]:
+    """Beat, hourly: delete finished outbox items older than VOICEGATE_OUTBOX_DAYS
+    (never one still pending or leased)."""
+    from voicegate import retention
+
+    return retention.prune(retention.OUTBOX)

@@ -74,6 +74,14 @@ def test_it_reads_retention_days(monkeypatch: pytest.MonkeyPatch) -> None:
         ("POLICY_DENIAL_LOG_DAYS", "30", "POLICY_DENIAL_LOG_DAYS=30 is not a"),
         ("POLICY_DENIAL_LOG_DAYS", "forever", "'forever' is not an integer"),
         ("RETENTION_DELETE_BATCH", "1000000", "must be at most 50000"),
+        ("VOICEGATE_OUTBOX_DAYS", "3", "VOICEGATE_OUTBOX_DAYS=3 is not a"),
+        ("VOICEGATE_OUTBOX_DAYS", "-1", "VOICEGATE_OUTBOX_DAYS=-1 is not a"),
+        (
+            "VISITORS_BLOCKED_ATTEMPTS_DAYS",
+            "29",
+            "VISITORS_BLOCKED_ATTEMPTS_DAYS=29 is not a",
+        ),
+        ("VISITORS_BLOCKED_ATTEMPTS_DAYS", "1y", "'1y' is not an integer"),
     ],
 )
 def test_it_refuses_to_start_with_a_bad_retention(

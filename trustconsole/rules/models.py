@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -126,6 +128,30 @@ class BacktestStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+DAY = 86_400
+# The channels whose history is pruned: the log's name and its setting.
+HISTORY_SETTINGS = {
+    RuleChannel.INBOUND_CALL: ("call log", "VOICEGATE_CALL_LOG_DAYS"),
+    RuleChannel.OUTBOUND_CHECK: ("outbound check log", "POLICY_CHECK_LOG_DAYS"),
+    RuleChannel.OUTBOUND_DENIAL: ("denial log", "POLICY_DENIAL_LOG_DAYS"),
+}
+
+
+def pluralize(n: int) -> str:
+    """The plural ending of a count's noun."""
+    return "" if n == 1 else "s"
+
+
+def history_kept(channel: str) -> tuple[str, int, str] | None:
+    """(the log's name, days it keeps, the setting) of a channel whose backtest
+    history is pruned; None when it is kept forever (or never pruned)."""
+    found = HISTORY_SETTINGS.get(channel)  # type: ignore[call-overload]
+    if found is None:
+        return None
+    days = int(getattr(settings, found[1]))
+    return (found[0], days, found[1]) if days else None
+
+
 class Backtest(models.Model):
     """A draft condition run over the logged history of its channel."""
 
@@ -156,6 +182,28 @@ class Backtest(models.Model):
 
     def __str__(self) -> str:
         return f"backtest {self.public_id} ({self.status})"
+
+    @property
+    def history_short_days(self) -> int:
+        """Days at the window's start older than the channel's log keeps (0: the
+        whole window is kept): the backtest found nothing there, and says so."""
+        kept = history_kept(self.channel)
+        if kept is None:
+            return 0
+        window = math.ceil((self.window_end - self.window_start).total_seconds() / DAY)
+        return max(window - kept[1], 0)
+
+    @property
+    def history_note(self) -> str:
+        """The hint shown with the backtest when its window outreaches the log."""
+        short = self.history_short_days
+        if not short:
+            return ""
+        name, days, setting = history_kept(self.channel) or ("", 0, "")
+        return (
+            f"The {name} keeps {days:,} days ({setting}): the first {short:,} "
+            f"day{pluralize(short)} of this window hold nothing to replay."
+        )
 
     @property
     def progress(self) -> int:

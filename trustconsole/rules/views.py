@@ -20,7 +20,7 @@ from trustconsole.rules import facts, selectors, services
 from trustconsole.rules.effects import describe
 from trustconsole.rules.forms import EventTestForm, RuleForm, initial_for
 from trustconsole.rules.language import ConditionError, check
-from trustconsole.rules.models import Rule, RuleMode
+from trustconsole.rules.models import Rule, RuleMode, history_kept
 from trustconsole.rules.testing import event_test
 
 
@@ -119,6 +119,8 @@ def _context(
         "matches": selectors.rule_matches(rule=rule) if rule else None,
         "can_backtest": request.actor.can("operator")
         and entry.channel in backtests.SUPPORTED,
+        "history_kept": history_kept(entry.channel),
+        "max_window_days": backtests.MAX_WINDOW_DAYS,
     }
 
 

@@ -17,7 +17,8 @@ def get_item(mapping: dict[Any, Any], key: Any) -> Any:
 
 @register.inclusion_tag("voicegate/partials/_retention.html")
 def retention_note(kind: str) -> dict[str, Any]:
-    """How long the rows a page lists are kept (`kind`: calls, denials), with the
+    """How long the rows a page lists are kept (`kind`: calls, denials,
+    outbox, attempts), with the
     audit log's entries of what was pruned."""
     from voicegate import retention
 
