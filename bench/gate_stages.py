@@ -9,9 +9,13 @@ batches of 250 calls (min, p25, median: a batch that shared its core with
 another process's work shows it, the min the least). With `--stages`, named
 functions of the path are wrapped with CPU-time counters (inclusive, each
 wrapper adding ~1 µs); with `--rules`, the organisation gets bench/rules.py's
-100 live + 100 shadow inbound-call rules, as scenario (ar) does:
+100 live + 100 shadow inbound-call rules, as scenario (ar) does; with
+`--ab-claim`, the batches alternate between the claim on the thread's own
+Redis connection (`gate_state.script_run`) and redis-py's ordinary call, in
+the same process (the steady way to compare them on a shared machine):
 
     python bench/gate_stages.py --calls 4000 --visitors 100000 [--rules] [--stages]
+    python bench/gate_stages.py --calls 6000 --ab-claim
 """
 
 from __future__ import annotations
@@ -88,12 +92,37 @@ def stages() -> None:
         wrap(owner, name)
 
 
+def ab_claim(run: Any, timed: list[str]) -> None:
+    """Batches alternating between the two ways of sending the claim."""
+    from voicegate import gate, gate_state
+
+    def ordinary(client: Any, script: Any, keys: list[Any], args: list[Any]) -> Any:
+        return script(keys=keys, args=args, client=client)
+
+    ways = {"own connection": gate_state.script_run, "ordinary call": ordinary}
+    found: dict[str, list[float]] = {name: [] for name in ways}
+    for n, start in enumerate(range(0, len(timed), BATCH)):
+        name = list(ways)[n % 2]
+        gate.script_run = ways[name]  # type: ignore[assignment]
+        found[name].append(run(timed[start : start + BATCH]) * 1e6)
+    gate.script_run = gate_state.script_run
+    for name, per_call in found.items():
+        per_call.sort()
+        print(
+            f"claim by {name}: thread CPU µs per call, min {per_call[0]:.1f}, "
+            f"p25 {per_call[len(per_call) // 4]:.1f}, "
+            f"median {per_call[len(per_call) // 2]:.1f} ({len(per_call)} batches); "
+            f"load {bench.load()}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=4000)
     parser.add_argument("--visitors", type=int, default=100_000)
     parser.add_argument("--rules", action="store_true")
     parser.add_argument("--stages", action="store_true")
+    parser.add_argument("--ab-claim", action="store_true")
     args = parser.parse_args()
 
     stand_in = ThreadingHTTPServer(("127.0.0.1", 0), bench.TelnyxStandIn)
@@ -136,6 +165,10 @@ def main() -> None:
     if args.stages:
         stages()
     timed = lines[400:]
+    if args.ab_claim:
+        ab_claim(run, timed)
+        stand_in.shutdown()
+        return
     per_call = sorted(run(timed[i : i + BATCH]) for i in range(0, len(timed), BATCH))
     print(
         f"{len(timed)} calls{' with 100 + 100 rules' if args.rules else ''}, "
