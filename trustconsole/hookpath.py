@@ -121,8 +121,26 @@ def host_allowed(environ: dict[str, Any]) -> bool:
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]
-    domain, _port = split_domain_port(host)
-    return bool(domain) and validate_host(domain, allowed)
+    return _host_valid(str(host), tuple(allowed))
+
+
+# Answers of `_host_valid` by (Host, ALLOWED_HOSTS): a provider sends the same
+# Host on every webhook. Hosts are the client's to choose, so few are kept.
+_HOSTS: dict[tuple[str, tuple[str, ...]], bool] = {}
+HOSTS_KEPT = 64
+
+
+def _host_valid(host: str, allowed: tuple[str, ...]) -> bool:
+    """Django's `split_domain_port` + `validate_host` (~10 µs), once per host."""
+    key = (host, allowed)
+    found = _HOSTS.get(key)
+    if found is None:
+        domain, _port = split_domain_port(host)
+        found = bool(domain) and validate_host(domain, allowed)
+        if len(_HOSTS) >= HOSTS_KEPT:
+            _HOSTS.clear()
+        _HOSTS[key] = found
+    return found
 
 
 class PlainHooks:

@@ -330,3 +330,34 @@ def test_the_migration_adds_the_voice_defaults_to_existing_organisations(
     )
     assert RuleVersion.objects.filter(rule__organisation=org, rule__builtin__in=keys)
     assert _rule(org).current_version.created_by == "default rule set"
+
+
+def test_a_counted_rule_reading_the_window_sees_each_call_counted_once(
+    org, telnyx_signer, make_connection, client
+) -> None:
+    """GIVEN a shadow rule reading the caller's 10-minute window and a counted
+    rule that compares that window with the gate's own count WHEN one number
+    calls three times THEN the window holds three calls, not six (the counted
+    rule takes the count the first rules' window gave, it does not count the
+    call again), and the counted rule matches on every call, seeing both
+    counts equal."""
+    from tests.rules.factories import make_rule
+    from trustconsole.rules import windows
+
+    caller = f"+1202555{uuid.uuid4().int % 10**4:04d}"  # windows outlive a test
+    make_rule(org, "caller.calls_10m >= 1", {"reject": True}, mode="shadow")
+    make_rule(
+        org,
+        "caller.calls_recent >= 1 && caller.calls_10m == caller.calls_recent",
+        {"event": {"kind": "repeated_calls"}},
+        name="Window and count",
+        mode="live",
+    )
+    connection = make_connection(org, secret=telnyx_signer.public_b64)
+    for _ in range(3):
+        assert _telnyx(client, connection, telnyx_signer, caller)["decision"] == (
+            "allow"
+        )
+    window = windows.counts(f"{org.pk}:caller:{caller}", {"n": 600}, hit=False)
+    assert window == {"n": 3}
+    assert [e.detail["calls"] for e in _events()] == [1, 2, 3]

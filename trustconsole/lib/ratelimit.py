@@ -19,6 +19,7 @@ Two things keep the limiter off the hot path's critical costs:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -88,6 +89,7 @@ _redis: dict[str, Any] = {}
 _down_until = 0.0
 
 
+@functools.lru_cache(maxsize=4096)  # the same tokens and addresses again and again
 def _digest(ident: str) -> str:
     # Identities come from request headers: keep keys short and harmless.
     return hashlib.blake2b(ident.encode("utf-8", "replace"), digest_size=12).hexdigest()

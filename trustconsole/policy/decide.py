@@ -90,8 +90,32 @@ def _allow(channel: str, reason: str, step: str, *args: Any, **kw: Any) -> Verdi
     return Verdict(channel, True, reason, step, *args, **kw)  # noqa: FBT003
 
 
+# The explanations of verdicts that name nothing (no identity, entry, rule or
+# detail: most calls are "not listed"), by (channel, allowed, reason, step): a
+# handful, built once instead of on every logged call.
+_PLAIN_EXPLANATIONS: dict[tuple[str, bool, str, str], dict[str, Any]] = {}
+
+
 def explanation(verdict: Verdict) -> dict[str, Any]:
     """The explanation stored with a logged decision and returned by the API."""
+    if (
+        verdict.identity is None
+        and verdict.entry is None
+        and verdict.rule is None
+        and not verdict.detail
+        and not verdict.shadow_rules
+        and not verdict.shadow_entries
+    ):
+        key = (verdict.channel, verdict.allowed, verdict.reason, verdict.step)
+        found = _PLAIN_EXPLANATIONS.get(key)
+        if found is None:
+            found = _PLAIN_EXPLANATIONS[key] = _explanation(verdict)
+        # A dict (and lists) of its own for each caller, which may change it.
+        return {**found, "shadow_rules": [], "shadow_entries": []}
+    return _explanation(verdict)
+
+
+def _explanation(verdict: Verdict) -> dict[str, Any]:
     steps = PRECEDENCE.get(verdict.channel, ())
     number = steps.index(verdict.step) + 1 if verdict.step in steps else None
     return {

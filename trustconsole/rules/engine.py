@@ -102,6 +102,8 @@ class Outcome:
     # With a deferring context: the window counts and rule hits `commit` records.
     windows: list[tuple[str, Mapping[str, int]]] = field(default_factory=list)
     hits: list[CompiledRule] = field(default_factory=list)
+    # What `commit` found in those windows once it counted the event, by key.
+    counted: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def matched(self) -> bool:
@@ -380,7 +382,7 @@ def commit(outcome: Outcome) -> None:
     """Count a deferred event once it is known to be new: its sliding windows and
     the hits of the rules it matched (a redelivery or a second look counts nothing)."""
     for key, spans in outcome.windows:
-        windows.counts(key, spans, hit=True)
+        outcome.counted[key] = windows.counts(key, spans, hit=True)
     hitcounts.count_hits(outcome.hits)
     outcome.windows, outcome.hits = [], []
 

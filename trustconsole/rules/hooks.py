@@ -312,6 +312,12 @@ def inbound_call_count(state: Any, facts: Any, verdict: Any, count: int) -> None
         return
     event = _call_event(state, facts, verdict)
     event["caller"]["calls_recent"] = count
+    # Windows the other rules already counted this call in: read again with a
+    # hit, the call would be counted twice.
+    counted = getattr(getattr(verdict, "rules", None), "counted", None) or {}
+    for group in ("caller", "callee"):
+        key = f"{state.organisation_id}:{group}:{event[group]['e164']}"
+        event[group].update(counted.get(key, {}))
     outcome = engine.evaluate(
         rules, EventContext(state.organisation_id, rules.channel, event)
     )
