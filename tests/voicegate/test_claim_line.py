@@ -14,6 +14,7 @@ from django.test import override_settings
 
 from tests.voicegate.conftest import BLACKLISTED_CALLER, call_initiated, hook_path
 from tests.voicegate.test_hotpath import _call as wsgi_call
+from tests.voicegate.test_outage import own_redis  # noqa: F401 - a fixture
 from voicegate import gate
 from voicegate.gate_state import STATE
 from voicegate.models import CallDecision
@@ -31,21 +32,25 @@ def _post(router: Any, hook: Any, signer: Any, event: dict[str, Any]) -> Any:
     return status, json.loads(content)
 
 
-def _needs_redis() -> Any:
+@pytest.fixture
+def redis_client(request: pytest.FixtureRequest) -> Any:
+    """The gate's Redis: REDIS_URL's, or without one (the SQLite pass) a
+    redis-server of this test's own."""
     client = gate.redis_client()
     if client is None:
-        pytest.skip("the claim script runs on Redis (REDIS_URL)")
+        request.getfixturevalue("own_redis")
+        client = gate.redis_client()
+    assert client is not None
     return client
 
 
 def test_a_redis_that_does_not_know_the_script_still_logs_each_call_once(
-    router, hook, telnyx_signer, telnyx_api
+    router, hook, telnyx_signer, telnyx_api, redis_client
 ) -> None:
     """GIVEN a gate whose claim script Redis does not know (a restart, another
     server) WHEN a call comes, then its redelivery THEN the call is answered and
     logged once, and the redelivery is a duplicate: the ordinary call loaded
     the script."""
-    _needs_redis()
     first = call_initiated(CALLER)
     assert _post(router, hook, telnyx_signer, first) == (
         200,
@@ -62,12 +67,12 @@ def test_a_redis_that_does_not_know_the_script_still_logs_each_call_once(
 
 
 def test_a_claim_connection_the_server_dropped_is_replaced(
-    router, hook, telnyx_signer, telnyx_api
+    router, hook, telnyx_signer, telnyx_api, redis_client
 ) -> None:
     """GIVEN the thread's claim connection killed by Redis (CLIENT KILL) WHEN the
     next calls come THEN each is answered and counted as before: the repeated
     caller's count goes on from where it was."""
-    client = _needs_redis()
+    client = redis_client
     for _ in range(2):
         _post(router, hook, telnyx_signer, call_initiated(CALLER))
     line = STATE.lines.connection
