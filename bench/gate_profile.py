@@ -26,6 +26,7 @@ import threading
 import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -58,18 +59,16 @@ def environ_for(line: str, path: str) -> dict[str, object]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--visitors", type=int, default=10_000)
-    parser.add_argument("--sort", default="tottime")
-    parser.add_argument("--top", type=int, default=40)
-    args = parser.parse_args()
-
+def in_process(
+    args: argparse.Namespace, prefix: str
+) -> tuple[Any, Path, Any, Any, Any]:
+    """The Telnyx stand-in on a thread, the bench settings, Django set up and the
+    organisation seeded (`args.visitors`): (scratch dir, connection, blacklisted,
+    known), as bench/voicegate.py seeds them; the stand-in first."""
     stand_in = ThreadingHTTPServer(("127.0.0.1", 0), bench.TelnyxStandIn)
     stand_in.daemon_threads = True
     threading.Thread(target=stand_in.serve_forever, daemon=True).start()
-    tmp = Path(tempfile.mkdtemp(prefix="tc-gate-profile-"))
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ["VOICEGATE_TELNYX_API_BASE"] = (
         f"http://127.0.0.1:{stand_in.server_address[1]}/v2"
     )
@@ -79,6 +78,18 @@ def main() -> None:
 
     django.setup()
     connection, blacklisted, known = bench.seed(args.visitors)
+    return stand_in, tmp, connection, blacklisted, known
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--visitors", type=int, default=10_000)
+    parser.add_argument("--sort", default="tottime")
+    parser.add_argument("--top", type=int, default=40)
+    args = parser.parse_args()
+
+    stand_in, tmp, connection, blacklisted, known = in_process(args, "tc-gate-profile-")
     from trustconsole.wsgi import application
 
     rng = random.Random(7)

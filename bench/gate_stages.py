@@ -24,11 +24,8 @@ import argparse
 import os
 import random
 import sys
-import tempfile
-import threading
 import time
 from collections import defaultdict
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BENCH_DB_NAME", "tc_bench_gate_profile")
 
 from bench import voicegate as bench  # noqa: E402
-from bench.gate_profile import environ_for  # noqa: E402
+from bench.gate_profile import environ_for, in_process  # noqa: E402
 
 BATCH = 250
 totals: dict[str, float] = defaultdict(float)
@@ -125,19 +122,7 @@ def main() -> None:
     parser.add_argument("--ab-claim", action="store_true")
     args = parser.parse_args()
 
-    stand_in = ThreadingHTTPServer(("127.0.0.1", 0), bench.TelnyxStandIn)
-    stand_in.daemon_threads = True
-    threading.Thread(target=stand_in.serve_forever, daemon=True).start()
-    tmp = Path(tempfile.mkdtemp(prefix="tc-gate-stages-"))
-    os.environ["VOICEGATE_TELNYX_API_BASE"] = (
-        f"http://127.0.0.1:{stand_in.server_address[1]}/v2"
-    )
-    os.environ["VOICEGATE_HOOK_RATE"] = "100000000/60"
-    bench.prepare_environment(args, tmp)
-    import django
-
-    django.setup()
-    connection, blacklisted, known = bench.seed(args.visitors)
+    stand_in, tmp, connection, blacklisted, known = in_process(args, "tc-gate-stages-")
     if args.rules:
         bench.rules_on(connection.org_id)
     from trustconsole.wsgi import application
