@@ -71,7 +71,7 @@ from urllib.parse import unquote
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import chat_gate  # noqa: E402
+from bench import chat_gate, cpushare  # noqa: E402
 from bench import outbound_http as outbound  # noqa: E402
 from bench import rules as rules_bench  # noqa: E402
 
@@ -259,14 +259,15 @@ class TelnyxStandIn(BaseHTTPRequestHandler):
 
 
 def serve(
-    env: dict[str, str], log: Path, cwd: Path = ROOT
+    env: dict[str, str], log: Path, cwd: Path = ROOT, workers: int = 2
 ) -> tuple[subprocess.Popen, int]:
-    """gunicorn (2 sync workers) serving the bench app of the tree at `cwd`."""
+    """gunicorn (`workers` sync workers) serving the bench app of the tree at `cwd`."""
     port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "bench.gate_wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--backlog", "2048",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--backlog", "2048",
             "--no-control-socket",
         ],
         cwd=cwd, env={**os.environ, **env}, stdout=log.open("wb"),
@@ -348,7 +349,9 @@ def scenario(
     timing = tmp / f"timing-{uuid.uuid4().hex[:8]}"
     timing.mkdir()
     env = {**extra_env, "BENCH_TIMING_DIR": str(timing)}
-    proc, port = serve(env, tmp / f"gunicorn-{uuid.uuid4().hex[:8]}.log")
+    proc, port = serve(
+        env, tmp / f"gunicorn-{uuid.uuid4().hex[:8]}.log", workers=args.workers
+    )
     extra: dict = {}
     try:
         wrk(port, path, warm, 2, args.connections, "warm", wrk_env)
@@ -357,8 +360,12 @@ def scenario(
         if during is not None:
             worker = threading.Thread(target=during, args=(stop, extra))
             worker.start()
+        cpu_before = cpushare.snapshot()
         result = wrk(
             port, path, events, args.duration, args.connections, "measure", wrk_env
+        )
+        cpu_line = cpushare.describe(
+            cpu_before, cpushare.snapshot(), result["requests"], proc.pid
         )
         stop.set()
         if worker is not None:
@@ -386,6 +393,7 @@ def scenario(
         f"{result['errors']} non-2xx; server mean {result['server_mean']:.2f}, "
         f"max {result['server_max']:.0f} ms)"
     )
+    print(f"    {cpu_line}")
     return result
 
 
@@ -534,6 +542,12 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=1_000_000)
     parser.add_argument("--duration", type=int, default=12, help="seconds per run")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="gunicorn sync workers for every scenario (the Dockerfile runs 3)",
+    )
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument(
         "--slow-ms", type=float, default=100.0, help="the slow stand-in's answer time"
@@ -576,7 +590,8 @@ def main() -> None:
     }
     print(
         f"wrk -t2 -c{args.connections} -d{args.duration}s on loopback, "
-        f"gunicorn 2 sync workers, PostgreSQL + Redis; load average {load()}\n"
+        f"gunicorn {args.workers} sync workers, PostgreSQL + Redis; "
+        f"load average {load()}\n"
     )
     hook = f"/voice/hooks/{token}/"
     # Every message comes from 127.0.0.1 with one key: the widget's rate limits

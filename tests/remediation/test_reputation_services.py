@@ -410,19 +410,23 @@ def test_business_day_checks_skip_the_weekend(monitored, org, actor_for) -> None
         enterprise=monitored,
         check_frequency=CheckFrequency.BUSINESS_DAILY,
     )
-    friday = dt.datetime(2026, 12, 4, 11, 0, tzinfo=NEW_YORK)
-    with time_machine.travel(friday, tick=False):
+    # A Friday ahead of the real clock: the frequency update above was made now,
+    # and the provider refuses a sync that seems to come before it.
+    today = dt.datetime.now(NEW_YORK).date() + dt.timedelta(days=7)
+    friday_date = today + dt.timedelta(days=(4 - today.weekday()) % 7)
+
+    def local(days: int, hour: int, minute: int = 0) -> dt.datetime:
+        day = friday_date + dt.timedelta(days=days)
+        return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=NEW_YORK)
+
+    with time_machine.travel(local(0, 11), tick=False):
         monitoring.reputation_sync(enterprise_id=monitored.pk)
     monitored.refresh_from_db()
-    assert monitored.next_sync_at == dt.datetime(2026, 12, 7, 6, tzinfo=NEW_YORK)
-    for moment in (
-        dt.datetime(2026, 12, 5, 6, 30, tzinfo=NEW_YORK),
-        dt.datetime(2026, 12, 6, 23, 0, tzinfo=NEW_YORK),
-        dt.datetime(2026, 12, 7, 5, 59, tzinfo=NEW_YORK),
-    ):
+    assert monitored.next_sync_at == local(3, 6)  # Monday 06:00
+    for moment in (local(1, 6, 30), local(2, 23), local(3, 5, 59)):
         with time_machine.travel(moment, tick=False):
             assert monitoring.sync_claim_due() == []
-    with time_machine.travel(dt.datetime(2026, 12, 7, 6, 1, tzinfo=NEW_YORK)):
+    with time_machine.travel(local(3, 6, 1)):
         assert monitoring.sync_claim_due() == [monitored.pk]
         assert monitoring.sync_claim_due() == []  # claimed once
 
