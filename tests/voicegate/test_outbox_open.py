@@ -10,7 +10,7 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from voicegate import gate, outbox
+from voicegate import gate, outbox, telnyx
 from voicegate.choices import CommandStatus, Decision, OutboxKind, Provider
 from voicegate.models import CallDecision, OutboxItem
 
@@ -123,3 +123,72 @@ def test_on_postgresql_the_claim_is_one_round_trip(connection):
     else:  # one transaction of the ORM's statements
         assert len(sql) >= 2
     assert OutboxItem.objects.count() == 1
+
+
+def _other_decision(connection) -> CallDecision:
+    """A second organisation-wide decision the finish must leave alone."""
+    outbox.reject_open(record=_record(connection, "ev-2"), call_control_id="v3:c2")
+    return CallDecision.objects.get(event_id="ev-2")
+
+
+def test_a_delivered_reject_marks_its_item_and_its_decision_only(connection):
+    item_id = outbox.reject_open(record=_record(connection), call_control_id="v3:c1")
+    other = _other_decision(connection)
+    before = timezone.now()
+
+    delay = outbox.reject_finish(item_id, telnyx.CommandResult("sent", "200", tries=2))
+
+    assert delay is None
+    item = OutboxItem.objects.get(pk=item_id)
+    assert item.delivered_at is not None and item.delivered_at >= before
+    assert (item.attempts, item.claimed_until, item.last_error) == (2, None, "")
+    decision = CallDecision.objects.get(event_id="ev-1")
+    assert (decision.command_status, decision.command_detail) == ("sent", "200")
+    other.refresh_from_db()
+    assert other.command_status == CommandStatus.PENDING
+    assert OutboxItem.objects.get(event_id="ev-2").delivered_at is None
+
+
+def test_a_failed_reject_is_scheduled_again_and_not_marked_delivered(connection):
+    item_id = outbox.reject_open(record=_record(connection), call_control_id="v3:c1")
+
+    delay = outbox.reject_finish(
+        item_id, telnyx.CommandResult("failed", "503", retryable=True, tries=2)
+    )
+
+    assert delay is not None and delay > 0
+    item = OutboxItem.objects.get(pk=item_id)
+    assert item.delivered_at is None and item.gave_up_at is None
+    assert (item.attempts, item.last_error) == (2, "503")
+    decision = CallDecision.objects.get(event_id="ev-1")
+    assert (decision.command_status, decision.command_detail) == ("failed", "503")
+
+
+def test_finishing_an_item_that_is_gone_changes_nothing(connection):
+    item_id = outbox.reject_open(record=_record(connection), call_control_id="v3:c1")
+    OutboxItem.objects.filter(pk=item_id).delete()
+
+    assert outbox.reject_finish(item_id, telnyx.CommandResult("sent", "200")) is None
+
+    decision = CallDecision.objects.get(event_id="ev-1")
+    assert decision.command_status == CommandStatus.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_delivered_reject_is_one_round_trip(connection):
+    """As in the sender thread: no transaction around it."""
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    item_id = outbox.reject_open(record=_record(connection), call_control_id="c")
+    with CaptureQueriesContext(db) as sent:
+        outbox.reject_finish(item_id, telnyx.CommandResult("already_ended", "422"))
+    sql = [q["sql"] for q in sent.captured_queries]
+    if db.vendor == "postgresql":
+        assert len(sql) == 1
+        assert sql[0].startswith("WITH i AS (UPDATE")
+    else:  # a read, then one transaction of the ORM's updates
+        assert len(sql) >= 3
+    item = OutboxItem.objects.get(pk=item_id)
+    assert item.delivered_at is not None
+    assert CallDecision.objects.get().command_status == "already_ended"
