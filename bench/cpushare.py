@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import resource
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,9 @@ class Snapshot:
     steal: int = 0
     children_us: float = 0.0  # this process's ended children (wrk, once it exits)
     procs: dict[int, tuple[str, int, int]] = field(default_factory=dict)
+    # Each process's main thread: (ns on a CPU, ns waiting for one), schedstat.
+    sched: dict[int, tuple[int, int]] = field(default_factory=dict)
+    at_ns: int = 0
 
 
 def snapshot() -> Snapshot:
@@ -62,6 +66,12 @@ def snapshot() -> Snapshot:
         # After the comm: state ppid ... utime (14th field of the line) stime (15th).
         ticks = int(rest[11]) + int(rest[12])
         snap.procs[int(entry.name)] = (comm, int(rest[1]), ticks)
+        try:
+            ran, waited, _slices = Path(entry.path, "schedstat").read_text().split()
+        except (OSError, ValueError):
+            continue
+        snap.sched[int(entry.name)] = (int(ran), int(waited))
+    snap.at_ns = time.monotonic_ns()
     return snap
 
 
@@ -102,6 +112,23 @@ def groups(before: Snapshot, after: Snapshot, server_pid: int) -> dict[str, floa
     return spent
 
 
+def serving_time(
+    before: Snapshot, after: Snapshot, requests: int, server_pid: int
+) -> tuple[float, float, float]:
+    """µs per request the server's worker processes' main threads spent on a CPU,
+    waiting for one (runnable), and neither (blocked: on a socket, a lock, a
+    sleep), over the whole run: each worker's wall time is one of the three."""
+    workers = _descendants(after.procs, server_pid) - {server_pid}
+    wall = (after.at_ns - before.at_ns) * len(workers)
+    ran = waited = 0
+    for pid in workers:
+        if pid in after.sched and pid in before.sched:
+            ran += after.sched[pid][0] - before.sched[pid][0]
+            waited += after.sched[pid][1] - before.sched[pid][1]
+    blocked = max(0, wall - ran - waited)
+    return ran / requests / 1e3, waited / requests / 1e3, blocked / requests / 1e3
+
+
 def describe(before: Snapshot, after: Snapshot, requests: int, server_pid: int) -> str:
     """One line: the machine's shares, then each group's µs per request."""
     total = (after.busy - before.busy) + (after.idle - before.idle)
@@ -112,7 +139,10 @@ def describe(before: Snapshot, after: Snapshot, requests: int, server_pid: int) 
     spent = groups(before, after, server_pid)
     per = ", ".join(f"{name} {us / requests:.0f}" for name, us in spent.items())
     stolen = steal / (total + steal)
+    ran, waited, blocked = serving_time(before, after, requests, server_pid)
     return (
         f"cpu: busy {busy:.0%}, idle {1 - busy:.0%}, steal {stolen:.0%}; "
-        f"µs of CPU per request: {per} (all {sum(spent.values()) / requests:.0f})"
+        f"µs of CPU per request: {per} (all {sum(spent.values()) / requests:.0f}); "
+        f"workers' main threads per request: {ran:.0f} µs on a CPU, {waited:.0f} "
+        f"waiting for one, {blocked:.0f} blocked"
     )
