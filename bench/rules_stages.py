@@ -13,7 +13,6 @@ sums.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import tempfile
 import time
@@ -73,8 +72,7 @@ def main() -> None:
                 org, "inbound_call", bench.call_condition, {"reject": True}
             )
             bench.seed_rules(org, "chat_message", bench.chat_condition, {"block": True})
-        gc.collect()
-        gc.freeze()
+        bench.collector("serving")  # as a serving process: trustconsole.lib.gctune
         run = bench.time_calls if args.path == "call" else bench.time_chat
         run(org.pk, 2000)  # compiled, caches warm
         took: dict[str, list[int]] = {}
@@ -83,10 +81,11 @@ def main() -> None:
             for name in names:
                 _wrap(owner, name, f"{module.rsplit('.', 1)[1]}.{name}", took)
         _wrap(pins.PinIndex, "candidates", "pins.candidates", took)
-        p50, p99, cpu50, cpu99 = run(org.pk, args.events)
+        r = run(org.pk, args.events)
         print(
-            f"whole decision: p50 {p50:.1f} p99 {p99:.1f} µs "
-            f"(CPU {cpu50:.1f} / {cpu99:.1f})"
+            f"whole decision: p50 {r.p50:.1f} p99 {r.p99:.1f} p99.9 {r.p999:.1f} µs "
+            f"(CPU {r.cpu50:.1f} / {r.cpu99:.1f}); collections inside decisions "
+            f"{r.gc_timed}, slowest 1 % switched out {r.preempted:.0%}"
         )
         for label, samples in took.items():
             samples.sort()

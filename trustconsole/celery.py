@@ -54,6 +54,15 @@ def _flusher_enabled(**_: object) -> None:
     flusher.enable()
 
 
+@signals.worker_init.connect
+def _gc_tuned(**_: object) -> None:
+    """Freeze what the worker loaded out of the collector's reach before the pool
+    forks (`trustconsole.lib.gctune`): the children inherit it."""
+    from trustconsole.lib import gctune
+
+    gctune.serving_process()
+
+
 @signals.worker_process_shutdown.connect
 def _flusher_stopped(**_: object) -> None:
     """A pool child leaves by os._exit (no atexit): its last flush is here."""

@@ -291,6 +291,11 @@ RULES_TIME_BUDGET_US = env_int("RULES_TIME_BUDGET_US", 2000, minimum=10)
 RULES_BUDGET_STRIKES = env_int("RULES_BUDGET_STRIKES", 3, minimum=1)
 RULES_HITS_FLUSH_SECONDS = env_int("RULES_HITS_FLUSH_SECONDS", 10, minimum=0)
 RULES_FLUSH_EXIT_SECONDS = env_int("RULES_FLUSH_EXIT_SECONDS", 5, minimum=0)
+# Serving processes (gunicorn workers, the Celery worker) freeze what they loaded
+# out of the cyclic garbage collector's reach and collect the young generation
+# once per GC_GEN0_THRESHOLD new container objects (trustconsole.lib.gctune).
+GC_FREEZE = env_bool("GC_FREEZE", default=True)
+GC_GEN0_THRESHOLD = env_int("GC_GEN0_THRESHOLD", 10_000, minimum=100)
 # The match log (shadow against real on chat, signups, usage reviews): rows kept
 # per rule and hour, and days kept (purged hourly by beat).
 RULES_MATCH_LOG_PER_HOUR = env_int("RULES_MATCH_LOG_PER_HOUR", 200, minimum=1)

@@ -17,7 +17,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trustconsole.settings")
 django_application = get_wsgi_application()
 
 from trustconsole.hotpath import HotRouter  # noqa: E402 - after Django is set up
-from trustconsole.lib import flusher  # noqa: E402
+from trustconsole.lib import flusher, gctune  # noqa: E402
 
 application = HotRouter(django_application)
 flusher.enable()
+gctune.serving_process()
