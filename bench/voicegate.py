@@ -507,12 +507,22 @@ def churn(org_id: int, visitors: list[str]):
 
 def rules_on(org_id: int) -> None:
     """100 live + 100 shadow inbound-call rules (bench/rules.py's conditions)."""
+    from trustconsole.core.actor import Actor
     from trustconsole.core.models import Organisation
+    from trustconsole.rules.models import Rule
+    from trustconsole.rules.services import rule_set_mode
 
     org = Organisation.objects.get(pk=org_id)
-    rules_bench.seed_rules(
-        org, "inbound_call", rules_bench.call_condition, {"reject": True}
-    )
+    seeded = Rule.objects.filter(organisation=org, name__startswith="inbound_call ")
+    if not seeded.exists():
+        rules_bench.seed_rules(
+            org, "inbound_call", rules_bench.call_condition, {"reject": True}
+        )
+        return
+    actor = Actor.system_for(org, "bench")  # a later round: the same rules again
+    for rule in seeded:
+        mode = "live" if int(rule.name.rsplit(" ", 1)[1]) < 100 else "shadow"
+        rule_set_mode(actor=actor, rule=rule, mode=mode)
 
 
 def rules_off(org_id: int) -> dict[str, int]:
@@ -549,6 +559,12 @@ def main() -> None:
         help="gunicorn sync workers for every scenario (the Dockerfile runs 3)",
     )
     parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the selected scenarios this many times in turn; medians reported",
+    )
     parser.add_argument(
         "--slow-ms", type=float, default=100.0, help="the slow stand-in's answer time"
     )
@@ -630,10 +646,17 @@ def main() -> None:
          chat_env, 0.0, None),
     ]  # fmt: skip
     only = set(filter(None, args.only.split(",")))
-    results = {}
-    for key, name, path, extra, delay, during in runs:
+    rounds: list[dict] = []
+    for key, name, path, extra, delay, during in [
+        run for _ in range(args.rounds) for run in runs
+    ]:
         if only and key not in only:
             continue
+        if not rounds or key in rounds[-1]:  # the selection starts again
+            rounds.append({})
+            if args.rounds > 1:
+                print(f"-- round {len(rounds)} of {args.rounds}, load {load()}")
+        results = rounds[-1]
         events, warm = tmp / "events.tsv", tmp / "warm.tsv"
         TelnyxStandIn.delay = delay
         before = TelnyxStandIn.commands
@@ -677,9 +700,33 @@ def main() -> None:
         results[key].update(command_lag(TelnyxStandIn.received))
         TelnyxStandIn.received = {}
     TelnyxStandIn.delay = 0.0
-    report(results, args)
+    report(medians(rounds), args)
+    if len(rounds) > 1:
+        for top, bottom in RATIOS:
+            if top in rounds[0] and bottom in rounds[0]:
+                each = [f"{r[top]['rps'] / r[bottom]['rps']:.0%}" for r in rounds]
+                print(f"({top}) / ({bottom}) in each round: {', '.join(each)}")
     stand_in.shutdown()
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+RATIOS = (("a", "L"), ("ar", "a"), ("a100", "a"), ("ac", "a"), ("o", "a"),
+          ("w", "a"), ("w", "wn"))  # fmt: skip
+
+
+def medians(rounds: list[dict]) -> dict:
+    """Each scenario's figures as the median over the rounds (one round: as is)."""
+    import statistics
+
+    out: dict = {}
+    for key in rounds[0] if rounds else ():
+        runs = [r[key] for r in rounds if key in r]
+        out[key] = {
+            field: statistics.median(run.get(field, value) for run in runs)
+            if isinstance(value, (int, float)) else value
+            for field, value in runs[0].items()
+        }  # fmt: skip
+    return out
 
 
 def load() -> str:
