@@ -10,6 +10,7 @@ import bisect
 import os
 import random
 import resource
+import threading
 import time
 from pathlib import Path
 
@@ -90,12 +91,19 @@ def kernel_pageout() -> str:
     return "; ".join(found) or "no DAMON reclaim found"
 
 
-def lookup_latencies(path: Path, count: int) -> dict[str, list[float]]:
+def lookup_latencies(path: Path, count: int, copy_open=None) -> dict[str, list[float]]:
     """Lookups in the list file: from a fresh mapping of a file in the page cache
     (each page this process has not touched yet is a page fault), the same
     mapping warmed, and a fresh mapping after the file's pages were dropped from
     the page cache (`posix_fadvise(DONTNEED)` drops the pages no process maps:
-    every first touch of those is a read from disk)."""
+    every first touch of those is a read from disk).
+
+    `copy_open()` (optional) gives the check's copy of the list (a `DncListCopy`
+    mapping the same file, its warming thread started) and `copy_close(copy)`:
+    it is timed twice in the same rounds as the file, so that both are measured
+    under the same conditions: once while the file's pages are in memory since
+    the import, and once after the drop, the copy's own warming having read the
+    file back from disk (with the file's mapping, warmed again, beside it)."""
     from voicegate.policy import registry
 
     found: dict[str, list[float]] = {}
@@ -110,6 +118,13 @@ def lookup_latencies(path: Path, count: int) -> dict[str, list[float]]:
     settled(found, "the same mapping, warmed", cold.__contains__, count, seed=13)
     settled(found, "the limit: the same bisect inline, no product code",
             raw_lookup(cold), count, seed=31)  # fmt: skip
+    if copy_open is not None:
+        copy, copy_close = copy_open()
+        copy.files.warm()  # what the copy's own thread does in the background
+        _warming_done()
+        settled(found, "the check's copy (`DncListCopy.contains`), warmed",
+                copy.contains, count, seed=22)  # fmt: skip
+        copy_close(copy)  # a mapped page is not dropped by DONTNEED
     cold.close()
     with path.open("rb") as handle:
         os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
@@ -118,7 +133,31 @@ def lookup_latencies(path: Path, count: int) -> dict[str, list[float]]:
         disk.__contains__, probes(count, 20_000, seed=14)
     )
     disk.close()
+    if copy_open is not None:
+        copy, copy_close = copy_open()
+        t0 = time.perf_counter()
+        copy.files.warm()  # reads the rest of the file back from disk
+        _warming_done()
+        print(f"  the copy's warming after the drop: {time.perf_counter() - t0:.2f} s")
+        again = registry.NumberSet(path)
+        again.warm()
+        for name, contains in (
+            ("read back from disk, warmed: the check's copy", copy.contains),
+            ("read back from disk, warmed: the list file", again.__contains__),
+            ("read back from disk, warmed: the same bisect inline", raw_lookup(again)),
+        ):
+            settled(found, name, contains, count, seed=41)
+        again.close()
+        copy_close(copy)
     return found
+
+
+def _warming_done() -> None:
+    """Wait for the copy's own warming thread (so that no other thread of this
+    process runs during the timed rounds)."""
+    for thread in threading.enumerate():
+        if thread.name == "dnc-warm":
+            thread.join()
 
 
 def percentile(values: list[float], q: float) -> float:
