@@ -12,6 +12,7 @@ import random
 import resource
 import threading
 import time
+from array import array
 from pathlib import Path
 
 STRIDE = 32  # synthetic numbers: 2000000000 + i * STRIDE, over every area code
@@ -32,53 +33,57 @@ def probes(count: int, n: int, *, seed: int) -> list[int]:
     return found
 
 
-def timed(contains, numbers: list[int]) -> list[float]:
-    """Seconds of each lookup (the list allocated first: its pages would count
-    as the lookups' page faults)."""
+def timed(contains, numbers: list[int], faults: list | None = None) -> array:
+    """Seconds of each lookup, in an array allocated (and its pages touched) before
+    the first one, so that no result makes an object or a page; `faults` (if
+    given) gets this process's (minor, major) page faults over the lookups alone."""
     clock = time.perf_counter
-    lat = [0.0] * len(numbers)
+    lat = array("d", bytes(8 * len(numbers)))
+    before = page_faults()
     for k, p in enumerate(numbers):
         t = clock()
         contains(p)
         lat[k] = clock() - t
+    if faults is not None:
+        after = page_faults()
+        faults[:] = [after[0] - before[0], after[1] - before[1]]
     return lat
 
 
-def minor_faults() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+def page_faults() -> tuple[int, int]:
+    """This process's (minor, major) page faults so far: a major one is a page
+    read from disk (a page the kernel reclaimed, see `kernel_pageout`)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_minflt, usage.ru_majflt
+
+
+def _label(name: str, n: int, faults: list) -> str:
+    which = "first 100,000" if n == 0 else "after 400,000 more"
+    return f"{name}, {which} ({faults[0]:,} minor, {faults[1]:,} major page faults)"
 
 
 def settled(found: dict, name: str, contains, count: int, *, seed: int) -> None:
     """Five rounds of 100,000 lookups after warming; the first and the last kept,
-    with this process's minor page faults in each (a kernel that pages out cold
+    with this process's page faults in each (a kernel that pages out cold
     memory, see `kernel_pageout`, unmaps pages warming had mapped)."""
-    for n in range(5):
-        numbers = probes(count, 100_000, seed=seed + n)
-        faults = minor_faults()
-        lat = timed(contains, numbers)
-        faults = minor_faults() - faults
-        if n in (0, 4):
-            which = "first 100,000" if n == 0 else "after 400,000 more"
-            found[f"{name}, {which} ({faults:,} page faults)"] = lat
+    settled_together(found, [(name, contains)], count, seed=seed)
 
 
 def settled_together(found: dict, named: list, count: int, *, seed: int) -> None:
     """`settled` for several lookups at once, their rounds taken in turn (round 1 of
     each, then round 2 of each …), so that each sees the same time since the file
-    was read and the same machine."""
+    was read and the same machine; the first named reads each round's pages first."""
     kept: dict[str, list] = {}
     for n in range(5):
         numbers = probes(count, 100_000, seed=seed + n)
         for name, contains in named:
-            faults = minor_faults()
-            lat = timed(contains, numbers)
-            faults = minor_faults() - faults
+            faults: list = []
+            lat = timed(contains, numbers, faults)
             if n in (0, 4):
-                which = "first 100,000" if n == 0 else "after 400,000 more"
-                kept.setdefault(name, []).append((which, faults, lat))
-    for name, rounds in kept.items():
-        for which, faults, lat in rounds:
-            found[f"{name}, {which} ({faults:,} page faults)"] = lat
+                kept.setdefault(name, []).append((_label(name, n, faults), lat))
+    for rounds in kept.values():
+        for label, lat in rounds:
+            found[label] = lat
 
 
 def raw_lookup(numbers):
