@@ -56,7 +56,6 @@ from bench.dnc_lookups import (  # noqa: E402
     lookup_latencies,
     number,
     percentile,
-    settled,
 )
 
 OWNED = "+14155550100"
@@ -420,20 +419,20 @@ def run(args: argparse.Namespace, work: Path, procs: list[subprocess.Popen]) -> 
         (work / "variant.bin").unlink()
 
     # --- Lookups in the mapped file ------------------------------------------------
-    lookups = lookup_latencies(list_file, args.numbers)
-    memory.states_clear()
-    snap = memory.snapshot(org)
-    copy = snap.dnc.lists[national.pk]
-    copy.files.base.warm()  # what the copy's own thread does in the background
-    settled(lookups, "the check's copy (`DncListCopy.contains`), warmed",
-            copy.contains, args.numbers, seed=22)  # fmt: skip
-    assert copy.contains(number(0) + 10_000_000_000)
-    assert not copy.contains(number(0) + 10_000_000_001)
-    # This process unmaps the list before any PSS is read: a process mapping the
-    # pages takes a share of them and would make the serving processes' sum smaller.
-    copy.files.close()
-    memory.states_clear()
-    del snap, copy
+    def copy_open():
+        memory.states_clear()
+        copy = memory.snapshot(org).dnc.lists[national.pk]
+        assert copy.contains(number(0) + 10_000_000_000)
+        assert not copy.contains(number(0) + 10_000_000_001)
+        return copy, copy_close
+
+    def copy_close(copy) -> None:
+        # This process unmaps the list before any PSS is read: a process mapping the
+        # pages takes a share of them and would make the serving processes' sum smaller.
+        copy.files.close()
+        memory.states_clear()
+
+    lookups = lookup_latencies(list_file, args.numbers, copy_open)
 
     errors: list[str] = []
     t0 = time.perf_counter()

@@ -57,6 +57,7 @@ PER_BUCKET = 128  # numbers a bucket of the table holds on average (1 kB)
 POPULATE_READ = 22  # madvise(MADV_POPULATE_READ), Linux 5.14+: map pages in
 WARM_STEP = 4 * 1024 * 1024  # bytes mapped in per step of the warming thread
 WARM_FROM = 16 * 1024 * 1024  # files smaller than this are not worth a thread
+TOUCH_STEP = 1024 * 1024  # bytes whose pages are read between two GIL releases
 SHIFT = 23  # bucket width: 8.4 million consecutive numbers
 SPILL = 4_000_000  # numbers buffered in memory before a spill to the scratch file
 
@@ -164,10 +165,15 @@ class NumberSet:
         return crc == self.crc
 
     def warm(self) -> None:
-        """Map every page of the file into this process, a few MB at a time with
-        the GIL let go in between (run in a thread): until a page is mapped here
-        its first lookup takes a page fault (a few µs; longer if the page has to
-        be read from disk). Stops quietly when the set is closed."""
+        """Map every page of the file into this process and read one byte of
+        each, a few MB at a time with the GIL let go in between (run in a
+        thread): until a page is mapped here its first lookup takes a page fault
+        (a few µs; longer if the page has to be read from disk). Mapping alone
+        is not enough on a virtual machine: after the file's pages were read
+        back from disk into memory the hypervisor had taken back, the first read
+        of each 4 kB page costs ~7 µs more with no page fault this kernel can see
+        (docs/performance/dnc-registry.md, 2026-12-04), so the thread pays that
+        instead of the lookups. Stops quietly when the set is closed."""
         try:
             size = len(self._map) if self._map is not None else 0
             for start in range(0, size, WARM_STEP):
@@ -175,14 +181,14 @@ class NumberSet:
                 if mapping is None:
                     return
                 length = min(WARM_STEP, size - start)
-                try:
+                # An older kernel refuses it: reading below maps the pages.
+                with contextlib.suppress(OSError):
                     mapping.madvise(POPULATE_READ, start, length)
-                except OSError:  # an older kernel: read one number a page
-                    view = self.view
-                    first = max(0, (start - PAGE) // 8)
-                    stop = min(self.count, (start + length - PAGE) // 8)
-                    sum(view[i] for i in range(first, stop, PAGE // 8))
-                time.sleep(0)
+                for touch in range(start, start + length, TOUCH_STEP):
+                    # One byte a page, copied by C (no buffer export held, so a
+                    # close() meanwhile is never refused).
+                    mapping[touch : min(touch + TOUCH_STEP, size) : PAGE]
+                    time.sleep(0)
         except (ValueError, BufferError, TypeError):
             return  # closed meanwhile
 
@@ -265,6 +271,17 @@ class VersionFiles:
             if not (dels.count and number in dels):
                 yield number
 
+    def warm(self) -> None:
+        """`NumberSet.warm` for each file: the deletions, the additions, the base."""
+        for part in (self.dels, self.adds, self.base):
+            if part.count:
+                part.warm()
+
+    def warm_in_background(self) -> None:
+        """Start `warm` in a daemon thread if the files are big enough to matter."""
+        if self.mapped_bytes >= WARM_FROM:
+            threading.Thread(target=self.warm, name="dnc-warm", daemon=True).start()
+
     @property
     def mapped_bytes(self) -> int:
         """Bytes of the files mapped (shared with every other process)."""
@@ -280,14 +297,15 @@ def open_version(
     directory: Path, base: str, adds: str, dels: str, *, warm: bool = True
 ) -> VersionFiles:
     """Map a version's files (`adds`/`dels` may be empty names: none); with `warm`,
-    a thread maps the base file's pages in (for copies that serve lookups)."""
+    a thread maps every file's pages in (for copies that serve lookups): the
+    deletions and additions first, since every lookup reads them before the base."""
     files = VersionFiles(
         NumberSet(directory / base),
         NumberSet(directory / adds) if adds else EMPTY,
         NumberSet(directory / dels) if dels else EMPTY,
     )
     if warm:
-        files.base.warm_in_background()
+        files.warm_in_background()
     return files
 
 

@@ -83,6 +83,60 @@ def test_warming_maps_the_file_and_stops_when_closed(tmp_path) -> None:
     found.warm()  # closed: nothing to do, no error
 
 
+def _resident_kb(path: Path) -> int:
+    """Kilobytes of `path`'s mapping in this process that are mapped in (Rss)."""
+    found, inside = 0, False
+    with Path("/proc/self/smaps").open() as smaps:
+        for line in smaps:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5:
+                inside = line.rstrip().endswith(str(path))
+            elif inside and head[0] == "Rss:":
+                found += int(head[1])
+    return found
+
+
+def test_warming_a_version_maps_every_file_and_keeps_its_answers(tmp_path) -> None:
+    """GIVEN a version whose base, additions and deletions are mapped, unwarmed
+    WHEN its files are warmed THEN every page of each is mapped in (a lookup takes
+    no first-touch fault there) and lookups still apply the deletions and additions."""
+    base = list(range(12_000_000_000, 12_000_600_000, 2))  # ~2.4 MB
+    adds = list(range(12_100_000_001, 12_100_400_001, 2))  # ~1.6 MB
+    dels = base[1000:201_000]
+    for name, numbers in (("base", base), ("adds", adds), ("dels", dels)):
+        _write(tmp_path / f"{name}.bin", numbers).close()
+    files = registry.open_version(
+        tmp_path, "base.bin", "adds.bin", "dels.bin", warm=False
+    )
+    files.warm()
+    for name in ("base", "adds", "dels"):
+        path = tmp_path / f"{name}.bin"
+        assert _resident_kb(path) * 1024 >= path.stat().st_size
+    assert base[0] in files and base[999] in files and base[201_000] in files
+    assert base[1000] not in files and base[200_999] not in files
+    assert adds[0] in files and adds[-1] in files and adds[-1] + 1 not in files
+    assert len(files) == len(base) + len(adds) - len(dels)
+    files.close()
+
+
+def test_closing_while_the_warming_thread_reads_is_never_refused(
+    tmp_path, monkeypatch
+) -> None:
+    """GIVEN a list being warmed WHEN it is closed between two steps of the warming
+    THEN the close succeeds and the warming stops without an error."""
+    found = _write(tmp_path / "list.bin", list(range(0, 3_000_000, 2)), chunk=100_000)
+    steps = []
+
+    def close_on_first_pause(seconds: float) -> None:
+        steps.append(seconds)
+        if len(steps) == 1:
+            found.close()
+
+    monkeypatch.setattr(registry.time, "sleep", close_on_first_pause)
+    found.warm()
+    assert len(steps) == 1 and found.count == 0 and 2 not in found
+
+
 def _reference_merge(base, adds, dels, added, deleted):
     """The rule, one number at a time: deletions first, an addition wins."""
     new_adds, new_dels = set(adds), set(dels)
