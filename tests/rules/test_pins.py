@@ -28,6 +28,9 @@ CONDITIONS = [
     'caller.e164.startsWith("+234") && caller.calls_1h / 0 > 1',
     "caller.trust_score <= 40 && caller.calls_10m / 0 > 1",
     '!caller.valid || caller.e164.startsWith("+1")',
+    'caller.country == "GB" && call.attestation == "C"',
+    'caller.country == "GB" && caller.trust_score < 50 && call.attestation == "A"',
+    '(caller.country == "NG" && caller.anonymous) && caller.calls_1h / 0 > 1',
 ]
 
 EVENTS = [
@@ -111,6 +114,73 @@ def test_a_rule_whose_pins_do_not_hold_is_not_run(org) -> None:
     }  # fmt: skip
     _, fast, _ = _outcomes(org, both)
     assert len(fast.errors) == 2
+
+
+def test_a_batch_whose_second_pins_do_not_hold_is_not_run(org, monkeypatch) -> None:
+    """GIVEN rules pinned on the caller's country whose second conjunct is
+    pinned too (one of them raising after it) WHEN a call from that country holds
+    none of the second pins THEN their program is not run at all, and when one
+    holds it is (and its rule raises, counted); a rule of the same country
+    without a second pin keeps the batch running for every call from there.
+    The matches and errors are always those of each rule run on its own."""
+    runs: list[int] = []
+    real_run = engine._run
+
+    def counted(outcome, batch, *args, **kwargs):
+        runs.append(len(batch.rules))
+        return real_run(outcome, batch, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "_run", counted)
+    for i, attestation in enumerate(("A", "B")):
+        make_rule(
+            org,
+            f'caller.country == "GB" && call.attestation == "{attestation}" '
+            "&& caller.calls_1h / 0 > 1",
+            {"reject": True},
+            name=f"gb {attestation}",
+            order=i,
+        )
+    caller = {"number": "+442079460000", "e164": "+442079460000"}
+
+    def check(attestation: str) -> engine.Outcome:
+        _, fast, traced = _outcomes(
+            org, {"caller": caller, "call": {"attestation": attestation}}
+        )
+        assert [r.name for r in [*fast.live, *fast.shadow]] == [
+            r.name for r in [*traced.live, *traced.shadow]
+        ]
+        assert [r.name for r, _ in fast.errors] == [r.name for r, _ in traced.errors]
+        return fast
+
+    runs.clear()
+    assert check("C").errors == []
+    assert runs == []  # the GB batch was not run
+    assert [r.name for r, _ in check("B").errors] == ["gb B"]
+    assert runs == [2]
+
+    make_rule(org, 'caller.country == "GB"', {"reject": True}, name="gb", order=5)
+    runs.clear()
+    fast = check("C")
+    assert [r.name for r in [*fast.live, *fast.shadow]] == ["gb"]
+    assert runs == [3]
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ('caller.country == "NG" && call.attestation == "C"',
+         (("call", "attestation", "eq", frozenset({"C"})),)),
+        ('(caller.country == "NG" && local.hour > 3) && caller.anonymous',
+         (("local", "hour", ">", 3),)),
+        ('caller.country == "NG" && caller.country != "GB" && caller.valid',
+         (("caller", "valid", "eq", frozenset({True})),)),
+        ('caller.country == "NG"', None),
+        ('caller.country == "NG" || call.attestation == "C"', None),
+        ('caller.country != "GB" && caller.valid', None),
+    ],
+)  # fmt: skip
+def test_the_second_pins_read_from_a_condition(condition, expected) -> None:
+    assert pins.also_pins(condition, CALL) == expected
 
 
 @pytest.mark.parametrize(

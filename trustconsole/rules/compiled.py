@@ -44,6 +44,7 @@ class CompiledRule:
     converted: frozenset[str] | None = None  # the fields the program reads (None:
     # all of `fields`); `fields` is what the facts' loaders see
     count_pin: pins.CountPin | None = None  # its conjunct on the event's own count
+    also: tuple[pins.Pin, ...] | None = None  # a second conjunct's: one must hold
 
     def ref(self) -> dict[str, Any]:
         """How an explanation names the rule."""
@@ -66,6 +67,9 @@ class Batch:
     twins: bool = False  # some rule reads a helper's twin
     # Per variable its program reads, the fields (only they are converted)
     reads: dict[str, frozenset[str]] = field(default_factory=dict)
+    # When every rule has a second pinned conjunct (`pins.also_pins`): their
+    # pins; the batch runs only for an event for which one of them holds.
+    also: pins.PinIndex | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +142,7 @@ class _Compiled:
     rewritten: Native
     written: tuple[str, str]  # (channel, source) it was compiled from
     count_pin: pins.CountPin | None = None
+    also: tuple[pins.Pin, ...] | None = None
 
 
 _PROGRAMS: dict[int, _Compiled] = {}
@@ -170,6 +175,7 @@ def _program(version_pk: int, channel: str, source: str) -> _Compiled:
         native,
         (channel, source),
         pins.count_pin(source, schema, min(late)) if len(late) == 1 else None,
+        pins.also_pins(source, schema),
     )
     with _PROGRAMS_LOCK:
         if len(_PROGRAMS) > 20_000:
@@ -226,10 +232,12 @@ def _batch(rules: list[CompiledRule], texts: dict[int, str]) -> Batch:
     for rule in rules:
         for name, names in _rule_reads(rule).items():
             reads.setdefault(name, set()).update(names)
+    also = [(place, r.also) for place, r in enumerate(rules) if r.also is not None]
     return Batch(
         tuple(rules), program, frozenset(r.pk for r in rules),
         any(r.twins for r in rules),
         {name: frozenset(names) for name, names in reads.items()},
+        pins.PinIndex.build(also) if len(also) == len(rules) else None,
     )  # fmt: skip
 
 

@@ -200,6 +200,7 @@ def _load(
                 pk, str(public_id), name, mode, order, vpk, number, found.program,
                 found.variables, found.fields, effect or {}, acts(effect or {}),
                 found.guard, found.twins, found.rewritten.fields, found.count_pin,
+                found.also,
             )
         )  # fmt: skip
     # Live rules first (in order), then shadow rules: shadow never delays acting.
@@ -413,7 +414,9 @@ def _fast(  # noqa: PLR0913
             loose |= table.places  # not of its type: let the programs say
         elif not table.prefix:
             batch = table.batches.get(value)
-            if batch is not None:
+            if batch is not None and (
+                batch.also is None or batch.also.candidates(values)
+            ):
                 batches.append(batch)
         else:
             text = str(value)
@@ -421,7 +424,7 @@ def _fast(  # noqa: PLR0913
                 if length > len(text):
                     break
                 batch = table.batches.get(text[:length])
-                if batch is not None:
+                if batch is not None and _wanted(batch, values):
                     batches.append(batch)
     if not batches and not loose:
         return matched
@@ -453,6 +456,12 @@ def _fast(  # noqa: PLR0913
         unique = {r.pk: r for r in matched}  # a rule with several pins runs once
         matched = sorted(unique.values(), key=lambda r: position[r.pk])
     return matched
+
+
+def _wanted(batch: Batch, values: dict[str, Any]) -> bool:
+    """Can a rule of this batch match? Not when each has a second pinned
+    conjunct and none of those pins holds (`pins.also_pins`: exact)."""
+    return batch.also is None or bool(batch.also.candidates(values))
 
 
 def count_can_match(rules: RuleSet, count: int, settings: Mapping[str, int]) -> bool:

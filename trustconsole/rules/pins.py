@@ -71,6 +71,32 @@ def pins_of(source: str, schema: Schema) -> tuple[Pin, ...] | None:
     return _pins(parse(source), schema)
 
 
+def also_pins(source: str, schema: Schema) -> tuple[Pin, ...] | None:
+    """The pins of the second pinning conjunct of a checked condition's top-level
+    `&&` chain (None when there is no second one).
+
+    `a && b` is true only if both are, so then one of `a`'s pins holds (what
+    `pins_of` reads) and one of `b`'s too: a rule found by its first pins can
+    still be skipped when none of these holds (exact for the same reasons).
+    """
+    found = [p for c in _conjuncts(parse(source)) if (p := _pins(c, schema))]
+    return found[1] if len(found) > 1 else None
+
+
+def _conjuncts(node: Any) -> list[Any]:
+    """The operands of a top-level `&&` chain, in order (itself when it is not one)."""
+    node = _bare(node)
+    if isinstance(node, Tree) and node.data == "paren_expr":
+        return _conjuncts(node.children[0])
+    if (
+        isinstance(node, Tree)
+        and node.data == "conditionaland"
+        and len(node.children) == 2
+    ):
+        return [*_conjuncts(node.children[0]), *_conjuncts(node.children[1])]
+    return [node]
+
+
 def _bare(node: Any) -> Any:
     while isinstance(node, Tree) and len(node.children) == 1 and node.data in _WRAPPERS:
         node = node.children[0]
