@@ -300,7 +300,7 @@ def _reject_done_statement(item_id: int, result: telnyx.CommandResult) -> None:
         "AND d.provider = COALESCE(i.payload ->> 'provider', '') "
         "AND d.event_id = COALESCE(i.payload ->> 'decision_event_id', i.event_id)"
     )
-    params = [
+    params: list[Any] = [
         result.tries,
         timezone.now(),
         item_id,
