@@ -16,34 +16,16 @@ not plainly allowed, a body with no usable length or over the limits, and
 every message the short path leaves to the DRF view (an unknown widget key,
 another content type or `Accept` header, a body WidgetMessageInput must judge).
 
-**The connection health check.** With `CONN_HEALTH_CHECKS` Django sends
-`SELECT 1` before the first query of every request that reuses a connection:
-a round trip per message, for a statement that is itself one round trip. Here
-the check still runs once per request before the first query, but a
-connection is first asked without a round trip (`_quiet`): it is idle
-(not in a transaction), this path used it less than
-`HEALTH_CHECK_IDLE_SECONDS` ago, and its socket has nothing to read. A server
-that ended the session (a restart, `pg_terminate_backend`, an idle timeout, a
-pooler closing it) has sent its farewell or closed the socket, which makes it
-readable; then, or when the connection sat idle longer, or after an error
-(Django's own `close_if_unusable_or_obsolete` tests it), `SELECT 1` is sent
-as Django sends it and a dead connection is replaced before the message's
-statement. What this cannot see is a peer that vanished within that second
-without a word (no FIN, no RST): the statement then fails as it would had
-the connection died just after Django's `SELECT 1`, and the next request
-tests the connection (its error noted).
+The connection health check's `SELECT 1` is skipped for a connection plainly
+alive, as on every plain path (`PlainHooks`, `trustconsole.lib.dbhealth`).
 """
 
 from __future__ import annotations
 
-import select
-import time
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
 from django.utils.http import parse_header_parameters
 
 from trustconsole.hookpath import (
@@ -54,10 +36,6 @@ from trustconsole.hookpath import (
     is_secure,
 )
 from trustconsole.lib import jsonbody, logs
-
-# A connection this path used less than this long ago, idle and with a silent
-# socket, skips the `SELECT 1` health check (see the module's docstring).
-HEALTH_CHECK_IDLE_SECONDS = 1.0
 
 
 class WidgetRequest(HookRequest):
@@ -71,24 +49,6 @@ class WidgetRequest(HookRequest):
         )
 
 
-def _quiet(raw: Any) -> bool:
-    """The psycopg connection is idle and the server has said nothing since its
-    last answer (no byte, no end of stream waiting on the socket)."""
-    from psycopg import pq
-
-    try:
-        if raw.closed or raw.broken:
-            return False
-        if raw.pgconn.transaction_status != pq.TransactionStatus.IDLE:
-            return False
-        waiting = select.poll()  # no descriptor limit, unlike select.select
-        waiting.register(raw.fileno(), select.POLLIN | select.POLLPRI)
-        ready = waiting.poll(0)  # a hang-up or an error is reported too
-    except (OSError, ValueError, AttributeError):
-        return False
-    return not ready
-
-
 class PlainWidget(PlainHooks):
     """Chat widget messages answered from the environ (see the module)."""
 
@@ -97,9 +57,6 @@ class PlainWidget(PlainHooks):
 
         super().__init__(fallback, recycle_connections=recycle_connections)
         self.allow = ", ".join(WidgetMessageApi().allowed_methods)
-        # When this path last finished with each database connection (the
-        # driver's connection object: a new one after a reconnect is unknown).
-        self._used: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
     def plain_message(self, environ: dict[str, Any]) -> bool:
         """Can this message take the plain path?"""
@@ -130,36 +87,3 @@ class PlainWidget(PlainHooks):
             lambda: widget_message_short(request, self.allow),  # type: ignore[arg-type]
             start_response,
         )
-
-    def _request_started(self) -> None:
-        super()._request_started()
-        if self.recycle_connections:
-            self._health_checks_settled()
-
-    def _request_finished(self) -> None:
-        if self.recycle_connections:
-            now = time.monotonic()
-            for conn in connections.all(initialized_only=True):
-                if conn.connection is not None and conn.vendor == "postgresql":
-                    self._used[conn.connection] = now
-        super()._request_finished()
-
-    def _health_checks_settled(self) -> None:
-        """Mark the health check done for each connection that is plainly alive
-        without asking the server (see the module); the others keep theirs."""
-        now = time.monotonic()
-        # (django-stubs do not know the health-check attributes of Django 4.1+.)
-        for conn in connections.all(initialized_only=True):
-            raw = conn.connection
-            if (
-                raw is None
-                or conn.vendor != "postgresql"
-                or not conn.health_check_enabled  # type: ignore[attr-defined]
-                or conn.health_check_done  # type: ignore[attr-defined]
-            ):
-                continue
-            used = self._used.get(raw)
-            if used is None or now - used > HEALTH_CHECK_IDLE_SECONDS:
-                continue
-            if _quiet(raw):
-                conn.health_check_done = True  # type: ignore[attr-defined]

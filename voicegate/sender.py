@@ -24,6 +24,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import close_old_connections
 
+from trustconsole.lib import dbhealth
+
 logger = logging.getLogger(__name__)
 
 Job = Callable[[], None]
@@ -71,15 +73,20 @@ class Sender:
         return True
 
     def _serve(self) -> None:
+        # This thread's connections, as a request's: recycled after each job, and
+        # one used a moment ago not asked `SELECT 1` first (`dbhealth`).
+        recent = dbhealth.RecentUse()
         while True:
             job = self.jobs.get()
             with self.lock:
                 self.busy += 1
             try:
+                recent.settle()
                 job()
             except Exception:  # the outbox item stays leased; the drain retries it
                 logger.exception("reject sender job failed")
             finally:
+                recent.noted()
                 close_old_connections()
                 with self.lock:
                     self.busy -= 1

@@ -17,10 +17,9 @@ from django.db import connection, connections
 
 from tests.pgtrace import round_trips
 from tests.voicegate.test_hotpath import _call as wsgi_call
-from trustconsole import widgetpath
 from trustconsole.core.actor import Actor
 from trustconsole.hotpath import HotRouter
-from trustconsole.lib import logs
+from trustconsole.lib import dbhealth, logs
 from visitors import gate, services
 from visitors.models import BlockedAttempt, Message, Visitor, VisitorIdentifier
 
@@ -347,7 +346,7 @@ def test_a_busy_connection_skips_the_health_checks_round_trip(
     assert full.round_trips == 2
     assert _sql(full.statements[0]) == "SELECT 1"
 
-    monkeypatch.setattr(widgetpath, "HEALTH_CHECK_IDLE_SECONDS", 0.0)
+    monkeypatch.setattr(dbhealth, "HEALTH_CHECK_IDLE_SECONDS", 0.0)
     time.sleep(0.01)
     with round_trips() as idle:
         assert _message(widget, router)[0] == 202

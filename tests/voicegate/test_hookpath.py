@@ -220,3 +220,56 @@ def test_a_broken_connection_is_dropped_not_used(
     assert wsgi_call(router, "POST", hook_path(hook), body, **headers)[0] == 200
     assert connection.connection is not first
     assert logged().filter(caller_e164=BLOCKED).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rejection_on_a_busy_connection_is_its_one_statement(
+    org, telnyx_signer, make_connection, telnyx_api, monkeypatch
+) -> None:
+    """GIVEN a blacklisted caller and a database connection the plain path used a
+    moment ago WHEN the caller calls again THEN the rejection costs its two
+    statements (its claim, then the command's outcome; the tests send commands in
+    the request) and no `SELECT 1` health check first; once the connection sat
+    idle longer than HEALTH_CHECK_IDLE_SECONDS the check is sent again."""
+    from tests.pgtrace import round_trips
+    from trustconsole.lib import dbhealth
+    from voicegate.sender import sender
+
+    actor = Actor.system_for(org, "test")
+    visitor = visitor_upsert(actor=actor, name="Spammer", phones=[BLOCKED])
+    visitor_blacklist(actor=actor, visitor=visitor, reason="spam calls")
+    hook = make_connection(org, secret=telnyx_signer.public_b64)
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    connection.close()
+    router = HotRouter(WSGIHandler())
+
+    def call() -> None:
+        body, headers = _signed(telnyx_signer, BLOCKED)
+        assert wsgi_call(router, "POST", hook_path(hook), body, **headers)[0] == 200
+        assert sender.drain()
+
+    call()
+    if connection.vendor != "postgresql":  # no health checks on SQLite
+        assert not connection.health_check_enabled
+        call()
+        assert logged().filter(caller_e164=BLOCKED).count() == 2
+        return
+    with round_trips() as busy:
+        call()
+    sent = [s.strip().strip('"') for s in busy.statements]
+    assert busy.round_trips == 2
+    assert sent[0].startswith("WITH d AS (INSERT")  # the claim: decision + item
+    assert sent[1].startswith("WITH i AS (UPDATE")  # delivered, on its decision
+
+    monkeypatch.setattr(dbhealth, "HEALTH_CHECK_IDLE_SECONDS", 0.0)
+    time.sleep(0.01)
+    with round_trips() as idle:
+        call()
+    assert idle.round_trips == 3
+    assert idle.statements[0].strip().strip('"') == "SELECT 1"
+    assert logged().filter(caller_e164=BLOCKED).count() == 3
+    # Every reject command was sent, and recorded on its call.
+    assert len(telnyx_api.requests) == 3
+    assert set(
+        logged().filter(caller_e164=BLOCKED).values_list("command_status", flat=True)
+    ) == {"sent"}
