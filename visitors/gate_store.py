@@ -1,8 +1,9 @@
 """The chat gate's writes as single statements, on PostgreSQL (`visitors.gate`).
 
-A known visitor's message is one statement: the visitor touched (`last_seen_at`),
-their conversation moved on (or a new one started), the message stored, and the
-ids the widget is answered with returned. A blocked message is one statement too:
+A known visitor's message is one call of a PL/pgSQL function (its plans kept
+for the session): the visitor touched (`last_seen_at`), their conversation
+moved on (or a new one started), the message stored, and the ids the widget is
+answered with returned. A blocked message is one statement too:
 the attempt stored and counted on the visitor. Each runs in autocommit (one round
 trip, committed on its own; `trustconsole.lib.onestatement`). When a statement
 finds nothing to do (the visitor is not known, or the message brings something
@@ -77,101 +78,44 @@ def message_store(  # noqa: PLR0913
     conversation_id: uuid.UUID | None,
     now: dt.datetime,
 ) -> Stored | None:
-    """Store a known visitor's message in one statement, or None (nothing
-    written) unless every identifier it carries is already owned (by this
-    visitor, or another one who keeps it) and there is no name to give: the
-    cases `services.visitor_identify` touches in one statement too."""
+    """Store a known visitor's message in one call, or None (nothing written)
+    unless every identifier it carries is already owned (by this visitor, or
+    another one who keeps it) and there is no name to give: the cases
+    `services.visitor_identify` touches in one statement too.
+
+    The writes are the PL/pgSQL function `visitors_chat_message` (migration
+    0009): the visitor's `last_seen_at` moved on, the conversation the widget
+    names (theirs), or without an id the one another first message of this
+    visitor just started (`JOIN_SECONDS`), moved on and reopened, else a new
+    one, then the message; one round trip, and its statements' plans are kept
+    for the session instead of being made again for every message. Every value
+    is given here, each prepared as the ORM would for its column.
+    """
     widget_id = next(v for k, v in pairs if k == IdentifierKind.WIDGET)
     distinct = sorted(set(pairs))
-    owner, params = _owner(organisation_id, widget_id)
-    any_pair = " OR ".join(
-        ["(organisation_id = %s AND kind = %s AND value = %s)"] * len(distinct)
-    )
-    seen = one.param(Visitor, "last_seen_at", now)
-    params = [seen, *params, name.strip()]
-    for kind, value in distinct:
-        params += [organisation_id, kind, value]
-    params.append(len(distinct))
-    sql = (
-        f"WITH v AS (UPDATE {one.table(Visitor)} "
-        "SET last_seen_at = GREATEST(last_seen_at, %s) "
-        f"WHERE id = {owner} AND (name <> '' OR %s = '') "
-        f"AND (SELECT COUNT(*) FROM {one.table(VisitorIdentifier)} "
-        f"WHERE {any_pair}) = %s "
-        f"RETURNING id, {_author()}), "
-    )
-    new_conversation, new_params = one.insert_select(
-        Conversation,
-        {
-            "organisation": organisation_id,
-            "visitor": Sql("v.id"),
-            "widget": widget_pk,
-            "public_id": uuid.uuid4(),
-            "created_at": now,
-            "last_message_at": now,
-            "message_count": 1,
-        },
-        source="v WHERE NOT EXISTS (SELECT 1 FROM c_old)",
-        returning=("id", "public_id"),
-    )
-    # The conversation continued: the one the widget names, or without an id
-    # the one another first message of this visitor just started (`JOIN_SECONDS`).
-    if conversation_id is None:
-        which = (
-            f"id = (SELECT id FROM {one.table(Conversation)} "
-            "WHERE organisation_id = %s AND visitor_id = (SELECT id FROM v) "
-            "AND widget_id = %s AND created_at >= %s "
-            "ORDER BY created_at DESC, id DESC LIMIT 1)"
-        )
-        which_params = [
+    row = one.fetch_one(
+        "SELECT * FROM visitors_chat_message(%s::bigint, %s::bigint, %s::text, "
+        "%s::text[], %s::text[], %s::text, %s::timestamptz, %s::uuid, "
+        "%s::timestamptz, %s::text, %s::uuid, %s::uuid, %s::text, %s::text, %s::inet)",
+        [
             organisation_id,
             widget_pk,
-            one.param(Conversation, "created_at", now - JOIN_SECONDS),
-        ]
-    else:
-        which = (
-            "organisation_id = %s AND public_id = %s "
-            "AND visitor_id = (SELECT id FROM v)"
-        )
-        which_params = [
-            organisation_id,
+            widget_id,
+            [kind for kind, _ in distinct],
+            [value for _, value in distinct],
+            name.strip(),
+            one.param(Visitor, "last_seen_at", now),
             one.param(Conversation, "public_id", conversation_id),
-        ]
-    sql += (
-        f"c_old AS (UPDATE {one.table(Conversation)} SET last_message_at = %s, "
-        f"message_count = message_count + 1, status = %s WHERE {which} "
-        "RETURNING id, public_id), "
-        f"c_new AS ({new_conversation}), "
-        "c AS (SELECT id, public_id FROM c_old "
-        "UNION ALL SELECT id, public_id FROM c_new), "
+            one.param(Conversation, "created_at", now - JOIN_SECONDS),
+            ConversationStatus.OPEN.value,
+            one.param(Conversation, "public_id", uuid.uuid4()),
+            one.param(Message, "public_id", uuid.uuid4()),
+            Sender.VISITOR.value,
+            one.param(Message, "body", body),
+            one.param(Message, "ip", ip),
+        ],
     )
-    params += [
-        one.param(Conversation, "last_message_at", now),
-        ConversationStatus.OPEN.value,
-        *which_params,
-        *new_params,
-    ]
-    message, message_params = one.insert_select(
-        Message,
-        {
-            "organisation": organisation_id,
-            "conversation": Sql("c.id"),
-            "public_id": uuid.uuid4(),
-            "sender": Sender.VISITOR.value,
-            "author": Sql("v.author"),
-            "body": body,
-            "ip": ip,
-            "created_at": now,
-        },
-        source="c, v",
-        returning=("public_id",),
-    )
-    sql += (
-        f"m AS ({message}) SELECT v.id, v.author, c.public_id, m.public_id FROM v, c, m"
-    )
-    params += message_params
-    row = one.fetch_one(sql, params)
-    if row is None:
+    if row is None or row[0] is None:
         return None
     return Stored(
         visitor_id=row[0],

@@ -38,8 +38,10 @@ class Visitor(models.Model):
     """Someone who talks to the organisation by chat or phone."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Indexed by the visitor_org_* indexes below (organisation first), not on
+    # its own: an index fewer to write on every message's visitor touch.
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="visitors"
+        Organisation, on_delete=models.CASCADE, related_name="visitors", db_index=False
     )
     name = models.CharField(max_length=200, blank=True)
     # Lower-cased name, kept by save(): the index behind name-prefix search.
@@ -120,8 +122,9 @@ class Visitor(models.Model):
 class VisitorIdentifier(models.Model):
     """One normalised email, E.164 number, IP or widget id; one visitor per value."""
 
+    # Indexed by visitor_identifier_unique below (organisation first), not on its own.
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="+"
+        Organisation, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     # Indexed by visitor_identifier_vk_idx below (visitor first), not on its own.
     visitor = models.ForeignKey(
@@ -183,11 +186,16 @@ class Conversation(models.Model):
     """A chat conversation started through a widget; shown in the Inbox."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Both indexed by the indexes below (conversation_org_recent_idx,
+    # conversation_visitor_idx), not on their own.
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="conversations"
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+        db_index=False,
     )
     visitor = models.ForeignKey(
-        Visitor, on_delete=models.CASCADE, related_name="conversations"
+        Visitor, on_delete=models.CASCADE, related_name="conversations", db_index=False
     )
     widget = models.ForeignKey(
         "Widget",
@@ -229,8 +237,9 @@ class Message(models.Model):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="+"
     )
+    # Indexed by message_conv_time_idx below (conversation first), not on its own.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     sender = models.CharField(max_length=8, choices=Sender.choices)
     author = models.CharField(max_length=200, blank=True)
@@ -526,8 +535,10 @@ class Widget(models.Model):
 class BlockedAttempt(models.Model):
     """A message or call refused because of a blacklist or an IP block."""
 
+    # Both indexed by the indexes below (organisation or visitor first), not
+    # on their own.
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="+"
+        Organisation, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     visitor = models.ForeignKey(
         Visitor,
@@ -535,6 +546,7 @@ class BlockedAttempt(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="blocked_attempt_rows",
+        db_index=False,
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     reason = models.CharField(max_length=32, choices=BlockReason.choices)

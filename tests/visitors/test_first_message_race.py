@@ -6,11 +6,13 @@ PostgreSQL; the ORM path, which rules with effects and SQLite take)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from tests.rules.factories import make_rule
 from visitors.gate import widget_message_receive
@@ -85,3 +87,47 @@ def test_two_first_messages_at_once_make_one_visitor_and_one_conversation(
         assert bodies == ["first message 0", "first message 1"]
         assert conversation.message_count == 2
     assert Visitor.objects.filter(organisation=org).count() == ROUNDS
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["one statement", "orm"])
+def test_two_messages_of_a_known_visitor_at_once_start_one_conversation(
+    org, widget, path
+) -> None:
+    """GIVEN a visitor who wrote an hour ago WHEN two of their messages without
+    a conversation id reach the gate at the same moment, several times over
+    THEN each time one new conversation holds both (the second waits for the
+    first and joins the conversation it just started), and both answers name
+    it; the old conversation is left as it was."""
+    if path == "orm":
+        make_rule(
+            org, 'message.text.startsWith("first")',
+            {"signal": {"type": "spam", "level": "low"}},
+            channel="chat_message", mode="live",
+        )  # fmt: skip
+    for n in range(ROUNDS):
+        visitor_id = f"w-known-{n}"
+        widget_message_receive(
+            widget=widget,
+            widget_visitor_id=visitor_id,
+            body="an hour ago",
+            email=f"{visitor_id}@example.com",
+            ip="192.0.2.10",
+        )
+        visitor = Visitor.objects.get(identifiers__value=visitor_id)
+        Conversation.objects.filter(visitor=visitor).update(
+            created_at=timezone.now() - dt.timedelta(hours=1)
+        )
+        answers = _both_at_once(widget, visitor_id)
+        for answer in answers:
+            assert not isinstance(answer, BaseException), answer
+            assert answer is not None and not answer.blocked
+        (new,) = {a.conversation_id for a in answers}
+        conversations = Conversation.objects.filter(visitor=visitor)
+        assert conversations.count() == 2
+        conversation = conversations.get(public_id=new)
+        bodies = sorted(conversation.messages.values_list("body", flat=True))
+        assert bodies == ["first message 0", "first message 1"]
+        assert conversation.message_count == 2
+        old = conversations.exclude(public_id=new).get()
+        assert list(old.messages.values_list("body", flat=True)) == ["an hour ago"]
