@@ -164,6 +164,18 @@ def test_an_exception_is_a_500_logged_with_its_traceback(
     assert record.request_id == "boom-1"  # type: ignore[attr-defined]
 
 
+def _blacklisted_caller_hook(org, make_connection, telnyx_signer, monkeypatch):
+    """A connection whose organisation blacklisted BLOCKED (a rejection writes its
+    row), the database connection closed: the next one opens with a 60 s max age."""
+    actor = Actor.system_for(org, "test")
+    visitor = visitor_upsert(actor=actor, name="Spammer", phones=[BLOCKED])
+    visitor_blacklist(actor=actor, visitor=visitor, reason="spam calls")
+    hook = make_connection(org, secret=telnyx_signer.public_b64)
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    connection.close()
+    return hook
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_past_its_max_age_is_recycled(
     org, telnyx_signer, make_connection, telnyx_api, monkeypatch
@@ -171,12 +183,7 @@ def test_a_connection_past_its_max_age_is_recycled(
     """GIVEN a database connection opened by a webhook (a rejection writes its row)
     WHEN it outlives CONN_MAX_AGE THEN the next webhook closes it before it is
     used again, and a fresh one stores that call."""
-    actor = Actor.system_for(org, "test")
-    visitor = visitor_upsert(actor=actor, name="Spammer", phones=[BLOCKED])
-    visitor_blacklist(actor=actor, visitor=visitor, reason="spam calls")
-    hook = make_connection(org, secret=telnyx_signer.public_b64)
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
-    connection.close()  # the next one is opened with a max age of 60 s
+    hook = _blacklisted_caller_hook(org, make_connection, telnyx_signer, monkeypatch)
     router = HotRouter(WSGIHandler())
     body, headers = _signed(telnyx_signer, BLOCKED)
     assert wsgi_call(router, "POST", hook_path(hook), body, **headers)[0] == 200
@@ -197,12 +204,7 @@ def test_a_broken_connection_is_dropped_not_used(
     """GIVEN the database connection a webhook used failed (its errors noted),
     or was left out of autocommit, WHEN the next webhook comes THEN that
     connection is closed and the call is stored on a fresh one."""
-    actor = Actor.system_for(org, "test")
-    visitor = visitor_upsert(actor=actor, name="Spammer", phones=[BLOCKED])
-    visitor_blacklist(actor=actor, visitor=visitor, reason="spam calls")
-    hook = make_connection(org, secret=telnyx_signer.public_b64)
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
-    connection.close()
+    hook = _blacklisted_caller_hook(org, make_connection, telnyx_signer, monkeypatch)
     router = HotRouter(WSGIHandler())
     body, headers = _signed(telnyx_signer, BLOCKED)
     assert wsgi_call(router, "POST", hook_path(hook), body, **headers)[0] == 200
@@ -235,12 +237,7 @@ def test_a_rejection_on_a_busy_connection_is_its_one_statement(
     from trustconsole.lib import dbhealth
     from voicegate.sender import sender
 
-    actor = Actor.system_for(org, "test")
-    visitor = visitor_upsert(actor=actor, name="Spammer", phones=[BLOCKED])
-    visitor_blacklist(actor=actor, visitor=visitor, reason="spam calls")
-    hook = make_connection(org, secret=telnyx_signer.public_b64)
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
-    connection.close()
+    hook = _blacklisted_caller_hook(org, make_connection, telnyx_signer, monkeypatch)
     router = HotRouter(WSGIHandler())
 
     def call() -> None:
