@@ -85,10 +85,13 @@ def test_every_message_arrives_once_while_readers_poll_during_writes(connect) ->
     def consume() -> None:
         channel = connect()
         while True:
+            # Read before the look: an Empty from a look that began before the
+            # last send may have missed it; only one begun after all sends ends.
+            finished = done.is_set()
             try:
                 message = channel._get("q")
             except Empty:
-                if done.is_set():
+                if finished:
                     return
                 continue
             assert message["body"] == PAYLOAD
