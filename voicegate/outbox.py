@@ -282,6 +282,25 @@ def reject_finish(item_id: int, result: telnyx.CommandResult) -> float | None:
         )
 
 
+def reject_done_sql() -> str:
+    """The statement of `_reject_done_statement`. Its last condition is the
+    predicate of the decisions' unique index on the event (a partial index: an
+    event id is never empty there); without it the planner cannot use that index
+    for a value it reads from the item, and scans every decision of the
+    organisation instead."""
+    item, decision = one.table(OutboxItem), one.table(CallDecision)
+    return (
+        f"WITH i AS (UPDATE {item} SET attempts = attempts + %s, "
+        "claimed_until = NULL, last_error = '', delivered_at = %s WHERE id = %s "
+        "RETURNING organisation_id, payload, event_id) "
+        f"UPDATE {decision} AS d SET command_status = %s, command_detail = %s "
+        "FROM i WHERE d.organisation_id = i.organisation_id "
+        "AND d.provider = COALESCE(i.payload ->> 'provider', '') "
+        "AND d.event_id = COALESCE(i.payload ->> 'decision_event_id', i.event_id) "
+        "AND NOT d.event_id = ''"
+    )
+
+
 def _reject_done_statement(item_id: int, result: telnyx.CommandResult) -> None:
     """`reject_finish` of a delivered command as one statement on PostgreSQL.
 
@@ -290,16 +309,7 @@ def _reject_done_statement(item_id: int, result: telnyx.CommandResult) -> None:
     decision row gets the command's outcome, in one round trip and one commit.
     Nothing changes when the item is gone.
     """
-    item, decision = one.table(OutboxItem), one.table(CallDecision)
-    sql = (
-        f"WITH i AS (UPDATE {item} SET attempts = attempts + %s, "
-        "claimed_until = NULL, last_error = '', delivered_at = %s WHERE id = %s "
-        "RETURNING organisation_id, payload, event_id) "
-        f"UPDATE {decision} AS d SET command_status = %s, command_detail = %s "
-        "FROM i WHERE d.organisation_id = i.organisation_id "
-        "AND d.provider = COALESCE(i.payload ->> 'provider', '') "
-        "AND d.event_id = COALESCE(i.payload ->> 'decision_event_id', i.event_id)"
-    )
+    sql = reject_done_sql()
     params: list[Any] = [
         result.tries,
         timezone.now(),

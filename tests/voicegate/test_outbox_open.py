@@ -192,3 +192,32 @@ def test_on_postgresql_a_delivered_reject_is_one_round_trip(connection):
     item = OutboxItem.objects.get(pk=item_id)
     assert item.delivered_at is not None
     assert CallDecision.objects.get().command_status == "already_ended"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivered_reject_finds_its_decision_by_the_events_index(connection):
+    """On PostgreSQL the statement reaches the decision through the unique index
+    on the event, not by reading every decision of the organisation: a call log
+    of many rows costs a rejection no more than an empty one."""
+    from django.db import connection as db
+
+    if db.vendor != "postgresql":  # the ORM path filters on the event's fields
+        item_id = outbox.reject_open(record=_record(connection), call_control_id="c")
+        outbox.reject_finish(item_id, telnyx.CommandResult("sent", "200"))
+        assert CallDecision.objects.get().command_status == "sent"
+        return
+    item_id = outbox.reject_open(record=_record(connection), call_control_id="c")
+    with db.cursor() as cursor:
+        # Any plan but an index scan priced out, as on a call log of many rows.
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_bitmapscan = off")
+        try:
+            cursor.execute(
+                "EXPLAIN " + outbox.reject_done_sql(),
+                [1, timezone.now(), item_id, "sent", "200"],
+            )
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("RESET enable_seqscan")
+            cursor.execute("RESET enable_bitmapscan")
+    assert "call_decision_event_once" in plan, plan
