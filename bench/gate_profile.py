@@ -59,6 +59,22 @@ def environ_for(line: str, path: str) -> dict[str, object]:
     }
 
 
+def signed_calls(
+    tmp: Path, connection: Any, callers: list[str]
+) -> tuple[list[str], str]:
+    """Signed `call.initiated` events for `callers` (lines of the events file)
+    and the connection's webhook path."""
+    events = tmp / "events.tsv"
+    bench.write_events(events, connection.signing_key, callers)
+    return events.read_text().splitlines(), f"/voice/hooks/{connection.webhook_token}/"
+
+
+def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+    """The server's half of a WSGI call: anything but a 200 stops the bench."""
+    if not status.startswith("200"):
+        raise SystemExit(f"unexpected answer {status}")
+
+
 def in_process(
     args: argparse.Namespace, prefix: str
 ) -> tuple[Any, Path, Any, Any, Any]:
@@ -93,15 +109,8 @@ def main() -> None:
     from trustconsole.wsgi import application
 
     rng = random.Random(7)
-    events = tmp / "events.tsv"
     callers = bench.callers_mix(args.calls * 2, blacklisted, known, rng)
-    bench.write_events(events, connection.signing_key, callers)
-    lines = events.read_text().splitlines()
-    path = f"/voice/hooks/{connection.webhook_token}/"
-
-    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-        if not status.startswith("200"):
-            raise SystemExit(f"unexpected answer {status}")
+    lines, path = signed_calls(tmp, connection, callers)
 
     def run(batch: list[str]) -> None:
         for line in batch:

@@ -34,7 +34,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BENCH_DB_NAME", "tc_bench_gate_profile")
 
 from bench import voicegate as bench  # noqa: E402
-from bench.gate_profile import environ_for, in_process  # noqa: E402
+from bench.gate_profile import (  # noqa: E402
+    environ_for,
+    in_process,
+    signed_calls,
+    start_response,
+)
 
 BATCH = 250
 totals: dict[str, float] = defaultdict(float)
@@ -127,15 +132,8 @@ def main() -> None:
         bench.rules_on(connection.org_id)
     from trustconsole.wsgi import application
 
-    events = tmp / "events.tsv"
     callers = bench.callers_mix(args.calls + 400, blacklisted, known, random.Random(7))
-    bench.write_events(events, connection.signing_key, callers)
-    lines = events.read_text().splitlines()
-    path = f"/voice/hooks/{connection.webhook_token}/"
-
-    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-        if not status.startswith("200"):
-            raise SystemExit(f"unexpected answer {status}")
+    lines, path = signed_calls(tmp, connection, callers)
 
     def run(batch: list[str]) -> float:
         started = time.thread_time()

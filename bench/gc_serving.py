@@ -65,15 +65,9 @@ def main() -> None:
     from trustconsole.wsgi import application
 
     rng = random.Random(7)
-    events = tmp / "events.tsv"
     callers = bench.callers_mix(200 + args.calls * args.blocks, blacklisted, known, rng)
-    bench.write_events(events, connection.signing_key, callers)
-    lines = events.read_text().splitlines()
-    path = f"/voice/hooks/{connection.webhook_token}/"
-
-    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-        if not status.startswith("200"):
-            raise SystemExit(f"unexpected answer {status}")
+    lines, path = gate_profile.signed_calls(tmp, connection, callers)
+    start_response = gate_profile.start_response
 
     pauses = Pauses()
     took: dict[str, list[int]] = {"defaults": [], "serving": []}

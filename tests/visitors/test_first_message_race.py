@@ -21,6 +21,17 @@ from visitors.models import Conversation, Message, Visitor, VisitorIdentifier
 ROUNDS = 6
 
 
+def _take(path: str, org: Any) -> None:
+    """Send the messages down `path`: a live rule with an effect on every
+    message takes the ORM path."""
+    if path == "orm":
+        make_rule(
+            org, 'message.text.startsWith("first")',
+            {"signal": {"type": "spam", "level": "low"}},
+            channel="chat_message", mode="live",
+        )  # fmt: skip
+
+
 def _both_at_once(widget: Any, visitor_id: str) -> list[Any]:
     """Send two first messages of `visitor_id` from two threads released together;
     their answers (or the exceptions they raised)."""
@@ -59,13 +70,7 @@ def test_two_first_messages_at_once_make_one_visitor_and_one_conversation(
     yet) reach the gate at the same moment, several times over THEN each time
     exactly one visitor and one conversation exist, holding both messages, and
     both answers name that conversation."""
-    if path == "orm":
-        # A live rule with an effect on every message takes the ORM path.
-        make_rule(
-            org, 'message.text.startsWith("first")',
-            {"signal": {"type": "spam", "level": "low"}},
-            channel="chat_message", mode="live",
-        )  # fmt: skip
+    _take(path, org)
     for n in range(ROUNDS):
         visitor_id = f"w-race-{n}"
         answers = _both_at_once(widget, visitor_id)
@@ -99,12 +104,7 @@ def test_two_messages_of_a_known_visitor_at_once_start_one_conversation(
     THEN each time one new conversation holds both (the second waits for the
     first and joins the conversation it just started), and both answers name
     it; the old conversation is left as it was."""
-    if path == "orm":
-        make_rule(
-            org, 'message.text.startsWith("first")',
-            {"signal": {"type": "spam", "level": "low"}},
-            channel="chat_message", mode="live",
-        )  # fmt: skip
+    _take(path, org)
     for n in range(ROUNDS):
         visitor_id = f"w-known-{n}"
         widget_message_receive(
