@@ -24,7 +24,7 @@ Django path does around the view is done here by hand, each for the same reason:
   (`SELECT 1` before a reused connection's first query) is skipped for a
   connection this path used less than a second ago that is idle and whose
   socket is silent (`trustconsole.lib.dbhealth`): a rejection, an outbound
-  refusal or a chat message is then its one statement.
+  refusal or a chat message then costs its own statements only.
 
 Anything unusual takes the Django path (`fallback`) unchanged: a query string
 (the query-string guard), a host that is not plainly allowed (Django answers
